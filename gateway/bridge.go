@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pion/sdp/v3"
+)
+
+const (
+	caller = 0
+	callee = 1
+	nobody = -1
+)
+
+// bridgeState is the call's state, owned by the run goroutine.
+type bridgeState struct {
+	answered   bool
+	ended      bool
+	pending    int            // side with an outstanding offer, or nobody
+	sdpOut     [2]bool        // the side's latest SDP reached the other leg
+	held       [2][]Event     // candidates / ends waiting for their SDP to go out
+	gather     [2]*gatherer   // half trickle in progress for the side's SDP
+	gatherGen  [2]int         // invalidates stale gather timers
+	gatherEnd  [2]time.Time   // the GatherMax deadline
+	gatherTmr  [2]*time.Timer // quiet / max timer
+	trickled   [2]int
+	ringTimer  *time.Timer
+	outcome    string
+	answeredAt time.Time
+}
+
+// run is the call's goroutine: it delivers the first offer, then handles
+// events until the call ends.
+func (c *Call) run(offer *sdp.SessionDescription) {
+	defer c.finish()
+	defer c.recoverPanic()
+	c.st.pending = nobody
+	c.st.ringTimer = time.AfterFunc(c.g.cfg.RingTimeout, func() { c.postInternal(ringTimeout{}) })
+	c.onOffer(caller, offer)
+	for !c.st.ended {
+		env := <-c.inbox
+		c.dispatch(env)
+	}
+}
+
+func (c *Call) recoverPanic() {
+	if r := recover(); r != nil {
+		c.g.metrics.Panic()
+		c.log.Error("call panicked; ending it", "panic", fmt.Sprint(r))
+		if !c.st.ended {
+			c.endBoth(ReasonInternal)
+		}
+	}
+}
+
+func (c *Call) finish() {
+	c.once.Do(func() {
+		c.st.ringTimer.Stop()
+		for _, t := range c.st.gatherTmr {
+			if t != nil {
+				t.Stop()
+			}
+		}
+		close(c.done)
+		c.g.remove(c, c.st.outcome)
+		c.log.Info("call ended", "outcome", c.st.outcome, "duration", time.Since(c.start).Round(time.Millisecond))
+	})
+}
+
+func (c *Call) dispatch(env envelope) {
+	if env.leg == nil {
+		c.onInternal(env.ev)
+		return
+	}
+	s := c.sideOf(env.leg)
+	if s == nobody {
+		c.log.Warn("event from a leg not in this call", "event", env.ev.EventName())
+		return
+	}
+	c.onEvent(s, env.ev)
+}
+
+func (c *Call) sideOf(l Leg) int {
+	for s, x := range c.legs {
+		if x == l {
+			return s
+		}
+	}
+	return nobody
+}
+
+func (c *Call) onInternal(ev Event) {
+	switch e := ev.(type) {
+	case ringTimeout:
+		if !c.st.answered {
+			c.endBoth(ReasonRingTimeout)
+		}
+	case gatherTimeout:
+		c.onGatherTimeout(e)
+	case forceHangup:
+		c.endBoth(e.reason)
+	}
+}
+
+func (c *Call) onEvent(s int, ev Event) {
+	switch e := ev.(type) {
+	case Offer:
+		c.onOffer(s, e.SDP)
+	case Answer:
+		c.onAnswer(s, e.SDP)
+	case Candidate:
+		c.onCandidate(s, e)
+	case EndOfCandidates:
+		c.onEndOfCandidates(s, e)
+	case Ringing:
+		c.onRinging(s, e)
+	case Hangup:
+		c.onHangup(s, e.Reason)
+	default:
+		c.log.Warn("unexpected event from leg", "event", ev.EventName(), "side", s)
+	}
+}
+
+func (c *Call) onOffer(s int, sd *sdp.SessionDescription) {
+	if c.st.pending != nobody {
+		c.refuse(s, "offer", ErrGlare)
+		return
+	}
+	if s == callee && !c.st.answered {
+		c.refuse(s, "offer", ErrGlare)
+		return
+	}
+	c.st.pending = s
+	c.forwardSDP(s, sd, true)
+}
+
+func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
+	if c.st.pending != 1-s {
+		c.refuse(s, "answer", ErrNoOffer)
+		return
+	}
+	c.st.pending = nobody
+	if !c.st.answered {
+		c.st.answered = true
+		c.st.answeredAt = time.Now()
+		c.st.ringTimer.Stop()
+		c.log.Info("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+	}
+	c.forwardSDP(s, sd, false)
+}
+
+func (c *Call) onRinging(s int, e Ringing) {
+	if s == callee && !c.st.answered {
+		c.send(caller, e)
+	}
+}
+
+func (c *Call) onHangup(s int, r Reason) {
+	if r.IsZero() {
+		r = c.plainHangupReason(s)
+	}
+	c.st.outcome = c.outcomeFor(r)
+	c.send(1-s, Hangup{Reason: r})
+	c.st.ended = true
+}
+
+func (c *Call) plainHangupReason(s int) Reason {
+	switch {
+	case c.st.answered:
+		return ReasonSuccess
+	case s == caller:
+		return ReasonCancel
+	}
+	return Reason{Condition: CondDecline, Code: 603}
+}
+
+func (c *Call) outcomeFor(r Reason) string {
+	if c.st.answered {
+		return "answered"
+	}
+	if r.Condition == "" {
+		return CondGeneralError
+	}
+	return r.Condition
+}
+
+// endBoth ends the call on both legs with r.
+func (c *Call) endBoth(r Reason) {
+	c.st.outcome = c.outcomeFor(r)
+	c.st.ended = true
+	for s := range c.legs {
+		if err := c.legs[s].Deliver(Hangup{Reason: r}); err != nil {
+			c.log.Debug("hangup not delivered", "side", s, "err", err)
+		}
+	}
+}
+
+// send delivers ev to leg s. A leg that fails to take it is gone: the other
+// leg is hung up and the call ends.
+func (c *Call) send(s int, ev Event) {
+	err := c.legs[s].Deliver(ev)
+	if err == nil || c.st.ended {
+		return
+	}
+	c.log.Warn("leg failed; ending call", "side", s, "event", ev.EventName(), "err", err)
+	c.st.outcome = c.outcomeFor(ReasonDisconnected)
+	c.st.ended = true
+	_ = c.legs[1-s].Deliver(Hangup{Reason: ReasonDisconnected})
+}
+
+// refuse tells leg s that its message was not accepted; the call goes on.
+func (c *Call) refuse(s int, ref string, err error) {
+	code, cond := Status(err)
+	c.log.Info("message refused", "side", s, "ref", ref, "err", err)
+	c.send(s, Failure{Code: code, Reason: cond, Text: err.Error(), Ref: ref})
+}

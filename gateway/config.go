@@ -1,0 +1,51 @@
+package gateway
+
+import "time"
+
+// Config holds the gateway's call timers and limits. Zero fields take the
+// defaults of DefaultConfig.
+type Config struct {
+	// RingTimeout ends a call that is not answered in time (408 timeout).
+	RingTimeout time.Duration
+	// GatherQuiet is how long the bridge waits after the last trickled
+	// candidate before it sends a held SDP to a leg that does not trickle.
+	GatherQuiet time.Duration
+	// GatherMax caps the wait for candidates after the SDP arrived.
+	GatherMax time.Duration
+	// MaxCallsPerUser caps the concurrent calls one caller may place.
+	MaxCallsPerUser int
+	// MaxTrickled caps the candidates one leg may trickle in a call.
+	MaxTrickled int
+	// InboxSize is the per-call event queue length.
+	InboxSize int
+}
+
+// DefaultConfig returns the defaults: ring 60 s, gather 1 s quiet / 3 s max,
+// 4 calls per user, 200 trickled candidates per leg.
+func DefaultConfig() Config {
+	return Config{RingTimeout: 60 * time.Second, GatherQuiet: time.Second, GatherMax: 3 * time.Second,
+		MaxCallsPerUser: 4, MaxTrickled: 200, InboxSize: 256}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.RingTimeout <= 0 {
+		c.RingTimeout = d.RingTimeout
+	}
+	if c.GatherQuiet <= 0 {
+		c.GatherQuiet = d.GatherQuiet
+	}
+	if c.GatherMax <= 0 {
+		c.GatherMax = d.GatherMax
+	}
+	if c.MaxCallsPerUser <= 0 {
+		c.MaxCallsPerUser = d.MaxCallsPerUser
+	}
+	if c.MaxTrickled <= 0 {
+		c.MaxTrickled = d.MaxTrickled
+	}
+	if c.InboxSize <= 0 {
+		c.InboxSize = d.InboxSize
+	}
+	return c
+}

@@ -1,0 +1,49 @@
+// Package gateway is the neutral core of sigbridge: the call model, the
+// per-call bridge and the router. It knows nothing of WebSocket, SIP or XML.
+//
+// # The model
+//
+// Every call is two legs joined by one bridge (type Call). A leg is one side of
+// a call in one dialect (a browser connection, a SIP dialog, a Jingle session);
+// its adapter turns the dialect into a small set of neutral events:
+//
+//	Offer{SDP}, Answer{SDP}         SDP parsed with pion/sdp: the common currency
+//	Candidate{Mid, MLineIndex, Line} one trickled ICE candidate, raw line kept
+//	EndOfCandidates{Mid}            the sender finished gathering
+//	Ringing{Code}                   the callee is alerted (180, 183)
+//	Hangup{Reason}                  the call is over for this leg
+//	Failure{Code, Reason, Ref}      the bridge refused one message (the call goes on)
+//
+// Adapters post events with Call.Post; the bridge hands them to the other leg
+// with Leg.Deliver. One goroutine per call owns all of the call's state, so no
+// locks guard it; Deliver is only ever called from that goroutine and must not
+// block (legs queue and write on their own goroutine).
+//
+// # Capabilities and half trickle
+//
+// Each leg declares Caps: whether it accepts trickled candidates and whether it
+// can resolve mDNS ".local" host candidates. When an SDP travels from a leg
+// that trickles to one that does not (a browser toward SIP), the bridge holds
+// the SDP, folds the trickled candidates into their m-lines, adds
+// a=end-of-candidates and sends it when the sender signals the end of
+// gathering or the gather timer fires (Config.GatherQuiet after the last
+// candidate, at most Config.GatherMax after the SDP). Toward a trickling leg a
+// complete SDP passes untouched and is followed by EndOfCandidates. mDNS
+// candidates are dropped toward legs that cannot resolve them, both inside SDPs
+// and when trickled.
+//
+// # Teardown
+//
+// A Hangup from either leg, a failed delivery, a ring timeout (no answer
+// within Config.RingTimeout) or a drain ends the call: the other leg (or both)
+// receives a Hangup with a Reason, and the call is removed. No call outlives
+// its legs.
+//
+// # Routing
+//
+// A Router resolves a target string ("alice", "sip:bob@pbx.example.org",
+// "xmpp:juliet@example.org", "+15551234", "tel:+15551234") to the Dialer of
+// the adapter that reaches it. Unknown, offline and forbidden targets come back
+// as errors that carry their SIP status and Jingle condition (see Status), so
+// every dialect can say why a call failed.
+package gateway

@@ -1,0 +1,24 @@
+package gateway
+
+// Caps declares what a leg's dialect can do; the bridge adapts between two legs
+// with different capabilities.
+type Caps struct {
+	// Trickle is true when the leg accepts candidates after the SDP
+	// (browsers, Jingle). A leg without it (classic SIP) gets complete SDPs.
+	Trickle bool
+	// MDNS is true when the far end can resolve mDNS ".local" candidates.
+	MDNS bool
+}
+
+// Leg is one side of a call, in one dialect.
+type Leg interface {
+	// Kind names the dialect ("ws", "sip", "xmpp"), for logs and metrics.
+	Kind() string
+	// Caps tells the bridge what the leg can do.
+	Caps() Caps
+	// Deliver hands the leg an event from the other side of the call. The
+	// bridge calls it only from the call's goroutine; it must not block
+	// (queue and write on the leg's own goroutine). An error means the leg
+	// is gone, and the call ends.
+	Deliver(ev Event) error
+}

@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the gateway's Prometheus metrics. Adapters use the same value
+// for their connection, message and error counts. A nil *Metrics is valid and
+// records nothing.
+type Metrics struct {
+	Connections       *prometheus.GaugeVec   // by dialect
+	Messages          *prometheus.CounterVec // by dialect, direction (in|out), type
+	Errors            *prometheus.CounterVec // by dialect, code
+	Calls             *prometheus.CounterVec // ended calls by caller, callee, outcome
+	ActiveCalls       prometheus.Gauge
+	CandidatesDropped *prometheus.CounterVec // by reason
+	Panics            prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sigbridge_connections",
+			Help: "Open signaling connections by dialect."}, []string{"dialect"}),
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_messages_total",
+			Help: "Signaling messages by dialect, direction and type."}, []string{"dialect", "direction", "type"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_errors_total",
+			Help: "Errors reported to peers by dialect and code."}, []string{"dialect", "code"}),
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_calls_total",
+			Help: "Ended calls by caller leg type, callee leg type and outcome."}, []string{"caller", "callee", "outcome"}),
+		ActiveCalls: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_calls_active",
+			Help: "Calls in progress."}),
+		CandidatesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_candidates_dropped_total",
+			Help: "ICE candidates not forwarded, by reason."}, []string{"reason"}),
+		Panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "sigbridge_recovered_panics_total",
+			Help: "Panics recovered in a call or connection."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connections, m.Messages, m.Errors, m.Calls, m.ActiveCalls, m.CandidatesDropped, m.Panics)
+	}
+	return m
+}
+
+func (m *Metrics) callStarted() {
+	if m != nil {
+		m.ActiveCalls.Inc()
+	}
+}
+
+func (m *Metrics) callEnded(caller, callee, outcome string) {
+	if m != nil {
+		m.ActiveCalls.Dec()
+		m.Calls.WithLabelValues(caller, callee, outcome).Inc()
+	}
+}
+
+func (m *Metrics) candidateDropped(reason string) {
+	if m != nil {
+		m.CandidatesDropped.WithLabelValues(reason).Inc()
+	}
+}
+
+// Panic counts one recovered panic.
+func (m *Metrics) Panic() {
+	if m != nil {
+		m.Panics.Inc()
+	}
+}
+
+// Message counts one signaling message.
+func (m *Metrics) Message(dialect, direction, typ string) {
+	if m != nil {
+		m.Messages.WithLabelValues(dialect, direction, typ).Inc()
+	}
+}
+
+// Error counts one error reported to a peer.
+func (m *Metrics) Error(dialect string, code int) {
+	if m != nil {
+		m.Errors.WithLabelValues(dialect, itoa(code)).Inc()
+	}
+}
+
+// Connection adds delta to the open connections of a dialect.
+func (m *Metrics) Connection(dialect string, delta float64) {
+	if m != nil {
+		m.Connections.WithLabelValues(dialect).Add(delta)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

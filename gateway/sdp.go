@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// SDP limits (protocols.md §6.1).
+const (
+	MaxSDPBytes           = 64 << 10
+	MaxSDPLineBytes       = 4 << 10
+	MaxMediaSections      = 32
+	MaxFormatsPerMedia    = 128
+	MaxCandidatesPerMLine = 64
+)
+
+// ParseSDP parses and checks an SDP from a remote peer. It accepts LF or CRLF
+// line ends and a session-level c= or b= after t= (common in SIP gear, refused
+// by pion/sdp), and enforces the size limits.
+func ParseSDP(s string) (*sdp.SessionDescription, error) {
+	if len(s) > MaxSDPBytes {
+		return nil, fmt.Errorf("%w: %d bytes", ErrSDPLimit, len(s))
+	}
+	norm, err := normalizeSDP(s)
+	if err != nil {
+		return nil, err
+	}
+	sd := &sdp.SessionDescription{}
+	if err := sd.UnmarshalString(norm); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
+	if err := checkSDPLimits(sd); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// MarshalSDP renders sd as text with CRLF line ends.
+func MarshalSDP(sd *sdp.SessionDescription) string {
+	b, err := sd.Marshal()
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// normalizeSDP splits s into lines, checks line lengths and moves session-level
+// c=/b= lines that follow t= to before it.
+func normalizeSDP(s string) (string, error) {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	var head, late, rest []string
+	inMedia, seenT := false, false
+	for n, l := range lines {
+		if len(l) > MaxSDPLineBytes {
+			return "", fmt.Errorf("%w: line %d is %d bytes", ErrSDPLimit, n+1, len(l))
+		}
+		switch {
+		case strings.HasPrefix(l, "m="):
+			inMedia = true
+			rest = append(rest, l)
+		case inMedia:
+			rest = append(rest, l)
+		case strings.HasPrefix(l, "t="):
+			seenT = true
+			rest = append(rest, l)
+		case seenT && (strings.HasPrefix(l, "c=") || strings.HasPrefix(l, "b=")):
+			late = append(late, l)
+		case seenT:
+			rest = append(rest, l)
+		default:
+			head = append(head, l)
+		}
+	}
+	all := append(append(head, late...), rest...)
+	return strings.Join(all, "\r\n") + "\r\n", nil
+}
+
+func checkSDPLimits(sd *sdp.SessionDescription) error {
+	if n := len(sd.MediaDescriptions); n > MaxMediaSections {
+		return fmt.Errorf("%w: %d m-lines", ErrSDPLimit, n)
+	}
+	for i, m := range sd.MediaDescriptions {
+		if n := len(m.MediaName.Formats); n > MaxFormatsPerMedia {
+			return fmt.Errorf("%w: m-line %d has %d formats", ErrSDPLimit, i, n)
+		}
+		if n := countAttr(m.Attributes, "candidate"); n > MaxCandidatesPerMLine {
+			return fmt.Errorf("%w: m-line %d has %d candidates", ErrSDPLimit, i, n)
+		}
+	}
+	return nil
+}
+
+func countAttr(attrs []sdp.Attribute, key string) int {
+	n := 0
+	for _, a := range attrs {
+		if a.Key == key {
+			n++
+		}
+	}
+	return n
+}
+
+// CloneSDP returns a copy of sd whose media sections and attribute slices can
+// be changed without touching sd.
+func CloneSDP(sd *sdp.SessionDescription) *sdp.SessionDescription {
+	c := *sd
+	c.Attributes = append([]sdp.Attribute(nil), sd.Attributes...)
+	c.MediaDescriptions = make([]*sdp.MediaDescription, len(sd.MediaDescriptions))
+	for i, m := range sd.MediaDescriptions {
+		mc := *m
+		mc.Attributes = append([]sdp.Attribute(nil), m.Attributes...)
+		mc.MediaName.Formats = append([]string(nil), m.MediaName.Formats...)
+		c.MediaDescriptions[i] = &mc
+	}
+	return &c
+}
+
+// MediaIndex returns the index of the m-line a candidate belongs to: the one
+// whose a=mid equals mid, else mlineIndex when in range, else -1.
+func MediaIndex(sd *sdp.SessionDescription, mid string, mlineIndex int) int {
+	if mid != "" {
+		for i, m := range sd.MediaDescriptions {
+			if v, ok := m.Attribute("mid"); ok && v == mid {
+				return i
+			}
+		}
+	}
+	if mlineIndex >= 0 && mlineIndex < len(sd.MediaDescriptions) {
+		return mlineIndex
+	}
+	return -1
+}
+
+// MediaUfrag returns the ICE ufrag in force for m-line i (media level, else
+// session level).
+func MediaUfrag(sd *sdp.SessionDescription, i int) string {
+	if v, ok := sd.MediaDescriptions[i].Attribute("ice-ufrag"); ok {
+		return v
+	}
+	v, _ := sd.Attribute("ice-ufrag")
+	return v
+}
+
+// HasEndOfCandidates reports whether every m-line that is not rejected (port
+// 0) and not bundled away carries a=end-of-candidates, or the session does.
+func HasEndOfCandidates(sd *sdp.SessionDescription) bool {
+	if _, ok := sd.Attribute("end-of-candidates"); ok {
+		return true
+	}
+	if len(sd.MediaDescriptions) == 0 {
+		return false
+	}
+	for _, m := range sd.MediaDescriptions {
+		if _, ok := m.Attribute("end-of-candidates"); !ok && m.MediaName.Port.Value != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// FilterMDNS removes mDNS (".local") candidates from every m-line of sd in
+// place and returns how many it removed.
+func FilterMDNS(sd *sdp.SessionDescription) int {
+	removed := 0
+	for _, m := range sd.MediaDescriptions {
+		kept := m.Attributes[:0]
+		for _, a := range m.Attributes {
+			if a.Key == "candidate" && IsMDNSCandidate(a.Value) {
+				removed++
+				continue
+			}
+			kept = append(kept, a)
+		}
+		m.Attributes = kept
+	}
+	return removed
+}
+
+// StripTrickleOption removes "trickle" from a=ice-options at session and media
+// level (toward peers that do not trickle), dropping empty attributes.
+func StripTrickleOption(sd *sdp.SessionDescription) {
+	sd.Attributes = stripTrickle(sd.Attributes)
+	for _, m := range sd.MediaDescriptions {
+		m.Attributes = stripTrickle(m.Attributes)
+	}
+}
+
+func stripTrickle(attrs []sdp.Attribute) []sdp.Attribute {
+	out := attrs[:0]
+	for _, a := range attrs {
+		if a.Key == "ice-options" {
+			a.Value = strings.Join(removeWord(strings.Fields(a.Value), "trickle"), " ")
+			if a.Value == "" {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func removeWord(words []string, w string) []string {
+	out := words[:0]
+	for _, x := range words {
+		if x != w {
+			out = append(out, x)
+		}
+	}
+	return out
+}

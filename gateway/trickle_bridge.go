@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pion/sdp/v3"
+)
+
+// forwardSDP sends an offer or answer from side s to the other leg, adapting
+// candidates to what that leg can do (half trickle, mDNS filtering).
+func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
+	o := 1 - s
+	to, from := c.legs[o].Caps(), c.legs[s].Caps()
+	sd = CloneSDP(sd)
+	c.st.sdpOut[s] = false
+	if !to.MDNS {
+		if n := FilterMDNS(sd); n > 0 {
+			c.g.metrics.candidateDropped("mdns")
+		}
+	}
+	if !to.Trickle && from.Trickle && !HasEndOfCandidates(sd) {
+		c.startGather(s, sd, isOffer, !to.MDNS)
+		return
+	}
+	c.deliverSDP(s, sd, isOffer)
+}
+
+func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
+	o := 1 - s
+	if !c.legs[o].Caps().Trickle {
+		StripTrickleOption(sd)
+	}
+	if isOffer {
+		c.send(o, Offer{SDP: sd})
+	} else {
+		c.send(o, Answer{SDP: sd})
+	}
+	c.st.sdpOut[s] = true
+	held := c.st.held[s]
+	c.st.held[s] = nil
+	for _, ev := range held {
+		c.onEvent(s, ev)
+	}
+	if !c.legs[s].Caps().Trickle && c.legs[o].Caps().Trickle {
+		c.send(o, EndOfCandidates{})
+	}
+}
+
+func (c *Call) startGather(s int, sd *sdp.SessionDescription, isOffer, dropMDNS bool) {
+	c.st.gather[s] = newGatherer(sd, isOffer, dropMDNS)
+	c.st.gatherEnd[s] = time.Now().Add(c.g.cfg.GatherMax)
+	c.armGather(s, c.g.cfg.GatherMax)
+	held := c.st.held[s]
+	c.st.held[s] = nil
+	for _, ev := range held {
+		c.onEvent(s, ev)
+	}
+}
+
+// armGather (re)starts side s's gather timer to fire after d, but never
+// after the GatherMax deadline.
+func (c *Call) armGather(s int, d time.Duration) {
+	if left := time.Until(c.st.gatherEnd[s]); d > left {
+		d = left
+	}
+	if c.st.gatherTmr[s] != nil {
+		c.st.gatherTmr[s].Stop()
+	}
+	c.st.gatherGen[s]++
+	gen := c.st.gatherGen[s]
+	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postInternal(gatherTimeout{side: s, gen: gen}) })
+}
+
+func (c *Call) onGatherTimeout(e gatherTimeout) {
+	if c.st.gather[e.side] != nil && e.gen == c.st.gatherGen[e.side] {
+		c.flushGather(e.side)
+	}
+}
+
+func (c *Call) flushGather(s int) {
+	g := c.st.gather[s]
+	c.st.gather[s] = nil
+	c.st.gatherGen[s]++
+	if c.st.gatherTmr[s] != nil {
+		c.st.gatherTmr[s].Stop()
+	}
+	c.deliverSDP(s, g.finish(), g.isOffer)
+}
+
+func (c *Call) onCandidate(s int, cand Candidate) {
+	if c.st.trickled[s] >= c.g.cfg.MaxTrickled {
+		c.refuse(s, "candidate", ErrTooManyCands)
+		return
+	}
+	c.st.trickled[s]++
+	switch {
+	case c.st.gather[s] != nil:
+		c.gatherCandidate(s, cand)
+	case !c.st.sdpOut[s]:
+		c.st.held[s] = append(c.st.held[s], cand)
+	default:
+		c.forwardCandidate(s, cand)
+	}
+}
+
+func (c *Call) gatherCandidate(s int, cand Candidate) {
+	err := c.st.gather[s].add(cand)
+	var dropped errDropped
+	switch {
+	case errors.As(err, &dropped):
+		c.g.metrics.candidateDropped(dropped.why)
+	case err != nil:
+		c.refuse(s, "candidate", err)
+	default:
+		c.armGather(s, c.g.cfg.GatherQuiet)
+	}
+}
+
+func (c *Call) forwardCandidate(s int, cand Candidate) {
+	to := c.legs[1-s].Caps()
+	switch {
+	case !to.Trickle:
+		c.g.metrics.candidateDropped("late")
+	case !to.MDNS && IsMDNSCandidate(cand.Line):
+		c.g.metrics.candidateDropped("mdns")
+	default:
+		cand.Line = trimCandidate(cand.Line)
+		c.send(1-s, cand)
+	}
+}
+
+func (c *Call) onEndOfCandidates(s int, e EndOfCandidates) {
+	switch {
+	case c.st.gather[s] != nil:
+		c.st.gather[s].end(e.Mid)
+		if c.st.gather[s].complete() {
+			c.flushGather(s)
+		}
+	case !c.st.sdpOut[s]:
+		c.st.held[s] = append(c.st.held[s], e)
+	case c.legs[1-s].Caps().Trickle:
+		c.send(1-s, e)
+	}
+}
