@@ -190,7 +190,7 @@ func (c *Call) endBoth(r Reason) {
 	c.st.outcome = c.outcomeFor(r)
 	c.st.ended = true
 	for s := range c.legs {
-		if err := c.legs[s].Deliver(Hangup{Reason: r}); err != nil {
+		if err := c.deliver(s, Hangup{Reason: r}); err != nil {
 			c.log.Debug("hangup not delivered", "side", s, "err", err)
 		}
 	}
@@ -199,14 +199,25 @@ func (c *Call) endBoth(r Reason) {
 // send delivers ev to leg s. A leg that fails to take it is gone: the other
 // leg is hung up and the call ends.
 func (c *Call) send(s int, ev Event) {
-	err := c.legs[s].Deliver(ev)
+	err := c.deliver(s, ev)
 	if err == nil || c.st.ended {
 		return
 	}
 	c.log.Warn("leg failed; ending call", "side", s, "event", ev.EventName(), "err", err)
 	c.st.outcome = c.outcomeFor(ReasonDisconnected)
 	c.st.ended = true
-	_ = c.legs[1-s].Deliver(Hangup{Reason: ReasonDisconnected})
+	_ = c.deliver(1-s, Hangup{Reason: ReasonDisconnected})
+}
+
+// deliver calls the leg's Deliver; a panic in the leg counts as a failure.
+func (c *Call) deliver(s int, ev Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.g.metrics.Panic()
+			err = fmt.Errorf("leg panicked: %v", r)
+		}
+	}()
+	return c.legs[s].Deliver(ev)
 }
 
 // refuse tells leg s that its message was not accepted; the call goes on.

@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestParseTarget(t *testing.T) {
+	tests := []struct {
+		in     string
+		scheme string
+		user   string
+		host   string
+		canon  string
+		err    error
+	}{
+		{"alice", SchemeUser, "alice", "", "alice", nil},
+		{"bob.smith-2", SchemeUser, "bob.smith-2", "", "bob.smith-2", nil},
+		{"sip:bob@pbx.example.org", SchemeSIP, "bob", "pbx.example.org", "sip:bob@pbx.example.org", nil},
+		{"SIP:bob@pbx.example.org:5070", SchemeSIP, "bob", "pbx.example.org:5070", "sip:bob@pbx.example.org:5070", nil},
+		{"sips:bob@pbx.example.org", SchemeSIP, "bob", "pbx.example.org", "sips:bob@pbx.example.org", nil},
+		{"xmpp:juliet@example.org", SchemeXMPP, "juliet", "example.org", "xmpp:juliet@example.org", nil},
+		{"+15551234567", SchemeTel, "+15551234567", "", "tel:+15551234567", nil},
+		{"tel:+15551234567", SchemeTel, "+15551234567", "", "tel:+15551234567", nil},
+		{"", "", "", "", "", ErrBadTarget},
+		{"al ice", "", "", "", "", ErrBadTarget},
+		{"sip:a@b\r\nVia: x", "", "", "", "", ErrBadTarget},
+		{"sip:@host", "", "", "", "", ErrBadTarget},
+		{"sip:bob@", "", "", "", "", ErrBadTarget},
+		{"http://x", "", "", "", "", ErrBadTarget},
+		{"+1555", "", "", "", "", ErrBadTarget},
+		{"tel:+0123456789", "", "", "", "", ErrBadTarget},
+		{"a<b>", "", "", "", "", ErrBadTarget},
+		{string(make([]byte, 300)), "", "", "", "", ErrBadTarget},
+	}
+	for _, tt := range tests {
+		got, err := ParseTarget(tt.in)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("ParseTarget(%q) err = %v, want %v", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseTarget(%q): %v", tt.in, err)
+			continue
+		}
+		if got.Scheme != tt.scheme || got.User != tt.user || got.Host != tt.host || got.String() != tt.canon {
+			t.Errorf("ParseTarget(%q) = %+v (%s)", tt.in, got, got.String())
+		}
+	}
+}
+
+func TestRouterResolve(t *testing.T) {
+	r := NewRouter()
+	users := DialerFunc(func(context.Context, DialRequest) (Leg, error) { return nil, nil })
+	r.Handle(SchemeUser, users)
+	if _, d, err := r.Resolve("bob", "alice"); err != nil || d == nil {
+		t.Fatalf("user target: %v", err)
+	}
+	_, _, err := r.Resolve("bob", "sip:carol@pbx.example.org")
+	if !errors.Is(err, ErrForbidden) {
+		t.Fatalf("unrouted sip target: err = %v, want ErrForbidden", err)
+	}
+	if code, _ := Status(err); code != 403 {
+		t.Fatalf("unrouted sip: status %d, want 403", code)
+	}
+	r.SetPolicy(func(from string, tg Target) error {
+		if from == "mallory" {
+			return ErrForbidden
+		}
+		return nil
+	})
+	if _, _, err := r.Resolve("mallory", "alice"); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("policy: err = %v", err)
+	}
+	if _, _, err := r.Resolve("bob", "not a target"); !errors.Is(err, ErrBadTarget) {
+		t.Fatalf("bad target: err = %v", err)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	tests := []struct {
+		err  error
+		code int
+		cond string
+	}{
+		{ErrNotFound, 404, CondGone},
+		{ErrOffline, 480, CondGone},
+		{ErrForbidden, 403, CondSecurityError},
+		{ErrDraining, 503, CondConnectivityError},
+		{ErrSDPLimit, 413, CondIncompatibleParameters},
+		{ErrBadSDP, 488, CondIncompatibleParameters},
+		{ErrGlare, 409, CondGeneralError},
+		{errors.New("other"), 500, CondGeneralError},
+	}
+	for _, tt := range tests {
+		code, cond := Status(tt.err)
+		if code != tt.code || cond != tt.cond {
+			t.Errorf("Status(%v) = %d %s, want %d %s", tt.err, code, cond, tt.code, tt.cond)
+		}
+	}
+}
+
+func TestReasonMapping(t *testing.T) {
+	for code, cond := range map[int]string{486: CondBusy, 600: CondBusy, 603: CondDecline, 404: CondGone,
+		480: CondGone, 408: CondTimeout, 487: CondCancel, 488: CondIncompatibleParameters, 503: CondConnectivityError,
+		500: CondGeneralError, 401: CondSecurityError} {
+		if r := ReasonFromSIP(code); r.Condition != cond || r.Code != code {
+			t.Errorf("ReasonFromSIP(%d) = %+v, want %s", code, r, cond)
+		}
+	}
+	for cond, code := range map[string]int{CondBusy: 486, CondDecline: 603, CondCancel: 603, CondTimeout: 480,
+		CondGone: 480, CondIncompatibleParameters: 488, CondGeneralError: 500, CondSecurityError: 488} {
+		if got := (Reason{Condition: cond}).SIPCode(); got != code {
+			t.Errorf("SIPCode(%s) = %d, want %d", cond, got, code)
+		}
+	}
+	if got := (Reason{Condition: CondBusy, Code: 600}).SIPCode(); got != 600 {
+		t.Errorf("explicit code lost: %d", got)
+	}
+}
