@@ -6,18 +6,18 @@ import "time"
 // defaults of DefaultConfig.
 type Config struct {
 	// RingTimeout ends a call that is not answered in time (408 timeout).
-	RingTimeout time.Duration
+	RingTimeout time.Duration `yaml:"ring_timeout"`
 	// GatherQuiet is how long the bridge waits after the last trickled
 	// candidate before it sends a held SDP to a leg that does not trickle.
-	GatherQuiet time.Duration
+	GatherQuiet time.Duration `yaml:"gather_quiet"`
 	// GatherMax caps the wait for candidates after the SDP arrived.
-	GatherMax time.Duration
+	GatherMax time.Duration `yaml:"gather_max"`
 	// MaxCallsPerUser caps the concurrent calls one caller may place.
-	MaxCallsPerUser int
+	MaxCallsPerUser int `yaml:"max_calls_per_user"`
 	// MaxTrickled caps the candidates one leg may trickle in a call.
-	MaxTrickled int
+	MaxTrickled int `yaml:"max_trickled"`
 	// InboxSize is the per-call event queue length.
-	InboxSize int
+	InboxSize int `yaml:"inbox_size"`
 }
 
 // DefaultConfig returns the defaults: ring 60 s, gather 1 s quiet / 3 s max,

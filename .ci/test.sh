@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a Debian machine (as root) and runs every
+# test. This is the README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*"; }
+
+install_packages() {
+  local need=()
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v sipp >/dev/null || need+=(sip-tester)
+  command -v prosody >/dev/null || need+=(prosody)
+  command -v kamailio >/dev/null || need+=(kamailio)
+  command -v npm >/dev/null || need+=(nodejs npm)
+  command -v unshare >/dev/null || need+=(util-linux)
+  command -v ip >/dev/null || need+=(iproute2)
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "apt-get install ${need[*]}"
+  # Packages must not start their own daemons (prosody, kamailio): the tests
+  # start their own on loopback.
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+}
+
+install_npm() {
+  local dir=cmd/sigbridge/testdata/e2e
+  [ -f "$dir/package.json" ] || return 0
+  log "npm install in $dir (playwright-core only; no browser download)"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+}
+
+check_style() {
+  log "gofmt and go vet"
+  local bad
+  bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  if [ -n "$bad" ]; then echo "gofmt needed: $bad"; exit 1; fi
+  go vet ./...
+}
+
+command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl/)"; exit 1; }
+install_packages
+install_npm
+check_style
+log "go test -race ./..."
+go test -race -count=1 -timeout 40m ./...
