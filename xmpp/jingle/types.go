@@ -122,9 +122,9 @@ type jingleWire struct {
 	Initiator string        `xml:"initiator,attr,omitempty"`
 	Responder string        `xml:"responder,attr,omitempty"`
 	SID       string        `xml:"sid,attr"`
-	Reason    *Reason       `xml:"reason,omitempty"`
-	Group     *Group        `xml:"urn:xmpp:jingle:apps:grouping:0 group,omitempty"`
 	Contents  []Content     `xml:"content"`
+	Group     *Group        `xml:"urn:xmpp:jingle:apps:grouping:0 group,omitempty"`
+	Reason    *Reason       `xml:"reason,omitempty"`
 	Any       []SessionInfo `xml:",any"`
 }
 
