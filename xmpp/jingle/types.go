@@ -238,3 +238,13 @@ func (f *Flag) UnmarshalXML(d *xml.Decoder, _ xml.StartElement) error {
 	*f = true
 	return d.Skip()
 }
+
+// FindContent returns the content called name, or nil.
+func (j *Jingle) FindContent(name string) *Content {
+	for k := range j.Contents {
+		if j.Contents[k].Name == name {
+			return &j.Contents[k]
+		}
+	}
+	return nil
+}

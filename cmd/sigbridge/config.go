@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/ws"
+)
+
+// Config is the whole configuration file. Every field has an embedded
+// default; unknown keys are an error.
+type Config struct {
+	HTTP         string         `yaml:"http"`
+	LogLevel     string         `yaml:"log_level"`
+	DrainTimeout time.Duration  `yaml:"drain_timeout"`
+	Gateway      gateway.Config `yaml:"gateway"`
+	WS           ws.Config      `yaml:"ws"`
+}
+
+func defaultConfig() Config {
+	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
+		Gateway: gateway.DefaultConfig()}
+}
+
+// loadConfig reads a YAML file over the defaults, rejecting unknown keys.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, cfg.validate()
+}
+
+func (c Config) validate() error {
+	if c.HTTP == "" {
+		return errors.New("config: http address is empty")
+	}
+	if c.DrainTimeout < 0 {
+		return errors.New("config: drain_timeout is negative")
+	}
+	return nil
+}

@@ -1,0 +1,15 @@
+// Command sigbridge runs the sigbridge signaling gateway.
+//
+// Usage:
+//
+//	sigbridge [serve] [--config FILE] [--http ADDR] [--log-level LEVEL]
+//	sigbridge version
+//	sigbridge sdp2jingle | jingle2sdp   (SDP <-> Jingle on stdin/stdout)
+//
+// With no arguments it serves with embedded defaults: HTTP (the browser
+// WebSocket dialect on /ws and /, the demo page on /, /metrics, /healthz,
+// /readyz) on 127.0.0.1:8080. SIGTERM or SIGINT drains: new calls are refused
+// (503), live calls get until the drain timeout and are then hung up.
+//
+// This is the only package that may exit the process.
+package main
