@@ -117,9 +117,24 @@ func (c *Call) onEvent(s int, ev Event) {
 		c.onRinging(s, e)
 	case Hangup:
 		c.onHangup(s, e.Reason)
+	case Failure:
+		c.onFailure(s, e)
 	default:
 		c.log.Warn("unexpected event from leg", "event", ev.EventName(), "side", s)
 	}
+}
+
+// onFailure: leg s refused the re-offer it was delivered (a SIP 488 or 491
+// to a re-INVITE). The offer is withdrawn, so the next one is not glare, and
+// the offerer gets the Failure; the call goes on with the old session. A
+// refused first offer is a Hangup, not a Failure.
+func (c *Call) onFailure(s int, f Failure) {
+	if !c.st.answered || c.st.pending != 1-s {
+		c.log.Info("failure ignored: no re-offer pending", "side", s, "code", f.Code)
+		return
+	}
+	c.st.pending = nobody
+	c.send(1-s, f)
 }
 
 func (c *Call) onOffer(s int, sd *sdp.SessionDescription) {

@@ -325,3 +325,21 @@ func TestLegPanicEndsOnlyThatCall(t *testing.T) {
 		t.Fatal("panic not counted")
 	}
 }
+
+// TestRefusedReofferWithdrawn: a leg refuses the re-offer it was delivered
+// (its SIP peer answered the re-INVITE 488); the offerer gets the Failure
+// and may offer again without glare.
+func TestRefusedReofferWithdrawn(t *testing.T) {
+	f := startCall(t, Config{}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	_ = f.call.Post(f.callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")})
+	nextAs[Answer](t, f.caller)
+	_ = f.call.Post(f.caller, Offer{SDP: loadSDP(t, "chrome156_reoffer_hold_sendonly.sdp")})
+	nextAs[Offer](t, f.callee)
+	_ = f.call.Post(f.callee, Failure{Code: 488, Reason: CondIncompatibleParameters, Ref: "offer"})
+	if fl := nextAs[Failure](t, f.caller); fl.Code != 488 || fl.Ref != "offer" {
+		t.Fatalf("refused re-offer: %+v", fl)
+	}
+	_ = f.call.Post(f.caller, Offer{SDP: loadSDP(t, "chrome156_reoffer_hold_sendonly.sdp")})
+	nextAs[Offer](t, f.callee)
+}

@@ -8,6 +8,7 @@ var (
 	ErrBadTarget    = errors.New("malformed target")
 	ErrNotFound     = errors.New("user not found")
 	ErrOffline      = errors.New("user offline")
+	ErrBusy         = errors.New("user busy")
 	ErrForbidden    = errors.New("target not permitted")
 	ErrSelfCall     = errors.New("cannot call yourself")
 	ErrDraining     = errors.New("gateway is draining")
@@ -28,6 +29,7 @@ var statusTable = []struct {
 	{ErrBadTarget, 400, CondGeneralError},
 	{ErrNotFound, 404, CondGone},
 	{ErrOffline, 480, CondGone},
+	{ErrBusy, 486, CondBusy},
 	{ErrForbidden, 403, CondSecurityError},
 	{ErrSelfCall, 400, CondGeneralError},
 	{ErrDraining, 503, CondConnectivityError},

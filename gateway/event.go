@@ -38,7 +38,10 @@ type Ringing struct{ Code int }
 type Hangup struct{ Reason Reason }
 
 // Failure is delivered by the bridge to the leg whose message it refused
-// (for example a crossing offer, 409). The call itself goes on.
+// (for example a crossing offer, 409). A leg may also post one to refuse the
+// re-offer it was delivered (its peer answered a re-INVITE with 488 or 491):
+// the bridge withdraws the offer and hands the Failure to the offerer. The
+// call itself goes on.
 type Failure struct {
 	Code   int
 	Reason string

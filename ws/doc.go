@@ -1,4 +1,54 @@
 // Package ws is sigbridge's browser adapter: an HTTP server that speaks the
-// WebSocket JSON dialect of MDN's "webrtc-from-chat" sample (plus optional
-// extensions) and serves the embedded demo page.
+// WebSocket JSON dialect of MDN's "webrtc-from-chat" sample, plus optional
+// extensions, turns it into the neutral events of package gateway, and
+// serves the embedded demo page.
+//
+// # What a browser sees
+//
+// A page opens one WebSocket (on /ws, or on / where the unmodified MDN
+// client connects; subprotocol "json" or none) and sends one JSON object
+// per text frame. The server greets it with {"type":"id"} (and the ICE
+// servers to use); the page logs in with "username"; everybody gets the
+// "userlist" on every change; "message" is chat. Calls are the MDN
+// messages "video-offer", "video-answer", "new-ice-candidate" and
+// "hang-up", addressed with "target" (a user name, "sip:…", "xmpp:…",
+// "+1555…"). The gateway puts the other party's routable address in "name"
+// of everything it relays, so the MDN callee, which answers to
+// target = msg.name, reaches the caller whatever dialect the caller speaks.
+// Extensions (callId, ringing, decline/busy, end-of-candidates, error,
+// iceServers) are described in README.md; clients opt in with "features"
+// in username or by sending a callId.
+//
+// # How it maps to the gateway
+//
+// Each call of a connection is a leg (type leg, a gateway.Leg with
+// Caps{Trickle, MDNS}). A video-offer for a target without a call places
+// one through gateway.Gateway.Place; a video-offer for an existing call is
+// a re-offer. The other messages become Answer, Candidate,
+// EndOfCandidates, Ringing and Hangup events posted to the call. In the
+// other direction the bridge calls Deliver, which renders the event as a
+// message and queues it. Server.Dial is the gateway.Dialer for user names:
+// it creates the callee leg on the user's connection.
+//
+// # Concurrency
+//
+// Each connection has exactly two goroutines: the read goroutine parses,
+// checks and handles messages and posts events to calls; the write
+// goroutine is the only writer of the socket (messages and pings). Anybody
+// else (call goroutines, userlist broadcasts, Dial) only queues with
+// conn.enqueue, which never blocks: a client whose queue overflows is
+// dropped. Shared state is small and locked in one order: directory.mu
+// (who is online), then conn.mu (its name); a connection's callTable has
+// its own mutex. Nothing calls into the gateway while holding a lock. A
+// panic is recovered per connection (counted in sigbridge_recovered_panics_total)
+// and closes that connection only.
+//
+// # Trust
+//
+// Nothing a client sends is trusted: with a TokenSecret the identity comes
+// from a JWT checked before the upgrade (a refused handshake gets a bare
+// 401 and no socket); a "name" in any message is ignored. Messages are
+// parsed strictly (no duplicate keys, no case variants, no unknown fields,
+// exact JSON types) and limited in size, rate and queue length; errors
+// sent back are built from fixed texts, never echoed input.
 package ws

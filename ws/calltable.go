@@ -1,0 +1,107 @@
+package ws
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// callTable holds the calls of one connection. A call is found by callId
+// when the client gives one, else by the peer's address: without callId
+// there is exactly one call per (connection, peer), as in the MDN sample.
+// The read goroutine, Dial (another connection's read goroutine) and the
+// call goroutines (on hang-up) use it, so a mutex guards it; nothing is
+// called while holding it.
+type callTable struct {
+	mu     sync.Mutex
+	closed bool
+	legs   []*leg
+}
+
+// add registers l. onePerPeer refuses a second call with the same peer
+// (ErrBusy), for clients that cannot tell calls apart.
+func (t *callTable) add(l *leg, onePerPeer bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return fmt.Errorf("%w: connection closing", gateway.ErrOffline)
+	}
+	for _, x := range t.legs {
+		if onePerPeer && x.peerKey == l.peerKey {
+			return fmt.Errorf("%w: already in a call with %s", gateway.ErrBusy, l.peerKey)
+		}
+		if l.callID != "" && x.callID == l.callID {
+			return ErrCallIDInUse
+		}
+	}
+	t.legs = append(t.legs, l)
+	return nil
+}
+
+// remove drops l and reports whether it was there.
+func (t *callTable) remove(l *leg) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, x := range t.legs {
+		if x == l {
+			t.legs = append(t.legs[:i], t.legs[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// find returns the call with callID (and, if peerKey is given, that peer)
+// or, without callID, the only call with peerKey.
+func (t *callTable) find(callID, peerKey string) (*leg, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if callID != "" {
+		return t.byCallID(callID, peerKey)
+	}
+	var found *leg
+	for _, x := range t.legs {
+		if x.peerKey != peerKey {
+			continue
+		}
+		if found != nil {
+			return nil, errorf(ErrMalformed, "several calls with this target: give callId")
+		}
+		found = x
+	}
+	if found == nil {
+		return nil, ErrNoSuchCall
+	}
+	return found, nil
+}
+
+func (t *callTable) byCallID(callID, peerKey string) (*leg, error) {
+	for _, x := range t.legs {
+		if x.callID != callID {
+			continue
+		}
+		if peerKey != "" && x.peerKey != peerKey {
+			return nil, errorf(ErrMalformed, "target does not match the call")
+		}
+		return x, nil
+	}
+	return nil, ErrNoSuchCall
+}
+
+// count returns the number of calls.
+func (t *callTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.legs)
+}
+
+// close refuses new calls and returns the current ones.
+func (t *callTable) close() []*leg {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	legs := t.legs
+	t.legs = nil
+	return legs
+}

@@ -1,0 +1,136 @@
+package ws
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// setCandidate accepts the three forms of new-ice-candidate's candidate:
+// the RTCIceCandidate.toJSON() object, a bare "candidate:..." string (with
+// optional sibling sdpMid/sdpMLineIndex), and null (end of candidates).
+func setCandidate(m *clientMessage, raw json.RawMessage) error {
+	if isNull(raw) {
+		m.Candidate.Null = true
+		return nil
+	}
+	if s, ok := jsonString(raw); ok {
+		m.Candidate.Line = s
+		return nil
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return badType("candidate", "an object, a string or null")
+	}
+	return m.setCandidateObject(raw)
+}
+
+func (m *clientMessage) setCandidateObject(raw json.RawMessage) error {
+	fields, err := splitObject(raw)
+	if err != nil {
+		return err
+	}
+	if !hasField(fields, "candidate") {
+		return errorf(ErrMalformed, "missing candidate.candidate")
+	}
+	c := &m.Candidate
+	c.object = true
+	for _, f := range fields {
+		if err := c.set("candidate.", f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// set decodes one member of an RTCIceCandidateInit (prefix names it in
+// errors: "candidate." inside the object, "" for siblings).
+func (c *candidateInit) set(prefix string, f field) error {
+	switch f.key {
+	case "candidate":
+		s, ok := jsonString(f.raw)
+		if !ok {
+			return badType(prefix+"candidate", "a string")
+		}
+		c.Line = s
+	case "sdpMid":
+		return c.setMid(prefix, f.raw)
+	case "sdpMLineIndex":
+		return c.setMLine(prefix, f.raw)
+	case "usernameFragment":
+		return c.setUfrag(prefix, f.raw)
+	default:
+		return errorf(ErrMalformed, "unknown field "+prefix+token(f.key))
+	}
+	return nil
+}
+
+func (c *candidateInit) setMid(prefix string, raw json.RawMessage) error {
+	if isNull(raw) {
+		return nil
+	}
+	s, ok := jsonString(raw)
+	if !ok || len(s) > maxMidLen {
+		return badType(prefix+"sdpMid", "a string of at most 64 bytes or null")
+	}
+	c.Mid = &s
+	return nil
+}
+
+func (c *candidateInit) setMLine(prefix string, raw json.RawMessage) error {
+	if isNull(raw) {
+		return nil
+	}
+	n, ok := jsonInt(raw, 0, gateway.MaxMediaSections-1)
+	if !ok {
+		return badType(prefix+"sdpMLineIndex", "an integer from 0 to 31 or null")
+	}
+	c.MLine = &n
+	return nil
+}
+
+func (c *candidateInit) setUfrag(prefix string, raw json.RawMessage) error {
+	if isNull(raw) {
+		return nil
+	}
+	s, ok := jsonString(raw)
+	if !ok || len(s) > maxUfragLen {
+		return badType(prefix+"usernameFragment", "a string or null")
+	}
+	c.Ufrag = s
+	return nil
+}
+
+func setSiblingMid(m *clientMessage, raw json.RawMessage) error {
+	return m.sibling(field{key: "sdpMid", raw: raw})
+}
+
+func setSiblingMLine(m *clientMessage, raw json.RawMessage) error {
+	return m.sibling(field{key: "sdpMLineIndex", raw: raw})
+}
+
+func setSiblingUfrag(m *clientMessage, raw json.RawMessage) error {
+	return m.sibling(field{key: "usernameFragment", raw: raw})
+}
+
+// sibling decodes sdpMid / sdpMLineIndex / usernameFragment given next to a
+// string candidate (or on end-of-candidates).
+func (m *clientMessage) sibling(f field) error {
+	m.Candidate.siblings = true
+	return m.Candidate.set("", f)
+}
+
+// normalizeLine strips an "a=" prefix and checks a non-empty candidate line.
+func normalizeLine(line string) (string, error) {
+	line = strings.TrimPrefix(line, "a=")
+	if line == "" {
+		return "", nil
+	}
+	if len(line) > gateway.MaxSDPLineBytes || !strings.HasPrefix(line, "candidate:") {
+		return "", errorf(ErrMalformed, "candidate must be a candidate: line")
+	}
+	if _, err := gateway.ParseCandidate(line); err != nil {
+		return "", errorf(ErrMalformed, "candidate line does not parse")
+	}
+	return line, nil
+}

@@ -1,0 +1,340 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// Timings that are not worth configuring.
+const (
+	writeWait    = 10 * time.Second // one write to the socket
+	closeGrace   = time.Second      // how long to wait for the client's close reply
+	placeTimeout = 10 * time.Second // placing a call (the callee adapter's Dial)
+	lingerBytes  = 1 << 20          // unread input drained before closing the socket
+)
+
+// conn is one browser connection. Exactly two goroutines use the socket:
+// the read goroutine (serve: reads, parses, handles, posts to calls) and the
+// write goroutine (writeLoop: the only writer of data frames and pings).
+// Everybody else (call goroutines, broadcasts, Dial) only queues messages
+// with enqueue, which never blocks: a full queue drops the connection.
+type conn struct {
+	s        *Server
+	ws       *websocket.Conn
+	id       int64
+	identity string // from the token; "" without auth
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+	limiter  *bucket // read goroutine only
+	calls    callTable
+	ext      atomic.Bool // the client speaks the extensions (features or callId)
+
+	send       chan []byte
+	done       chan struct{} // closed when the connection starts closing
+	closeOnce  sync.Once
+	info       closeInfo // written once, before done is closed
+	closeSent  atomic.Bool
+	linger     atomic.Bool // unread input is waiting (oversized message)
+	writerDone chan struct{}
+
+	mu   sync.Mutex // guards name
+	name string
+}
+
+// closeInfo says how a connection ends: the close frame, whether queued
+// messages go out first, and the reason its calls end with.
+type closeInfo struct {
+	code   int
+	text   string
+	flush  bool
+	reason gateway.Reason
+}
+
+func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{s: s, ws: ws, identity: identity, ctx: ctx, cancel: cancel,
+		limiter: newBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, time.Now()),
+		send:    make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
+	c.id = s.dir.add(c)
+	c.log = s.log.With("conn", c.id, "remote", remote)
+	return c
+}
+
+// Name returns the connection's logged-in name ("" before login).
+func (c *conn) Name() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+func (c *conn) setName(n string) {
+	c.mu.Lock()
+	c.name = n
+	c.mu.Unlock()
+}
+
+// serve runs the connection on the calling goroutine until it closes.
+func (c *conn) serve() {
+	defer c.finish()
+	go c.writeLoop()
+	defer c.recoverPanic("read")
+	c.s.metrics.Connection("ws", 1)
+	c.log.Info("connection opened", "identity", c.identity, "subprotocol", c.ws.Subprotocol())
+	if c.s.isClosing() {
+		c.closeWith(goingAway())
+	}
+	c.configure()
+	c.greet()
+	c.readLoop() // also after a refused greeting: it waits for the close reply
+}
+
+func (c *conn) configure() {
+	c.ws.SetReadLimit(int64(c.s.cfg.MaxMessageBytes))
+	c.keepAlive()
+	c.ws.SetPongHandler(func(string) error { c.keepAlive(); return nil })
+}
+
+// keepAlive pushes the read deadline out by one ping interval plus the pong
+// timeout; once closing, only the close grace remains.
+func (c *conn) keepAlive() {
+	if c.closing() {
+		return
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PingInterval + c.s.cfg.PongTimeout))
+	if c.closing() {
+		_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	}
+}
+
+func (c *conn) readLoop() {
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.readEnded(err)
+			return
+		}
+		if c.closing() {
+			continue // draining until the client's close reply
+		}
+		c.keepAlive()
+		c.receive(typ, data)
+	}
+}
+
+// receive applies the frame-level rules, then handles the message.
+func (c *conn) receive(typ int, data []byte) {
+	if !c.limiter.allow(time.Now()) {
+		c.flooded()
+		return
+	}
+	if typ != websocket.TextMessage {
+		c.sendError(errorf(ErrMalformed, "binary frames are not accepted"), "", "")
+		return
+	}
+	c.handle(data)
+}
+
+func (c *conn) flooded() {
+	c.sendError(errorf(ErrRateLimited, "over the message rate"), "", "")
+	c.closeWith(closeInfo{code: websocket.ClosePolicyViolation, text: "rate limit exceeded", flush: true,
+		reason: gateway.ReasonDisconnected})
+}
+
+func (c *conn) readEnded(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.closeSent.Store(true) // gorilla sent 1009
+		c.linger.Store(true)
+		c.noteError(websocket.CloseMessageTooBig, "", fmt.Sprintf("message over %d bytes", c.s.cfg.MaxMessageBytes))
+	case errors.As(err, &ce):
+		c.log.Debug("client closed", "code", ce.Code)
+	case isTimeout(err) && !c.closing():
+		c.log.Info("keepalive timeout")
+		c.closeWith(closeInfo{code: websocket.CloseGoingAway, text: "keepalive timeout", reason: gateway.ReasonDisconnected})
+	default:
+		c.log.Debug("read ended", "err", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// finish runs on the read goroutine when it stops: it forgets the
+// connection, ends its calls and closes the socket.
+func (c *conn) finish() {
+	c.closeWith(closeInfo{code: websocket.CloseNormalClosure, reason: gateway.ReasonDisconnected})
+	c.s.dir.remove(c)
+	c.endCalls()
+	c.cancel()
+	select { // let the writer send the close frame, unless it is stuck
+	case <-c.writerDone:
+	case <-time.After(closeGrace):
+	}
+	c.drainInput()
+	_ = c.ws.Close()
+	<-c.writerDone
+	c.s.metrics.Connection("ws", -1)
+	c.log.Info("connection closed", "name", c.Name(), "code", c.info.code)
+	c.s.wg.Done()
+}
+
+// endCalls hangs up every call of the connection with the close reason.
+func (c *conn) endCalls() {
+	for _, l := range c.calls.close() {
+		l.ended.Store(true)
+		err := l.post(gateway.Hangup{Reason: c.info.reason})
+		if err != nil && !errors.Is(err, gateway.ErrCallEnded) {
+			c.log.Warn("could not end call", "err", err)
+		}
+	}
+}
+
+// drainInput reads what the client still sends (the rest of an oversized
+// message) for a moment, so that closing does not reset the connection
+// before the client has read our close frame.
+func (c *conn) drainInput() {
+	if !c.linger.Load() {
+		return
+	}
+	nc := c.ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
+	_, _ = io.CopyN(io.Discard, nc, lingerBytes)
+}
+
+func (c *conn) recoverPanic(where string) {
+	if r := recover(); r != nil {
+		c.s.metrics.Panic()
+		c.log.Error("connection panicked; closing it", "in", where, "panic", fmt.Sprint(r))
+		c.abort(closeInfo{code: websocket.CloseInternalServerErr, text: "internal error", reason: gateway.ReasonInternal})
+	}
+}
+
+// closing reports whether the connection has started to close.
+func (c *conn) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeWith starts closing (once): the writer sends the close frame, the
+// reader drains until the client answers or the grace period ends.
+func (c *conn) closeWith(info closeInfo) {
+	c.closeOnce.Do(func() {
+		c.info = info
+		close(c.done)
+	})
+}
+
+// abort closes at once, without waiting for anybody.
+func (c *conn) abort(info closeInfo) {
+	c.closeWith(info)
+	_ = c.ws.NetConn().Close()
+}
+
+func goingAway() closeInfo {
+	return closeInfo{code: websocket.CloseGoingAway, text: "server shutting down", flush: true, reason: gateway.ReasonShutdown}
+}
+
+// enqueue queues one message for the writer without blocking. A full queue
+// means the client does not read: the connection is dropped.
+func (c *conn) enqueue(b []byte, typ string) bool {
+	if c.closing() {
+		return false
+	}
+	select {
+	case c.send <- b:
+		c.s.metrics.Message("ws", "out", typ)
+		return true
+	default:
+		c.noteError(websocket.ClosePolicyViolation, typ, "send queue full; dropping the connection")
+		c.abort(closeInfo{code: websocket.ClosePolicyViolation, text: "send queue overflow", reason: gateway.ReasonDisconnected})
+		return false
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer c.recoverPanic("write")
+	ping := time.NewTicker(c.s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		var err error
+		select {
+		case b := <-c.send:
+			err = c.write(b)
+		case <-ping.C:
+			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+		case <-c.done:
+			c.writeClose()
+			return
+		}
+		if err != nil {
+			c.log.Debug("write failed", "err", err)
+			c.abort(closeInfo{code: websocket.CloseAbnormalClosure, reason: gateway.ReasonDisconnected})
+			return
+		}
+	}
+}
+
+func (c *conn) write(b []byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// writeClose sends what is queued (when asked to) and the close frame, then
+// gives the reader closeGrace to see the client's reply.
+func (c *conn) writeClose() {
+	if c.info.flush && !c.flush() {
+		return
+	}
+	if c.closeSent.CompareAndSwap(false, true) {
+		msg := websocket.FormatCloseMessage(c.info.code, c.info.text)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+func (c *conn) flush() bool {
+	for {
+		select {
+		case b := <-c.send:
+			if c.write(b) != nil {
+				return false
+			}
+		default:
+			return true
+		}
+	}
+}
+
+// sendError tells the client that a message was refused, logs and counts it.
+func (c *conn) sendError(err error, ref, callID string) {
+	code, reason := status(err)
+	c.noteError(code, ref, err.Error())
+	c.enqueue(encode(errorMsg{Type: typeError, Code: code, Reason: reason, Text: publicText(err),
+		Ref: token(ref), CallID: callID}), typeError)
+}
+
+// noteError logs and counts one error (a code sent to the client, or a
+// close code for connections closed by a limit).
+func (c *conn) noteError(code int, ref, text string) {
+	c.s.metrics.Error("ws", code)
+	c.log.Info("client error", "code", code, "ref", token(ref), "err", text)
+}

@@ -1,0 +1,343 @@
+package ws
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxFields bounds the members of one JSON object in a client message.
+const maxFields = 32
+
+// field is one member of a JSON object, its value kept raw (and valid
+// JSON) for a typed second pass.
+type field struct {
+	key string
+	raw json.RawMessage
+}
+
+// readObject reads data as exactly one JSON object and returns its members
+// in order. It refuses what encoding/json would let through silently:
+// duplicate keys, keys that differ only in case ("type" and "TYPE"), and
+// trailing data. Errors wrap ErrMalformed. The document is checked once
+// with json.Valid (which allocates nothing), then split by a small scanner.
+func readObject(data []byte) ([]field, error) {
+	if !json.Valid(data) {
+		return nil, errInvalidJSON
+	}
+	return splitObject(data)
+}
+
+// splitObject is readObject for a value already known to be valid JSON (a
+// member of a checked document).
+func splitObject(data []byte) ([]field, error) {
+	r := objectReader{data: data}
+	fields, err := r.object()
+	if err != nil {
+		return nil, err
+	}
+	if r.skipSpace(); r.pos != len(data) {
+		return nil, errorf(ErrMalformed, "data after the JSON object")
+	}
+	return fields, nil
+}
+
+var errInvalidJSON = errorf(ErrMalformed, "invalid JSON")
+
+type objectReader struct {
+	data []byte
+	pos  int
+}
+
+func (r *objectReader) object() ([]field, error) {
+	if r.skipSpace(); !r.eat('{') {
+		return nil, errorf(ErrMalformed, "not a JSON object")
+	}
+	var fields []field
+	if r.skipSpace(); r.eat('}') {
+		return fields, nil
+	}
+	for {
+		f, err := r.member()
+		if err != nil {
+			return nil, err
+		}
+		if err := checkNewKey(fields, f.key); err != nil {
+			return nil, err
+		}
+		fields = append(fields, f)
+		if r.skipSpace(); r.eat('}') {
+			return fields, nil
+		}
+		if !r.eat(',') {
+			return nil, errInvalidJSON
+		}
+	}
+}
+
+func (r *objectReader) member() (field, error) {
+	r.skipSpace()
+	keyRaw, err := r.value()
+	if err != nil || keyRaw[0] != '"' {
+		return field{}, errInvalidJSON
+	}
+	key, ok := jsonString(keyRaw)
+	if r.skipSpace(); !ok || !r.eat(':') {
+		return field{}, errInvalidJSON
+	}
+	r.skipSpace()
+	raw, err := r.value()
+	if err != nil {
+		return field{}, err
+	}
+	return field{key: key, raw: raw}, nil
+}
+
+// value returns the next JSON value (the document is valid JSON).
+func (r *objectReader) value() (json.RawMessage, error) {
+	start := r.pos
+	if r.pos >= len(r.data) {
+		return nil, errInvalidJSON
+	}
+	switch r.data[r.pos] {
+	case '"':
+		r.skipString()
+	case '{', '[':
+		r.skipNested()
+	default:
+		r.skipLiteral()
+	}
+	raw := r.data[start:r.pos]
+	if len(raw) == 0 {
+		return nil, errInvalidJSON
+	}
+	return raw, nil
+}
+
+func (r *objectReader) skipString() {
+	for r.pos++; r.pos < len(r.data); r.pos++ {
+		switch r.data[r.pos] {
+		case '\\':
+			r.pos++
+		case '"':
+			r.pos++
+			return
+		}
+	}
+	r.pos = min(r.pos, len(r.data)) // an escape at the very end
+}
+
+// skipNested moves past a balanced {…} or […], minding strings.
+func (r *objectReader) skipNested() {
+	depth := 0
+	for r.pos < len(r.data) {
+		switch r.data[r.pos] {
+		case '"':
+			r.skipString()
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+		r.pos++
+		if depth == 0 {
+			return
+		}
+	}
+}
+
+func (r *objectReader) skipLiteral() {
+	for r.pos < len(r.data) && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(r.data[r.pos])) {
+		r.pos++
+	}
+}
+
+func (r *objectReader) skipSpace() {
+	for r.pos < len(r.data) {
+		switch r.data[r.pos] {
+		case ' ', '\t', '\r', '\n':
+			r.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (r *objectReader) eat(b byte) bool {
+	if r.pos < len(r.data) && r.data[r.pos] == b {
+		r.pos++
+		return true
+	}
+	return false
+}
+
+func checkNewKey(fields []field, key string) error {
+	if len(fields) >= maxFields {
+		return errorf(ErrMalformed, "too many fields")
+	}
+	for _, f := range fields {
+		if f.key == key {
+			return errorf(ErrMalformed, "duplicate field "+token(key))
+		}
+		if strings.EqualFold(f.key, key) {
+			return errorf(ErrMalformed, "fields differ only in case: "+token(key))
+		}
+	}
+	return nil
+}
+
+// isNull reports whether raw is the JSON literal null.
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+// jsonString decodes raw, a valid JSON value that must be a string (not
+// null). Strings without escapes and with valid UTF-8 are copied directly.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	return unquote(inner)
+}
+
+// unquote decodes the inside of a valid JSON string literal as
+// encoding/json does: invalid UTF-8 and lone surrogates become U+FFFD.
+func unquote(inner []byte) (string, bool) {
+	b := make([]byte, 0, len(inner))
+	for i := 0; i < len(inner); {
+		switch c := inner[i]; {
+		case c == '\\':
+			n := unescape(&b, inner[i:])
+			if n == 0 {
+				return "", false
+			}
+			i += n
+		case c < 0x20:
+			return "", false
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(inner[i:])
+			b = utf8.AppendRune(b, r) // RuneError for a bad byte, as encoding/json
+			i += size
+		}
+	}
+	return string(b), true
+}
+
+// unescape appends the character of the escape at the start of s and
+// returns how many bytes it took (0: not an escape).
+func unescape(b *[]byte, s []byte) int {
+	if len(s) < 2 {
+		return 0
+	}
+	if c := simpleEscape(s[1]); c != 0 {
+		*b = append(*b, c)
+		return 2
+	}
+	if s[1] != 'u' {
+		return 0
+	}
+	r1, ok := hex4(s[2:])
+	if !ok {
+		return 0
+	}
+	if utf16.IsSurrogate(r1) && len(s) >= 12 && s[6] == '\\' && s[7] == 'u' {
+		if r2, ok := hex4(s[8:]); ok {
+			if r := utf16.DecodeRune(r1, r2); r != utf8.RuneError {
+				*b = utf8.AppendRune(*b, r)
+				return 12
+			}
+		}
+	}
+	if utf16.IsSurrogate(r1) {
+		r1 = utf8.RuneError
+	}
+	*b = utf8.AppendRune(*b, r1)
+	return 6
+}
+
+// simpleEscape returns the character of the one-letter escape \c, or 0.
+func simpleEscape(c byte) byte {
+	switch c {
+	case '"', '\\', '/':
+		return c
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	}
+	return 0
+}
+
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
+}
+
+// jsonInt decodes raw, which must be an integral JSON number in [min, max].
+func jsonInt(raw json.RawMessage, min, max int) (int, bool) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, false
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil || n < min || n > max {
+		return 0, false
+	}
+	return n, true
+}
+
+// jsonNumber reports whether raw, a valid JSON value, is a number.
+func jsonNumber(raw json.RawMessage) bool {
+	return len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))
+}
+
+// jsonStrings decodes raw, which must be an array of at most maxItems JSON
+// strings.
+func jsonStrings(raw json.RawMessage, maxItems int) ([]string, bool) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, false
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil || len(items) > maxItems {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		s, ok := jsonString(it)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}

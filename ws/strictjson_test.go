@@ -1,0 +1,82 @@
+package ws
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestReadObject(t *testing.T) {
+	cases := []struct {
+		in   string
+		keys []string // nil: refused
+	}{
+		{`{}`, []string{}},
+		{` {"a":1, "b":{"c":[1,2]}} `, []string{"a", "b"}},
+		{`{"a":1,"a":2}`, nil},
+		{`{"type":"x","Type":"y"}`, nil},
+		{`{"a":1}{"b":2}`, nil},
+		{`{"a":1} x`, nil},
+		{`{"a":}`, nil},
+		{`{"a" 1}`, nil},
+		{`[1]`, nil},
+		{`"s"`, nil},
+		{`1`, nil},
+		{`null`, nil},
+		{``, nil},
+		{`{"a":1`, nil},
+		{`{"a":"\ud800"}`, []string{"a"}},
+		{`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,` +
+			`"q":17,"r":18,"s":19,"t":20,"u":21,"v":22,"w":23,"x":24,"y":25,"z":26,"A1":1,"B1":1,"C1":1,"D1":1,"E1":1,"F1":1,"G1":1}`, nil},
+	}
+	for _, tc := range cases {
+		fields, err := readObject([]byte(tc.in))
+		if tc.keys == nil {
+			if err == nil || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%q: err %v, want ErrMalformed", tc.in, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		if len(fields) != len(tc.keys) {
+			t.Errorf("%q: %d fields", tc.in, len(fields))
+			continue
+		}
+		for i, f := range fields {
+			if f.key != tc.keys[i] {
+				t.Errorf("%q: key %d = %q", tc.in, i, f.key)
+			}
+		}
+	}
+}
+
+func TestJSONScalars(t *testing.T) {
+	if _, ok := jsonString([]byte(`null`)); ok {
+		t.Error("null accepted as string")
+	}
+	if _, ok := jsonString([]byte(`5`)); ok {
+		t.Error("number accepted as string")
+	}
+	for _, in := range []string{`1.5`, `"1"`, `null`, `1e2`, `99999999999999999999`, `true`} {
+		if _, ok := jsonInt([]byte(in), 0, 1000); ok {
+			t.Errorf("%s accepted as int", in)
+		}
+	}
+	if n, ok := jsonInt([]byte(`-3`), -5, 5); !ok || n != -3 {
+		t.Error("-3 refused")
+	}
+	if _, ok := jsonInt([]byte(`6`), 0, 5); ok {
+		t.Error("out of range accepted")
+	}
+	if !jsonNumber([]byte(`1.5e3`)) || jsonNumber([]byte(`"1"`)) || jsonNumber([]byte(`null`)) {
+		t.Error("jsonNumber")
+	}
+	if _, ok := jsonStrings([]byte(`["a",1]`), 5); ok {
+		t.Error("mixed array accepted")
+	}
+	if _, ok := jsonStrings([]byte(`["a","b"]`), 1); ok {
+		t.Error("over-long array accepted")
+	}
+}
