@@ -26,7 +26,7 @@ type Config struct {
 
 func defaultConfig() Config {
 	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
-		Gateway: gateway.DefaultConfig()}
+		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig()}
 }
 
 // loadConfig reads a YAML file over the defaults, rejecting unknown keys.

@@ -97,7 +97,7 @@ func newServer(cfg Config, log *slog.Logger) *server {
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)
 	s := &server{cfg: cfg, log: log, gw: gw, reg: reg}
 	s.ws = ws.NewServer(cfg.WS, gw, log.With("adapter", "ws"), metrics)
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: cfg.WS.HandshakeTimeout}
 	return s
 }
 
