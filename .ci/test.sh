@@ -46,3 +46,11 @@ install_npm
 check_style
 log "go test -race ./..."
 go test -race -count=1 -timeout 40m ./...
+
+# The interop matrix against a fresh local deployment, in a network namespace
+# that holds only loopback (media stays on lo). Reports land in $INTEROP_OUT.
+log "sigbridge interop (whole matrix)"
+out=${INTEROP_OUT:-$(mktemp -d)}
+go build -o "$out/sigbridge" ./cmd/sigbridge
+unshare --net --fork sh -c "ip link set lo up && exec '$out/sigbridge' interop --json '$out/interop.json' --html '$out/interop.html'"
+echo "interop reports: $out/interop.html $out/interop.json"

@@ -29,6 +29,8 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return runSDP2Jingle(rest, in, out, errOut)
 	case "jingle2sdp":
 		return runJingle2SDP(rest, in, out, errOut)
+	case "interop":
+		return runInterop(ctx, rest, out, errOut)
 	case "version":
 		fmt.Fprintln(out, versionString())
 		return 0
@@ -43,6 +45,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 const usage = `usage:
   sigbridge [serve] [--config FILE] [--http ADDR] [--log-level debug|info|warn|error]
   sigbridge version
+  sigbridge interop [--ws URL] [--sip URI] [--xmpp JID ...] [--run PATTERN] [--json FILE] [--html FILE] [--negative-control]
   sigbridge sdp2jingle [-role initiator|responder] [-drop-mdns] [-action A] [-sid S] < offer.sdp
   sigbridge jingle2sdp [-role initiator|responder] [-drop-mdns] < jingle.xml
 `

@@ -1,0 +1,175 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Deployment says how to reach a sigbridge deployment over the wire and
+// which real peers the harness may start. A dialect whose address is empty
+// is not supported: its scenarios are reported Unsupported.
+type Deployment struct {
+	// WS is the browser dialect's WebSocket URL (ws://host:port/ws).
+	WS string
+	// SIP reaches the gateway's SIP side; nil: no SIP.
+	SIP *SIPDeployment
+	// XMPP reaches the gateway's XMPP side; nil: no Jingle.
+	XMPP *XMPPDeployment
+	// RingTimeout is the deployment's ring timeout: the NoAnswer scenarios
+	// wait this long (plus a margin) for the gateway to give up.
+	RingTimeout time.Duration
+	// Chromium is the path of a Chromium binary for the Chromium agent
+	// ("" disables the Chromium scenarios).
+	Chromium string
+	// SIPp is the path of the sipp binary ("" disables the SIPp scenarios).
+	SIPp string
+	// Log receives the harness's diagnostics; nil discards them.
+	Log *slog.Logger
+	// Name is shown in reports ("local", a URL).
+	Name string
+}
+
+// SIPDeployment is the gateway's SIP side as the harness sees it.
+type SIPDeployment struct {
+	// Gateway is the gateway's SIP URI ("sip:gw.example.org:5060"): where SIP
+	// callers send their INVITEs, with the target as the Request-URI user
+	// part.
+	Gateway string
+	// Domain is the host part of the SIP addresses the gateway routes to
+	// the harness's SIP callees ("127.0.0.1:5072"): the harness listens
+	// there and the deployment must route sip:<user>@Domain to it.
+	Domain string
+	// Listen is the harness's SIP UA address ("127.0.0.1:5072").
+	Listen string
+}
+
+// XMPPDeployment is the gateway's XMPP side as the harness sees it.
+type XMPPDeployment struct {
+	// Server is the XMPP server's client-to-server address ("127.0.0.1:5222").
+	Server string
+	// Domain is the XMPP domain of the harness's users.
+	Domain string
+	// Component is the gateway's component domain: a Jingle caller calls
+	// "<escaped target>@Component".
+	Component string
+	// Users are the accounts the harness logs in with (JID → password):
+	// one for the caller, one for the callee.
+	Users map[string]string
+}
+
+// Supports reports whether the deployment can run a party.
+func (d Deployment) Supports(p Party) error {
+	switch {
+	case p.Dialect == Browser && d.WS == "":
+		return errors.New("no WebSocket URL (--ws) for the browser dialect")
+	case p.Dialect == SIP && d.SIP == nil:
+		return errors.New("no SIP side (--sip) in this deployment")
+	case p.Dialect == Jingle && d.XMPP == nil:
+		return errors.New("no XMPP side (--xmpp) in this deployment")
+	case p.Agent == Chromium && d.Chromium == "":
+		return errors.New("no Chromium binary")
+	case p.Agent == SIPp && d.SIPp == "":
+		return errors.New("no sipp binary")
+	}
+	return agentSupported(p)
+}
+
+// agentSupported says which dialect/agent pairs the harness implements.
+func agentSupported(p Party) error {
+	switch {
+	case p.Agent == Chromium && p.Dialect != Browser:
+		return fmt.Errorf("chromium speaks only the browser dialect")
+	case p.Agent == SIPp && p.Dialect != SIP:
+		return fmt.Errorf("sipp speaks only SIP")
+	case p.Dialect == SIP && p.Agent == Pion && !sipAgentReady:
+		return errors.New("the harness's SIP endpoint is not implemented yet")
+	case p.Dialect == Jingle && !jingleAgentReady:
+		return errors.New("the harness's Jingle endpoint is not implemented yet")
+	case p.Agent == SIPp && !sippAgentReady:
+		return errors.New("the harness's SIPp agent is not implemented yet")
+	}
+	return nil
+}
+
+// Feature switches for agents that are still being written.
+var (
+	sipAgentReady    = true
+	jingleAgentReady = false
+	sippAgentReady   = false
+)
+
+func (d Deployment) logger() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+func (d Deployment) ringTimeout() time.Duration {
+	if d.RingTimeout <= 0 {
+		return 60 * time.Second
+	}
+	return d.RingTimeout
+}
+
+// UnknownTarget is an address in the callee's dialect that nobody has.
+func (d Deployment) UnknownTarget(p Party) string {
+	name := "nobody-" + newToken()
+	switch p.Dialect {
+	case SIP:
+		if d.SIP != nil {
+			return "sip:" + name + "@" + d.SIP.Domain
+		}
+	case Jingle:
+		if d.XMPP != nil {
+			return "xmpp:" + name + "@" + d.XMPP.Domain
+		}
+	}
+	return name
+}
+
+// role is the part an agent plays in a call.
+type role int
+
+const (
+	roleCaller role = iota
+	roleCallee
+)
+
+func (r role) String() string {
+	if r == roleCaller {
+		return "caller"
+	}
+	return "callee"
+}
+
+// agentOptions is what newAgent needs.
+type agentOptions struct {
+	dep   Deployment
+	party Party
+	role  role
+	name  string // the user name to log in as
+	label string // written into media (data channel messages)
+	media Media
+	tr    *Transcript
+	log   *slog.Logger
+}
+
+// newAgent starts the agent of a party.
+func newAgent(ctx context.Context, o agentOptions) (Agent, error) {
+	switch {
+	case o.party.Agent == Chromium:
+		return newChromiumAgent(ctx, o)
+	case o.party.Dialect == Browser:
+		return newBrowserAgent(ctx, o)
+	case o.party.Dialect == SIP && o.party.Agent == Pion:
+		return newSIPAgent(ctx, o)
+	}
+	return nil, fmt.Errorf("interop: no agent for %s", o.party)
+}
+
+// sendTimeout bounds one write to the gateway from a callback.
+const sendTimeout = 5 * time.Second

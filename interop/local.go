@@ -1,0 +1,294 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// LocalOptions describe a local deployment started by the harness.
+type LocalOptions struct {
+	// Binary is the sigbridge binary; it runs as `Binary serve --config F`.
+	Binary string
+	// Dir receives the generated configuration and the gateway's log
+	// (default: a new temporary directory, removed by Close).
+	Dir string
+	// RingTimeout is the gateway's ring timeout (default 3 s, so that the
+	// no-answer scenarios stay short).
+	RingTimeout time.Duration
+	// StartTimeout bounds the start (default 20 s).
+	StartTimeout time.Duration
+	// Log receives the harness's diagnostics; nil discards them.
+	Log *slog.Logger
+
+	noSIP bool // the binary refused the sip section
+}
+
+// Local is a running local deployment: a sigbridge subprocess on loopback.
+// Close stops it.
+type Local struct {
+	Deployment
+	// LogFile is the gateway's log.
+	LogFile string
+
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	tmp     string
+	once    sync.Once
+	log     *slog.Logger
+}
+
+// servingRE finds the HTTP address in the gateway's "sigbridge serving" log line.
+var servingRE = regexp.MustCompile(`msg="sigbridge serving".* http=(\S+)`)
+
+// StartLocal writes a configuration, starts `sigbridge serve` with it and
+// returns once the gateway is ready (GET /readyz is 200).
+func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
+	o = o.withDefaults()
+	l := &Local{exited: make(chan struct{}), log: o.Log}
+	if err := l.prepareDir(&o); err != nil {
+		return nil, err
+	}
+	cfg, err := writeLocalConfig(o)
+	if err != nil {
+		l.removeTmp()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
+	defer cancel()
+	addr, err := l.start(ctx, o, cfg.path)
+	if err != nil && cfg.sip != "" && l.refusedSection("sip") {
+		o.Log.Info("this sigbridge has no SIP adapter in its config; SIP scenarios will be unsupported")
+		l = &Local{exited: make(chan struct{}), log: o.Log, tmp: l.tmp}
+		o.noSIP = true
+		if cfg, err = writeLocalConfig(o); err == nil {
+			addr, err = l.start(ctx, o, cfg.path)
+		}
+	}
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	l.Deployment = Deployment{Name: "local sigbridge " + addr, WS: "ws://" + addr + "/ws",
+		RingTimeout: o.RingTimeout, Log: o.Log}
+	if cfg.sip != "" {
+		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip}
+	}
+	if err := waitReady(ctx, "http://"+addr+"/readyz", l.exited); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("%w (log: %s)", err, l.LogFile)
+	}
+	return l, nil
+}
+
+func (o LocalOptions) withDefaults() LocalOptions {
+	if o.RingTimeout <= 0 {
+		o.RingTimeout = 3 * time.Second
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 20 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func (l *Local) prepareDir(o *LocalOptions) error {
+	if o.Dir != "" {
+		return os.MkdirAll(o.Dir, 0o755)
+	}
+	dir, err := os.MkdirTemp("", "sigbridge-interop-")
+	if err != nil {
+		return fmt.Errorf("interop: temp dir: %w", err)
+	}
+	o.Dir, l.tmp = dir, dir
+	return nil
+}
+
+// localConfig is a written configuration and what it enables.
+type localConfig struct {
+	path string
+	sip  string // the gateway's SIP address, "" without SIP
+}
+
+// writeLocalConfig writes the gateway's YAML configuration: loopback only,
+// a short ring timeout and drain; SIP on a free loopback port, trusting
+// loopback callers and routing only to loopback SIP URIs (the harness's
+// SIP callees).
+func writeLocalConfig(o LocalOptions) (localConfig, error) {
+	var c localConfig
+	var b strings.Builder
+	b.WriteString("http: 127.0.0.1:0\nlog_level: debug\ndrain_timeout: 1s\n")
+	fmt.Fprintf(&b, "gateway:\n  ring_timeout: %s\n", o.RingTimeout)
+	if !o.noSIP {
+		port, err := freeSIPPort()
+		if err != nil {
+			return c, err
+		}
+		c.sip = "127.0.0.1:" + strconv.Itoa(port)
+		fmt.Fprintf(&b, sipSection, c.sip)
+	}
+	c.path = filepath.Join(o.Dir, "sigbridge.yaml")
+	if err := os.WriteFile(c.path, []byte(b.String()), 0o600); err != nil {
+		return c, fmt.Errorf("interop: write config: %w", err)
+	}
+	return c, nil
+}
+
+const sipSection = `sip:
+  listen: %s
+  trusted_sources: ["127.0.0.1/32"]
+  routes:
+    - name: interop
+      match: '^sip:[^@]+@127\.0\.0\.1(:[0-9]+)?$'
+      allow_private: true
+`
+
+// freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
+func freeSIPPort() (int, error) {
+	for range 20 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("interop: free port: %w", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
+		_ = ln.Close()
+		if err == nil {
+			_ = pc.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("interop: no port free for UDP and TCP")
+}
+
+// refusedSection reports whether the gateway exited because its config
+// has no such section (a build without that adapter).
+func (l *Local) refusedSection(name string) bool {
+	select {
+	case <-l.exited:
+	case <-time.After(2 * time.Second):
+		return false
+	}
+	b, err := os.ReadFile(l.LogFile)
+	return err == nil && strings.Contains(string(b), "field "+name+" not found")
+}
+
+// start runs the binary and returns the HTTP address it logged.
+func (l *Local) start(ctx context.Context, o LocalOptions, cfg string) (string, error) {
+	l.LogFile = filepath.Join(o.Dir, "sigbridge.log")
+	logf, err := os.Create(l.LogFile)
+	if err != nil {
+		return "", fmt.Errorf("interop: gateway log: %w", err)
+	}
+	cmd := exec.Command(o.Binary, "serve", "--config", cfg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		_ = logf.Close()
+		return "", fmt.Errorf("interop: %w", err)
+	}
+	cmd.Stdout = logf
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return "", fmt.Errorf("interop: start %s: %w", o.Binary, err)
+	}
+	l.cmd = cmd
+	addrc := make(chan string, 1)
+	go l.watch(stderr, logf, addrc)
+	select {
+	case addr := <-addrc:
+		return addr, nil
+	case <-l.exited:
+		return "", fmt.Errorf("interop: sigbridge exited at start: %v (log: %s)", l.waitErr, l.LogFile)
+	case <-ctx.Done():
+		return "", fmt.Errorf("interop: sigbridge did not start: %w (log: %s)", ctx.Err(), l.LogFile)
+	}
+}
+
+// watch copies the gateway's log to its file, reports the serving address
+// and notes the exit.
+func (l *Local) watch(stderr io.Reader, logf *os.File, addrc chan<- string) {
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		_, _ = fmt.Fprintln(logf, line)
+		if m := servingRE.FindStringSubmatch(line); m != nil {
+			select {
+			case addrc <- m[1]:
+			default:
+			}
+		}
+	}
+	l.waitErr = l.cmd.Wait()
+	_ = logf.Close()
+	close(l.exited)
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(ctx context.Context, url string, exited <-chan struct{}) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("interop: %w", err)
+		}
+		if resp, err := client.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("interop: sigbridge exited before it was ready")
+		case <-ctx.Done():
+			return fmt.Errorf("interop: %s not ready: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops the gateway (SIGTERM, then SIGKILL after 10 s) and removes
+// the temporary directory it made.
+func (l *Local) Close() error {
+	l.once.Do(l.stop)
+	return nil
+}
+
+func (l *Local) stop() {
+	defer l.removeTmp()
+	if l.cmd == nil || l.cmd.Process == nil {
+		return
+	}
+	_ = l.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-l.exited:
+	case <-time.After(10 * time.Second):
+		l.log.Warn("sigbridge did not stop on SIGTERM; killing it", "pid", l.cmd.Process.Pid)
+		_ = l.cmd.Process.Kill()
+		<-l.exited
+	}
+}
+
+func (l *Local) removeTmp() {
+	if l.tmp != "" {
+		_ = os.RemoveAll(l.tmp)
+	}
+}
