@@ -62,8 +62,8 @@ func (c *Call) finish() {
 				t.Stop()
 			}
 		}
+		c.g.remove(c, c.st.outcome) // before Done: a caller woken by Done sees the call gone
 		close(c.done)
-		c.g.remove(c, c.st.outcome)
 		c.log.Info("call ended", "outcome", c.st.outcome, "duration", time.Since(c.start).Round(time.Millisecond))
 	})
 }
