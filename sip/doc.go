@@ -1,3 +1,63 @@
-// Package sip is sigbridge's SIP adapter: a back-to-back user agent on sipgo
-// that turns SIP dialogs into gateway legs.
+// Package sip is sigbridge's SIP adapter: a back-to-back user agent on
+// emiago/sipgo whose dialogs are gateway legs. Browsers and Jingle clients
+// reach SIP phones, PBXs and trunks through it, and SIP callers reach
+// browser users and JIDs.
+//
+// # Legs
+//
+// Every SIP dialog is one gateway.Leg (Caps: no trickle, no mDNS, so the
+// bridge hands it complete SDPs with a=end-of-candidates). An outbound leg
+// (uac.go, we are the UAC) is created by Adapter.Dial when the router sends
+// a sip: or tel: target here; it INVITEs once the bridge delivers the offer.
+// An inbound leg (uas.go, we are the UAS) is created for a dialog-creating
+// INVITE, which is placed through gateway.Gateway.Place with the SIP caller
+// as "sip:user@host". Each leg has one goroutine that owns its state; the
+// bridge's Deliver and the network's in-dialog requests only queue work for
+// it (queue.go). The confirmed phase (dialog.go) is shared: BYE both ways,
+// re-INVITE both ways (offers travel through the bridge; 491 on glare, with
+// the RFC 3261 back-off), OPTIONS, UPDATE without SDP.
+//
+// # Flows (protocols.md §5)
+//
+// Outbound: 180/183 become gateway.Ringing once (a 183's SDP is kept and
+// used only if the 200 has none); 200 is ACKed at once and its SDP becomes
+// the Answer; a caller hang-up before the answer sends CANCEL, and a 200
+// that crosses the CANCEL is ACKed and BYEd; failures keep their SIP code
+// (gateway.ReasonFromSIP); one digest challenge (401/407) is answered with
+// the route's credentials, a second fails the call; 3xx is never followed.
+//
+// Inbound: 100 at once; then loop detection (482), drain (503), the trust
+// check (TrustedSources, else a digest challenge against InboundUsers), the
+// offer (an offerless INVITE is refused with 488 and
+// `Warning: 399 <host> "offerless INVITE not supported"`; an SDP without
+// ICE and DTLS-SRTP gets 488 too, since sigbridge has no media anchor), the
+// target (an Account's AOR reaches its LocalUser, any other user part is a
+// router target, but never sip: or tel:, so SIP cannot hairpin back out),
+// and the per-caller limits (503 + Retry-After). 180 on the callee's first
+// ringing, 200 with the callee's complete answer retransmitted until the
+// ACK, CANCEL answered 200 + 487 (by sipgo) with a cancel Hangup on the
+// other leg.
+//
+// # Safety
+//
+// Egress is denied by default (policy.go): only targets matching a Route
+// leave, user parts with ; ? & @ < > " % \ or white space are refused,
+// numbers must match E.164 or the route's pattern, and loopback, private,
+// link-local and our own addresses are refused unless the route allows
+// private targets. Every header value built from browser or XMPP input goes
+// through one validator (sanitize.go). Inbound requests are validated beyond
+// sipgo's lenient parser (validate.go: duplicate singleton headers, CSeq,
+// Content-Length, Require → 420). Handlers and legs recover from panics
+// (gateway.Metrics.Panic) and never take another call down.
+//
+// # Files
+//
+// adapter.go (New, Start, Close), server.go and ws_listener.go (listeners),
+// handler.go (request dispatch), validate.go, auth.go (trust, digest),
+// policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
+// uas.go, dialog.go (confirmed phase), register.go and registration.go
+// (accounts and the REGISTER loop), sdp.go, reason.go (RFC 3326),
+// sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit).
+// Package siptest holds a WebRTC-capable SIP endpoint for tests;
+// internal/loadgw is the load harness of README.md.
 package sip

@@ -1,3 +1,72 @@
-// Package xmpp is sigbridge's XMPP adapter: an XEP-0114 component (or a client
-// session) that turns Jingle sessions into gateway legs.
+// Package xmpp is sigbridge's XMPP adapter: it keeps one XML stream to an
+// XMPP server and turns Jingle sessions (XEP-0166/0167/0176/0320) and Jingle
+// Message Initiation (XEP-0353) into legs of gateway calls, so that XMPP
+// users can call browser users and SIP targets and be called by them.
+//
+// # Modes
+//
+// As an XEP-0114 component (the default) the gateway owns a domain such as
+// gw.example.org. Every local part is a call target, XEP-0106 unescaped:
+// alice@gw.example.org calls the browser user "alice",
+// bob\40pbx.example.org@gw.example.org calls sip:bob@pbx.example.org, and
+// +15551234@gw.example.org calls the number. A call from a browser or SIP
+// caller to "xmpp:juliet@example.org" reaches Juliet from the caller's own
+// gateway JID (alice@gw.example.org), so she can call back. The component
+// connection has no TLS and a SHA-1 handshake, so it is only dialed on
+// loopback or private addresses unless ComponentConfig.AllowPublic is set.
+//
+// In client mode (ClientConfig) the gateway logs in to an account, for
+// hosted servers that do not allow components. Callers call the account;
+// the target is named by a <target xmlns='urn:xmpp:sigbridge:0'/> child of
+// the JMI propose, else ClientConfig.DefaultTarget.
+//
+// # Flow
+//
+// Incoming (an XMPP user calls a gateway JID): propose -> proceed at once
+// (or reject when the router refuses the target), then the caller's
+// session-initiate is acknowledged, converted with jingle.JingleToSDP and
+// handed to gateway.Place with this adapter's leg as the caller ("xmpp:" +
+// the caller's bare JID). The callee's answer goes back as session-accept,
+// ringing as session-info, candidates as transport-info.
+//
+// Outgoing (Dial, for "xmpp:" targets): when the bridge delivers the offer,
+// a propose goes to the bare JID; the first device that proceeds gets the
+// session-initiate; its session-accept becomes the answer. A caller that
+// gives up before that retracts the proposal; reject maps to busy/decline.
+//
+// Hang-ups map both ways between session-terminate reasons and
+// gateway.Hangup reasons (Jingle condition names are the gateway's
+// vocabulary). When the stream to the server is lost, every call on it ends
+// on its other leg with connectivity-error, and Run reconnects with
+// exponential backoff.
+//
+// # Concurrency
+//
+// mellium's Serve loop reads the stream on one goroutine and calls
+// HandleXMPP per stanza. The handler decodes the stanza, writes the
+// immediate reply (every Jingle IQ is acknowledged before anything else
+// happens, errors per XEP-0166) and posts the work to the session. Each
+// Jingle session has one goroutine that owns its state; the handler only
+// reads an atomic snapshot of it. The session table has one mutex, never
+// held while sending. Leg.Deliver only queues. Panics are recovered per
+// stanza and per session.
+//
+// # Untrusted input
+//
+// A framer between the connection and mellium's decoder cuts the stream
+// into top-level elements and checks each one before mellium sees it: at
+// most Config.MaxStanzaBytes (256 KiB), no DTD, comment or processing
+// instruction, depth and attribute limits, well-formed. A refused IQ gets
+// bad-request (policy-violation for size); the stream stays up. Payloads
+// are decoded from mellium's tokens into the types of xmpp/jingle, which
+// validate candidates while decoding; peer input is never echoed back in
+// error texts.
+//
+// # Import tiers
+//
+// xmpp imports gateway, xmpp/jingle, mellium and pion/sdp; it never imports
+// another adapter (ws, sip) or cmd. xmpp/jingle imports only pion/sdp and
+// the standard library. xmpp/xmpptest (Prosody starter, Jingle test client,
+// pion test peer) imports xmpp/jingle, mellium and pion, never this package,
+// so the interop harness can use it against any deployment.
 package xmpp

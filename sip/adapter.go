@@ -1,0 +1,265 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// Adapter is the SIP side of sigbridge: a B2BUA whose legs join gateway
+// calls. Create it with New, then Start it.
+type Adapter struct {
+	cfg      Config
+	gw       *gateway.Gateway
+	log      *slog.Logger
+	gm       *gateway.Metrics
+	m        *metrics
+	routes   []*route
+	trusted  []netip.Prefix
+	users    map[string]string
+	accounts []*account
+	nonceKey []byte
+	loopTok  string
+	limits   *limiter
+	resolver *net.Resolver
+	dialogs  *dialogTable
+
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	cli      *sipgo.Client
+	handlers map[sip.RequestMethod]sipgo.RequestHandler
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // listeners and legs
+	regs   sync.WaitGroup // registration loops
+
+	mu        sync.Mutex
+	started   bool
+	dua       *sipgo.DialogUA
+	udpAddr   netip.AddrPort
+	addrs     map[string]string // transport -> bound address
+	listeners []io.Closer
+}
+
+// loopHeader marks INVITEs we send; one that comes back gets 482.
+const loopHeader = "X-Sigbridge-Loop"
+
+// New builds the adapter and registers it on gw's router for sip: and tel:
+// targets. log and metrics may be nil; reg may be nil (metrics unregistered).
+func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Metrics, reg prometheus.Registerer) (*Adapter, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
+		limits:   newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
+		resolver: net.DefaultResolver, dialogs: newDialogTable(), addrs: map[string]string{}}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	if err := a.compile(); err != nil {
+		return nil, err
+	}
+	if err := a.newUA(); err != nil {
+		return nil, err
+	}
+	a.handleRequests()
+	if gw != nil {
+		gw.Router().Handle(gateway.SchemeSIP, a)
+		gw.Router().Handle(gateway.SchemeTel, a)
+	}
+	return a, nil
+}
+
+func (a *Adapter) compile() error {
+	if err := validHost(a.cfg.Host); err != nil {
+		return fmt.Errorf("%w: bad host %q", ErrConfig, a.cfg.Host)
+	}
+	if err := checkHeaderValue(a.cfg.UserAgent); err != nil {
+		return fmt.Errorf("%w: user agent: %w", ErrConfig, err)
+	}
+	var err error
+	if a.routes, err = compileRoutes(a.cfg.Routes); err != nil {
+		return err
+	}
+	if a.trusted, err = parsePrefixes(a.cfg.TrustedSources); err != nil {
+		return err
+	}
+	if a.users, err = a.cfg.inboundUsers(); err != nil {
+		return err
+	}
+	if a.accounts, err = compileAccounts(a.cfg.Accounts); err != nil {
+		return err
+	}
+	a.nonceKey = randomBytes(32)
+	a.loopTok = hex.EncodeToString(randomBytes(8))
+	return nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// newUA creates the sipgo user agent, server and client, with sipgo's own
+// logging demoted to debug.
+func (a *Adapter) newUA() error {
+	quiet := slog.New(demoteHandler{a.log.Handler()}).With("component", "sipgo")
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(a.cfg.UserAgent), sipgo.WithUserAgentHostname(a.cfg.Host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet),
+			sip.WithTransactionLayerUnhandledResponseHandler(a.onStrayResponse)))
+	if err != nil {
+		return fmt.Errorf("sip: user agent: %w", err)
+	}
+	a.ua = ua
+	if a.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(quiet)); err != nil {
+		return fmt.Errorf("sip: server: %w", err)
+	}
+	if a.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(a.cfg.Host), sipgo.WithClientLogger(quiet)); err != nil {
+		return fmt.Errorf("sip: client: %w", err)
+	}
+	return nil
+}
+
+func (a *Adapter) onStrayResponse(res *sip.Response) {
+	a.log.Debug("response matches no transaction", "status", res.StatusCode)
+}
+
+// Start binds the listeners (UDP and TCP on Listen, TLS and WebSocket when
+// configured) and starts the registrations. ctx bounds the start only; Close
+// stops the adapter.
+func (a *Adapter) Start(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		return fmt.Errorf("sip: already started")
+	}
+	if err := a.listen(ctx); err != nil {
+		a.closeListeners()
+		return err
+	}
+	a.dua = &sipgo.DialogUA{Client: a.cli, ContactHDR: a.contactLocked("UDP")}
+	a.started = true
+	a.startRegistrations()
+	a.log.Info("sip listening", "addrs", a.addrs, "host", a.cfg.Host)
+	return nil
+}
+
+// Close unregisters the accounts, stops the listeners and ends the legs
+// still running (they see their context end). Drain the gateway first to let
+// calls finish.
+func (a *Adapter) Close() error {
+	a.cancel()
+	waitGroup(&a.regs, 3*time.Second) // they unregister through the listeners
+	a.mu.Lock()
+	a.closeListeners()
+	a.mu.Unlock()
+	waitGroup(&a.wg, 5*time.Second)
+	return a.ua.Close()
+}
+
+func waitGroup(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// Addr returns the bound UDP/TCP address ("127.0.0.1:5060"), or "" before
+// Start.
+func (a *Adapter) Addr() string { return a.AddrOf("udp") }
+
+// AddrOf returns the bound address of a transport: udp, tcp, tls or ws.
+func (a *Adapter) AddrOf(transport string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addrs[transport]
+}
+
+func (a *Adapter) selfAddrs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.addrs)*2)
+	for _, hp := range a.addrs {
+		out = append(out, hp)
+		if _, p, err := net.SplitHostPort(hp); err == nil {
+			out = append(out, net.JoinHostPort(a.cfg.Host, p))
+		}
+	}
+	return out
+}
+
+// dialogUA returns the dialog user agent (nil before Start).
+func (a *Adapter) dialogUA() *sipgo.DialogUA {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dua
+}
+
+// contact is our Contact for a transport.
+func (a *Adapter) contact(transport string) sip.ContactHeader {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.contactLocked(transport)
+}
+
+func (a *Adapter) contactLocked(transport string) sip.ContactHeader {
+	tr := sip.NetworkToLower(transport)
+	port := a.portOf(tr)
+	u := sip.Uri{Scheme: "sip", User: "sigbridge", Host: a.cfg.Host, Port: port}
+	if tr != "udp" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", tr)
+	}
+	return sip.ContactHeader{Address: u}
+}
+
+// portOf is the bound port of a transport; a.mu is held.
+func (a *Adapter) portOf(tr string) int {
+	hp := a.addrs[tr]
+	if hp == "" {
+		hp = a.addrs["udp"]
+	}
+	_, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return 0
+	}
+	var n int
+	_, _ = fmt.Sscanf(p, "%d", &n)
+	return n
+}
+
+// demoteHandler logs sipgo's records at debug level: its errors are about
+// remote input (unparsable packets, stray responses), not our health.
+type demoteHandler struct{ h slog.Handler }
+
+func (d demoteHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d demoteHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.h.Handle(ctx, r)
+}
+
+func (d demoteHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return demoteHandler{d.h.WithAttrs(as)}
+}
+
+func (d demoteHandler) WithGroup(n string) slog.Handler { return demoteHandler{d.h.WithGroup(n)} }

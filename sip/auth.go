@@ -1,0 +1,189 @@
+package sip
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// nonceLifetime is how long a digest nonce we issued stays valid.
+const nonceLifetime = 5 * time.Minute
+
+// sourceAddr is the unmapped IP address a request came from.
+func sourceAddr(req *sip.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
+}
+
+// isTrusted reports whether the request came from a TrustedSources prefix
+// (::ffff:-mapped IPv4 sources match IPv4 prefixes).
+func (a *Adapter) isTrusted(req *sip.Request) bool {
+	ip, ok := sourceAddr(req)
+	if !ok {
+		return false
+	}
+	for _, p := range a.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate decides who is calling: a trusted source is believed (its
+// From), anyone else must pass a digest challenge with an InboundUser.
+func (a *Adapter) authenticate(req *sip.Request) (string, *rejection) {
+	if a.isTrusted(req) {
+		return fromIdentity(req, ""), nil
+	}
+	if len(a.users) == 0 {
+		return "", &rejection{code: 403, reason: "Forbidden", deny: "untrusted-source"}
+	}
+	user, stale, ok := a.checkDigest(req)
+	if ok {
+		return fromIdentity(req, user), nil
+	}
+	return "", a.challenge(stale)
+}
+
+// fromIdentity is the caller's routable address "sip:user@host" from the
+// From header; user, when set (digest), replaces the From user so the
+// identity cannot be spoofed. Unusable values become "anonymous".
+func fromIdentity(req *sip.Request, user string) string {
+	from := req.From()
+	host := from.Address.Host
+	if validHost(host) != nil {
+		host = "anonymous.invalid"
+	}
+	if user == "" {
+		u, err := unescapeUser(from.Address.User)
+		if err != nil || checkDialUser(u) != nil {
+			u = "anonymous"
+		}
+		user = u
+	}
+	if from.Address.Port > 0 {
+		host = fmt.Sprintf("%s:%d", host, from.Address.Port)
+	}
+	return "sip:" + user + "@" + host
+}
+
+func (a *Adapter) challenge(stale bool) *rejection {
+	chal := &digest.Challenge{Realm: a.cfg.Realm, Nonce: a.newNonce(time.Now()), Algorithm: "MD5",
+		QOP: []string{"auth"}, Stale: stale}
+	sha := *chal
+	sha.Algorithm = "SHA-256"
+	return &rejection{code: 401, reason: "Unauthorized", deny: "challenge", hdrs: []sip.Header{
+		sip.NewHeader("WWW-Authenticate", chal.String()),
+		sip.NewHeader("WWW-Authenticate", sha.String())}}
+}
+
+// newNonce is stateless: its issue time and an HMAC over it.
+func (a *Adapter) newNonce(now time.Time) string {
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(now.Unix()))
+	return hex.EncodeToString(ts[:]) + hex.EncodeToString(a.nonceMAC(ts[:]))
+}
+
+func (a *Adapter) nonceMAC(ts []byte) []byte {
+	m := hmac.New(sha256.New, a.nonceKey)
+	m.Write(ts)
+	return m.Sum(nil)[:16]
+}
+
+// checkNonce reports whether we issued nonce (valid) and whether it is
+// still fresh.
+func (a *Adapter) checkNonce(nonce string, now time.Time) (valid, fresh bool) {
+	b, err := hex.DecodeString(nonce)
+	if err != nil || len(b) != 24 || !hmac.Equal(b[8:], a.nonceMAC(b[:8])) {
+		return false, false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
+	return true, now.Sub(issued) < nonceLifetime && !issued.After(now.Add(time.Minute))
+}
+
+// checkDigest verifies the Authorization header against InboundUsers.
+func (a *Adapter) checkDigest(req *sip.Request) (user string, stale, ok bool) {
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		return "", false, false
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil || cred.Realm != a.cfg.Realm {
+		return "", false, false
+	}
+	valid, fresh := a.checkNonce(cred.Nonce, time.Now())
+	if !valid {
+		return "", false, false
+	}
+	pw, known := a.users[cred.Username]
+	if !known || !a.digestMatches(req, cred, pw) {
+		return "", false, false
+	}
+	return cred.Username, !fresh, fresh
+}
+
+func (a *Adapter) digestMatches(req *sip.Request, cred *digest.Credentials, pw string) bool {
+	chal := &digest.Challenge{Realm: cred.Realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm, Opaque: cred.Opaque}
+	if cred.QOP != "" {
+		chal.QOP = []string{cred.QOP}
+	}
+	if cred.QOP != "" && cred.QOP != "auth" {
+		return false
+	}
+	want, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: cred.URI,
+		Username: cred.Username, Password: pw, Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil {
+		return false
+	}
+	return hmac.Equal([]byte(strings.ToLower(want.Response)), []byte(strings.ToLower(cred.Response)))
+}
+
+// applyDigest answers a 401/407 challenge in res by adding (Proxy-)
+// Authorization to req (protocols.md §5.5).
+func applyDigest(req *sip.Request, res *sip.Response, user, password string) error {
+	chalHdr, credHdr := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		chalHdr, credHdr = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	h := res.GetHeader(chalHdr)
+	if h == nil {
+		return fmt.Errorf("sip: %d without %s", res.StatusCode, chalHdr)
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		return fmt.Errorf("sip: bad challenge: %w", err)
+	}
+	chal.Algorithm = strings.ToUpper(chal.Algorithm)
+	cred, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: req.Recipient.Addr(),
+		Username: user, Password: password})
+	if err != nil {
+		return fmt.Errorf("sip: digest: %w", err)
+	}
+	req.RemoveHeader(credHdr)
+	req.AppendHeader(sip.NewHeader(credHdr, cred.String()))
+	return nil
+}
+
+// isStale reports a challenge that only says our nonce expired.
+func isStale(res *sip.Response) bool {
+	for _, name := range []string{"WWW-Authenticate", "Proxy-Authenticate"} {
+		if h := res.GetHeader(name); h != nil {
+			if c, err := digest.ParseChallenge(h.Value()); err == nil && c.Stale {
+				return true
+			}
+		}
+	}
+	return false
+}

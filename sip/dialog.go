@@ -1,0 +1,363 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// The confirmed phase is the same for both legs: BYE both ways, re-INVITE
+// both ways, in-dialog requests answered. It runs on the leg's goroutine.
+
+const (
+	byeTimeout      = 10 * time.Second
+	reinviteTimeout = 32 * time.Second
+)
+
+// reinviteResult is the outcome of our re-INVITE, fed back into the leg.
+type reinviteResult struct {
+	sd  *sdp.SessionDescription
+	req *sip.Request
+	res *sip.Response
+	err error
+}
+
+// retryReinvite resends an offer after a 491 back-off.
+type retryReinvite struct{ sd *sdp.SessionDescription }
+
+func (l *legCore) confirmed() {
+	for !l.ended {
+		x, ok := l.next(l.dlg.Context().Done())
+		if !ok {
+			l.lost()
+			return
+		}
+		l.handle(x)
+	}
+}
+
+// lost: the adapter is closing or sipgo ended the dialog.
+func (l *legCore) lost() {
+	if l.a.ctx.Err() != nil {
+		l.sendBye(gateway.ReasonShutdown)
+		l.hangup(gateway.ReasonShutdown)
+		return
+	}
+	l.hangup(gateway.ReasonDisconnected)
+}
+
+func (l *legCore) handle(x any) {
+	switch e := x.(type) {
+	case gateway.Hangup:
+		l.sendBye(e.Reason)
+		l.ended = true
+	case gateway.Offer:
+		l.startReinvite(e.SDP)
+	case gateway.Answer:
+		l.answerReinvite(e.SDP)
+	case gateway.Failure:
+		l.refuseReinvite(e)
+	case *inRequest:
+		l.onRequest(e)
+	case reinviteResult:
+		l.finishReinvite(e)
+	case retryReinvite:
+		l.startReinvite(e.sd)
+	}
+}
+
+func (l *legCore) onRequest(r *inRequest) {
+	switch r.req.Method {
+	case sip.BYE:
+		l.a.reply(r.req, r.tx, 200, "OK")
+		r.finish()
+		l.hangup(reasonFromBye(r.req))
+	case sip.INVITE:
+		l.onReinvite(r)
+	case sip.UPDATE:
+		l.onUpdate(r)
+	case sip.INFO:
+		l.a.reply(r.req, r.tx, 469, "Bad Info Package", sip.NewHeader("Recv-Info", ""))
+		r.finish()
+	default:
+		l.a.reply(r.req, r.tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
+		r.finish()
+	}
+}
+
+// onUpdate accepts a session refresh (no body); UPDATE with an offer is
+// refused, the session stays as it is.
+func (l *legCore) onUpdate(r *inRequest) {
+	defer r.finish()
+	if len(r.req.Body()) == 0 {
+		l.a.reply(r.req, r.tx, 200, "OK")
+		return
+	}
+	l.a.reply(r.req, r.tx, 488, "Not Acceptable Here", l.a.warning("UPDATE with SDP not supported"))
+}
+
+// onReinvite takes an offer from the SIP peer into the call; the bridge's
+// Answer (or Failure) completes it.
+func (l *legCore) onReinvite(r *inRequest) {
+	if rej := l.checkReinvite(r.req); rej != nil {
+		l.a.reply(r.req, r.tx, rej.code, rej.reason, rej.hdrs...)
+		r.finish()
+		return
+	}
+	sd, err := sdpBody(r.req)
+	if errors.Is(err, errNoSDP) {
+		l.offerlessReinvite(r)
+		return
+	}
+	if err == nil {
+		err = checkWebRTC(sd)
+	}
+	if err != nil {
+		l.a.reply(r.req, r.tx, 488, "Not Acceptable Here", l.a.warning("offer not usable"))
+		r.finish()
+		return
+	}
+	if c := r.req.Contact(); c != nil {
+		l.remoteTarget = *c.Address.Clone()
+	}
+	l.reinvIn = r
+	l.post(gateway.Offer{SDP: sd})
+}
+
+func (l *legCore) checkReinvite(req *sip.Request) *rejection {
+	cseq := req.CSeq().SeqNo
+	switch {
+	case l.remoteCSeq != 0 && cseq <= l.remoteCSeq:
+		return &rejection{code: 500, reason: "CSeq Out Of Order"}
+	case l.reinvOut:
+		return &rejection{code: 491, reason: "Request Pending"}
+	case l.reinvIn != nil:
+		return &rejection{code: 500, reason: "Server Internal Error",
+			hdrs: []sip.Header{sip.NewHeader("Retry-After", "1")}}
+	}
+	l.remoteCSeq = cseq
+	return nil
+}
+
+// offerlessReinvite re-offers the cached session; the answer in the ACK is
+// taken as a refresh and not forwarded (protocols.md §5.3).
+func (l *legCore) offerlessReinvite(r *inRequest) {
+	if l.localSDP == nil {
+		l.a.reply(r.req, r.tx, 488, "Not Acceptable Here", l.a.warning("no session to re-offer"))
+		r.finish()
+		return
+	}
+	l.send2xx(r, l.localSDP)
+}
+
+func (l *legCore) answerReinvite(sd *sdp.SessionDescription) {
+	r := l.reinvIn
+	if r == nil {
+		l.log.Debug("answer without a pending re-INVITE")
+		return
+	}
+	l.reinvIn = nil
+	l.localSDP = sd
+	l.send2xx(r, sd)
+}
+
+// refuseReinvite relays the bridge's refusal of the peer's re-offer (glare
+// becomes 491); the old session stays.
+func (l *legCore) refuseReinvite(f gateway.Failure) {
+	r := l.reinvIn
+	if r == nil {
+		return
+	}
+	l.reinvIn = nil
+	code := f.Code
+	switch {
+	case code == 409:
+		code = 491
+	case code < 400 || code > 699:
+		code = 488
+	}
+	l.a.reply(r.req, r.tx, code, statusText(code))
+	r.finish()
+}
+
+// send2xx answers a re-INVITE with sd and retransmits the 2xx until its ACK
+// (unreliable transports), on its own goroutine.
+func (l *legCore) send2xx(r *inRequest, sd *sdp.SessionDescription) {
+	res := sip.NewSDPResponseFromRequest(r.req, sdpBytes(sd))
+	res.AppendHeader(l.contactHeader())
+	if err := r.tx.Respond(res); err != nil || sip.IsReliable(l.transport) {
+		r.finish()
+		return
+	}
+	go l.retransmit2xx(r, res)
+}
+
+func (l *legCore) retransmit2xx(r *inRequest, res *sip.Response) {
+	defer r.finish()
+	want, interval := r.req.CSeq().SeqNo, sip.T1
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	deadline := time.After(64 * sip.T1)
+	for {
+		select {
+		case c := <-l.acks:
+			if c == want {
+				return
+			}
+		case <-t.C:
+			if r.tx.Respond(res) != nil {
+				return
+			}
+			interval = min(2*interval, sip.T2)
+			t.Reset(interval)
+		case <-deadline:
+			l.log.Info("no ACK for re-INVITE 2xx")
+			return
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func (l *legCore) contactHeader() sip.Header {
+	c := l.a.contact(l.transport)
+	return &c
+}
+
+// startReinvite sends the other leg's offer to the SIP peer.
+func (l *legCore) startReinvite(sd *sdp.SessionDescription) {
+	if l.reinvOut || l.reinvIn != nil {
+		l.post(gateway.Failure{Code: 491, Reason: gateway.CondGeneralError, Text: "re-INVITE pending", Ref: "offer"})
+		return
+	}
+	l.reinvOut = true
+	req := sip.NewRequest(sip.INVITE, l.remoteTarget)
+	req.SetBody(sdpBytes(sd))
+	req.AppendHeader(contentTypeSDP())
+	req.AppendHeader(l.contactHeader())
+	go func() {
+		ctx, cancel := context.WithTimeout(l.ctx, reinviteTimeout)
+		defer cancel()
+		res, err := l.doInDialog(ctx, req)
+		_ = l.push(reinviteResult{sd: sd, req: req, res: res, err: err})
+	}()
+}
+
+func (l *legCore) finishReinvite(e reinviteResult) {
+	l.reinvOut = false
+	code := 408
+	if e.err == nil {
+		code = e.res.StatusCode
+	}
+	switch {
+	case code >= 200 && code < 300:
+		l.reinviteAnswered(e)
+	case code == 491:
+		l.retryAfterGlare(e.sd)
+	case code == 408 || code == 481:
+		l.log.Info("re-INVITE ended the dialog", "code", code)
+		l.hangup(gateway.ReasonFromSIP(code))
+	default:
+		r := gateway.ReasonFromSIP(code)
+		l.post(gateway.Failure{Code: code, Reason: r.Condition, Text: statusText(code), Ref: "offer"})
+	}
+}
+
+func (l *legCore) reinviteAnswered(e reinviteResult) {
+	ack := sip.NewRequest(sip.ACK, l.remoteTarget)
+	if err := l.dlg.WriteRequest(ack); err != nil {
+		l.log.Debug("re-INVITE ACK not sent", "err", err)
+	}
+	sd, err := sdpBody(e.res)
+	if err == nil {
+		err = checkWebRTC(sd)
+	}
+	if err != nil {
+		r := gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488, Text: "unusable answer"}
+		l.sendBye(r)
+		l.hangup(r)
+		return
+	}
+	l.localSDP = e.sd
+	l.post(gateway.Answer{SDP: sd})
+}
+
+// retryAfterGlare resends after 2.1-4 s when we own the Call-ID (we placed
+// the INVITE), else 0-2 s (RFC 3261 §14.1).
+func (l *legCore) retryAfterGlare(sd *sdp.SessionDescription) {
+	d := time.Duration(rand.Int64N(int64(2 * time.Second)))
+	if l.dir == "out" {
+		d = 2100*time.Millisecond + time.Duration(rand.Int64N(int64(1900*time.Millisecond)))
+	}
+	time.AfterFunc(d, func() { _ = l.push(retryReinvite{sd: sd}) })
+}
+
+// sendBye ends the dialog with a Reason header.
+func (l *legCore) sendBye(r gateway.Reason) {
+	if l.dlg == nil {
+		return
+	}
+	bye := sip.NewRequest(sip.BYE, l.remoteTarget)
+	bye.AppendHeader(reasonHeader(r))
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	res, err := l.doInDialog(ctx, bye)
+	if err != nil {
+		l.log.Debug("BYE failed", "err", err)
+		return
+	}
+	l.log.Debug("BYE answered", "status", res.StatusCode)
+}
+
+// doInDialog sends req in the dialog and waits for its final response,
+// answering one digest challenge when the route has credentials.
+func (l *legCore) doInDialog(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	res, err := l.transact(ctx, req)
+	if err != nil || (res.StatusCode != 401 && res.StatusCode != 407) {
+		return res, err
+	}
+	user, pw := l.creds()
+	if pw == "" || applyDigest(req, res, user, pw) != nil {
+		return res, nil
+	}
+	req.RemoveHeader("Via")
+	for req.RemoveHeader("Route") {
+	}
+	return l.transact(ctx, req)
+}
+
+func (l *legCore) transact(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	l.a.m.transaction("out", string(req.Method))
+	l.a.gm.Message("sip", "out", methodLabel(string(req.Method)))
+	tx, err := l.dlg.TransactionRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return waitFinal(ctx, tx)
+}
+
+// waitFinal returns the final response of a client transaction.
+func waitFinal(ctx context.Context, tx sip.ClientTransaction) (*sip.Response, error) {
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if !res.IsProvisional() {
+				return res, nil
+			}
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("sip: transaction ended without a final response")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package sip
+
+import (
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// dialogLeg is a leg as the request handlers see it.
+type dialogLeg interface {
+	push(x any) error
+	onAck(req *sip.Request, tx sip.ServerTransaction)
+	doneCh() <-chan struct{}
+}
+
+// dialogTable maps established dialogs to their legs, and remembers the
+// Call-IDs of our outbound legs for loop detection. Safe for concurrent use.
+type dialogTable struct {
+	mu   sync.Mutex
+	legs map[string]dialogLeg
+	out  map[string]struct{}
+}
+
+func newDialogTable() *dialogTable {
+	return &dialogTable{legs: map[string]dialogLeg{}, out: map[string]struct{}{}}
+}
+
+// dialogKey identifies a dialog from our side: Call-ID, our tag, their tag.
+func dialogKey(callID, localTag, remoteTag string) string {
+	return callID + "\x00" + localTag + "\x00" + remoteTag
+}
+
+// requestKey is the dialog key of a request we received: its To tag is ours.
+func requestKey(req *sip.Request) (string, bool) {
+	cid, to, from := req.CallID(), req.To(), req.From()
+	if cid == nil || to == nil || from == nil {
+		return "", false
+	}
+	local, ok1 := to.Params.Get("tag")
+	remote, ok2 := from.Params.Get("tag")
+	if !ok1 || !ok2 || local == "" {
+		return "", false
+	}
+	return dialogKey(cid.Value(), local, remote), true
+}
+
+func (t *dialogTable) add(key string, l dialogLeg) {
+	t.mu.Lock()
+	t.legs[key] = l
+	t.mu.Unlock()
+}
+
+func (t *dialogTable) remove(key string) {
+	t.mu.Lock()
+	delete(t.legs, key)
+	t.mu.Unlock()
+}
+
+func (t *dialogTable) find(req *sip.Request) dialogLeg {
+	key, ok := requestKey(req)
+	if !ok {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.legs[key]
+}
+
+func (t *dialogTable) addOut(callID string) {
+	t.mu.Lock()
+	t.out[callID] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *dialogTable) removeOut(callID string) {
+	t.mu.Lock()
+	delete(t.out, callID)
+	t.mu.Unlock()
+}
+
+func (t *dialogTable) isOut(callID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.out[callID]
+	return ok
+}
+
+func (t *dialogTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.legs)
+}

@@ -1,0 +1,166 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// sessionDialog is what the confirmed phase needs from a sipgo dialog
+// session; DialogClientSession (UAC) and DialogServerSession (UAS) both
+// provide it.
+type sessionDialog interface {
+	TransactionRequest(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error)
+	WriteRequest(req *sip.Request) error
+	Context() context.Context
+}
+
+// inRequest is an in-dialog request handed to a leg's goroutine. The sipgo
+// handler that received it waits for done, so the server transaction lives
+// until the leg has answered.
+type inRequest struct {
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{}
+	once sync.Once
+}
+
+func newInRequest(req *sip.Request, tx sip.ServerTransaction) *inRequest {
+	return &inRequest{req: req, tx: tx, done: make(chan struct{})}
+}
+
+func (r *inRequest) finish() { r.once.Do(func() { close(r.done) }) }
+
+// legCore is the state shared by inbound (UAS) and outbound (UAC) legs. All
+// fields except q, done and acks are owned by the leg's goroutine.
+type legCore struct {
+	a       *Adapter
+	self    gateway.Leg // the outer leg, as the call knows it
+	dir     string      // "in" or "out"
+	log     *slog.Logger
+	call    *gateway.Call
+	q       *queue
+	done    chan struct{}
+	acks    chan uint32 // CSeq numbers of ACKs to our re-INVITE 2xx
+	release func()
+	ctx     context.Context // ends with the adapter
+	cancel  context.CancelFunc
+
+	dlg          sessionDialog
+	key          string // dialog table key, once registered
+	remoteTarget sip.Uri
+	transport    string
+	remoteCSeq   uint32
+	localSDP     *sdp.SessionDescription // the last SDP we sent to the SIP peer
+	ended        bool
+	reinvIn      *inRequest // incoming re-INVITE awaiting the bridge's answer
+	reinvOut     bool       // our re-INVITE is in flight
+	creds        func() (string, string)
+}
+
+func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
+	ctx, cancel := context.WithCancel(a.ctx)
+	return &legCore{a: a, dir: dir, call: call, q: newQueue(), done: make(chan struct{}),
+		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel,
+		log: a.log.With("leg", "sip-"+dir), creds: func() (string, string) { return "", "" }}
+}
+
+// Kind implements gateway.Leg.
+func (l *legCore) Kind() string { return "sip" }
+
+// Caps implements gateway.Leg: SIP peers get complete SDPs without mDNS.
+func (l *legCore) Caps() gateway.Caps { return gateway.Caps{} }
+
+// Deliver implements gateway.Leg: it queues ev for the leg's goroutine.
+func (l *legCore) Deliver(ev gateway.Event) error {
+	err := l.q.push(ev)
+	if errors.Is(err, errQueueClosed) {
+		if _, ok := ev.(gateway.Hangup); ok {
+			return nil
+		}
+		return gateway.ErrCallEnded
+	}
+	return err
+}
+
+// push queues an in-dialog request or an internal event.
+func (l *legCore) push(x any) error { return l.q.push(x) }
+
+func (l *legCore) doneCh() <-chan struct{} { return l.done }
+
+// post hands ev to the call; a call that already ended is not an error.
+func (l *legCore) post(ev gateway.Event) {
+	if l.call == nil {
+		return
+	}
+	if err := l.call.Post(l.self, ev); err != nil && !errors.Is(err, gateway.ErrCallEnded) {
+		l.log.Debug("post failed", "event", ev.EventName(), "err", err)
+	}
+}
+
+// hangup tells the call this leg is over and stops the leg.
+func (l *legCore) hangup(r gateway.Reason) {
+	l.post(gateway.Hangup{Reason: r})
+	l.ended = true
+}
+
+// ackSeen is called from the ACK handler for ACKs to our re-INVITE 2xx.
+func (l *legCore) ackSeen(cseq uint32) {
+	select {
+	case l.acks <- cseq:
+	default:
+	}
+}
+
+// finish releases everything the leg holds. Requests still queued get 481.
+func (l *legCore) finish() {
+	l.ended = true
+	if l.key != "" {
+		l.a.dialogs.remove(l.key)
+	}
+	for _, x := range l.q.close() {
+		if r, ok := x.(*inRequest); ok {
+			l.a.reply(r.req, r.tx, 481, "Call/Transaction Does Not Exist")
+			r.finish()
+		}
+	}
+	if l.reinvIn != nil {
+		l.a.reply(l.reinvIn.req, l.reinvIn.tx, 487, "Request Terminated")
+		l.reinvIn.finish()
+	}
+	l.cancel()
+	l.release()
+	close(l.done)
+}
+
+// recoverPanic ends the leg after a panic in its goroutine.
+func (l *legCore) recoverPanic() {
+	if r := recover(); r != nil {
+		l.a.gm.Panic()
+		l.log.Error("sip leg panicked; ending it", "panic", r)
+		l.post(gateway.Hangup{Reason: gateway.ReasonInternal})
+	}
+}
+
+// next waits for the leg's next queued item, or for the dialog or the
+// adapter to end (nil, false).
+func (l *legCore) next(dialogDone <-chan struct{}) (any, bool) {
+	for {
+		if x, ok := l.q.pop(); ok {
+			return x, true
+		}
+		select {
+		case <-l.q.ready:
+		case <-dialogDone:
+			return nil, false
+		case <-l.ctx.Done():
+			return nil, false
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package sip
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the SIP adapter's own Prometheus metrics (the shared
+// gateway.Metrics count messages, errors and panics).
+type metrics struct {
+	calls        *prometheus.CounterVec // direction, code
+	registration *prometheus.GaugeVec   // account
+	transactions *prometheus.CounterVec // direction, method
+	denied       *prometheus.CounterVec // direction, reason
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_sip_calls_total",
+			Help: "SIP INVITE dialogs by direction (in|out) and final SIP status code."}, []string{"direction", "code"}),
+		registration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sigbridge_sip_registration_state",
+			Help: "1 while the account is registered, else 0."}, []string{"account"}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_sip_transactions_total",
+			Help: "SIP transactions by direction (in|out) and method."}, []string{"direction", "method"}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_sip_denied_total",
+			Help: "Calls refused by policy, by direction and reason."}, []string{"direction", "reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied)
+	}
+	return m
+}
+
+func (m *metrics) call(direction string, code int) {
+	m.calls.WithLabelValues(direction, strconv.Itoa(code)).Inc()
+}
+
+func (m *metrics) transaction(direction, method string) {
+	m.transactions.WithLabelValues(direction, methodLabel(method)).Inc()
+}
+
+func (m *metrics) deny(direction, reason string) {
+	m.denied.WithLabelValues(direction, reason).Inc()
+}
+
+func (m *metrics) registered(account string, ok bool) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.registration.WithLabelValues(account).Set(v)
+}
+
+// methodLabel bounds the label values to the methods we know.
+func methodLabel(m string) string {
+	switch m {
+	case "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "PRACK",
+		"MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH":
+		return m
+	}
+	return "other"
+}

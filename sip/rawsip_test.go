@@ -1,0 +1,102 @@
+package sip
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// rawClient sends hand-written SIP over UDP and reads what comes back.
+type rawClient struct {
+	conn *net.UDPConn
+	to   *net.UDPAddr
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	to, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &rawClient{conn: conn, to: to}
+}
+
+func (c *rawClient) local() string { return c.conn.LocalAddr().String() }
+
+func (c *rawClient) send(t *testing.T, msg string) {
+	t.Helper()
+	if _, err := c.conn.WriteToUDP([]byte(msg), c.to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// read returns the next SIP message within d, or nil.
+func (c *rawClient) read(d time.Duration) sip.Message {
+	buf := make([]byte, 65535)
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	n, _, err := c.conn.ReadFromUDP(buf)
+	if err != nil {
+		return nil
+	}
+	msg, err := sip.NewParser().ParseSIP(buf[:n])
+	if err != nil {
+		return nil
+	}
+	return msg
+}
+
+// final returns the first final response within d (nil if none).
+func (c *rawClient) final(d time.Duration) *sip.Response {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		res, ok := c.read(time.Until(deadline)).(*sip.Response)
+		if ok && res.StatusCode >= 200 {
+			return res
+		}
+	}
+	return nil
+}
+
+// rawRequest builds a request from c to the gateway; extra headers are
+// added verbatim, and replace the default of the same name when given as
+// "Name: value" with a leading "!".
+func (c *rawClient) rawRequest(method, ruri string, extra []string, body string) string {
+	hdrs := []string{
+		fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK%d", c.local(), time.Now().UnixNano()),
+		"From: <sip:tester@127.0.0.1>;tag=t" + fmt.Sprint(time.Now().UnixNano()%100000),
+		"To: <" + ruri + ">",
+		fmt.Sprintf("Call-ID: raw-%d@127.0.0.1", time.Now().UnixNano()),
+		"CSeq: 1 " + method,
+		"Max-Forwards: 70",
+		"Contact: <sip:tester@" + c.local() + ">",
+	}
+	for _, e := range extra {
+		if strings.HasPrefix(e, "!") {
+			name, _, _ := strings.Cut(e[1:], ":")
+			hdrs = replaceHeader(hdrs, name, e[1:])
+			continue
+		}
+		hdrs = append(hdrs, e)
+	}
+	hdrs = append(hdrs, fmt.Sprintf("Content-Length: %d", len(body)))
+	return method + " " + ruri + " SIP/2.0\r\n" + strings.Join(hdrs, "\r\n") + "\r\n\r\n" + body
+}
+
+func replaceHeader(hdrs []string, name, line string) []string {
+	for i, h := range hdrs {
+		if strings.HasPrefix(h, name+":") {
+			hdrs[i] = line
+			return hdrs
+		}
+	}
+	return append(hdrs, line)
+}

@@ -1,0 +1,339 @@
+package sip
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// offerWait bounds the wait for the bridge's first offer after Dial (the
+// bridge may hold it for half trickle, at most its GatherMax).
+const offerWait = 30 * time.Second
+
+// udpMaxRequest is the size over which a request goes over TCP when the
+// route leaves the transport to us (RFC 3261 §18.1.1): WebRTC offers from
+// browsers are several kilobytes.
+const udpMaxRequest = 1300
+
+// errAuthFailed is a second digest challenge: the credentials are wrong.
+var errAuthFailed = errors.New("sip: digest credentials refused")
+
+// Dial implements gateway.Dialer for sip: and tel: targets: the egress
+// policy, then an outbound leg that sends the INVITE once the bridge hands
+// it the (complete) offer.
+func (a *Adapter) Dial(ctx context.Context, req gateway.DialRequest) (gateway.Leg, error) {
+	if a.dialogUA() == nil {
+		return nil, fmt.Errorf("%w: sip adapter not started", gateway.ErrOffline)
+	}
+	if err := checkHeaderValue(req.From); err != nil || req.From == "" {
+		return nil, fmt.Errorf("%w: caller address: %w", gateway.ErrBadTarget, err)
+	}
+	plan, err := a.planEgress(ctx, req.Target)
+	if err != nil {
+		a.m.deny("out", "policy")
+		a.log.Info("egress refused", "from", req.From, "target", req.Target.String(), "err", err)
+		return nil, err
+	}
+	release, err := a.limits.acquire("out:" + req.From)
+	if err != nil {
+		a.m.deny("out", "limit")
+		return nil, err
+	}
+	l := newOutLeg(a, req, plan, release)
+	a.wg.Add(1)
+	go l.run()
+	return l, nil
+}
+
+// outLeg is the leg toward a SIP callee (we are the UAC).
+type outLeg struct {
+	*legCore
+	plan       egressPlan
+	from       string
+	callID     string
+	sess       *sipgo.DialogClientSession
+	early      *sdp.SessionDescription // SDP of a 183, used if the 200 has none
+	rang       bool
+	challenges int
+
+	mu           sync.Mutex
+	hungUp       bool
+	cancelInvite context.CancelFunc
+}
+
+func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release func()) *outLeg {
+	l := &outLeg{legCore: newLegCore(a, "out", req.Call, release), plan: plan, from: req.From,
+		callID: hex.EncodeToString(randomBytes(16))}
+	l.self = l
+	l.transport = plan.route.transport
+	if l.transport == "" {
+		l.transport = "UDP"
+	}
+	l.remoteTarget = plan.ruri
+	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
+	l.log = l.log.With("call", req.Call.ID(), "callid", l.callID)
+	return l
+}
+
+// Deliver implements gateway.Leg; a Hangup before the answer cancels the
+// INVITE at once.
+func (l *outLeg) Deliver(ev gateway.Event) error {
+	if _, ok := ev.(gateway.Hangup); ok {
+		l.stopInvite()
+	}
+	return l.legCore.Deliver(ev)
+}
+
+func (l *outLeg) stopInvite() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hungUp = true
+	if l.cancelInvite != nil {
+		l.cancelInvite()
+	}
+}
+
+func (l *outLeg) isHungUp() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hungUp
+}
+
+// onAck sees ACKs to the 2xx we sent for the peer's re-INVITEs.
+func (l *outLeg) onAck(req *sip.Request, _ sip.ServerTransaction) { l.ackSeen(req.CSeq().SeqNo) }
+
+func (l *outLeg) run() {
+	defer l.a.wg.Done()
+	defer l.a.dialogs.removeOut(l.callID)
+	defer l.finish()
+	defer l.recoverPanic()
+	sd, ok := l.waitOffer()
+	if ok && l.invite(sd) {
+		l.confirmed()
+	}
+}
+
+// waitOffer returns the first offer; a Hangup or the timeout end the leg.
+func (l *outLeg) waitOffer() (*sdp.SessionDescription, bool) {
+	timeout := time.NewTimer(offerWait)
+	defer timeout.Stop()
+	for {
+		for x, ok := l.q.pop(); ok; x, ok = l.q.pop() {
+			switch e := x.(type) {
+			case gateway.Offer:
+				return e.SDP, true
+			case gateway.Hangup:
+				return nil, false
+			}
+		}
+		select {
+		case <-l.q.ready:
+		case <-timeout.C:
+			l.hangup(gateway.ReasonInternal)
+			return nil, false
+		case <-l.ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// invite sends the INVITE and waits for its outcome; true once answered.
+func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	l.mu.Lock()
+	if l.hungUp {
+		l.mu.Unlock()
+		return false
+	}
+	l.cancelInvite = cancel
+	l.mu.Unlock()
+	req := l.buildInvite(sd)
+	if l.plan.route.transport == "" && len(req.String()) > udpMaxRequest {
+		l.transport = "TCP"
+		req = l.buildInvite(sd)
+	}
+	l.a.dialogs.addOut(l.callID)
+	l.a.m.transaction("out", "INVITE")
+	l.a.gm.Message("sip", "out", "INVITE")
+	sess, err := l.a.dialogUA().WriteInvite(ctx, req)
+	if err != nil {
+		l.log.Info("INVITE not sent", "err", err)
+		l.a.m.call("out", 503)
+		l.hangup(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 503, Text: "SIP peer unreachable"})
+		return false
+	}
+	l.sess, l.dlg, l.localSDP = sess, sess, sd
+	user, pw := l.creds()
+	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: l.onResponse, Username: user, Password: pw})
+	return l.inviteDone(err)
+}
+
+func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
+	req := sip.NewRequest(sip.INVITE, l.plan.ruri)
+	req.SetTransport(l.transport)
+	from := &sip.FromHeader{DisplayName: displayName(l.from),
+		Address: sip.Uri{Scheme: "sip", User: escapeUser(l.from), Host: l.a.cfg.Host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	to := &sip.ToHeader{Address: sip.Uri{Scheme: l.plan.ruri.Scheme, User: l.plan.ruri.User, Host: l.plan.ruri.Host,
+		Port: l.plan.ruri.Port}, Params: sip.NewParams()}
+	callID := sip.CallIDHeader(l.callID)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&callID)
+	req.AppendHeader(l.contactHeader())
+	if p := l.plan.route.proxy; p != nil {
+		req.AppendHeader(sip.NewHeader("Route", routeValue(p)))
+	}
+	req.AppendHeader(sip.NewHeader(loopHeader, l.a.loopTok))
+	req.AppendHeader(sip.NewHeader("User-Agent", l.a.cfg.UserAgent))
+	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(contentTypeSDP())
+	req.SetBody(sdpBytes(sd))
+	l.a.fromListener(req, l.transport)
+	return req
+}
+
+// routeValue is a loose-routing Route header value for a proxy URI.
+func routeValue(p *sip.Uri) string {
+	u := p.Clone()
+	if u.UriParams == nil {
+		u.UriParams = sip.NewParams()
+	}
+	if !u.UriParams.Has("lr") {
+		u.UriParams.Add("lr", "")
+	}
+	return "<" + u.String() + ">"
+}
+
+// displayName escapes s for sipgo's quoted display name.
+func displayName(s string) string {
+	q := quoteDisplayName(s)
+	return strings.TrimSuffix(strings.TrimPrefix(q, `"`), `"`)
+}
+
+// onResponse sees every response to the INVITE: ringing goes to the call
+// once (a 183's SDP is kept, never forwarded); a second challenge fails.
+func (l *outLeg) onResponse(res *sip.Response) error {
+	switch code := res.StatusCode; {
+	case code == 180 || code == 183:
+		l.progress(res)
+	case code == 401 || code == 407:
+		l.challenges++
+		if l.challenges > 1 && !isStale(res) {
+			return fmt.Errorf("%w (%d)", errAuthFailed, code)
+		}
+	}
+	return nil
+}
+
+func (l *outLeg) progress(res *sip.Response) {
+	if res.StatusCode == 183 && l.early == nil {
+		if sd, err := sdpBody(res); err == nil {
+			l.early = sd
+		}
+	}
+	if !l.rang {
+		l.rang = true
+		l.post(gateway.Ringing{Code: res.StatusCode})
+	}
+}
+
+// inviteDone handles WaitAnswer's outcome; true when the call is answered.
+func (l *outLeg) inviteDone(err error) bool {
+	res := l.sess.InviteResponse
+	hung := l.isHungUp()
+	if err == nil && !hung {
+		return l.answered(res)
+	}
+	if res != nil && res.IsSuccess() {
+		// A 200 that crossed our CANCEL, or came after the caller left.
+		l.a.m.call("out", 200)
+		l.ackAndBye(res)
+		l.hangup(gateway.ReasonCancel)
+		return false
+	}
+	code := failureCode(err, hung)
+	l.a.m.call("out", code)
+	l.log.Info("outbound call failed", "code", code, "err", err)
+	if hung {
+		l.ended = true
+		return false
+	}
+	l.hangup(gateway.ReasonFromSIP(code))
+	return false
+}
+
+func failureCode(err error, hung bool) int {
+	var dr *sipgo.ErrDialogResponse
+	switch {
+	case errors.As(err, &dr):
+		return dr.Res.StatusCode
+	case errors.Is(err, errAuthFailed):
+		return 401
+	case hung || errors.Is(err, context.Canceled):
+		return 487
+	case errors.Is(err, sip.ErrTransactionTimeout):
+		return 408
+	case errors.Is(err, sip.ErrTransactionTransport):
+		return 503
+	}
+	return 408
+}
+
+func (l *outLeg) ackAndBye(res *sip.Response) {
+	l.setRemote(res)
+	if err := l.sess.Ack(context.Background()); err != nil {
+		l.log.Debug("ACK failed", "err", err)
+	}
+	l.sendBye(gateway.ReasonCancel)
+}
+
+// answered ACKs the 200 and hands its SDP (or the 183's) to the call.
+func (l *outLeg) answered(res *sip.Response) bool {
+	l.a.m.call("out", 200)
+	l.setRemote(res)
+	l.register(res)
+	if err := l.sess.Ack(l.ctx); err != nil {
+		l.log.Info("ACK failed", "err", err)
+	}
+	sd, err := sdpBody(res)
+	if errors.Is(err, errNoSDP) && l.early != nil {
+		sd, err = l.early, nil
+	}
+	if err == nil {
+		err = checkWebRTC(sd)
+	}
+	if err != nil {
+		r := gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488, Text: "unusable answer"}
+		l.log.Info("answer refused", "err", err)
+		l.sendBye(r)
+		l.hangup(r)
+		return false
+	}
+	l.post(gateway.Answer{SDP: sd})
+	return true
+}
+
+func (l *outLeg) setRemote(res *sip.Response) {
+	if c := res.Contact(); c != nil {
+		l.remoteTarget = *c.Address.Clone()
+	}
+}
+
+func (l *outLeg) register(res *sip.Response) {
+	local, _ := l.sess.InviteRequest.From().Params.Get("tag")
+	remote, _ := res.To().Params.Get("tag")
+	l.key = dialogKey(l.callID, local, remote)
+	l.a.dialogs.add(l.key, l)
+}

@@ -1,0 +1,329 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// rejection is a refused INVITE: the status we answer with and the metric
+// label of the denial ("" when it is not a policy denial).
+type rejection struct {
+	code   int
+	reason string
+	hdrs   []sip.Header
+	deny   string
+}
+
+// inCall is an admitted inbound INVITE, ready to be placed.
+type inCall struct {
+	caller  string
+	target  string
+	offer   *sdp.SessionDescription
+	release func()
+}
+
+// inbound handles a dialog-creating INVITE: 100 at once, admission, then
+// the call placed through the gateway. The handler goroutine becomes the
+// leg's goroutine until the call ends.
+func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
+	a.reply(req, tx, 100, "Trying")
+	ic, rej := a.admit(req)
+	if rej != nil {
+		a.refuse(req, tx, rej)
+		return
+	}
+	dua := a.dialogUA()
+	if dua == nil {
+		ic.release()
+		a.refuse(req, tx, a.unavailable("not started"))
+		return
+	}
+	sess, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		ic.release()
+		a.refuse(req, tx, &rejection{code: 400, reason: "Bad Request"})
+		return
+	}
+	a.place(req, sess, ic)
+}
+
+// admit runs the checks of protocols.md §5.2 (incoming, step 1) in order.
+func (a *Adapter) admit(req *sip.Request) (inCall, *rejection) {
+	if a.isLoop(req) {
+		return inCall{}, &rejection{code: 482, reason: "Loop Detected", deny: "loop"}
+	}
+	if a.gw == nil || a.gw.Draining() {
+		return inCall{}, a.unavailable("draining")
+	}
+	caller, rej := a.authenticate(req)
+	if rej != nil {
+		return inCall{}, rej
+	}
+	offer, rej := a.inboundOffer(req)
+	if rej != nil {
+		return inCall{}, rej
+	}
+	target, rej := a.inboundTarget(req)
+	if rej != nil {
+		return inCall{}, rej
+	}
+	release, err := a.limits.acquire("in:" + caller)
+	if err != nil {
+		return inCall{}, a.unavailable("limit")
+	}
+	return inCall{caller: caller, target: target, offer: offer, release: release}, nil
+}
+
+func (a *Adapter) isLoop(req *sip.Request) bool {
+	if h := req.GetHeader(loopHeader); h != nil && h.Value() == a.loopTok {
+		return true
+	}
+	return a.dialogs.isOut(req.CallID().Value())
+}
+
+func (a *Adapter) unavailable(deny string) *rejection {
+	secs := strconv.Itoa(int(a.cfg.RetryAfter.Seconds()))
+	return &rejection{code: 503, reason: "Service Unavailable", deny: deny,
+		hdrs: []sip.Header{sip.NewHeader("Retry-After", secs)}}
+}
+
+// inboundOffer parses and checks the INVITE's SDP offer.
+func (a *Adapter) inboundOffer(req *sip.Request) (*sdp.SessionDescription, *rejection) {
+	sd, err := sdpBody(req)
+	switch {
+	case errors.Is(err, errNoSDP):
+		return nil, a.notAcceptable("offerless INVITE not supported", "offerless")
+	case errors.Is(err, errUnsupportedBody):
+		return nil, &rejection{code: 415, reason: "Unsupported Media Type",
+			hdrs: []sip.Header{sip.NewHeader("Accept", "application/sdp")}}
+	case err != nil:
+		code, _ := gateway.Status(err)
+		return nil, &rejection{code: code, reason: statusText(code), hdrs: []sip.Header{a.warning("malformed SDP")}}
+	}
+	if err := checkWebRTC(sd); err != nil {
+		return nil, a.notAcceptable("offer needs ICE and DTLS-SRTP", "no-webrtc")
+	}
+	return sd, nil
+}
+
+func (a *Adapter) notAcceptable(text, deny string) *rejection {
+	return &rejection{code: 488, reason: "Not Acceptable Here", deny: deny, hdrs: []sip.Header{a.warning(text)}}
+}
+
+// warning is a "Warning: 399 <host> "text"" header; text is ours, never input.
+func (a *Adapter) warning(text string) sip.Header {
+	return sip.NewHeader("Warning", fmt.Sprintf("399 %s %s", a.cfg.Host, quoteDisplayName(text)))
+}
+
+// inboundTarget resolves the Request-URI user: an account's AOR reaches its
+// LocalUser, anything else is a router target. SIP and tel targets are
+// refused: inbound SIP never goes back out to SIP (no hairpin, no toll fraud).
+func (a *Adapter) inboundTarget(req *sip.Request) (string, *rejection) {
+	user := req.Recipient.User
+	if acc := a.accountFor(user); acc != nil {
+		return acc.localUser, nil
+	}
+	target, err := unescapeUser(user)
+	if err != nil || target == "" {
+		return "", &rejection{code: 404, reason: "Not Found"}
+	}
+	t, err := gateway.ParseTarget(target)
+	if err != nil {
+		return "", &rejection{code: 404, reason: "Not Found"}
+	}
+	if t.Scheme == gateway.SchemeSIP || t.Scheme == gateway.SchemeTel {
+		return "", &rejection{code: 403, reason: "Forbidden", deny: "hairpin"}
+	}
+	return target, nil
+}
+
+// refuse answers an INVITE we will not place.
+func (a *Adapter) refuse(req *sip.Request, tx sip.ServerTransaction, rej *rejection) {
+	if rej.deny != "" && rej.code != 401 {
+		a.m.deny("in", rej.deny)
+		a.log.Info("inbound call refused", "code", rej.code, "why", rej.deny, "source", req.Source())
+	}
+	if rej.code >= 300 {
+		a.m.call("in", rej.code)
+	}
+	a.reply(req, tx, rej.code, rej.reason, rej.hdrs...)
+}
+
+// place starts the call through the gateway and runs the leg.
+func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic inCall) {
+	leg := newInLeg(a, sess, req, ic.release)
+	call, err := a.gw.Place(leg.ctx, gateway.PlaceRequest{Caller: leg, From: ic.caller, Target: ic.target, Offer: ic.offer})
+	if err != nil {
+		leg.placeFailed(err)
+		return
+	}
+	leg.call = call
+	leg.log = leg.log.With("call", call.ID())
+	leg.run()
+}
+
+// inLeg is the leg of a SIP caller (we are the UAS).
+type inLeg struct {
+	*legCore
+	sess       *sipgo.DialogServerSession
+	inviteCSeq uint32
+	rang       bool
+	finalCode  int
+}
+
+func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
+	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
+	l.self = l
+	l.transport = req.Transport()
+	l.remoteCSeq = req.CSeq().SeqNo
+	if c := req.Contact(); c != nil {
+		l.remoteTarget = *c.Address.Clone()
+	}
+	l.log = l.log.With("callid", req.CallID().Value())
+	return l
+}
+
+// placeFailed answers the INVITE with the status of a gateway error.
+func (l *inLeg) placeFailed(err error) {
+	defer l.finish()
+	code, _ := gateway.Status(err)
+	var hdrs []sip.Header
+	if code == 503 {
+		hdrs = l.a.unavailable("").hdrs
+	}
+	l.log.Info("inbound call not placed", "code", code, "err", err)
+	l.respond(code, hdrs...)
+}
+
+// respond sends a final non-2xx answer to the INVITE.
+func (l *inLeg) respond(code int, hdrs ...sip.Header) {
+	l.finalCode = code
+	l.a.m.call("in", code)
+	l.a.gm.Error("sip", code)
+	if err := l.sess.Respond(code, statusText(code), nil, hdrs...); err != nil {
+		l.log.Debug("final response not sent", "code", code, "err", err)
+	}
+}
+
+func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if req.CSeq().SeqNo == l.inviteCSeq {
+		_ = l.sess.ReadAck(req, tx)
+		return
+	}
+	l.ackSeen(req.CSeq().SeqNo)
+}
+
+func (l *inLeg) run() {
+	defer l.finish()
+	defer l.recoverPanic()
+	if l.alerting() {
+		l.dlg = l.sess
+		l.confirmed()
+	}
+}
+
+// alerting runs until the call is answered (true) or over (false).
+func (l *inLeg) alerting() bool {
+	for !l.ended {
+		x, ok := l.next(l.sess.Context().Done())
+		if !ok {
+			l.cancelled()
+			return false
+		}
+		if l.alertingEvent(x) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *inLeg) alertingEvent(x any) bool {
+	switch e := x.(type) {
+	case gateway.Ringing:
+		l.ring()
+	case gateway.Answer:
+		return l.answer(e.SDP)
+	case gateway.Hangup:
+		l.respond(e.Reason.SIPCode(), reasonHeader(e.Reason))
+		l.ended = true
+	case *inRequest:
+		l.earlyRequest(e)
+	}
+	return false
+}
+
+func (l *inLeg) ring() {
+	if l.rang {
+		return
+	}
+	l.rang = true
+	if err := l.sess.Respond(180, "Ringing", nil, l.contactHeader()); err != nil {
+		l.log.Debug("180 not sent", "err", err)
+	}
+}
+
+// cancelled: the INVITE transaction ended before an answer (CANCEL, which
+// sipgo already answered with 200 and 487, or a transport failure), or the
+// adapter is closing.
+func (l *inLeg) cancelled() {
+	if l.a.ctx.Err() != nil {
+		l.respond(503)
+		l.hangup(gateway.ReasonShutdown)
+		return
+	}
+	l.finalCode = 487
+	l.a.m.call("in", 487)
+	l.hangup(gateway.ReasonCancel)
+}
+
+// earlyRequest answers in-dialog requests that arrive before our 2xx.
+func (l *inLeg) earlyRequest(r *inRequest) {
+	defer r.finish()
+	if r.req.Method == sip.BYE {
+		l.a.reply(r.req, r.tx, 200, "OK")
+		l.respond(487)
+		l.hangup(gateway.ReasonCancel)
+		return
+	}
+	l.a.reply(r.req, r.tx, 491, "Request Pending")
+}
+
+// answer sends the callee's answer in a 200 and waits for the ACK.
+func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
+	res := sip.NewSDPResponseFromRequest(l.sess.InviteRequest, sdpBytes(sd))
+	res.AppendHeader(l.contactHeader())
+	l.register()
+	l.finalCode = 200
+	l.a.m.call("in", 200)
+	err := l.sess.WriteResponse(res)
+	if err != nil && l.sess.LoadState() < sip.DialogStateEstablished {
+		l.log.Info("200 not sent", "err", err)
+		l.hangup(gateway.ReasonCancel)
+		return false
+	}
+	l.localSDP = sd
+	l.dlg = l.sess
+	if err != nil {
+		l.log.Info("no ACK for our 200; ending the call", "err", err)
+		l.sendBye(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 408, Text: "no ACK"})
+		l.hangup(gateway.ReasonDisconnected)
+		return false
+	}
+	return true
+}
+
+// register puts the dialog in the table so in-dialog requests reach us.
+func (l *inLeg) register() {
+	to, from := l.sess.InviteRequest.To(), l.sess.InviteRequest.From()
+	local, _ := to.Params.Get("tag")
+	remote, _ := from.Params.Get("tag")
+	l.key = dialogKey(l.sess.InviteRequest.CallID().Value(), local, remote)
+	l.a.dialogs.add(l.key, l)
+}

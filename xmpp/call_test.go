@@ -1,0 +1,169 @@
+package xmpp
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/xmpp/jingle"
+	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
+)
+
+// A Jingle client calls a browser user through the component (JMI, then
+// Jingle), media flows both ways, and the hang-up reaches the other side.
+func TestJingleClientCallsBrowser(t *testing.T) {
+	for _, noJMI := range []bool{false, true} {
+		name := map[bool]string{false: "jmi", true: "no-jmi"}[noJMI]
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			romeo := e.login("romeo")
+			ctx := ctxFor(t, 30*time.Second)
+			call, leg := placeFromJingle(t, ctx, e, romeo, "alice", noJMI)
+			if got := leg.call.From(); got != "xmpp:romeo@localhost" {
+				t.Errorf("caller address = %q", got)
+			}
+			assertMedia(t, ctx, call.Media, leg.peer)
+			if err := call.Hangup(ctx, "success"); err != nil {
+				t.Fatal(err)
+			}
+			if r := leg.waitHangup(t, 5*time.Second); r.Condition != gateway.CondSuccess {
+				t.Errorf("browser got hangup %+v, want success", r)
+			}
+			waitNoSessions(t, e.a)
+		})
+	}
+}
+
+// The browser hangs up: the Jingle client gets session-terminate success.
+func TestBrowserHangsUpOnJingleClient(t *testing.T) {
+	e := newEnv(t, nil)
+	romeo := e.login("romeo")
+	ctx := ctxFor(t, 30*time.Second)
+	call, leg := placeFromJingle(t, ctx, e, romeo, "alice", false)
+	assertMedia(t, ctx, call.Media, leg.peer)
+
+	// Another user cannot touch romeo's session.
+	juliet := e.login("juliet")
+	ti := &jingle.Jingle{Action: jingle.ActionTransportInfo, SID: call.SID, Contents: []jingle.Content{{
+		Creator: "initiator", Name: "0", Transport: &jingle.Transport{Ufrag: "u", Pwd: "p"}}}}
+	var iqErr *xmpptest.IQError
+	if err := juliet.SendJingle(ctx, e.gwJID("alice"), ti); !errors.As(err, &iqErr) || iqErr.App != "unknown-session" {
+		t.Errorf("transport-info from another JID: %v, want unknown-session", err)
+	}
+	// The initiator cannot accept its own session.
+	acc := &jingle.Jingle{Action: jingle.ActionSessionAccept, SID: call.SID}
+	if err := romeo.SendJingle(ctx, e.gwJID("alice"), acc); !errors.As(err, &iqErr) || iqErr.App != "out-of-order" {
+		t.Errorf("session-accept from the initiator: %v, want out-of-order", err)
+	}
+	leg.hangup()
+	select {
+	case r := <-call.Ended():
+		if r == nil || r.Condition != "success" {
+			t.Errorf("terminate reason = %+v, want success", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("no session-terminate")
+	}
+	waitNoSessions(t, e.a)
+}
+
+// placeFromJingle has c call a browser user and returns both ends.
+func placeFromJingle(t *testing.T, ctx context.Context, e *env, c *xmpptest.Client, user string, noJMI bool) (*xmpptest.Call, *browserLeg) {
+	t.Helper()
+	type result struct {
+		call *xmpptest.Call
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		call, err := c.Call(ctx, e.gwJID(user), xmpptest.CallOptions{NoJMI: noJMI})
+		done <- result{call, err}
+	}()
+	leg, err := e.browsers.next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("call: %v\n%s", r.err, e.p.LogTail())
+	}
+	t.Cleanup(r.call.Close)
+	return r.call, leg
+}
+
+// assertMedia waits until both peers are ICE-connected and received RTP.
+func assertMedia(t *testing.T, ctx context.Context, a, b *xmpptest.Peer) {
+	t.Helper()
+	for i, p := range []*xmpptest.Peer{a, b} {
+		if err := p.WaitMedia(ctx, 10); err != nil {
+			t.Fatalf("peer %d: %v", i, err)
+		}
+	}
+}
+
+func waitNoSessions(t *testing.T, a *Adapter) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Sessions() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions left", a.Sessions())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Ringing from the browser becomes session-info <ringing/>; a busy browser
+// becomes session-terminate busy; a caller that hangs up while ringing
+// cancels the browser leg.
+func TestCallerSeesRingingAndReasons(t *testing.T) {
+	e := newEnv(t, nil)
+	romeo := e.login("romeo")
+	ctx := ctxFor(t, 30*time.Second)
+
+	call, leg := placeFromJingle(t, ctx, e, romeo, "carl", false)
+	select {
+	case <-call.Ringing:
+	default:
+		t.Error("no session-info ringing before the answer")
+	}
+	assertMedia(t, ctx, call.Media, leg.peer)
+	_ = call.Hangup(ctx, "success")
+	leg.waitHangup(t, 5*time.Second)
+
+	_, err := romeo.Call(ctx, e.gwJID("dave"), xmpptest.CallOptions{})
+	if !errors.Is(err, xmpptest.ErrTerminated) || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("call to a busy browser: %v, want terminated busy", err)
+	}
+
+	_, err = romeo.Call(ctx, e.gwJID("nobody"), xmpptest.CallOptions{})
+	if !errors.Is(err, xmpptest.ErrTerminated) || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("call to an unknown browser user: %v, want terminated gone", err)
+	}
+	waitNoSessions(t, e.a)
+}
+
+// A proposal to a target the router refuses is rejected (decline); after a
+// session ended, its sid is unknown.
+func TestProposalRejectedByPolicy(t *testing.T) {
+	e := newEnv(t, nil)
+	romeo := e.login("romeo")
+	ctx := ctxFor(t, 30*time.Second)
+	_, err := romeo.Call(ctx, e.gwJID(`bob\40pbx.example.org`), xmpptest.CallOptions{})
+	if !errors.Is(err, xmpptest.ErrRejected) || !strings.Contains(err.Error(), "decline") {
+		t.Errorf("call to an unrouted SIP target: %v, want rejected decline", err)
+	}
+
+	call, leg := placeFromJingle(t, ctx, e, romeo, "alice", false)
+	leg.hangup()
+	<-call.Ended()
+	waitNoSessions(t, e.a)
+	ti := &jingle.Jingle{Action: jingle.ActionTransportInfo, SID: call.SID, Contents: []jingle.Content{{
+		Creator: "initiator", Name: "0", Transport: &jingle.Transport{Ufrag: "u", Pwd: "p"}}}}
+	var iqErr *xmpptest.IQError
+	if err := romeo.SendJingle(ctx, e.gwJID("alice"), ti); !errors.As(err, &iqErr) || iqErr.App != "unknown-session" {
+		t.Errorf("IQ after terminate: %v, want unknown-session", err)
+	}
+}
