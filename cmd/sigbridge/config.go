@@ -11,7 +11,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/ws"
+	"github.com/sigbridge/sigbridge/xmpp"
 )
 
 // Config is the whole configuration file. Every field has an embedded
@@ -22,11 +24,18 @@ type Config struct {
 	DrainTimeout time.Duration  `yaml:"drain_timeout"`
 	Gateway      gateway.Config `yaml:"gateway"`
 	WS           ws.Config      `yaml:"ws"`
+	SIP          sip.Config     `yaml:"sip"`
+	XMPP         xmpp.Config    `yaml:"xmpp"`
 }
+
+// sipOff as sip.listen (or --sip) turns the SIP adapter off.
+const sipOff = "off"
+
+func (c Config) sipEnabled() bool { return c.SIP.Listen != sipOff }
 
 func defaultConfig() Config {
 	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
-		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig()}
+		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen}}
 }
 
 // loadConfig reads a YAML file over the defaults, rejecting unknown keys.

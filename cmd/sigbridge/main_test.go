@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,6 +66,7 @@ func (l drainLeg) Deliver(ev gateway.Event) error { l.got <- ev; return nil }
 func TestServeOpsEndpointsAndDrain(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.HTTP = "127.0.0.1:0"
+	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.DrainTimeout = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *server, 1)
@@ -76,6 +78,9 @@ func TestServeOpsEndpointsAndDrain(t *testing.T) {
 		if code, body := get(t, base+path); code != 200 || !strings.Contains(body, want) {
 			t.Fatalf("%s: %d %q", path, code, body)
 		}
+	}
+	if got := sipOptions(t, s.sip.Addr()); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Fatalf("SIP OPTIONS: %q", got)
 	}
 	// A live call is hung up on both legs when the drain deadline passes.
 	callee := drainLeg{make(chan gateway.Event, 16)}
@@ -127,4 +132,29 @@ func get(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// sipOptions sends an out-of-dialog OPTIONS over UDP and returns the reply.
+func sipOptions(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	req := "OPTIONS sip:" + addr + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK-ops1\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:probe@" + local + ">;tag=1\r\nTo: <sip:" + addr + ">\r\n" +
+		"Call-ID: ops-probe-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("no SIP reply: %v", err)
+	}
+	return string(buf[:n])
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,12 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/ws"
+	"github.com/sigbridge/sigbridge/xmpp"
 )
 
 // serveFlags are the command-line overrides of the config file.
 type serveFlags struct {
-	config, http, logLevel string
+	config, http, sip, logLevel string
 }
 
 func parseServeFlags(args []string, errOut io.Writer) (serveFlags, error) {
@@ -32,6 +35,7 @@ func parseServeFlags(args []string, errOut io.Writer) (serveFlags, error) {
 	fs.SetOutput(errOut)
 	fs.StringVar(&f.config, "config", "", "YAML configuration file (unknown keys are an error)")
 	fs.StringVar(&f.http, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
+	fs.StringVar(&f.sip, "sip", "", `SIP UDP+TCP listen address (default 127.0.0.1:5060; "off" disables SIP)`)
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -65,6 +69,9 @@ func applyFlags(cfg *Config, f serveFlags) {
 	if f.http != "" {
 		cfg.HTTP = f.http
 	}
+	if f.sip != "" {
+		cfg.SIP.Listen = f.sip
+	}
 	if f.logLevel != "" {
 		cfg.LogLevel = f.logLevel
 	}
@@ -84,21 +91,44 @@ type server struct {
 	log     *slog.Logger
 	gw      *gateway.Gateway
 	ws      *ws.Server
+	sip     *sip.Adapter  // nil when SIP is off
+	xmpp    *xmpp.Adapter // nil when XMPP is not configured
 	reg     *prometheus.Registry
 	ready   atomic.Bool
 	httpSrv *http.Server
 	addr    string
+
+	stopXMPP context.CancelFunc
+	xmppDone sync.WaitGroup
 }
 
-func newServer(cfg Config, log *slog.Logger) *server {
+func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := gateway.NewMetrics(reg)
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)
-	s := &server{cfg: cfg, log: log, gw: gw, reg: reg}
+	s := &server{cfg: cfg, log: log, gw: gw, reg: reg, stopXMPP: func() {}}
 	s.ws = ws.NewServer(cfg.WS, gw, log.With("adapter", "ws"), metrics)
+	if err := s.newAdapters(metrics); err != nil {
+		return nil, err
+	}
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: cfg.WS.HandshakeTimeout}
-	return s
+	return s, nil
+}
+
+func (s *server) newAdapters(metrics *gateway.Metrics) error {
+	var err error
+	if s.cfg.sipEnabled() {
+		if s.sip, err = sip.New(s.cfg.SIP, s.gw, s.log.With("adapter", "sip"), metrics, s.reg); err != nil {
+			return fmt.Errorf("sip: %w", err)
+		}
+	}
+	if s.cfg.XMPP.Enabled() {
+		if s.xmpp, err = xmpp.New(s.cfg.XMPP, s.gw, s.log.With("adapter", "xmpp"), metrics); err != nil {
+			return fmt.Errorf("xmpp: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *server) routes() http.Handler {
@@ -119,27 +149,69 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serve runs until ctx ends, then drains. If started is not nil, it receives
-// the server once the HTTP listener is up (s.addr holds the bound address).
+// the server once every listener is up (s.addr holds the HTTP address).
 func serve(ctx context.Context, cfg Config, log *slog.Logger, started chan<- *server) error {
-	s := newServer(cfg, log)
-	ln, err := net.Listen("tcp", cfg.HTTP)
+	s, err := newServer(cfg, log)
 	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
+		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.httpSrv.Serve(ln) }()
-	s.ready.Store(true)
-	s.addr = ln.Addr().String()
-	log.Info("sigbridge serving", "http", s.addr, "version", version)
+	errc, err := s.start(ctx)
+	if err != nil {
+		return err
+	}
 	if started != nil {
 		started <- s
 	}
 	select {
 	case err := <-errc:
+		_ = s.shutdown()
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	return s.shutdown()
+}
+
+// start opens the HTTP and SIP listeners and starts the XMPP session.
+func (s *server) start(ctx context.Context) (<-chan error, error) {
+	ln, err := net.Listen("tcp", s.cfg.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+	if s.sip != nil {
+		if err := s.sip.Start(ctx); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("sip: %w", err)
+		}
+	}
+	s.startXMPP()
+	errc := make(chan error, 1)
+	go func() { errc <- s.httpSrv.Serve(ln) }()
+	s.addr = ln.Addr().String()
+	s.ready.Store(true)
+	s.log.Info("sigbridge serving", "http", s.addr, "sip", s.sipAddr(), "xmpp", s.cfg.XMPP.Enabled(), "version", version)
+	return errc, nil
+}
+
+func (s *server) sipAddr() string {
+	if s.sip == nil {
+		return sipOff
+	}
+	return s.sip.Addr()
+}
+
+func (s *server) startXMPP() {
+	if s.xmpp == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopXMPP = cancel
+	s.xmppDone.Add(1)
+	go func() {
+		defer s.xmppDone.Done()
+		if err := s.xmpp.Run(ctx); err != nil {
+			s.log.Error("xmpp adapter stopped", "err", err)
+		}
+	}()
 }
 
 // shutdown drains calls until the drain timeout, then closes the adapters
@@ -151,7 +223,13 @@ func (s *server) shutdown() error {
 	s.gw.Drain(ctx)
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelClose()
-	err := errors.Join(s.ws.Shutdown(closeCtx), s.httpSrv.Shutdown(closeCtx))
+	errs := []error{s.ws.Shutdown(closeCtx)}
+	if s.sip != nil {
+		errs = append(errs, s.sip.Close())
+	}
+	s.stopXMPP()
+	s.xmppDone.Wait()
+	errs = append(errs, s.httpSrv.Shutdown(closeCtx))
 	s.log.Info("stopped")
-	return err
+	return errors.Join(errs...)
 }

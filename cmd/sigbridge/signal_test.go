@@ -29,7 +29,7 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("drain_timeout: 300ms\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfg, "--http", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfg, "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
