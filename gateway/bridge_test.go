@@ -105,9 +105,17 @@ func TestHalfTrickleTowardSIPFlushesOnEnd(t *testing.T) {
 	if strings.Contains(text, "trickle") {
 		t.Fatal("ice-options:trickle left toward a non-trickling leg")
 	}
+	if strings.Contains(text, "candidate:candidate:") {
+		t.Fatal("candidate prefix doubled in the folded SDP")
+	}
 	for i, m := range offer.SDP.MediaDescriptions {
 		if got := len(candidates(m)); got != 1 {
 			t.Errorf("m-line %d: %d candidates, want 1", i, got)
+		}
+		for _, c := range candidates(m) {
+			if _, err := ParseCandidate("candidate:" + c); err != nil || strings.HasPrefix(c, "candidate:") {
+				t.Errorf("m-line %d: folded candidate %q is not a valid attribute value", i, c)
+			}
 		}
 		if _, ok := m.Attribute("end-of-candidates"); !ok {
 			t.Errorf("m-line %d lacks end-of-candidates", i)

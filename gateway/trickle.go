@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/pion/sdp/v3"
 )
@@ -43,7 +44,7 @@ func (g *gatherer) add(c Candidate) error {
 		return errDropped{why}
 	}
 	m := g.sd.MediaDescriptions[i]
-	m.Attributes = append(m.Attributes, sdp.NewAttribute("candidate", trimCandidate(c.Line)))
+	m.Attributes = append(m.Attributes, sdp.NewAttribute("candidate", candidateValue(c.Line)))
 	return nil
 }
 
@@ -136,6 +137,12 @@ func setDefaultAddress(m *sdp.MediaDescription, c ICECandidate, ok bool) {
 	m.MediaName.Port.Value = c.Port
 	m.ConnectionInformation = &sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType,
 		Address: &sdp.Address{Address: c.Address}}
+}
+
+// candidateValue is the a=candidate attribute value of a trickled line
+// ("candidate:1 1 udp ..." or "a=candidate:1 ..." -> "1 1 udp ...").
+func candidateValue(line string) string {
+	return strings.TrimPrefix(trimCandidate(line), "candidate:")
 }
 
 func trimCandidate(line string) string {
