@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 )
@@ -77,6 +80,12 @@ type browserLeg struct {
 	ringing  chan struct{}
 	ringOne  sync.Once
 	errs     chan error
+
+	answered  atomic.Bool                               // the first exchange is done
+	reoffers  chan *sdp.SessionDescription              // re-offers from the other side (answered by the peer)
+	reanswers chan *sdp.SessionDescription              // answers to our re-offers
+	failures  chan gateway.Failure                      // refusals of our re-offers
+	applyNext atomic.Pointer[webrtc.SessionDescription] // our re-offer was applied locally: apply its answer
 }
 
 func newBrowserLeg(t *testing.T, name string) (*browserLeg, error) {
@@ -85,7 +94,8 @@ func newBrowserLeg(t *testing.T, name string) (*browserLeg, error) {
 		return nil, err
 	}
 	l := &browserLeg{name: name, peer: p, inbox: make(chan gateway.Event, 256), hangups: make(chan gateway.Reason, 1),
-		ringing: make(chan struct{}), errs: make(chan error, 16)}
+		ringing: make(chan struct{}), errs: make(chan error, 16), reoffers: make(chan *sdp.SessionDescription, 8),
+		reanswers: make(chan *sdp.SessionDescription, 8), failures: make(chan gateway.Failure, 8)}
 	t.Cleanup(func() { p.Close() })
 	go l.run()
 	return l, nil
@@ -117,6 +127,9 @@ func (l *browserLeg) run() {
 func (l *browserLeg) handle(ev gateway.Event) error {
 	switch e := ev.(type) {
 	case gateway.Offer:
+		if l.answered.Load() {
+			return l.answerReoffer(e.SDP)
+		}
 		if l.behavior.ring > 0 {
 			_ = l.call.Post(l, gateway.Ringing{Code: 180})
 			time.Sleep(l.behavior.ring)
@@ -132,9 +145,21 @@ func (l *browserLeg) handle(ev gateway.Event) error {
 		if err != nil {
 			return err
 		}
+		l.answered.Store(true)
 		return l.call.Post(l, gateway.Answer{SDP: sd})
 	case gateway.Answer:
+		if l.answered.Load() {
+			l.reanswers <- e.SDP
+			if l.applyNext.Swap(nil) != nil {
+				return l.peer.SetAnswer(gateway.MarshalSDP(e.SDP))
+			}
+			return nil
+		}
+		l.answered.Store(true)
 		return l.peer.SetAnswer(gateway.MarshalSDP(e.SDP))
+	case gateway.Failure:
+		l.applyNext.Store(nil)
+		l.failures <- e
 	case gateway.Candidate:
 		return l.peer.AddCandidate(e.Line, e.Mid, uint16(e.MLineIndex))
 	case gateway.Ringing:
@@ -145,6 +170,76 @@ func (l *browserLeg) handle(ev gateway.Event) error {
 		default:
 		}
 		l.peer.Close()
+	}
+	return nil
+}
+
+// answerReoffer answers a re-offer from the other side with the peer (a
+// real renegotiation: hold, ICE restart).
+func (l *browserLeg) answerReoffer(offer *sdp.SessionDescription) error {
+	l.reoffers <- offer
+	answer, err := l.peer.Answer(gateway.MarshalSDP(offer))
+	if err != nil {
+		return err
+	}
+	sd, err := gateway.ParseSDP(answer)
+	if err != nil {
+		return err
+	}
+	return l.call.Post(l, gateway.Answer{SDP: sd})
+}
+
+// reoffer sends a re-offer made by the peer (CreateOffer with opts), after
+// mutate changed it (may be nil), and returns the answer or the failure.
+// With apply, the offer is set as local description and the answer applied
+// (a real renegotiation); without, the peer is left as it was (munged
+// offers: hold, unsupported changes).
+func (l *browserLeg) reoffer(t *testing.T, ctx context.Context, opts *webrtc.OfferOptions, apply bool,
+	mutate func(*sdp.SessionDescription)) (*sdp.SessionDescription, *gateway.Failure) {
+	t.Helper()
+	o, err := l.peer.PC.CreateOffer(opts)
+	if err != nil {
+		t.Fatalf("re-offer: %v", err)
+	}
+	if apply {
+		if err := l.peer.PC.SetLocalDescription(o); err != nil {
+			t.Fatalf("re-offer: %v", err)
+		}
+		l.applyNext.Store(&o)
+	}
+	sd, err := gateway.ParseSDP(o.SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(sd)
+	}
+	if err := l.call.Post(l, gateway.Offer{SDP: sd}); err != nil {
+		t.Fatalf("re-offer: %v", err)
+	}
+	select {
+	case a := <-l.reanswers:
+		return a, nil
+	case f := <-l.failures:
+		return nil, &f
+	case err := <-l.errs:
+		t.Fatalf("browser leg: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no answer and no failure to the re-offer")
+	}
+	return nil, nil
+}
+
+// nextReoffer waits for a re-offer from the other side.
+func (l *browserLeg) nextReoffer(t *testing.T, ctx context.Context) *sdp.SessionDescription {
+	t.Helper()
+	select {
+	case o := <-l.reoffers:
+		return o
+	case err := <-l.errs:
+		t.Fatalf("browser leg: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no re-offer reached the browser")
 	}
 	return nil
 }

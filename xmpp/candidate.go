@@ -12,7 +12,7 @@ import (
 func (s *session) onLocalCandidate(c gateway.Candidate) {
 	st := s.getState()
 	switch {
-	case s.role == jingle.Initiator && !s.initAcked && st != stEnded:
+	case (s.role == jingle.Initiator && !s.initAcked || s.holdCands) && st != stEnded:
 		if len(s.held) < maxPending {
 			s.held = append(s.held, c)
 		}
@@ -37,7 +37,7 @@ func (s *session) sendCandidate(c gateway.Candidate) {
 	}
 	ufrag, pwd := s.credentials(name)
 	if stale(ufrag, cand.Ufrag, c.Ufrag) {
-		s.drop("stale-ufrag", nil)
+		s.park(c)
 		return
 	}
 	if cand.IsMDNS() {
@@ -49,6 +49,32 @@ func (s *session) sendCandidate(c gateway.Candidate) {
 		Creator: s.creatorOf(name), Name: name,
 		Transport: &jingle.Transport{Ufrag: ufrag, Pwd: pwd, Candidates: []jingle.Candidate{cand}},
 	}}})
+}
+
+// park keeps a candidate of an ICE generation other than the current one:
+// it is stale, or it belongs to a restart whose SDP has not reached us yet
+// (a leg may trickle the first candidates of a restart before its offer or
+// answer gets here). The oldest are dropped beyond maxFuture.
+func (s *session) park(c gateway.Candidate) {
+	if s.getState() != stActive {
+		s.drop("stale-ufrag", nil)
+		return
+	}
+	if len(s.future) >= maxFuture {
+		s.future = s.future[1:]
+		s.drop("stale-ufrag", nil)
+	}
+	s.future = append(s.future, c)
+}
+
+// sentChanged replays the parked candidates after lastSent changed: those
+// of its generation go out now.
+func (s *session) sentChanged() {
+	parked := s.future
+	s.future = nil
+	for _, c := range parked {
+		s.onLocalCandidate(c)
+	}
 }
 
 func stale(current string, ufrags ...string) bool {
@@ -98,9 +124,28 @@ func (s *session) creatorOf(name string) string {
 }
 
 // onTransportInfo hands the peer's candidates to the bridge. New ICE
-// credentials without candidates (an ICE restart) are not supported and
-// only logged.
+// credentials are an ICE restart (reneg.go): the peer's own (an offer,
+// Conversations style: no candidates) or its answer to ours (credentials
+// with candidates). Candidates of the peer's current generation are also
+// kept in peerSDP, so that SDPs built from it later are complete; those of
+// a generation the bridge has not heard of yet wait there for the re-offer.
 func (s *session) onTransportInfo(j *jingle.Jingle) {
+	restartAnswer, restartOffer := false, false
+	if s.getState() == stActive && s.peerSDP != nil {
+		if old, u, p, cands := s.restartCreds(j); u != "" {
+			s.log.Debug("new ICE credentials from the peer", "candidates", cands, "reneg", s.rn.kind.String())
+			if !s.onPeerCredentials(old, u, p, cands) {
+				return
+			}
+			restartAnswer = s.rn.kind == rnOutRestart
+			restartOffer = !restartAnswer
+		}
+	}
+	if restartOffer {
+		// Re-offer first: candidates in the same stanza are folded into
+		// it (or, if the offer must wait, kept in peerSDP for it).
+		defer s.sync()
+	}
 	for _, c := range j.Contents {
 		if c.Transport == nil {
 			continue
@@ -111,17 +156,44 @@ func (s *session) onTransportInfo(j *jingle.Jingle) {
 			s.drop("unknown-content", nil)
 			continue
 		}
-		if len(c.Transport.Candidates) == 0 {
-			s.log.Info("transport-info without candidates ignored (ICE restart is not supported)")
-		}
 		cands := c.Transport.Candidates
 		if len(cands) > jingle.MaxCandidates {
 			s.drop("limit", nil)
 			cands = cands[:jingle.MaxCandidates]
 		}
 		for _, cand := range cands {
-			s.postCall(gateway.Candidate{Mid: mid, MLineIndex: idx, Line: cand.SDPLine(c.Transport.Ufrag),
-				Ufrag: c.Transport.Ufrag})
+			s.peerCandidate(mid, idx, cand.SDPLine(c.Transport.Ufrag), c.Transport.Ufrag, restartAnswer)
 		}
 	}
+	if restartAnswer {
+		s.onRestartAnswer()
+	}
+}
+
+// peerCandidate keeps a candidate of the peer in peerSDP (current
+// generation) and posts it to the bridge when the bridge knows its
+// generation. Before the session is active (no peerSDP yet) every
+// candidate goes to the bridge, which holds them until the SDP went out.
+func (s *session) peerCandidate(mid string, idx int, line, ufrag string, inAnswer bool) {
+	if s.peerSDP == nil || idx < 0 || idx >= len(s.peerSDP.MediaDescriptions) {
+		s.postCall(gateway.Candidate{Mid: mid, MLineIndex: idx, Line: line, Ufrag: ufrag})
+		return
+	}
+	current, _ := creds(s.peerSDP, idx)
+	if ufrag == current {
+		addCandidate(s.peerSDP.MediaDescriptions[idx], line)
+	}
+	if inAnswer {
+		return // they go out inside the Answer
+	}
+	posted := s.lastRecv
+	if s.rn.kind == rnIn {
+		posted = s.rn.offer
+	}
+	if idx < len(posted.MediaDescriptions) {
+		if u, _ := creds(posted, idx); u != ufrag && ufrag == current {
+			return // a new generation: it goes out with the re-offer
+		}
+	}
+	s.postCall(gateway.Candidate{Mid: mid, MLineIndex: idx, Line: line, Ufrag: ufrag})
 }

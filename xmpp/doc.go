@@ -40,6 +40,21 @@
 // on its other leg with connectivity-error, and Run reconnects with
 // exponential backoff.
 //
+// # Renegotiation
+//
+// Once a session is active, re-offers work both ways (reneg.go). A
+// re-offer from the bridge is diffed against the other leg's previous
+// SDP: a direction-only change is answered at once from the cache (the
+// peer's SDP with RFC 3264 directions, o= bumped) and the peer is told
+// with session-info <hold/>/<unhold/> and content-modify; new ICE
+// credentials go to the peer as a restart transport-info and its reply
+// becomes the Answer; appended m-lines become content-add; anything else
+// gets gateway.Failure 488, so the bridge withdraws the offer and the call
+// goes on. From the peer, session-info hold/unhold, content-modify and
+// transport-info with new credentials become re-offers toward the other
+// leg, built from the peer's SDP; their answers are absorbed. Within a
+// session the initiator wins crossing changes (conflict + <tie-break/>).
+//
 // # Concurrency
 //
 // mellium's Serve loop reads the stream on one goroutine and calls

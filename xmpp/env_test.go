@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"context"
+	"encoding/xml"
 	"log/slog"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 )
 
 // env is one test's world: a Prosody on loopback, a gateway with a browser
@@ -102,6 +104,15 @@ func (e *env) login(user string) *xmpptest.Client {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(c.Close)
+	// A round trip after the initial presence: once the server answered,
+	// it has made the resource available, so a proposal to the bare JID
+	// reaches it (instead of bouncing with service-unavailable).
+	ping := struct {
+		XMLName xml.Name `xml:"urn:xmpp:ping ping"`
+	}{}
+	if _, err := c.SendIQ(ctx, c.JID.Domain(), stanza.GetIQ, ping); err != nil {
+		e.t.Fatal(err)
+	}
 	return c
 }
 

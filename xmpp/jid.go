@@ -91,13 +91,32 @@ func TargetForLocal(local string) (string, error) {
 		return "", fmt.Errorf("%w: empty local part", ErrBadJID)
 	case strings.HasPrefix(strings.ToLower(u), "xmpp:"):
 		return "", fmt.Errorf("%w: %w: xmpp targets through the gateway", ErrBadJID, gateway.ErrForbidden)
-	case strings.Contains(u, ":"):
+	case hasScheme(u):
 		return u, nil
 	case strings.Contains(u, "@"):
-		return "sip:" + u, nil
+		return "sip:" + u, nil // also user@host:port
 	}
 	return u, nil
 }
+
+// hasScheme reports whether s starts with a URI scheme ("sip:", "tel:"):
+// letters, digits, "+", "-" or "." before the first ":", starting with a
+// letter. "bob@127.0.0.1:5070" has none (its ":" is the port's).
+func hasScheme(s string) bool {
+	scheme, _, ok := strings.Cut(s, ":")
+	if !ok || scheme == "" || !isAlpha(scheme[0]) {
+		return false
+	}
+	for i := 1; i < len(scheme); i++ {
+		c := scheme[i]
+		if !isAlpha(c) && (c < '0' || c > '9') && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // LocalForAddress maps a routable gateway address (a browser user name, a
 // SIP or tel URI) to the JID local part that reaches it back: the inverse of

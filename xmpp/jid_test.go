@@ -42,6 +42,7 @@ func TestTargetForLocal(t *testing.T) {
 		{"+15551234", "+15551234"},
 		{`sip\3abob\40pbx.example.org`, "sip:bob@pbx.example.org"},
 		{`tel\3a+15551234`, "tel:+15551234"},
+		{`bob\40127.0.0.1\3a5070`, "sip:bob@127.0.0.1:5070"},
 	}
 	for _, tt := range tests {
 		got, err := TargetForLocal(tt.local)
@@ -67,6 +68,7 @@ func TestLocalForAddress(t *testing.T) {
 		"tel:+15551234":            "+15551234",
 		"+15551234":                "+15551234",
 		"sips:bob@pbx.example.org": `sips\3abob\40pbx.example.org`,
+		"sip:bob@127.0.0.1:5070":   `bob\40127.0.0.1\3a5070`,
 	} {
 		got := LocalForAddress(addr)
 		if got != want {

@@ -24,6 +24,8 @@ const (
 	sessionInbox = 256
 	// maxPending caps candidates held for a session before it may send them.
 	maxPending = 256
+	// maxFuture caps candidates of an ICE generation not known yet.
+	maxFuture = 32
 )
 
 // Default timers.

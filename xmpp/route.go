@@ -29,6 +29,9 @@ func (a *Adapter) onJingle(st *stream, req stanza.IQ, j *jingle.Jingle) (xml.Tok
 	if !s.accepts(j.Action) {
 		return a.refuse(req, errOutOfOrder), nil
 	}
+	if s.tieBreak(j) {
+		return a.refuse(req, errTieBreak), nil
+	}
 	return resultReply(req, nil), func() { s.post(evJingle{j: j}) }
 }
 
@@ -111,6 +114,44 @@ func (a *Adapter) onBounce(in *inStanza, from jid.JID) func() {
 
 // peerState is the part of a session the stanza handler reads.
 type peerState struct {
-	peerBare jid.JID                 // immutable
-	peerFull atomic.Pointer[jid.JID] // set once a device is known
+	peerBare  jid.JID                 // immutable
+	peerFull  atomic.Pointer[jid.JID] // set once a device is known
+	outOffer  atomic.Int32            // renegKind of a bridge re-offer waiting for the peer
+	peerUfrag atomic.Pointer[string]  // the peer's current ICE ufrag
+}
+
+// tieBreak reports whether a change from the peer crosses one of ours that
+// wins: within a session the initiator wins (protocols.md §2.2). The
+// crossing change is a restart offer (a transport-info with new
+// credentials and no candidates) while our restart waits, or a content-add
+// while ours waits. It may be called from any goroutine.
+func (s *session) tieBreak(j *jingle.Jingle) bool {
+	if s.role != jingle.Initiator {
+		return false
+	}
+	switch renegKind(s.outOffer.Load()) {
+	case rnOutRestart:
+		return j.Action == jingle.ActionTransportInfo && isRestartOffer(j, s.peerUfrag.Load())
+	case rnOutContentAdd:
+		return j.Action == jingle.ActionContentAdd
+	}
+	return false
+}
+
+// isRestartOffer: transports without candidates, one with a ufrag other
+// than current.
+func isRestartOffer(j *jingle.Jingle, current *string) bool {
+	fresh := false
+	for _, c := range j.Contents {
+		if c.Transport == nil {
+			continue
+		}
+		if len(c.Transport.Candidates) > 0 {
+			return false
+		}
+		if c.Transport.Ufrag != "" && (current == nil || c.Transport.Ufrag != *current) {
+			fresh = true
+		}
+	}
+	return fresh
 }

@@ -56,11 +56,29 @@ type session struct {
 	call      *gateway.Call
 	offer     *jingle.Jingle          // outgoing: contents of our session-initiate
 	lastSent  *sdp.SessionDescription // the last SDP we sent as Jingle
-	held      []gateway.Candidate     // outgoing: candidates until the initiate is acked
+	held      []gateway.Candidate     // candidates until the initiate (or a restart) is acked
 	initAcked bool
 	rang      bool
 	timer     *time.Timer
 	timerGen  int
+
+	// renegotiation (reneg.go)
+	lastRecv    *sdp.SessionDescription // the last SDP built from the peer's Jingle that the bridge has
+	peerSDP     *sdp.SessionDescription // the peer's current SDP: its media, ICE credentials, candidates
+	peerBase    []string                // per m-line: the direction the peer wants (its view), hold aside
+	peerHeld    bool                    // the peer holds (session-info <hold/>)
+	wantsSent   []string                // per m-line: the peer's wants as the bridge last heard them
+	senders     []jingle.Senders        // per m-line: the senders in force
+	peerSetup   string                  // the peer's DTLS role (active or passive)
+	remoteHeld  bool                    // we told the peer <hold/>
+	rn          reneg                   // the exchange in flight
+	rnGen       int
+	rnTimer     *time.Timer
+	prevSent    *sdp.SessionDescription // lastSent before a bridge re-offer in flight
+	holdCands   bool                    // hold the other leg's candidates: restart not yet acked
+	expectGlare int                     // crossed re-offers of ours the bridge will refuse
+	syncBlocked string                  // a refused re-offer of ours (syncSig)
+	future      []gateway.Candidate     // the other leg's candidates of an unknown ICE generation
 }
 
 // Session events.
@@ -152,6 +170,9 @@ func (s *session) recoverPanic() {
 
 func (s *session) finish() {
 	s.stopTimer()
+	if s.rnTimer != nil {
+		s.rnTimer.Stop()
+	}
 	s.state.Store(int32(stEnded))
 	close(s.done)
 	s.a.removeSession(s)
@@ -175,6 +196,16 @@ func (s *session) handle(ev any) {
 		if e.gen == s.timerGen || e.kind == timerRinging {
 			s.onTimer(e.kind)
 		}
+	case evRenegTimer:
+		if e.gen == s.rnGen {
+			s.onRenegTimer()
+		}
+	case evRenegIQ:
+		if e.gen == s.rnGen {
+			s.onRenegIQ(e.res)
+		}
+	case evSyncTimer:
+		s.sync()
 	case evStreamLost:
 		s.log.Info("stream lost; ending call")
 		s.hangupCall(gateway.ReasonDisconnected)

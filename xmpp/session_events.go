@@ -30,7 +30,7 @@ func (s *session) onBridge(ev gateway.Event) {
 	case gateway.EndOfCandidates:
 		// XEP-0176 has no end-of-candidates; Jingle peers do not need it.
 	case gateway.Failure:
-		s.log.Info("bridge refused a message", "code", e.Code, "reason", e.Reason, "ref", e.Ref)
+		s.onBridgeFailure(e)
 	}
 }
 
@@ -48,7 +48,14 @@ func (s *session) onJingle(j *jingle.Jingle) {
 	case jingle.ActionSessionTerminate:
 		s.onTerminate(j)
 	case jingle.ActionContentAdd:
-		s.sendJingle(&jingle.Jingle{Action: jingle.ActionContentReject, Contents: j.Contents})
+		// The peer adding streams is not supported (yet): reject them.
+		s.sendJingle(&jingle.Jingle{Action: jingle.ActionContentReject, Contents: stubs(j.Contents)})
+	case jingle.ActionContentAccept:
+		s.onContentAccept(j)
+	case jingle.ActionContentReject:
+		s.onContentReject()
+	case jingle.ActionContentModify:
+		s.onPeerContentModify(j)
 	case jingle.ActionTransportReplace:
 		s.sendJingle(&jingle.Jingle{Action: jingle.ActionTransportReject, Contents: j.Contents})
 	default:
@@ -57,9 +64,22 @@ func (s *session) onJingle(j *jingle.Jingle) {
 }
 
 func (s *session) onSessionInfo(j *jingle.Jingle) {
-	if j.Info != nil && j.Info.Kind() == jingle.InfoRinging && s.role == jingle.Initiator {
+	switch {
+	case j.Info == nil:
+	case j.Info.Kind() == jingle.InfoRinging && s.role == jingle.Initiator:
 		s.calleeRinging()
+	default:
+		s.onPeerInfo(j.Info.Kind())
 	}
+}
+
+// stubs returns contents reduced to creator and name (for content-reject).
+func stubs(cs []jingle.Content) []jingle.Content {
+	out := make([]jingle.Content, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, jingle.Content{Creator: c.Creator, Name: c.Name})
+	}
+	return out
 }
 
 // calleeRinging tells the bridge (once) that the XMPP callee is alerted.
@@ -129,15 +149,22 @@ func (s *session) sendTerminate(r gateway.Reason) {
 
 // sendJingle sends a Jingle IQ to the peer; its result comes back as evIQ.
 func (s *session) sendJingle(j *jingle.Jingle) {
+	action := j.Action
+	s.sendJingleThen(j, func(r iqResult) any { return evIQ{action: action, res: r} })
+}
+
+// sendJingleThen sends a Jingle IQ to the peer; its result comes back as
+// the event ev returns.
+func (s *session) sendJingleThen(j *jingle.Jingle, ev func(iqResult) any) {
 	j.SID = s.sid()
 	payload, err := tokens(j)
 	if err != nil {
 		s.log.Error("cannot encode Jingle", "action", string(j.Action), "err", err)
+		s.post(ev(iqResult{cond: "internal-server-error"}))
 		return
 	}
-	action := j.Action
 	iq := stanza.IQ{XMLName: xml.Name{Local: "iq"}, From: s.local, To: s.peer}
-	s.st.sendIQ(iq, payload, string(action), func(r iqResult) { s.post(evIQ{action: action, res: r}) })
+	s.st.sendIQ(iq, payload, string(j.Action), func(r iqResult) { s.post(ev(r)) })
 }
 
 // sendJMI sends one JMI element about this session to to.

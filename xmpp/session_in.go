@@ -125,6 +125,7 @@ func (s *session) onInitiate(j *jingle.Jingle) {
 		s.end(gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488}, false)
 		return
 	}
+	s.setPeerSDP(sd)
 	s.place(sd)
 }
 
@@ -143,8 +144,13 @@ func (s *session) place(sd *sdp.SessionDescription) {
 	s.log.Info("call placed", "target", s.target)
 }
 
-// onAnswer sends the callee's answer as session-accept.
+// onAnswer sends the callee's answer as session-accept, or absorbs the
+// other leg's answer to a re-offer of ours.
 func (s *session) onAnswer(sd *sdp.SessionDescription) {
+	if s.getState() == stActive && s.rn.kind == rnIn {
+		s.onReAnswer(sd)
+		return
+	}
 	if s.role != jingle.Responder || s.getState() != stPending {
 		s.log.Info("answer ignored", "state", s.getState().String())
 		return
@@ -159,4 +165,6 @@ func (s *session) onAnswer(sd *sdp.SessionDescription) {
 	s.lastSent = sd
 	s.sendJingle(j)
 	s.setState(stActive)
+	s.activate()
+	s.sync() // the peer may have asked for hold before the answer
 }

@@ -74,10 +74,17 @@ func checkOffer(sd *sdp.SessionDescription) error {
 	return fmt.Errorf("%w: no DTLS fingerprint", gateway.ErrBadSDP)
 }
 
-// onOffer starts the JMI proposal with the caller's offer.
+// onOffer starts the JMI proposal with the caller's offer; a re-offer to
+// an active session is renegotiated (reneg.go). Any other offer is refused
+// (491) so that the bridge never waits for an answer that cannot come.
 func (s *session) onOffer(sd *sdp.SessionDescription) {
-	if s.role != jingle.Initiator || s.getState() != stIdle {
-		s.log.Info("re-offer not supported; ignored", "state", s.getState().String())
+	switch {
+	case s.getState() == stActive:
+		s.onReOffer(sd)
+		return
+	case s.role != jingle.Initiator || s.getState() != stIdle:
+		s.log.Info("offer refused", "state", s.getState().String())
+		s.postCall(failure491("the XMPP session is not ready for an offer"))
 		return
 	}
 	j, err := jingle.SDPToJingle(sd, jingle.Initiator, jingle.SDPToJingleOptions{Mids: s.mids, DropMDNS: true})
@@ -144,5 +151,8 @@ func (s *session) onAccept(j *jingle.Jingle) {
 		return
 	}
 	s.setState(stActive)
+	s.setPeerSDP(sd)
+	s.activate()
 	s.postCall(gateway.Answer{SDP: sd})
+	s.sync() // the peer may have asked for hold before its answer went out
 }

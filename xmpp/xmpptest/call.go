@@ -36,6 +36,18 @@ type Call struct {
 	once      sync.Once
 	ringMu    sync.Once
 	cancel    context.CancelFunc
+
+	// sigMu orders our own signaling: trickled candidates wait while an
+	// ICE restart offer is being sent (Conversations sends candidates of
+	// a new generation only after the restart IQ was acknowledged).
+	sigMu sync.Mutex
+	// rmu guards the renegotiation state below and the received log.
+	rmu         sync.Mutex
+	remoteSetup string // the remote's DTLS role once established
+	restarting  bool   // our restart offer waits for the remote's credentials
+	manualICE   bool   // remote restart offers are recorded, not answered
+	received    []*jingle.Jingle
+	recvChanged chan struct{}
 }
 
 // CallOptions tune Client.Call.
@@ -77,7 +89,8 @@ func (c *Client) newCall(sid string, remote jid.JID, role jingle.Role) (*Call, e
 		return nil, err
 	}
 	return &Call{Client: c, SID: sid, Remote: remote, Role: role, Media: p, mids: jingle.NewMidTable(),
-		done: make(chan struct{}), Ringing: make(chan struct{}), accepted: make(chan struct{})}, nil
+		done: make(chan struct{}), Ringing: make(chan struct{}), accepted: make(chan struct{}),
+		recvChanged: make(chan struct{})}, nil
 }
 
 // propose sends a JMI propose and waits for proceed (or reject).
@@ -196,8 +209,42 @@ func (call *Call) onAccept(j *jingle.Jingle) {
 	if err == nil {
 		err = call.Media.SetAnswer(answer)
 	}
+	if err == nil {
+		call.setRemoteSetup(answer, "")
+	}
 	call.acceptErr = err
 	close(call.accepted)
+}
+
+// setRemoteSetup records the remote's DTLS role from its SDP, or, when it
+// offered actpass, from our answer.
+func (call *Call) setRemoteSetup(remote, localAnswer string) {
+	role := sdpSetup(remote)
+	if role == "" || role == "actpass" {
+		role = "passive"
+		if sdpSetup(localAnswer) == "passive" {
+			role = "active"
+		}
+	}
+	call.rmu.Lock()
+	call.remoteSetup = role
+	call.rmu.Unlock()
+}
+
+func sdpSetup(s string) string {
+	var sd sdp.SessionDescription
+	if sd.UnmarshalString(s) != nil {
+		return ""
+	}
+	if v, ok := sd.Attribute("setup"); ok {
+		return v
+	}
+	for _, m := range sd.MediaDescriptions {
+		if v, ok := m.Attribute("setup"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func (call *Call) match(actions ...jingle.Action) func(Event) bool {
@@ -266,6 +313,7 @@ func (call *Call) accept(ctx context.Context) error {
 	if err := call.Client.SendJingle(ctx, call.Remote, j); err != nil {
 		return fmt.Errorf("xmpptest: session-accept: %w", err)
 	}
+	call.setRemoteSetup(offer, answer)
 	call.start()
 	return nil
 }
@@ -282,7 +330,9 @@ func (call *Call) sendCandidates(ctx context.Context) {
 	for {
 		select {
 		case c := <-call.Media.Candidates():
+			call.sigMu.Lock()
 			_ = call.sendCandidate(ctx, c)
+			call.sigMu.Unlock()
 		case <-ctx.Done():
 			return
 		}
@@ -306,6 +356,9 @@ func (call *Call) sendCandidate(ctx context.Context, c webrtc.ICECandidateInit) 
 		return fmt.Errorf("xmpptest: no content for mid %q", mid)
 	}
 	ufrag, pwd := call.localCredentials()
+	if cand.Ufrag != "" && cand.Ufrag != ufrag {
+		return fmt.Errorf("xmpptest: candidate of ICE generation %s, local description has %s", cand.Ufrag, ufrag)
+	}
 	cand.Ufrag = ""
 	j := &jingle.Jingle{Action: jingle.ActionTransportInfo, SID: call.SID, Contents: []jingle.Content{{
 		Creator: jingle.CreatorInitiator, Name: name,
@@ -327,10 +380,15 @@ func (call *Call) localCredentials() (string, string) {
 func (call *Call) receive(ctx context.Context) {
 	for {
 		ev, err := call.Client.Expect(ctx, call.match(jingle.ActionTransportInfo, jingle.ActionSessionTerminate,
-			jingle.ActionSessionInfo, jingle.ActionSessionAccept))
+			jingle.ActionSessionInfo, jingle.ActionSessionAccept, jingle.ActionContentModify,
+			jingle.ActionContentAdd, jingle.ActionContentAccept, jingle.ActionContentReject,
+			jingle.ActionContentRemove, jingle.ActionDescriptionInfo))
 		if err != nil {
 			call.finish(nil)
 			return
+		}
+		if ev.Jingle.Action != jingle.ActionSessionAccept && ev.Jingle.Action != jingle.ActionSessionTerminate {
+			call.record(ev.Jingle)
 		}
 		switch ev.Jingle.Action {
 		case jingle.ActionSessionAccept:
@@ -355,6 +413,7 @@ func (call *Call) receive(ctx context.Context) {
 }
 
 func (call *Call) addRemote(j *jingle.Jingle) {
+	call.checkRestart(j)
 	for _, c := range j.Contents {
 		if c.Transport == nil {
 			continue

@@ -9,7 +9,10 @@
 //     IQs, queues what it receives and can send raw XML for bad-input tests.
 //   - Call is a Jingle session of a Client: JMI (XEP-0353) propose/proceed,
 //     session-initiate/accept, transport-info both ways, terminate, with a
-//     Peer behind it; SDP and Jingle are converted with xmpp/jingle.
+//     Peer behind it; SDP and Jingle are converted with xmpp/jingle. Mid-call
+//     it can hold/unhold (session-info), send content-modify and restart
+//     ICE the Conversations way, answers the remote's ICE restarts, and
+//     records what the remote sends (WaitJingle).
 //   - Peer is a pion/webrtc endpoint with an Opus track that sends a packet
 //     every 20 ms once ICE is connected and counts what it receives, on
 //     loopback only (host candidates on "lo", mDNS disabled).

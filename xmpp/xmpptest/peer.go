@@ -23,6 +23,7 @@ type Peer struct {
 	track      *webrtc.TrackLocalStaticSample
 	connected  chan struct{}
 	connOnce   sync.Once
+	conns      atomic.Int64 // times ICE reached connected
 	received   atomic.Int64
 	candidates chan webrtc.ICECandidateInit
 	done       chan struct{}
@@ -76,8 +77,41 @@ func loopbackPC() (*webrtc.PeerConnection, error) {
 
 func (p *Peer) onState(s webrtc.ICEConnectionState) {
 	if s == webrtc.ICEConnectionStateConnected {
+		p.conns.Add(1)
 		p.connOnce.Do(func() { close(p.connected) })
 	}
+}
+
+// Connections is the number of times ICE reached connected (an ICE restart
+// goes through checking to connected again).
+func (p *Peer) Connections() int64 { return p.conns.Load() }
+
+// WaitConnections waits until ICE reached connected n times in all.
+func (p *Peer) WaitConnections(ctx context.Context, n int64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for p.Connections() < n {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("xmpptest: ICE connected %d of %d times: %w", p.Connections(), n, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// WaitMore waits until n more packets than from arrived.
+func (p *Peer) WaitMore(ctx context.Context, from, n int64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for p.Received() < from+n {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("xmpptest: %d of %d more packets: %w", p.Received()-from, n, ctx.Err())
+		}
+	}
+	return nil
 }
 
 func (p *Peer) onCandidate(c *webrtc.ICECandidate) {
