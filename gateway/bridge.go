@@ -26,6 +26,8 @@ type bridgeState struct {
 	gatherTmr  [2]*time.Timer // quiet / max timer
 	trickled   [2]int
 	ringTimer  *time.Timer
+	offerTimer *time.Timer // a re-offer waiting for its answer
+	offerGen   int
 	outcome    string
 	answeredAt time.Time
 }
@@ -57,6 +59,7 @@ func (c *Call) recoverPanic() {
 func (c *Call) finish() {
 	c.once.Do(func() {
 		c.st.ringTimer.Stop()
+		c.stopOfferTimer()
 		for _, t := range c.st.gatherTmr {
 			if t != nil {
 				t.Stop()
@@ -98,6 +101,8 @@ func (c *Call) onInternal(ev Event) {
 		}
 	case gatherTimeout:
 		c.onGatherTimeout(e)
+	case offerTimeout:
+		c.onOfferTimeout(e)
 	case forceHangup:
 		c.endBoth(e.reason)
 	}
@@ -134,6 +139,7 @@ func (c *Call) onFailure(s int, f Failure) {
 		return
 	}
 	c.st.pending = nobody
+	c.stopOfferTimer()
 	c.send(1-s, f)
 }
 
@@ -147,7 +153,35 @@ func (c *Call) onOffer(s int, sd *sdp.SessionDescription) {
 		return
 	}
 	c.st.pending = s
+	if c.st.answered {
+		c.armOfferTimer()
+	}
 	c.forwardSDP(s, sd, true)
+}
+
+func (c *Call) armOfferTimer() {
+	c.stopOfferTimer()
+	gen := c.st.offerGen
+	c.st.offerTimer = time.AfterFunc(c.g.cfg.OfferTimeout, func() { c.postInternal(offerTimeout{gen: gen}) })
+}
+
+// stopOfferTimer stops the re-offer timer and invalidates one already fired.
+func (c *Call) stopOfferTimer() {
+	c.st.offerGen++
+	if c.st.offerTimer != nil {
+		c.st.offerTimer.Stop()
+	}
+}
+
+// onOfferTimeout withdraws a re-offer the other leg never answered.
+func (c *Call) onOfferTimeout(e offerTimeout) {
+	if e.gen != c.st.offerGen || c.st.pending == nobody {
+		return
+	}
+	s := c.st.pending
+	c.st.pending = nobody
+	c.log.Warn("re-offer not answered; withdrawn", "side", s)
+	c.send(s, Failure{Code: 408, Reason: CondTimeout, Text: "re-offer not answered", Ref: "offer"})
 }
 
 func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
@@ -156,6 +190,7 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		return
 	}
 	c.st.pending = nobody
+	c.stopOfferTimer()
 	if !c.st.answered {
 		c.st.answered = true
 		c.st.answeredAt = time.Now()

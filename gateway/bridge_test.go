@@ -351,3 +351,23 @@ func TestRefusedReofferWithdrawn(t *testing.T) {
 	_ = f.call.Post(f.caller, Offer{SDP: loadSDP(t, "chrome156_reoffer_hold_sendonly.sdp")})
 	nextAs[Offer](t, f.callee)
 }
+
+// TestUnansweredReofferWithdrawn: a re-offer the other leg never answers is
+// withdrawn with a 408 Failure, and the next offer is not glare.
+func TestUnansweredReofferWithdrawn(t *testing.T) {
+	f := startCall(t, Config{OfferTimeout: 50 * time.Millisecond}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	_ = f.call.Post(f.callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")})
+	nextAs[Answer](t, f.caller)
+	_ = f.call.Post(f.caller, Offer{SDP: loadSDP(t, "chrome156_reoffer_hold_sendonly.sdp")})
+	nextAs[Offer](t, f.callee)
+	if fl := nextAs[Failure](t, f.caller); fl.Code != 408 || fl.Ref != "offer" {
+		t.Fatalf("unanswered re-offer: %+v", fl)
+	}
+	_ = f.call.Post(f.callee, Offer{SDP: loadSDP(t, "chrome156_reoffer_hold_sendonly.sdp")})
+	nextAs[Offer](t, f.caller)
+	_ = f.call.Post(f.caller, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")})
+	nextAs[Answer](t, f.callee)
+	f.callee.none(t, 150*time.Millisecond) // an answered re-offer never times out
+	f.caller.none(t, 10*time.Millisecond)
+}

@@ -35,11 +35,13 @@ type envelope struct {
 type (
 	gatherTimeout struct{ side, gen int }
 	ringTimeout   struct{}
+	offerTimeout  struct{ gen int }
 	forceHangup   struct{ reason Reason }
 )
 
 func (gatherTimeout) EventName() string { return "gather-timeout" }
 func (ringTimeout) EventName() string   { return "ring-timeout" }
+func (offerTimeout) EventName() string  { return "offer-timeout" }
 func (forceHangup) EventName() string   { return "force-hangup" }
 
 func newCall(g *Gateway, from string, t Target, caller Leg) *Call {

@@ -7,6 +7,9 @@ import "time"
 type Config struct {
 	// RingTimeout ends a call that is not answered in time (408 timeout).
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// OfferTimeout withdraws a re-offer the other leg does not answer in
+	// time: the offerer gets a Failure 408 and the call goes on.
+	OfferTimeout time.Duration `yaml:"offer_timeout"`
 	// GatherQuiet is how long the bridge waits after the last trickled
 	// candidate before it sends a held SDP to a leg that does not trickle.
 	GatherQuiet time.Duration `yaml:"gather_quiet"`
@@ -20,10 +23,10 @@ type Config struct {
 	InboxSize int `yaml:"inbox_size"`
 }
 
-// DefaultConfig returns the defaults: ring 60 s, gather 1 s quiet / 3 s max,
+// DefaultConfig returns the defaults: ring 60 s, re-offer 32 s, gather 1 s quiet / 3 s max,
 // 4 calls per user, 200 trickled candidates per leg.
 func DefaultConfig() Config {
-	return Config{RingTimeout: 60 * time.Second, GatherQuiet: time.Second, GatherMax: 3 * time.Second,
+	return Config{RingTimeout: 60 * time.Second, OfferTimeout: 32 * time.Second, GatherQuiet: time.Second, GatherMax: 3 * time.Second,
 		MaxCallsPerUser: 4, MaxTrickled: 200, InboxSize: 256}
 }
 
@@ -31,6 +34,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.RingTimeout <= 0 {
 		c.RingTimeout = d.RingTimeout
+	}
+	if c.OfferTimeout <= 0 {
+		c.OfferTimeout = d.OfferTimeout
 	}
 	if c.GatherQuiet <= 0 {
 		c.GatherQuiet = d.GatherQuiet
