@@ -5,19 +5,25 @@ import (
 	"regexp"
 )
 
-// Matrix returns the whole catalogue: for every caller × callee dialect,
-// an answered audio call, an answered audio+video+data call, busy,
-// declined, cancelled, no answer, callee vanished and hold/resume; an
-// unknown target in every callee dialect; and headless Chromium calling
-// every dialect. SIP calls that need no media use SIPp once its agent is
-// ready (until then the pion SIP endpoint plays them).
+// Matrix returns the whole catalogue: for every caller × callee dialect
+// that sigbridge bridges, an answered audio call, an answered
+// audio+video+data call, busy, declined, cancelled, no answer, unknown
+// target, callee vanished and hold/resume; for each pair it does not
+// bridge by design, one probe call (reported unsupported when the gateway
+// refuses it); and headless Chromium calling every dialect. SIP calls that
+// need no media use SIPp. Scenarios that hit a documented limitation of
+// the gateway carry it as Known.
 func Matrix() []Scenario {
 	var out []Scenario
 	for _, from := range Dialects {
 		for _, to := range Dialects {
 			if Bridged(from, to) {
 				out = append(out, pairScenarios(from, to)...)
+				continue
 			}
+			out = append(out, Scenario{Name: name(Party{Dialect: from}, to, "answered-audio"),
+				Caller: Party{Dialect: from}, Callee: Party{Dialect: to}, Media: Audio, Expect: Answered,
+				NotBridged: NotBridgedWhy(from, to)})
 		}
 	}
 	for _, to := range Dialects {
@@ -25,13 +31,29 @@ func Matrix() []Scenario {
 			Caller: Party{Dialect: Browser, Agent: Chromium}, Callee: Party{Dialect: to},
 			Media: Audio, Expect: Answered})
 	}
+	for i := range out {
+		out[i].Known = knownIssue(out[i].Name)
+	}
 	return out
 }
 
 // Bridged reports whether sigbridge bridges calls from one dialect to
-// another. SIP to SIP is not: the gateway never sends an inbound SIP call
-// back out to SIP (no hairpinning, a toll-fraud guard).
-func Bridged(from, to Dialect) bool { return !(from == SIP && to == SIP) }
+// another by design. SIP to SIP is not: the gateway never sends an inbound
+// SIP call back out to SIP (no hairpinning, a toll-fraud guard). Jingle to
+// Jingle is not: an XMPP caller cannot reach an xmpp: target through the
+// gateway (a loop; XMPP users call each other directly).
+func Bridged(from, to Dialect) bool { return NotBridgedWhy(from, to) == "" }
+
+// NotBridgedWhy says why sigbridge does not bridge a pair ("" if it does).
+func NotBridgedWhy(from, to Dialect) string {
+	switch {
+	case from == SIP && to == SIP:
+		return "the SIP adapter refuses SIP → SIP by design (no hairpin: an inbound SIP call never goes back out to SIP, a toll-fraud guard; 403)"
+	case from == Jingle && to == Jingle:
+		return "the XMPP adapter refuses xmpp: targets from XMPP callers by design (a loop through the gateway; XMPP users call each other directly)"
+	}
+	return ""
+}
 
 // pairScenarios are the scenarios of one matrix cell.
 func pairScenarios(from, to Dialect) []Scenario {
@@ -43,11 +65,10 @@ func pairScenarios(from, to Dialect) []Scenario {
 		s := Scenario{Name: name(Party{Dialect: from}, to, string(o)), Caller: Party{Dialect: from},
 			Callee: Party{Dialect: to}, Media: Audio, Expect: o}
 		switch {
-		case !sippAgentReady:
-		case from == SIP && o != Unknown:
-			s.Caller.Agent, s.Media = SIPp, NoMedia
-		case to == SIP && o != Cancelled && o != Unknown:
-			s.Callee.Agent, s.Media = SIPp, NoMedia
+		case from == SIP:
+			s.Caller.Agent = SIPp
+		case to == SIP && (o == Busy || o == Declined || o == NoAnswer):
+			s.Callee.Agent = SIPp
 		}
 		return s
 	}
@@ -62,6 +83,32 @@ func pairScenarios(from, to Dialect) []Scenario {
 		media(Vanished, Audio, "callee-vanishes"),
 		media(Answered, Audio, "hold-resume", Hold, Resume),
 	}
+}
+
+// knownIssues are the documented limitations of the gateway that make
+// scenarios fail: scenario names (regular expressions) and the failure
+// they cause. A scenario that starts passing is reported PASS.
+var knownIssues = []struct {
+	name *regexp.Regexp
+	KnownIssue
+}{
+	{regexp.MustCompile(`-to-sip/callee-vanishes$`), KnownIssue{Match: "of the callee vanishing",
+		Why: "the SIP adapter has no session timers (RFC 4028) and does not probe dialogs, so a SIP callee " +
+			"that disappears without BYE goes unnoticed until the caller hangs up (sip/README.md, not done yet)"}},
+	{regexp.MustCompile(`-to-jingle/callee-vanishes$`), KnownIssue{Match: "of the callee vanishing",
+		Why: "the XMPP adapter neither pings a Jingle peer during a call (XEP-0199 or an empty session-info) nor " +
+			"learns of its resource going offline, so a client whose connection drops without session-terminate " +
+			"goes unnoticed until the caller hangs up (not yet in xmpp/README.md)"}},
+}
+
+func knownIssue(scenario string) *KnownIssue {
+	for _, k := range knownIssues {
+		if k.name.MatchString(scenario) {
+			issue := k.KnownIssue
+			return &issue
+		}
+	}
+	return nil
 }
 
 // name builds "browser-to-sip/busy".

@@ -42,22 +42,29 @@ type SIPDeployment struct {
 	// the harness's SIP callees ("127.0.0.1:5072"): the harness listens
 	// there and the deployment must route sip:<user>@Domain to it.
 	Domain string
-	// Listen is the harness's SIP UA address ("127.0.0.1:5072").
+	// Listen is the harness's SIP UA address ("127.0.0.1:5072"), UDP and
+	// TCP.
 	Listen string
+	// SIPpListen is where SIPp callees listen (TCP), when the deployment
+	// routes that address over TCP; "" uses Listen (or a free port).
+	SIPpListen string
 }
 
 // XMPPDeployment is the gateway's XMPP side as the harness sees it.
 type XMPPDeployment struct {
-	// Server is the XMPP server's client-to-server address ("127.0.0.1:5222").
+	// Server is the XMPP server's client-to-server address
+	// ("127.0.0.1:5222"; "" for the caller JID's domain, port 5222). A
+	// loopback server may be used without TLS; others must offer STARTTLS.
 	Server string
-	// Domain is the XMPP domain of the harness's users.
+	// Domain is the XMPP domain of the harness's users (unknown-target
+	// scenarios call a user nobody has there).
 	Domain string
 	// Component is the gateway's component domain: a Jingle caller calls
-	// "<escaped target>@Component".
+	// "<XEP-0106 escaped target>@Component".
 	Component string
-	// Users are the accounts the harness logs in with (JID → password):
-	// one for the caller, one for the callee.
-	Users map[string]string
+	// Caller and Callee are the accounts of the harness's Jingle caller and
+	// callee.
+	Caller, Callee XMPPAccount
 }
 
 // Supports reports whether the deployment can run a party.
@@ -69,6 +76,8 @@ func (d Deployment) Supports(p Party) error {
 		return errors.New("no SIP side (--sip) in this deployment")
 	case p.Dialect == Jingle && d.XMPP == nil:
 		return errors.New("no XMPP side (--xmpp) in this deployment")
+	case p.Dialect == Jingle && d.XMPP.Component == "":
+		return errors.New("no component domain of the gateway (--xmpp-component)")
 	case p.Agent == Chromium && d.Chromium == "":
 		return errors.New("no Chromium binary")
 	case p.Agent == SIPp && d.SIPp == "":
@@ -84,22 +93,9 @@ func agentSupported(p Party) error {
 		return fmt.Errorf("chromium speaks only the browser dialect")
 	case p.Agent == SIPp && p.Dialect != SIP:
 		return fmt.Errorf("sipp speaks only SIP")
-	case p.Dialect == SIP && p.Agent == Pion && !sipAgentReady:
-		return errors.New("the harness's SIP endpoint is not implemented yet")
-	case p.Dialect == Jingle && !jingleAgentReady:
-		return errors.New("the harness's Jingle endpoint is not implemented yet")
-	case p.Agent == SIPp && !sippAgentReady:
-		return errors.New("the harness's SIPp agent is not implemented yet")
 	}
 	return nil
 }
-
-// Feature switches for agents that are still being written.
-var (
-	sipAgentReady    = true
-	jingleAgentReady = false
-	sippAgentReady   = false
-)
 
 func (d Deployment) logger() *slog.Logger {
 	if d.Log == nil {
@@ -148,14 +144,15 @@ func (r role) String() string {
 
 // agentOptions is what newAgent needs.
 type agentOptions struct {
-	dep   Deployment
-	party Party
-	role  role
-	name  string // the user name to log in as
-	label string // written into media (data channel messages)
-	media Media
-	tr    *Transcript
-	log   *slog.Logger
+	dep    Deployment
+	party  Party
+	role   role
+	name   string // the user name to log in as
+	label  string // written into media (data channel messages)
+	media  Media
+	expect Outcome // the scenario's outcome (scripted agents pick their script)
+	tr     *Transcript
+	log    *slog.Logger
 }
 
 // newAgent starts the agent of a party.
@@ -167,6 +164,10 @@ func newAgent(ctx context.Context, o agentOptions) (Agent, error) {
 		return newBrowserAgent(ctx, o)
 	case o.party.Dialect == SIP && o.party.Agent == Pion:
 		return newSIPAgent(ctx, o)
+	case o.party.Agent == SIPp:
+		return newSIPpAgent(ctx, o)
+	case o.party.Dialect == Jingle:
+		return newJingleAgent(ctx, o)
 	}
 	return nil, fmt.Errorf("interop: no agent for %s", o.party)
 }

@@ -11,7 +11,11 @@
 // outcome (answered, busy, declined, cancelled, no answer, unknown target,
 // callee vanished) and optional steps inside an answered call (hold and
 // resume by re-offer). Matrix returns the whole catalogue: every caller ×
-// callee pair the deployment supports, every outcome.
+// callee pair sigbridge bridges, every outcome; one probe call for each
+// pair it refuses by design (SIP → SIP, Jingle → Jingle: Scenario.
+// NotBridged), reported Unsupported when the gateway refuses it; and the
+// known limitations of the gateway (Scenario.Known), whose expected
+// failures are reported KnownFailure (XFAIL) and do not fail a run.
 //
 // Run executes scenarios one after the other against a Deployment. A
 // scenario passes only when every signaling step reached its expected
@@ -23,11 +27,16 @@
 //
 // # Over the wire only
 //
-// The harness imports no sigbridge package. Its agents speak the wire
-// protocols (browser JSON over WebSocket, SIP over UDP, XMPP), so the same
-// scenarios test our own local deployment (StartLocal runs the sigbridge
-// binary as a subprocess) and anybody else's (a Deployment built from
-// --ws, --sip, --xmpp).
+// The harness imports no sigbridge package but one: xmpp/jingle, the pure
+// SDP ⇄ Jingle converter (pion/sdp and the standard library only), for its
+// Jingle client, as xmpp/xmpptest does. A mapping bug shared by the
+// gateway and the harness could cancel out; the converter's own golden and
+// client-shape tests guard against that, and every Jingle call must still
+// carry media to pass. Its agents speak the wire protocols (browser JSON
+// over WebSocket, SIP over UDP and TCP, XMPP), so the same scenarios test
+// our own local deployment (StartLocal runs the sigbridge binary as a
+// subprocess, with a Prosody it starts) and anybody else's (a Deployment
+// built from --ws, --sip, --xmpp).
 //
 // Media ends are pion/webrtc agents on loopback (interface lo, loopback
 // candidates, no mDNS; see media.go). A media end can withhold its ICE
@@ -49,8 +58,12 @@
 // flows), media.go (the pion media end), endpoint_browser.go and
 // wsclient.go (browser dialect), endpoint_chromium.go, chromium.go, cdp.go
 // and chromium_agent.js (headless Chromium over DevTools), endpoint_sip.go
-// (SIP UA on sipgo), deploy.go and local.go (deployments), media_check.go
-// (the media verdict), summary.go (matrix cells), report_text.go,
-// report_json.go, report_html.go. The Jingle endpoint and the SIPp agent
-// are not written yet: their scenarios are reported unsupported.
+// (SIP UA on sipgo, UDP and TCP), endpoint_sipp.go and testdata/sipp (SIPp
+// for the SIP scenarios without media: its scenario files, embedded, log
+// milestones the agent reads; SIPp's exit status is its verdict),
+// endpoint_jingle.go and xmppclient.go (Jingle client on mellium: JMI,
+// trickle ICE, hold by session-info), prosody.go (the Prosody of a local
+// deployment), deploy.go and local.go (deployments), media_check.go (the
+// media verdict), summary.go (matrix cells), report_text.go,
+// report_json.go, report_html.go.
 package interop

@@ -28,6 +28,7 @@ type sipAgent struct {
 	srvDlg  *sipgo.DialogServerCache
 	cliDlg  *sipgo.DialogClientCache
 	conn    net.PacketConn
+	ln      net.Listener
 	user    string
 	host    string // the host:port of our address
 	contact sip.ContactHeader
@@ -57,18 +58,36 @@ func newSIPAgent(ctx context.Context, o agentOptions) (*sipAgent, error) {
 	if o.dep.SIP == nil {
 		return nil, errors.New("interop: no SIP deployment")
 	}
+	sipgoLogOnce.Do(func() { sip.SetDefaultLogger(quiet(o.dep.logger())) })
 	end, err := newPionEnd(o.label, o.media, o.role == roleCaller, o.party.WithholdCandidates, o.log)
 	if err != nil {
 		return nil, err
 	}
 	a := &sipAgent{user: o.name, end: end, ev: NewEventLog(), tr: o.tr, party: o.role.String(), log: o.log,
 		gw: sipHostPort(o.dep.SIP.Gateway), final: make(chan struct{})}
-	if err := a.listen(ctx, o.dep.SIP); err != nil {
+	d := *o.dep.SIP
+	if o.role == roleCaller && d.Listen != "" {
+		// Only callees need the address the deployment routes to; a
+		// caller takes a free port on the same host (a SIP → SIP probe
+		// runs both at once).
+		host, _, err := net.SplitHostPort(d.Listen)
+		if err != nil {
+			_ = end.close()
+			return nil, fmt.Errorf("interop: --sip-listen %q: %w", d.Listen, err)
+		}
+		d.Listen, d.Domain = net.JoinHostPort(host, "0"), ""
+	}
+	if err := a.listen(ctx, &d); err != nil {
 		_ = end.close()
 		return nil, err
 	}
 	return a, nil
 }
+
+// sipgoLogOnce routes sipgo's package logger (its connection bookkeeping
+// warnings) to the harness's log at debug level, once, before any SIP
+// transport of the harness exists (the gateway runs in its own process).
+var sipgoLogOnce sync.Once
 
 // sipHostPort reads host:port from "sip:host:port" (or a bare host:port).
 func sipHostPort(uri string) string {
@@ -80,38 +99,67 @@ func sipHostPort(uri string) string {
 	return s
 }
 
+// listen binds UDP and TCP on the same port (RFC 3261 §18: a UA takes
+// both; a gateway sends requests over 1300 bytes, such as a WebRTC offer,
+// over TCP) and starts serving.
 func (a *sipAgent) listen(_ context.Context, d *SIPDeployment) error {
 	addr := d.Listen
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	conn, err := net.ListenPacket("udp4", addr)
+	conn, ln, err := listenUDPTCP(addr)
 	if err != nil {
-		return fmt.Errorf("interop: sip listen %s: %w", addr, err)
+		return err
 	}
 	a.conn = &loggingConn{PacketConn: conn, tr: a.tr, party: a.party}
+	a.ln = &loggingListener{Listener: ln, tr: a.tr, party: a.party}
 	a.host = conn.LocalAddr().String()
-	if d.Domain != "" && d.Listen != "" {
+	if d.Domain != "" && d.Listen != "" && !strings.HasSuffix(d.Listen, ":0") {
 		a.host = d.Domain
 	}
 	if err := a.setupUA(conn.LocalAddr().(*net.UDPAddr)); err != nil {
 		_ = conn.Close()
+		_ = ln.Close()
 		return err
 	}
 	go func() { _ = a.srv.ServeUDP(a.conn) }()
+	go func() { _ = a.srv.ServeTCP(a.ln) }()
 	return nil
 }
 
+// listenUDPTCP binds UDP and TCP on addr; port 0 picks a port free for both.
+func listenUDPTCP(addr string) (net.PacketConn, net.Listener, error) {
+	for range 20 {
+		conn, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("interop: sip listen %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp4", conn.LocalAddr().String())
+		if err == nil {
+			return conn, ln, nil
+		}
+		_ = conn.Close()
+		if _, port, _ := net.SplitHostPort(addr); port != "0" {
+			return nil, nil, fmt.Errorf("interop: sip listen tcp %s: %w", addr, err)
+		}
+	}
+	return nil, nil, fmt.Errorf("interop: no port free for UDP and TCP on %s", addr)
+}
+
 func (a *sipAgent) setupUA(laddr *net.UDPAddr) error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("sigbridge-interop"), sipgo.WithUserAgentHostname(laddr.IP.String()))
+	log := quiet(a.log) // sipgo's warnings are about its own bookkeeping
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("sigbridge-interop"), sipgo.WithUserAgentHostname(laddr.IP.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
 	if err != nil {
 		return fmt.Errorf("interop: sip ua: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua)
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
 	if err != nil {
 		return fmt.Errorf("interop: sip server: %w", err)
 	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(laddr.IP.String()), sipgo.WithClientPort(laddr.Port))
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(laddr.IP.String()), sipgo.WithClientPort(laddr.Port),
+		sipgo.WithClientLogger(log))
 	if err != nil {
 		return fmt.Errorf("interop: sip client: %w", err)
 	}
@@ -467,13 +515,24 @@ func (a *sipAgent) Vanish() error {
 	return a.shutdown()
 }
 
-// Close implements Agent.
+// Close implements Agent: a call still up is hung up (BYE, bounded) so
+// that it does not outlive the scenario in the gateway.
 func (a *sipAgent) Close() error {
 	a.mu.Lock()
-	cancel := a.cancel
+	cancel, out, in, live := a.cancel, a.out, a.in, a.answered && !a.ended && !a.closed
 	a.mu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+	if live {
+		ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+		switch {
+		case out != nil:
+			_ = out.Bye(ctx)
+		case in != nil:
+			_ = in.Bye(ctx)
+		}
+		stop()
 	}
 	return a.shutdown()
 }
@@ -487,7 +546,7 @@ func (a *sipAgent) shutdown() error {
 	a.closed = true
 	a.mu.Unlock()
 	a.finalSent()
-	err := errors.Join(a.ua.Close(), a.conn.Close(), a.end.close())
+	err := errors.Join(a.ua.Close(), a.conn.Close(), a.ln.Close(), a.end.close())
 	a.ev.Close(errors.New("interop: SIP agent closed"))
 	return err
 }
@@ -561,6 +620,99 @@ func (c *loggingConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	c.tr.Add(c.party, "sent", sipSummary(p))
 	return c.PacketConn.WriteTo(p, addr)
 }
+
+// loggingListener copies every SIP message of its TCP connections to the
+// transcript.
+type loggingListener struct {
+	net.Listener
+	tr    *Transcript
+	party string
+}
+
+func (l *loggingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &loggingStream{Conn: c, tr: l.tr, party: l.party}, nil
+}
+
+// loggingStream logs a TCP connection's SIP messages: each write is one
+// message; reads are reassembled by Content-Length.
+type loggingStream struct {
+	net.Conn
+	tr    *Transcript
+	party string
+	mu    sync.Mutex
+	buf   []byte
+}
+
+func (c *loggingStream) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		c.buf = append(c.buf, p[:n]...)
+		for {
+			msg, rest, ok := nextSIPMessage(c.buf)
+			if !ok {
+				break
+			}
+			c.tr.Add(c.party, "recv", "(tcp) "+sipSummary(msg))
+			c.buf = rest
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *loggingStream) Write(p []byte) (int, error) {
+	if len(strings.TrimSpace(string(p))) > 0 {
+		c.tr.Add(c.party, "sent", "(tcp) "+sipSummary(p))
+	}
+	return c.Conn.Write(p)
+}
+
+// nextSIPMessage cuts the first whole message (head and Content-Length
+// body) off a stream buffer; keep-alive CRLFs are skipped.
+func nextSIPMessage(b []byte) (msg, rest []byte, ok bool) {
+	s := strings.TrimLeft(string(b), "\r\n")
+	skipped := len(b) - len(s)
+	head, _, found := strings.Cut(s, "\r\n\r\n")
+	if !found {
+		return nil, b, false
+	}
+	length := 0
+	for _, l := range strings.Split(head, "\r\n")[1:] {
+		name, v, _ := strings.Cut(l, ":")
+		if n := strings.ToLower(strings.TrimSpace(name)); n == "content-length" || n == "l" {
+			length, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	end := skipped + len(head) + 4 + length
+	if end > len(b) {
+		return nil, b, false
+	}
+	return b[skipped:end], b[end:], true
+}
+
+// quiet demotes a library's log records to debug: they are diagnostics of
+// the harness, not findings about the deployment.
+func quiet(l *slog.Logger) *slog.Logger { return slog.New(demoted{l.Handler()}) }
+
+type demoted struct{ h slog.Handler }
+
+func (d demoted) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d demoted) Handle(ctx context.Context, r slog.Record) error {
+	r2 := slog.NewRecord(r.Time, slog.LevelDebug, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool { r2.AddAttrs(a); return true })
+	return d.h.Handle(ctx, r2)
+}
+
+func (d demoted) WithAttrs(as []slog.Attr) slog.Handler { return demoted{d.h.WithAttrs(as)} }
+func (d demoted) WithGroup(g string) slog.Handler       { return demoted{d.h.WithGroup(g)} }
 
 // sipSummary is a SIP message's start line, CSeq and Reason, and the size
 // of its body.

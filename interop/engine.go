@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -44,19 +45,77 @@ func RunOne(ctx context.Context, dep Deployment, s Scenario) Result {
 	x := &execution{s: s, dep: dep, log: log, start: start, tr: NewTranscript(start, DefaultTranscriptLines)}
 	sctx, cancel := context.WithTimeout(ctx, s.deadline(dep))
 	err := x.run(sctx)
+	if err == nil {
+		err = x.verify(sctx)
+	}
 	cancel()
 	x.collect(ctx, &r)
 	x.close()
 	r.Timings.Total = time.Since(start)
-	if err != nil {
-		r.Status, r.Reason = Fail, reasonOf(err)
-		log.Info("scenario failed", "reason", r.Reason)
-	} else {
-		r.Status = Pass
-		log.Info("scenario passed", "ttMedia", r.Timings.Media)
-	}
+	x.judge(&r, err)
 	r.Transcript = x.tr.Lines()
 	return r
+}
+
+// judge sets the status and reason of a scenario that ran.
+func (x *execution) judge(r *Result, err error) {
+	switch {
+	case err == nil:
+		r.Status = Pass
+		x.log.Info("scenario passed", "ttMedia", r.Timings.Media)
+		return
+	case x.s.NotBridged != "" && x.refusedByGateway():
+		r.Status = Unsupported
+		r.Reason = fmt.Sprintf("unsupported by this deployment: %s → %s: %s (the gateway refused the call: %s)",
+			x.s.Caller.Dialect, x.s.Callee.Dialect, x.s.NotBridged, x.ended)
+		x.log.Info("pair not bridged", "reason", r.Reason)
+		return
+	}
+	r.Status, r.Reason = Fail, reasonOf(err)
+	if k := x.s.Known; k != nil && strings.Contains(r.Reason, k.Match) {
+		r.Status, r.Known = KnownFailure, k.Why
+		x.log.Info("scenario failed as known", "reason", r.Reason, "known", k.Why)
+		return
+	}
+	x.log.Info("scenario failed", "reason", r.Reason)
+}
+
+// refusedByGateway reports a call the gateway refused before the callee
+// heard of it: the caller was hung up with 403 or decline.
+func (x *execution) refusedByGateway() bool {
+	if x.caller == nil {
+		return false
+	}
+	if x.callee != nil {
+		if _, ok := x.callee.Events().Find(0, EvIncoming); ok {
+			return false
+		}
+	}
+	e, ok := x.caller.Events().Find(0, EvEnded)
+	if !ok || (e.Code != 403 && e.Reason != "decline") {
+		return false
+	}
+	x.ended = fmt.Sprintf("caller got %s/%d", e.Reason, e.Code)
+	return true
+}
+
+// verifier is an agent with a verdict of its own: SIPp checks that its
+// scenario file ran to the end (every expected message, nothing
+// unexpected).
+type verifier interface {
+	Verify(ctx context.Context) error
+}
+
+// verify asks the agents that judge themselves.
+func (x *execution) verify(ctx context.Context) error {
+	for _, a := range []Agent{x.caller, x.callee} {
+		if v, ok := a.(verifier); ok {
+			if err := v.Verify(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // unsupported returns why the deployment cannot run s, or "".
@@ -64,6 +123,14 @@ func unsupported(dep Deployment, s Scenario) string {
 	for _, p := range []Party{s.Caller, s.Callee} {
 		if err := dep.Supports(p); err != nil {
 			return fmt.Sprintf("unsupported by this deployment: %s: %v", p, err)
+		}
+	}
+	if x := dep.XMPP; x != nil {
+		switch {
+		case s.Caller.Dialect == Jingle && x.Caller.JID == "":
+			return "unsupported by this deployment: jingle: no account for the Jingle caller (--xmpp)"
+		case s.Callee.Dialect == Jingle && x.Callee.JID == "" && s.Expect != Unknown:
+			return "unsupported by this deployment: jingle: no account for the Jingle callee (--xmpp-peer)"
 		}
 	}
 	return ""

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// vanishTimeout is how long the gateway may take to notice a vanished
+// callee and hang up the caller.
+const vanishTimeout = 10 * time.Second
+
 // expectedReason is the condition the hung-up party must see for each
 // outcome ("" accepts any).
 var expectedReason = map[Outcome]string{
@@ -77,7 +81,7 @@ func (x *execution) setup(ctx context.Context) error {
 
 func (x *execution) newAgent(ctx context.Context, p Party, r role, name string) (Agent, error) {
 	return newAgent(ctx, agentOptions{dep: x.dep, party: p, role: r, name: "interop-" + name, label: name,
-		media: x.s.Media, tr: x.tr, log: x.log.With("party", r.String())})
+		media: x.s.Media, expect: x.s.Expect, tr: x.tr, log: x.log.With("party", r.String())})
 }
 
 // alert waits for the call at the callee, lets it ring and waits for the
@@ -145,6 +149,12 @@ func (x *execution) answered(ctx context.Context) error {
 	if x.s.Expect == Vanished {
 		if err := x.callee.Vanish(); err != nil {
 			x.log.Debug("vanish", "err", err)
+		}
+		vctx, cancel := context.WithTimeout(ctx, vanishTimeout)
+		defer cancel()
+		if _, _, err := x.caller.Events().Wait(vctx, 0, is(EvEnded)); err != nil {
+			return &failure{reason: fmt.Sprintf("the caller was not hung up within %s of the callee vanishing",
+				vanishTimeout), err: err}
 		}
 		return x.expectAnyEnd(ctx, x.caller, "caller")
 	}

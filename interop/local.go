@@ -34,8 +34,14 @@ type LocalOptions struct {
 	StartTimeout time.Duration
 	// Log receives the harness's diagnostics; nil discards them.
 	Log *slog.Logger
+	// Prosody is the prosody binary: when set, the harness starts a
+	// Prosody on loopback (two accounts for its Jingle caller and callee)
+	// and the gateway joins it as an XEP-0114 component. "" leaves the
+	// deployment without XMPP.
+	Prosody string
 
-	noSIP bool // the binary refused the sip section
+	noSIP  bool // the binary refused the sip section
+	noXMPP bool // the binary refused the xmpp section
 }
 
 // Local is a running local deployment: a sigbridge subprocess on loopback.
@@ -48,9 +54,12 @@ type Local struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
+	xmppUp  chan struct{} // closed when the gateway logged its XMPP stream up
+	xmppOne sync.Once
 	tmp     string
 	once    sync.Once
 	log     *slog.Logger
+	prosody *prosodyServer
 }
 
 // servingRE finds the HTTP address in the gateway's "sigbridge serving" log line.
@@ -60,26 +69,23 @@ var servingRE = regexp.MustCompile(`msg="sigbridge serving".* http=(\S+)`)
 // returns once the gateway is ready (GET /readyz is 200).
 func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	o = o.withDefaults()
-	l := &Local{exited: make(chan struct{}), log: o.Log}
+	l := newLocal(o.Log)
 	if err := l.prepareDir(&o); err != nil {
-		return nil, err
-	}
-	cfg, err := writeLocalConfig(o)
-	if err != nil {
-		l.removeTmp()
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
 	defer cancel()
-	addr, err := l.start(ctx, o, cfg.path)
-	if err != nil && cfg.sip != "" && l.refusedSection("sip") {
-		o.Log.Info("this sigbridge has no SIP adapter in its config; SIP scenarios will be unsupported")
-		l = &Local{exited: make(chan struct{}), log: o.Log, tmp: l.tmp}
-		o.noSIP = true
-		if cfg, err = writeLocalConfig(o); err == nil {
-			addr, err = l.start(ctx, o, cfg.path)
+	var prosody *prosodyServer
+	if o.Prosody != "" {
+		p, err := startProsody(ctx, o.Prosody, o.Dir, o.Log)
+		if err != nil {
+			l.removeTmp()
+			return nil, err
 		}
+		prosody = p
 	}
+	l.prosody = prosody
+	cfg, addr, err := l.startGateway(ctx, &o)
 	if err != nil {
 		_ = l.Close()
 		return nil, err
@@ -87,13 +93,66 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	l.Deployment = Deployment{Name: "local sigbridge " + addr, WS: "ws://" + addr + "/ws",
 		RingTimeout: o.RingTimeout, Log: o.Log}
 	if cfg.sip != "" {
-		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip}
+		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip, SIPpListen: cfg.sipp}
 	}
 	if err := waitReady(ctx, "http://"+addr+"/readyz", l.exited); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("%w (log: %s)", err, l.LogFile)
 	}
+	if cfg.xmpp {
+		if err := l.waitXMPP(ctx); err != nil {
+			_ = l.Close()
+			return nil, err
+		}
+		p := l.prosody
+		l.XMPP = &XMPPDeployment{Server: p.C2S, Domain: p.Domain, Component: p.Component, Caller: p.Caller,
+			Callee: p.Callee}
+	}
 	return l, nil
+}
+
+func newLocal(log *slog.Logger) *Local {
+	return &Local{exited: make(chan struct{}), xmppUp: make(chan struct{}), log: log}
+}
+
+// startGateway writes the config and starts the gateway; a binary that
+// refuses the sip or xmpp section (a build without that adapter) is
+// started again without it.
+func (l *Local) startGateway(ctx context.Context, o *LocalOptions) (localConfig, string, error) {
+	for {
+		cfg, err := writeLocalConfig(*o, l.prosody)
+		if err != nil {
+			return cfg, "", err
+		}
+		addr, err := l.start(ctx, *o, cfg.path, cfg.xmpp)
+		if err == nil {
+			return cfg, addr, nil
+		}
+		switch {
+		case cfg.sip != "" && l.refusedSection("sip"):
+			o.Log.Info("this sigbridge has no SIP adapter in its config; SIP scenarios will be unsupported")
+			o.noSIP = true
+		case cfg.xmpp && l.refusedSection("xmpp"):
+			o.Log.Info("this sigbridge has no XMPP adapter in its config; Jingle scenarios will be unsupported")
+			o.noXMPP = true
+		default:
+			return cfg, "", err
+		}
+		*l = Local{exited: make(chan struct{}), xmppUp: make(chan struct{}), log: o.Log, tmp: l.tmp, prosody: l.prosody}
+	}
+}
+
+// waitXMPP waits until the gateway's component stream is up.
+func (l *Local) waitXMPP(ctx context.Context) error {
+	select {
+	case <-l.xmppUp:
+		return nil
+	case <-l.exited:
+		return fmt.Errorf("interop: sigbridge exited before its XMPP component was up (log: %s)", l.LogFile)
+	case <-ctx.Done():
+		return fmt.Errorf("interop: the gateway's XMPP component did not connect to prosody: %w (log: %s)",
+			ctx.Err(), l.LogFile)
+	}
 }
 
 func (o LocalOptions) withDefaults() LocalOptions {
@@ -125,13 +184,19 @@ func (l *Local) prepareDir(o *LocalOptions) error {
 type localConfig struct {
 	path string
 	sip  string // the gateway's SIP address, "" without SIP
+	sipp string // where SIPp callees listen (routed over TCP)
+	xmpp bool   // the gateway joins the harness's Prosody as a component
 }
+
+// xmppSecretEnv carries the component secret to the gateway (not in the
+// config file).
+const xmppSecretEnv = "SIGBRIDGE_INTEROP_XMPP_SECRET"
 
 // writeLocalConfig writes the gateway's YAML configuration: loopback only,
 // a short ring timeout and drain; SIP on a free loopback port, trusting
 // loopback callers and routing only to loopback SIP URIs (the harness's
 // SIP callees).
-func writeLocalConfig(o LocalOptions) (localConfig, error) {
+func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 	var c localConfig
 	var b strings.Builder
 	b.WriteString("http: 127.0.0.1:0\nlog_level: debug\ndrain_timeout: 1s\n")
@@ -142,7 +207,15 @@ func writeLocalConfig(o LocalOptions) (localConfig, error) {
 			return c, err
 		}
 		c.sip = "127.0.0.1:" + strconv.Itoa(port)
-		fmt.Fprintf(&b, sipSection, c.sip)
+		if port, err = freeSIPPort(); err != nil {
+			return c, err
+		}
+		c.sipp = "127.0.0.1:" + strconv.Itoa(port)
+		fmt.Fprintf(&b, sipSection, c.sip, regexp.QuoteMeta(c.sipp))
+	}
+	if p != nil && !o.noXMPP {
+		c.xmpp = true
+		fmt.Fprintf(&b, xmppSection, p.ComponentAddr, p.Component, xmppSecretEnv)
 	}
 	c.path = filepath.Join(o.Dir, "sigbridge.yaml")
 	if err := os.WriteFile(c.path, []byte(b.String()), 0o600); err != nil {
@@ -151,13 +224,32 @@ func writeLocalConfig(o LocalOptions) (localConfig, error) {
 	return c, nil
 }
 
+// sipSection lets SIP callers on loopback in without a challenge and
+// routes loopback SIP URIs to the harness: the SIPp callees' address over
+// TCP (SIPp listens on one transport), the others with the adapter's
+// default (UDP, TCP above 1300 bytes). The per-caller rates are raised:
+// the harness places many calls back to back.
 const sipSection = `sip:
   listen: %s
   trusted_sources: ["127.0.0.1/32"]
+  calls_per_second: 50
+  calls_burst: 100
   routes:
+    - name: interop-sipp
+      match: '^sip:[^@]+@%s$'
+      transport: tcp
+      allow_private: true
     - name: interop
       match: '^sip:[^@]+@127\.0\.0\.1(:[0-9]+)?$'
       allow_private: true
+`
+
+// xmppSection joins the harness's Prosody as an XEP-0114 component.
+const xmppSection = `xmpp:
+  component:
+    addr: %s
+    domain: %s
+    secret_env: %s
 `
 
 // freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
@@ -191,13 +283,16 @@ func (l *Local) refusedSection(name string) bool {
 }
 
 // start runs the binary and returns the HTTP address it logged.
-func (l *Local) start(ctx context.Context, o LocalOptions, cfg string) (string, error) {
+func (l *Local) start(ctx context.Context, o LocalOptions, cfg string, xmpp bool) (string, error) {
 	l.LogFile = filepath.Join(o.Dir, "sigbridge.log")
 	logf, err := os.Create(l.LogFile)
 	if err != nil {
 		return "", fmt.Errorf("interop: gateway log: %w", err)
 	}
 	cmd := exec.Command(o.Binary, "serve", "--config", cfg)
+	if xmpp {
+		cmd.Env = append(os.Environ(), xmppSecretEnv+"="+l.prosody.Secret)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		_ = logf.Close()
@@ -229,6 +324,9 @@ func (l *Local) watch(stderr io.Reader, logf *os.File, addrc chan<- string) {
 	for sc.Scan() {
 		line := sc.Text()
 		_, _ = fmt.Fprintln(logf, line)
+		if strings.Contains(line, `msg="xmpp stream up"`) {
+			l.xmppOne.Do(func() { close(l.xmppUp) })
+		}
 		if m := servingRE.FindStringSubmatch(line); m != nil {
 			select {
 			case addrc <- m[1]:
@@ -274,6 +372,7 @@ func (l *Local) Close() error {
 
 func (l *Local) stop() {
 	defer l.removeTmp()
+	defer l.prosody.Close()
 	if l.cmd == nil || l.cmd.Process == nil {
 		return
 	}

@@ -40,17 +40,60 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// startLocal starts a local deployment for one test.
+// startLocal starts a local deployment (browser dialect and SIP) for one
+// test.
 func startLocal(t *testing.T) *Local {
+	t.Helper()
+	return startLocalWith(t, LocalOptions{})
+}
+
+// startLocalXMPP starts a local deployment with the XMPP side too: a
+// Prosody started by the harness (a missing prosody fails the test).
+func startLocalXMPP(t *testing.T) *Local {
+	t.Helper()
+	return startLocalWith(t, LocalOptions{Prosody: needTool(t, "prosody", "prosody")})
+}
+
+func startLocalWith(t *testing.T, o LocalOptions) *Local {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := StartLocal(ctx, LocalOptions{Binary: sigbridgeBin, Dir: t.TempDir(), Log: testLogger(t)})
+	o.Binary, o.Dir, o.Log = sigbridgeBin, t.TempDir(), testLogger(t)
+	l, err := StartLocal(ctx, o)
 	if err != nil {
 		t.Fatalf("start local deployment: %v", err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	return l
+}
+
+// needTool finds a real peer the README's test command installs (Debian
+// package pkg); a missing one fails the test rather than skipping it.
+func needTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found (%v): install Debian package %s, or run the README's test command (bash .ci/test.sh)",
+			name, err, pkg)
+	}
+	return p
+}
+
+// runMatrix runs scenarios and fails the test for every failure; known
+// failures and probes of pairs sigbridge does not bridge are logged. It
+// returns the results.
+func runMatrix(t *testing.T, dep Deployment, scs []Scenario, bound time.Duration) []Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	rs := Run(ctx, dep, scs)
+	for _, r := range rs {
+		logResult(t, r)
+		if r.Status == Fail {
+			t.Errorf("%s: %s", r.Scenario, r.Reason)
+		}
+	}
+	return rs
 }
 
 func testLogger(t *testing.T) *slog.Logger {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -29,6 +30,7 @@ const dataPrefix = "interop:"
 type pionEnd struct {
 	pc       *webrtc.PeerConnection
 	label    string
+	media    Media
 	withhold bool
 	log      *slog.Logger
 
@@ -49,11 +51,11 @@ type pionEnd struct {
 // newPionEnd builds the peer connection with the tracks of m; the caller
 // side (offerer) also creates the data channel.
 func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger) (*pionEnd, error) {
-	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	pc, err := loopbackAPI(log).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("interop: peer connection: %w", err)
 	}
-	e := &pionEnd{pc: pc, label: label, withhold: withhold, log: log, stop: make(chan struct{})}
+	e := &pionEnd{pc: pc, label: label, media: m, withhold: withhold, log: log, stop: make(chan struct{})}
 	e.ice.Store("new")
 	pc.OnICEConnectionStateChange(e.onICEState)
 	pc.OnTrack(e.onTrack)
@@ -65,8 +67,8 @@ func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger)
 	return e, nil
 }
 
-func loopbackAPI() *webrtc.API {
-	se := webrtc.SettingEngine{}
+func loopbackAPI(log *slog.Logger) *webrtc.API {
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log}}
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -195,6 +197,34 @@ func (e *pionEnd) sendData(dc *webrtc.DataChannel) {
 		}
 	}
 }
+
+// pionLogs sends pion's own diagnostics (early RTP, DTLS retransmits) to
+// the harness's log at debug level instead of stderr.
+type pionLogs struct{ log *slog.Logger }
+
+func (p pionLogs) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{p.log.With("pion", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l pionLogger) Trace(string)                {}
+func (l pionLogger) Tracef(string, ...any)       {}
+func (l pionLogger) Debug(string)                {}
+func (l pionLogger) Debugf(string, ...any)       {}
+func (l pionLogger) Info(msg string)             { l.log.Debug(msg) }
+func (l pionLogger) Infof(f string, args ...any) { l.log.Debug(fmt.Sprintf(f, args...)) }
+func (l pionLogger) Warn(msg string)             { l.log.Debug(msg, "level", "warn") }
+func (l pionLogger) Warnf(f string, args ...any) {
+	l.log.Debug(fmt.Sprintf(f, args...), "level", "warn")
+}
+func (l pionLogger) Error(msg string) { l.log.Debug(msg, "level", "error") }
+func (l pionLogger) Errorf(f string, args ...any) {
+	l.log.Debug(fmt.Sprintf(f, args...), "level", "error")
+}
+
+// kinds lists the media the end carries.
+func (e *pionEnd) kinds() (audio, video, data bool) { return e.media.Kinds() }
 
 // Report implements MediaEnd.
 func (e *pionEnd) Report(context.Context) (MediaReport, error) {

@@ -34,8 +34,48 @@ func TestCells(t *testing.T) {
 	if bj.Verdict() != "fail" || sb.Verdict() != "unsupported" || ss.Verdict() != "not bridged" {
 		t.Errorf("verdicts %q %q %q", bj.Verdict(), sb.Verdict(), ss.Verdict())
 	}
-	if got := cells[2][2].Verdict(); got != "not run" {
-		t.Errorf("jingle→jingle = %q, want not run", got)
+	if got := cells[2][0].Verdict(); got != "not run" {
+		t.Errorf("jingle→browser = %q, want not run", got)
+	}
+	if got := cells[2][2].Verdict(); got != "not bridged" {
+		t.Errorf("jingle→jingle = %q, want not bridged", got)
+	}
+}
+
+// TestCellsKnownAndProbes: a known failure makes the cell XFAIL (not
+// PASS, not FAIL); a refused probe of a pair sigbridge does not bridge
+// shows "n/a: not bridged"; a real failure still wins.
+func TestCellsKnownAndProbes(t *testing.T) {
+	rs := []Result{
+		{Scenario: "browser-to-sip/answered-audio", Caller: "browser", Callee: "sip", Status: Pass,
+			Timings: Timings{Media: 1100 * time.Millisecond}},
+		{Scenario: "browser-to-sip/callee-vanishes", Caller: "browser", Callee: "sip", Status: KnownFailure,
+			Reason: "timed out", Known: "no session timers"},
+		{Scenario: "sip-to-sip/answered-audio", Caller: "sip", Callee: "sip", Status: Unsupported,
+			Reason: "unsupported by this deployment: sip → sip: no hairpin"},
+	}
+	cells := Cells(rs)
+	if got := cells[0][1].Text(); got != "XFAIL 1/2 1.10s" {
+		t.Errorf("browser→sip = %q, want XFAIL 1/2 1.10s", got)
+	}
+	if got := cells[1][1].Text(); got != "n/a: not bridged" {
+		t.Errorf("sip→sip = %q, want n/a: not bridged", got)
+	}
+	if n := Count(rs); n.Known != 1 || n.Failed != 0 || n.Unsupported != 1 {
+		t.Errorf("totals %+v", n)
+	}
+	rs = append(rs, Result{Scenario: "browser-to-sip/busy", Caller: "browser", Callee: "sip", Status: Fail})
+	if got := Cells(rs)[0][1].Verdict(); got != "fail" {
+		t.Errorf("browser→sip with a failure = %q, want fail", got)
+	}
+	var b bytes.Buffer
+	if err := WriteText(&b, "test", rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"XFAIL  browser-to-sip/callee-vanishes", "known failures (XFAIL", "[known: no session timers]"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 

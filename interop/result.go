@@ -14,6 +14,10 @@ const (
 	Pass        Status = "pass"
 	Fail        Status = "fail"
 	Unsupported Status = "unsupported" // the deployment has no such dialect: not run, not a pass
+	// KnownFailure is a failure the catalogue expects from a documented
+	// limitation of the gateway (Scenario.Known): shown as XFAIL, not a
+	// pass, and not counted as a failure in the exit status.
+	KnownFailure Status = "known-failure"
 )
 
 // Timings are measured from the caller's first offer. Zero means "not
@@ -55,6 +59,7 @@ type Result struct {
 	Control  bool    `json:"control,omitempty"`
 	Status   Status  `json:"status"`
 	Reason   string  `json:"reason,omitempty"` // why it failed or was not run
+	Known    string  `json:"known,omitempty"`  // the known limitation behind a KnownFailure
 	Timings  Timings `json:"timings"`
 	// Ended is how the gateway ended the call for the party that was hung
 	// up (condition and code), when it did.

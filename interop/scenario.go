@@ -105,6 +105,22 @@ type Scenario struct {
 	// Control marks a negative control: it is expected to fail, and is
 	// not part of Matrix.
 	Control bool
+	// Known, when set, is a known failure of sigbridge (not of the
+	// harness): a failure whose reason contains Known.Match is reported as
+	// KnownFailure (XFAIL) with Known.Why, any other failure as Fail, and a
+	// pass as Pass.
+	Known *KnownIssue
+	// NotBridged, when set, says why sigbridge refuses this pair by design
+	// (SIP → SIP hairpin, Jingle → Jingle loop). The scenario still runs, as
+	// a probe: when the gateway refuses the call (403, decline) before the
+	// callee hears of it, the result is Unsupported with this reason.
+	NotBridged string
+}
+
+// KnownIssue describes a known failure of the gateway.
+type KnownIssue struct {
+	Match string // a substring of the expected failure reason
+	Why   string // the gateway's limitation, for the report
 }
 
 // DefaultDeadline bounds a scenario that sets no Deadline.

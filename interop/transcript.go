@@ -1,7 +1,9 @@
 package interop
 
 import (
+	"cmp"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,20 +71,23 @@ func (t *Transcript) add(l Line) {
 	t.dropped++
 }
 
-// Lines returns the kept lines in order, with a marker line where lines
-// were dropped.
+// Lines returns the kept lines in time order (agents that report late,
+// such as Chromium and SIPp, stamp their lines with the time they saw the
+// message), with a marker line where lines were dropped.
 func (t *Transcript) Lines() []Line {
 	if t == nil {
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := append([]Line(nil), t.head...)
+	byTime := func(a, b Line) int { return cmp.Compare(a.At, b.At) }
+	out := slices.SortedStableFunc(slices.Values(t.head), byTime)
 	if t.dropped > 0 {
 		out = append(out, Line{Party: "-", Dir: "-", Text: strconv.Itoa(t.dropped) + " lines dropped"})
 	}
-	out = append(out, t.tail[t.next:]...)
-	return append(out, t.tail[:t.next]...)
+	tail := append(append([]Line(nil), t.tail[t.next:]...), t.tail[:t.next]...)
+	slices.SortStableFunc(tail, byTime)
+	return append(out, tail...)
 }
 
 // shorten keeps the first n bytes of s on one line: line breaks become

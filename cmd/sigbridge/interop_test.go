@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -97,5 +98,33 @@ func TestInteropFlags(t *testing.T) {
 	}
 	if code := runInterop(context.Background(), []string{"stray"}, &out, &errOut); code != 2 {
 		t.Errorf("stray argument: exit %d, want 2", code)
+	}
+}
+
+// TestInteropSIPAndJingle runs the command on SIP and Jingle paths: the
+// local deployment gets a SIP side and a Prosody started by the harness;
+// SIPp plays a SIP callee; the pairs sigbridge does not bridge by design
+// are probed and shown as "n/a: not bridged" (skipped, not failed).
+func TestInteropSIPAndJingle(t *testing.T) {
+	for _, tool := range []string{"sipp", "prosody"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: run the README's test command (bash .ci/test.sh), which installs it", tool)
+		}
+	}
+	code, out, errOut := runInteropForTest(t, "--run",
+		`^(sip-to-jingle|jingle-to-sip)/answered-audio$|^browser-to-sip/busy$|^(sip-to-sip|jingle-to-jingle)/`)
+	t.Logf("output:\n%s", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{"n/a: not bridged", "interop: 3 passed, 0 failed, 2 skipped, 0 known failures"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	for _, name := range []string{"sip-to-jingle/answered-audio", "jingle-to-sip/answered-audio", "browser-to-sip/busy"} {
+		if !regexp.MustCompile(`(?m)^PASS +` + regexp.QuoteMeta(name) + ` `).MatchString(out) {
+			t.Errorf("%s did not pass", name)
+		}
 	}
 }
