@@ -210,6 +210,7 @@ func (c *Call) onHangup(s int, r Reason) {
 	if r.IsZero() {
 		r = c.plainHangupReason(s)
 	}
+	r = r.WithDefaultCode()
 	c.st.outcome = c.outcomeFor(r)
 	c.send(1-s, Hangup{Reason: r})
 	c.st.ended = true

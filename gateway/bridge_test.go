@@ -371,3 +371,12 @@ func TestUnansweredReofferWithdrawn(t *testing.T) {
 	f.callee.none(t, 150*time.Millisecond) // an answered re-offer never times out
 	f.caller.none(t, 10*time.Millisecond)
 }
+
+func TestHangupGetsDefaultCode(t *testing.T) {
+	f := startCall(t, Config{}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	_ = f.call.Post(f.callee, Hangup{Reason: Reason{Condition: CondBusy}})
+	if h := nextAs[Hangup](t, f.caller); h.Reason.Code != 486 || h.Reason.Condition != CondBusy {
+		t.Fatalf("busy without code reached the caller as %+v", h.Reason)
+	}
+}

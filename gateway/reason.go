@@ -92,3 +92,21 @@ var (
 	ReasonShutdown     = Reason{Condition: CondGeneralError, Code: 503, Text: "gateway shutting down"}
 	ReasonInternal     = Reason{Condition: CondGeneralError, Code: 500, Text: "internal error"}
 )
+
+// defaultCodes gives a reason without a SIP status the one that usually goes
+// with its condition, so every dialect can show a code.
+var defaultCodes = map[string]int{
+	CondSuccess: 200, CondCancel: 487, CondBusy: 486, CondDecline: 603, CondTimeout: 408,
+	CondExpired: 408, CondGone: 480, CondConnectivityError: 480, CondFailedTransport: 480,
+	CondIncompatibleParameters: 488, CondUnsupportedApplications: 488, CondUnsupportedTransports: 488,
+	CondFailedApplication: 488, CondMediaError: 488, CondSecurityError: 403, CondGeneralError: 500,
+	CondAlternativeSession: 486,
+}
+
+// WithDefaultCode fills in Code from the condition when it is 0.
+func (r Reason) WithDefaultCode() Reason {
+	if r.Code == 0 {
+		r.Code = defaultCodes[r.Condition]
+	}
+	return r
+}
