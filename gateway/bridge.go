@@ -152,6 +152,10 @@ func (c *Call) onOffer(s int, sd *sdp.SessionDescription) {
 		c.refuse(s, "offer", ErrGlare)
 		return
 	}
+	if len(sd.MediaDescriptions) == 0 {
+		c.refuse(s, "offer", fmt.Errorf("%w: offer without m-lines", ErrBadSDP))
+		return
+	}
 	c.st.pending = s
 	if c.st.answered {
 		c.armOfferTimer()

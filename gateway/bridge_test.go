@@ -380,3 +380,24 @@ func TestHangupGetsDefaultCode(t *testing.T) {
 		t.Fatalf("busy without code reached the caller as %+v", h.Reason)
 	}
 }
+
+func TestOfferWithoutMediaRefused(t *testing.T) {
+	r := NewRouter()
+	r.Handle(SchemeUser, fixedDialer(newTestLeg("callee", browserCaps)))
+	gw := New(Config{}, r, nil, nil)
+	empty := loadSDP(t, "chrome156_offer_audio_only.sdp")
+	empty.MediaDescriptions = nil
+	_, err := gw.Place(context.Background(), PlaceRequest{Caller: newTestLeg("c", browserCaps), From: "alice",
+		Target: "bob", Offer: empty})
+	if code, _ := Status(err); !errors.Is(err, ErrBadSDP) || code != 488 {
+		t.Fatalf("offer without m-lines: %v", err)
+	}
+	f := startCall(t, Config{}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	_ = f.call.Post(f.callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")})
+	nextAs[Answer](t, f.caller)
+	_ = f.call.Post(f.caller, Offer{SDP: empty})
+	if fl := nextAs[Failure](t, f.caller); fl.Code != 488 || fl.Ref != "offer" {
+		t.Fatalf("re-offer without m-lines: %+v", fl)
+	}
+}

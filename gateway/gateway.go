@@ -59,8 +59,8 @@ func (g *Gateway) Place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	if g.draining.Load() {
 		return nil, ErrDraining
 	}
-	if req.Offer == nil {
-		return nil, fmt.Errorf("%w: a call needs an offer", ErrBadSDP)
+	if req.Offer == nil || len(req.Offer.MediaDescriptions) == 0 {
+		return nil, fmt.Errorf("%w: a call needs an offer with at least one m-line", ErrBadSDP)
 	}
 	t, d, err := g.router.Resolve(req.From, req.Target)
 	if err != nil {
