@@ -509,19 +509,7 @@ func (s *session) onRestartAnswer() {
 	if s.holdCands { // the answer came before the acknowledgement
 		s.releaseRestartCandidates()
 	}
-	ans, err := s.cachedAnswer(s.rn.offer, s.prevSent)
-	if err != nil {
-		s.abortOut(failure488(err.Error()))
-		return
-	}
-	s.stamp(ans)
-	offer := s.rn.offer
-	s.lastRecv, s.wantsSent = ans, s.allWants()
-	s.endReneg()
-	s.postCall(gateway.Answer{SDP: ans})
-	s.log.Info("ICE restart answered by the peer")
-	s.informPeer(offer, ans)
-	s.sync()
+	s.answerOutFromCache("ICE restart answered by the peer")
 }
 
 // onContentAccept turns the peer's content-accept into the Answer.
@@ -540,21 +528,34 @@ func (s *session) onContentAccept(j *jingle.Jingle) {
 		s.abortOut(failure488("the XMPP peer did not accept every new stream"))
 		return
 	}
-	full, err := jingle.SDPToJingle(s.peerSDP, s.role.Other(), jingle.SDPToJingleOptions{Mids: s.mids})
-	if err == nil {
-		full.Contents = append(full.Contents, accepted...)
-		var sd *sdp.SessionDescription
-		sd, err = jingle.JingleToSDP(full, s.role.Other(), jingle.JingleToSDPOptions{Mids: s.mids})
-		if err == nil && len(sd.MediaDescriptions) == len(s.rn.offer.MediaDescriptions) {
-			s.extendPeerSDP(sd)
-		} else if err == nil {
-			err = refusal("m-line count mismatch after content-accept")
-		}
-	}
-	if err != nil {
+	if err := s.addAcceptedContents(accepted); err != nil {
 		s.abortOut(failure488(err.Error()))
 		return
 	}
+	s.answerOutFromCache("content-add accepted by the peer")
+}
+
+// addAcceptedContents extends the peer's SDP with the contents it accepted.
+func (s *session) addAcceptedContents(accepted []jingle.Content) error {
+	full, err := jingle.SDPToJingle(s.peerSDP, s.role.Other(), jingle.SDPToJingleOptions{Mids: s.mids})
+	if err != nil {
+		return err
+	}
+	full.Contents = append(full.Contents, accepted...)
+	sd, err := jingle.JingleToSDP(full, s.role.Other(), jingle.JingleToSDPOptions{Mids: s.mids})
+	if err != nil {
+		return err
+	}
+	if len(sd.MediaDescriptions) != len(s.rn.offer.MediaDescriptions) {
+		return refusal("m-line count mismatch after content-accept")
+	}
+	s.extendPeerSDP(sd)
+	return nil
+}
+
+// answerOutFromCache completes our outgoing renegotiation: the answer built
+// from the peer's SDP goes to the bridge, and the peer hears of any change.
+func (s *session) answerOutFromCache(what string) {
 	ans, err := s.cachedAnswer(s.rn.offer, s.prevSent)
 	if err != nil {
 		s.abortOut(failure488(err.Error()))
@@ -565,7 +566,7 @@ func (s *session) onContentAccept(j *jingle.Jingle) {
 	s.lastRecv, s.wantsSent = ans, s.allWants()
 	s.endReneg()
 	s.postCall(gateway.Answer{SDP: ans})
-	s.log.Info("content-add accepted by the peer")
+	s.log.Info(what)
 	s.informPeer(offer, ans)
 	s.sync()
 }
