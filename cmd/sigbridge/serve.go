@@ -119,7 +119,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 func (s *server) newAdapters(metrics *gateway.Metrics) error {
 	var err error
 	if s.cfg.sipEnabled() {
-		if s.sip, err = sip.New(s.cfg.SIP, s.gw, s.log.With("adapter", "sip"), metrics, s.reg); err != nil {
+		if s.sip, err = sip.New(s.cfg.SIP, s.gw, s.log, metrics, s.reg); err != nil {
 			return fmt.Errorf("sip: %w", err)
 		}
 	}
