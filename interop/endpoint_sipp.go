@@ -161,7 +161,7 @@ func (a *sippAgent) start(ctx context.Context, extra []string) error {
 		port = strconv.Itoa(p)
 	}
 	args := []string{"-sf", filepath.Join(a.dir, a.file), "-t", transport, "-p", port, "-cp", strconv.Itoa(ctlPort),
-		"-mp", strconv.Itoa(mediaPort), "-m", "1", "-r", "1000", "-nostdin", "-timeout", "60s", "-timeout_error",
+		"-mp", strconv.Itoa(mediaPort), "-m", "1", "-r", "1000", "-aa", "-nostdin", "-timeout", "60s", "-timeout_error",
 		"-trace_err", "-error_file", a.path("errors.log"), "-trace_msg", "-message_file", a.path("messages.log"),
 		"-trace_logs", "-log_file", a.path("events.log")}
 	if host != "" {

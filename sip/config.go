@@ -51,6 +51,13 @@ type Config struct {
 	CallsBurst     int     `yaml:"calls_burst"`
 	// RetryAfter is the Retry-After of 503 answers (default 30 s).
 	RetryAfter time.Duration `yaml:"retry_after"`
+
+	// DialogProbeInterval is how often an answered call's SIP peer is
+	// probed with an in-dialog OPTIONS (default 15 s; negative: never).
+	// A peer that answers 408 or 481, or nothing within
+	// DialogProbeTimeout (default 5 s), is gone and the call ends.
+	DialogProbeInterval time.Duration `yaml:"dialog_probe_interval"`
+	DialogProbeTimeout  time.Duration `yaml:"dialog_probe_timeout"`
 }
 
 // Route allows calls to the targets it matches and says how to reach them.
@@ -114,6 +121,10 @@ const (
 	DefaultUserAgent  = "sigbridge"
 	defaultExpires    = 300 * time.Second
 	defaultRetryAfter = 30 * time.Second
+	// DefaultDialogProbeInterval and DefaultDialogProbeTimeout bound how
+	// long a vanished SIP peer goes unnoticed (at most their sum).
+	DefaultDialogProbeInterval = 15 * time.Second
+	DefaultDialogProbeTimeout  = 5 * time.Second
 )
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -142,6 +153,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = defaultRetryAfter
+	}
+	if c.DialogProbeInterval == 0 {
+		c.DialogProbeInterval = DefaultDialogProbeInterval
+	}
+	if c.DialogProbeTimeout <= 0 {
+		c.DialogProbeTimeout = DefaultDialogProbeTimeout
 	}
 	if c.Host == "" {
 		c.Host = defaultHost(c.Listen)

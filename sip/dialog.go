@@ -32,6 +32,8 @@ type reinviteResult struct {
 type retryReinvite struct{ sd *sdp.SessionDescription }
 
 func (l *legCore) confirmed() {
+	l.armProbe()
+	defer l.stopProbe()
 	for !l.ended {
 		x, ok := l.next(l.dlg.Context().Done())
 		if !ok {
@@ -69,6 +71,10 @@ func (l *legCore) handle(x any) {
 		l.finishReinvite(e)
 	case retryReinvite:
 		l.startReinvite(e.sd)
+	case probeDue:
+		l.startProbe()
+	case probeResult:
+		l.finishProbe(e)
 	}
 }
 
@@ -299,13 +305,16 @@ func (l *legCore) retryAfterGlare(sd *sdp.SessionDescription) {
 }
 
 // sendBye ends the dialog with a Reason header.
-func (l *legCore) sendBye(r gateway.Reason) {
+func (l *legCore) sendBye(r gateway.Reason) { l.sendByeWithin(r, byeTimeout) }
+
+// sendByeWithin sends the BYE and waits at most d for its answer.
+func (l *legCore) sendByeWithin(r gateway.Reason, d time.Duration) {
 	if l.dlg == nil {
 		return
 	}
 	bye := sip.NewRequest(sip.BYE, l.remoteTarget)
 	bye.AppendHeader(reasonHeader(r))
-	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	res, err := l.doInDialog(ctx, bye)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
@@ -61,6 +62,8 @@ type legCore struct {
 	ended        bool
 	reinvIn      *inRequest // incoming re-INVITE awaiting the bridge's answer
 	reinvOut     bool       // our re-INVITE is in flight
+	probing      bool       // our OPTIONS probe is in flight
+	probeTimer   *time.Timer
 	creds        func() (string, string)
 }
 

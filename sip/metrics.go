@@ -13,6 +13,7 @@ type metrics struct {
 	registration *prometheus.GaugeVec   // account
 	transactions *prometheus.CounterVec // direction, method
 	denied       *prometheus.CounterVec // direction, reason
+	probes       *prometheus.CounterVec // result
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,9 +26,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "SIP transactions by direction (in|out) and method."}, []string{"direction", "method"}),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_sip_denied_total",
 			Help: "Calls refused by policy, by direction and reason."}, []string{"direction", "reason"}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_sip_dialog_probes_total",
+			Help: "In-dialog OPTIONS probes by result (alive|gone)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied)
+		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied, m.probes)
 	}
 	return m
 }
@@ -39,6 +42,8 @@ func (m *metrics) call(direction string, code int) {
 func (m *metrics) transaction(direction, method string) {
 	m.transactions.WithLabelValues(direction, methodLabel(method)).Inc()
 }
+
+func (m *metrics) probe(result string) { m.probes.WithLabelValues(result).Inc() }
 
 func (m *metrics) deny(direction, reason string) {
 	m.denied.WithLabelValues(direction, reason).Inc()

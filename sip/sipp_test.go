@@ -64,7 +64,7 @@ func startSIPp(t *testing.T, scenario, remote string, extra ...string) *sippProc
 	}
 	p := &sippProc{addr: "127.0.0.1:" + strconv.Itoa(port), dir: t.TempDir(), out: &syncBuffer{}, done: make(chan error, 1)}
 	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-cp", strconv.Itoa(cport),
-		"-mp", strconv.Itoa(mport), "-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error",
+		"-mp", strconv.Itoa(mport), "-m", "1", "-aa", "-nostdin", "-timeout", "40s", "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(p.dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(p.dir, "messages.log")}
 	if remote != "" {

@@ -532,7 +532,7 @@ func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
 	port, cport, mport := freeUDPPort(t), freeUDPPort(t), freeUDPPort(t)
 	u := &sippUAS{addr: "127.0.0.1:" + strconv.Itoa(port), dir: t.TempDir(), out: &lockedBuffer{}, done: make(chan error, 1)}
 	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-cp", strconv.Itoa(cport),
-		"-mp", strconv.Itoa(mport), "-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error",
+		"-mp", strconv.Itoa(mport), "-m", "1", "-aa", "-nostdin", "-timeout", "40s", "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(u.dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(u.dir, "messages.log")}
 	cmd := exec.Command(bin, args...)
