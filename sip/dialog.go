@@ -97,12 +97,21 @@ func (l *legCore) onRequest(r *inRequest) {
 	}
 }
 
-// onUpdate accepts a session refresh (no body); UPDATE with an offer is
-// refused, the session stays as it is.
+// onUpdate accepts a session refresh (no body, or the peer's last SDP
+// again: answered with ours); UPDATE with a new offer is refused, the
+// session stays as it is.
 func (l *legCore) onUpdate(r *inRequest) {
 	defer r.finish()
 	if len(r.req.Body()) == 0 {
 		l.a.reply(r.req, r.tx, 200, "OK")
+		return
+	}
+	if sd, err := sdpBody(r.req); err == nil && l.isRefresh(sd) {
+		res := sip.NewSDPResponseFromRequest(r.req, sdpBytes(l.localSDP))
+		res.AppendHeader(l.contactHeader())
+		if err := r.tx.Respond(res); err != nil {
+			l.log.Debug("UPDATE refresh answer not sent", "err", err)
+		}
 		return
 	}
 	l.a.reply(r.req, r.tx, 488, "Not Acceptable Here", l.a.warning("UPDATE with SDP not supported"))
@@ -132,6 +141,12 @@ func (l *legCore) onReinvite(r *inRequest) {
 	if c := r.req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
+	if l.isRefresh(sd) {
+		l.log.Debug("session refresh re-INVITE answered from cache")
+		l.send2xx(r, l.localSDP)
+		return
+	}
+	l.noteRemote(sd)
 	l.reinvIn = r
 	l.post(gateway.Offer{SDP: sd})
 }
@@ -291,6 +306,7 @@ func (l *legCore) reinviteAnswered(e reinviteResult) {
 		return
 	}
 	l.localSDP = e.sd
+	l.noteRemote(sd)
 	l.post(gateway.Answer{SDP: sd})
 }
 

@@ -79,3 +79,16 @@ func TestOutboundReinviteGlare(t *testing.T) {
 	uas.wait(t)
 	waitDone(t, call)
 }
+
+// TestOutboundSessionRefresh: a PBX refreshing the session (RFC 4028
+// style) with its unchanged SDP, by re-INVITE and by UPDATE, gets our last
+// SDP back; the caller sees no renegotiation, only the final hang-up.
+func TestOutboundSessionRefresh(t *testing.T) {
+	caller, call, uas := answeredToSIP(t, "uas_refresh.xml")
+	h := caller.expect(t, "hangup").(gateway.Hangup)
+	if h.Reason.Condition != gateway.CondSuccess {
+		t.Errorf("hangup %+v, want success", h.Reason)
+	}
+	uas.wait(t)
+	waitDone(t, call)
+}

@@ -59,6 +59,7 @@ type legCore struct {
 	transport    string
 	remoteCSeq   uint32
 	localSDP     *sdp.SessionDescription // the last SDP we sent to the SIP peer
+	remoteSDP    string                  // the last SDP the peer sent us, marshaled
 	ended        bool
 	reinvIn      *inRequest // incoming re-INVITE awaiting the bridge's answer
 	reinvOut     bool       // our re-INVITE is in flight

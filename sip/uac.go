@@ -321,6 +321,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		l.hangup(r)
 		return false
 	}
+	l.noteRemote(sd)
 	l.post(gateway.Answer{SDP: sd})
 	return true
 }

@@ -159,6 +159,7 @@ func (a *Adapter) refuse(req *sip.Request, tx sip.ServerTransaction, rej *reject
 // place starts the call through the gateway and runs the leg.
 func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic inCall) {
 	leg := newInLeg(a, sess, req, ic.release)
+	leg.noteRemote(ic.offer)
 	call, err := a.gw.Place(leg.ctx, gateway.PlaceRequest{Caller: leg, From: ic.caller, Target: ic.target, Offer: ic.offer})
 	if err != nil {
 		leg.placeFailed(err)

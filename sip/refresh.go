@@ -1,0 +1,34 @@
+package sip
+
+import (
+	"github.com/pion/sdp/v3"
+)
+
+// Session refreshes. PBXs with RFC 4028 session timers (Asterisk,
+// FreeSWITCH) refresh a call every few minutes with a re-INVITE or an
+// UPDATE that repeats their last SDP, o= version unchanged. RFC 3264 §8
+// says such an offer changes nothing, so it is answered here with the SDP
+// we last sent, and the other leg (a browser, a Jingle client) sees no
+// renegotiation. Only an SDP identical to the peer's last one counts: some
+// UAs change their SDP without raising the o= version, and those offers
+// still go through the bridge.
+
+// noteRemote records an SDP the peer sent (offer or answer).
+func (l *legCore) noteRemote(sd *sdp.SessionDescription) {
+	if sd == nil {
+		return
+	}
+	if b, err := sd.Marshal(); err == nil {
+		l.remoteSDP = string(b)
+	}
+}
+
+// isRefresh reports whether sd repeats the peer's last SDP while we have
+// an SDP of ours to repeat.
+func (l *legCore) isRefresh(sd *sdp.SessionDescription) bool {
+	if l.remoteSDP == "" || l.localSDP == nil || sd == nil {
+		return false
+	}
+	b, err := sd.Marshal()
+	return err == nil && string(b) == l.remoteSDP
+}
