@@ -26,6 +26,14 @@ type Config struct {
 	ProposeTimeout time.Duration `yaml:"propose_timeout"`
 	// IQTimeout bounds the wait for the answer to one of our IQs.
 	IQTimeout time.Duration `yaml:"iq_timeout"`
+	// SessionPingInterval is the pause between two session pings (an
+	// empty session-info, XEP-0166) to the peer of a pending or active
+	// session; a peer that is gone ends the call (see ping.go). Default
+	// 15s; a negative value disables the pings.
+	SessionPingInterval time.Duration `yaml:"session_ping_interval"`
+	// SessionPingTimeout bounds the wait for the answer to one session
+	// ping (default 5s). No answer by then ends the call.
+	SessionPingTimeout time.Duration `yaml:"session_ping_timeout"`
 	// MaxStanzaBytes caps one incoming stanza (256 KiB).
 	MaxStanzaBytes int `yaml:"max_stanza_bytes"`
 }
@@ -83,6 +91,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IQTimeout <= 0 {
 		c.IQTimeout = DefaultIQTimeout
+	}
+	if c.SessionPingInterval == 0 {
+		c.SessionPingInterval = DefaultSessionPingInterval
+	}
+	if c.SessionPingTimeout <= 0 {
+		c.SessionPingTimeout = DefaultSessionPingTimeout
 	}
 	if c.MaxStanzaBytes <= 0 {
 		c.MaxStanzaBytes = DefaultMaxStanzaBytes

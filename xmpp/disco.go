@@ -97,26 +97,7 @@ func capsVer() string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// onPresence answers subscription requests and probes to gateway JIDs with
-// an available presence carrying caps, so clients show call buttons. Other
-// presences are ignored.
-func (a *Adapter) onPresence(in *inStanza) xml.TokenReader {
-	from, err1 := jid.Parse(in.From)
-	to, err2 := jid.Parse(in.To)
-	if err1 != nil || err2 != nil || !a.ours(to) || !a.cfg.ComponentMode() || to.Localpart() == "" {
-		return nil
-	}
-	switch in.Type {
-	case "subscribe":
-		return xmlstream.MultiReader(
-			stanza.Presence{From: to, To: from.Bare(), Type: stanza.SubscribedPresence}.Wrap(nil),
-			a.available(to, from))
-	case "probe":
-		return a.available(to, from)
-	}
-	return nil
-}
-
+// available is an available presence from a gateway JID with our caps.
 func (a *Adapter) available(from, to jid.JID) xml.TokenReader {
 	caps := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsCaps, Local: "c"}, Attr: []xml.Attr{
 		{Name: xml.Name{Local: "hash"}, Value: "sha-1"},

@@ -40,6 +40,14 @@
 // on its other leg with connectivity-error, and Run reconnects with
 // exponential backoff.
 //
+// A peer that vanishes without session-terminate is noticed by the session
+// ping (ping.go): while a session is pending or active, an empty
+// session-info goes to the peer every Config.SessionPingInterval, one at a
+// time, each bounded by Config.SessionPingTimeout; an answer saying the
+// peer is gone, or none, ends the call with connectivity-error (other error
+// answers keep it). An unavailable presence from the peer's full JID ends
+// it at once (presence.go).
+//
 // # Renegotiation
 //
 // Once a session is active, re-offers work both ways (reneg.go). A

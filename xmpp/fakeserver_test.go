@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/xmpp/jingle"
 )
 
 // fakeServer is a component port that accepts any secret and lets a test
@@ -21,10 +23,13 @@ type fakeServer struct {
 	ln      net.Listener
 	conn    net.Conn
 	dec     *xml.Decoder
-	replies chan reply
 	accepts chan struct{}
 	mu      sync.Mutex
 	conns   []net.Conn
+	seen    []reply            // every stanza the adapter wrote, in order
+	taken   map[int]bool       // indexes in seen that expect returned
+	changed chan struct{}      // closed and replaced when seen grows
+	answer  func(reply) string // if set: the raw answer to an IQ get/set of the adapter ("" for none)
 }
 
 func (s *fakeServer) close() {
@@ -41,9 +46,13 @@ type reply struct {
 	Name    string
 	Type    string
 	ID      string
+	From    string
 	To      string
 	ErrCond string
 	ErrApp  string
+	Action  string // the Jingle action of an IQ
+	Info    string // the session-info payload, "" for none (a ping)
+	Reason  string // the condition of a Jingle <reason>
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -51,7 +60,8 @@ func newFakeServer(t *testing.T) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{t: t, ln: ln, replies: make(chan reply, 64), accepts: make(chan struct{}, 4)}
+	s := &fakeServer{t: t, ln: ln, taken: map[int]bool{}, accepts: make(chan struct{}, 4),
+		changed: make(chan struct{})}
 	t.Cleanup(s.close)
 	go s.accept()
 	return s
@@ -112,29 +122,130 @@ func (s *fakeServer) read() {
 		if !ok {
 			continue
 		}
-		var w struct {
-			Type  string `xml:"type,attr"`
-			ID    string `xml:"id,attr"`
-			To    string `xml:"to,attr"`
-			Error *struct {
-				Conds []struct{ XMLName xml.Name } `xml:",any"`
-			} `xml:"error"`
-		}
+		var w wireOut
 		if err := s.dec.DecodeElement(&w, &st); err != nil {
 			return
 		}
-		r := reply{Name: st.Name.Local, Type: w.Type, ID: w.ID, To: w.To}
-		if w.Error != nil {
-			for _, c := range w.Error.Conds {
-				if c.XMLName.Space == nsStanzas && r.ErrCond == "" && c.XMLName.Local != "text" {
-					r.ErrCond = c.XMLName.Local
-				} else if c.XMLName.Space != nsStanzas && r.ErrApp == "" {
-					r.ErrApp = c.XMLName.Local
-				}
+		r := w.reply(st.Name.Local)
+		s.record(r)
+		if raw := s.answerFor(r); raw != "" {
+			s.mu.Lock()
+			c := s.conn
+			s.mu.Unlock()
+			_, _ = io.WriteString(c, raw)
+		}
+	}
+}
+
+// wireOut is the decoding shape of a stanza the adapter wrote.
+type wireOut struct {
+	Type   string         `xml:"type,attr"`
+	ID     string         `xml:"id,attr"`
+	From   string         `xml:"from,attr"`
+	To     string         `xml:"to,attr"`
+	Jingle *jingle.Jingle `xml:"urn:xmpp:jingle:1 jingle"`
+	Error  *struct {
+		Conds []struct{ XMLName xml.Name } `xml:",any"`
+	} `xml:"error"`
+}
+
+func (w *wireOut) reply(name string) reply {
+	r := reply{Name: name, Type: w.Type, ID: w.ID, From: w.From, To: w.To}
+	if w.Error != nil {
+		for _, c := range w.Error.Conds {
+			if c.XMLName.Space == nsStanzas && r.ErrCond == "" && c.XMLName.Local != "text" {
+				r.ErrCond = c.XMLName.Local
+			} else if c.XMLName.Space != nsStanzas && r.ErrApp == "" {
+				r.ErrApp = c.XMLName.Local
 			}
 		}
-		s.replies <- r
 	}
+	if j := w.Jingle; j != nil {
+		r.Action = string(j.Action)
+		if j.Info != nil {
+			r.Info = j.Info.Kind()
+		}
+		if j.Reason != nil {
+			r.Reason = j.Reason.Condition
+		}
+	}
+	return r
+}
+
+// record keeps r in the log.
+func (s *fakeServer) record(r reply) {
+	s.mu.Lock()
+	s.seen = append(s.seen, r)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// answerFor returns the raw answer to an IQ get/set of the adapter, if the
+// test set an answerer.
+func (s *fakeServer) answerFor(r reply) string {
+	s.mu.Lock()
+	answer := s.answer
+	s.mu.Unlock()
+	if answer == nil || r.Name != "iq" || (r.Type != "set" && r.Type != "get") {
+		return ""
+	}
+	return answer(r)
+}
+
+// setAnswer makes the server answer the adapter's IQs with f.
+func (s *fakeServer) setAnswer(f func(reply) string) {
+	s.mu.Lock()
+	s.answer = f
+	s.mu.Unlock()
+}
+
+// count returns how many stanzas the adapter wrote that match.
+func (s *fakeServer) count(match func(reply) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.seen {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitCount waits until the adapter wrote at least n stanzas that match.
+func (s *fakeServer) waitCount(match func(reply) bool, n int) {
+	s.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if s.count(match) >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			s.t.Fatalf("the adapter wrote %d matching stanzas, want %d", s.count(match), n)
+		}
+	}
+}
+
+// resultTo is the empty result to an IQ of the adapter.
+func resultTo(r reply) string {
+	return fmt.Sprintf(`<iq type='result' id='%s' from='%s' to='%s'/>`, r.ID, r.To, r.From)
+}
+
+// errorTo is an error answer to an IQ of the adapter, with an RFC 6120
+// condition and optionally a Jingle error condition.
+func errorTo(r reply, cond, app string) string {
+	appEl := ""
+	if app != "" {
+		appEl = "<" + app + " xmlns='" + jingle.NSJingleErrors + "'/>"
+	}
+	return fmt.Sprintf(`<iq type='error' id='%s' from='%s' to='%s'><error type='cancel'><%s xmlns='%s'/>%s</error></iq>`,
+		r.ID, r.To, r.From, cond, nsStanzas, appEl)
 }
 
 func (s *fakeServer) write(raw string) {
@@ -147,16 +258,23 @@ func (s *fakeServer) write(raw string) {
 	}
 }
 
-// expect waits for the reply with id.
+// expect waits for the first reply with id that it did not return yet.
 func (s *fakeServer) expect(id string) reply {
 	s.t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
-		select {
-		case r := <-s.replies:
-			if r.ID == id {
+		s.mu.Lock()
+		for i, r := range s.seen {
+			if r.ID == id && !s.taken[i] {
+				s.taken[i] = true
+				s.mu.Unlock()
 				return r
 			}
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
 		case <-timeout:
 			s.t.Fatalf("no reply to %s", id)
 		}
@@ -165,11 +283,20 @@ func (s *fakeServer) expect(id string) reply {
 
 // startFakeAdapter runs an adapter against a fake server.
 func startFakeAdapter(t *testing.T) (*fakeServer, *Adapter) {
+	return startFakeAdapterWith(t, gateway.NewRouter(), nil)
+}
+
+// startFakeAdapterWith runs an adapter with router and a configuration
+// that mod may change against a fake server.
+func startFakeAdapterWith(t *testing.T, router *gateway.Router, mod func(*Config)) (*fakeServer, *Adapter) {
 	s := newFakeServer(t)
-	router := gateway.NewRouter()
 	gw := gateway.New(gateway.Config{}, router, testLogger(t), nil)
-	a, err := New(Config{Component: ComponentConfig{Addr: s.ln.Addr().String(), Domain: "gw.test", Secret: "x"},
-		MaxStanzaBytes: 4096}, gw, testLogger(t), gateway.NewMetrics(prometheus.NewRegistry()))
+	cfg := Config{Component: ComponentConfig{Addr: s.ln.Addr().String(), Domain: "gw.test", Secret: "x"},
+		MaxStanzaBytes: 4096}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := New(cfg, gw, testLogger(t), gateway.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,6 +116,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 			`<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/></propose></message>`,
 		`<message type='chat'` + from + `><retract xmlns='urn:xmpp:jingle-message:0' id='s1'/></message>`,
 		`<presence type='subscribe'` + from + `/>`,
+		`<presence type='unavailable'` + from + `/>`,
 		`<iq type='result' id='x'` + from + `/>`,
 		`<iq id='a'><a><a><a></a></a></a></iq><!-- c --><?p?>text`,
 	}

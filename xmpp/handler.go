@@ -77,7 +77,7 @@ func (a *Adapter) dispatch(st *stream, in *inStanza, decErr error) (xml.TokenRea
 		}
 	case "presence":
 		if decErr == nil {
-			return a.onPresence(in), nil
+			return a.onPresence(in)
 		}
 	}
 	if decErr != nil {

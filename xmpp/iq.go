@@ -81,6 +81,25 @@ func (t *iqTracker) finish(id string, r iqResult) {
 	}
 }
 
+// forget drops a pending IQ without calling its done: its asker lost
+// interest (a late answer is then ignored).
+func (t *iqTracker) forget(id string) {
+	t.mu.Lock()
+	p := t.pending[id]
+	delete(t.pending, id)
+	t.mu.Unlock()
+	if p != nil {
+		p.timer.Stop()
+	}
+}
+
+// size is the number of IQs waiting for an answer.
+func (t *iqTracker) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.pending)
+}
+
 // failAll ends every pending IQ: the stream is gone.
 func (t *iqTracker) failAll() {
 	t.mu.Lock()

@@ -32,6 +32,10 @@ const (
 const (
 	DefaultProposeTimeout = 60 * time.Second
 	DefaultIQTimeout      = 30 * time.Second
+	// DefaultSessionPingInterval and DefaultSessionPingTimeout: a peer
+	// that vanished mid-call is noticed within their sum (ping.go).
+	DefaultSessionPingInterval = 15 * time.Second
+	DefaultSessionPingTimeout  = 5 * time.Second
 	// ringingFallback: a callee that sent neither JMI ringing nor anything
 	// else by then is reported as ringing (older Conversations sends none).
 	ringingFallback = time.Second

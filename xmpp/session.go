@@ -79,6 +79,8 @@ type session struct {
 	expectGlare int                     // crossed re-offers of ours the bridge will refuse
 	syncBlocked string                  // a refused re-offer of ours (syncSig)
 	future      []gateway.Candidate     // the other leg's candidates of an unknown ICE generation
+
+	pinger // session ping (ping.go)
 }
 
 // Session events.
@@ -170,6 +172,7 @@ func (s *session) recoverPanic() {
 
 func (s *session) finish() {
 	s.stopTimer()
+	s.stopPings()
 	if s.rnTimer != nil {
 		s.rnTimer.Stop()
 	}
@@ -206,6 +209,16 @@ func (s *session) handle(ev any) {
 		}
 	case evSyncTimer:
 		s.sync()
+	case evPingTimer:
+		if e.gen == s.pingGen {
+			s.onPingTimer()
+		}
+	case evPingIQ:
+		if e.gen == s.pingGen {
+			s.onPingResult(e.res)
+		}
+	case evPeerOffline:
+		s.onPeerOffline()
 	case evStreamLost:
 		s.log.Info("stream lost; ending call")
 		s.hangupCall(gateway.ReasonDisconnected)

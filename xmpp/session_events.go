@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
+	"time"
 
 	"github.com/pion/sdp/v3"
 	"github.com/sigbridge/sigbridge/gateway"
@@ -156,15 +157,21 @@ func (s *session) sendJingle(j *jingle.Jingle) {
 // sendJingleThen sends a Jingle IQ to the peer; its result comes back as
 // the event ev returns.
 func (s *session) sendJingleThen(j *jingle.Jingle, ev func(iqResult) any) {
+	s.sendJingleWithin(j, s.a.cfg.IQTimeout, ev)
+}
+
+// sendJingleWithin is sendJingleThen with its own timeout. It returns the
+// IQ's id ("" if nothing was sent).
+func (s *session) sendJingleWithin(j *jingle.Jingle, timeout time.Duration, ev func(iqResult) any) string {
 	j.SID = s.sid()
 	payload, err := tokens(j)
 	if err != nil {
 		s.log.Error("cannot encode Jingle", "action", string(j.Action), "err", err)
 		s.post(ev(iqResult{cond: "internal-server-error"}))
-		return
+		return ""
 	}
 	iq := stanza.IQ{XMLName: xml.Name{Local: "iq"}, From: s.local, To: s.peer}
-	s.st.sendIQ(iq, payload, string(j.Action), func(r iqResult) { s.post(ev(r)) })
+	return s.st.sendIQ(iq, payload, string(j.Action), timeout, func(r iqResult) { s.post(ev(r)) })
 }
 
 // sendJMI sends one JMI element about this session to to.

@@ -111,7 +111,8 @@ func (s *session) onProposed() {
 	s.arm(s.a.cfg.ProposeTimeout, timerPropose)
 }
 
-// onInitiate bridges the caller's session-initiate into gateway.Place.
+// onInitiate bridges the caller's session-initiate into gateway.Place and
+// starts the session pings.
 func (s *session) onInitiate(j *jingle.Jingle) {
 	s.stopTimer()
 	s.setState(stPending)
@@ -127,6 +128,7 @@ func (s *session) onInitiate(j *jingle.Jingle) {
 	}
 	s.setPeerSDP(sd)
 	s.place(sd)
+	s.startPings()
 }
 
 func (s *session) place(sd *sdp.SessionDescription) {

@@ -132,7 +132,7 @@ func (s *session) onProceed(from jid.JID) {
 }
 
 // onInitiateAcked flushes the candidates held until the peer knew the
-// session.
+// session, and starts the session pings.
 func (s *session) onInitiateAcked() {
 	s.initAcked = true
 	held := s.held
@@ -140,6 +140,7 @@ func (s *session) onInitiateAcked() {
 	for _, c := range held {
 		s.sendCandidate(c)
 	}
+	s.startPings()
 }
 
 // onAccept turns the callee's session-accept into the answer.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
@@ -85,14 +86,18 @@ func (st *stream) send(ctx context.Context, r xml.TokenReader, kind string) erro
 	return nil
 }
 
-// sendIQ sends an IQ set and calls done with its result, a timeout or the
-// end of the stream. done runs on another goroutine and must not block.
-func (st *stream) sendIQ(iq stanza.IQ, payload xml.TokenReader, kind string, done func(iqResult)) {
+// sendIQ sends an IQ set and calls done with its result, a timeout (no
+// answer within timeout) or the end of the stream. done runs on another
+// goroutine and must not block. It returns the IQ's id, with which
+// iqTracker.forget drops it.
+func (st *stream) sendIQ(iq stanza.IQ, payload xml.TokenReader, kind string, timeout time.Duration,
+	done func(iqResult)) string {
 	iq.ID, iq.Type = newID(), stanza.SetIQ
-	st.iqs.add(iq.ID, iq.To, st.a.cfg.IQTimeout, done)
+	st.iqs.add(iq.ID, iq.To, timeout, done)
 	if err := st.send(context.Background(), iq.Wrap(payload), kind); err != nil {
 		st.iqs.finish(iq.ID, iqResult{cond: condStreamLost, text: err.Error()})
 	}
+	return iq.ID
 }
 
 // errNotConnected is returned when sending on a stream without a session.

@@ -114,6 +114,14 @@ func (c *Client) Close() {
 	<-c.served
 }
 
+// Kill drops the TCP connection without closing the stream, the way a
+// client vanishes (a crash, a lost network): the server sees the
+// connection drop, not a closing stream tag. Close may still be called.
+func (c *Client) Kill() {
+	_ = c.S.Conn().Close()
+	<-c.served
+}
+
 // wire is the decoding shape of a received stanza.
 type wire struct {
 	XMLName xml.Name

@@ -6,7 +6,9 @@
 //     with prosodyctl, an XEP-0114 component with a secret, and c2s without
 //     TLS (test servers only). A missing prosody binary fails the test.
 //   - Client is an XMPP client (mellium) that logs in, acknowledges Jingle
-//     IQs, queues what it receives and can send raw XML for bad-input tests.
+//     IQs, queues what it receives and can send raw XML for bad-input tests;
+//     Kill drops its connection without closing the stream (a vanishing
+//     client).
 //   - Call is a Jingle session of a Client: JMI (XEP-0353) propose/proceed,
 //     session-initiate/accept, transport-info both ways, terminate, with a
 //     Peer behind it; SDP and Jingle are converted with xmpp/jingle. Mid-call
