@@ -21,6 +21,12 @@ type Deployment struct {
 	// RingTimeout is the deployment's ring timeout: the NoAnswer scenarios
 	// wait this long (plus a margin) for the gateway to give up.
 	RingTimeout time.Duration
+	// VanishTimeout bounds how long the deployment takes to notice a peer
+	// that vanished mid-call and hang up the other leg: its SIP
+	// dialog_probe_interval + dialog_probe_timeout and its XMPP
+	// session_ping_interval + session_ping_timeout, whichever is longer
+	// (default 30 s, above sigbridge's defaults of 15 s + 5 s).
+	VanishTimeout time.Duration
 	// Chromium is the path of a Chromium binary for the Chromium agent
 	// ("" disables the Chromium scenarios).
 	Chromium string
@@ -110,6 +116,17 @@ func (d Deployment) ringTimeout() time.Duration {
 	}
 	return d.RingTimeout
 }
+
+func (d Deployment) vanishTimeout() time.Duration {
+	if d.VanishTimeout <= 0 {
+		return DefaultVanishTimeout
+	}
+	return d.VanishTimeout
+}
+
+// DefaultVanishTimeout is the VanishTimeout of a deployment that names
+// none.
+const DefaultVanishTimeout = 30 * time.Second
 
 // UnknownTarget is an address in the callee's dialect that nobody has.
 func (d Deployment) UnknownTarget(p Party) string {

@@ -141,8 +141,11 @@ func (s Scenario) deadline(dep Deployment) time.Duration {
 	if d <= 0 {
 		d = DefaultDeadline
 	}
-	if s.Expect == NoAnswer {
+	switch s.Expect {
+	case NoAnswer:
 		d += dep.ringTimeout()
+	case Vanished:
+		d += dep.vanishTimeout()
 	}
 	return d
 }

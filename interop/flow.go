@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// vanishTimeout is how long the gateway may take to notice a vanished
-// callee and hang up the caller.
-const vanishTimeout = 10 * time.Second
-
 // expectedReason is the condition the hung-up party must see for each
 // outcome ("" accepts any).
 var expectedReason = map[Outcome]string{
@@ -21,7 +17,7 @@ var expectedReason = map[Outcome]string{
 	Cancelled: "cancel",
 	NoAnswer:  "timeout",
 	Unknown:   "gone",
-	Vanished:  "",
+	Vanished:  "connectivity-error",
 }
 
 // run plays the scenario: set up the agents, place the call, then follow
@@ -150,18 +146,24 @@ func (x *execution) answered(ctx context.Context) error {
 		if err := x.callee.Vanish(); err != nil {
 			x.log.Debug("vanish", "err", err)
 		}
-		vctx, cancel := context.WithTimeout(ctx, vanishTimeout)
-		defer cancel()
-		if _, _, err := x.caller.Events().Wait(vctx, 0, is(EvEnded)); err != nil {
-			return &failure{reason: fmt.Sprintf("the caller was not hung up within %s of the callee vanishing",
-				vanishTimeout), err: err}
-		}
-		return x.expectAnyEnd(ctx, x.caller, "caller")
+		return x.expectVanished(ctx)
 	}
 	if err := x.caller.HangUp(ctx); err != nil {
 		return &failure{reason: "the caller could not hang up", err: err}
 	}
 	return x.expectEnd(ctx, x.callee, "callee", 0)
+}
+
+// expectVanished waits for the gateway to notice the vanished callee
+// (Deployment.VanishTimeout) and hang up the caller.
+func (x *execution) expectVanished(ctx context.Context) error {
+	d := x.dep.vanishTimeout()
+	vctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if _, _, err := x.caller.Events().Wait(vctx, 0, is(EvEnded)); err != nil {
+		return &failure{reason: fmt.Sprintf("the caller was not hung up within %s of the callee vanishing", d), err: err}
+	}
+	return x.expectAnyEnd(ctx, x.caller, "caller")
 }
 
 // expectEnd waits for the gateway to end the call at agent a with the

@@ -91,7 +91,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		return nil, err
 	}
 	l.Deployment = Deployment{Name: "local sigbridge " + addr, WS: "ws://" + addr + "/ws",
-		RingTimeout: o.RingTimeout, Log: o.Log}
+		RingTimeout: o.RingTimeout, VanishTimeout: localVanishTimeout, Log: o.Log}
 	if cfg.sip != "" {
 		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip, SIPpListen: cfg.sipp}
 	}
@@ -188,6 +188,10 @@ type localConfig struct {
 	xmpp bool   // the gateway joins the harness's Prosody as a component
 }
 
+// localVanishTimeout bounds the local gateway's detection of a vanished
+// peer: probes every 1 s, answered within 1 s (SIP) or 2 s (XMPP).
+const localVanishTimeout = 10 * time.Second
+
 // xmppSecretEnv carries the component secret to the gateway (not in the
 // config file).
 const xmppSecretEnv = "SIGBRIDGE_INTEROP_XMPP_SECRET"
@@ -234,6 +238,8 @@ const sipSection = `sip:
   trusted_sources: ["127.0.0.1/32"]
   calls_per_second: 50
   calls_burst: 100
+  dialog_probe_interval: 1s
+  dialog_probe_timeout: 1s
   routes:
     - name: interop-sipp
       match: '^sip:[^@]+@%s$'
@@ -244,12 +250,16 @@ const sipSection = `sip:
       allow_private: true
 `
 
-// xmppSection joins the harness's Prosody as an XEP-0114 component.
+// xmppSection joins the harness's Prosody as an XEP-0114 component. Both
+// sections probe their peers every second so that a vanished callee is
+// noticed within localVanishTimeout.
 const xmppSection = `xmpp:
   component:
     addr: %s
     domain: %s
     secret_env: %s
+  session_ping_interval: 1s
+  session_ping_timeout: 2s
 `
 
 // freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.

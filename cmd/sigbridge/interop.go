@@ -22,7 +22,7 @@ type interopFlags struct {
 	xmppServer, xmppComponent                      string
 	run, jsonFile, htmlFile, logLevel              string
 	sigbridge, chromium, sipp, prosody, dir        string
-	ringTimeout, timeout                           time.Duration
+	ringTimeout, vanishTimeout, timeout            time.Duration
 	negativeControl, list                          bool
 }
 
@@ -51,6 +51,8 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 	fs.StringVar(&f.xmppServer, "xmpp-server", "", "XMPP client address (host:port; default: the JID's domain, port 5222)")
 	fs.StringVar(&f.xmppComponent, "xmpp-component", "", "the gateway's XMPP component domain")
 	fs.DurationVar(&f.ringTimeout, "ring-timeout", 60*time.Second, "the deployment's ring timeout (no-answer scenarios wait this long)")
+	fs.DurationVar(&f.vanishTimeout, "vanish-timeout", interop.DefaultVanishTimeout,
+		"how long the deployment may take to hang up a call whose callee vanished (its probe interval + timeout)")
 	fs.StringVar(&f.run, "run", "", "run only the scenarios whose name matches this regular expression")
 	fs.BoolVar(&f.list, "list", false, "list the scenarios and exit")
 	fs.StringVar(&f.jsonFile, "json", "", "write the results as JSON to this file")
@@ -162,7 +164,8 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 }
 
 func externalDeployment(f interopFlags) interop.Deployment {
-	dep := interop.Deployment{Name: deploymentName(f), WS: f.ws, RingTimeout: f.ringTimeout}
+	dep := interop.Deployment{Name: deploymentName(f), WS: f.ws, RingTimeout: f.ringTimeout,
+		VanishTimeout: f.vanishTimeout}
 	if f.sip != "" {
 		domain := f.sipDomain
 		if domain == "" {
