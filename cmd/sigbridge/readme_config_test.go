@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/sip"
+	"github.com/sigbridge/sigbridge/xmpp"
+)
+
+// TestREADMEConfigExample: the configuration block of the README is a
+// valid configuration (strict: every key exists) and says the defaults.
+func TestREADMEConfigExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "## Configuration")
+	if i < 0 {
+		t.Fatal("README has no Configuration section")
+	}
+	start := strings.Index(s[i:], "```yaml\n")
+	if start < 0 {
+		t.Fatal("README's Configuration section has no yaml block")
+	}
+	block := s[i+start+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	path := filepath.Join(t.TempDir(), "readme.yaml")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("README configuration example: %v", err)
+	}
+	if cfg.SIP.DialogProbeInterval != sip.DefaultDialogProbeInterval ||
+		cfg.SIP.DialogProbeTimeout != sip.DefaultDialogProbeTimeout ||
+		cfg.XMPP.SessionPingInterval != xmpp.DefaultSessionPingInterval ||
+		cfg.XMPP.SessionPingTimeout != xmpp.DefaultSessionPingTimeout {
+		t.Errorf("README shows probes %v/%v and pings %v/%v, not the defaults",
+			cfg.SIP.DialogProbeInterval, cfg.SIP.DialogProbeTimeout, cfg.XMPP.SessionPingInterval, cfg.XMPP.SessionPingTimeout)
+	}
+	if cfg.Gateway.RingTimeout != gateway.DefaultConfig().RingTimeout {
+		t.Errorf("README shows ring_timeout %v, default %v", cfg.Gateway.RingTimeout, gateway.DefaultConfig().RingTimeout)
+	}
+}
