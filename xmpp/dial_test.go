@@ -13,28 +13,8 @@ import (
 // ways; the XMPP side hangs up.
 func TestBrowserCallsJID(t *testing.T) {
 	e := newEnv(t, nil)
-	juliet := e.login("juliet")
 	ctx := ctxFor(t, 30*time.Second)
-	answered := make(chan *xmpptest.Call, 1)
-	go func() {
-		call, err := juliet.Answer(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		answered <- call
-	}()
-	leg, err := newBrowserLeg(t, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := leg.place(ctx, e.gw, "xmpp:juliet@localhost"); err != nil {
-		t.Fatal(err)
-	}
-	call := <-answered
-	if call == nil {
-		t.FailNow()
-	}
-	t.Cleanup(call.Close)
+	call, leg := callJuliet(t, ctx, e, e.login("juliet"))
 	if got := call.Remote.Bare().String(); got != "alice@"+e.p.Cfg.Component {
 		t.Errorf("callee sees the caller as %s", got)
 	}

@@ -39,27 +39,7 @@ func answeredCall(t *testing.T, ctx context.Context, e *env, tp topology) (*xmpp
 		assertMedia(t, ctx, call.Media, leg.peer)
 		return call, leg
 	}
-	juliet := e.login("juliet")
-	answered := make(chan *xmpptest.Call, 1)
-	go func() {
-		call, err := juliet.Answer(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		answered <- call
-	}()
-	leg, err := newBrowserLeg(t, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := leg.place(ctx, e.gw, "xmpp:juliet@localhost"); err != nil {
-		t.Fatal(err)
-	}
-	call := <-answered
-	if call == nil {
-		t.FailNow()
-	}
-	t.Cleanup(call.Close)
+	call, leg := callJuliet(t, ctx, e, e.login("juliet"))
 	assertMedia(t, ctx, call.Media, leg.peer)
 	return call, leg
 }

@@ -96,29 +96,3 @@ func TestVanishedPeerWentOffline(t *testing.T) {
 	}
 	waitNoSessions(t, e.a)
 }
-
-// callJuliet has the browser user alice call juliet, who answers.
-func callJuliet(t *testing.T, ctx context.Context, e *env, juliet *xmpptest.Client) (*xmpptest.Call, *browserLeg) {
-	t.Helper()
-	answered := make(chan *xmpptest.Call, 1)
-	go func() {
-		call, err := juliet.Answer(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		answered <- call
-	}()
-	leg, err := newBrowserLeg(t, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := leg.place(ctx, e.gw, "xmpp:"+e.p.JID("juliet")); err != nil {
-		t.Fatal(err)
-	}
-	call := <-answered
-	if call == nil {
-		t.FailNow()
-	}
-	t.Cleanup(call.Close)
-	return call, leg
-}
