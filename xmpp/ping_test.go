@@ -240,6 +240,10 @@ func TestIncomingSessionPingAnswered(t *testing.T) {
 	if r := s.expect("stranger-ping"); r.Type != "error" || r.ErrApp != "unknown-session" {
 		t.Errorf("session ping from a stranger answered %+v, want unknown-session", r)
 	}
+	s.write(info("odd", fakePeer, `<whatever xmlns='urn:example:odd'/>`))
+	if r := s.expect("odd"); r.Type != "error" || r.ErrApp != "unsupported-info" {
+		t.Errorf("unknown session-info payload answered %+v, want feature-not-implemented + unsupported-info", r)
+	}
 	s.write(info("hold", fakePeer, `<hold xmlns='`+jingle.NSRTPInfo+`'/>`))
 	if r := s.expect("hold"); r.Type != "result" {
 		t.Fatalf("hold answered %+v", r)

@@ -32,6 +32,10 @@ func (a *Adapter) onJingle(st *stream, req stanza.IQ, j *jingle.Jingle) (xml.Tok
 	if s.tieBreak(j) {
 		return a.refuse(req, errTieBreak), nil
 	}
+	if j.UnknownInfo != "" {
+		// XEP-0166 §7.2.11: a session-info payload we do not understand.
+		return a.refuse(req, errUnsupported.withText("unknown session-info payload")), nil
+	}
 	return resultReply(req, nil), func() { s.post(evJingle{j: j}) }
 }
 

@@ -14,7 +14,7 @@
 // with encoding/xml. It holds Contents (each with an RTP Description and an
 // ICE-UDP Transport), an optional BUNDLE Group, a Reason (session-terminate)
 // and an Info payload (session-info: ringing, hold, unhold, mute, unmute,
-// active). The sub-elements follow XEP-0167 (payload types, parameters,
+// active; any other payload is named in UnknownInfo). The sub-elements follow XEP-0167 (payload types, parameters,
 // bandwidth, rtcp-mux, SDES encryption), XEP-0176 (transport, candidates),
 // XEP-0320 (fingerprint hash/setup), XEP-0338 (group), XEP-0339 (sources,
 // ssrc-groups), XEP-0293 (rtcp-fb, rtcp-fb-trr-int), XEP-0294 (rtp-hdrext,

@@ -132,13 +132,15 @@ func TestSessionInfoAndReason(t *testing.T) {
 		text     string
 		altSID   string
 		roundXML string
+		unknown  string
 	}{
 		{in: jingleOpen + `<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/></jingle>`, info: InfoRinging,
 			roundXML: `<ringing xmlns="urn:xmpp:jingle:apps:rtp:info:1"></ringing>`},
 		{in: jingleOpen + `<foo xmlns='urn:example'/><hold xmlns='urn:xmpp:jingle:apps:rtp:1:info'/></jingle>`, info: InfoHold},
 		{in: jingleOpen + `<mute xmlns='urn:xmpp:jingle:apps:rtp:info:1' creator='initiator' name='voice'/></jingle>`, info: InfoMute,
 			roundXML: `<mute xmlns="urn:xmpp:jingle:apps:rtp:info:1" creator="initiator" name="voice"></mute>`},
-		{in: jingleOpen + `<ringing xmlns='urn:other'/></jingle>`},
+		{in: jingleOpen + `<ringing xmlns='urn:other'/></jingle>`, unknown: "{urn:other}ringing"},
+		{in: jingleOpen + `</jingle>`}, // a session ping: no payload, nothing unknown
 		{in: `<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><busy/><text>Busy here</text><x xmlns='urn:example'/></reason></jingle>`,
 			cond: ReasonBusy, text: "Busy here", roundXML: `<reason><busy></busy><text>Busy here</text></reason>`},
 		{in: `<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><x xmlns='urn:example'/><alternative-session><sid>b84</sid></alternative-session></reason></jingle>`,
@@ -152,6 +154,9 @@ func TestSessionInfoAndReason(t *testing.T) {
 		}
 		if got := infoKind(j); got != tc.info {
 			t.Errorf("%s: info %q, want %q", tc.in, got, tc.info)
+		}
+		if j.UnknownInfo != tc.unknown {
+			t.Errorf("%s: unknown info %q, want %q", tc.in, j.UnknownInfo, tc.unknown)
 		}
 		if tc.cond != "" && (j.Reason == nil || j.Reason.Condition != tc.cond || j.Reason.Text != tc.text || j.Reason.SID != tc.altSID) {
 			t.Errorf("%s: reason %+v", tc.in, j.Reason)

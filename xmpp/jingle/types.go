@@ -102,7 +102,9 @@ const (
 // Jingle is the <jingle xmlns='urn:xmpp:jingle:1'/> element.
 //
 // Info carries the session-info payload (ringing, hold, ...), if any.
-// Unknown child elements are ignored on input.
+// Unknown child elements are ignored on input; for a session-info without
+// a known payload, UnknownInfo names the first unknown one ("{ns}local"),
+// which XEP-0166 answers with feature-not-implemented + unsupported-info.
 type Jingle struct {
 	Action    Action
 	SID       string
@@ -112,6 +114,8 @@ type Jingle struct {
 	Group     *Group
 	Reason    *Reason
 	Info      *SessionInfo
+	// UnknownInfo is input only: never marshaled.
+	UnknownInfo string
 }
 
 // jingleWire is the encoding/xml shape of Jingle. Info lives in Any so that
@@ -160,6 +164,10 @@ func (j *Jingle) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 			j.Info = &info
 			break
 		}
+	}
+	if j.Action == ActionSessionInfo && j.Info == nil && len(w.Any) > 0 {
+		n := w.Any[0].XMLName
+		j.UnknownInfo = "{" + n.Space + "}" + n.Local
 	}
 	return nil
 }
