@@ -23,10 +23,19 @@ type Config struct {
 	InboxSize int `yaml:"inbox_size"`
 }
 
-// DefaultConfig returns the defaults: ring 60 s, re-offer 32 s, gather 1 s quiet / 3 s max,
-// 4 calls per user, 200 trickled candidates per leg.
+// DefaultConfig returns the defaults: ring 60 s, re-offer 32 s, gather
+// 500 ms quiet / 3 s max, 4 calls per user, 200 trickled candidates per leg.
+//
+// The quiet period decides when a trickling caller's SDP leaves toward SIP
+// (browsers of MDN's dialect and Jingle clients never signal the end of
+// gathering): host candidates come within milliseconds, srflx and relay
+// ones one or two STUN/TURN round trips later, and the timer restarts with
+// every candidate. 500 ms, like the total gathering timeout of JsSIP-style
+// web phones, keeps those while taking half a second off every such call;
+// a candidate later than that is dropped toward SIP (a public SIP peer
+// still connects through the peer-reflexive pair).
 func DefaultConfig() Config {
-	return Config{RingTimeout: 60 * time.Second, OfferTimeout: 32 * time.Second, GatherQuiet: time.Second, GatherMax: 3 * time.Second,
+	return Config{RingTimeout: 60 * time.Second, OfferTimeout: 32 * time.Second, GatherQuiet: 500 * time.Millisecond, GatherMax: 3 * time.Second,
 		MaxCallsPerUser: 4, MaxTrickled: 200, InboxSize: 256}
 }
 

@@ -44,7 +44,7 @@ func TestREADMEConfigExample(t *testing.T) {
 		t.Errorf("README shows probes %v/%v and pings %v/%v, not the defaults",
 			cfg.SIP.DialogProbeInterval, cfg.SIP.DialogProbeTimeout, cfg.XMPP.SessionPingInterval, cfg.XMPP.SessionPingTimeout)
 	}
-	if cfg.Gateway.RingTimeout != gateway.DefaultConfig().RingTimeout {
-		t.Errorf("README shows ring_timeout %v, default %v", cfg.Gateway.RingTimeout, gateway.DefaultConfig().RingTimeout)
+	if cfg.Gateway != gateway.DefaultConfig() {
+		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())
 	}
 }
