@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/pion/sdp/v3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
@@ -36,11 +38,13 @@ func main() {
 	rate := flag.Float64("rate", 100, "calls per second with -call")
 	n := flag.Int("n", 1000, "number of calls with -call")
 	hold := flag.Duration("hold", 300*time.Millisecond, "call duration with -call")
+	probe := flag.Duration("probe", 0, "dialog probe interval (0: the adapter's default, negative: off)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	gw, a, err := start(ctx, *listen, log)
+	reg := prometheus.NewRegistry()
+	gw, a, err := start(ctx, *listen, *probe, log, reg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -52,15 +56,18 @@ func main() {
 		return
 	}
 	report(place(ctx, gw, *target, *rate, *n, *hold))
+	reportProbes(reg)
 }
 
-func start(ctx context.Context, listen string, log *slog.Logger) (*gateway.Gateway, *sip.Adapter, error) {
+func start(ctx context.Context, listen string, probe time.Duration, log *slog.Logger,
+	reg *prometheus.Registry) (*gateway.Gateway, *sip.Adapter, error) {
 	router := gateway.NewRouter()
 	gw := gateway.New(gateway.Config{MaxCallsPerUser: 1 << 20}, router, log, nil)
 	router.Handle(gateway.SchemeUser, gateway.DialerFunc(answeringUser))
 	a, err := sip.New(sip.Config{Listen: listen, TrustedSources: []string{"127.0.0.1"},
 		MaxCallsPerUser: 1 << 20, CallsPerSecond: 1e6, CallsBurst: 1 << 20,
-		Routes: []sip.Route{{Name: "loopback", Prefix: "sip:", AllowPrivate: true}}}, gw, log, nil, nil)
+		Routes:              []sip.Route{{Name: "loopback", Prefix: "sip:", AllowPrivate: true}},
+		DialogProbeInterval: probe}, gw, log, nil, reg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -120,6 +127,7 @@ func answeringUser(_ context.Context, req gateway.DialRequest) (gateway.Leg, err
 
 type result struct {
 	ok, failed int
+	dropped    int // answered calls that ended before their hold time
 	setups     []time.Duration
 	elapsed    time.Duration
 }
@@ -141,6 +149,9 @@ func place(ctx context.Context, gw *gateway.Gateway, target string, rate float64
 			d, err := oneCall(ctx, gw, fmt.Sprintf("load%d", i), target, offer, hold)
 			mu.Lock()
 			defer mu.Unlock()
+			if errors.Is(err, errDropped) {
+				res.dropped++
+			}
 			if err != nil {
 				res.failed++
 				return
@@ -171,10 +182,33 @@ func oneCall(ctx context.Context, gw *gateway.Gateway, from, target string, offe
 		return 0, fmt.Errorf("timeout")
 	}
 	setup := time.Since(t0)
-	time.Sleep(hold)
+	select {
+	case <-time.After(hold):
+	case <-l.ended:
+		return setup, errDropped
+	}
 	_ = call.Post(l, gateway.Hangup{})
 	<-call.Done()
 	return setup, nil
+}
+
+// errDropped is a call the gateway ended during its hold time.
+var errDropped = errors.New("ended by the gateway during the hold")
+
+// reportProbes prints the dialog probe counts by result.
+func reportProbes(reg *prometheus.Registry) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sigbridge_sip_dialog_probes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			fmt.Printf("dialog probes %s: %.0f\n", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+		}
+	}
 }
 
 func report(r result) {
@@ -185,8 +219,8 @@ func report(r result) {
 		}
 		return r.setups[int(p*float64(len(r.setups)-1))]
 	}
-	fmt.Printf("calls: %d ok, %d failed in %v (%.1f calls/s)\n", r.ok, r.failed, r.elapsed.Round(time.Millisecond),
-		float64(r.ok)/r.elapsed.Seconds())
+	fmt.Printf("calls: %d ok, %d failed (%d ended during the hold) in %v (%.1f calls/s)\n", r.ok, r.failed, r.dropped,
+		r.elapsed.Round(time.Millisecond), float64(r.ok)/r.elapsed.Seconds())
 	fmt.Printf("setup (Place -> answer): p50 %v, p90 %v, p99 %v, max %v\n",
 		pct(0.5).Round(time.Microsecond), pct(0.9).Round(time.Microsecond), pct(0.99).Round(time.Microsecond),
 		pct(1).Round(time.Microsecond))
