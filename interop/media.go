@@ -12,10 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/sigbridge/sigbridge/internal/pionpeer"
 )
 
 // dataPrefix starts every data channel message a media end sends; only
@@ -51,9 +50,9 @@ type pionEnd struct {
 // newPionEnd builds the peer connection with the tracks of m; the caller
 // side (offerer) also creates the data channel.
 func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger) (*pionEnd, error) {
-	pc, err := loopbackAPI(log).NewPeerConnection(webrtc.Configuration{})
+	pc, err := pionpeer.NewPeerConnection(log)
 	if err != nil {
-		return nil, fmt.Errorf("interop: peer connection: %w", err)
+		return nil, fmt.Errorf("interop: %w", err)
 	}
 	e := &pionEnd{pc: pc, label: label, media: m, withhold: withhold, log: log, stop: make(chan struct{})}
 	e.ice.Store("new")
@@ -65,21 +64,6 @@ func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger)
 		return nil, err
 	}
 	return e, nil
-}
-
-func loopbackAPI(log *slog.Logger) *webrtc.API {
-	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log}}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	// A trickled candidate often arrives after the peer's first check, so
-	// the pair starts peer-reflexive; pion then waits 1 s before nominating
-	// it, browsers do not. Without the wait, time to media measures the
-	// gateway rather than that pion default (1.10 s vs 0.10 s, browser to
-	// browser).
-	se.SetPrflxAcceptanceMinWait(0)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
 func (e *pionEnd) addMedia(m Media, offerer bool) error {
@@ -202,31 +186,6 @@ func (e *pionEnd) sendData(dc *webrtc.DataChannel) {
 			}
 		}
 	}
-}
-
-// pionLogs sends pion's own diagnostics (early RTP, DTLS retransmits) to
-// the harness's log at debug level instead of stderr.
-type pionLogs struct{ log *slog.Logger }
-
-func (p pionLogs) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{p.log.With("pion", scope)}
-}
-
-type pionLogger struct{ log *slog.Logger }
-
-func (l pionLogger) Trace(string)                {}
-func (l pionLogger) Tracef(string, ...any)       {}
-func (l pionLogger) Debug(string)                {}
-func (l pionLogger) Debugf(string, ...any)       {}
-func (l pionLogger) Info(msg string)             { l.log.Debug(msg) }
-func (l pionLogger) Infof(f string, args ...any) { l.log.Debug(fmt.Sprintf(f, args...)) }
-func (l pionLogger) Warn(msg string)             { l.log.Debug(msg, "level", "warn") }
-func (l pionLogger) Warnf(f string, args ...any) {
-	l.log.Debug(fmt.Sprintf(f, args...), "level", "warn")
-}
-func (l pionLogger) Error(msg string) { l.log.Debug(msg, "level", "error") }
-func (l pionLogger) Errorf(f string, args ...any) {
-	l.log.Debug(fmt.Sprintf(f, args...), "level", "error")
 }
 
 // kinds lists the media the end carries.

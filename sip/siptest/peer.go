@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/sigbridge/sigbridge/internal/pionpeer"
 )
 
 // Peer is a pion/webrtc PeerConnection on loopback (interface "lo" only,
@@ -36,13 +36,9 @@ type Peer struct {
 
 // NewPeer creates a loopback peer with its audio track.
 func NewPeer() (*Peer, error) {
-	api, err := loopbackAPI()
+	pc, err := pionpeer.NewPeerConnection(nil)
 	if err != nil {
-		return nil, err
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, fmt.Errorf("siptest: peer connection: %w", err)
+		return nil, fmt.Errorf("siptest: %w", err)
 	}
 	p := &Peer{PC: pc, connected: make(chan struct{}), stop: make(chan struct{}), messages: make(chan string, 16)}
 	if err := p.addTrack(); err != nil {
@@ -67,19 +63,6 @@ func (p *Peer) setupChannel(dc *webrtc.DataChannel) {
 
 // Messages delivers the data channel texts received.
 func (p *Peer) Messages() <-chan string { return p.messages }
-
-func loopbackAPI() (*webrtc.API, error) {
-	var se webrtc.SettingEngine
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("siptest: codecs: %w", err)
-	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m)), nil
-}
 
 func (p *Peer) addTrack() error {
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+	"github.com/sigbridge/sigbridge/internal/pionpeer"
 )
 
 // PeerOptions choose the dialect forms a Peer uses.
@@ -52,9 +52,9 @@ type Peer struct {
 // NewPeer creates the PeerConnection (host candidates on loopback only, no
 // mDNS) for a logged-in client.
 func NewPeer(c *Client, opts PeerOptions) (*Peer, error) {
-	pc, err := newLoopbackPC()
+	pc, err := pionpeer.NewPeerConnection(nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wstest: %w", err)
 	}
 	p := &Peer{Client: c, PC: pc, opts: opts, connected: make(chan struct{}),
 		messages: make(chan string, 64), hangups: make(chan Message, 8), errs: make(chan error, 16)}
@@ -66,20 +66,6 @@ func NewPeer(c *Client, opts PeerOptions) (*Peer, error) {
 	})
 	pc.OnDataChannel(p.setupChannel)
 	return p, nil
-}
-
-func newLoopbackPC() (*webrtc.PeerConnection, error) {
-	se := webrtc.SettingEngine{}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, fmt.Errorf("wstest: peer connection: %w", err)
-	}
-	return pc, nil
 }
 
 // Connected is closed when ICE reaches connected.

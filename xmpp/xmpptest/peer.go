@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/sigbridge/sigbridge/internal/pionpeer"
 )
 
 // Peer is a real media endpoint: a pion PeerConnection with one Opus audio
@@ -36,9 +36,9 @@ type Peer struct {
 
 // NewPeer returns a peer with its audio track added (not yet sending).
 func NewPeer() (*Peer, error) {
-	pc, err := loopbackPC()
+	pc, err := pionpeer.NewPeerConnection(nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("xmpptest: %w", err)
 	}
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
 		ClockRate: 48000, Channels: 2}, "audio", "xmpptest")
@@ -55,24 +55,6 @@ func NewPeer() (*Peer, error) {
 	pc.OnTrack(p.onTrack)
 	go p.send()
 	return p, nil
-}
-
-func loopbackPC() (*webrtc.PeerConnection, error) {
-	se := webrtc.SettingEngine{}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, fmt.Errorf("xmpptest: peer connection: %w", err)
-	}
-	return pc, nil
 }
 
 func (p *Peer) onState(s webrtc.ICEConnectionState) {
