@@ -71,19 +71,17 @@ func answersFrom(to, from jid.JID) bool {
 
 // finish ends one pending IQ with r, if it is still pending.
 func (t *iqTracker) finish(id string, r iqResult) {
-	t.mu.Lock()
-	p := t.pending[id]
-	delete(t.pending, id)
-	t.mu.Unlock()
-	if p != nil {
-		p.timer.Stop()
+	if p := t.take(id); p != nil {
 		p.done(r)
 	}
 }
 
 // forget drops a pending IQ without calling its done: its asker lost
 // interest (a late answer is then ignored).
-func (t *iqTracker) forget(id string) {
+func (t *iqTracker) forget(id string) { t.take(id) }
+
+// take removes a pending IQ and stops its timer; nil if none.
+func (t *iqTracker) take(id string) *pendingIQ {
 	t.mu.Lock()
 	p := t.pending[id]
 	delete(t.pending, id)
@@ -91,13 +89,7 @@ func (t *iqTracker) forget(id string) {
 	if p != nil {
 		p.timer.Stop()
 	}
-}
-
-// size is the number of IQs waiting for an answer.
-func (t *iqTracker) size() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.pending)
+	return p
 }
 
 // failAll ends every pending IQ: the stream is gone.

@@ -275,3 +275,10 @@ func TestSessionPingConfig(t *testing.T) {
 		t.Errorf("a negative interval became %v", off.SessionPingInterval)
 	}
 }
+
+// size is the number of IQs waiting for an answer.
+func (t *iqTracker) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.pending)
+}
