@@ -18,6 +18,7 @@ var expectedReason = map[Outcome]string{
 	NoAnswer:  "timeout",
 	Unknown:   "gone",
 	Vanished:  "connectivity-error",
+	Refused:   "incompatible-parameters",
 }
 
 // run plays the scenario: set up the agents, place the call, then follow
@@ -31,8 +32,11 @@ func (x *execution) run(ctx context.Context) error {
 	if err := x.caller.Call(ctx, target); err != nil {
 		return &failure{reason: "the caller could not send its offer", err: err}
 	}
-	if x.s.Expect == Unknown {
+	switch x.s.Expect {
+	case Unknown:
 		return x.expectEnd(ctx, x.caller, "caller", 0)
+	case Refused:
+		return x.expectRefused(ctx)
 	}
 	if err := x.alert(ctx); err != nil {
 		return err
@@ -72,6 +76,29 @@ func (x *execution) setup(ctx context.Context) error {
 		return &failure{reason: "starting the caller " + x.s.Caller.String(), err: err}
 	}
 	x.caller = a
+	if p, ok := x.callee.(preparer); ok {
+		if err := p.Prepare(ctx, x.caller); err != nil {
+			return &failure{reason: "preparing the callee " + x.s.Callee.String(), err: err}
+		}
+	}
+	return nil
+}
+
+// preparer is a callee with something to do once the caller exists (a
+// StanzaJS callee subscribes to the caller's gateway JID).
+type preparer interface {
+	Prepare(ctx context.Context, caller Agent) error
+}
+
+// expectRefused waits for the gateway to refuse the call, and checks that
+// the callee never heard of it.
+func (x *execution) expectRefused(ctx context.Context) error {
+	if err := x.expectEnd(ctx, x.caller, "caller", 0); err != nil {
+		return err
+	}
+	if _, ok := x.callee.Events().Find(0, EvIncoming); ok {
+		return failf("the callee got the call the gateway refused")
+	}
 	return nil
 }
 
@@ -148,10 +175,35 @@ func (x *execution) answered(ctx context.Context) error {
 		}
 		return x.expectVanished(ctx)
 	}
+	if x.s.CalleeHangsUp {
+		if err := x.callee.HangUp(ctx); err != nil {
+			return &failure{reason: "the callee could not hang up", err: err}
+		}
+		return x.expectEnd(ctx, x.caller, "caller", 0)
+	}
 	if err := x.caller.HangUp(ctx); err != nil {
 		return &failure{reason: "the caller could not hang up", err: err}
 	}
 	return x.expectEnd(ctx, x.callee, "callee", 0)
+}
+
+// linger keeps the call up for three dialog probe intervals of the
+// deployment: nobody may be hung up, and media must still flow after.
+func (x *execution) linger(ctx context.Context) error {
+	before, err := x.reports(ctx)
+	if err != nil {
+		return err
+	}
+	d := 3 * x.dep.probeInterval()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return &failure{reason: "lingering in the call", err: ctx.Err()}
+	}
+	if x.anyEnded() {
+		return x.explain(ctx, failf("the call did not stay up for %s (three dialog probe intervals)", d))
+	}
+	return x.waitMedia(ctx, &before)
 }
 
 // expectVanished waits for the gateway to notice the vanished callee
@@ -243,6 +295,8 @@ func (x *execution) step(ctx context.Context, st Step) error {
 		return x.renegotiate(ctx, "sendonly", []string{"recvonly", "inactive"}, false)
 	case Resume:
 		return x.renegotiate(ctx, "sendrecv", []string{"sendrecv"}, true)
+	case Linger:
+		return x.linger(ctx)
 	}
 	return failf("unknown step %q", st)
 }
