@@ -50,6 +50,7 @@ func ThirdPartyScenarios() []Scenario {
 	baresip := Party{Dialect: SIP, Agent: Baresip}
 	stanza := Party{Dialect: Jingle, Agent: Stanza}
 	bare := Party{Dialect: Jingle, Agent: Stanza, Subscribe: true}
+	chromium := Party{Dialect: Browser, Agent: Chromium}
 	call := func(from, to Party, label string, hangUpByCallee bool, steps ...Step) Scenario {
 		return Scenario{Name: fmt.Sprintf("%s-to-%s/%s", from.Dialect, to.Dialect, label), Caller: from, Callee: to,
 			Media: Audio, Expect: Answered, CalleeHangsUp: hangUpByCallee, Steps: steps}
@@ -65,10 +66,10 @@ func ThirdPartyScenarios() []Scenario {
 		call(b, stanza, "stanza-full-jid-answered-audio", false),
 		call(b, stanza, "stanza-full-jid-callee-hangs-up", true),
 		call(b, bare, "stanza-bare-jid-answered-audio", false),
-		call(baresip, b, "baresip-answered-audio", false),
-		call(baresip, b, "baresip-callee-hangs-up", true),
-		call(b, baresip, "baresip-answered-audio", false),
-		call(b, baresip, "baresip-callee-hangs-up", true),
+		call(baresip, chromium, "baresip-answered-audio", false),
+		call(baresip, chromium, "baresip-callee-hangs-up", true),
+		call(chromium, baresip, "baresip-answered-audio", false),
+		call(chromium, baresip, "baresip-callee-hangs-up", true),
 		{Name: "sip-to-browser/plain-rtp-refused", Caller: Party{Dialect: SIP, Agent: SIPp}, Callee: b,
 			Media: NoMedia, Expect: Refused},
 	}

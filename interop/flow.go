@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -110,7 +111,7 @@ func (x *execution) newAgent(ctx context.Context, p Party, r role, name string) 
 // alert waits for the call at the callee, lets it ring and waits for the
 // ringing at the caller.
 func (x *execution) alert(ctx context.Context) error {
-	if _, _, err := x.callee.Events().Wait(ctx, 0, is(EvIncoming)); err != nil {
+	if err := x.waitIncoming(ctx); err != nil {
 		return x.explain(ctx, &failure{reason: "the callee never got the call", err: err})
 	}
 	if err := x.callee.Ring(ctx); err != nil {
@@ -124,6 +125,23 @@ func (x *execution) alert(ctx context.Context) error {
 	}
 	x.t.Ringing = x.since()
 	return nil
+}
+
+// waitIncoming waits for the call at the callee, giving up early when the
+// caller is hung up first (refused by the gateway or by its own stack).
+func (x *execution) waitIncoming(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		if _, _, err := x.caller.Events().Wait(wctx, 0, is(EvEnded)); err == nil {
+			cancel()
+		}
+	}()
+	_, _, err := x.callee.Events().Wait(wctx, 0, is(EvIncoming))
+	if err != nil && ctx.Err() == nil {
+		return errors.New("the caller was hung up first")
+	}
+	return err
 }
 
 // finish follows the flow of the expected outcome after ringing.
