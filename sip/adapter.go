@@ -30,6 +30,7 @@ type Adapter struct {
 	routes   []*route
 	trusted  []netip.Prefix
 	users    map[string]string
+	digestAl []string // offered digest algorithms, most preferred first
 	accounts []*account
 	nonceKey []byte
 	loopTok  string
@@ -98,6 +99,9 @@ func (a *Adapter) compile() error {
 		return err
 	}
 	if a.users, err = a.cfg.inboundUsers(); err != nil {
+		return err
+	}
+	if a.digestAl, err = a.cfg.digestAlgorithms(); err != nil {
 		return err
 	}
 	if a.accounts, err = compileAccounts(a.cfg.Accounts); err != nil {

@@ -44,6 +44,9 @@ func TestREADMEConfigExample(t *testing.T) {
 		t.Errorf("README shows probes %v/%v and pings %v/%v, not the defaults",
 			cfg.SIP.DialogProbeInterval, cfg.SIP.DialogProbeTimeout, cfg.XMPP.SessionPingInterval, cfg.XMPP.SessionPingTimeout)
 	}
+	if got := strings.Join(cfg.SIP.DigestAlgorithms, ","); got != strings.Join(sip.DefaultDigestAlgorithms(), ",") {
+		t.Errorf("README shows sip.digest_algorithms %q, default %v", got, sip.DefaultDigestAlgorithms())
+	}
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())
 	}
