@@ -123,6 +123,7 @@ func randomBytes(n int) []byte {
 func (a *Adapter) newUA() error {
 	quiet := slog.New(demoteHandler{a.log.Handler()}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(a.cfg.UserAgent), sipgo.WithUserAgentHostname(a.cfg.Host),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet),
 			sip.WithTransactionLayerUnhandledResponseHandler(a.onStrayResponse)))
