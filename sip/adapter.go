@@ -36,6 +36,8 @@ type Adapter struct {
 	limits   *limiter
 	resolver *net.Resolver
 	dialogs  *dialogTable
+	flows    *flowTable
+	reg      *registrar
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -67,8 +69,9 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	cfg = cfg.withDefaults()
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
 		limits:   newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
-		resolver: net.DefaultResolver, dialogs: newDialogTable(), addrs: map[string]string{}}
+		resolver: net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
 		return nil, err
 	}
@@ -132,6 +135,7 @@ func (a *Adapter) newUA() error {
 	if a.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(a.cfg.Host), sipgo.WithClientLogger(quiet)); err != nil {
 		return fmt.Errorf("sip: client: %w", err)
 	}
+	a.cli.TxRequester = flowRequester{a}
 	return nil
 }
 
@@ -155,6 +159,10 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.dua = &sipgo.DialogUA{Client: a.cli, ContactHDR: a.contactLocked("UDP")}
 	a.started = true
 	a.startRegistrations()
+	if len(a.users) > 0 {
+		a.wg.Add(1)
+		go a.sweepLoop()
+	}
 	a.log.Info("sip listening", "addrs", a.addrs, "host", a.cfg.Host)
 	return nil
 }
