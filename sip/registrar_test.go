@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/sip/siptest"
 )
 
 // contactsOf returns the Contact URIs of a REGISTER response with their
@@ -155,6 +156,44 @@ func TestForkFirstAnswerWins(t *testing.T) {
 	if _, err := ringer.WaitRequest("BYE", 300*time.Millisecond); err == nil {
 		t.Error("the cancelled branch got a BYE")
 	}
+}
+
+// TestForkLate2xx: both UAs answer at once; the first 2xx wins and the
+// other answered dialog is ended with BYE while the call goes on.
+func TestForkLate2xx(t *testing.T) {
+	env := registrarEnv(t)
+	uas := []*siptest.StreamUA{dialUA(t, env, "WS", "bob"), dialUA(t, env, "TLS", "bob")}
+	for _, ua := range uas {
+		uaAnswers(ua)
+		mustRegister(t, env, ua)
+	}
+	caller, call := placeToSIP(t, env, "sip:bob@"+env.a.cfg.Host)
+	expectAnswer(t, caller)
+	loser, winner := byeOrNot(t, uas)
+	_ = call.Post(caller, gateway.Hangup{})
+	expectInDialog(t, winner, "BYE")
+	waitDone(t, call)
+	if _, err := loser.WaitRequest("BYE", 300*time.Millisecond); err == nil {
+		t.Error("the losing branch got a second BYE")
+	}
+}
+
+// byeOrNot waits for the one UA that gets a BYE (the late 2xx) while the
+// call is up, and returns it and the other.
+func byeOrNot(t *testing.T, uas []*siptest.StreamUA) (loser, winner *siptest.StreamUA) {
+	t.Helper()
+	for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline); {
+		for i, ua := range uas {
+			if _, err := ua.WaitRequest("BYE", 50*time.Millisecond); err == nil {
+				if _, err := uas[1-i].WaitRequest("BYE", 500*time.Millisecond); err == nil {
+					t.Fatal("both branches got a BYE while the call is up")
+				}
+				return ua, uas[1-i]
+			}
+		}
+	}
+	t.Fatal("no branch got a BYE for its late 2xx")
+	return nil, nil
 }
 
 // TestForkAllFail: every branch refuses; the caller gets the best failure.

@@ -79,6 +79,15 @@ func DialStream(ctx context.Context, transport, addr, path, user string) (*Strea
 	return u, nil
 }
 
+// viaTransport is what the UA writes in Via: JsSIP and SIP.js say WSS even
+// over plain WebSocket.
+func (u *StreamUA) viaTransport() string {
+	if u.Transport == "WS" {
+		return "WSS"
+	}
+	return u.Transport
+}
+
 // Contact is the UA's Contact URI, as JsSIP builds it.
 func (u *StreamUA) Contact() string {
 	return "sip:" + u.User + "@" + u.Host + ";transport=" + strings.ToLower(u.Transport)
@@ -256,7 +265,7 @@ func (u *StreamUA) transact(ctx context.Context, method, ruri string, hdrs []str
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s;rport\r\nMax-Forwards: 70\r\n", method, ruri,
-		u.Transport, u.Host, branch)
+		u.viaTransport(), u.Host, branch)
 	if callID == u.callID {
 		fmt.Fprintf(&b, "Call-ID: %s\r\n", callID)
 	}
@@ -345,7 +354,7 @@ func (u *StreamUA) inDialog(res *sip.Response, method string, cseq uint32) strin
 	target := res.Contact().Address.String()
 	return fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bK%s;rport\r\nMax-Forwards: 70\r\n"+
 		"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nContent-Length: 0\r\n\r\n", method, target,
-		u.Transport, u.Host, randomHex(8), res.From().Value(), res.To().Value(), res.CallID().Value(), cseq, method)
+		u.viaTransport(), u.Host, randomHex(8), res.From().Value(), res.To().Value(), res.CallID().Value(), cseq, method)
 }
 
 // WaitRequest returns the next received request of method within d.
