@@ -31,7 +31,7 @@ func registrarEnv(t *testing.T) *testEnv {
 // dialUA connects a browser-like UA (Contact host "<random>.invalid").
 func dialUA(t *testing.T, env *testEnv, transport, user string) *siptest.StreamUA {
 	t.Helper()
-	addr := env.a.AddrOf(strings.ToLower(transport))
+	addr := env.a.AddrOf(strings.ToLower(transport)) // udp and tcp share the port
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ua, err := siptest.DialStream(ctx, transport, addr, DefaultWSPath, user)
@@ -78,10 +78,10 @@ func expectInDialog(t *testing.T, ua *siptest.StreamUA, method string) *sip.Requ
 	return req
 }
 
-var flowTransports = []string{"WS", "TCP", "TLS"}
+var flowTransports = []string{"WS", "TCP", "TLS", "UDP"}
 
 // TestFlowInboundDialog: a UA whose Contact never resolves calls a browser
-// user over WS, TCP and TLS; the dialog probes and the callee's BYE reach
+// user over WS, TCP, TLS and UDP; the dialog probes and the callee's BYE reach
 // it on its own connection.
 func TestFlowInboundDialog(t *testing.T) {
 	for _, tr := range flowTransports {
@@ -111,7 +111,7 @@ func TestFlowInboundDialog(t *testing.T) {
 }
 
 // TestFlowOutboundToRegistered: a browser user calls a UA registered over
-// WS, TCP and TLS; INVITE, probes and BYE reach it on its connection.
+// WS, TCP, TLS and UDP (its source address); INVITE, probes and BYE reach it on its connection.
 func TestFlowOutboundToRegistered(t *testing.T) {
 	for _, tr := range flowTransports {
 		t.Run(tr, func(t *testing.T) {

@@ -85,7 +85,7 @@ func (a *Adapter) dialRegistered(ctx context.Context, req gateway.DialRequest, u
 	f := &forkLeg{a: a, call: req.Call, log: a.log.With("call", req.Call.ID(), "fork", user),
 		failed: map[*outLeg]gateway.Reason{}}
 	for _, b := range bs {
-		plan := egressPlan{route: &route{name: "registrar"}, ruri: b.contact, aor: &aor, flow: b.flow}
+		plan := egressPlan{route: &route{name: "registrar", transport: b.flow.transport}, ruri: b.contact, aor: &aor, flow: b.flow}
 		l := newOutLeg(a, req, plan, func() {})
 		l.sink = f.fromBranch(l)
 		f.branches = append(f.branches, l)

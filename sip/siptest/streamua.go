@@ -21,14 +21,15 @@ import (
 	"github.com/icholy/digest"
 )
 
-// StreamUA is a SIP user agent on one connection (WS, TCP or TLS) written
+// StreamUA is a SIP user agent on one connection (WS, TCP, TLS, or a
+// connected UDP socket) written
 // from raw messages, the way browser stacks behave (RFC 7118 §5): its Via
 // and Contact host is "<random>.invalid", which never resolves, so it can
 // only be reached over its own connection. It answers OPTIONS, BYE and
 // CANCEL itself, answers INVITEs as its Answer policy says, and records
 // every request it receives in Requests.
 type StreamUA struct {
-	// Transport is WS, TCP or TLS.
+	// Transport is WS, TCP, TLS or UDP.
 	Transport string
 	// User is the AOR user; Host the unresolvable host of Via and Contact.
 	User, Host string
@@ -52,7 +53,8 @@ type StreamUA struct {
 }
 
 // DialStream connects a StreamUA for user to a gateway address: WS to
-// ws://addr+path, TCP to addr, TLS to addr (certificate not verified).
+// ws://addr+path, TCP to addr, TLS to addr (certificate not verified), UDP
+// from a socket of its own to addr.
 func DialStream(ctx context.Context, transport, addr, path, user string) (*StreamUA, error) {
 	u := &StreamUA{Transport: strings.ToUpper(transport), User: user, Host: randomHex(6) + ".invalid",
 		Requests: make(chan *sip.Request, 64), resps: make(chan *sip.Response, 64),
@@ -66,6 +68,9 @@ func DialStream(ctx context.Context, transport, addr, path, user string) (*Strea
 	case "TCP":
 		var d net.Dialer
 		u.conn, err = d.DialContext(ctx, "tcp", addr)
+	case "UDP":
+		var d net.Dialer
+		u.conn, err = d.DialContext(ctx, "udp", addr)
 	case "TLS":
 		d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test peer, self-signed gateway
 		u.conn, err = d.DialContext(ctx, "tcp", addr)
@@ -116,7 +121,7 @@ func (u *StreamUA) Send(msg string) error {
 func (u *StreamUA) readLoop() {
 	defer u.once.Do(func() { close(u.closed) })
 	var br *bufio.Reader
-	if u.conn != nil {
+	if u.conn != nil && u.Transport != "UDP" {
 		br = bufio.NewReader(u.conn)
 	}
 	for {
@@ -144,6 +149,11 @@ func (u *StreamUA) readMessage(br *bufio.Reader) ([]byte, error) {
 	if u.ws != nil {
 		_, data, err := u.ws.ReadMessage()
 		return data, err
+	}
+	if br == nil { // UDP: one datagram is one message
+		buf := make([]byte, 65535)
+		n, err := u.conn.Read(buf)
+		return buf[:n], err
 	}
 	var head strings.Builder
 	length := 0
