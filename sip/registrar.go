@@ -22,6 +22,10 @@ const (
 	maxBindingsPerUser = 10
 	maxContactLen      = 512
 	registrarSweep     = time.Second
+	// REGISTERs per source address and second (burst registerBurst); more
+	// get 503 before any digest work.
+	registerRate  = 10
+	registerBurst = 50
 )
 
 // binding is one registered contact of a user.
@@ -199,6 +203,12 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		a.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 		return
 	}
+	if !a.registerAllowed(req) {
+		a.m.deny("in", "limit")
+		rej := a.unavailable("limit")
+		a.reply(req, tx, rej.code, rej.reason, rej.hdrs...)
+		return
+	}
 	user, stale, ok := a.checkDigest(req)
 	if !ok {
 		rej := a.challenge(stale)
@@ -215,6 +225,17 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	a.reply(req, tx, 200, "OK", a.bindingHeaders(user)...)
+}
+
+// registerAllowed applies the per-source REGISTER rate.
+func (a *Adapter) registerAllowed(req *sip.Request) bool {
+	ip, _ := sourceAddr(req)
+	release, err := a.regLimits.acquire(ip.String())
+	if err != nil {
+		return false
+	}
+	release()
+	return true
 }
 
 // register applies the REGISTER's contacts to user's bindings.

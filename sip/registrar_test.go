@@ -229,3 +229,20 @@ func TestCallUnregisteredUser(t *testing.T) {
 		t.Errorf("CheckEgress of a registrar user: %v", err)
 	}
 }
+
+// TestRegistrarRate: a flood of REGISTERs from one address gets 503 once
+// its burst is spent, before any digest work.
+func TestRegistrarRate(t *testing.T) {
+	env := newEnv(t, Config{InboundUsers: []InboundUser{{Username: "bob", Password: bobPassword}}})
+	c := dialRaw(t, env.a.Addr())
+	codes := map[int]int{}
+	for i := 0; i < registerBurst+60; i++ {
+		c.send(t, c.rawRequest("REGISTER", "sip:"+env.a.cfg.Host, []string{"!To: <sip:bob@" + env.a.cfg.Host + ">"}, ""))
+		if res := c.final(2 * time.Second); res != nil {
+			codes[res.StatusCode]++
+		}
+	}
+	if codes[401] < registerBurst || codes[503] == 0 {
+		t.Errorf("answers %v, want at least %d challenges, then 503s", codes, registerBurst)
+	}
+}
