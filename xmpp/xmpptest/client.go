@@ -56,6 +56,9 @@ type JMI struct {
 	ID     string
 	Media  []string
 	Reason string
+	// ReasonNS is the namespace of the reason's condition element as
+	// received (XEP-0353: urn:xmpp:jingle:1), "" if there is none.
+	ReasonNS string
 }
 
 // Login connects to addr and authenticates as user@domain (SCRAM or PLAIN
@@ -147,7 +150,22 @@ type jmiWire struct {
 	Descs   []struct {
 		Media string `xml:"media,attr"`
 	} `xml:"urn:xmpp:jingle:apps:rtp:1 description"`
-	Reason *jingle.Reason `xml:"urn:xmpp:jingle:1 reason"`
+	Reason *reasonWire `xml:"urn:xmpp:jingle:1 reason"`
+}
+
+// reasonWire keeps the names of a reason's children with their namespaces.
+type reasonWire struct {
+	Children []struct{ XMLName xml.Name } `xml:",any"`
+}
+
+// condition returns the first child that is not <text/> and its namespace.
+func (r *reasonWire) condition() (name, space string) {
+	for _, c := range r.Children {
+		if c.XMLName.Local != "text" {
+			return c.XMLName.Local, c.XMLName.Space
+		}
+	}
+	return "", ""
 }
 
 func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
@@ -191,7 +209,7 @@ func (w *wire) event() Event {
 				ev.JMI.Media = append(ev.JMI.Media, d.Media)
 			}
 			if j.Reason != nil {
-				ev.JMI.Reason = j.Reason.Condition
+				ev.JMI.Reason, ev.JMI.ReasonNS = j.Reason.condition()
 			}
 		}
 	}
