@@ -92,9 +92,10 @@ func TestFullJIDDeclines(t *testing.T) {
 // One user, two devices: a JMI client and a Jingle client without JMI
 // that sent the gateway directed presence with caps. A call to the bare
 // JID proposes (JMI) and sends session-initiate to the other device; the
-// first to take it wins, the other is retracted or terminated.
+// first to take it wins, the other is retracted or terminated. A decline
+// on the direct device declines the call, as a JMI reject would.
 func TestForkJMIAndDirect(t *testing.T) {
-	for _, winner := range []string{"direct", "jmi"} {
+	for _, winner := range []string{"direct", "jmi", "none"} {
 		t.Run(winner+"-wins", func(t *testing.T) {
 			e := newEnv(t, nil)
 			ctx := ctxFor(t, 40*time.Second)
@@ -131,6 +132,19 @@ func TestForkJMIAndDirect(t *testing.T) {
 				return ev.Jingle != nil && ev.Jingle.Action == jingle.ActionSessionInitiate
 			}); err == nil {
 				t.Error("the JMI device got a session-initiate before proceeding")
+			}
+			if winner == "none" {
+				if err := direct.DeclineInitiate(ctx, initiate, "decline"); err != nil {
+					t.Fatal(err)
+				}
+				if r := leg.waitHangup(t, 5*time.Second); r.Condition != gateway.CondDecline || r.Code != 603 {
+					t.Errorf("browser got %+v, want decline 603", r)
+				}
+				if _, err := jmiDev.Expect(ctx, func(ev xmpptest.Event) bool { return ev.JMI != nil && ev.JMI.Name == "retract" }); err != nil {
+					t.Error("the JMI device got no retract:", err)
+				}
+				waitNoSessions(t, e.a)
+				return
 			}
 			var call *xmpptest.Call
 			if winner == "direct" {
