@@ -64,7 +64,8 @@ func TestBrowserCallsFullJID(t *testing.T) {
 	waitNoSessions(t, e.a)
 }
 
-// A full JID that declines: the browser gets decline (603).
+// A full JID that declines: the browser gets decline (603); an offline
+// resource: gone (480).
 func TestFullJIDDeclines(t *testing.T) {
 	e := newEnv(t, nil)
 	juliet := e.login("juliet")
@@ -85,6 +86,20 @@ func TestFullJIDDeclines(t *testing.T) {
 	}
 	if r := leg.waitHangup(t, 5*time.Second); r.Condition != gateway.CondDecline || r.Code != 603 {
 		t.Errorf("browser got %+v, want decline 603", r)
+	}
+	waitNoSessions(t, e.a)
+
+	// A resource that is not online: its server answers
+	// service-unavailable, the caller gets gone (480).
+	gone, err := newBrowserLeg(t, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.place(ctx, e.gw, "xmpp:juliet@localhost/nowhere"); err != nil {
+		t.Fatal(err)
+	}
+	if r := gone.waitHangup(t, 5*time.Second); r.Condition != gateway.CondGone || r.Code != 480 {
+		t.Errorf("offline resource: browser got %+v, want gone 480", r)
 	}
 	waitNoSessions(t, e.a)
 }

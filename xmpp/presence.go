@@ -70,6 +70,9 @@ func (a *Adapter) onAvailable(st *stream, from, to jid.JID, c *capsIn) xml.Token
 		a.devices.answered(from, ver, nil)
 		return nil
 	}
+	if !a.cfg.ComponentMode() {
+		to = st.local // a client sends from its full JID
+	}
 	iq := stanza.IQ{XMLName: xml.Name{Local: "iq"}, ID: newID(), Type: stanza.GetIQ, From: to, To: from}
 	st.iqs.add(iq.ID, from, a.cfg.IQTimeout, func(r iqResult) {
 		var answer *discoQuery
