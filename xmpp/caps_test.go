@@ -45,6 +45,20 @@ func TestCapsVerExamples(t *testing.T) {
 			t.Errorf("example %d: ver %q (%v), want %q", i, got, ok, tc.ver)
 		}
 	}
+	// StanzaJS 12's caps for a browser client (identity client/web, no
+	// name), computed with its own LegacyEntityCapabilities.generate.
+	stanzaJS := &discoQuery{Identities: []discoIdentity{{Category: "client", Type: "web"}}}
+	for _, f := range []string{"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+		"urn:xmpp:jingle:1", "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:rtp:1",
+		"urn:xmpp:jingle:apps:rtp:audio"} {
+		stanzaJS.Features = append(stanzaJS.Features, discoFeature{Var: f})
+	}
+	if got, ok := verOf(stanzaJS); !ok || got != "EUkSVrLBB7bQKzild1ZX1FIKpIA=" {
+		t.Errorf("StanzaJS ver %q (%v)", got, ok)
+	}
+	if f := featuresOf(stanzaJS); !f.direct() {
+		t.Errorf("StanzaJS features %+v: want a direct (no JMI) device", f)
+	}
 	if got := capsVer(); got == "" {
 		t.Error("no ver for our own features")
 	}
