@@ -302,3 +302,35 @@ func waitKnown(t *testing.T, e *env, full jid.JID) {
 
 // shortCtx bounds a check that something does NOT arrive.
 func shortCtx(t *testing.T) context.Context { return ctxFor(t, 500*time.Millisecond) }
+
+// Client mode: a device without JMI that sent the gateway account directed
+// presence with caps is reached at its bare JID by a direct
+// session-initiate from the account's full JID.
+func TestClientModeDirectDevice(t *testing.T) {
+	e := newClientEnv(t, "bob")
+	ctx := ctxFor(t, 40*time.Second)
+	dev := e.loginWith("juliet", xmpptest.LoginOptions{Features: xmpptest.JingleFeatures})
+	if err := dev.SendPresence(ctx, jid.MustParse("gateway@localhost")); err != nil {
+		t.Fatal(err)
+	}
+	waitForkTarget(t, e, dev.JID, true)
+	leg, err := newBrowserLeg(t, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.place(ctx, e.gw, "xmpp:juliet@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	call, err := dev.AnswerDirect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(call.Close)
+	if got := call.Remote.Bare().String(); got != "gateway@localhost" || call.Remote.Resourcepart() == "" {
+		t.Errorf("session-initiate from %s, want the account's full JID", call.Remote)
+	}
+	assertMedia(t, ctx, call.Media, leg.peer)
+	leg.hangup()
+	<-call.Ended()
+	waitNoSessions(t, e.a)
+}
