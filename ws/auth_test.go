@@ -149,6 +149,8 @@ func TestOrigin(t *testing.T) {
 	}{
 		{"no Origin header (non-browser)", nil, "", true},
 		{"same host", nil, "SAME", true},
+		{"same host, another port (the MDN sample's page)", nil, "http://127.0.0.1:3000", true},
+		{"same host, IPv6 form of it", nil, "http://[::1]:3000", false},
 		{"other host", nil, "https://evil.example", false},
 		{"listed", []string{"https://app.example.org"}, "https://app.example.org", true},
 		{"listed, case-insensitive", []string{"https://App.Example.org/"}, "https://app.example.org", true},

@@ -28,8 +28,10 @@ type Config struct {
 	// server's ReadHeaderTimeout should be set to the same value.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	// AllowedOrigins lists the origins ("https://app.example.org") whose
-	// pages may connect; "*" allows any. Empty: only pages served from the
-	// same host, plus clients that send no Origin header (non-browsers).
+	// pages may connect; "*" allows any. Empty: only pages of the host the
+	// request was sent to (any port), plus clients that send no Origin
+	// header (non-browsers). The Host must be checked in front (DNS
+	// rebinding), as cmd/sigbridge does.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// TokenSecret is the HMAC secret of the JWTs that authenticate users.
 	// Empty: no authentication, users pick their names with `username`.

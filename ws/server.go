@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,14 +135,18 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, err er
 }
 
 // checkOrigin allows requests without Origin (non-browser clients), origins
-// in AllowedOrigins ("*": any) and, with no list, the page's own host.
+// in AllowedOrigins ("*": any) and, with no list, pages of the host the
+// request was sent to, on any port (the MDN sample's page is served on
+// another port than its signaling server). That is only as safe as the
+// Host header: the server in front must refuse Hosts it does not serve
+// (DNS rebinding), as cmd/sigbridge does.
 func (s *Server) checkOrigin(r *http.Request) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return nil
 	}
 	if len(s.cfg.AllowedOrigins) == 0 {
-		if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		if u, err := url.Parse(origin); err == nil && u.Hostname() != "" && strings.EqualFold(u.Hostname(), hostname(r.Host)) {
 			return nil
 		}
 		return errOrigin
@@ -181,4 +186,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("ws: shutdown: %w", ctx.Err())
 	}
+}
+
+// hostname is the host part of a Host header, without port or brackets.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.Trim(host, "[]")
 }
