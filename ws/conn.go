@@ -39,6 +39,8 @@ type conn struct {
 	limiter  *bucket // read goroutine only
 	calls    callTable
 	ext      atomic.Bool // the client speaks the extensions (features or callId)
+	renames  *bucket     // read goroutine only: the rename budget
+	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	send       chan []byte
 	done       chan struct{} // closed when the connection starts closing
@@ -65,6 +67,7 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ws: ws, identity: identity, ctx: ctx, cancel: cancel,
 		limiter: newBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, time.Now()),
+		renames: newRenameBudget(time.Now()),
 		send:    make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
 	c.log = s.log.With("conn", c.id, "remote", remote)

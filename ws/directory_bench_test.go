@@ -46,6 +46,9 @@ type stormStats struct {
 // and returns what it queued.
 func loginStorm(tb testing.TB, users int, cfg Config) stormStats {
 	cfg.RatePerSecond, cfg.RateBurst, cfg.SendQueue = 1e9, 1<<30, 256
+	if cfg.listInterval == 0 {
+		cfg.listInterval = defaultListInterval
+	}
 	h := newHarness(tb, cfg, gateway.Config{})
 	var bytes, msgs atomic.Int64
 	var wg sync.WaitGroup
@@ -89,10 +92,13 @@ func countingConn(s *Server, bytes, msgs *atomic.Int64, wg *sync.WaitGroup) *con
 	return c
 }
 
-// settle waits until no connection has anything queued.
-func settle(_ *Server, conns []*conn) {
+// settle waits until no user list is due and no connection has anything
+// queued.
+func settle(s *Server, conns []*conn) {
 	for {
-		busy := false
+		s.dir.mu.Lock()
+		busy := s.dir.lists.pending()
+		s.dir.mu.Unlock()
 		for _, c := range conns {
 			if len(c.send) > 0 {
 				busy = true

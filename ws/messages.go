@@ -26,6 +26,8 @@ const (
 	typeEndOfCandidates = "end-of-candidates"
 	typeError           = "error"
 	typeICEServers      = "ice-servers"
+	typeUserJoined      = "user-joined"
+	typeUserLeft        = "user-left"
 )
 
 // Field limits.

@@ -48,8 +48,13 @@ func NewServer(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gatew
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := cfg.Validate(); err != nil {
+		log.Error("ws: invalid configuration; user list off", "err", err)
+		cfg.Directory = DirectoryNone
+	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log), dir: newDirectory()}
+	s := &Server{cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log),
+		dir: newDirectory(cfg.Directory, cfg.listInterval)}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		Subprotocols:     []string{Subprotocol},

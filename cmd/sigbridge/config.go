@@ -69,6 +69,9 @@ func (c Config) validate() error {
 	if c.DrainTimeout < 0 {
 		return errors.New("config: drain_timeout is negative")
 	}
+	if err := c.WS.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	for _, h := range c.AllowedHosts {
 		if _, _, _, err := parseHostEntry(h); err != nil {
 			return fmt.Errorf("config: %w", err)
