@@ -70,6 +70,20 @@ func TestAuthRefusedBeforeUpgrade(t *testing.T) {
 		{"subject not a user name", func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("sip:alice@x", time.Hour, "aud", "sigbridge", "iss", "sigbridge-test"))
 		}},
+		{"exp as a string", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": "9999999999",
+				"aud": "sigbridge", "iss": "sigbridge-test"})
+		}},
+		{"nbf as a string", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("alice", time.Hour, "nbf", "0", "aud", "sigbridge", "iss", "sigbridge-test"))
+		}},
+		{"iat as a string", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("alice", time.Hour, "iat", "0", "aud", "sigbridge", "iss", "sigbridge-test"))
+		}},
+		{"exp null", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": nil,
+				"aud": "sigbridge", "iss": "sigbridge-test"})
+		}},
 		{"not yet valid", func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("alice", time.Hour, "nbf", time.Now().Add(time.Hour).Unix()))
 		}},
