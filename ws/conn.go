@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/sigbridge/sigbridge/gateway"
@@ -143,6 +144,12 @@ func (c *conn) receive(typ int, data []byte) {
 	}
 	if typ != websocket.TextMessage {
 		c.sendError(errorf(ErrMalformed, "binary frames are not accepted"), "", "")
+		return
+	}
+	if !utf8.Valid(data) { // RFC 6455 §8.1: fail the connection
+		c.noteError(websocket.CloseInvalidFramePayloadData, "", "invalid UTF-8 in a text frame")
+		c.closeWith(closeInfo{code: websocket.CloseInvalidFramePayloadData, text: "invalid UTF-8",
+			reason: gateway.ReasonDisconnected})
 		return
 	}
 	c.handle(data)
