@@ -167,6 +167,9 @@ func (c *conn) refuseCall(l *leg, err error) {
 // onCallMessage handles the messages of a call in progress.
 func (c *conn) onCallMessage(m *clientMessage) error {
 	l, err := c.findLeg(m)
+	if m.Target == "" && m.CallID == "" && isHangup(m.Type) {
+		l, err = c.calls.findAny("", "") // the connection's only call
+	}
 	if err != nil {
 		return err
 	}
@@ -180,6 +183,8 @@ func (c *conn) onCallMessage(m *clientMessage) error {
 	}
 	return c.post(l, ev)
 }
+
+func isHangup(typ string) bool { return typ == typeHangUp || typ == typeDecline || typ == typeBusy }
 
 // post hands ev to the call. A call that ended meanwhile is not an error:
 // the client gets (or got) its hang-up.
