@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -22,20 +23,24 @@ import (
 // Adapter is the SIP side of sigbridge: a B2BUA whose legs join gateway
 // calls. Create it with New, then Start it.
 type Adapter struct {
-	cfg      Config
-	gw       *gateway.Gateway
-	log      *slog.Logger
-	gm       *gateway.Metrics
-	m        *metrics
-	routes   []*route
-	trusted  []netip.Prefix
-	users    map[string]string
-	accounts []*account
-	nonceKey []byte
-	loopTok  string
-	limits   *limiter
-	resolver *net.Resolver
-	dialogs  *dialogTable
+	cfg       Config
+	gw        *gateway.Gateway
+	log       *slog.Logger
+	gm        *gateway.Metrics
+	m         *metrics
+	routes    []*route
+	trusted   []netip.Prefix
+	users     map[string]string
+	digestAl  []string // offered digest algorithms, most preferred first
+	accounts  []*account
+	nonceKey  []byte
+	loopTok   string
+	limits    *limiter
+	regLimits *limiter // REGISTER rate per source address
+	resolver  *net.Resolver
+	dialogs   *dialogTable
+	flows     *flowTable
+	reg       *registrar
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -66,9 +71,11 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	}
 	cfg = cfg.withDefaults()
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
-		limits:   newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
-		resolver: net.DefaultResolver, dialogs: newDialogTable(), addrs: map[string]string{}}
+		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
+		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
+		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
 		return nil, err
 	}
@@ -100,6 +107,9 @@ func (a *Adapter) compile() error {
 	if a.users, err = a.cfg.inboundUsers(); err != nil {
 		return err
 	}
+	if a.digestAl, err = a.cfg.digestAlgorithms(); err != nil {
+		return err
+	}
 	if a.accounts, err = compileAccounts(a.cfg.Accounts); err != nil {
 		return err
 	}
@@ -119,6 +129,7 @@ func randomBytes(n int) []byte {
 func (a *Adapter) newUA() error {
 	quiet := slog.New(demoteHandler{a.log.Handler()}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(a.cfg.UserAgent), sipgo.WithUserAgentHostname(a.cfg.Host),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet),
 			sip.WithTransactionLayerUnhandledResponseHandler(a.onStrayResponse)))
@@ -132,6 +143,7 @@ func (a *Adapter) newUA() error {
 	if a.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(a.cfg.Host), sipgo.WithClientLogger(quiet)); err != nil {
 		return fmt.Errorf("sip: client: %w", err)
 	}
+	a.cli.TxRequester = flowRequester{a}
 	return nil
 }
 
@@ -155,6 +167,10 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.dua = &sipgo.DialogUA{Client: a.cli, ContactHDR: a.contactLocked("UDP")}
 	a.started = true
 	a.startRegistrations()
+	if len(a.users) > 0 {
+		a.wg.Add(1)
+		go a.sweepLoop()
+	}
 	a.log.Info("sip listening", "addrs", a.addrs, "host", a.cfg.Host)
 	return nil
 }

@@ -31,6 +31,12 @@ type Config struct {
 	Realm string `yaml:"realm"`
 	// UserAgent is sent in User-Agent and Server headers.
 	UserAgent string `yaml:"user_agent"`
+	// DigestAlgorithms are the digest algorithms our challenges offer, most
+	// preferred first, one WWW-Authenticate each (RFC 8760 §2.4): MD5,
+	// SHA-256 or SHA-512-256 (default SHA-256, MD5). Responses are accepted
+	// for these algorithms only. [MD5] serves UAs that read only one
+	// challenge or know only MD5 (JsSIP, SIP.js, baresip).
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
 
 	// Routes allow egress: a target that matches no route is refused.
 	Routes []Route `yaml:"routes"`
@@ -58,6 +64,15 @@ type Config struct {
 	// DialogProbeTimeout (default 5 s), is gone and the call ends.
 	DialogProbeInterval time.Duration `yaml:"dialog_probe_interval"`
 	DialogProbeTimeout  time.Duration `yaml:"dialog_probe_timeout"`
+
+	// The registrar (registrar.go) accepts REGISTER from InboundUsers. A
+	// binding lives RegistrarDefaultExpires when the UA asks for no
+	// lifetime (default 600 s); shorter requests than RegistrarMinExpires
+	// get 423 (default 60 s); longer ones are cut to RegistrarMaxExpires
+	// (default 3600 s).
+	RegistrarMinExpires     time.Duration `yaml:"registrar_min_expires"`
+	RegistrarMaxExpires     time.Duration `yaml:"registrar_max_expires"`
+	RegistrarDefaultExpires time.Duration `yaml:"registrar_default_expires"`
 }
 
 // Route allows calls to the targets it matches and says how to reach them.
@@ -125,6 +140,10 @@ const (
 	// long a vanished SIP peer goes unnoticed (at most their sum).
 	DefaultDialogProbeInterval = 15 * time.Second
 	DefaultDialogProbeTimeout  = 5 * time.Second
+	// Registrar bounds of a binding's lifetime.
+	DefaultRegistrarMinExpires     = 60 * time.Second
+	DefaultRegistrarMaxExpires     = 3600 * time.Second
+	DefaultRegistrarDefaultExpires = 600 * time.Second
 )
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -160,12 +179,57 @@ func (c Config) withDefaults() Config {
 	if c.DialogProbeTimeout <= 0 {
 		c.DialogProbeTimeout = DefaultDialogProbeTimeout
 	}
+	c = c.registrarDefaults()
 	if c.Host == "" {
 		c.Host = defaultHost(c.Listen)
 	}
 	if c.Realm == "" {
 		c.Realm = c.Host
 	}
+	if len(c.DigestAlgorithms) == 0 {
+		c.DigestAlgorithms = DefaultDigestAlgorithms()
+	}
+	return c
+}
+
+// DefaultDigestAlgorithms is the default of Config.DigestAlgorithms.
+func DefaultDigestAlgorithms() []string { return []string{"SHA-256", "MD5"} }
+
+// digestAlgorithms are the algorithms a challenge may offer.
+var digestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
+
+// digestAlgorithms checks and canonicalises (upper case) DigestAlgorithms.
+func (c Config) digestAlgorithms() ([]string, error) {
+	out := make([]string, 0, len(c.DigestAlgorithms))
+	seen := map[string]bool{}
+	for _, alg := range c.DigestAlgorithms {
+		alg = strings.ToUpper(strings.TrimSpace(alg))
+		if !digestAlgorithms[alg] {
+			return nil, fmt.Errorf("%w: digest algorithm %q (want MD5, SHA-256 or SHA-512-256)", ErrConfig, alg)
+		}
+		if seen[alg] {
+			return nil, fmt.Errorf("%w: digest algorithm %s listed twice", ErrConfig, alg)
+		}
+		seen[alg] = true
+		out = append(out, alg)
+	}
+	return out, nil
+}
+
+func (c Config) registrarDefaults() Config {
+	if c.RegistrarMinExpires <= 0 {
+		c.RegistrarMinExpires = DefaultRegistrarMinExpires
+	}
+	if c.RegistrarMaxExpires <= 0 {
+		c.RegistrarMaxExpires = DefaultRegistrarMaxExpires
+	}
+	if c.RegistrarMaxExpires < c.RegistrarMinExpires {
+		c.RegistrarMaxExpires = c.RegistrarMinExpires
+	}
+	if c.RegistrarDefaultExpires <= 0 {
+		c.RegistrarDefaultExpires = DefaultRegistrarDefaultExpires
+	}
+	c.RegistrarDefaultExpires = min(max(c.RegistrarDefaultExpires, c.RegistrarMinExpires), c.RegistrarMaxExpires)
 	return c
 }
 

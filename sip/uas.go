@@ -188,6 +188,8 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, rel
 		l.remoteTarget = *c.Address.Clone()
 	}
 	l.log = l.log.With("callid", req.CallID().Value())
+	tag, _ := sess.InviteRequest.To().Params.Get("tag")
+	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	return l
 }
 
@@ -256,6 +258,11 @@ func (l *inLeg) alertingEvent(x any) bool {
 		l.ended = true
 	case *inRequest:
 		l.earlyRequest(e)
+	case flowClosed:
+		l.log.Info("SIP connection closed before the answer")
+		l.finalCode = 487
+		l.a.m.call("in", 487)
+		l.hangup(ReasonFlowClosed)
 	}
 	return false
 }
@@ -314,7 +321,7 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 	if err != nil {
 		l.log.Info("no ACK for our 200; ending the call", "err", err)
 		l.sendBye(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 408, Text: "no ACK"})
-		l.hangup(gateway.ReasonDisconnected)
+		l.hangup(l.disconnected())
 		return false
 	}
 	return true
