@@ -346,16 +346,33 @@ func (a *baresipAgent) command(ctx context.Context, name, params string) (string
 	}
 }
 
+// waitRegistered waits for REGISTER_OK, or for reginfo to show the
+// binding (baresip may register before ctrl_tcp is connected).
 func (a *baresipAgent) waitRegistered(ctx context.Context) error {
-	select {
-	case err := <-a.reg:
-		return err
-	case <-a.exited:
-		return errors.New("interop: baresip exited before it registered")
-	case <-ctx.Done():
-		return fmt.Errorf("interop: baresip did not register: %w", ctx.Err())
+	last := ""
+	for {
+		select {
+		case err := <-a.reg:
+			return err
+		case <-a.exited:
+			return errors.New("interop: baresip exited before it registered")
+		case <-ctx.Done():
+			return fmt.Errorf("interop: baresip did not register (reginfo: %q): %w", last, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		out, err := a.command(ctx, "reginfo", "")
+		if err != nil {
+			continue
+		}
+		last = stripANSI(out)
+		if baresipRegisteredRE.MatchString(last) {
+			return nil
+		}
 	}
 }
+
+// baresipRegisteredRE finds a registered account in reginfo's output.
+var baresipRegisteredRE = regexp.MustCompile(`\bOK\b`)
 
 // pollStats counts, every 100 ms, the audio baresip received and decoded:
 // the sndfile module writes it to dump-*-dec.wav in the agent's

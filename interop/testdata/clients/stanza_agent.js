@@ -69,15 +69,26 @@ import { newAgent, media, directions } from './agent_common.js';
     return client.jid;
   };
 
-  // subscribe adds a contact (a gateway JID) and waits until the contact
-  // approved and we approved its subscription back: presence flows both ways.
+  // subscribe adds a contact (a gateway JID) and waits until presence is
+  // shared both ways (the contact approved ours and we approved its
+  // subscription back) and the contact has asked what this device can do
+  // (disco#info, answered by StanzaJS), or 3 s after the approvals if it
+  // never asks (it knew our caps already).
   A.subscribe = (jid) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`StanzaJS: ${jid} did not approve the subscription`)), 10000);
-    client.on('subscribed', (p) => {
-      if (p.from.split('/')[0] !== jid) return;
-      clearTimeout(timer);
-      client.sendPresence();
-      resolve();
+    const bare = (j) => String(j).split('/')[0];
+    const st = { subscribed: false, approved: false, disco: false };
+    let settle = null;
+    const check = () => {
+      if (!st.subscribed || !st.approved) return;
+      if (st.disco) { clearTimeout(timer); clearTimeout(settle); resolve(); return; }
+      if (!settle) settle = setTimeout(() => { clearTimeout(timer); resolve(); }, 3000);
+    };
+    const timer = setTimeout(() => reject(new Error(`StanzaJS: presence not shared with ${jid}: ${JSON.stringify(st)}`)), 10000);
+    client.on('subscribed', (p) => { if (bare(p.from) === jid) { st.subscribed = true; check(); } });
+    client.on('subscribe', (p) => { if (bare(p.from) === jid) { st.approved = true; check(); } });
+    client.on('raw:outgoing', (x) => {
+      const s = String(x);
+      if (s.includes('disco#info') && s.includes('type="result"') && s.includes(`to="${jid}`)) { st.disco = true; setTimeout(check, 0); }
     });
     client.subscribe(jid);
   });
