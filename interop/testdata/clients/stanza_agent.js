@@ -72,15 +72,16 @@ import { newAgent, media, directions } from './agent_common.js';
   // subscribe adds a contact (a gateway JID) and waits until presence is
   // shared both ways (the contact approved ours and we approved its
   // subscription back) and the contact has asked what this device can do
-  // (disco#info, answered by StanzaJS), or 3 s after the approvals if it
-  // never asks (it knew our caps already).
+  // (disco#info, answered by StanzaJS) and had a second to digest the
+  // answer, or 3 s after the approvals if it never asks (it knew our caps
+  // already): a user adds the contact, then calls.
   A.subscribe = (jid) => new Promise((resolve, reject) => {
     const bare = (j) => String(j).split('/')[0];
     const st = { subscribed: false, approved: false, disco: false };
     let settle = null;
     const check = () => {
       if (!st.subscribed || !st.approved) return;
-      if (st.disco) { clearTimeout(timer); clearTimeout(settle); resolve(); return; }
+      if (st.disco) { clearTimeout(timer); clearTimeout(settle); setTimeout(resolve, 1000); return; }
       if (!settle) settle = setTimeout(() => { clearTimeout(timer); resolve(); }, 3000);
     };
     const timer = setTimeout(() => reject(new Error(`StanzaJS: presence not shared with ${jid}: ${JSON.stringify(st)}`)), 10000);
