@@ -47,6 +47,9 @@ type LocalOptions struct {
 	// such an address on lo, if any (the tests and the CI add 10.99.0.1/32
 	// to lo in their network namespace).
 	ClientAddr string
+	// DigestAlgorithms are the gateway's sip.digest_algorithms (default
+	// [MD5]: baresip 1.0 aborts on any other challenge).
+	DigestAlgorithms []string
 
 	noSIP  bool // the binary refused the sip section
 	noAlgs bool // the binary refused sip.digest_algorithms
@@ -185,6 +188,9 @@ func (o LocalOptions) withDefaults() LocalOptions {
 	if o.ClientAddr == "" {
 		o.ClientAddr = loClientAddr()
 	}
+	if len(o.DigestAlgorithms) == 0 {
+		o.DigestAlgorithms = []string{"MD5"}
+	}
 	return o
 }
 
@@ -309,7 +315,7 @@ func writeClientSIP(b *strings.Builder, c *localConfig, o LocalOptions) error {
 	}
 	fmt.Fprintf(b, "  realm: %s\n  ws_listen: %s\n", localRealm, c.sipWS)
 	if !o.noAlgs {
-		b.WriteString("  digest_algorithms: [MD5]\n")
+		fmt.Fprintf(b, "  digest_algorithms: [%s]\n", strings.Join(o.DigestAlgorithms, ", "))
 	}
 	fmt.Fprintf(b, "  inbound_users:\n    - username: %s\n      password: %q\n    - username: %s\n      password: %q\n",
 		c.jssip.User, c.jssip.Password, c.baresip.User, c.baresip.Password)

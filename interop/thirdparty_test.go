@@ -69,3 +69,29 @@ func TestThirdPartyClients(t *testing.T) {
 		}
 	}
 }
+
+// TestJsSIPDefaultDigest runs JsSIP against the gateway's default digest
+// challenges (SHA-256 first, then MD5, one WWW-Authenticate each): JsSIP
+// keeps the last one, MD5, and registers and calls out.
+func TestJsSIPDefaultDigest(t *testing.T) {
+	npmCI(t)
+	if inLoopbackNetns(t) {
+		return
+	}
+	l := startLocalWith(t, LocalOptions{DigestAlgorithms: []string{"SHA-256", "MD5"}})
+	dep := l.Deployment
+	dep.Chromium = chromiumPath(t)
+	dep.Clients = buildClients(t)
+	if !dep.SIP.Registrar {
+		t.Fatal("the gateway has no registrar")
+	}
+	scs, err := Select(ThirdPartyScenarios(), `jssip-callee-hangs-up`)
+	if err != nil || len(scs) != 2 {
+		t.Fatalf("select: %v (%d)", err, len(scs))
+	}
+	for _, r := range runMatrix(t, dep, scs, 2*time.Minute) {
+		if r.Status != Pass {
+			t.Errorf("%s: %s", r.Scenario, r.Status)
+		}
+	}
+}
