@@ -25,17 +25,6 @@ export async function media(want) {
   }
 }
 
-// directions lists the direction of each audio/video section of an SDP.
-export function directions(sdp) {
-  const out = [];
-  let rtp = false;
-  for (const l of String(sdp || '').split(/\r?\n/)) {
-    if (l.startsWith('m=')) rtp = l.startsWith('m=audio') || l.startsWith('m=video');
-    else if (rtp && /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l)) out.push(l.slice(2));
-  }
-  return out.join(',');
-}
-
 // conditionForSIP maps a final SIP status to the Jingle condition
 // (protocols.md §5.6), as interop/endpoint_sip.go does.
 export function conditionForSIP(code) {

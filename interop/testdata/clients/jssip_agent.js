@@ -2,7 +2,7 @@
 // Chromium. Bundled by the harness with esbuild, evaluated in a page, driven
 // by the Go side through window.interopAgent (see agent_common.js).
 import JsSIP from 'jssip';
-import { newAgent, media, directions, conditionForSIP, escapeSIPUser } from './agent_common.js';
+import { newAgent, media, conditionForSIP, escapeSIPUser } from './agent_common.js';
 
 (() => {
   if (window.interopAgent) return;
@@ -64,10 +64,6 @@ import { newAgent, media, directions, conditionForSIP, escapeSIPUser } from './a
     s.on('accepted', (e) => { if (e.originator === 'remote') A.emit('answered'); });
     s.on('ended', ended);
     s.on('failed', ended);
-    s.on('sdp', (e) => {
-      if (e.originator === 'remote' && s.isEstablished()) A.lastRemote = e.sdp;
-    });
-    s.on('reinvite', () => A.emit('reoffer', { detail: directions(A.lastRemote) }));
   }
 
   A.start = async (opts) => {
@@ -114,10 +110,7 @@ import { newAgent, media, directions, conditionForSIP, escapeSIPUser } from './a
   A.answer = () => session.answer(callOptions());
   A.reject = (why) => session.terminate(why === 'busy' ? { status_code: 486 } : { status_code: 603 });
   A.hangup = () => session.terminate();
-  A.reoffer = (dir) => {
-    const done = () => A.emit('reanswered', { detail: directions(session.connection.remoteDescription.sdp) });
-    if (dir === 'sendrecv') session.unhold({}, done); else session.hold({}, done);
-  };
+  A.reoffer = () => { throw new Error('the JsSIP agent plays no re-offers in the matrix'); };
 
   A.close = () => {
     if (session && !session.isEnded()) { try { session.terminate(); } catch (e) { /* ended meanwhile */ } }

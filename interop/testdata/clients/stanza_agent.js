@@ -4,7 +4,7 @@
 // by session-initiate to a JID and is called the same way. Bundled by the
 // harness with esbuild and driven through window.interopAgent.
 import * as XMPP from 'stanza';
-import { newAgent, media, directions } from './agent_common.js';
+import { newAgent, media } from './agent_common.js';
 
 (() => {
   if (window.interopAgent) return;
@@ -105,10 +105,7 @@ import { newAgent, media, directions } from './agent_common.js';
   A.answer = () => session.accept();
   A.reject = (why) => session.end(why === 'busy' ? 'busy' : 'decline');
   A.hangup = () => session.end('success');
-  A.reoffer = async (dir) => {
-    if (dir === 'sendrecv') await session.resume(); else await session.hold();
-    A.emit('reanswered', { detail: directions(session.pc.remoteDescription.sdp) });
-  };
+  A.reoffer = () => { throw new Error('the StanzaJS agent plays no re-offers in the matrix'); };
 
   A.close = () => {
     if (session && !A.done) { try { session.end('success'); } catch (e) { /* gone */ } }
