@@ -141,6 +141,7 @@ func (l *legCore) finish() {
 	l.cancel()
 	l.release()
 	close(l.done)
+	l.a.removeLeg(l)
 }
 
 // recoverPanic ends the leg after a panic in its goroutine.
