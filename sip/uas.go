@@ -59,7 +59,7 @@ func (a *Adapter) admit(req *sip.Request) (inCall, *rejection) {
 	if a.isLoop(req) {
 		return inCall{}, &rejection{code: 482, reason: "Loop Detected", deny: "loop"}
 	}
-	if a.gw == nil || a.gw.Draining() {
+	if a.gw == nil || a.gw.Draining() || a.stopping.Load() {
 		return inCall{}, a.unavailable("draining")
 	}
 	caller, rej := a.authenticate(req)
@@ -190,6 +190,7 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, rel
 	l.log = l.log.With("callid", req.CallID().Value())
 	tag, _ := sess.InviteRequest.To().Params.Get("tag")
 	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
+	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
 }
 
