@@ -87,11 +87,14 @@ func (r *registrar) apply(user string, changes []contactChange, now time.Time) (
 			next = append(next, &c)
 		}
 	}
+	touched := map[string]bool{} // a contact listed twice is not out of order
 	for _, ch := range changes {
-		i := findBinding(next, ch.b.key())
-		if i >= 0 && next[i].callID == ch.b.callID && ch.b.cseq <= next[i].cseq {
+		key := ch.b.key()
+		i := findBinding(next, key)
+		if i >= 0 && !touched[key] && next[i].callID == ch.b.callID && ch.b.cseq <= next[i].cseq {
 			return 500, "Out Of Order REGISTER"
 		}
+		touched[key] = true
 		switch {
 		case ch.expiry == 0 && i >= 0:
 			next = append(next[:i], next[i+1:]...)
