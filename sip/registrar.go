@@ -230,6 +230,10 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	a.reply(req, tx, 200, "OK", a.bindingHeaders(user)...)
 }
 
+// aorOf is a digest user's address at our registrar: the identity of its
+// calls, so that calling back reaches its registered contacts.
+func (a *Adapter) aorOf(user string) string { return "sip:" + user + "@" + a.cfg.Realm }
+
 // registerAllowed applies the per-source REGISTER rate.
 func (a *Adapter) registerAllowed(req *sip.Request) bool {
 	ip, _ := sourceAddr(req)
