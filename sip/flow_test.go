@@ -127,7 +127,20 @@ func TestFlowOutboundToRegistered(t *testing.T) {
 			_ = call.Post(caller, gateway.Hangup{})
 			expectInDialog(t, ua, "BYE")
 			waitDone(t, call)
+			waitFlowsForgotten(t, env)
 		})
+	}
+}
+
+// waitFlowsForgotten: ended dialogs leave nothing in the flow table.
+func waitFlowsForgotten(t *testing.T, env *testEnv) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for env.a.flows.count() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dialogs still in the flow table", env.a.flows.count())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

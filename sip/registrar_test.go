@@ -156,6 +156,7 @@ func TestForkFirstAnswerWins(t *testing.T) {
 	if _, err := ringer.WaitRequest("BYE", 300*time.Millisecond); err == nil {
 		t.Error("the cancelled branch got a BYE")
 	}
+	waitFlowsForgotten(t, env)
 }
 
 // TestForkLate2xx: both UAs answer at once; the first 2xx wins and the
