@@ -112,7 +112,7 @@ func (s *session) onBranchJingle(from jid.JID, j *jingle.Jingle) {
 	case jingle.ActionSessionAccept:
 		s.win(b, j)
 	case jingle.ActionTransportInfo:
-		if len(b.early) < maxPending {
+		if len(b.early) < maxEarly {
 			b.early = append(b.early, j)
 		}
 	case jingle.ActionSessionInfo:
