@@ -334,3 +334,39 @@ func TestClientModeDirectDevice(t *testing.T) {
 	<-call.Ended()
 	waitNoSessions(t, e.a)
 }
+
+// A device whose presence arrives while the call to its bare JID is still
+// proposing (the gateway knew nothing: JMI alone) joins the fork once its
+// capabilities are known, and can take the call.
+func TestForkLateDevice(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxFor(t, 40*time.Second)
+	dev := e.loginWith("juliet", xmpptest.LoginOptions{Features: xmpptest.JingleFeatures})
+	leg, err := newBrowserLeg(t, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.place(ctx, e.gw, "xmpp:juliet@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Expect(ctx, func(ev xmpptest.Event) bool { return ev.JMI != nil && ev.JMI.Name == "propose" }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Expect(shortCtx(t), func(ev xmpptest.Event) bool { return ev.Jingle != nil }); err == nil {
+		t.Fatal("a session-initiate before the gateway knew the device")
+	}
+	if err := dev.SendPresence(ctx, e.gwJID("alice")); err != nil {
+		t.Fatal(err)
+	}
+	call, err := dev.AnswerDirect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(call.Close)
+	assertMedia(t, ctx, call.Media, leg.peer)
+	if err := call.Hangup(ctx, "success"); err != nil {
+		t.Fatal(err)
+	}
+	leg.waitHangup(t, 5*time.Second)
+	waitNoSessions(t, e.a)
+}
