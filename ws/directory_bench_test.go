@@ -66,8 +66,7 @@ func loginStorm(tb testing.TB, users int, cfg Config) stormStats {
 			dropped++
 		}
 		h.srv.dir.remove(c)
-		c.cancel()
-		close(c.send)
+		c.cancel() // stops its counting goroutine
 	}
 	wg.Wait()
 	st.dropped = dropped
@@ -79,14 +78,21 @@ func loginStorm(tb testing.TB, users int, cfg Config) stormStats {
 func countingConn(s *Server, bytes, msgs *atomic.Int64, wg *sync.WaitGroup) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ctx: ctx, cancel: cancel, log: s.log, limiter: newBucket(1e9, 1<<30, time.Now()),
-		send: make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
+		out: newOutQueue(s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for b := range c.send {
-			bytes.Add(int64(len(b)))
-			msgs.Add(1)
+		for {
+			select {
+			case <-c.out.ready:
+				for _, b := range c.out.take() {
+					bytes.Add(int64(len(b)))
+					msgs.Add(1)
+				}
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	return c
@@ -100,7 +106,7 @@ func settle(s *Server, conns []*conn) {
 		busy := s.dir.lists.pending()
 		s.dir.mu.Unlock()
 		for _, c := range conns {
-			if len(c.send) > 0 {
+			if c.out.len() > 0 {
 				busy = true
 				break
 			}

@@ -25,6 +25,10 @@ var (
 	errShuttingDown = errors.New("server shutting down")
 )
 
+// readBufferSize is each connection's read buffer (a message larger than it
+// is read in several pieces).
+const readBufferSize = 1024
+
 // Server is the browser adapter: the HTTP handler (WebSocket + demo page),
 // the directory of connected users and the gateway.Dialer that reaches them.
 type Server struct {
@@ -57,8 +61,12 @@ func NewServer(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gatew
 		dir: newDirectory(cfg.Directory, cfg.listInterval)}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		Subprotocols:     []string{Subprotocol},
-		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, in checkOrigin
+		// An idle connection keeps a small read buffer and no write
+		// buffer: writes borrow one from the pool (see memory.go).
+		ReadBufferSize:  readBufferSize,
+		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{Subprotocol},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, in checkOrigin
 	}
 	s.handler = s.routes()
 	gw.Router().Handle(gateway.SchemeUser, s)

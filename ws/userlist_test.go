@@ -60,7 +60,7 @@ func TestUserlistFanOutBounded(t *testing.T) {
 			t.Fatalf("connection %d dropped (queue overflow)", c.id)
 		}
 		h.srv.dir.remove(c)
-		close(c.send)
+		c.cancel()
 	}
 	wg.Wait()
 }
