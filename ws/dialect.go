@@ -166,9 +166,12 @@ func (c *conn) refuseCall(l *leg, err error) {
 
 // onCallMessage handles the messages of a call in progress.
 func (c *conn) onCallMessage(m *clientMessage) error {
-	l, err := c.findLeg(m)
+	var l *leg
+	var err error
 	if m.Target == "" && m.CallID == "" && isHangup(m.Type) {
-		l, err = c.calls.findAny("", "") // the connection's only call
+		l, err = c.calls.only() // the connection's only call
+	} else {
+		l, err = c.findLeg(m)
 	}
 	if err != nil {
 		return err
