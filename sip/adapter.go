@@ -23,24 +23,24 @@ import (
 // Adapter is the SIP side of sigbridge: a B2BUA whose legs join gateway
 // calls. Create it with New, then Start it.
 type Adapter struct {
-	cfg      Config
-	gw       *gateway.Gateway
-	log      *slog.Logger
-	gm       *gateway.Metrics
-	m        *metrics
-	routes   []*route
-	trusted  []netip.Prefix
-	users    map[string]string
-	accounts []*account
-	nonceKey []byte
-	loopTok  string
-	limits   *limiter
-	resolver *net.Resolver
-	dialogs  *dialogTable
-
-	flows     *flowTable // flow.go
-	reg       *registrar // registrar.go
-	regLimits *limiter   // REGISTER rate per source address
+	cfg       Config
+	gw        *gateway.Gateway
+	log       *slog.Logger
+	gm        *gateway.Metrics
+	m         *metrics
+	routes    []*route
+	trusted   []netip.Prefix
+	users     map[string]string
+	digestAl  []string // offered digest algorithms, most preferred first
+	accounts  []*account
+	nonceKey  []byte
+	loopTok   string
+	limits    *limiter
+	regLimits *limiter // REGISTER rate per source address
+	resolver  *net.Resolver
+	dialogs   *dialogTable
+	flows     *flowTable
+	reg       *registrar
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -107,6 +107,9 @@ func (a *Adapter) compile() error {
 	if a.users, err = a.cfg.inboundUsers(); err != nil {
 		return err
 	}
+	if a.digestAl, err = a.cfg.digestAlgorithms(); err != nil {
+		return err
+	}
 	if a.accounts, err = compileAccounts(a.cfg.Accounts); err != nil {
 		return err
 	}
@@ -126,6 +129,7 @@ func randomBytes(n int) []byte {
 func (a *Adapter) newUA() error {
 	quiet := slog.New(demoteHandler{a.log.Handler()}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(a.cfg.UserAgent), sipgo.WithUserAgentHostname(a.cfg.Host),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet),
 			sip.WithTransactionLayerUnhandledResponseHandler(a.onStrayResponse)))

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -79,14 +80,38 @@ func fromIdentity(req *sip.Request, user string) string {
 	return "sip:" + user + "@" + host
 }
 
+// challenge is a 401 with one WWW-Authenticate per offered algorithm, most
+// preferred first (RFC 8760 §2.4), all with the same nonce.
 func (a *Adapter) challenge(stale bool) *rejection {
-	chal := &digest.Challenge{Realm: a.cfg.Realm, Nonce: a.newNonce(time.Now()), Algorithm: "MD5",
-		QOP: []string{"auth"}, Stale: stale}
-	sha := *chal
-	sha.Algorithm = "SHA-256"
-	return &rejection{code: 401, reason: "Unauthorized", deny: "challenge", hdrs: []sip.Header{
-		sip.NewHeader("WWW-Authenticate", chal.String()),
-		sip.NewHeader("WWW-Authenticate", sha.String())}}
+	return &rejection{code: 401, reason: "Unauthorized", deny: "challenge",
+		hdrs: a.challengeHeaders("WWW-Authenticate", stale)}
+}
+
+// challengeHeaders builds the challenges under name (WWW-Authenticate or
+// Proxy-Authenticate).
+func (a *Adapter) challengeHeaders(name string, stale bool) []sip.Header {
+	nonce := a.newNonce(time.Now())
+	hdrs := make([]sip.Header, 0, len(a.digestAl))
+	for _, alg := range a.digestAl {
+		chal := &digest.Challenge{Realm: a.cfg.Realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		hdrs = append(hdrs, sip.NewHeader(name, chal.String()))
+	}
+	return hdrs
+}
+
+// offers reports whether our challenges offer alg; a response without an
+// algorithm parameter means MD5 (RFC 3261 §22.4).
+func (a *Adapter) offers(alg string) bool {
+	alg = strings.ToUpper(alg)
+	if alg == "" {
+		alg = "MD5"
+	}
+	for _, x := range a.digestAl {
+		if x == alg {
+			return true
+		}
+	}
+	return false
 }
 
 // newNonce is stateless: its issue time and an HMAC over it.
@@ -128,7 +153,7 @@ func (a *Adapter) checkDigest(req *sip.Request) (user string, stale, ok bool) {
 		return "", false, false
 	}
 	pw, known := a.users[cred.Username]
-	if !known || !a.digestMatches(req, cred, pw) {
+	if !known || !a.offers(cred.Algorithm) || !a.digestMatches(req, cred, pw) {
 		return "", false, false
 	}
 	return cred.Username, !fresh, fresh
@@ -157,15 +182,10 @@ func applyDigest(req *sip.Request, res *sip.Response, user, password string) err
 	if res.StatusCode == 407 {
 		chalHdr, credHdr = "Proxy-Authenticate", "Proxy-Authorization"
 	}
-	h := res.GetHeader(chalHdr)
-	if h == nil {
-		return fmt.Errorf("sip: %d without %s", res.StatusCode, chalHdr)
-	}
-	chal, err := digest.ParseChallenge(h.Value())
+	chal, err := pickChallenge(res.GetHeaders(chalHdr))
 	if err != nil {
-		return fmt.Errorf("sip: bad challenge: %w", err)
+		return fmt.Errorf("sip: %d: %w", res.StatusCode, err)
 	}
-	chal.Algorithm = strings.ToUpper(chal.Algorithm)
 	cred, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: req.Recipient.Addr(),
 		Username: user, Password: password})
 	if err != nil {
@@ -174,6 +194,29 @@ func applyDigest(req *sip.Request, res *sip.Response, user, password string) err
 	req.RemoveHeader(credHdr)
 	req.AppendHeader(sip.NewHeader(credHdr, cred.String()))
 	return nil
+}
+
+// pickChallenge returns the first challenge (the server's most preferred,
+// RFC 8760 §2.4) whose algorithm we can answer.
+func pickChallenge(hdrs []sip.Header) (*digest.Challenge, error) {
+	if len(hdrs) == 0 {
+		return nil, errors.New("no digest challenge")
+	}
+	var last error
+	for _, h := range hdrs {
+		chal, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			last = fmt.Errorf("bad challenge: %w", err)
+			continue
+		}
+		chal.Algorithm = strings.ToUpper(chal.Algorithm)
+		if !digest.CanDigest(chal) {
+			last = fmt.Errorf("unsupported digest algorithm %q", chal.Algorithm)
+			continue
+		}
+		return chal, nil
+	}
+	return nil, last
 }
 
 // isStale reports a challenge that only says our nonce expired.

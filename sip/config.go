@@ -31,6 +31,12 @@ type Config struct {
 	Realm string `yaml:"realm"`
 	// UserAgent is sent in User-Agent and Server headers.
 	UserAgent string `yaml:"user_agent"`
+	// DigestAlgorithms are the digest algorithms our challenges offer, most
+	// preferred first, one WWW-Authenticate each (RFC 8760 §2.4): MD5,
+	// SHA-256 or SHA-512-256 (default SHA-256, MD5). Responses are accepted
+	// for these algorithms only. [MD5] serves UAs that read only one
+	// challenge or know only MD5 (JsSIP, SIP.js, baresip).
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
 
 	// Routes allow egress: a target that matches no route is refused.
 	Routes []Route `yaml:"routes"`
@@ -180,7 +186,34 @@ func (c Config) withDefaults() Config {
 	if c.Realm == "" {
 		c.Realm = c.Host
 	}
+	if len(c.DigestAlgorithms) == 0 {
+		c.DigestAlgorithms = DefaultDigestAlgorithms()
+	}
 	return c
+}
+
+// DefaultDigestAlgorithms is the default of Config.DigestAlgorithms.
+func DefaultDigestAlgorithms() []string { return []string{"SHA-256", "MD5"} }
+
+// digestAlgorithms are the algorithms a challenge may offer.
+var digestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
+
+// digestAlgorithms checks and canonicalises (upper case) DigestAlgorithms.
+func (c Config) digestAlgorithms() ([]string, error) {
+	out := make([]string, 0, len(c.DigestAlgorithms))
+	seen := map[string]bool{}
+	for _, alg := range c.DigestAlgorithms {
+		alg = strings.ToUpper(strings.TrimSpace(alg))
+		if !digestAlgorithms[alg] {
+			return nil, fmt.Errorf("%w: digest algorithm %q (want MD5, SHA-256 or SHA-512-256)", ErrConfig, alg)
+		}
+		if seen[alg] {
+			return nil, fmt.Errorf("%w: digest algorithm %s listed twice", ErrConfig, alg)
+		}
+		seen[alg] = true
+		out = append(out, alg)
+	}
+	return out, nil
 }
 
 // defaultHost derives our advertised host from the listen address.

@@ -70,7 +70,8 @@
 // # Files
 //
 // adapter.go (New, Start, Close), server.go and ws_listener.go (listeners),
-// handler.go (request dispatch), validate.go, auth.go (trust, digest),
+// handler.go (request dispatch), parse.go (sipgo's parser, LWS-tolerant),
+// validate.go, auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
 // uas.go, dialog.go (confirmed phase), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog

@@ -80,7 +80,7 @@ func FuzzInboundMessage(f *testing.F) {
 	f.Add([]byte(inviteSeed("sip%3Abob%40example.org", "")))
 	f.Add([]byte(inviteSeed("alice", "Require: 100rel\r\n")))
 	a := fuzzAdapter(f)
-	parser := sip.NewParser()
+	parser := newParser() // the parser our transports use
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, trusted := range []bool{true, false} {
 			msg, err := parser.ParseSIP(data)

@@ -60,9 +60,16 @@ func checkSingletons(req *sip.Request) (int, string) {
 	return 0, ""
 }
 
+// checkCSeq compares the CSeq method with the request line's. sipgo v1.7.2
+// upper-cases the request-line method (parser.go, parseRequestLine) but
+// keeps the CSeq method as sent, though methods are case-sensitive (RFC
+// 3261 §7.1); so an extension method with lower-case letters (RFC 4475
+// §3.1.1.2, intmeth) looked mismatched. Not fixed upstream as of v1.7.2 (to
+// report at github.com/emiago/sipgo). The original spelling is lost, so the
+// comparison ignores case.
 func checkCSeq(req *sip.Request) (int, string) {
 	cseq := req.CSeq()
-	if cseq == nil || cseq.MethodName != req.Method {
+	if cseq == nil || !strings.EqualFold(string(cseq.MethodName), string(req.Method)) {
 		return 400, "CSeq Method Mismatch"
 	}
 	return 0, ""
@@ -89,6 +96,9 @@ func checkHeaderBytes(req *sip.Request) (int, string) {
 func checkSemantics(req *sip.Request) (int, string) {
 	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
 		return 416, "Unsupported URI Scheme"
+	}
+	if req.Recipient.Headers.Length() > 0 {
+		return 400, "Headers In Request-URI" // RFC 3261 §19.1.1; RFC 4475 §3.1.2.10
 	}
 	if from := req.From(); from == nil || from.Address.Host == "" {
 		return 400, "Bad From"

@@ -55,10 +55,23 @@ func (t *callTable) remove(l *leg) bool {
 // find returns the call with callID (and, if peerKey is given, that peer)
 // or, without callID, the only call with peerKey.
 func (t *callTable) find(callID, peerKey string) (*leg, error) {
+	return t.lookup(callID, peerKey, false)
+}
+
+// findAny is find, except that with neither callID nor peerKey it returns
+// the connection's only call (a hang-up without a target).
+func (t *callTable) findAny(callID, peerKey string) (*leg, error) {
+	return t.lookup(callID, peerKey, true)
+}
+
+func (t *callTable) lookup(callID, peerKey string, only bool) (*leg, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if callID != "" {
 		return t.byCallID(callID, peerKey)
+	}
+	if only && peerKey == "" {
+		return t.onlyLocked()
 	}
 	var found *leg
 	for _, x := range t.legs {
@@ -74,6 +87,16 @@ func (t *callTable) find(callID, peerKey string) (*leg, error) {
 		return nil, ErrNoSuchCall
 	}
 	return found, nil
+}
+
+func (t *callTable) onlyLocked() (*leg, error) {
+	switch len(t.legs) {
+	case 0:
+		return nil, ErrNoSuchCall
+	case 1:
+		return t.legs[0], nil
+	}
+	return nil, errorf(ErrMalformed, "several calls and no target: give target or callId")
 }
 
 func (t *callTable) byCallID(callID, peerKey string) (*leg, error) {

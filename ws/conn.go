@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/sigbridge/sigbridge/gateway"
@@ -39,6 +40,8 @@ type conn struct {
 	limiter  *bucket // read goroutine only
 	calls    callTable
 	ext      atomic.Bool // the client speaks the extensions (features or callId)
+	renames  *bucket     // read goroutine only: the rename budget
+	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	send       chan []byte
 	done       chan struct{} // closed when the connection starts closing
@@ -65,6 +68,7 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ws: ws, identity: identity, ctx: ctx, cancel: cancel,
 		limiter: newBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, time.Now()),
+		renames: newRenameBudget(time.Now()),
 		send:    make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
 	c.log = s.log.With("conn", c.id, "remote", remote)
@@ -140,6 +144,12 @@ func (c *conn) receive(typ int, data []byte) {
 	}
 	if typ != websocket.TextMessage {
 		c.sendError(errorf(ErrMalformed, "binary frames are not accepted"), "", "")
+		return
+	}
+	if !utf8.Valid(data) { // RFC 6455 §8.1: fail the connection
+		c.noteError(websocket.CloseInvalidFramePayloadData, "", "invalid UTF-8 in a text frame")
+		c.closeWith(closeInfo{code: websocket.CloseInvalidFramePayloadData, text: "invalid UTF-8",
+			reason: gateway.ReasonDisconnected})
 		return
 	}
 	c.handle(data)

@@ -95,9 +95,21 @@ func (s *session) onOffer(sd *sdp.SessionDescription) {
 		return
 	}
 	s.offer, s.lastSent = j, sd
-	s.sendJMI(jmiPropose, s.peer.Bare(), jmiElem{Descriptions: proposeMedia(sd)})
 	s.setState(stProposing)
 	s.arm(s.a.cfg.ProposeTimeout, timerPropose)
+	if s.peer.Resourcepart() != "" {
+		// A full JID: straight to that device, no JMI.
+		s.jmi, s.jmiMaybe = false, false
+		s.startFork([]jid.JID{s.peer})
+	} else {
+		direct, maybe := s.a.devices.forkTargets(s.peer)
+		s.jmiMaybe = maybe
+		s.sendJMI(jmiPropose, s.peer.Bare(), jmiElem{Descriptions: proposeMedia(sd)})
+		if len(direct) > 0 {
+			s.log.Info("forking to devices without JMI", "devices", len(direct))
+			s.startFork(direct)
+		}
+	}
 	time.AfterFunc(ringingFallback, func() { s.post(evTimer{gen: -1, kind: timerRinging}) })
 }
 
@@ -105,13 +117,14 @@ func (s *session) onOffer(sd *sdp.SessionDescription) {
 func (s *session) onJMI(from jid.JID, el *jmiIn) {
 	st := s.getState()
 	switch {
-	case el.name == jmiProceed && s.role == jingle.Initiator && st == stProposing:
+	case el.name == jmiProceed && s.role == jingle.Initiator && st == stProposing && s.jmi:
 		s.onProceed(from)
-	case el.name == jmiReject && st == stProposing:
+	case el.name == jmiReject && st == stProposing && s.jmi:
 		s.log.Info("proposal rejected", "by", from.String(), "reason", el.reason())
+		s.cancelBranches(nil, jingle.NewReason(jingle.ReasonCancel, "declined elsewhere"))
 		s.hangupCall(reasonFromReject(el.reason()))
 		s.setState(stEnded)
-	case el.name == jmiRinging && s.role == jingle.Initiator && st == stProposing:
+	case el.name == jmiRinging && s.role == jingle.Initiator && st == stProposing && s.jmi:
 		s.calleeRinging()
 	case el.name == jmiRetract && s.role == jingle.Responder && st == stProposed:
 		s.log.Info("caller retracted the proposal")
@@ -122,6 +135,7 @@ func (s *session) onJMI(from jid.JID, el *jmiIn) {
 // onProceed sends session-initiate to the device that proceeded.
 func (s *session) onProceed(from jid.JID) {
 	s.stopTimer()
+	s.cancelBranches(nil, answeredElsewhere())
 	s.peer = from
 	s.peerFull.Store(&from)
 	s.log = s.log.With("device", from.Resourcepart())
@@ -151,6 +165,7 @@ func (s *session) onAccept(j *jingle.Jingle) {
 		s.end(gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488}, true)
 		return
 	}
+	s.stopTimer()
 	s.setState(stActive)
 	s.setPeerSDP(sd)
 	s.activate()

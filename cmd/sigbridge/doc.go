@@ -8,7 +8,8 @@
 //
 // With no arguments it serves with embedded defaults: HTTP (the browser
 // WebSocket dialect on /ws and /, the demo page on /, /metrics, /healthz,
-// /readyz) on 127.0.0.1:8080. SIGTERM or SIGINT drains: new calls are refused
+// /readyz) on 127.0.0.1:8080, answering only the Hosts it serves (hosts.go).
+// SIGTERM or SIGINT drains: new calls are refused
 // (503), live calls get until the drain timeout and are then hung up.
 //
 // This is the only package that may exit the process.
