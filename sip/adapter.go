@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -52,6 +53,10 @@ type Adapter struct {
 	wg     sync.WaitGroup // listeners and legs
 	regs   sync.WaitGroup // registration loops
 
+	liveMu   sync.Mutex
+	live     map[*legCore]struct{} // legs not yet finished (shutdown.go)
+	stopping atomic.Bool           // Shutdown has begun
+
 	mu        sync.Mutex
 	started   bool
 	dua       *sipgo.DialogUA
@@ -71,11 +76,12 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	}
 	cfg = cfg.withDefaults()
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
-		limits:   newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
-		resolver: net.DefaultResolver, dialogs: newDialogTable(), addrs: map[string]string{}}
+		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
+		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
+		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{},
+		live: map[*legCore]struct{}{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.flows, a.reg = newFlowTable(), newRegistrar(a.m.bindings)
-	a.regLimits = newLimiter(math.MaxInt, registerRate, registerBurst)
+	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
 		return nil, err
 	}
@@ -173,19 +179,6 @@ func (a *Adapter) Start(ctx context.Context) error {
 	}
 	a.log.Info("sip listening", "addrs", a.addrs, "host", a.cfg.Host)
 	return nil
-}
-
-// Close unregisters the accounts, stops the listeners and ends the legs
-// still running (they see their context end). Drain the gateway first to let
-// calls finish.
-func (a *Adapter) Close() error {
-	a.cancel()
-	waitGroup(&a.regs, 3*time.Second) // they unregister through the listeners
-	a.mu.Lock()
-	a.closeListeners()
-	a.mu.Unlock()
-	waitGroup(&a.wg, 5*time.Second)
-	return a.ua.Close()
 }
 
 func waitGroup(wg *sync.WaitGroup, d time.Duration) {

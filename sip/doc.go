@@ -69,7 +69,8 @@
 //
 // # Files
 //
-// adapter.go (New, Start, Close), server.go and ws_listener.go (listeners),
+// adapter.go (New, Start), shutdown.go (Shutdown, Close: every dialog
+// ends before the transports close), server.go and ws_listener.go (listeners),
 // handler.go (request dispatch), parse.go (sipgo's parser, LWS-tolerant),
 // validate.go, auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,

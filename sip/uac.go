@@ -35,6 +35,9 @@ func (a *Adapter) Dial(ctx context.Context, req gateway.DialRequest) (gateway.Le
 	if a.dialogUA() == nil {
 		return nil, fmt.Errorf("%w: sip adapter not started", gateway.ErrOffline)
 	}
+	if a.stopping.Load() {
+		return nil, fmt.Errorf("%w: sip adapter shutting down", gateway.ErrDraining)
+	}
 	if err := checkHeaderValue(req.From); err != nil || req.From == "" {
 		return nil, fmt.Errorf("%w: caller address: %w", gateway.ErrBadTarget, err)
 	}
@@ -90,6 +93,7 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 	l.remoteTarget = plan.ruri
 	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
 	l.log = l.log.With("call", req.Call.ID(), "callid", l.callID)
+	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
 }
 

@@ -59,7 +59,7 @@ func (a *Adapter) admit(req *sip.Request) (inCall, *rejection) {
 	if a.isLoop(req) {
 		return inCall{}, &rejection{code: 482, reason: "Loop Detected", deny: "loop"}
 	}
-	if a.gw == nil || a.gw.Draining() {
+	if a.gw == nil || a.gw.Draining() || a.stopping.Load() {
 		return inCall{}, a.unavailable("draining")
 	}
 	caller, rej := a.authenticate(req)
@@ -182,14 +182,15 @@ type inLeg struct {
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
-	tag, _ := sess.InviteRequest.To().Params.Get("tag")
-	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
 	l.log = l.log.With("callid", req.CallID().Value())
+	tag, _ := sess.InviteRequest.To().Params.Get("tag")
+	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
+	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
 }
 
