@@ -15,6 +15,7 @@ install_packages() {
   command -v npm >/dev/null || need+=(nodejs npm)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v baresip >/dev/null || need+=(baresip)
   [ ${#need[@]} -eq 0 ] && return 0
   log "apt-get install ${need[*]}"
   # Packages must not start their own daemons (prosody, kamailio): the tests

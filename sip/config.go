@@ -216,6 +216,23 @@ func (c Config) digestAlgorithms() ([]string, error) {
 	return out, nil
 }
 
+func (c Config) registrarDefaults() Config {
+	if c.RegistrarMinExpires <= 0 {
+		c.RegistrarMinExpires = DefaultRegistrarMinExpires
+	}
+	if c.RegistrarMaxExpires <= 0 {
+		c.RegistrarMaxExpires = DefaultRegistrarMaxExpires
+	}
+	if c.RegistrarMaxExpires < c.RegistrarMinExpires {
+		c.RegistrarMaxExpires = c.RegistrarMinExpires
+	}
+	if c.RegistrarDefaultExpires <= 0 {
+		c.RegistrarDefaultExpires = DefaultRegistrarDefaultExpires
+	}
+	c.RegistrarDefaultExpires = min(max(c.RegistrarDefaultExpires, c.RegistrarMinExpires), c.RegistrarMaxExpires)
+	return c
+}
+
 // defaultHost derives our advertised host from the listen address.
 func defaultHost(listen string) string {
 	host, _, err := net.SplitHostPort(listen)

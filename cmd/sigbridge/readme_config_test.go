@@ -37,12 +37,6 @@ func TestREADMEConfigExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README configuration example: %v", err)
 	}
-	if cfg.SIP.RegistrarMinExpires != sip.DefaultRegistrarMinExpires ||
-		cfg.SIP.RegistrarMaxExpires != sip.DefaultRegistrarMaxExpires ||
-		cfg.SIP.RegistrarDefaultExpires != sip.DefaultRegistrarDefaultExpires {
-		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
-			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
-	}
 	if cfg.SIP.DialogProbeInterval != sip.DefaultDialogProbeInterval ||
 		cfg.SIP.DialogProbeTimeout != sip.DefaultDialogProbeTimeout ||
 		cfg.XMPP.SessionPingInterval != xmpp.DefaultSessionPingInterval ||
@@ -52,6 +46,12 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if got := strings.Join(cfg.SIP.DigestAlgorithms, ","); got != strings.Join(sip.DefaultDigestAlgorithms(), ",") {
 		t.Errorf("README shows sip.digest_algorithms %q, default %v", got, sip.DefaultDigestAlgorithms())
+	}
+	if cfg.SIP.RegistrarMinExpires != sip.DefaultRegistrarMinExpires ||
+		cfg.SIP.RegistrarMaxExpires != sip.DefaultRegistrarMaxExpires ||
+		cfg.SIP.RegistrarDefaultExpires != sip.DefaultRegistrarDefaultExpires {
+		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
+			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
 	}
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())
