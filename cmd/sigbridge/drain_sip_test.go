@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,7 +15,7 @@ import (
 )
 
 // drainPairs is the number of live SIP dialogs of each direction.
-const drainPairs = 5
+const drainPairs = 50
 
 // drainAnswer is a browser's answer to a SIP caller's offer (signaling
 // only: no media flows in this test).
@@ -22,18 +24,20 @@ const drainAnswer = "v=0\r\no=- 2 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BU
 	"a=ice-pwd:efghijklmnopqrstuvwxyzab\r\na=fingerprint:sha-256 00:22\r\na=setup:active\r\n" +
 	"a=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
 
-// TestServeDrainByesEverySIPDialog: serve with SIP dialogs up in both
-// directions (SIPp callers answered by browser users, browser users'
-// calls answered by SIPp); the context ends (SIGTERM) and serve returns
-// only after every SIPp peer has received its BYE.
+// TestServeDrainByesEverySIPDialog: serve with 50 SIP dialogs up in each
+// direction (a SIPp UAC calling 50 browser users, 50 browser users calling
+// a SIPp UAS); the context ends (SIGTERM) and serve returns only after
+// both SIPp peers have received all 100 BYEs.
 func TestServeDrainByesEverySIPDialog(t *testing.T) {
-	uas := startSIPpScenario(t, "uas_answer.xml", "", "-m", strconv.Itoa(drainPairs), "-l", strconv.Itoa(drainPairs))
+	uas := startSIPpScenario(t, "uas_drain.xml", "", "-m", strconv.Itoa(drainPairs), "-l", strconv.Itoa(drainPairs))
 	cfg := defaultConfig()
 	cfg.HTTP = "127.0.0.1:0"
-	cfg.DrainTimeout = 1500 * time.Millisecond
+	cfg.DrainTimeout = 3 * time.Second
 	cfg.Gateway.GatherQuiet = 50 * time.Millisecond
 	cfg.Gateway.GatherMax = 300 * time.Millisecond
+	cfg.Gateway.MaxCallsPerUser = 2 * drainPairs // one SIPp UAC places them all
 	cfg.SIP = sip.Config{Listen: "127.0.0.1:0", TrustedSources: []string{"127.0.0.1"}, DialogProbeInterval: -1,
+		MaxCallsPerUser: 2 * drainPairs, CallsPerSecond: 1000, CallsBurst: 2 * drainPairs,
 		Routes: []sip.Route{{Name: "sipp", Match: `^sip:bob@127\.0\.0\.1:[0-9]+$`, AllowPrivate: true}}}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -48,27 +52,25 @@ func TestServeDrainByesEverySIPDialog(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("sigbridge did not start")
 	}
-	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer wcancel()
 	url := "ws://" + s.addr + "/ws"
-	var uacs []*sippUAS
+	uac := startSIPpScenario(t, "uac_drain_users.xml", s.sip.Addr(), "-inf", answeringCallees(wctx, t, url),
+		"-m", strconv.Itoa(drainPairs), "-l", strconv.Itoa(drainPairs), "-r", "50")
 	for i := 0; i < drainPairs; i++ {
-		callee := login(wctx, t, url, "callee"+strconv.Itoa(i))
-		uacs = append(uacs, startSIPpScenario(t, "uac_drain.xml", s.sip.Addr(), "-s", "callee"+strconv.Itoa(i)))
-		offer, err := callee.ExpectType(wctx, "video-offer")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := callee.Send(map[string]any{"type": "video-answer", "target": offer.Str("name"), "sdp": drainAnswer}); err != nil {
-			t.Fatal(err)
-		}
 		caller := login(wctx, t, url, "caller"+strconv.Itoa(i))
 		if err := caller.Send(map[string]any{"type": "video-offer", "target": "sip:bob@" + uas.addr, "sdp": drainOffer}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := caller.ExpectType(wctx, "video-answer"); err != nil {
-			t.Fatal(err)
+			t.Fatalf("caller%d: %v", i, err)
 		}
+	}
+	for s.gw.ActiveCalls() < 2*drainPairs {
+		if wctx.Err() != nil {
+			t.Fatalf("%d calls up, want %d", s.gw.ActiveCalls(), 2*drainPairs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	stop() // SIGTERM
 	select {
@@ -76,20 +78,39 @@ func TestServeDrainByesEverySIPDialog(t *testing.T) {
 		if err != nil {
 			t.Errorf("serve: %v", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not return")
 	}
 	// serve has returned: the process would exit now.
 	if got := countReceived(uas.messages(), "BYE"); got != drainPairs {
 		t.Errorf("SIPp UAS (browser callers) received %d BYEs, want %d", got, drainPairs)
 	}
-	byes := 0
-	for _, u := range uacs {
-		byes += countReceived(u.messages(), "BYE")
+	if got := countReceived(uac.messages(), "BYE"); got != drainPairs {
+		t.Errorf("SIPp UAC (browser callees) received %d BYEs, want %d", got, drainPairs)
 	}
-	if byes != drainPairs {
-		t.Errorf("SIPp UACs (browser callees) received %d BYEs, want %d", byes, drainPairs)
+}
+
+// answeringCallees logs in drainPairs browser users that answer one call
+// each, and returns a SIPp injection file naming them.
+func answeringCallees(ctx context.Context, t *testing.T, url string) string {
+	t.Helper()
+	lines := []string{"SEQUENTIAL"}
+	for i := 0; i < drainPairs; i++ {
+		name := "callee" + strconv.Itoa(i)
+		c := login(ctx, t, url, name)
+		go func() {
+			offer, err := c.ExpectType(ctx, "video-offer")
+			if err == nil {
+				_ = c.Send(map[string]any{"type": "video-answer", "target": offer.Str("name"), "sdp": drainAnswer})
+			}
+		}()
+		lines = append(lines, name+";")
 	}
+	path := filepath.Join(t.TempDir(), "callees.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func login(ctx context.Context, t *testing.T, url, name string) *wstest.Client {
