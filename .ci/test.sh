@@ -40,12 +40,37 @@ check_style() {
   go vet ./...
 }
 
+# fuzz runs every fuzz target of the repository (every `func FuzzX` in a
+# _test.go file) for $FUZZTIME each. A crasher makes go write the input to
+# <package>/testdata/fuzz/FuzzX/<hash>, where it stays as a regression case
+# that every later `go test` runs: commit it with the fix.
+fuzz() {
+  local budget=${FUZZTIME:-10s} failed=() file dir name out
+  while IFS=: read -r file name; do
+    dir=./$(dirname "$file")
+    name=${name#func }
+    name=${name%%(*}
+    log "fuzz $name in $dir for $budget"
+    if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$budget" "$dir" 2>&1); then
+      echo "$out" | tail -n 30
+      echo "FUZZ FAILURE: $name in $dir; $(echo "$out" | grep -o 'Failing input written to [^ ]*' | sed "s|written to |written to ${dir#./}/|" || echo 'no input written')"
+      failed+=("$name")
+    fi
+  done < <(git grep -n -E '^func Fuzz[A-Za-z0-9_]*\(' -- '*_test.go' 2>/dev/null | cut -d: -f1,3 ||
+           grep -rn -E --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | sed 's|^\./||' | cut -d: -f1,3)
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzzing found crashers in: ${failed[*]} (the inputs are in the packages' testdata/fuzz; commit them with the fix)"
+    exit 1
+  fi
+}
+
 command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl/)"; exit 1; }
 install_packages
 install_npm
 check_style
 log "go test -race ./..."
 go test -race -count=1 -timeout 40m ./...
+fuzz
 
 # The interop matrix against a fresh local deployment, in a network namespace
 # that holds only loopback (media stays on lo). Reports land in $INTEROP_OUT.

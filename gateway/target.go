@@ -11,7 +11,7 @@ import (
 const (
 	SchemeUser = "user" // a browser user connected to this gateway: "alice"
 	SchemeSIP  = "sip"  // "sip:bob@pbx.example.org" (also "sips:")
-	SchemeXMPP = "xmpp" // "xmpp:juliet@example.org"
+	SchemeXMPP = "xmpp" // "xmpp:juliet@example.org" or a full JID "xmpp:juliet@example.org/phone"
 	SchemeTel  = "tel"  // "+15551234" or "tel:+15551234"
 )
 
@@ -30,6 +30,10 @@ type Target struct {
 	User   string // user name, SIP user part, JID local part or E.164 number
 	Host   string // SIP host[:port] or XMPP domain; empty for users and tel
 	Secure bool   // sips:
+	// Resource is the resource of a full-JID xmpp: target (everything
+	// after the first "/", RFC 7622 §3.1); empty for a bare JID and for
+	// every other scheme.
+	Resource string
 }
 
 // String returns the canonical form of the target.
@@ -42,7 +46,11 @@ func (t Target) String() string {
 	case SchemeSIP:
 		return sipString(t)
 	}
-	return t.Scheme + ":" + joinUserHost(t.User, t.Host)
+	s := t.Scheme + ":" + joinUserHost(t.User, t.Host)
+	if t.Resource != "" {
+		s += "/" + t.Resource
+	}
+	return s
 }
 
 func sipString(t Target) string {
@@ -93,7 +101,7 @@ func parseTarget(s string) (Target, error) {
 	case "sips":
 		return parseURI(SchemeSIP, rest, true)
 	case "xmpp":
-		return parseURI(SchemeXMPP, rest, false)
+		return parseJID(rest)
 	case "tel":
 		return parseTel(rest)
 	}
@@ -129,4 +137,24 @@ func parseURI(scheme, rest string, secure bool) (Target, error) {
 		return Target{}, fmt.Errorf("%w: bad host %q", ErrBadTarget, host)
 	}
 	return Target{Scheme: scheme, User: user, Host: host, Secure: secure}, nil
+}
+
+// parseJID splits a JID the RFC 7622 way: the resource is everything after
+// the first "/" (it may contain "@" and "/"), the local part is what comes
+// before an "@" in front of it. XEP-0106 escapes in the local part
+// (bob\40pbx.example.org) are kept as they are.
+func parseJID(rest string) (Target, error) {
+	bare, resource, full := strings.Cut(rest, "/")
+	if full && resource == "" {
+		return Target{}, fmt.Errorf("%w: xmpp URI with an empty resource", ErrBadTarget)
+	}
+	t, err := parseURI(SchemeXMPP, bare, false)
+	if err != nil {
+		return t, err
+	}
+	if strings.ContainsAny(t.Host, ":") {
+		return Target{}, fmt.Errorf("%w: bad XMPP domain %q", ErrBadTarget, t.Host)
+	}
+	t.Resource = resource
+	return t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -38,6 +39,10 @@ type Adapter struct {
 	limits   *limiter
 	resolver *net.Resolver
 	dialogs  *dialogTable
+
+	flows     *flowTable // flow.go
+	reg       *registrar // registrar.go
+	regLimits *limiter   // REGISTER rate per source address
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -76,6 +81,8 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		resolver: net.DefaultResolver, dialogs: newDialogTable(), addrs: map[string]string{},
 		live: map[*legCore]struct{}{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.flows, a.reg = newFlowTable(), newRegistrar(a.m.bindings)
+	a.regLimits = newLimiter(math.MaxInt, registerRate, registerBurst)
 	if err := a.compile(); err != nil {
 		return nil, err
 	}
@@ -143,6 +150,7 @@ func (a *Adapter) newUA() error {
 	if a.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(a.cfg.Host), sipgo.WithClientLogger(quiet)); err != nil {
 		return fmt.Errorf("sip: client: %w", err)
 	}
+	a.cli.TxRequester = flowRequester{a}
 	return nil
 }
 
@@ -166,6 +174,10 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.dua = &sipgo.DialogUA{Client: a.cli, ContactHDR: a.contactLocked("UDP")}
 	a.started = true
 	a.startRegistrations()
+	if len(a.users) > 0 {
+		a.wg.Add(1)
+		go a.sweepLoop()
+	}
 	a.log.Info("sip listening", "addrs", a.addrs, "host", a.cfg.Host)
 	return nil
 }

@@ -64,6 +64,15 @@ type Config struct {
 	// DialogProbeTimeout (default 5 s), is gone and the call ends.
 	DialogProbeInterval time.Duration `yaml:"dialog_probe_interval"`
 	DialogProbeTimeout  time.Duration `yaml:"dialog_probe_timeout"`
+
+	// The registrar (registrar.go) accepts REGISTER from InboundUsers. A
+	// binding lives RegistrarDefaultExpires when the UA asks for no
+	// lifetime (default 600 s); shorter requests than RegistrarMinExpires
+	// get 423 (default 60 s); longer ones are cut to RegistrarMaxExpires
+	// (default 3600 s).
+	RegistrarMinExpires     time.Duration `yaml:"registrar_min_expires"`
+	RegistrarMaxExpires     time.Duration `yaml:"registrar_max_expires"`
+	RegistrarDefaultExpires time.Duration `yaml:"registrar_default_expires"`
 }
 
 // Route allows calls to the targets it matches and says how to reach them.
@@ -131,6 +140,10 @@ const (
 	// long a vanished SIP peer goes unnoticed (at most their sum).
 	DefaultDialogProbeInterval = 15 * time.Second
 	DefaultDialogProbeTimeout  = 5 * time.Second
+	// Registrar bounds of a binding's lifetime.
+	DefaultRegistrarMinExpires     = 60 * time.Second
+	DefaultRegistrarMaxExpires     = 3600 * time.Second
+	DefaultRegistrarDefaultExpires = 600 * time.Second
 )
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -166,6 +179,7 @@ func (c Config) withDefaults() Config {
 	if c.DialogProbeTimeout <= 0 {
 		c.DialogProbeTimeout = DefaultDialogProbeTimeout
 	}
+	c = c.registrarDefaults()
 	if c.Host == "" {
 		c.Host = defaultHost(c.Listen)
 	}

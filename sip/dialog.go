@@ -51,7 +51,7 @@ func (l *legCore) lost() {
 		l.hangup(gateway.ReasonShutdown)
 		return
 	}
-	l.hangup(gateway.ReasonDisconnected)
+	l.hangup(l.disconnected())
 }
 
 func (l *legCore) handle(x any) {
@@ -75,6 +75,9 @@ func (l *legCore) handle(x any) {
 		l.startProbe()
 	case probeResult:
 		l.finishProbe(e)
+	case flowClosed:
+		l.log.Info("SIP connection closed; ending call")
+		l.hangup(ReasonFlowClosed) // no BYE: there is no way to the peer
 	}
 }
 

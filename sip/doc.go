@@ -43,6 +43,18 @@
 // ACK, CANCEL answered 200 + 487 (by sipgo) with a cancel Hangup on the
 // other leg.
 //
+// # Flows and the registrar
+//
+// Each dialog and each registrar binding remembers its flow (flow.go): the
+// WS, TCP or TLS connection its requests came in on, or the UDP source
+// address. The sipgo client's transaction requester sends every request of
+// such a dialog (BYE, re-INVITE, OPTIONS probes, ACK, CANCEL) over that
+// flow; the Contact host (browser UAs use "<random>.invalid") is never
+// resolved. The listeners wrap accepted connections (flowConn), so a
+// closing connection ends its dialogs at once (ReasonFlowClosed) and drops
+// its bindings. InboundUsers may REGISTER (registrar.go); a call to
+// "sip:user@<host or realm>" forks to every binding (fork.go).
+//
 // # Safety
 //
 // Egress is denied by default (policy.go): only targets matching a Route
@@ -63,8 +75,11 @@
 // validate.go, auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
 // uas.go, dialog.go (confirmed phase), register.go and registration.go
-// (accounts and the REGISTER loop), sdp.go, reason.go (RFC 3326),
+// (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
+// requests over the connection a dialog came in on), registrar.go (REGISTER
+// from InboundUsers), fork.go (calls to registered users), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit).
-// Package siptest holds a WebRTC-capable SIP endpoint for tests;
+// Package siptest holds a WebRTC-capable SIP endpoint and a browser-like
+// stream UA (WS/TCP/TLS, Contact host "<random>.invalid") for tests;
 // internal/loadgw is the load harness of README.md.
 package sip

@@ -19,14 +19,15 @@ const inDialogWait = 70 * time.Second
 // handler on its own goroutine.
 func (a *Adapter) handleRequests() {
 	a.handlers = map[sip.RequestMethod]sipgo.RequestHandler{
-		sip.INVITE:  a.guard(a.onInvite),
-		sip.ACK:     a.guard(a.onAck),
-		sip.BYE:     a.guard(a.onInDialog),
-		sip.INFO:    a.guard(a.onInDialog),
-		sip.UPDATE:  a.guard(a.onInDialog),
-		sip.PRACK:   a.guard(a.onInDialog),
-		sip.CANCEL:  a.guard(a.onCancel),
-		sip.OPTIONS: a.guard(a.onOptions),
+		sip.INVITE:   a.guard(a.onInvite),
+		sip.ACK:      a.guard(a.onAck),
+		sip.BYE:      a.guard(a.onInDialog),
+		sip.INFO:     a.guard(a.onInDialog),
+		sip.UPDATE:   a.guard(a.onInDialog),
+		sip.PRACK:    a.guard(a.onInDialog),
+		sip.CANCEL:   a.guard(a.onCancel),
+		sip.OPTIONS:  a.guard(a.onOptions),
+		sip.REGISTER: a.guard(a.onRegister),
 	}
 	for m, h := range a.handlers {
 		a.srv.OnRequest(m, h)

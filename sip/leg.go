@@ -66,6 +66,9 @@ type legCore struct {
 	probing      bool       // our OPTIONS probe is in flight
 	probeTimer   *time.Timer
 	creds        func() (string, string)
+	flow         flow                // the connection of the dialog (flow.go)
+	flowKey      string              // flow table key, once bound
+	sink         func(gateway.Event) // where post goes instead of the call (fork branches)
 }
 
 func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
@@ -100,6 +103,10 @@ func (l *legCore) doneCh() <-chan struct{} { return l.done }
 
 // post hands ev to the call; a call that already ended is not an error.
 func (l *legCore) post(ev gateway.Event) {
+	if l.sink != nil {
+		l.sink(ev)
+		return
+	}
 	if l.call == nil {
 		return
 	}
@@ -128,6 +135,9 @@ func (l *legCore) finish() {
 	if l.key != "" {
 		l.a.dialogs.remove(l.key)
 	}
+	if l.flowKey != "" {
+		l.a.flows.remove(l.flowKey)
+	}
 	for _, x := range l.q.close() {
 		if r, ok := x.(*inRequest); ok {
 			l.a.reply(r.req, r.tx, 481, "Call/Transaction Does Not Exist")
@@ -143,6 +153,21 @@ func (l *legCore) finish() {
 	close(l.done)
 	l.a.removeLeg(l)
 }
+
+// bindFlow sends the dialog's requests over f (flow.go).
+func (l *legCore) bindFlow(callID, localTag string, f flow) {
+	if !f.valid() {
+		return
+	}
+	l.flow, l.flowKey = f, flowKey(callID, localTag)
+	l.a.flows.add(l.flowKey, f, l.self.(flowLeg))
+}
+
+// flowClosed is the dialog's connection closing, on the leg's queue.
+type flowClosed struct{}
+
+// flowGone implements flowLeg.
+func (l *legCore) flowGone() { _ = l.push(flowClosed{}) }
 
 // recoverPanic ends the leg after a panic in its goroutine.
 func (l *legCore) recoverPanic() {

@@ -14,6 +14,7 @@ type metrics struct {
 	transactions *prometheus.CounterVec // direction, method
 	denied       *prometheus.CounterVec // direction, reason
 	probes       *prometheus.CounterVec // result
+	bindings     prometheus.Gauge       // registrar bindings
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +29,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Calls refused by policy, by direction and reason."}, []string{"direction", "reason"}),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_sip_dialog_probes_total",
 			Help: "In-dialog OPTIONS probes by result (alive|gone)."}, []string{"result"}),
+		bindings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_sip_registrar_bindings",
+			Help: "Contacts currently registered at the gateway's registrar."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied, m.probes)
+		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied, m.probes, m.bindings)
 	}
 	return m
 }

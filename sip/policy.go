@@ -32,6 +32,8 @@ type route struct {
 type egressPlan struct {
 	route *route
 	ruri  sip.Uri
+	aor   *sip.Uri // To of a call to a registered user (else the Request-URI)
+	flow  flow     // a registered binding's flow (else none: resolve ruri)
 }
 
 // badUserChars may never appear in a dialed user part (dial-string
@@ -141,6 +143,9 @@ func (c *route) matches(canonical string) bool {
 func (a *Adapter) CheckEgress(from string, t gateway.Target) error {
 	if t.Scheme != gateway.SchemeSIP && t.Scheme != gateway.SchemeTel {
 		return nil
+	}
+	if user, ok := a.localUser(t); ok {
+		return a.checkLocal(user)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()

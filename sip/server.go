@@ -49,7 +49,8 @@ func (a *Adapter) listenUDPTCP(ctx context.Context) error {
 		a.udpAddr, _ = netip.ParseAddrPort(addr)
 		a.addrs["udp"], a.addrs["tcp"] = addr, addr
 		a.serve(pc, func() error { return a.srv.ServeUDP(pc) })
-		a.serve(ln, func() error { return a.srv.ServeTCP(ln) })
+		fl := a.flowListener(ln, "TCP")
+		a.serve(fl, func() error { return a.srv.ServeTCP(fl) })
 		a.waitServing(ctx, addr)
 		return nil
 	}
@@ -77,7 +78,7 @@ func (a *Adapter) listenTLS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sip: listen tls %s: %w", a.cfg.TLSListen, err)
 	}
-	ln := tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	ln := a.flowListener(tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), "TLS")
 	a.addrs["tls"] = raw.Addr().String()
 	a.serve(ln, func() error { return a.srv.ServeTLS(ln) })
 	return nil
@@ -89,10 +90,15 @@ func (a *Adapter) listenWS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sip: listen ws %s: %w", a.cfg.WSListen, err)
 	}
-	ln := newWSPathListener(raw, a.cfg.WSPath, a.log)
+	ln := a.flowListener(newWSPathListener(raw, a.cfg.WSPath, a.log), "WS")
 	a.addrs["ws"] = raw.Addr().String()
 	a.serve(ln, func() error { return a.srv.ServeWS(ln) })
 	return nil
+}
+
+// flowListener wraps ln so that closed connections end their flows.
+func (a *Adapter) flowListener(ln net.Listener, transport string) net.Listener {
+	return &flowListener{Listener: ln, transport: transport, onClose: a.flowClosed}
 }
 
 // serve runs one sipgo serve loop until its listener closes.

@@ -42,6 +42,9 @@ func (a *Adapter) Dial(ctx context.Context, req gateway.DialRequest) (gateway.Le
 	if err := checkHeaderValue(req.From); err != nil || req.From == "" {
 		return nil, fmt.Errorf("%w: caller address: %w", gateway.ErrBadTarget, err)
 	}
+	if user, ok := a.localUser(req.Target); ok {
+		return a.dialRegistered(ctx, req, user)
+	}
 	plan, err := a.planEgress(ctx, req.Target)
 	if err != nil {
 		a.m.deny("out", "policy")
@@ -72,7 +75,9 @@ type outLeg struct {
 
 	mu           sync.Mutex
 	hungUp       bool
-	cancelInvite context.CancelFunc
+	flowLost     bool   // the binding's connection closed (flow.go)
+	flowKeyOut   string // flowKey, readable from Deliver
+	cancelInvite context.CancelCauseFunc
 }
 
 func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release func()) *outLeg {
@@ -80,6 +85,9 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 		callID: hex.EncodeToString(randomBytes(16))}
 	l.self = l
 	l.transport = plan.route.transport
+	if plan.flow.valid() {
+		l.transport = plan.flow.transport
+	}
 	if l.transport == "" {
 		l.transport = "UDP"
 	}
@@ -93,10 +101,24 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 // Deliver implements gateway.Leg; a Hangup before the answer cancels the
 // INVITE at once.
 func (l *outLeg) Deliver(ev gateway.Event) error {
-	if _, ok := ev.(gateway.Hangup); ok {
+	if h, ok := ev.(gateway.Hangup); ok {
+		if h.Reason == ReasonAnsweredElsewhere {
+			l.cancelReason()
+		}
 		l.stopInvite()
 	}
 	return l.legCore.Deliver(ev)
+}
+
+// cancelReason makes our CANCEL say "completed elsewhere" (RFC 3326), so
+// the phone shows no missed call.
+func (l *outLeg) cancelReason() {
+	l.mu.Lock()
+	key := l.flowKeyOut
+	l.mu.Unlock()
+	if key != "" {
+		l.a.flows.setCancelReason(key, sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
+	}
 }
 
 func (l *outLeg) stopInvite() {
@@ -104,8 +126,26 @@ func (l *outLeg) stopInvite() {
 	defer l.mu.Unlock()
 	l.hungUp = true
 	if l.cancelInvite != nil {
-		l.cancelInvite()
+		l.cancelInvite(nil)
 	}
+}
+
+// flowGone implements flowLeg: the INVITE is abandoned at once (no CANCEL
+// can reach the peer), an answered dialog ends on the leg's goroutine.
+func (l *outLeg) flowGone() {
+	l.mu.Lock()
+	l.flowLost = true
+	if l.cancelInvite != nil {
+		l.cancelInvite(sipgo.WaitAnswerForceCancelErr)
+	}
+	l.mu.Unlock()
+	l.legCore.flowGone()
+}
+
+func (l *outLeg) isFlowLost() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flowLost
 }
 
 func (l *outLeg) isHungUp() bool {
@@ -139,6 +179,9 @@ func (l *outLeg) waitOffer() (*sdp.SessionDescription, bool) {
 				return e.SDP, true
 			case gateway.Hangup:
 				return nil, false
+			case flowClosed:
+				l.hangup(ReasonFlowClosed)
+				return nil, false
 			}
 		}
 		select {
@@ -154,10 +197,10 @@ func (l *outLeg) waitOffer() (*sdp.SessionDescription, bool) {
 
 // invite sends the INVITE and waits for its outcome; true once answered.
 func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
-	ctx, cancel := context.WithCancel(l.ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(l.ctx)
+	defer cancel(nil)
 	l.mu.Lock()
-	if l.hungUp {
+	if l.hungUp || l.flowLost {
 		l.mu.Unlock()
 		return false
 	}
@@ -167,6 +210,13 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	if l.plan.route.transport == "" && len(req.String()) > udpMaxRequest {
 		l.transport = "TCP"
 		req = l.buildInvite(sd)
+	}
+	if l.plan.flow.valid() {
+		tag, _ := req.From().Params.Get("tag")
+		l.bindFlow(l.callID, tag, l.plan.flow)
+		l.mu.Lock()
+		l.flowKeyOut = l.flowKey
+		l.mu.Unlock()
 	}
 	l.a.dialogs.addOut(l.callID)
 	l.a.m.transaction("out", "INVITE")
@@ -194,9 +244,11 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 // udpFallback reports whether a failed INVITE should be retried over UDP:
 // the route leaves the transport to us, we chose TCP for the size (RFC 3261
 // §18.1.1), and the peer refused the connection, as UDP-only phones do.
-// UDP may carry it: sipgo's UDP size limit is lifted (mtu.go).
+// UDP may carry it: sipgo's UDP size limit is lifted (mtu.go). Never for
+// an INVITE on a registered binding's flow (it has its own connection).
 func (l *outLeg) udpFallback(err error) bool {
-	return l.plan.route.transport == "" && l.transport == "TCP" && errors.Is(err, syscall.ECONNREFUSED)
+	return l.plan.route.transport == "" && l.transport == "TCP" && !l.plan.flow.valid() &&
+		errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
@@ -207,6 +259,9 @@ func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: l.plan.ruri.Scheme, User: l.plan.ruri.User, Host: l.plan.ruri.Host,
 		Port: l.plan.ruri.Port}, Params: sip.NewParams()}
+	if l.plan.aor != nil {
+		to.Address = *l.plan.aor
+	}
 	callID := sip.CallIDHeader(l.callID)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
@@ -271,6 +326,12 @@ func (l *outLeg) progress(res *sip.Response) {
 
 // inviteDone handles WaitAnswer's outcome; true when the call is answered.
 func (l *outLeg) inviteDone(err error) bool {
+	if l.isFlowLost() {
+		l.a.m.call("out", 408)
+		l.log.Info("SIP connection closed before the answer")
+		l.hangup(ReasonFlowClosed)
+		return false
+	}
 	res := l.sess.InviteResponse
 	hung := l.isHungUp()
 	if err == nil && !hung {

@@ -182,6 +182,8 @@ type inLeg struct {
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
+	tag, _ := sess.InviteRequest.To().Params.Get("tag")
+	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
 	if c := req.Contact(); c != nil {
@@ -257,6 +259,11 @@ func (l *inLeg) alertingEvent(x any) bool {
 		l.ended = true
 	case *inRequest:
 		l.earlyRequest(e)
+	case flowClosed:
+		l.log.Info("SIP connection closed before the answer")
+		l.finalCode = 487
+		l.a.m.call("in", 487)
+		l.hangup(ReasonFlowClosed)
 	}
 	return false
 }
@@ -315,7 +322,7 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 	if err != nil {
 		l.log.Info("no ACK for our 200; ending the call", "err", err)
 		l.sendBye(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 408, Text: "no ACK"})
-		l.hangup(gateway.ReasonDisconnected)
+		l.hangup(l.disconnected())
 		return false
 	}
 	return true

@@ -1,6 +1,8 @@
 package ws
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +77,7 @@ func (a *authenticator) identity(r *http.Request) (string, error) {
 	if len(raw) > maxTokenBytes {
 		return "", fmt.Errorf("%w: over %d bytes", errBadToken, maxTokenBytes)
 	}
-	claims := &jwt.RegisteredClaims{}
+	claims := &strictClaims{}
 	if _, err := jwt.ParseWithClaims(raw, claims, a.key, a.opts...); err != nil {
 		return "", fmt.Errorf("%w: %w", errBadToken, err)
 	}
@@ -83,6 +85,36 @@ func (a *authenticator) identity(r *http.Request) (string, error) {
 		return "", errBadIdentity
 	}
 	return claims.Subject, nil
+}
+
+// strictClaims are the registered claims with the times exp, nbf and iat
+// required to be JSON numbers (RFC 7519 §2 NumericDate). The library also
+// takes a number in a string ("exp":"9999999999"), which no issuer of ours
+// produces and which only a forger would need.
+type strictClaims struct {
+	jwt.RegisteredClaims
+}
+
+var errClaimType = errors.New("exp, nbf and iat must be JSON numbers")
+
+// UnmarshalJSON checks the JSON types of the time claims, then decodes.
+func (c *strictClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[k]; ok && !isJSONNumber(v) {
+			return fmt.Errorf("%w: %s", errClaimType, k)
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
+}
+
+// isJSONNumber reports whether v is a JSON number (not a string, null…).
+func isJSONNumber(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
 }
 
 func (a *authenticator) key(t *jwt.Token) (any, error) {

@@ -70,6 +70,20 @@ func TestAuthRefusedBeforeUpgrade(t *testing.T) {
 		{"subject not a user name", func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("sip:alice@x", time.Hour, "aud", "sigbridge", "iss", "sigbridge-test"))
 		}},
+		{"exp as a string", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": "9999999999",
+				"aud": "sigbridge", "iss": "sigbridge-test"})
+		}},
+		{"nbf as a string", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("alice", time.Hour, "nbf", "0", "aud", "sigbridge", "iss", "sigbridge-test"))
+		}},
+		{"iat as a string", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("alice", time.Hour, "iat", "0", "aud", "sigbridge", "iss", "sigbridge-test"))
+		}},
+		{"exp null", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "alice", "exp": nil,
+				"aud": "sigbridge", "iss": "sigbridge-test"})
+		}},
 		{"not yet valid", func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, []byte(secret), claims("alice", time.Hour, "nbf", time.Now().Add(time.Hour).Unix()))
 		}},
@@ -149,6 +163,8 @@ func TestOrigin(t *testing.T) {
 	}{
 		{"no Origin header (non-browser)", nil, "", true},
 		{"same host", nil, "SAME", true},
+		{"same host, another port (the MDN sample's page)", nil, "http://127.0.0.1:3000", true},
+		{"same host, IPv6 form of it", nil, "http://[::1]:3000", false},
 		{"other host", nil, "https://evil.example", false},
 		{"listed", []string{"https://app.example.org"}, "https://app.example.org", true},
 		{"listed, case-insensitive", []string{"https://App.Example.org/"}, "https://app.example.org", true},

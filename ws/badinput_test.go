@@ -188,3 +188,23 @@ func takeChat(t *testing.T, c *wstest.Client, n int) {
 		}
 	}
 }
+
+// TestBadInputInvalidUTF8: a text frame that is not UTF-8 fails the
+// connection with 1007 (RFC 6455 §8.1), even inside a JSON string where
+// a lenient decoder would relay U+FFFD; the connection's calls end.
+func TestBadInputInvalidUTF8(t *testing.T) {
+	h, pp := withBackgroundCall(t, Config{})
+	alice, bob := h.login("alice", nil), h.login("bob", nil)
+	answerCall(t, bob, alice, signalCall(t, alice, bob, nil))
+	if err := alice.SendRaw([]byte("{\"type\":\"message\",\"text\":\"caf\xe9\"}")); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCode(t, alice); code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("closed with %d, want 1007", code)
+	}
+	expectNone(t, bob, "message", 300*time.Millisecond) // not relayed with U+FFFD
+	if h.errorCount("1007") != 1 {
+		t.Fatal("1007 not counted")
+	}
+	pp.exchange(t, "after invalid UTF-8")
+}

@@ -76,6 +76,20 @@ func (t *callTable) find(callID, peerKey string) (*leg, error) {
 	return found, nil
 }
 
+// only returns the connection's only call (a hang-up without a target);
+// with several it is ambiguous.
+func (t *callTable) only() (*leg, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch len(t.legs) {
+	case 0:
+		return nil, ErrNoSuchCall
+	case 1:
+		return t.legs[0], nil
+	}
+	return nil, errorf(ErrMalformed, "several calls and no target: give target or callId")
+}
+
 func (t *callTable) byCallID(callID, peerKey string) (*leg, error) {
 	for _, x := range t.legs {
 		if x.callID != callID {

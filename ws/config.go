@@ -1,6 +1,9 @@
 package ws
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // ICEServer is one RTCIceServer handed to browsers in the id greeting
 // (iceServers), with the field names of the WebRTC API.
@@ -28,8 +31,10 @@ type Config struct {
 	// server's ReadHeaderTimeout should be set to the same value.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	// AllowedOrigins lists the origins ("https://app.example.org") whose
-	// pages may connect; "*" allows any. Empty: only pages served from the
-	// same host, plus clients that send no Origin header (non-browsers).
+	// pages may connect; "*" allows any. Empty: only pages of the host the
+	// request was sent to (any port), plus clients that send no Origin
+	// header (non-browsers). The Host must be checked in front (DNS
+	// rebinding), as cmd/sigbridge does.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// TokenSecret is the HMAC secret of the JWTs that authenticate users.
 	// Empty: no authentication, users pick their names with `username`.
@@ -46,6 +51,22 @@ type Config struct {
 	// SendQueue is the per-connection queue of outgoing messages; a client
 	// that lets it overflow is dropped and its calls end.
 	SendQueue int `yaml:"send_queue"`
+	// Directory says who learns who is online: DirectoryAll (the MDN
+	// userlist, or user-joined/user-left for clients with the "user-events"
+	// feature; at most one per second and connection) or DirectoryNone
+	// (nobody; calls still work by name). Empty: all.
+	Directory string `yaml:"directory"`
+
+	listInterval time.Duration // least time between two lists to a connection (tests shorten it)
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch c.Directory {
+	case "", DirectoryAll, DirectoryNone:
+		return nil
+	}
+	return fmt.Errorf("ws: directory %q: want %q or %q", c.Directory, DirectoryAll, DirectoryNone)
 }
 
 // DefaultConfig returns the defaults of protocols.md §6.1: 64 KiB messages,
@@ -54,7 +75,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{MaxMessageBytes: 64 << 10, RatePerSecond: 20, RateBurst: 40,
 		PingInterval: 30 * time.Second, PongTimeout: 10 * time.Second, HandshakeTimeout: 5 * time.Second,
-		TokenAlgorithms: []string{"HS256"}, SendQueue: 256}
+		TokenAlgorithms: []string{"HS256"}, SendQueue: 256, Directory: DirectoryAll, listInterval: defaultListInterval}
 }
 
 func (c Config) withDefaults() Config {
@@ -77,6 +98,10 @@ func (c Config) withDefaults() Config {
 	if c.SendQueue <= 0 {
 		c.SendQueue = d.SendQueue
 	}
+	if c.Directory == "" {
+		c.Directory = d.Directory
+	}
+	c.listInterval = orDuration(c.listInterval, d.listInterval)
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/sigbridge/sigbridge/gateway"
@@ -39,8 +40,10 @@ type conn struct {
 	limiter  *bucket // read goroutine only
 	calls    callTable
 	ext      atomic.Bool // the client speaks the extensions (features or callId)
+	renames  *bucket     // read goroutine only: the rename budget
+	presence presence    // what it has been told about who is online; guarded by directory.mu
 
-	send       chan []byte
+	out        *outQueue
 	done       chan struct{} // closed when the connection starts closing
 	closeOnce  sync.Once
 	info       closeInfo // written once, before done is closed
@@ -65,7 +68,8 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ws: ws, identity: identity, ctx: ctx, cancel: cancel,
 		limiter: newBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, time.Now()),
-		send:    make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
+		renames: newRenameBudget(time.Now()),
+		out:     newOutQueue(s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
 	c.log = s.log.With("conn", c.id, "remote", remote)
 	return c
@@ -140,6 +144,12 @@ func (c *conn) receive(typ int, data []byte) {
 	}
 	if typ != websocket.TextMessage {
 		c.sendError(errorf(ErrMalformed, "binary frames are not accepted"), "", "")
+		return
+	}
+	if !utf8.Valid(data) { // RFC 6455 §8.1: fail the connection
+		c.noteError(websocket.CloseInvalidFramePayloadData, "", "invalid UTF-8 in a text frame")
+		c.closeWith(closeInfo{code: websocket.CloseInvalidFramePayloadData, text: "invalid UTF-8",
+			reason: gateway.ReasonDisconnected})
 		return
 	}
 	c.handle(data)
@@ -258,15 +268,13 @@ func (c *conn) enqueue(b []byte, typ string) bool {
 	if c.closing() {
 		return false
 	}
-	select {
-	case c.send <- b:
-		c.s.metrics.Message("ws", "out", typ)
-		return true
-	default:
+	if !c.out.push(b) {
 		c.noteError(websocket.ClosePolicyViolation, typ, "send queue full; dropping the connection")
 		c.abort(closeInfo{code: websocket.ClosePolicyViolation, text: "send queue overflow", reason: gateway.ReasonDisconnected})
 		return false
 	}
+	c.s.metrics.Message("ws", "out", typ)
+	return true
 }
 
 func (c *conn) writeLoop() {
@@ -277,8 +285,8 @@ func (c *conn) writeLoop() {
 	for {
 		var err error
 		select {
-		case b := <-c.send:
-			err = c.write(b)
+		case <-c.out.ready:
+			err = c.writeQueued()
 		case <-ping.C:
 			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
 		case <-c.done:
@@ -291,6 +299,20 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// writeQueued writes what is queued, unless the connection starts closing
+// without a flush meanwhile.
+func (c *conn) writeQueued() error {
+	for _, b := range c.out.take() {
+		if c.closing() && !c.info.flush {
+			return nil
+		}
+		if err := c.write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *conn) write(b []byte) error {
@@ -312,16 +334,12 @@ func (c *conn) writeClose() {
 }
 
 func (c *conn) flush() bool {
-	for {
-		select {
-		case b := <-c.send:
-			if c.write(b) != nil {
-				return false
-			}
-		default:
-			return true
+	for _, b := range c.out.take() {
+		if c.write(b) != nil {
+			return false
 		}
 	}
+	return true
 }
 
 // sendError tells the client that a message was refused, logs and counts it.

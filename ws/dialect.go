@@ -3,6 +3,8 @@ package ws
 import (
 	"context"
 	"errors"
+	"slices"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/sdp/v3"
@@ -59,22 +61,33 @@ func (c *conn) onUsername(m *clientMessage) error {
 	}
 	got, err := c.login(m.Name)
 	if err != nil {
+		if errors.Is(err, ErrRenameRate) { // the page keeps the name it has
+			c.enqueue(encode(rejectUsernameMsg{Type: typeRejectUsername, ID: c.id, Name: c.Name()}), typeRejectUsername)
+		}
 		return err
 	}
 	if got != m.Name {
 		c.enqueue(encode(rejectUsernameMsg{Type: typeRejectUsername, ID: c.id, Name: got}), typeRejectUsername)
 	}
-	c.s.dir.broadcast(c.s.dir.userlist())
+	c.s.dir.loggedIn(c, slices.Contains(m.Features, featureUserEvents))
 	c.sendICEServers()
 	return nil
 }
 
+// login claims the wanted name. A rename (a different name once logged
+// in) needs no call in progress and a token of the rename budget: every
+// rename is news to every connection.
 func (c *conn) login(want string) (string, error) {
 	if c.identity != "" {
 		return c.identity, nil
 	}
-	if cur := c.Name(); cur != "" && cur != want && c.calls.count() > 0 {
-		return "", ErrBusyRenaming
+	if cur := c.Name(); cur != "" && cur != want {
+		if c.calls.count() > 0 {
+			return "", ErrBusyRenaming
+		}
+		if c.renames != nil && !c.renames.allow(time.Now()) {
+			return "", ErrRenameRate
+		}
 	}
 	return c.s.dir.claim(c, want), nil
 }
@@ -153,7 +166,13 @@ func (c *conn) refuseCall(l *leg, err error) {
 
 // onCallMessage handles the messages of a call in progress.
 func (c *conn) onCallMessage(m *clientMessage) error {
-	l, err := c.findLeg(m)
+	var l *leg
+	var err error
+	if m.Target == "" && m.CallID == "" && isHangup(m.Type) {
+		l, err = c.calls.only() // the connection's only call
+	} else {
+		l, err = c.findLeg(m)
+	}
 	if err != nil {
 		return err
 	}
@@ -167,6 +186,8 @@ func (c *conn) onCallMessage(m *clientMessage) error {
 	}
 	return c.post(l, ev)
 }
+
+func isHangup(typ string) bool { return typ == typeHangUp || typ == typeDecline || typ == typeBusy }
 
 // post hands ev to the call. A call that ended meanwhile is not an error:
 // the client gets (or got) its hang-up.
@@ -282,5 +303,5 @@ func (c *conn) greet() {
 			reason: gateway.ReasonDisconnected})
 		return
 	}
-	c.s.dir.broadcast(c.s.dir.userlist())
+	c.s.dir.loggedIn(c, false)
 }

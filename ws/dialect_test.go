@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -496,7 +497,7 @@ func TestStrictJSON(t *testing.T) {
 		{"code out of range", `{"type":"hang-up","target":"bob","code":99}`, 400, "hang-up"},
 		{"reason not a condition", `{"type":"hang-up","target":"bob","reason":"<b>"}`, 400, "hang-up"},
 		{"bad callId", `{"type":"hang-up","callId":"a b"}`, 400, "hang-up"},
-		{"missing target", `{"type":"hang-up"}`, 400, "hang-up"},
+		{"missing target", `{"type":"ringing"}`, 400, "ringing"},
 		{"features not strings", `{"type":"username","name":"x","features":[1]}`, 400, "username"},
 		{"trailing data", `{"type":"message","text":"a"} {}`, 400, ""},
 		{"unknown type", `{"type":"frobnicate","x":1}`, 501, "frobnicate"},
@@ -605,4 +606,46 @@ func TestShutdown(t *testing.T) {
 	if _, resp, err := wstest.Dial(ctxT(t), h.url("/ws"), nil); err == nil || resp == nil || resp.StatusCode != 503 {
 		t.Fatalf("dial after shutdown: %v", err)
 	}
+}
+
+// TestHangupWithoutTarget: the MDN page, after its own negotiation race,
+// hangs up with "target": null. A connection with exactly one call ends
+// that call; with several the target is needed (400); with none, 481.
+func TestHangupWithoutTarget(t *testing.T) {
+	for name, raw := range map[string]string{
+		"target null":    `{"type":"hang-up","name":"bob","target": null}`,
+		"target missing": `{"type":"hang-up","name":"bob"}`,
+		"decline, null":  `{"type":"decline","target":null}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, Config{}, gateway.Config{})
+			alice, bob := h.login("alice", nil), h.login("bob", nil)
+			answerCall(t, bob, alice, signalCall(t, alice, bob, nil))
+			sendRaw(t, bob, raw)
+			if m := expect(t, alice, "hang-up"); m.Str("name") != "bob" {
+				t.Fatalf("alice got %v", m)
+			}
+			waitFor(t, "call ended", func() bool { return h.gw.ActiveCalls() == 0 })
+			expectNone(t, bob, "error", 100*time.Millisecond)
+			sendRaw(t, bob, raw) // no call left
+			expectError(t, bob, 481, strings.SplitN(strings.SplitN(raw, `"type":"`, 2)[1], `"`, 2)[0])
+		})
+	}
+	t.Run("two calls", func(t *testing.T) {
+		h := newHarness(t, Config{}, gateway.Config{})
+		alice, bob, carol := h.login("alice", nil), h.login("bob", ext), h.login("carol", nil)
+		signalCall(t, alice, bob, nil)
+		signalCall(t, carol, bob, nil)
+		sendRaw(t, bob, `{"type":"hang-up","target":null}`)
+		expectError(t, bob, 400, "hang-up")
+		if n := h.gw.ActiveCalls(); n != 2 {
+			t.Fatalf("%d calls, want 2", n)
+		}
+	})
+	t.Run("null target elsewhere is malformed", func(t *testing.T) {
+		h := newHarness(t, Config{}, gateway.Config{})
+		alice := h.login("alice", nil)
+		sendRaw(t, alice, `{"type":"ringing","target":null}`)
+		expectError(t, alice, 400, "ringing")
+	})
 }

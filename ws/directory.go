@@ -2,9 +2,10 @@ package ws
 
 import (
 	"fmt"
-	"slices"
+	"maps"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sigbridge/sigbridge/gateway"
 )
@@ -12,19 +13,28 @@ import (
 // maxSeen bounds the names remembered as "known but offline".
 const maxSeen = 1 << 16
 
+// shrinkMin is the map size below which shrinking is not worth a copy.
+const shrinkMin = 256
+
 // directory knows every open connection and who is logged in under which
 // name. Lock order: directory.mu, then conn.mu; nothing under directory.mu
 // calls into the gateway or blocks (sending only queues).
 type directory struct {
-	mu     sync.Mutex
-	nextID int64
-	conns  map[*conn]struct{}
-	names  map[string]*conn
-	seen   map[string]struct{} // names logged in since start: offline (480), not unknown (404)
+	mu      sync.Mutex
+	nextID  int64
+	conns   map[*conn]struct{}
+	names   map[string]*conn
+	seen    map[string]struct{} // names logged in since start: offline (480), not unknown (404)
+	peak    int                 // most connections since the maps were last rebuilt
+	release *memReleaser
+	lists   userlists // what clients are told about who is online
 }
 
-func newDirectory() *directory {
-	return &directory{conns: map[*conn]struct{}{}, names: map[string]*conn{}, seen: map[string]struct{}{}}
+func newDirectory(mode string, interval time.Duration) *directory {
+	d := &directory{conns: map[*conn]struct{}{}, names: map[string]*conn{}, seen: map[string]struct{}{},
+		release: newMemReleaser()}
+	d.lists = userlists{mode: mode, interval: interval, d: d}
+	return d
 }
 
 // add registers a new connection and returns its client id.
@@ -36,15 +46,40 @@ func (d *directory) add(c *conn) int64 {
 	return d.nextID
 }
 
-// remove forgets c; if it was logged in, everybody gets the new userlist.
+// remove forgets c; if it was logged in, the others learn that it left.
 func (d *directory) remove(c *conn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.conns, c)
 	if name := c.Name(); name != "" && d.names[name] == c {
 		delete(d.names, name)
-		d.broadcastLocked(d.userlistLocked())
+		d.lists.left(name)
+		d.lists.request()
 	}
+	d.shrinkLocked()
+}
+
+// shrinkLocked copies the maps of connections and names into new ones once
+// they hold a quarter of their peak: Go maps never give back the buckets
+// of deleted entries, so a burst of connections would hold its memory
+// forever. The memory the burst's connections held goes back to the
+// operating system a moment later.
+func (d *directory) shrinkLocked() {
+	d.peak = max(d.peak, len(d.conns))
+	if d.peak < shrinkMin || len(d.conns) > d.peak/4 {
+		return
+	}
+	d.conns = copyMap(d.conns)
+	d.names = copyMap(d.names)
+	d.peak = len(d.conns)
+	d.release.request()
+}
+
+// copyMap returns a copy of m sized for what it holds now.
+func copyMap[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	maps.Copy(out, m)
+	return out
 }
 
 // claimFixed logs c in under an authenticated identity.
@@ -60,7 +95,7 @@ func (d *directory) claimFixed(c *conn, name string) error {
 
 // claim logs c in under the wanted name or, if that is invalid or taken, a
 // name derived from it (MDN semantics). It returns the name c got; the
-// caller broadcasts the new userlist.
+// caller then calls loggedIn, which sends the user list.
 func (d *directory) claim(c *conn, want string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -78,8 +113,10 @@ func (d *directory) claim(c *conn, want string) string {
 func (d *directory) setNameLocked(c *conn, name string) {
 	if old := c.Name(); old != "" && d.names[old] == c {
 		delete(d.names, old)
+		d.lists.left(old)
 	}
 	d.names[name] = c
+	d.lists.joined(name)
 	c.setName(name)
 	if len(d.seen) < maxSeen {
 		d.seen[name] = struct{}{}
@@ -100,20 +137,19 @@ func (d *directory) lookup(name string) (*conn, error) {
 	return nil, fmt.Errorf("%w: %s", gateway.ErrNotFound, name)
 }
 
-// userlist returns the encoded userlist message.
-func (d *directory) userlist() []byte {
+// loggedIn asks for the user list to reach c (again) after its username,
+// as incremental user-joined/user-left from now on if it opted in.
+func (d *directory) loggedIn(c *conn, incremental bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.userlistLocked()
+	d.lists.resend(c, incremental)
 }
 
-func (d *directory) userlistLocked() []byte {
-	users := make([]string, 0, len(d.names))
-	for n := range d.names {
-		users = append(users, n)
-	}
-	slices.Sort(users)
-	return encode(userlistMsg{Type: typeUserlist, Users: users})
+// online returns the names logged in, sorted.
+func (d *directory) online() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lists.sorted()
 }
 
 // broadcast queues b to every open connection.
@@ -161,4 +197,11 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n])
+}
+
+// count returns the number of open connections.
+func (d *directory) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.conns)
 }

@@ -3,6 +3,7 @@ package ws
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sigbridge/sigbridge/gateway"
@@ -24,8 +25,8 @@ func TestUniqueName(t *testing.T) {
 }
 
 func TestDirectoryLookup(t *testing.T) {
-	d := newDirectory()
-	c := &conn{send: make(chan []byte, 8), done: make(chan struct{}), s: &Server{}}
+	d := newDirectory(DirectoryAll, time.Millisecond)
+	c := &conn{out: newOutQueue(8), done: make(chan struct{}), s: &Server{}}
 	c.id = d.add(c)
 	if _, err := d.lookup("alice"); err == nil || !isErr(err, gateway.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
@@ -40,7 +41,7 @@ func TestDirectoryLookup(t *testing.T) {
 	if _, err := d.lookup("alice"); !isErr(err, gateway.ErrOffline) {
 		t.Fatalf("after leaving: %v", err)
 	}
-	if got := string(d.userlist()); got != `{"type":"userlist","users":[]}` {
-		t.Fatalf("empty userlist %s", got)
+	if got := d.online(); len(got) != 0 {
+		t.Fatalf("online after leaving: %v", got)
 	}
 }

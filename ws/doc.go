@@ -9,7 +9,9 @@
 // client connects; subprotocol "json" or none) and sends one JSON object
 // per text frame. The server greets it with {"type":"id"} (and the ICE
 // servers to use); the page logs in with "username"; everybody gets the
-// "userlist" on every change; "message" is chat. Calls are the MDN
+// "userlist" after changes, coalesced (userlist.go; or "user-joined" and
+// "user-left" with the "user-events" feature; nothing with Directory
+// "none"); "message" is chat. Calls are the MDN
 // messages "video-offer", "video-answer", "new-ice-candidate" and
 // "hang-up", addressed with "target" (a user name, "sip:…", "xmpp:…",
 // "+1555…"). The gateway puts the other party's routable address in "name"
@@ -35,7 +37,7 @@
 // Each connection has exactly two goroutines: the read goroutine parses,
 // checks and handles messages and posts events to calls; the write
 // goroutine is the only writer of the socket (messages and pings). Anybody
-// else (call goroutines, userlist broadcasts, Dial) only queues with
+// else (call goroutines, userlist flushes, Dial) only queues with
 // conn.enqueue, which never blocks: a client whose queue overflows is
 // dropped. Shared state is small and locked in one order: directory.mu
 // (who is online), then conn.mu (its name); a connection's callTable has

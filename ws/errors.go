@@ -20,6 +20,7 @@ var (
 	ErrCallIDInUse     = errors.New("callId already in use")
 	ErrNoSuchCall      = errors.New("no such call")
 	ErrBusyRenaming    = errors.New("cannot change name during a call")
+	ErrRenameRate      = errors.New("too many renames")
 )
 
 var statusTable = []struct {
@@ -36,6 +37,7 @@ var statusTable = []struct {
 	{ErrCallIDInUse, 409, gateway.CondGeneralError},
 	{ErrNoSuchCall, 481, gateway.CondGeneralError},
 	{ErrBusyRenaming, 409, gateway.CondGeneralError},
+	{ErrRenameRate, 429, gateway.CondGeneralError},
 }
 
 // gatewaySentinels are the errors of package gateway whose text may be sent

@@ -48,6 +48,9 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t testing.TB, cfg Config, gcfg gateway.Config) *harness {
 	t.Helper()
+	if cfg.listInterval == 0 {
+		cfg.listInterval = 20 * time.Millisecond // tests log in quickly one after the other
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	metrics := gateway.NewMetrics(prometheus.NewRegistry())

@@ -26,6 +26,8 @@ const (
 	typeEndOfCandidates = "end-of-candidates"
 	typeError           = "error"
 	typeICEServers      = "ice-servers"
+	typeUserJoined      = "user-joined"
+	typeUserLeft        = "user-left"
 )
 
 // Field limits.
@@ -80,9 +82,13 @@ type candidateInit struct {
 type fieldSetter func(m *clientMessage, raw json.RawMessage) error
 
 // schema lists the members a message type may carry and those it must.
+// nullTarget: the target may be null or missing, meaning the connection's
+// only call (the MDN page hangs up with "target": null after its own
+// negotiation race).
 type schema struct {
-	fields   []string
-	required []string
+	fields     []string
+	required   []string
+	nullTarget bool
 }
 
 var (
@@ -94,9 +100,9 @@ var (
 		typeVideoOffer:      {fields: join(envelope, callAddr, "sdp"), required: []string{"sdp"}},
 		typeVideoAnswer:     {fields: join(envelope, callAddr, "sdp"), required: []string{"sdp"}},
 		typeNewICECandidate: {fields: join(envelope, callAddr, "candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"), required: []string{"candidate"}},
-		typeHangUp:          {fields: join(envelope, callAddr, "reason", "code", "text")},
-		typeDecline:         {fields: join(envelope, callAddr, "text")},
-		typeBusy:            {fields: join(envelope, callAddr, "text")},
+		typeHangUp:          {fields: join(envelope, callAddr, "reason", "code", "text"), nullTarget: true},
+		typeDecline:         {fields: join(envelope, callAddr, "text"), nullTarget: true},
+		typeBusy:            {fields: join(envelope, callAddr, "text"), nullTarget: true},
 		typeRinging:         {fields: join(envelope, callAddr, "code")},
 		typeEndOfCandidates: {fields: join(envelope, callAddr, "sdpMid", "sdpMLineIndex")},
 	}
@@ -176,6 +182,9 @@ func (m *clientMessage) decode(sch schema, fields []field) error {
 		}
 		if !contains(sch.fields, f.key) {
 			return errorf(ErrMalformed, "unknown field "+token(f.key))
+		}
+		if f.key == "target" && sch.nullTarget && string(f.raw) == "null" {
+			continue
 		}
 		if err := setterFor[f.key](m, f.raw); err != nil {
 			return err
@@ -340,7 +349,7 @@ func (m *clientMessage) validate() error {
 		}
 		return nil
 	}
-	if m.Target == "" && m.CallID == "" {
+	if m.Target == "" && m.CallID == "" && !schemaFor[m.Type].nullTarget {
 		return errorf(ErrMalformed, "missing target")
 	}
 	return m.validateCall()

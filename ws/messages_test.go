@@ -50,6 +50,9 @@ func TestParseClientMessage(t *testing.T) {
 			check: func(t *testing.T, m *clientMessage) {
 				want(t, m.CallID == "a.b~c-1_2" && m.Reason == "busy" && m.Code == 486 && m.Text == "x", m)
 			}},
+		{name: "hang-up target null (the only call)", in: `{"type":"hang-up","target":null}`,
+			check: func(t *testing.T, m *clientMessage) { want(t, m.Target == "" && m.CallID == "", m) }},
+		{name: "video-answer target null", in: `{"type":"video-answer","target":null,"sdp":"v=0"}`, err: ErrMalformed},
 		{name: "hang-up callId only", in: `{"type":"hang-up","callId":"c1"}`,
 			check: func(t *testing.T, m *clientMessage) { want(t, m.Target == "" && m.CallID == "c1", m) }},
 		{name: "callId too long", in: `{"type":"hang-up","callId":"` + longText(65) + `"}`, err: ErrMalformed},

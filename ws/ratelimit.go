@@ -10,6 +10,17 @@ type bucket struct {
 	last                time.Time
 }
 
+// The rename budget: a client may change its name 3 times at once, then
+// once every 10 s. Every rename makes the gateway tell every connection.
+const (
+	renameBurst = 3
+	renameEvery = 10 * time.Second
+)
+
+func newRenameBudget(now time.Time) *bucket {
+	return newBucket(1/renameEvery.Seconds(), renameBurst, now)
+}
+
 func newBucket(rate float64, burst int, now time.Time) *bucket {
 	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,6 +24,10 @@ var (
 	errOrigin       = errors.New("origin not allowed")
 	errShuttingDown = errors.New("server shutting down")
 )
+
+// readBufferSize is each connection's read buffer (a message larger than it
+// is read in several pieces).
+const readBufferSize = 1024
 
 // Server is the browser adapter: the HTTP handler (WebSocket + demo page),
 // the directory of connected users and the gateway.Dialer that reaches them.
@@ -47,12 +52,21 @@ func NewServer(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gatew
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := cfg.Validate(); err != nil {
+		log.Error("ws: invalid configuration; user list off", "err", err)
+		cfg.Directory = DirectoryNone
+	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log), dir: newDirectory()}
+	s := &Server{cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log),
+		dir: newDirectory(cfg.Directory, cfg.listInterval)}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		Subprotocols:     []string{Subprotocol},
-		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, in checkOrigin
+		// An idle connection keeps a small read buffer and no write
+		// buffer: writes borrow one from the pool (see memory.go).
+		ReadBufferSize:  readBufferSize,
+		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{Subprotocol},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, in checkOrigin
 	}
 	s.handler = s.routes()
 	gw.Router().Handle(gateway.SchemeUser, s)
@@ -134,14 +148,18 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, err er
 }
 
 // checkOrigin allows requests without Origin (non-browser clients), origins
-// in AllowedOrigins ("*": any) and, with no list, the page's own host.
+// in AllowedOrigins ("*": any) and, with no list, pages of the host the
+// request was sent to, on any port (the MDN sample's page is served on
+// another port than its signaling server). That is only as safe as the
+// Host header: the server in front must refuse Hosts it does not serve
+// (DNS rebinding), as cmd/sigbridge does.
 func (s *Server) checkOrigin(r *http.Request) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return nil
 	}
 	if len(s.cfg.AllowedOrigins) == 0 {
-		if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		if u, err := url.Parse(origin); err == nil && u.Hostname() != "" && strings.EqualFold(u.Hostname(), hostname(r.Host)) {
 			return nil
 		}
 		return errOrigin
@@ -181,4 +199,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("ws: shutdown: %w", ctx.Err())
 	}
+}
+
+// hostname is the host part of a Host header, without port or brackets.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.Trim(host, "[]")
 }

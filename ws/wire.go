@@ -31,6 +31,12 @@ type userlistMsg struct {
 	Users []string `json:"users"`
 }
 
+// userEventMsg is user-joined or user-left (feature "user-events").
+type userEventMsg struct {
+	Type  string   `json:"type"`
+	Users []string `json:"users"`
+}
+
 type chatMsg struct {
 	Type string `json:"type"`
 	Name string `json:"name"`

@@ -35,6 +35,7 @@ type Adapter struct {
 	st       *stream // the live stream, nil while disconnected
 	up       chan struct{}
 	sessions map[sessKey]*session
+	devices  *devices // presence and caps of users' devices (devices.go)
 }
 
 // New checks cfg, resolves secrets from the environment and registers the
@@ -50,7 +51,7 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Adapter{cfg: cfg, secret: secret, gw: gw, log: log.With("dialect", dialect), metrics: metrics,
-		up: make(chan struct{}), sessions: map[sessKey]*session{}}
+		up: make(chan struct{}), sessions: map[sessKey]*session{}, devices: newDevices()}
 	if a.addr, err = a.ownAddress(); err != nil {
 		return nil, err
 	}

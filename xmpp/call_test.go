@@ -3,7 +3,9 @@ package xmpp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +68,14 @@ func TestBrowserHangsUpOnJingleClient(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no session-terminate")
+	}
+	// JMI finish follows, its reason condition in urn:xmpp:jingle:1.
+	fin, err := romeo.Expect(ctx, func(ev xmpptest.Event) bool { return ev.JMI != nil && ev.JMI.Name == "finish" })
+	if err != nil {
+		t.Fatal("no JMI finish:", err)
+	}
+	if fin.JMI.ID != call.SID || fin.JMI.Reason != "success" || fin.JMI.ReasonNS != jingle.NSJingle {
+		t.Errorf("finish %+v", fin.JMI)
 	}
 	waitNoSessions(t, e.a)
 }
@@ -192,4 +202,60 @@ func callJuliet(t *testing.T, ctx context.Context, e *env, juliet *xmpptest.Clie
 	}
 	t.Cleanup(call.Close)
 	return call, leg
+}
+
+// egressDialer stands in for the SIP adapter: a dialer for sip: targets
+// with its own egress policy (sip.Adapter.CheckEgress), which allows only
+// pbx.example.org. Its Dial never succeeds (no SIP here).
+type egressDialer struct{ dials atomic.Int32 }
+
+func (d *egressDialer) Dial(context.Context, gateway.DialRequest) (gateway.Leg, error) {
+	d.dials.Add(1)
+	return nil, fmt.Errorf("%w: no SIP in this test", gateway.ErrOffline)
+}
+
+func (d *egressDialer) CheckEgress(_ string, t gateway.Target) error {
+	if t.Host != "pbx.example.org" {
+		return fmt.Errorf("%w: no route for %s", gateway.ErrForbidden, t.String())
+	}
+	return nil
+}
+
+// A proposal to a target the callee adapter's egress policy refuses is
+// answered reject (decline, in urn:xmpp:jingle:1), not proceed; no call is
+// placed. A routable target still gets proceed.
+func TestProposalRejectedByEgressPolicy(t *testing.T) {
+	e := newEnv(t, nil)
+	sipd := &egressDialer{}
+	e.gw.Router().Handle(gateway.SchemeSIP, sipd)
+	romeo := e.login("romeo")
+	ctx := ctxFor(t, 30*time.Second)
+	for _, tc := range []struct{ local, want string }{
+		{`bob\40evil.example.com`, "reject"},
+		{`bob\40pbx.example.org`, "proceed"},
+	} {
+		id := "p-" + tc.want
+		if err := romeo.SendJMI(ctx, e.gwJID(tc.local), "propose", id, "", "audio"); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := romeo.Expect(ctx, func(ev xmpptest.Event) bool {
+			return ev.JMI != nil && ev.JMI.ID == id && (ev.JMI.Name == "reject" || ev.JMI.Name == "proceed")
+		})
+		if err != nil {
+			t.Fatalf("%s: no answer to the propose: %v", tc.local, err)
+		}
+		if ev.JMI.Name != tc.want {
+			t.Errorf("%s: %s, want %s", tc.local, ev.JMI.Name, tc.want)
+		}
+		if tc.want == "reject" && (ev.JMI.Reason != "decline" || ev.JMI.ReasonNS != jingle.NSJingle) {
+			t.Errorf("%s: reject reason %q in %q, want decline in %s", tc.local, ev.JMI.Reason, ev.JMI.ReasonNS, jingle.NSJingle)
+		}
+		if tc.want == "proceed" {
+			_ = romeo.SendJMI(ctx, ev.From, "retract", id, "cancel")
+		}
+	}
+	if n := sipd.dials.Load(); n != 0 {
+		t.Errorf("%d dials for proposals", n)
+	}
+	waitNoSessions(t, e.a)
 }

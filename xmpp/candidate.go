@@ -3,6 +3,7 @@ package xmpp
 import (
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/xmpp/jingle"
+	"mellium.im/xmpp/jid"
 )
 
 // Trickle ICE both ways: transport-info <-> gateway.Candidate.
@@ -11,6 +12,9 @@ import (
 // it until the peer knows the session (our session-initiate acked).
 func (s *session) onLocalCandidate(c gateway.Candidate) {
 	st := s.getState()
+	if st == stProposing && len(s.branches) > 0 {
+		s.forkCandidate(c)
+	}
 	switch {
 	case (s.role == jingle.Initiator && !s.initAcked || s.holdCands) && st != stEnded:
 		if len(s.held) < maxPending {
@@ -24,7 +28,10 @@ func (s *session) onLocalCandidate(c gateway.Candidate) {
 // sendCandidate sends one candidate as transport-info, with the ICE
 // credentials of the SDP it belongs to. Stale (other ufrag), mDNS and
 // unparsable candidates are dropped.
-func (s *session) sendCandidate(c gateway.Candidate) {
+func (s *session) sendCandidate(c gateway.Candidate) { s.sendCandidateTo(s.peer, c) }
+
+// sendCandidateTo is sendCandidate toward a device of a fork (fork.go).
+func (s *session) sendCandidateTo(to jid.JID, c gateway.Candidate) {
 	cand, err := jingle.CandidateFromSDP(c.Line)
 	if err != nil {
 		s.drop("bad-candidate", err)
@@ -45,10 +52,11 @@ func (s *session) sendCandidate(c gateway.Candidate) {
 		return
 	}
 	cand.Ufrag = ""
-	s.sendJingle(&jingle.Jingle{Action: jingle.ActionTransportInfo, Contents: []jingle.Content{{
+	j := &jingle.Jingle{Action: jingle.ActionTransportInfo, Contents: []jingle.Content{{
 		Creator: s.creatorOf(name), Name: name,
 		Transport: &jingle.Transport{Ufrag: ufrag, Pwd: pwd, Candidates: []jingle.Candidate{cand}},
-	}}})
+	}}}
+	s.sendJingleTo(to, j, func(r iqResult) any { return evIQ{action: jingle.ActionTransportInfo, res: r} })
 }
 
 // park keeps a candidate of an ICE generation other than the current one:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/xmpp/jingle"
 	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 )
 
@@ -89,7 +90,7 @@ func TestBrowserCancelsProposal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if retract.JMI.ID != propose.JMI.ID || retract.JMI.Reason != "cancel" {
+	if retract.JMI.ID != propose.JMI.ID || retract.JMI.Reason != "cancel" || retract.JMI.ReasonNS != jingle.NSJingle {
 		t.Errorf("retract %+v for propose %s", retract.JMI, propose.JMI.ID)
 	}
 	waitNoSessions(t, e.a)

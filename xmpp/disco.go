@@ -43,12 +43,14 @@ type discoQuery struct {
 	Node       string          `xml:"node,attr,omitempty"`
 	Identities []discoIdentity `xml:"identity"`
 	Features   []discoFeature  `xml:"feature"`
+	Forms      []dataForm      `xml:"jabber:x:data x"` // XEP-0128, input only
 }
 
 type discoIdentity struct {
 	Category string `xml:"category,attr"`
 	Type     string `xml:"type,attr"`
 	Name     string `xml:"name,attr,omitempty"`
+	Lang     string `xml:"http://www.w3.org/XML/1998/namespace lang,attr,omitempty"`
 }
 
 type discoFeature struct {

@@ -33,6 +33,16 @@
 // a propose goes to the bare JID; the first device that proceeds gets the
 // session-initiate; its session-accept becomes the answer. A caller that
 // gives up before that retracts the proposal; reject maps to busy/decline.
+// Devices that do Jingle but not JMI are reached too (fork.go): the
+// adapter keeps the presence users share with gateway JIDs (directed
+// presence, or a subscription, which it approves and returns) and their
+// XEP-0115 capabilities (disco#info cached by ver, devices.go, caps.go);
+// a call to a bare JID also sends session-initiate to each known device
+// without urn:xmpp:jingle-message:0, the first to take the call wins and
+// the others get retract or session-terminate. A full-JID target
+// ("xmpp:juliet@example.org/phone", or in the component's XEP-0106 form
+// "xmpp:juliet\40example.org@gw.example.org/phone") gets session-initiate
+// directly, no JMI.
 //
 // Hang-ups map both ways between session-terminate reasons and
 // gateway.Hangup reasons (Jingle condition names are the gateway's
@@ -84,6 +94,39 @@
 // are decoded from mellium's tokens into the types of xmpp/jingle, which
 // validate candidates while decoding; peer input is never echoed back in
 // error texts.
+//
+// # Files
+//
+//	adapter.go        Adapter: New, Run (reconnect with backoff), the session table
+//	component.go      XEP-0114 component connection and handshake
+//	client.go         client mode: STARTTLS, SASL, bind, presence with caps
+//	config.go         Config and its defaults and checks
+//	limits.go         limits and default timers
+//	framer.go         cuts the byte stream into top-level elements, checks them
+//	framedconn.go     net.Conn whose reads go through the framer
+//	stanzacheck.go    strict per-element XML check (no DTD, depth, attributes)
+//	stream.go         one live stream: send, IQs out, async replies
+//	handler.go        HandleXMPP: decode, acknowledge, dispatch
+//	stanza.go         decoding shape of incoming stanzas, stanza errors
+//	iq.go             IQs we sent, matched on id and sender
+//	route.go          Jingle IQs and JMI messages to their session
+//	jmi.go            XEP-0353 elements and messages
+//	presence.go       presence: devices, subscriptions, unavailable peers
+//	devices.go        presence and capabilities of users' devices (bounded)
+//	caps.go           XEP-0115 caps and verification of disco#info answers
+//	disco.go          our disco#info answer and caps
+//	jid.go            XEP-0106 escaping, gateway JIDs <-> targets
+//	session.go        one Jingle session: state, goroutine, events
+//	session_in.go     calls from XMPP users (propose, precheck, place)
+//	session_out.go    calls to XMPP users (Dial, propose, proceed, accept)
+//	fork.go           forking to JMI and direct devices; full-JID targets
+//	session_events.go bridge and Jingle events, terminate, sending
+//	candidate.go      trickle ICE both ways
+//	reneg.go          mid-call renegotiation both ways
+//	sdpedit.go        SDP readers and editors for renegotiation
+//	ping.go           session pings; peers that vanish
+//	reason.go         Jingle reasons <-> gateway reasons
+//	leg.go            the gateway.Leg of a session
 //
 // # Import tiers
 //

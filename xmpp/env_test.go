@@ -97,9 +97,15 @@ func (e *env) waitConnected() {
 // login logs a test user in.
 func (e *env) login(user string) *xmpptest.Client {
 	e.t.Helper()
+	return e.loginWith(user, xmpptest.LoginOptions{})
+}
+
+// loginWith logs a test user in as a device with options.
+func (e *env) loginWith(user string, opts xmpptest.LoginOptions) *xmpptest.Client {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := xmpptest.Login(ctx, e.p.C2SAddr, e.p.JID(user), testUsers[user])
+	c, err := xmpptest.LoginWith(ctx, e.p.C2SAddr, e.p.JID(user), testUsers[user], opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

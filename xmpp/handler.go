@@ -77,7 +77,7 @@ func (a *Adapter) dispatch(st *stream, in *inStanza, decErr error) (xml.TokenRea
 		}
 	case "presence":
 		if decErr == nil {
-			return a.onPresence(in)
+			return a.onPresence(st, in)
 		}
 	}
 	if decErr != nil {
@@ -96,7 +96,7 @@ func (a *Adapter) onIQ(st *stream, in *inStanza, decErr error) (xml.TokenReader,
 	switch req.Type {
 	case stanza.ResultIQ, stanza.ErrorIQ:
 		cond, app := in.Error.condition()
-		st.iqs.resolve(req.ID, req.From, iqResult{ok: req.Type == stanza.ResultIQ, cond: cond, app: app})
+		st.iqs.resolve(req.ID, req.From, iqResult{ok: req.Type == stanza.ResultIQ, cond: cond, app: app, disco: in.DiscoInfo})
 		return nil, nil
 	case stanza.GetIQ, stanza.SetIQ:
 	default:

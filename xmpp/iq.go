@@ -21,6 +21,8 @@ type iqResult struct {
 	cond string
 	app  string
 	text string
+	// disco is the payload of a disco#info result.
+	disco *discoQuery
 }
 
 // iqTracker matches IQ answers to the IQs we sent, on id and sender

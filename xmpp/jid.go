@@ -145,12 +145,13 @@ func GatewayJID(addr, domain string) (jid.JID, error) {
 	return j, nil
 }
 
-// TargetJID returns the bare JID an "xmpp:" target names.
+// TargetJID returns the JID an "xmpp:" target names: bare, or full when
+// the target has a resource (a call straight to that device, no JMI).
 func TargetJID(t gateway.Target) (jid.JID, error) {
 	if t.Scheme != gateway.SchemeXMPP {
 		return jid.JID{}, fmt.Errorf("%w: %s is not an xmpp target", ErrBadJID, t.String())
 	}
-	j, err := jid.New(t.User, t.Host, "")
+	j, err := jid.New(t.User, t.Host, t.Resource)
 	if err != nil {
 		return jid.JID{}, fmt.Errorf("%w: %s: %w", ErrBadJID, t.String(), err)
 	}

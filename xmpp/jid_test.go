@@ -89,3 +89,30 @@ func TestLocalForAddress(t *testing.T) {
 		t.Errorf("GatewayJID = %v, %v", j, err)
 	}
 }
+
+// A full-JID target keeps its resource (RFC 7622: everything after the
+// first "/", "@" and "/" included); a bare one stays bare.
+func TestTargetJIDFull(t *testing.T) {
+	for in, want := range map[string]string{
+		"xmpp:user2@localhost/callee":           "user2@localhost/callee",
+		"xmpp:juliet@example.org/desk/2@home":   "juliet@example.org/desk/2@home",
+		"xmpp:juliet@example.org":               "juliet@example.org",
+		`xmpp:bob\40pbx@gw.example.org/phone 1`: "",
+	} {
+		tgt, err := gateway.ParseTarget(in)
+		if want == "" {
+			if err == nil {
+				t.Errorf("%q parsed", in)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		j, err := TargetJID(tgt)
+		if err != nil || j.String() != want {
+			t.Errorf("TargetJID(%q) = %s, %v; want %s", in, j, err, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/xmpp/jingle"
+	"mellium.im/xmpp/jid"
 )
 
 // Session ping (XEP-0166, informational messages: a session-info without
@@ -38,7 +39,7 @@ type (
 		gen int
 		res iqResult
 	}
-	evPeerOffline struct{} // an unavailable presence from the peer's full JID
+	evPeerOffline struct{ from jid.JID } // an unavailable presence from the peer's full JID
 )
 
 // pinger is the session ping state (owned by the session's goroutine).
@@ -119,7 +120,12 @@ func (s *session) onPingResult(r iqResult) {
 }
 
 // onPeerOffline ends a pending or active session whose peer went offline.
-func (s *session) onPeerOffline() {
+func (s *session) onPeerOffline(from jid.JID) {
+	if b := s.branch(from); b != nil && s.forking() {
+		s.log.Info("device of the fork went offline", "device", from.Resourcepart())
+		s.dropBranch(b, gateway.Reason{Condition: gateway.CondGone, Code: 480}, false)
+		return
+	}
 	if !s.pinging() {
 		return
 	}

@@ -36,7 +36,7 @@ func (a *Adapter) onJingle(st *stream, req stanza.IQ, j *jingle.Jingle) (xml.Tok
 		// XEP-0166 §7.2.11: a session-info payload we do not understand.
 		return a.refuse(req, errUnsupported.withText("unknown session-info payload")), nil
 	}
-	return resultReply(req, nil), func() { s.post(evJingle{j: j}) }
+	return resultReply(req, nil), func() { s.post(evJingle{j: j, from: req.From}) }
 }
 
 // onInitiateIQ accepts a session-initiate that follows our JMI proceed, or
@@ -49,9 +49,9 @@ func (a *Adapter) onInitiateIQ(st *stream, req stanza.IQ, j *jingle.Jingle, s *s
 		if err := ns.start(); err != nil {
 			return a.refuse(req, errTooBusy), nil
 		}
-		return resultReply(req, nil), func() { ns.post(evJingle{j: j}) }
+		return resultReply(req, nil), func() { ns.post(evJingle{j: j, from: req.From}) }
 	case s.role == jingle.Responder && s.getState() == stProposed && s.fromPeer(req.From, req.To):
-		return resultReply(req, nil), func() { s.post(evJingle{j: j}) }
+		return resultReply(req, nil), func() { s.post(evJingle{j: j, from: req.From}) }
 	case s.role == jingle.Initiator:
 		return a.refuse(req, errTieBreak), nil // crossing initiates: ours stands
 	}
@@ -59,20 +59,31 @@ func (a *Adapter) onInitiateIQ(st *stream, req stanza.IQ, j *jingle.Jingle, s *s
 }
 
 // fromPeer reports whether a stanza from -> to belongs to this session:
-// sent by the peer (its full JID once known) to our address. It may be
-// called from any goroutine.
+// sent by the peer (its full JID once known, one of the devices of a fork
+// while it forks) to our address. It may be called from any goroutine.
 func (s *session) fromPeer(from, to jid.JID) bool {
 	if !to.Bare().Equal(s.local.Bare()) || !from.Bare().Equal(s.peerBare) {
 		return false
 	}
-	full := s.peerFull.Load()
-	return full == nil || from.Equal(*full)
+	if full := s.peerFull.Load(); full != nil {
+		return from.Equal(*full)
+	}
+	return s.forkTo.Load() == nil || s.inFork(from)
 }
 
 // accepts reports whether the peer may send action in the session's
 // current state (read from the atomic snapshot).
 func (s *session) accepts(action jingle.Action) bool {
 	st := s.getState()
+	if st == stProposing && s.role == jingle.Initiator && s.forkTo.Load() != nil {
+		// A device of the fork (fromPeer checked it) before one won.
+		switch action {
+		case jingle.ActionSessionAccept, jingle.ActionTransportInfo, jingle.ActionSessionInfo,
+			jingle.ActionSessionTerminate:
+			return true
+		}
+		return false
+	}
 	switch action {
 	case jingle.ActionSessionAccept:
 		return s.role == jingle.Initiator && st == stPending
@@ -118,10 +129,11 @@ func (a *Adapter) onBounce(in *inStanza, from jid.JID) func() {
 
 // peerState is the part of a session the stanza handler reads.
 type peerState struct {
-	peerBare  jid.JID                 // immutable
-	peerFull  atomic.Pointer[jid.JID] // set once a device is known
-	outOffer  atomic.Int32            // renegKind of a bridge re-offer waiting for the peer
-	peerUfrag atomic.Pointer[string]  // the peer's current ICE ufrag
+	peerBare  jid.JID                   // immutable
+	peerFull  atomic.Pointer[jid.JID]   // set once a device is known
+	outOffer  atomic.Int32              // renegKind of a bridge re-offer waiting for the peer
+	peerUfrag atomic.Pointer[string]    // the peer's current ICE ufrag
+	forkTo    atomic.Pointer[[]jid.JID] // the devices of a fork (fork.go)
 }
 
 // tieBreak reports whether a change from the peer crosses one of ours that

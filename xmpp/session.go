@@ -51,6 +51,8 @@ type session struct {
 	targetErr error   // incoming: why the target cannot be called
 	nick      string  // outgoing: the caller's name for the propose
 	jmi       bool
+	branches  []*branch // outgoing: direct session-initiates of a fork (fork.go)
+	jmiMaybe  bool      // outgoing: a device may still answer the JMI propose
 	mids      *jingle.MidTable
 	origin    sdp.Origin
 	call      *gateway.Call
@@ -85,8 +87,11 @@ type session struct {
 
 // Session events.
 type (
-	evJingle struct{ j *jingle.Jingle } // an acknowledged Jingle IQ from the peer
-	evJMI    struct {
+	evJingle struct { // an acknowledged Jingle IQ from the peer
+		j    *jingle.Jingle
+		from jid.JID
+	}
+	evJMI struct {
 		from jid.JID
 		el   *jmiIn
 	}
@@ -184,7 +189,15 @@ func (s *session) finish() {
 func (s *session) handle(ev any) {
 	switch e := ev.(type) {
 	case evJingle:
-		s.onJingle(e.j)
+		if s.forking() {
+			s.onBranchJingle(e.from, e.j)
+		} else {
+			s.onJingle(e.j)
+		}
+	case evBranchIQ:
+		s.onBranchIQ(e.to, e.res)
+	case evDeviceKnown:
+		s.onDeviceKnown(e.dev)
 	case evJMI:
 		s.onJMI(e.from, e.el)
 	case evMsgError:
@@ -218,7 +231,7 @@ func (s *session) handle(ev any) {
 			s.onPingResult(e.res)
 		}
 	case evPeerOffline:
-		s.onPeerOffline()
+		s.onPeerOffline(e.from)
 	case evStreamLost:
 		s.log.Info("stream lost; ending call")
 		s.hangupCall(gateway.ReasonDisconnected)

@@ -112,7 +112,10 @@ func (s *session) end(r gateway.Reason, tellCall bool) {
 	case stEnded:
 		return
 	case stProposing:
-		s.sendJMI(jmiRetract, s.peer.Bare(), retractReason(r))
+		if s.jmi {
+			s.sendJMI(jmiRetract, s.peer.Bare(), retractReason(r))
+		}
+		s.cancelBranches(nil, retractReason(r).Reason)
 	case stPending, stActive:
 		s.sendTerminate(r)
 	}
@@ -163,6 +166,17 @@ func (s *session) sendJingleThen(j *jingle.Jingle, ev func(iqResult) any) {
 // sendJingleWithin is sendJingleThen with its own timeout. It returns the
 // IQ's id ("" if nothing was sent).
 func (s *session) sendJingleWithin(j *jingle.Jingle, timeout time.Duration, ev func(iqResult) any) string {
+	return s.sendJingleToWithin(s.peer, j, timeout, ev)
+}
+
+// sendJingleTo sends a Jingle IQ of this session to to, a device other
+// than the peer (a branch of a fork); its result comes back as the event
+// ev returns (nil: none).
+func (s *session) sendJingleTo(to jid.JID, j *jingle.Jingle, ev func(iqResult) any) {
+	s.sendJingleToWithin(to, j, s.a.cfg.IQTimeout, ev)
+}
+
+func (s *session) sendJingleToWithin(to jid.JID, j *jingle.Jingle, timeout time.Duration, ev func(iqResult) any) string {
 	j.SID = s.sid()
 	payload, err := tokens(j)
 	if err != nil {
@@ -170,8 +184,12 @@ func (s *session) sendJingleWithin(j *jingle.Jingle, timeout time.Duration, ev f
 		s.post(ev(iqResult{cond: "internal-server-error"}))
 		return ""
 	}
-	iq := stanza.IQ{XMLName: xml.Name{Local: "iq"}, From: s.local, To: s.peer}
-	return s.st.sendIQ(iq, payload, string(j.Action), timeout, func(r iqResult) { s.post(ev(r)) })
+	iq := stanza.IQ{XMLName: xml.Name{Local: "iq"}, From: s.local, To: to}
+	return s.st.sendIQ(iq, payload, string(j.Action), timeout, func(r iqResult) {
+		if e := ev(r); e != nil {
+			s.post(e)
+		}
+	})
 }
 
 // sendJMI sends one JMI element about this session to to.
@@ -239,6 +257,11 @@ func (s *session) nextOrigin() sdp.Origin {
 // does not exist or cannot receive it).
 func (s *session) onMessageError(cond string) {
 	if s.getState() != stProposing {
+		return
+	}
+	if len(s.branches) > 0 {
+		s.log.Info("proposal bounced; the direct branches go on", "cond", cond)
+		s.jmi, s.jmiMaybe = false, false
 		return
 	}
 	r := reasonFromIQError(iqResult{cond: cond})

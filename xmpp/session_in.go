@@ -22,15 +22,15 @@ const placeTimeout = 10 * time.Second
 // user calls out").
 
 // onPropose answers a JMI propose: proceed when the target routes, reject
-// otherwise (policy, unknown target, draining).
+// otherwise (policy, unknown target, draining). A target that does not map
+// is rejected at once; the router and egress checks run on the new
+// session's goroutine (onProposed), since an egress check may resolve
+// names.
 func (a *Adapter) onPropose(st *stream, from, to jid.JID, el *jmiIn) func() {
 	if a.lookup(keyOf(el.ID, from)) != nil {
 		return nil // a repeated propose
 	}
 	target, err := a.targetFor(to, el.jmiElem)
-	if err == nil {
-		err = a.precheck(from, target)
-	}
 	if err != nil {
 		a.log.Info("proposal rejected", "from", from.String(), "to", to.String(), "err", err)
 		return func() { a.rejectAsync(st, to, from, el.ID, err) }
@@ -46,13 +46,29 @@ func (a *Adapter) onPropose(st *stream, from, to jid.JID, el *jmiIn) func() {
 // evProposed tells a new incoming session to send proceed.
 type evProposed struct{}
 
-// precheck refuses early what gateway.Place would refuse for sure.
+// egressChecker is implemented by dialers with an egress policy of their
+// own, applied on Dial (sip.Adapter.CheckEgress): precheck asks it too, so
+// that a proposal the callee adapter would refuse is rejected up front.
+type egressChecker interface {
+	CheckEgress(from string, t gateway.Target) error
+}
+
+// precheck refuses early what gateway.Place would refuse for sure: a
+// draining gateway, the router's policy, no route, the callee adapter's
+// egress policy.
 func (a *Adapter) precheck(from jid.JID, target string) error {
 	if a.gw.Draining() {
 		return gateway.ErrDraining
 	}
-	_, _, err := a.gw.Router().Resolve(CallerAddress(from), target)
-	return err
+	caller := CallerAddress(from)
+	t, d, err := a.gw.Router().Resolve(caller, target)
+	if err != nil {
+		return err
+	}
+	if c, ok := d.(egressChecker); ok {
+		return c.CheckEgress(caller, t)
+	}
+	return nil
 }
 
 // targetFor returns the router target of a call to a gateway JID: the
@@ -75,13 +91,19 @@ func (a *Adapter) targetFor(to jid.JID, el *jmiElem) (string, error) {
 	return "", fmt.Errorf("%w: the call names no target", gateway.ErrBadTarget)
 }
 
-// rejectAsync sends a JMI reject from the reading goroutine's side (queued).
-func (a *Adapter) rejectAsync(st *stream, local, peer jid.JID, id string, err error) {
+// rejectReason is the reason of a JMI reject for a call the gateway
+// refuses: decline for policy, otherwise the condition of the failure.
+func rejectReason(err error) *jingle.Reason {
 	cond := jingle.ReasonDecline
 	if !errors.Is(err, gateway.ErrForbidden) {
 		_, cond = gateway.Status(err)
 	}
-	msg, merr := jmiMessage(local, peer, jmiElem{ID: id, Reason: jingle.NewReason(cond, "")}, jmiReject, "", "")
+	return jingle.NewReason(cond, "")
+}
+
+// rejectAsync sends a JMI reject from the reading goroutine's side (queued).
+func (a *Adapter) rejectAsync(st *stream, local, peer jid.JID, id string, err error) {
+	msg, merr := jmiMessage(local, peer, jmiElem{ID: id, Reason: rejectReason(err)}, jmiReject, "", "")
 	if merr != nil {
 		return
 	}
@@ -104,9 +126,15 @@ func (a *Adapter) newIncoming(st *stream, sid string, local, peer jid.JID, targe
 	return s
 }
 
-// onProposed sends proceed to the caller's device and waits for its
-// session-initiate.
+// onProposed checks the target (precheck) and sends reject, or proceed to
+// the caller's device and waits for its session-initiate.
 func (s *session) onProposed() {
+	if err := s.a.precheck(s.peer, s.target); err != nil {
+		s.log.Info("proposal rejected", "target", s.target, "err", err)
+		s.sendJMI(jmiReject, s.peer, jmiElem{Reason: rejectReason(err)})
+		s.setState(stEnded)
+		return
+	}
 	s.sendJMI(jmiProceed, s.peer, jmiElem{})
 	s.arm(s.a.cfg.ProposeTimeout, timerPropose)
 }

@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -27,6 +28,7 @@ func (a *Adapter) Dial(_ context.Context, req gateway.DialRequest) (gateway.Leg,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", gateway.ErrBadTarget, err)
 	}
+	to = a.unwrap(to)
 	if a.ours(to) {
 		return nil, fmt.Errorf("%w: %s is the gateway itself", gateway.ErrForbidden, to.String())
 	}
@@ -42,6 +44,33 @@ func (a *Adapter) Dial(_ context.Context, req gateway.DialRequest) (gateway.Leg,
 		return nil, err
 	}
 	return s.leg, nil
+}
+
+// unwrap turns a gateway JID that names an XMPP user in XEP-0106 form
+// back into that user's JID (component mode): "juliet\40example.org@gw"
+// or "xmpp\3ajuliet\40example.org@gw" is juliet@example.org, and a
+// resource, on the gateway JID ("…@gw/phone") or escaped in the local part
+// ("juliet\40example.org\2fphone@gw"), names her device. Anything else,
+// and a JID that unwraps into the gateway again, is returned unchanged
+// (and refused by Dial).
+func (a *Adapter) unwrap(to jid.JID) jid.JID {
+	if !a.cfg.ComponentMode() || !a.ours(to) || to.Localpart() == "" {
+		return to
+	}
+	u := UnescapeLocal(to.Localpart())
+	if len(u) > 5 && strings.EqualFold(u[:5], "xmpp:") {
+		u = u[5:]
+	}
+	inner, err := jid.Parse(u)
+	if err != nil || inner.Localpart() == "" || a.ours(inner) {
+		return to
+	}
+	if inner.Resourcepart() == "" && to.Resourcepart() != "" {
+		if full, err := inner.WithResource(to.Resourcepart()); err == nil {
+			inner = full
+		}
+	}
+	return inner
 }
 
 // localFor is our JID toward the callee: the caller's gateway JID in
@@ -95,9 +124,21 @@ func (s *session) onOffer(sd *sdp.SessionDescription) {
 		return
 	}
 	s.offer, s.lastSent = j, sd
-	s.sendJMI(jmiPropose, s.peer.Bare(), jmiElem{Descriptions: proposeMedia(sd)})
 	s.setState(stProposing)
 	s.arm(s.a.cfg.ProposeTimeout, timerPropose)
+	if s.peer.Resourcepart() != "" {
+		// A full JID: straight to that device, no JMI.
+		s.jmi, s.jmiMaybe = false, false
+		s.startFork([]jid.JID{s.peer})
+	} else {
+		direct, maybe := s.a.devices.forkTargets(s.peer)
+		s.jmiMaybe = maybe
+		s.sendJMI(jmiPropose, s.peer.Bare(), jmiElem{Descriptions: proposeMedia(sd)})
+		if len(direct) > 0 {
+			s.log.Info("forking to devices without JMI", "devices", len(direct))
+			s.startFork(direct)
+		}
+	}
 	time.AfterFunc(ringingFallback, func() { s.post(evTimer{gen: -1, kind: timerRinging}) })
 }
 
@@ -105,13 +146,14 @@ func (s *session) onOffer(sd *sdp.SessionDescription) {
 func (s *session) onJMI(from jid.JID, el *jmiIn) {
 	st := s.getState()
 	switch {
-	case el.name == jmiProceed && s.role == jingle.Initiator && st == stProposing:
+	case el.name == jmiProceed && s.role == jingle.Initiator && st == stProposing && s.jmi:
 		s.onProceed(from)
-	case el.name == jmiReject && st == stProposing:
+	case el.name == jmiReject && st == stProposing && s.jmi:
 		s.log.Info("proposal rejected", "by", from.String(), "reason", el.reason())
+		s.cancelBranches(nil, jingle.NewReason(jingle.ReasonCancel, "declined elsewhere"))
 		s.hangupCall(reasonFromReject(el.reason()))
 		s.setState(stEnded)
-	case el.name == jmiRinging && s.role == jingle.Initiator && st == stProposing:
+	case el.name == jmiRinging && s.role == jingle.Initiator && st == stProposing && s.jmi:
 		s.calleeRinging()
 	case el.name == jmiRetract && s.role == jingle.Responder && st == stProposed:
 		s.log.Info("caller retracted the proposal")
@@ -122,6 +164,7 @@ func (s *session) onJMI(from jid.JID, el *jmiIn) {
 // onProceed sends session-initiate to the device that proceeded.
 func (s *session) onProceed(from jid.JID) {
 	s.stopTimer()
+	s.cancelBranches(nil, answeredElsewhere())
 	s.peer = from
 	s.peerFull.Store(&from)
 	s.log = s.log.With("device", from.Resourcepart())
@@ -151,6 +194,7 @@ func (s *session) onAccept(j *jingle.Jingle) {
 		s.end(gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488}, true)
 		return
 	}
+	s.stopTimer()
 	s.setState(stActive)
 	s.setPeerSDP(sd)
 	s.activate()

@@ -39,6 +39,7 @@ type inStanza struct {
 	Ping       *struct{}      `xml:"urn:xmpp:ping ping"`
 	Error      *errorIn       `xml:"error"`
 	Delay      *struct{}      `xml:"urn:xmpp:delay delay"`
+	Caps       *capsIn        `xml:"http://jabber.org/protocol/caps c"`
 
 	Propose *jmiElem `xml:"urn:xmpp:jingle-message:0 propose"`
 	Proceed *jmiElem `xml:"urn:xmpp:jingle-message:0 proceed"`

@@ -19,13 +19,19 @@ import (
 // Config is the whole configuration file. Every field has an embedded
 // default; unknown keys are an error.
 type Config struct {
-	HTTP         string         `yaml:"http"`
-	LogLevel     string         `yaml:"log_level"`
-	DrainTimeout time.Duration  `yaml:"drain_timeout"`
-	Gateway      gateway.Config `yaml:"gateway"`
-	WS           ws.Config      `yaml:"ws"`
-	SIP          sip.Config     `yaml:"sip"`
-	XMPP         xmpp.Config    `yaml:"xmpp"`
+	HTTP string `yaml:"http"`
+	// AllowedHosts are the names (or name:port) the HTTP listener answers
+	// besides its own address and, on loopback, localhost (see hostPolicy).
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// AllowAnonymous lets the HTTP listener bind beyond loopback without
+	// ws.token_secret.
+	AllowAnonymous bool           `yaml:"allow_anonymous"`
+	LogLevel       string         `yaml:"log_level"`
+	DrainTimeout   time.Duration  `yaml:"drain_timeout"`
+	Gateway        gateway.Config `yaml:"gateway"`
+	WS             ws.Config      `yaml:"ws"`
+	SIP            sip.Config     `yaml:"sip"`
+	XMPP           xmpp.Config    `yaml:"xmpp"`
 }
 
 // sipOff as sip.listen (or --sip) turns the SIP adapter off.
@@ -62,6 +68,14 @@ func (c Config) validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		return errors.New("config: drain_timeout is negative")
+	}
+	if err := c.WS.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	for _, h := range c.AllowedHosts {
+		if _, _, _, err := parseHostEntry(h); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/xmpp"
+	"github.com/sigbridge/sigbridge/xmpp/jingle"
 	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 )
 
@@ -163,6 +164,33 @@ func TestJingleSIPBusy(t *testing.T) {
 		t.Fatalf("call answered 486: %v, want session-terminate busy", err)
 	}
 	uas.wait(t)
+	waitNoCalls(t, e.srv)
+}
+
+// A JMI propose to a SIP target that the SIP adapter's egress policy
+// refuses (no route for it) is answered reject decline, in
+// urn:xmpp:jingle:1, not proceed; no INVITE is sent.
+func TestJingleSIPEgressRefusedAtPropose(t *testing.T) {
+	e := newJingleSIPEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	romeo := e.login(t, ctx)
+	to, err := jid.New(xmpp.EscapeLocal("bob@203.0.113.9"), e.p.Cfg.Component, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := romeo.SendJMI(ctx, to, "propose", "egress-1", "", "audio"); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := romeo.Expect(ctx, func(ev xmpptest.Event) bool {
+		return ev.JMI != nil && ev.JMI.ID == "egress-1" && ev.JMI.Name != "propose"
+	})
+	if err != nil {
+		t.Fatalf("no answer to the propose: %v", err)
+	}
+	if ev.JMI.Name != "reject" || ev.JMI.Reason != "decline" || ev.JMI.ReasonNS != jingle.NSJingle {
+		t.Errorf("answer %+v, want reject decline in %s", ev.JMI, jingle.NSJingle)
+	}
 	waitNoCalls(t, e.srv)
 }
 

@@ -37,6 +37,12 @@ func TestREADMEConfigExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README configuration example: %v", err)
 	}
+	if cfg.SIP.RegistrarMinExpires != sip.DefaultRegistrarMinExpires ||
+		cfg.SIP.RegistrarMaxExpires != sip.DefaultRegistrarMaxExpires ||
+		cfg.SIP.RegistrarDefaultExpires != sip.DefaultRegistrarDefaultExpires {
+		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
+			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
+	}
 	if cfg.SIP.DialogProbeInterval != sip.DefaultDialogProbeInterval ||
 		cfg.SIP.DialogProbeTimeout != sip.DefaultDialogProbeTimeout ||
 		cfg.XMPP.SessionPingInterval != xmpp.DefaultSessionPingInterval ||

@@ -174,9 +174,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, started chan<- *se
 
 // start opens the HTTP and SIP listeners and starts the XMPP session.
 func (s *server) start(ctx context.Context) (<-chan error, error) {
-	ln, err := net.Listen("tcp", s.cfg.HTTP)
+	ln, err := s.listenHTTP()
 	if err != nil {
-		return nil, fmt.Errorf("http listener: %w", err)
+		return nil, err
 	}
 	if s.sip != nil {
 		if err := s.sip.Start(ctx); err != nil {
@@ -191,6 +191,33 @@ func (s *server) start(ctx context.Context) (<-chan error, error) {
 	s.ready.Store(true)
 	s.log.Info("sigbridge serving", "http", s.addr, "sip", s.sipAddr(), "xmpp", s.cfg.XMPP.Enabled(), "version", version)
 	return errc, nil
+}
+
+// listenHTTP opens the HTTP listener and puts the Host allowlist in front
+// of every route. Without authentication it refuses to listen beyond
+// loopback unless allow_anonymous says so.
+func (s *server) listenHTTP() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	if err := checkAnonymous(addr, s.cfg); err != nil {
+		ln.Close()
+		s.log.Error("not starting: no authentication on a public address", "http", addr.String(), "err", err)
+		return nil, err
+	}
+	if !addr.IP.IsLoopback() && s.cfg.WS.TokenSecret == "" {
+		s.log.Warn("anonymous users beyond loopback (allow_anonymous: true): anyone who reaches the port may call through every route",
+			"http", addr.String())
+	}
+	hosts, err := newHostPolicy(addr, s.cfg.AllowedHosts, interfaceIPs)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	s.httpSrv.Handler = hosts.wrap(s.httpSrv.Handler, s.log)
+	return ln, nil
 }
 
 func (s *server) sipAddr() string {

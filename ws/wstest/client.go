@@ -215,7 +215,8 @@ func (c *Client) WaitID(ctx context.Context) (Message, error) {
 
 // Login does what the MDN page does after connecting: it waits for id,
 // sends username (plus extra fields, e.g. "features"), adopts the name of
-// a rejectusername, and returns once a userlist lists the name.
+// a rejectusername, and returns once a userlist (or, with the "user-events"
+// feature, a user-joined) lists the name.
 func (c *Client) Login(ctx context.Context, name string, extra map[string]any) (string, error) {
 	if _, err := c.WaitID(ctx); err != nil {
 		return "", err
@@ -230,12 +231,13 @@ func (c *Client) Login(ctx context.Context, name string, extra map[string]any) (
 	c.Name = name
 	for {
 		m, err := c.Expect(ctx, func(m Message) bool {
-			return m.Type() == "rejectusername" || (m.Type() == "userlist" && slices.Contains(m.Strings("users"), c.Name))
+			return m.Type() == "rejectusername" ||
+				((m.Type() == "userlist" || m.Type() == "user-joined") && slices.Contains(m.Strings("users"), c.Name))
 		})
 		if err != nil {
 			return "", err
 		}
-		if m.Type() == "userlist" {
+		if m.Type() != "rejectusername" {
 			return c.Name, nil
 		}
 		c.Name = m.Str("name")

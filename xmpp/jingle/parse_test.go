@@ -142,9 +142,9 @@ func TestSessionInfoAndReason(t *testing.T) {
 		{in: jingleOpen + `<ringing xmlns='urn:other'/></jingle>`, unknown: "{urn:other}ringing"},
 		{in: jingleOpen + `</jingle>`}, // a session ping: no payload, nothing unknown
 		{in: `<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><busy/><text>Busy here</text><x xmlns='urn:example'/></reason></jingle>`,
-			cond: ReasonBusy, text: "Busy here", roundXML: `<reason><busy></busy><text>Busy here</text></reason>`},
+			cond: ReasonBusy, text: "Busy here", roundXML: `<reason xmlns="urn:xmpp:jingle:1"><busy xmlns="urn:xmpp:jingle:1"></busy><text xmlns="urn:xmpp:jingle:1">Busy here</text></reason>`},
 		{in: `<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><x xmlns='urn:example'/><alternative-session><sid>b84</sid></alternative-session></reason></jingle>`,
-			cond: ReasonAlternativeSession, altSID: "b84", roundXML: `<alternative-session><sid>b84</sid></alternative-session>`},
+			cond: ReasonAlternativeSession, altSID: "b84", roundXML: `<alternative-session xmlns="urn:xmpp:jingle:1"><sid>b84</sid></alternative-session>`},
 		{in: `<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><weird/></reason></jingle>`, cond: "weird"},
 	}
 	for _, tc := range cases {
@@ -184,7 +184,7 @@ func TestBuildTerminate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `<jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="x"><reason><success></success><text>bye</text></reason></jingle>`
+	want := `<jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="x"><reason xmlns="urn:xmpp:jingle:1"><success xmlns="urn:xmpp:jingle:1"></success><text xmlns="urn:xmpp:jingle:1">bye</text></reason></jingle>`
 	if string(out) != want {
 		t.Errorf("got  %s\nwant %s", out, want)
 	}

@@ -55,7 +55,7 @@ func NewReason(cond, text string) *Reason {
 
 type reasonWire struct {
 	Conds []reasonCond `xml:",any"`
-	Text  string       `xml:"text,omitempty"`
+	Text  string       `xml:"urn:xmpp:jingle:1 text,omitempty"`
 }
 
 type reasonCond struct {
@@ -63,11 +63,15 @@ type reasonCond struct {
 	SID     string `xml:"sid,omitempty"`
 }
 
-// MarshalXML implements xml.Marshaler.
+// MarshalXML implements xml.Marshaler. The reason, its condition and its
+// text are always in the Jingle namespace, also inside a JMI element
+// (XEP-0353 reuses XEP-0166's <reason/>), whatever the parent's default
+// namespace.
 func (r Reason) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	w := reasonWire{Text: r.Text}
+	start.Name = xml.Name{Space: NSJingle, Local: "reason"}
 	if r.Condition != "" {
-		c := reasonCond{XMLName: xml.Name{Local: r.Condition}}
+		c := reasonCond{XMLName: xml.Name{Space: NSJingle, Local: r.Condition}}
 		if r.Condition == ReasonAlternativeSession {
 			c.SID = r.SID
 		}

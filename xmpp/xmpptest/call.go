@@ -296,6 +296,11 @@ func (call *Call) accept(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("xmpptest: waiting for session-initiate: %w", err)
 	}
+	return call.acceptEvent(ctx, ev)
+}
+
+// acceptEvent answers the session-initiate ev.
+func (call *Call) acceptEvent(ctx context.Context, ev Event) error {
 	call.Remote = ev.From
 	offer, err := call.toSDP(ev.Jingle, jingle.Initiator)
 	if err != nil {

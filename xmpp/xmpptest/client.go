@@ -34,6 +34,9 @@ type Client struct {
 	closed  bool
 	results map[string]chan Event
 	served  chan struct{}
+
+	opts       LoginOptions
+	discoAsked int
 }
 
 // Event is one received stanza, decoded.
@@ -48,6 +51,8 @@ type Event struct {
 	ErrCond string         // stanza error condition
 	ErrApp  string         // application error condition (unknown-session, ...)
 	Disco   []string       // disco#info features of a result
+
+	discoGet bool // a disco#info query (get)
 }
 
 // JMI is a received XEP-0353 element.
@@ -56,16 +61,29 @@ type JMI struct {
 	ID     string
 	Media  []string
 	Reason string
+	// ReasonNS is the namespace of the reason's condition element as
+	// received (XEP-0353: urn:xmpp:jingle:1), "" if there is none.
+	ReasonNS string
 }
 
 // Login connects to addr and authenticates as user@domain (SCRAM or PLAIN
 // without TLS: test servers only) with a random resource.
 func Login(ctx context.Context, addr, bareJID, password string) (*Client, error) {
+	return LoginWith(ctx, addr, bareJID, password, LoginOptions{})
+}
+
+// LoginWith is Login with options: a resource, and device features (caps
+// in presence, disco#info answers, approved subscriptions).
+func LoginWith(ctx context.Context, addr, bareJID, password string, opts LoginOptions) (*Client, error) {
 	origin, err := jid.Parse(bareJID)
 	if err != nil {
 		return nil, err
 	}
-	if origin, err = origin.WithResource("t" + randomID()[:8]); err != nil {
+	res := opts.Resource
+	if res == "" {
+		res = "t" + randomID()[:8]
+	}
+	if origin, err = origin.WithResource(res); err != nil {
 		return nil, err
 	}
 	var d net.Dialer
@@ -83,9 +101,20 @@ func Login(ctx context.Context, addr, bareJID, password string) (*Client, error)
 		return nil, fmt.Errorf("xmpptest: login %s: %w", bareJID, err)
 	}
 	c := &Client{JID: s.LocalAddr(), S: s, changed: make(chan struct{}), results: map[string]chan Event{},
-		served: make(chan struct{})}
+		served: make(chan struct{}), opts: opts}
 	go c.serve()
-	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+	if opts.ApproveSubscriptions {
+		// Fetching the roster makes the session "interested" (RFC 6121
+		// §2.1.6): subscription requests and answers reach it.
+		roster := struct {
+			XMLName xml.Name `xml:"jabber:iq:roster query"`
+		}{}
+		if _, err := c.SendIQ(ctx, jid.JID{}, stanza.GetIQ, roster); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	if err := s.Send(ctx, c.presence(jid.JID{})); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -134,6 +163,7 @@ type wire struct {
 		Conds []struct{ XMLName xml.Name } `xml:",any"`
 	} `xml:"error"`
 	Disco *struct {
+		Node     string `xml:"node,attr"`
 		Features []struct {
 			Var string `xml:"var,attr"`
 		} `xml:"feature"`
@@ -147,7 +177,22 @@ type jmiWire struct {
 	Descs   []struct {
 		Media string `xml:"media,attr"`
 	} `xml:"urn:xmpp:jingle:apps:rtp:1 description"`
-	Reason *jingle.Reason `xml:"urn:xmpp:jingle:1 reason"`
+	Reason *reasonWire `xml:"urn:xmpp:jingle:1 reason"`
+}
+
+// reasonWire keeps the names of a reason's children with their namespaces.
+type reasonWire struct {
+	Children []struct{ XMLName xml.Name } `xml:",any"`
+}
+
+// condition returns the first child that is not <text/> and its namespace.
+func (r *reasonWire) condition() (name, space string) {
+	for _, c := range r.Children {
+		if c.XMLName.Local != "text" {
+			return c.XMLName.Local, c.XMLName.Space
+		}
+	}
+	return "", ""
 }
 
 func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
@@ -156,6 +201,13 @@ func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		return nil
 	}
 	ev := w.event()
+	node := ""
+	if w.Disco != nil {
+		node = w.Disco.Node
+	}
+	if done, err := c.answerDevice(t, ev, node); done || err != nil {
+		return err
+	}
 	if ev.Name == "iq" && ev.Type == "set" && ev.Jingle != nil {
 		iq := stanza.IQ{ID: ev.ID, From: ev.From, To: ev.To, Type: stanza.SetIQ}
 		if _, err := xmlstream.Copy(t, iq.Result(nil)); err != nil {
@@ -180,6 +232,7 @@ func (w *wire) event() Event {
 		}
 	}
 	if w.Disco != nil {
+		ev.discoGet = w.Type == "get"
 		for _, f := range w.Disco.Features {
 			ev.Disco = append(ev.Disco, f.Var)
 		}
@@ -191,7 +244,7 @@ func (w *wire) event() Event {
 				ev.JMI.Media = append(ev.JMI.Media, d.Media)
 			}
 			if j.Reason != nil {
-				ev.JMI.Reason = j.Reason.Condition
+				ev.JMI.Reason, ev.JMI.ReasonNS = j.Reason.condition()
 			}
 		}
 	}

@@ -15,6 +15,11 @@
 //     it can hold/unhold (session-info), send content-modify and restart
 //     ICE the Conversations way, answers the remote's ICE restarts, and
 //     records what the remote sends (WaitJingle).
+//   - A Client logged in with LoginWith and Features plays a device with
+//     capabilities (device.go): caps in its presence, disco#info answers,
+//     subscription requests approved; JingleFeatures is a Jingle client
+//     without JMI (like StanzaJS), JMIFeatures one with it. AnswerDirect
+//     takes a session-initiate that came without a propose.
 //   - Peer is a pion/webrtc endpoint with an Opus track that sends a packet
 //     every 20 ms once ICE is connected and counts what it receives, on
 //     loopback only (host candidates on "lo", mDNS disabled).
