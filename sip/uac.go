@@ -244,9 +244,11 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 // udpFallback reports whether a failed INVITE should be retried over UDP:
 // the route leaves the transport to us, we chose TCP for the size (RFC 3261
 // §18.1.1), and the peer refused the connection, as UDP-only phones do.
-// UDP may carry it: sipgo's UDP size limit is lifted (mtu.go).
+// UDP may carry it: sipgo's UDP size limit is lifted (mtu.go). Never for
+// an INVITE on a registered binding's flow (it has its own connection).
 func (l *outLeg) udpFallback(err error) bool {
-	return l.plan.route.transport == "" && l.transport == "TCP" && errors.Is(err, syscall.ECONNREFUSED)
+	return l.plan.route.transport == "" && l.transport == "TCP" && !l.plan.flow.valid() &&
+		errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {

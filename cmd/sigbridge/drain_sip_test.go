@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,8 +58,7 @@ func TestServeDrainByesEverySIPDialog(t *testing.T) {
 	url := "ws://" + s.addr + "/ws"
 	uac := startSIPpScenario(t, "uac_drain_users.xml", s.sip.Addr(), "-inf", answeringCallees(wctx, t, url),
 		"-m", strconv.Itoa(drainPairs), "-l", strconv.Itoa(drainPairs), "-r", "50")
-	for i := 0; i < drainPairs; i++ {
-		caller := login(wctx, t, url, "caller"+strconv.Itoa(i))
+	for i, caller := range loginAll(wctx, t, url, "caller", drainPairs) {
 		if err := caller.Send(map[string]any{"type": "video-offer", "target": "sip:bob@" + uas.addr, "sdp": drainOffer}); err != nil {
 			t.Fatal(err)
 		}
@@ -95,16 +95,14 @@ func TestServeDrainByesEverySIPDialog(t *testing.T) {
 func answeringCallees(ctx context.Context, t *testing.T, url string) string {
 	t.Helper()
 	lines := []string{"SEQUENTIAL"}
-	for i := 0; i < drainPairs; i++ {
-		name := "callee" + strconv.Itoa(i)
-		c := login(ctx, t, url, name)
+	for _, c := range loginAll(ctx, t, url, "callee", drainPairs) {
 		go func() {
 			offer, err := c.ExpectType(ctx, "video-offer")
 			if err == nil {
 				_ = c.Send(map[string]any{"type": "video-answer", "target": offer.Str("name"), "sdp": drainAnswer})
 			}
 		}()
-		lines = append(lines, name+";")
+		lines = append(lines, c.Name+";")
 	}
 	path := filepath.Join(t.TempDir(), "callees.csv")
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
@@ -113,17 +111,35 @@ func answeringCallees(ctx context.Context, t *testing.T, url string) string {
 	return path
 }
 
-func login(ctx context.Context, t *testing.T, url, name string) *wstest.Client {
+// loginAll logs in n browser users prefix0..prefix<n-1> at once (the user
+// list that confirms a login comes at most once a second).
+func loginAll(ctx context.Context, t *testing.T, url, prefix string, n int) []*wstest.Client {
 	t.Helper()
-	c, _, err := wstest.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
+	cs := make([]*wstest.Client, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, err := wstest.Dial(ctx, url, nil)
+			if err == nil {
+				cs[i] = c
+				_, err = c.Login(ctx, prefix+strconv.Itoa(i), nil)
+			}
+			errs[i] = err
+		}()
 	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := c.Login(ctx, name, nil); err != nil {
-		t.Fatal(err)
+	wg.Wait()
+	for i, c := range cs {
+		if c != nil {
+			t.Cleanup(func() { _ = c.Close() })
+		}
+		if errs[i] != nil {
+			t.Fatalf("%s%d: %v", prefix, i, errs[i])
+		}
 	}
-	return c
+	return cs
 }
 
 // countReceived counts the distinct Call-IDs of the requests named method
