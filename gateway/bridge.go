@@ -65,6 +65,7 @@ func (c *Call) finish() {
 				t.Stop()
 			}
 		}
+		c.endSetup()
 		c.g.remove(c, c.st.outcome) // before Done: a caller woken by Done sees the call gone
 		close(c.done)
 		c.log.Info("call ended", "outcome", c.st.outcome, "duration", time.Since(c.start).Round(time.Millisecond))
@@ -199,6 +200,7 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		c.st.answered = true
 		c.st.answeredAt = time.Now()
 		c.st.ringTimer.Stop()
+		c.endSetup()
 		c.log.Info("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
 	}
 	c.forwardSDP(s, sd, false)
