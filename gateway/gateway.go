@@ -96,7 +96,7 @@ func (g *Gateway) place(ctx context.Context, req PlaceRequest, endSetup func()) 
 	}
 	c.legs[callee] = leg
 	g.register(c)
-	c.log.Info("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
+	c.log.Debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
 	go c.run(req.Offer)
 	return c, nil
 }
