@@ -2,6 +2,7 @@ package sip
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +94,42 @@ func (c *rawClient) ack2xx(t *testing.T, res *sip.Response) {
 		contact.Address.String(), c.local(), time.Now().UnixNano(), res.From().Value(), res.To().Value(),
 		res.CallID().Value(), res.CSeq().SeqNo)
 	c.send(t, ack)
+}
+
+// TestSIPpShedWhileOverloaded: SIPp sends 20 INVITEs while the gateway has
+// its 2 calls in setup (two callers ringing a user who never answers): all
+// 20 get 503 with Retry-After. Once the ringing calls end, 10 SIPp calls
+// all succeed.
+func TestSIPpShedWhileOverloaded(t *testing.T) {
+	env := newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
+		RingTimeout: 20 * time.Second, MaxCallsInSetup: 2, MaxQueueDelay: -1, ShedRetryAfter: 3 * time.Second,
+		MaxCallsPerUser: 100},
+		Config{TrustedSources: []string{"127.0.0.1"}, MaxCallsPerUser: 100, CallsPerSecond: 1000, CallsBurst: 1000})
+	c := dialRaw(t, env.a.Addr())
+	var ringing []*testLeg
+	for i := range 2 {
+		c.send(t, c.rawRequest("INVITE", "sip:ring@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+			fmt.Sprintf("!From: <sip:ringer%d@127.0.0.1>;tag=r%d", i, i)}, webrtcSDP("actpass", "rawc", 30000)))
+		ringing = append(ringing, env.users.leg(t, "ring"))
+	}
+
+	shed := startSIPp(t, "uac_unavailable.xml", env.a.Addr(), "-s", "answer", "-m", "20", "-r", "50")
+	shed.wait(t)
+	msgs := shed.messageLog(t) // a 503 retransmitted before its ACK counts twice in both
+	if n, ra := strings.Count(msgs, "SIP/2.0 503"), strings.Count(msgs, "Retry-After: 3"); n < 20 || ra != n {
+		t.Errorf("%d 503s, %d with Retry-After: 3; want 20 or more, all with it", n, ra)
+	}
+	if v := testutil.ToFloat64(env.gm.CallsShed.WithLabelValues("sip", gateway.SignalCallsInSetup)); v != 20 {
+		t.Errorf("sigbridge_calls_shed_total{sip,calls_in_setup} = %v, want 20", v)
+	}
+
+	for _, l := range ringing {
+		l.call.Hangup(gateway.ReasonShutdown)
+		<-l.call.Done()
+	}
+	ok := startSIPp(t, "uac_call.xml", env.a.Addr(), "-s", "answer", "-m", "10", "-r", "20")
+	ok.wait(t)
+	if v := testutil.ToFloat64(env.a.m.calls.WithLabelValues("in", "200")); v != 10 {
+		t.Errorf("%v inbound calls answered after the overload, want 10", v)
+	}
 }
