@@ -153,7 +153,7 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 		return nil
 	}
 	l.call.Store(call)
-	c.log.Info("call placed", "call", call.ID(), "to", call.Target().String())
+	c.log.Debug("call placed", "call", call.ID(), "to", call.Target().String())
 	return nil
 }
 
