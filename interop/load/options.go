@@ -63,6 +63,9 @@ type Options struct {
 	Origin string
 	// Progress is the interval of the progress line (default 1 s).
 	Progress time.Duration
+	// OnReady, when set, is called once every user is logged in, before
+	// the first call (the progress writer also gets a "logged in" line).
+	OnReady func()
 }
 
 // Defaults.
@@ -156,6 +159,9 @@ func (o Options) Validate() error {
 	}
 	if o.Answer && o.Target != "" && strings.ContainsAny(o.Target, ":@+") {
 		errs = append(errs, errors.New("--answer needs --target to be a browser user-name pattern (callee-%d)"))
+	}
+	if o.Answer && o.Users == 0 && o.AnswerUsers > 1 && !strings.Contains(o.Target, "%d") {
+		errs = append(errs, errors.New("--answer-users above 1 needs %d in --target (one name per user)"))
 	}
 	if o.Answer && o.Users > 0 && !strings.Contains(o.Target, "%d") {
 		errs = append(errs, errors.New("--answer needs %d in --target: caller k calls callee k, so that no callee exceeds its call cap"))

@@ -49,6 +49,10 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if err := r.logInAll(ctx); err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(progress, "load: %d callers and %d answering callees logged in\n", len(r.callers), len(r.callees))
+	if o.OnReady != nil {
+		o.OnReady()
+	}
 	rep := &Report{WS: o.WS, Target: o.Target, Users: o.Users, Rate: o.Rate, HoldMS: o.Hold.Milliseconds(),
 		Started: time.Now().UTC().Format(time.RFC3339)}
 	start := time.Now()
