@@ -11,18 +11,19 @@
 #   HOLD [1]  seconds a call is held               USERS [200]    caller users (and callees)
 #   OUT [./load-results]  reports, SIPp stats and gateway logs
 #   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
-#   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]
+#   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
+# Needs: go, sipp (sip-tester), curl, jq.
 #
 # Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
 # browser (load tool callers and --answer callees), s2b SIP → browser (SIPp
 # UAC, load tool answer-only callees), ref SIPp UAC → SIPp UAS (no gateway).
 # Row columns: path, offered calls/s, attempted, answered, failed (+ not
 # placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
-# (ms; SIPp rows: mean INVITE → 200), gateway RSS at the end (MiB), SIP
+# (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
 # retransmissions seen by SIPp.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=${SIGBRIDGE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 RATES=${RATES:-"250 500 1000"}
 DURATION=${DURATION:-20}
 HOLD=${HOLD:-1}
@@ -34,7 +35,7 @@ PATHS=${*:-"b2s b2b s2b ref"}
 HTTP=127.0.0.1:$BASE_PORT
 GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) UAC_PORT=$((BASE_PORT + 3)) CTL_PORT=$((BASE_PORT + 4))
 SCN=$ROOT/interop/load/testdata/sipp
-CAP=16 # gateway.max_calls_per_user for load runs (the tool keeps within it)
+CAP=16 # gateway.max_calls_per_user and sip.max_calls_per_user for load runs (the tool keeps within it)
 WSRATE=200 # ws.rate_per_second (burst 2×): a user places several calls per second
 [ -n "$SIPP" ] || { echo "sipp not found: apt-get install sip-tester" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -44,7 +45,7 @@ if [ -z "${SIGBRIDGE:-}" ]; then
 fi
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+cleanup() { local pid; for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
 trap cleanup EXIT INT TERM
 
 # gateway_config writes the load configuration: loopback, limits raised to
@@ -60,6 +61,7 @@ gateway:
 sip:
   listen: 127.0.0.1:$GW_SIP
   trusted_sources: ["127.0.0.1/32"]
+  max_calls_per_user: $CAP
   calls_per_second: 100
   calls_burst: 200
   routes:
@@ -102,10 +104,17 @@ sipp_uas() { # $1 = step name
 # field0 from $2's CSV, holding HOLD s; it exits when every call ended.
 sipp_uac() { # $1 = remote, $2 = step name, $3 = rate, $4 = csv
 	local total=$(($3 * DURATION))
-	"$SIPP" "$1" -sf "$SCN/uac_hold.xml" -inf "$4" -i 127.0.0.1 -p "$UAC_PORT" -t u1 -cp "$((CTL_PORT + 1))" \
-		-r "$3" -m "$total" -l $(($3 * (HOLD + 10))) -d $((HOLD * 1000)) -aa -nostdin -buff_size 4194304 \
-		-recv_timeout 10000 -timeout $((DURATION + HOLD + 60))s -trace_stat -stf "$OUT/$2.uac.csv" -fd 1 \
-		>"$OUT/$2.uac.out" 2>&1 || true
+	mkdir -p "$OUT/$2.rtt"
+	(cd "$OUT/$2.rtt" && "$SIPP" "$1" -sf "$SCN/uac_hold.xml" -inf "$4" -i 127.0.0.1 -p "$UAC_PORT" -t u1 \
+		-cp "$((CTL_PORT + 1))" -r "$3" -m "$total" -l $(($3 * (HOLD + 10))) -d $((HOLD * 1000)) -aa -nostdin \
+		-buff_size 4194304 -recv_timeout 10000 -timeout $((DURATION + HOLD + 60))s -trace_stat \
+		-stf "$OUT/$2.uac.csv" -fd 1 -trace_rtt -rtt_freq 1 >"$OUT/$2.uac.out" 2>&1) || true
+}
+
+# rtt_p50_p99 prints SIPp's INVITE → 200 times (ms) of step $1 as p50/p99.
+rtt_p50_p99() {
+	cat "$OUT/$1.rtt"/*_rtt.csv 2>/dev/null | awk -F';' 'NR > 1 && $2 ~ /^[0-9.]+$/ {print $2}' | sort -n |
+		awk '{v[NR] = $1} END {if (!NR) {print "-"; exit}; i = int(NR * 0.5 + 0.999999); j = int(NR * 0.99 + 0.999999); printf "%.1f/%.1f", v[i], v[j]}'
 }
 
 # sipp_col prints column $2 of the last row of SIPp stat file $1.
@@ -149,7 +158,7 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	grep -q "logged in" "$OUT/$name.progress" || { echo "callees did not log in; see $OUT/$name.progress" >&2; exit 1; }
 	local c0; c0=$(cpu_ticks "$GW_PID")
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
-	sipp_row s2b "$1" "$OUT/$name.uac.csv" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")"
+	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")"
 	cleanup
 }
 
@@ -159,18 +168,17 @@ ref_step() { # SIPp UAC → SIPp UAS, no gateway
 	sipp_uas "$name"
 	local c0; c0=$(cpu_ticks "$UAS_PID")
 	sipp_uac "127.0.0.1:$UAS_PORT" "$name" "$1" "$csv"
-	sipp_row ref "$1" "$OUT/$name.uac.csv" "$(($(cpu_ticks "$UAS_PID") - c0))" -
+	sipp_row ref "$1" "$name" "$(($(cpu_ticks "$UAS_PID") - c0))" -
 	cleanup
 }
 
-sipp_row() { # $1 path, $2 rate, $3 SIPp UAC stats, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS
-	local ok failed retrans rtd
-	ok=$(sipp_col "$3" "SuccessfulCall(C)") failed=$(sipp_col "$3" "FailedCall(C)")
-	retrans=$(sipp_col "$3" "Retransmissions(C)")
-	rtd=$(sipp_col "$3" "ResponseTimesetup(C)" | awk -F: 'NF == 4 {printf "%.1f", $1 * 3600000 + $2 * 60000 + $3 * 1000 + $4 / 1000; next} {print}')
+sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS
+	local st="$OUT/$3.uac.csv" ok failed retrans
+	ok=$(sipp_col "$st" "SuccessfulCall(C)") failed=$(sipp_col "$st" "FailedCall(C)")
+	retrans=$(sipp_col "$st" "Retransmissions(C)")
 	local cpu=-
 	[ "$ok" -gt 0 ] 2>/dev/null && cpu=$(awk -v t="$4" -v n="$ok" 'BEGIN {printf "%.2f", t * 10 / n}')
-	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "mean $rtd" "$5" "$retrans"
+	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans"
 }
 
 gateway_config
