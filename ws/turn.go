@@ -142,9 +142,14 @@ func turnCredential(secret []byte, user string, expiry time.Time) (username, pas
 	return username, base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// server mints the ICE server entry for user at now.
+// server mints the ICE server entry for user at now, valid for at least
+// the TTL (the expiry is rounded up to the next second).
 func (m *turnMinter) server(user string, now time.Time) ICEServer {
-	name, pass := turnCredential(m.secret, user, now.Add(m.ttl))
+	exp := now.Add(m.ttl)
+	if exp.Nanosecond() != 0 {
+		exp = time.Unix(exp.Unix()+1, 0)
+	}
+	name, pass := turnCredential(m.secret, user, exp)
 	return ICEServer{URLs: m.urls, Username: name, Credential: pass}
 }
 
