@@ -16,9 +16,11 @@ install_packages() {
   command -v npm >/dev/null || need+=(nodejs npm)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v baresip >/dev/null || need+=(baresip)
+  command -v turnserver >/dev/null || need+=(coturn)
   [ ${#need[@]} -eq 0 ] && return 0
   log "apt-get install ${need[*]}"
-  # Packages must not start their own daemons (prosody, kamailio): the tests
+  # Packages must not start their own daemons (prosody, kamailio, coturn): the tests
   # start their own on loopback.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get update -qq
@@ -47,12 +49,37 @@ check_style() {
   go vet ./...
 }
 
+# fuzz runs every fuzz target of the repository (every `func FuzzX` in a
+# _test.go file) for $FUZZTIME each. A crasher makes go write the input to
+# <package>/testdata/fuzz/FuzzX/<hash>, where it stays as a regression case
+# that every later `go test` runs: commit it with the fix.
+fuzz() {
+  local budget=${FUZZTIME:-10s} failed=() file dir name out
+  while IFS=: read -r file name; do
+    dir=./$(dirname "$file")
+    name=${name#func }
+    name=${name%%(*}
+    log "fuzz $name in $dir for $budget"
+    if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$budget" "$dir" 2>&1); then
+      echo "$out" | tail -n 30
+      echo "FUZZ FAILURE: $name in $dir; $(echo "$out" | grep -o 'Failing input written to [^ ]*' | sed "s|written to |written to ${dir#./}/|" || echo 'no input written')"
+      failed+=("$name")
+    fi
+  done < <(git grep -n -E '^func Fuzz[A-Za-z0-9_]*\(' -- '*_test.go' 2>/dev/null | cut -d: -f1,3 ||
+           grep -rn -E --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | sed 's|^\./||' | cut -d: -f1,3)
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzzing found crashers in: ${failed[*]} (the inputs are in the packages' testdata/fuzz; commit them with the fix)"
+    exit 1
+  fi
+}
+
 command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl/)"; exit 1; }
 install_packages
 install_npm
 check_style
 log "go test -race ./..."
 go test -race -count=1 -timeout 40m ./...
+fuzz
 
 # The interop matrix against a fresh local deployment, in a network namespace
 # that holds only loopback (media stays on lo), plus 10.99.0.1 on lo for the

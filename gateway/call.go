@@ -22,6 +22,9 @@ type Call struct {
 	once   sync.Once
 	start  time.Time
 	st     bridgeState // owned by the run goroutine
+	// endSetup ends the call's admission slot (answered or over; any
+	// goroutine, idempotent). Set before run starts.
+	endSetup func()
 }
 
 // envelope is one event on its way into the call. leg is nil for the
@@ -48,7 +51,7 @@ func newCall(g *Gateway, from string, t Target, caller Leg) *Call {
 	id := newID()
 	return &Call{id: id, from: from, target: t, g: g, legs: [2]Leg{caller},
 		log:   g.log.With("call", id, "from", from, "to", t.String()),
-		inbox: make(chan envelope, g.cfg.InboxSize), done: make(chan struct{}), start: time.Now()}
+		inbox: make(chan envelope, g.cfg.InboxSize), done: make(chan struct{}), start: time.Now(), endSetup: func() {}}
 }
 
 func newID() string {

@@ -10,7 +10,9 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -52,6 +54,10 @@ type Adapter struct {
 	wg     sync.WaitGroup // listeners and legs
 	regs   sync.WaitGroup // registration loops
 
+	liveMu   sync.Mutex
+	live     map[*legCore]struct{} // legs not yet finished (shutdown.go)
+	stopping atomic.Bool           // Shutdown has begun
+
 	mu        sync.Mutex
 	started   bool
 	dua       *sipgo.DialogUA
@@ -73,7 +79,8 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
 		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
-		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{}}
+		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{},
+		live: map[*legCore]struct{}{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
@@ -175,19 +182,6 @@ func (a *Adapter) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close unregisters the accounts, stops the listeners and ends the legs
-// still running (they see their context end). Drain the gateway first to let
-// calls finish.
-func (a *Adapter) Close() error {
-	a.cancel()
-	waitGroup(&a.regs, 3*time.Second) // they unregister through the listeners
-	a.mu.Lock()
-	a.closeListeners()
-	a.mu.Unlock()
-	waitGroup(&a.wg, 5*time.Second)
-	return a.ua.Close()
-}
-
 func waitGroup(wg *sync.WaitGroup, d time.Duration) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -256,8 +250,7 @@ func (a *Adapter) portOf(tr string) int {
 	if err != nil {
 		return 0
 	}
-	var n int
-	_, _ = fmt.Sscanf(p, "%d", &n)
+	n, _ := strconv.Atoi(p) // on the path of every call; Sscanf allocated
 	return n
 }
 

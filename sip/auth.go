@@ -53,7 +53,7 @@ func (a *Adapter) authenticate(req *sip.Request) (string, *rejection) {
 	}
 	user, stale, ok := a.checkDigest(req)
 	if ok {
-		return fromIdentity(req, user), nil
+		return a.aorOf(user), nil
 	}
 	return "", a.challenge(stale)
 }

@@ -195,8 +195,8 @@ func (c Config) withDefaults() Config {
 // DefaultDigestAlgorithms is the default of Config.DigestAlgorithms.
 func DefaultDigestAlgorithms() []string { return []string{"SHA-256", "MD5"} }
 
-// digestAlgorithms are the algorithms a challenge may offer.
-var digestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
+// knownDigestAlgorithms are the algorithms a challenge may offer.
+var knownDigestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
 
 // digestAlgorithms checks and canonicalises (upper case) DigestAlgorithms.
 func (c Config) digestAlgorithms() ([]string, error) {
@@ -204,7 +204,7 @@ func (c Config) digestAlgorithms() ([]string, error) {
 	seen := map[string]bool{}
 	for _, alg := range c.DigestAlgorithms {
 		alg = strings.ToUpper(strings.TrimSpace(alg))
-		if !digestAlgorithms[alg] {
+		if !knownDigestAlgorithms[alg] {
 			return nil, fmt.Errorf("%w: digest algorithm %q (want MD5, SHA-256 or SHA-512-256)", ErrConfig, alg)
 		}
 		if seen[alg] {

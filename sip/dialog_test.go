@@ -26,8 +26,7 @@ func answeredToSIP(t *testing.T, scenario string) (*testLeg, *gateway.Call, *sip
 	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
 	uas := startSIPp(t, scenario, "")
 	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
-	caller.expect(t, "ringing")
-	caller.expect(t, "answer")
+	expectAnswer(t, caller)
 	return caller, call, uas
 }
 

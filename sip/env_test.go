@@ -31,12 +31,18 @@ type testEnv struct {
 
 func newEnv(t *testing.T, cfg Config) *testEnv {
 	t.Helper()
+	return newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
+		RingTimeout: 20 * time.Second}, cfg)
+}
+
+// newEnvGW is newEnv with a gateway configuration of the test's choosing.
+func newEnvGW(t *testing.T, gwCfg gateway.Config, cfg Config) *testEnv {
+	t.Helper()
 	log := testLogger(t)
 	reg := prometheus.NewRegistry()
 	gm := gateway.NewMetrics(reg)
 	router := gateway.NewRouter()
-	gw := gateway.New(gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
-		RingTimeout: 20 * time.Second}, router, log, gm)
+	gw := gateway.New(gwCfg, router, log, gm)
 	users := &testUsers{t: t, legs: map[string]chan *testLeg{}}
 	router.Handle(gateway.SchemeUser, users)
 	if cfg.Listen == "" {

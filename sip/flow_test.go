@@ -95,8 +95,8 @@ func TestFlowInboundDialog(t *testing.T) {
 				t.Fatalf("INVITE: %v %v", res, err)
 			}
 			callee := env.users.leg(t, "answer")
-			if from := callee.call.From(); from != "sip:bob@"+ua.Host {
-				t.Errorf("caller %q, want the digest user at the UA's host", from)
+			if from := callee.call.From(); from != "sip:bob@"+env.a.cfg.Realm {
+				t.Errorf("caller %q, want the digest user's AOR", from)
 			}
 			expectInDialog(t, ua, "OPTIONS")
 			expectInDialog(t, ua, "OPTIONS")
@@ -127,7 +127,20 @@ func TestFlowOutboundToRegistered(t *testing.T) {
 			_ = call.Post(caller, gateway.Hangup{})
 			expectInDialog(t, ua, "BYE")
 			waitDone(t, call)
+			waitFlowsForgotten(t, env)
 		})
+	}
+}
+
+// waitFlowsForgotten: ended dialogs leave nothing in the flow table.
+func waitFlowsForgotten(t *testing.T, env *testEnv) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for env.a.flows.count() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dialogs still in the flow table", env.a.flows.count())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -216,4 +229,28 @@ func TestFlowUDPSource(t *testing.T) {
 		return
 	}
 	t.Fatal("no probe reached the UDP source address")
+}
+
+// TestCallBackReachesRegistered: a digest caller is presented as its AOR,
+// and calling that address back rings its registered UA.
+func TestCallBackReachesRegistered(t *testing.T) {
+	env := registrarEnv(t)
+	ua := dialUA(t, env, "WS", "bob")
+	uaAnswers(ua)
+	mustRegister(t, env, ua)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res, err := ua.Invite(ctx, "sip:answer@"+env.a.cfg.Host, webrtcSDP("actpass", "uaua", 40010), bobPassword); err != nil || res.StatusCode != 200 {
+		t.Fatalf("INVITE: %v %v", res, err)
+	}
+	callee := env.users.leg(t, "answer")
+	_ = callee.call.Post(callee, gateway.Hangup{})
+	expectInDialog(t, ua, "BYE")
+	waitDone(t, callee.call)
+	caller, call := placeToSIP(t, env, callee.call.From())
+	expectInDialog(t, ua, "INVITE")
+	expectAnswer(t, caller)
+	_ = call.Post(caller, gateway.Hangup{})
+	expectInDialog(t, ua, "BYE")
+	waitDone(t, call)
 }

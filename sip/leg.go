@@ -151,6 +151,7 @@ func (l *legCore) finish() {
 	l.cancel()
 	l.release()
 	close(l.done)
+	l.a.removeLeg(l)
 }
 
 // bindFlow sends the dialog's requests over f (flow.go).

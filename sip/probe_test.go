@@ -135,16 +135,20 @@ func (l *testLeg) poll(d time.Duration) gateway.Event {
 	}
 }
 
-// expectAnswer waits for the answer; the 180 before it may be missing (SIPp
-// sends it once over UDP, 1 ms before the 200).
-func expectAnswer(t *testing.T, l *testLeg) {
+// expectAnswer waits for the answer and returns it; the Ringing before it
+// may be missing: sipgo v1.7.2 handles each response on its own goroutine
+// (TransactionLayer.handleResponseBackground), so when SIPp sends 180 and
+// 200 back to back the 200 may reach the INVITE transaction first, which
+// then drops the late 180.
+func expectAnswer(t *testing.T, l *testLeg) gateway.Answer {
 	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
 	for {
-		ev := l.next(t, 15*time.Second)
-		switch ev.EventName() {
-		case "answer":
-			return
-		case "ringing", "end-of-candidates":
+		ev := l.next(t, time.Until(deadline))
+		switch e := ev.(type) {
+		case gateway.Answer:
+			return e
+		case gateway.Ringing, gateway.EndOfCandidates:
 			continue
 		}
 		t.Fatalf("%s: got %s %+v, want answer", l.name, ev.EventName(), ev)

@@ -54,16 +54,33 @@ func (c *rawClient) read(d time.Duration) sip.Message {
 	return msg
 }
 
-// final returns the first final response within d (nil if none).
+// final returns the first final response within d (nil if none). A
+// non-2xx final answer to an INVITE is ACKed, as a UAC does (RFC 3261
+// §17.1.1.3), so the gateway's INVITE transaction completes.
 func (c *rawClient) final(d time.Duration) *sip.Response {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		res, ok := c.read(time.Until(deadline)).(*sip.Response)
 		if ok && res.StatusCode >= 200 {
+			c.ackFailure(res)
 			return res
 		}
 	}
 	return nil
+}
+
+// ackFailure sends the ACK of a non-2xx final response to an INVITE.
+func (c *rawClient) ackFailure(res *sip.Response) {
+	cseq := res.CSeq()
+	if res.StatusCode < 300 || cseq == nil || cseq.MethodName != sip.INVITE || res.Via() == nil ||
+		res.To() == nil || res.From() == nil || res.CallID() == nil {
+		return
+	}
+	ack := fmt.Sprintf("ACK %s SIP/2.0\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"+
+		"CSeq: %d ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		res.To().Address.String(), res.Via().Value(), res.From().Value(), res.To().Value(),
+		res.CallID().Value(), cseq.SeqNo)
+	_, _ = c.conn.WriteToUDP([]byte(ack), c.to)
 }
 
 // rawRequest builds a request from c to the gateway; extra headers are

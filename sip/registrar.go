@@ -87,11 +87,14 @@ func (r *registrar) apply(user string, changes []contactChange, now time.Time) (
 			next = append(next, &c)
 		}
 	}
+	touched := map[string]bool{} // a contact listed twice is not out of order
 	for _, ch := range changes {
-		i := findBinding(next, ch.b.key())
-		if i >= 0 && next[i].callID == ch.b.callID && ch.b.cseq <= next[i].cseq {
+		key := ch.b.key()
+		i := findBinding(next, key)
+		if i >= 0 && !touched[key] && next[i].callID == ch.b.callID && ch.b.cseq <= next[i].cseq {
 			return 500, "Out Of Order REGISTER"
 		}
+		touched[key] = true
 		switch {
 		case ch.expiry == 0 && i >= 0:
 			next = append(next[:i], next[i+1:]...)
@@ -226,6 +229,10 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	a.reply(req, tx, 200, "OK", a.bindingHeaders(user)...)
 }
+
+// aorOf is a digest user's address at our registrar: the identity of its
+// calls, so that calling back reaches its registered contacts.
+func (a *Adapter) aorOf(user string) string { return "sip:" + user + "@" + a.cfg.Realm }
 
 // registerAllowed applies the per-source REGISTER rate.
 func (a *Adapter) registerAllowed(req *sip.Request) bool {

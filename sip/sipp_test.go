@@ -111,6 +111,16 @@ func (p *sippProc) wait(t *testing.T) {
 	}
 }
 
+// messageLog is what SIPp sent and received so far (-trace_msg).
+func (p *sippProc) messageLog(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, "messages.log"))
+	if err != nil {
+		t.Fatalf("sipp message log: %v", err)
+	}
+	return string(b)
+}
+
 func (p *sippProc) logs() string {
 	errs, _ := os.ReadFile(filepath.Join(p.dir, "errors.log"))
 	msgs, _ := os.ReadFile(filepath.Join(p.dir, "messages.log"))

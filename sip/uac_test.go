@@ -15,10 +15,16 @@ import (
 // placeToSIP makes a browser-side test leg call target through the gateway.
 func placeToSIP(t *testing.T, env *testEnv, target string) (*testLeg, *gateway.Call) {
 	t.Helper()
-	caller := newTestLeg("alice")
+	return placeToSIPAs(t, env, "alice", target)
+}
+
+// placeToSIPAs is placeToSIP with the caller named from.
+func placeToSIPAs(t *testing.T, env *testEnv, from, target string) (*testLeg, *gateway.Call) {
+	t.Helper()
+	caller := newTestLeg(from)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	call, err := env.gw.Place(ctx, gateway.PlaceRequest{Caller: caller, From: "alice", Target: target,
+	call, err := env.gw.Place(ctx, gateway.PlaceRequest{Caller: caller, From: from, Target: target,
 		Offer: mustSDP(t, webrtcSDP("actpass", "alic", 30000))})
 	if err != nil {
 		t.Fatalf("Place %s: %v", target, err)
@@ -44,10 +50,7 @@ func TestOutboundAnsweredCallerHangsUp(t *testing.T) {
 	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
 	uas := startSIPp(t, "uas_answer.xml", "")
 	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
-	if r := caller.expect(t, "ringing").(gateway.Ringing); r.Code != 180 {
-		t.Errorf("ringing code %d, want 180", r.Code)
-	}
-	ans := caller.expect(t, "answer").(gateway.Answer)
+	ans := expectAnswer(t, caller)
 	if u, _ := ans.SDP.MediaDescriptions[0].Attribute("ice-ufrag"); u != "sipp" {
 		t.Errorf("answer ufrag %q, want sipp", u)
 	}
@@ -65,8 +68,7 @@ func TestOutboundCalleeHangsUp(t *testing.T) {
 	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
 	uas := startSIPp(t, "uas_bye.xml", "")
 	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
-	caller.expect(t, "ringing")
-	caller.expect(t, "answer")
+	expectAnswer(t, caller)
 	h := caller.expect(t, "hangup").(gateway.Hangup)
 	if h.Reason.Condition != gateway.CondSuccess {
 		t.Errorf("hangup reason %+v, want success", h.Reason)
@@ -134,7 +136,9 @@ func TestOutboundCancelWhileRinging(t *testing.T) {
 	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
 	uas := startSIPp(t, "uas_ring.xml", "")
 	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
-	caller.expect(t, "ringing")
+	if r := caller.expect(t, "ringing").(gateway.Ringing); r.Code != 180 {
+		t.Errorf("ringing code %d, want 180", r.Code)
+	}
 	if err := call.Post(caller, gateway.Hangup{}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +189,7 @@ func TestOutboundViaTrunk(t *testing.T) {
 	env := newEnv(t, Config{Routes: []Route{{Name: "trunk", Prefix: "tel:+1", Proxy: "sip:" + uas.addr,
 		Domain: "trunk.example.net", AllowPrivate: true}}})
 	caller, call := placeToSIP(t, env, "+15551234567")
-	caller.expect(t, "ringing")
-	caller.expect(t, "answer")
+	expectAnswer(t, caller)
 	_ = call.Post(caller, gateway.Hangup{})
 	uas.wait(t)
 	waitDone(t, call)

@@ -138,13 +138,20 @@ func wsSide(b *testing.B, h *harness, name string) benchSide {
 func inprocSide(b *testing.B, h *harness, name string) benchSide {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	c := &conn{s: h.srv, ctx: ctx, cancel: cancel, log: h.srv.log, send: make(chan []byte, benchCfg.SendQueue),
+	c := &conn{s: h.srv, ctx: ctx, cancel: cancel, log: h.srv.log, out: newOutQueue(benchCfg.SendQueue),
 		done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = h.srv.dir.add(c)
 	h.srv.dir.claim(c, name)
+	var pending [][]byte
 	wait := func(typ string) {
 		marker := []byte(`{"type":"` + typ + `"`)
-		for data := range c.send {
+		for {
+			for len(pending) == 0 {
+				<-c.out.ready
+				pending = c.out.take()
+			}
+			data := pending[0]
+			pending = pending[1:]
 			if bytes.HasPrefix(data, marker) {
 				return
 			}

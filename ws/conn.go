@@ -43,7 +43,9 @@ type conn struct {
 	renames  *bucket     // read goroutine only: the rename budget
 	presence presence    // what it has been told about who is online; guarded by directory.mu
 
-	send       chan []byte
+	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
+
+	out        *outQueue
 	done       chan struct{} // closed when the connection starts closing
 	closeOnce  sync.Once
 	info       closeInfo // written once, before done is closed
@@ -69,7 +71,7 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 	c := &conn{s: s, ws: ws, identity: identity, ctx: ctx, cancel: cancel,
 		limiter: newBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, time.Now()),
 		renames: newRenameBudget(time.Now()),
-		send:    make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
+		out:     newOutQueue(s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
 	c.log = s.log.With("conn", c.id, "remote", remote)
 	return c
@@ -188,6 +190,7 @@ func isTimeout(err error) bool {
 func (c *conn) finish() {
 	c.closeWith(closeInfo{code: websocket.CloseNormalClosure, reason: gateway.ReasonDisconnected})
 	c.s.dir.remove(c)
+	c.stopTURNRefresh()
 	c.endCalls()
 	c.cancel()
 	select { // let the writer send the close frame, unless it is stuck
@@ -268,15 +271,13 @@ func (c *conn) enqueue(b []byte, typ string) bool {
 	if c.closing() {
 		return false
 	}
-	select {
-	case c.send <- b:
-		c.s.metrics.Message("ws", "out", typ)
-		return true
-	default:
+	if !c.out.push(b) {
 		c.noteError(websocket.ClosePolicyViolation, typ, "send queue full; dropping the connection")
 		c.abort(closeInfo{code: websocket.ClosePolicyViolation, text: "send queue overflow", reason: gateway.ReasonDisconnected})
 		return false
 	}
+	c.s.metrics.Message("ws", "out", typ)
+	return true
 }
 
 func (c *conn) writeLoop() {
@@ -287,8 +288,8 @@ func (c *conn) writeLoop() {
 	for {
 		var err error
 		select {
-		case b := <-c.send:
-			err = c.write(b)
+		case <-c.out.ready:
+			err = c.writeQueued()
 		case <-ping.C:
 			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
 		case <-c.done:
@@ -301,6 +302,20 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// writeQueued writes what is queued, unless the connection starts closing
+// without a flush meanwhile.
+func (c *conn) writeQueued() error {
+	for _, b := range c.out.take() {
+		if c.closing() && !c.info.flush {
+			return nil
+		}
+		if err := c.write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *conn) write(b []byte) error {
@@ -322,16 +337,12 @@ func (c *conn) writeClose() {
 }
 
 func (c *conn) flush() bool {
-	for {
-		select {
-		case b := <-c.send:
-			if c.write(b) != nil {
-				return false
-			}
-		default:
-			return true
+	for _, b := range c.out.take() {
+		if c.write(b) != nil {
+			return false
 		}
 	}
+	return true
 }
 
 // sendError tells the client that a message was refused, logs and counts it.

@@ -20,17 +20,19 @@ const shrinkMin = 256
 // name. Lock order: directory.mu, then conn.mu; nothing under directory.mu
 // calls into the gateway or blocks (sending only queues).
 type directory struct {
-	mu     sync.Mutex
-	nextID int64
-	conns  map[*conn]struct{}
-	names  map[string]*conn
-	seen   map[string]struct{} // names logged in since start: offline (480), not unknown (404)
-	peak   int                 // most connections since the maps were last rebuilt
-	lists  userlists           // what clients are told about who is online
+	mu      sync.Mutex
+	nextID  int64
+	conns   map[*conn]struct{}
+	names   map[string]*conn
+	seen    map[string]struct{} // names logged in since start: offline (480), not unknown (404)
+	peak    int                 // most connections since the maps were last rebuilt
+	release *memReleaser
+	lists   userlists // what clients are told about who is online
 }
 
 func newDirectory(mode string, interval time.Duration) *directory {
-	d := &directory{conns: map[*conn]struct{}{}, names: map[string]*conn{}, seen: map[string]struct{}{}}
+	d := &directory{conns: map[*conn]struct{}{}, names: map[string]*conn{}, seen: map[string]struct{}{},
+		release: newMemReleaser()}
 	d.lists = userlists{mode: mode, interval: interval, d: d}
 	return d
 }
@@ -60,7 +62,8 @@ func (d *directory) remove(c *conn) {
 // shrinkLocked copies the maps of connections and names into new ones once
 // they hold a quarter of their peak: Go maps never give back the buckets
 // of deleted entries, so a burst of connections would hold its memory
-// forever.
+// forever. The memory the burst's connections held goes back to the
+// operating system a moment later.
 func (d *directory) shrinkLocked() {
 	d.peak = max(d.peak, len(d.conns))
 	if d.peak < shrinkMin || len(d.conns) > d.peak/4 {
@@ -69,6 +72,7 @@ func (d *directory) shrinkLocked() {
 	d.conns = copyMap(d.conns)
 	d.names = copyMap(d.names)
 	d.peak = len(d.conns)
+	d.release.request()
 }
 
 // copyMap returns a copy of m sized for what it holds now.
@@ -193,4 +197,11 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n])
+}
+
+// count returns the number of open connections.
+func (d *directory) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.conns)
 }

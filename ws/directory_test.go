@@ -26,7 +26,7 @@ func TestUniqueName(t *testing.T) {
 
 func TestDirectoryLookup(t *testing.T) {
 	d := newDirectory(DirectoryAll, time.Millisecond)
-	c := &conn{send: make(chan []byte, 8), done: make(chan struct{}), s: &Server{}}
+	c := &conn{out: newOutQueue(8), done: make(chan struct{}), s: &Server{}}
 	c.id = d.add(c)
 	if _, err := d.lookup("alice"); err == nil || !isErr(err, gateway.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)

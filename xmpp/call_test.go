@@ -69,6 +69,14 @@ func TestBrowserHangsUpOnJingleClient(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no session-terminate")
 	}
+	// JMI finish follows, its reason condition in urn:xmpp:jingle:1.
+	fin, err := romeo.Expect(ctx, func(ev xmpptest.Event) bool { return ev.JMI != nil && ev.JMI.Name == "finish" })
+	if err != nil {
+		t.Fatal("no JMI finish:", err)
+	}
+	if fin.JMI.ID != call.SID || fin.JMI.Reason != "success" || fin.JMI.ReasonNS != jingle.NSJingle {
+		t.Errorf("finish %+v", fin.JMI)
+	}
 	waitNoSessions(t, e.a)
 }
 

@@ -74,10 +74,10 @@ func TestDevicesTable(t *testing.T) {
 		Features: []discoFeature{{Var: "urn:xmpp:jingle:1"}, {Var: "urn:xmpp:jingle:apps:rtp:1"}}}
 	ver, _ := verOf(good)
 	c := &capsIn{Hash: "sha-1", Node: "https://stanzajs.org", Ver: ver}
-	if node, ask := d.available(a, c); !ask || node != c.Node+"#"+ver {
+	if node, ask, _ := d.available(a, c); !ask || node != c.Node+"#"+ver {
 		t.Fatalf("first device: ask %v node %q", ask, node)
 	}
-	if _, ask := d.available(b, c); ask {
+	if _, ask, _ := d.available(b, c); ask {
 		t.Error("a second query for a ver in flight")
 	}
 	d.answered(a, ver, good)

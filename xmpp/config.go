@@ -21,7 +21,8 @@ type Config struct {
 	// Client is the client mode: the gateway logs in to an account on a
 	// server that does not allow components.
 	Client ClientConfig `yaml:"client"`
-	// ProposeTimeout bounds a JMI proposal: no proceed (outgoing) or no
+	// ProposeTimeout bounds a JMI proposal: no device taking the call
+	// (outgoing: no proceed, no session-accept on a direct branch) or no
 	// session-initiate after our proceed (incoming) by then ends it.
 	ProposeTimeout time.Duration `yaml:"propose_timeout"`
 	// IQTimeout bounds the wait for the answer to one of our IQs.

@@ -44,7 +44,19 @@ func newDevices() *devices {
 // none). It returns what to ask: the node#ver of unknown verified-able
 // caps, or "" with query true for a device without usable caps (its
 // disco#info is asked without node); query false when nothing is to ask.
-func (d *devices) available(full jid.JID, c *capsIn) (node string, query bool) {
+// direct reports a device whose features are known (cached) and take a
+// direct session-initiate.
+func (d *devices) available(full jid.JID, c *capsIn) (node string, query, direct bool) {
+	node, query = d.record(full, c)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dev := d.lookup(full); dev != nil && dev.feats != nil {
+		direct = dev.feats.direct()
+	}
+	return node, query, direct
+}
+
+func (d *devices) record(full jid.JID, c *capsIn) (node string, query bool) {
 	bare, res := full.Bare().String(), full.Resourcepart()
 	if res == "" {
 		return "", false
@@ -103,8 +115,10 @@ func (d *devices) unavailable(from jid.JID) {
 }
 
 // answered records the disco#info answer (nil: none came) to the query
-// about full for ver ("" for a query without node).
-func (d *devices) answered(full jid.JID, ver string, q *discoQuery) {
+// about full for ver ("" for a query without node). It returns the devices
+// that this answer made known as direct (fork.go may add them to a call
+// in progress).
+func (d *devices) answered(full jid.JID, ver string, q *discoQuery) (direct []jid.JID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	key := ver
@@ -113,32 +127,43 @@ func (d *devices) answered(full jid.JID, ver string, q *discoQuery) {
 	}
 	delete(d.inFlight, key)
 	if q == nil {
-		return
+		return nil
 	}
 	f := featuresOf(q)
 	if ver != "" {
 		if got, ok := verOf(q); ok && got == ver {
 			evictOne(d.caps, maxCapsEntries)
 			d.caps[ver] = f
-			d.applyVer(ver, f)
-			return
+			return d.applyVer(ver, f)
 		}
 	}
 	// Unverified (or no caps): the answer holds for this device only.
 	if dev := d.lookup(full); dev != nil && (ver == "" || dev.ver == ver) {
 		dev.feats = &f
+		if f.direct() {
+			return []jid.JID{full}
+		}
 	}
+	return nil
 }
 
-// applyVer gives every device with caps ver its features.
-func (d *devices) applyVer(ver string, f features) {
-	for _, rs := range d.users {
-		for _, dev := range rs {
-			if dev.ver == ver {
-				dev.feats = &f
+// applyVer gives every device with caps ver its features and returns the
+// direct ones.
+func (d *devices) applyVer(ver string, f features) (direct []jid.JID) {
+	for bare, rs := range d.users {
+		for res, dev := range rs {
+			if dev.ver != ver {
+				continue
+			}
+			dev.feats = &f
+			if b, err := jid.Parse(bare); err == nil && f.direct() {
+				if j, err := b.WithResource(res); err == nil {
+					direct = append(direct, j)
+				}
 			}
 		}
 	}
+	return direct
 }
 
 func (d *devices) lookup(full jid.JID) *device {

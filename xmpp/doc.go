@@ -40,7 +40,9 @@
 // a call to a bare JID also sends session-initiate to each known device
 // without urn:xmpp:jingle-message:0, the first to take the call wins and
 // the others get retract or session-terminate. A full-JID target
-// ("xmpp:juliet@example.org/phone") gets session-initiate directly, no JMI.
+// ("xmpp:juliet@example.org/phone", or in the component's XEP-0106 form
+// "xmpp:juliet\40example.org@gw.example.org/phone") gets session-initiate
+// directly, no JMI.
 //
 // Hang-ups map both ways between session-terminate reasons and
 // gateway.Hangup reasons (Jingle condition names are the gateway's

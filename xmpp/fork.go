@@ -61,6 +61,48 @@ func (s *session) startFork(targets []jid.JID) {
 	}
 }
 
+// evDeviceKnown tells a session that a device of its callee became known
+// as one that takes a direct session-initiate.
+type evDeviceKnown struct{ dev jid.JID }
+
+// deviceKnown hands a newly known direct device to the calls forking to
+// its user (a device whose presence or capabilities came in after the
+// call started). It may be called from any goroutine; it never blocks.
+func (a *Adapter) deviceKnown(dev jid.JID) {
+	bare := dev.Bare().String()
+	a.mu.Lock()
+	var to []*session
+	for k, s := range a.sessions {
+		if k.peer == bare && s.role == jingle.Initiator && s.getState() == stProposing {
+			to = append(to, s)
+		}
+	}
+	a.mu.Unlock()
+	for _, s := range to {
+		s.post(evDeviceKnown{dev: dev})
+	}
+}
+
+// onDeviceKnown adds a branch for a device that became known while the
+// call to its bare JID is still looking for a device. It gets the
+// candidates gathered so far once it acknowledges the initiate.
+func (s *session) onDeviceKnown(dev jid.JID) {
+	if !s.forking() || s.peer.Resourcepart() != "" || s.branch(dev) != nil || len(s.branches) >= maxUserResources {
+		return
+	}
+	list := []jid.JID{dev}
+	if cur := s.forkTo.Load(); cur != nil {
+		list = append(append([]jid.JID(nil), *cur...), dev)
+	}
+	s.forkTo.Store(&list)
+	b := &branch{to: dev, held: append([]gateway.Candidate(nil), s.held...)}
+	s.branches = append(s.branches, b)
+	s.log.Info("device became known; adding it to the fork", "device", dev.Resourcepart())
+	j := *s.offer
+	j.Action, j.Initiator = jingle.ActionSessionInitiate, s.local.String()
+	s.sendJingleTo(dev, &j, func(r iqResult) any { return evBranchIQ{to: dev, res: r} })
+}
+
 // inFork reports whether from is a device of the fork. It may be called
 // from any goroutine.
 func (s *session) inFork(from jid.JID) bool {
@@ -112,7 +154,7 @@ func (s *session) onBranchJingle(from jid.JID, j *jingle.Jingle) {
 	case jingle.ActionSessionAccept:
 		s.win(b, j)
 	case jingle.ActionTransportInfo:
-		if len(b.early) < maxPending {
+		if len(b.early) < maxEarly {
 			b.early = append(b.early, j)
 		}
 	case jingle.ActionSessionInfo:

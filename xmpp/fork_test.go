@@ -334,3 +334,108 @@ func TestClientModeDirectDevice(t *testing.T) {
 	<-call.Ended()
 	waitNoSessions(t, e.a)
 }
+
+// A device whose presence arrives while the call to its bare JID is still
+// proposing (the gateway knew nothing: JMI alone) joins the fork once its
+// capabilities are known, and can take the call.
+func TestForkLateDevice(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxFor(t, 40*time.Second)
+	dev := e.loginWith("juliet", xmpptest.LoginOptions{Features: xmpptest.JingleFeatures})
+	leg, err := newBrowserLeg(t, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.place(ctx, e.gw, "xmpp:juliet@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Expect(ctx, func(ev xmpptest.Event) bool { return ev.JMI != nil && ev.JMI.Name == "propose" }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Expect(shortCtx(t), func(ev xmpptest.Event) bool { return ev.Jingle != nil }); err == nil {
+		t.Fatal("a session-initiate before the gateway knew the device")
+	}
+	if err := dev.SendPresence(ctx, e.gwJID("alice")); err != nil {
+		t.Fatal(err)
+	}
+	call, err := dev.AnswerDirect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(call.Close)
+	assertMedia(t, ctx, call.Media, leg.peer)
+	if err := call.Hangup(ctx, "success"); err != nil {
+		t.Fatal(err)
+	}
+	leg.waitHangup(t, 5*time.Second)
+	waitNoSessions(t, e.a)
+}
+
+// A full JID in the component's XEP-0106 form: the user escaped into the
+// local part of a gateway JID, the resource on the gateway JID. The call
+// goes straight to that device.
+func TestBrowserCallsEscapedFullJID(t *testing.T) {
+	e := newEnv(t, nil)
+	juliet := e.login("juliet")
+	res := juliet.JID.Resourcepart()
+	comp := e.p.Cfg.Component
+	for i, target := range []string{
+		`xmpp:juliet\40localhost@` + comp + "/" + res,
+		`xmpp:xmpp\3ajuliet\40localhost@` + comp + "/" + res,
+	} {
+		ctx := ctxFor(t, 30*time.Second)
+		answered := make(chan *xmpptest.Call, 1)
+		go func() {
+			call, err := juliet.AnswerDirect(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			answered <- call
+		}()
+		leg, err := newBrowserLeg(t, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := leg.place(ctx, e.gw, target); err != nil {
+			t.Fatalf("%s refused: %v", target, err)
+		}
+		call := <-answered
+		if call == nil {
+			t.FailNow()
+		}
+		if i == 0 {
+			assertMedia(t, ctx, call.Media, leg.peer)
+		}
+		leg.hangup()
+		<-call.Ended()
+		waitNoSessions(t, e.a)
+	}
+	// A gateway JID that names no XMPP user is still the gateway itself.
+	leg, err := newBrowserLeg(t, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.place(ctxFor(t, 5*time.Second), e.gw, "xmpp:bob@"+comp); err == nil {
+		t.Error("a call to a gateway JID was placed")
+	}
+}
+
+// unwrap: the XEP-0106 forms of an XMPP user's JID inside the component's
+// domain, with or without a resource (escaped in the local part it is
+// lower-cased, like the local part).
+func TestUnwrapGatewayJID(t *testing.T) {
+	a := &Adapter{cfg: Config{Component: ComponentConfig{Domain: "gw.example.org"}}, addr: jid.MustParse("gw.example.org")}
+	for in, want := range map[string]string{
+		`juliet\40example.org@gw.example.org`:               "juliet@example.org",
+		`juliet\40example.org@gw.example.org/Phone`:         "juliet@example.org/Phone",
+		`xmpp\3ajuliet\40example.org@gw.example.org`:        "juliet@example.org",
+		`xmpp\3ajuliet\40example.org\2fdesk@gw.example.org`: "juliet@example.org/desk",
+		`alice@gw.example.org`:                              `alice@gw.example.org`,
+		`bob\40gw.example.org@gw.example.org`:               `bob\40gw.example.org@gw.example.org`,
+		`juliet@example.org/x`:                              `juliet@example.org/x`,
+	} {
+		if got := a.unwrap(jid.MustParse(in)).String(); got != want {
+			t.Errorf("unwrap(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -26,6 +26,9 @@ const (
 	maxPending = 256
 	// maxFuture caps candidates of an ICE generation not known yet.
 	maxFuture = 32
+	// maxEarly caps the transport-infos a device of a fork may send before
+	// it wins (fork.go); later ones are dropped.
+	maxEarly = 32
 )
 
 // Default timers.

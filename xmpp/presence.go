@@ -57,7 +57,10 @@ func (a *Adapter) onPresence(st *stream, in *inStanza) (xml.TokenReader, func())
 // onAvailable keeps an available device and returns the disco#info query
 // to send when its capabilities are not known yet (or nil).
 func (a *Adapter) onAvailable(st *stream, from, to jid.JID, c *capsIn) xml.TokenReader {
-	node, ask := a.devices.available(from, c)
+	node, ask, direct := a.devices.available(from, c)
+	if direct {
+		a.deviceKnown(from)
+	}
 	if !ask {
 		return nil
 	}
@@ -79,7 +82,9 @@ func (a *Adapter) onAvailable(st *stream, from, to jid.JID, c *capsIn) xml.Token
 		if r.ok {
 			answer = r.disco
 		}
-		a.devices.answered(from, ver, answer)
+		for _, d := range a.devices.answered(from, ver, answer) {
+			a.deviceKnown(d)
+		}
 	})
 	a.metrics.Message(dialect, "out", "disco-info")
 	return iq.Wrap(q)

@@ -196,6 +196,8 @@ func (s *session) handle(ev any) {
 		}
 	case evBranchIQ:
 		s.onBranchIQ(e.to, e.res)
+	case evDeviceKnown:
+		s.onDeviceKnown(e.dev)
 	case evJMI:
 		s.onJMI(e.from, e.el)
 	case evMsgError:

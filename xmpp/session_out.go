@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -27,6 +28,7 @@ func (a *Adapter) Dial(_ context.Context, req gateway.DialRequest) (gateway.Leg,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", gateway.ErrBadTarget, err)
 	}
+	to = a.unwrap(to)
 	if a.ours(to) {
 		return nil, fmt.Errorf("%w: %s is the gateway itself", gateway.ErrForbidden, to.String())
 	}
@@ -42,6 +44,33 @@ func (a *Adapter) Dial(_ context.Context, req gateway.DialRequest) (gateway.Leg,
 		return nil, err
 	}
 	return s.leg, nil
+}
+
+// unwrap turns a gateway JID that names an XMPP user in XEP-0106 form
+// back into that user's JID (component mode): "juliet\40example.org@gw"
+// or "xmpp\3ajuliet\40example.org@gw" is juliet@example.org, and a
+// resource, on the gateway JID ("…@gw/phone") or escaped in the local part
+// ("juliet\40example.org\2fphone@gw"), names her device. Anything else,
+// and a JID that unwraps into the gateway again, is returned unchanged
+// (and refused by Dial).
+func (a *Adapter) unwrap(to jid.JID) jid.JID {
+	if !a.cfg.ComponentMode() || !a.ours(to) || to.Localpart() == "" {
+		return to
+	}
+	u := UnescapeLocal(to.Localpart())
+	if len(u) > 5 && strings.EqualFold(u[:5], "xmpp:") {
+		u = u[5:]
+	}
+	inner, err := jid.Parse(u)
+	if err != nil || inner.Localpart() == "" || a.ours(inner) {
+		return to
+	}
+	if inner.Resourcepart() == "" && to.Resourcepart() != "" {
+		if full, err := inner.WithResource(to.Resourcepart()); err == nil {
+			inner = full
+		}
+	}
+	return inner
 }
 
 // localFor is our JID toward the callee: the caller's gateway JID in

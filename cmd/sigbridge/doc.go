@@ -9,8 +9,9 @@
 // With no arguments it serves with embedded defaults: HTTP (the browser
 // WebSocket dialect on /ws and /, the demo page on /, /metrics, /healthz,
 // /readyz) on 127.0.0.1:8080, answering only the Hosts it serves (hosts.go).
-// SIGTERM or SIGINT drains: new calls are refused
-// (503), live calls get until the drain timeout and are then hung up.
+// SIGTERM or SIGINT drains: new calls are refused (503), live calls get until
+// shortly before the drain deadline and are then hung up; SIP BYEs, CANCELs
+// and final answers complete before the exit.
 //
 // This is the only package that may exit the process.
 package main

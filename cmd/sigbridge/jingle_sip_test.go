@@ -24,6 +24,7 @@ import (
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/xmpp"
+	"github.com/sigbridge/sigbridge/xmpp/jingle"
 	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 )
 
@@ -163,6 +164,33 @@ func TestJingleSIPBusy(t *testing.T) {
 		t.Fatalf("call answered 486: %v, want session-terminate busy", err)
 	}
 	uas.wait(t)
+	waitNoCalls(t, e.srv)
+}
+
+// A JMI propose to a SIP target that the SIP adapter's egress policy
+// refuses (no route for it) is answered reject decline, in
+// urn:xmpp:jingle:1, not proceed; no INVITE is sent.
+func TestJingleSIPEgressRefusedAtPropose(t *testing.T) {
+	e := newJingleSIPEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	romeo := e.login(t, ctx)
+	to, err := jid.New(xmpp.EscapeLocal("bob@203.0.113.9"), e.p.Cfg.Component, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := romeo.SendJMI(ctx, to, "propose", "egress-1", "", "audio"); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := romeo.Expect(ctx, func(ev xmpptest.Event) bool {
+		return ev.JMI != nil && ev.JMI.ID == "egress-1" && ev.JMI.Name != "propose"
+	})
+	if err != nil {
+		t.Fatalf("no answer to the propose: %v", err)
+	}
+	if ev.JMI.Name != "reject" || ev.JMI.Reason != "decline" || ev.JMI.ReasonNS != jingle.NSJingle {
+		t.Errorf("answer %+v, want reject decline in %s", ev.JMI, jingle.NSJingle)
+	}
 	waitNoCalls(t, e.srv)
 }
 
@@ -515,8 +543,16 @@ func needSIPpBinary(t *testing.T) string {
 }
 
 // startSIPpUAS runs a scenario of sip/testdata/sipp, or the scenario file
-// at an absolute path.
+// at an absolute path, for one call.
 func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
+	t.Helper()
+	return startSIPpScenario(t, scenario, "")
+}
+
+// startSIPpScenario runs a scenario as startSIPpUAS does; remote is the
+// address a UAC scenario calls ("" for a UAS), extra overrides arguments
+// ("-m", "5").
+func startSIPpScenario(t *testing.T, scenario, remote string, extra ...string) *sippUAS {
 	t.Helper()
 	bin := needSIPpBinary(t)
 	sf := scenario
@@ -535,6 +571,10 @@ func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
 		"-mp", strconv.Itoa(mport), "-m", "1", "-aa", "-nostdin", "-timeout", "40s", "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(u.dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(u.dir, "messages.log")}
+	if remote != "" {
+		args = append([]string{remote}, args...)
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = u.dir
 	cmd.Stdout, cmd.Stderr = u.out, u.out

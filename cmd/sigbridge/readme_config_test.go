@@ -8,6 +8,7 @@ import (
 
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
+	"github.com/sigbridge/sigbridge/ws"
 	"github.com/sigbridge/sigbridge/xmpp"
 )
 
@@ -52,6 +53,9 @@ func TestREADMEConfigExample(t *testing.T) {
 		cfg.SIP.RegistrarDefaultExpires != sip.DefaultRegistrarDefaultExpires {
 		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
 			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
+	}
+	if d := ws.DefaultConfig().TURN; len(cfg.WS.TURN.URLs) != 0 || cfg.WS.TURN.SecretEnv != d.SecretEnv || cfg.WS.TURN.TTL != d.TTL {
+		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
 	}
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())

@@ -242,22 +242,38 @@ func (s *server) startXMPP() {
 	}()
 }
 
-// shutdown drains calls until the drain timeout, then closes the adapters
-// and the HTTP server.
+// shutdown drains: calls may end on their own until shortly before the
+// drain deadline (hangupReserve); then the rest are hung up on every leg,
+// and the SIP adapter waits, until the deadline, for each dialog's BYE,
+// CANCEL or final answer to complete before the transports close.
 func (s *server) shutdown() error {
 	s.log.Info("draining", "calls", s.gw.ActiveCalls(), "timeout", s.cfg.DrainTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
-	defer cancel()
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-hangupReserve(s.cfg.DrainTimeout)))
 	s.gw.Drain(ctx)
+	cancel()
+	var errs []error
+	if s.sip != nil {
+		hangups, cancelHangups := context.WithDeadline(context.Background(), deadline)
+		if err := s.sip.Shutdown(hangups); errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("drain deadline passed before every SIP hang-up completed", "err", err)
+		} else if err != nil {
+			errs = append(errs, err)
+		}
+		cancelHangups()
+	}
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelClose()
-	errs := []error{s.ws.Shutdown(closeCtx)}
-	if s.sip != nil {
-		errs = append(errs, s.sip.Close())
-	}
+	errs = append(errs, s.ws.Shutdown(closeCtx))
 	s.stopXMPP()
 	s.xmppDone.Wait()
 	errs = append(errs, s.httpSrv.Shutdown(closeCtx))
 	s.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// hangupReserve is the part of the drain timeout kept for the hang-ups'
+// own transactions (SIP BYE and CANCEL answers): a third of it, at most 5 s.
+func hangupReserve(drain time.Duration) time.Duration {
+	return min(drain/3, 5*time.Second)
 }
