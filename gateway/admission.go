@@ -114,7 +114,7 @@ func (a *admission) acquire(dialect string) (func(), error) {
 
 // shed counts and logs one refused call and returns its error.
 func (a *admission) shed(dialect, signal string, now time.Time) error {
-	a.metrics.callShed(dialect, signal)
+	a.metrics.CallShed(dialect, signal)
 	a.shedAt.Store(now.UnixNano())
 	if a.shedding.CompareAndSwap(false, true) {
 		a.log.Warn("overloaded: shedding new calls", "signal", signal, "calls_in_setup", a.inSetup.Load(),
