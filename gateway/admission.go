@@ -89,27 +89,26 @@ func (a *admission) check(now time.Time) string {
 	return ""
 }
 
-// acquire admits one call for setup: the returned function ends its setup
-// (answered or over) and may be called more than once. A refused call is
-// counted as shed for dialect.
-func (a *admission) acquire(dialect string) (func(), error) {
+// acquire admits one call for setup; release ends it (answered or over).
+// A refused call is counted as shed for dialect.
+func (a *admission) acquire(dialect string) error {
 	now := time.Now()
 	if a.queueDelayed(now) {
-		return nil, a.shed(dialect, SignalQueueDelay, now)
+		return a.shed(dialect, SignalQueueDelay, now)
 	}
 	if n := a.inSetup.Add(1); a.maxSetup > 0 && n > a.maxSetup {
 		a.inSetup.Add(-1)
-		return nil, a.shed(dialect, SignalCallsInSetup, now)
+		return a.shed(dialect, SignalCallsInSetup, now)
 	}
 	a.metrics.setupStarted()
 	a.calm(now)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			a.inSetup.Add(-1)
-			a.metrics.setupEnded()
-		})
-	}, nil
+	return nil
+}
+
+// release ends the setup of one call admitted by acquire.
+func (a *admission) release() {
+	a.inSetup.Add(-1)
+	a.metrics.setupEnded()
 }
 
 // shed counts and logs one refused call and returns its error.

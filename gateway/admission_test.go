@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"runtime/metrics"
@@ -216,4 +217,17 @@ func backlog(n int, d time.Duration) {
 		}()
 	}
 	wg.Wait()
+}
+
+// BenchmarkAdmission is the cost admission adds to every call: one admit
+// and its release, with both signals on (reported, never asserted).
+func BenchmarkAdmission(b *testing.B) {
+	a := newAdmission(DefaultConfig().withDefaults(), slog.New(slog.DiscardHandler), NewMetrics(nil))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.acquire("ws"); err != nil {
+			b.Fatal(err)
+		}
+		a.release()
+	}
 }
