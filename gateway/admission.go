@@ -23,8 +23,9 @@ const delayQuantile = 0.9
 // measured; the signal is refreshed at most this often.
 const delayWindow = 100 * time.Millisecond
 
-// delayMinSamples: a window with fewer goroutine wake-ups says nothing
-// (an idle process) and never sheds.
+// delayMinSamples: a window with fewer sampled goroutine wake-ups (the
+// runtime records about one in eight) says nothing (an idle process) and
+// never sheds.
 const delayMinSamples = 64
 
 // schedLatencies is the runtime's histogram of the time runnable goroutines
