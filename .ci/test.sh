@@ -15,9 +15,11 @@ install_packages() {
   command -v npm >/dev/null || need+=(nodejs npm)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v baresip >/dev/null || need+=(baresip)
+  command -v turnserver >/dev/null || need+=(coturn)
   [ ${#need[@]} -eq 0 ] && return 0
   log "apt-get install ${need[*]}"
-  # Packages must not start their own daemons (prosody, kamailio): the tests
+  # Packages must not start their own daemons (prosody, kamailio, coturn): the tests
   # start their own on loopback.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get update -qq

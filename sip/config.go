@@ -204,8 +204,8 @@ func (c Config) withDefaults() Config {
 // DefaultDigestAlgorithms is the default of Config.DigestAlgorithms.
 func DefaultDigestAlgorithms() []string { return []string{"SHA-256", "MD5"} }
 
-// digestAlgorithms are the algorithms a challenge may offer.
-var digestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
+// knownDigestAlgorithms are the algorithms a challenge may offer.
+var knownDigestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
 
 // digestAlgorithms checks and canonicalises (upper case) DigestAlgorithms.
 func (c Config) digestAlgorithms() ([]string, error) {
@@ -213,7 +213,7 @@ func (c Config) digestAlgorithms() ([]string, error) {
 	seen := map[string]bool{}
 	for _, alg := range c.DigestAlgorithms {
 		alg = strings.ToUpper(strings.TrimSpace(alg))
-		if !digestAlgorithms[alg] {
+		if !knownDigestAlgorithms[alg] {
 			return nil, fmt.Errorf("%w: digest algorithm %q (want MD5, SHA-256 or SHA-512-256)", ErrConfig, alg)
 		}
 		if seen[alg] {
@@ -223,6 +223,23 @@ func (c Config) digestAlgorithms() ([]string, error) {
 		out = append(out, alg)
 	}
 	return out, nil
+}
+
+func (c Config) registrarDefaults() Config {
+	if c.RegistrarMinExpires <= 0 {
+		c.RegistrarMinExpires = DefaultRegistrarMinExpires
+	}
+	if c.RegistrarMaxExpires <= 0 {
+		c.RegistrarMaxExpires = DefaultRegistrarMaxExpires
+	}
+	if c.RegistrarMaxExpires < c.RegistrarMinExpires {
+		c.RegistrarMaxExpires = c.RegistrarMinExpires
+	}
+	if c.RegistrarDefaultExpires <= 0 {
+		c.RegistrarDefaultExpires = DefaultRegistrarDefaultExpires
+	}
+	c.RegistrarDefaultExpires = min(max(c.RegistrarDefaultExpires, c.RegistrarMinExpires), c.RegistrarMaxExpires)
+	return c
 }
 
 // defaultHost derives our advertised host from the listen address.

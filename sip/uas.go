@@ -186,14 +186,14 @@ type inLeg struct {
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
-	tag, _ := sess.InviteRequest.To().Params.Get("tag")
-	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
 	l.log = l.log.With("callid", req.CallID().Value())
+	tag, _ := sess.InviteRequest.To().Params.Get("tag")
+	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
 }

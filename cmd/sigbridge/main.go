@@ -31,6 +31,8 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return runJingle2SDP(rest, in, out, errOut)
 	case "interop":
 		return runInterop(ctx, rest, out, errOut)
+	case "load":
+		return runLoad(ctx, rest, out, errOut)
 	case "version":
 		fmt.Fprintln(out, versionString())
 		return 0
@@ -46,6 +48,7 @@ const usage = `usage:
   sigbridge [serve] [--config FILE] [--http ADDR] [--log-level debug|info|warn|error]
   sigbridge version
   sigbridge interop [--ws URL] [--sip URI] [--xmpp JID ...] [--run PATTERN] [--json FILE] [--html FILE] [--negative-control]
+  sigbridge load --ws URL --target PATTERN [--users N] [--rate R] [--duration D | --calls N] [--hold D] [--answer] [--token-secret S | --token T] [--json FILE]
   sigbridge sdp2jingle [-role initiator|responder] [-drop-mdns] [-action A] [-sid S] < offer.sdp
   sigbridge jingle2sdp [-role initiator|responder] [-drop-mdns] < jingle.xml
 `

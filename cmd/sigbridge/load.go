@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sigbridge/sigbridge/interop/load"
+)
+
+const loadUsage = `usage: sigbridge load --ws URL --target PATTERN [flags]
+
+Places browser-dialect calls (Chromium SDP offer, three trickled candidates,
+end-of-candidates, hang-up after --hold) through the gateway at --ws, at
+--rate calls/s for --duration or --calls, then drains and reports attempted,
+answered, failed by reason and setup latency (offer sent → answer received).
+A progress line goes to stderr every second. The %%d in --user-pattern and
+--target is the caller user's index: caller k calls target k. The exit
+status is 1 when a call failed or could not be placed, 2 on bad flags.
+See interop/load/README.md.
+
+`
+
+func parseLoadFlags(args []string, errOut io.Writer) (load.Options, string, error) {
+	var o load.Options
+	var jsonFile string
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() { fmt.Fprint(errOut, strings.ReplaceAll(loadUsage, "%%", "%")); fs.PrintDefaults() }
+	fs.StringVar(&o.WS, "ws", "", "browser dialect WebSocket URL (ws://127.0.0.1:8080/ws)")
+	fs.IntVar(&o.Users, "users", load.DefaultUsers, "logged-in caller users (0 with --answer: only answer, for SIP → browser)")
+	fs.StringVar(&o.UserPattern, "user-pattern", load.DefaultUserPattern, "caller user names; %d is the user's index")
+	fs.Float64Var(&o.Rate, "rate", load.DefaultRate, "calls placed per second")
+	fs.DurationVar(&o.Duration, "duration", 0, "how long calls are placed (default 10s when --calls is not set)")
+	fs.IntVar(&o.Calls, "calls", 0, "how many calls are placed")
+	fs.DurationVar(&o.Hold, "hold", load.DefaultHold, "how long an answered call is held before hang-up")
+	fs.StringVar(&o.Target, "target", "", "callee address; %d is the caller's index (callee-%d, sip:uas@127.0.0.1:5080)")
+	fs.BoolVar(&o.Answer, "answer", false, "log in the --target users too and answer every call (browser → browser)")
+	fs.IntVar(&o.AnswerUsers, "answer-users", 0, "answering users when --users is 0")
+	fs.StringVar(&o.Media, "media", "audio", "offer: audio (Chromium audio-only) or av (audio, video, data channel)")
+	fs.IntVar(&o.MaxCallsPerUser, "max-calls-per-user", load.DefaultMaxCallsPerUser, "the gateway's gateway.max_calls_per_user: calls in flight per user never exceed it")
+	fs.Float64Var(&o.MsgRate, "ws-rate", load.DefaultMsgRate, "the gateway's ws.rate_per_second: messages per user stay within it")
+	fs.Float64Var(&o.MsgBurst, "ws-burst", load.DefaultMsgBurst, "the gateway's ws.rate_burst")
+	fs.DurationVar(&o.SetupTimeout, "setup-timeout", load.DefaultSetupTimeout, "a call not answered within this fails (and is hung up)")
+	fs.DurationVar(&o.Drain, "drain", 0, "wait for calls in flight after placing stops (default setup-timeout + hold + 5s)")
+	fs.StringVar(&o.TokenSecret, "token-secret", os.Getenv("SIGBRIDGE_LOAD_TOKEN_SECRET"), "mint an HS256 JWT per user with this secret (default $SIGBRIDGE_LOAD_TOKEN_SECRET)")
+	fs.StringVar(&o.TokenAudience, "token-audience", "", "aud claim of minted tokens")
+	fs.StringVar(&o.TokenIssuer, "token-issuer", "", "iss claim of minted tokens")
+	fs.StringVar(&o.Token, "token", "", "a given JWT (one user: --users 1; its sub is the user name)")
+	fs.StringVar(&o.Origin, "origin", "", "Origin header to send (default none, as non-browser clients)")
+	fs.StringVar(&jsonFile, "json", "", "write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return o, "", err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(errOut, "sigbridge load: unexpected argument %q\n", fs.Arg(0))
+		return o, "", errors.New("unexpected argument")
+	}
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
+		return o, "", err
+	}
+	return o, jsonFile, nil
+}
+
+// runLoad is `sigbridge load`.
+func runLoad(ctx context.Context, args []string, out, errOut io.Writer) int {
+	o, jsonFile, err := parseLoadFlags(args, errOut)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	rep, err := load.Run(ctx, o, errOut)
+	if err != nil {
+		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
+		return 1
+	}
+	if err := rep.WriteText(out); err != nil {
+		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
+		return 1
+	}
+	if jsonFile != "" {
+		if err := writeLoadJSON(jsonFile, rep); err != nil {
+			fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
+			return 1
+		}
+	}
+	if rep.Failed > 0 || rep.NotPlaced > 0 {
+		return 1
+	}
+	return 0
+}
+
+func writeLoadJSON(path string, rep *load.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("json report: %w", err)
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("json report: %w", err)
+	}
+	return f.Close()
+}

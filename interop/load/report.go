@@ -1,0 +1,177 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Report is the outcome of a run (also its --json form).
+type Report struct {
+	WS       string  `json:"ws"`
+	Target   string  `json:"target"`
+	Users    int     `json:"users"`
+	Rate     float64 `json:"rate"`
+	HoldMS   int64   `json:"hold_ms"`
+	Started  string  `json:"started"`
+	PlacingS float64 `json:"placing_s"` // how long calls were placed
+	ElapsedS float64 `json:"elapsed_s"` // placing and drain
+
+	// Attempted calls had their video-offer sent; Answered got a
+	// video-answer; Failed got error/hang-up (or nothing) instead.
+	// Attempted = Answered + Failed.
+	Attempted int `json:"attempted"`
+	Answered  int `json:"answered"`
+	Failed    int `json:"failed"`
+	// Failures counts failed calls by the gateway's "code reason"
+	// ("480 gone") or by the tool's own reason ("timeout: no answer
+	// within 10s", "connection closed", "unfinished at drain end").
+	Failures map[string]int `json:"failures"`
+	// NotPlaced counts calls that were due while every user was at its
+	// call cap or message budget: the run needs more users (or the
+	// gateway higher limits).
+	NotPlaced int `json:"not_placed"`
+	// Dropped counts answered calls the far end hung up before the hold
+	// ended, by "code reason".
+	Dropped map[string]int `json:"dropped"`
+	// Errors counts error messages that did not end a call (a refused
+	// candidate, a rate limit), by "code reason ref".
+	Errors map[string]int `json:"errors"`
+	// Setup is the latency video-offer sent → video-answer received.
+	Setup Latency `json:"setup_ms"`
+	// Offers and AnsweredIn are the answering callees' incoming calls and
+	// their answers (with --answer).
+	Offers     int `json:"callee_offers"`
+	AnsweredIn int `json:"callee_answered"`
+}
+
+// Latency summarises setup times in milliseconds.
+type Latency struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50"`
+	P95   float64 `json:"p95"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+}
+
+// stats collects a run's outcomes from many goroutines.
+type stats struct {
+	mu                                     sync.Mutex
+	attempted, answered, failed, notPlaced int
+	offers, answeredIn                     int
+	failures, dropped, errors              map[string]int
+	setup                                  []time.Duration
+	window                                 []time.Duration // since the last progress line
+}
+
+func newStats() *stats {
+	return &stats{failures: map[string]int{}, dropped: map[string]int{}, errors: map[string]int{}}
+}
+
+func (s *stats) add(f func(s *stats)) {
+	s.mu.Lock()
+	f(s)
+	s.mu.Unlock()
+}
+
+func (s *stats) answer(d time.Duration) {
+	s.add(func(s *stats) {
+		s.answered++
+		s.setup = append(s.setup, d)
+		s.window = append(s.window, d)
+	})
+}
+
+func (s *stats) fail(reason string) {
+	s.add(func(s *stats) { s.failed++; s.failures[reason]++ })
+}
+
+// reasonOf names the gateway's reason for m: "480 gone".
+func reasonOf(m inMsg) string {
+	r := fmt.Sprintf("%d %s", m.Code, m.Reason)
+	if m.Code == 0 && m.Reason == "" {
+		r = m.Type + " without code"
+	}
+	return r
+}
+
+// summarize returns the latency summary of ds.
+func summarize(ds []time.Duration) Latency {
+	if len(ds) == 0 {
+		return Latency{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	pick := func(q float64) float64 {
+		i := int(q*float64(len(s))+0.999999) - 1
+		i = max(0, min(i, len(s)-1))
+		return ms(s[i])
+	}
+	return Latency{Count: len(s), P50: pick(0.50), P95: pick(0.95), P99: pick(0.99), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// progress returns the progress line and resets the window.
+func (s *stats) progress(elapsed time.Duration, inFlight int) string {
+	s.mu.Lock()
+	w := summarize(s.window)
+	s.window = s.window[:0]
+	line := fmt.Sprintf("load %4.0fs: attempted %d answered %d failed %d not-placed %d in-flight %d | last interval: %d answers, setup p50 %.1fms p99 %.1fms max %.1fms",
+		elapsed.Seconds(), s.attempted, s.answered, s.failed, s.notPlaced, inFlight, w.Count, w.P50, w.P99, w.Max)
+	s.mu.Unlock()
+	return line
+}
+
+// report fills r's counters.
+func (s *stats) report(r *Report) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.Attempted, r.Answered, r.Failed, r.NotPlaced = s.attempted, s.answered, s.failed, s.notPlaced
+	r.Offers, r.AnsweredIn = s.offers, s.answeredIn
+	r.Failures, r.Dropped, r.Errors = maps.Clone(s.failures), maps.Clone(s.dropped), maps.Clone(s.errors)
+	r.Setup = summarize(s.setup)
+}
+
+// WriteText prints the final report.
+func (r *Report) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, `sigbridge load: %s → %s, %d users, %.0f calls/s, hold %s
+placing %.1fs, total %.1fs (with drain)
+attempted %d  answered %d  failed %d  not placed %d
+setup latency (offer sent → answer received, %d calls): p50 %.1fms  p95 %.1fms  p99 %.1fms  max %.1fms
+`, r.WS, r.Target, r.Users, r.Rate, time.Duration(r.HoldMS)*time.Millisecond, r.PlacingS, r.ElapsedS,
+		r.Attempted, r.Answered, r.Failed, r.NotPlaced, r.Setup.Count, r.Setup.P50, r.Setup.P95, r.Setup.P99, r.Setup.Max)
+	if err != nil {
+		return err
+	}
+	if r.Offers > 0 {
+		fmt.Fprintf(w, "answering callees: %d incoming calls, %d answered\n", r.Offers, r.AnsweredIn)
+	}
+	for _, sec := range []struct {
+		title string
+		m     map[string]int
+	}{{"failed by reason", r.Failures}, {"answered, then hung up by the far end", r.Dropped}, {"other errors", r.Errors}} {
+		if len(sec.m) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s:\n", sec.title)
+		for _, k := range slices.Sorted(maps.Keys(sec.m)) {
+			fmt.Fprintf(w, "  %-40s %d\n", k, sec.m[k])
+		}
+	}
+	if r.NotPlaced > 0 {
+		fmt.Fprintln(w, "not placed: every user was at its call cap or message budget; raise --users (or the gateway's limits and --max-calls-per-user/--ws-rate)")
+	}
+	return nil
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

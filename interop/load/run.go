@@ -1,0 +1,367 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runner is one load run.
+type runner struct {
+	o             Options
+	out           io.Writer // progress lines
+	st            *stats
+	offer, answer media
+	callers       []*userConn
+	callees       []*userConn
+	hardStop      chan struct{} // closed when the drain ends or ctx is done
+	stopOnce      sync.Once
+	calls         sync.WaitGroup // placed calls
+	incoming      sync.WaitGroup // answered incoming calls
+	inFlight      atomic.Int64
+}
+
+// releaseDelay keeps a call's slot taken a little after its hang-up was
+// sent, so that the gateway has ended the call before the slot is reused
+// (the gateway counts a call until both legs ended).
+const releaseDelay = 100 * time.Millisecond
+
+// Run logs the users in, places calls at o.Rate until o.Duration or
+// o.Calls, waits up to o.Drain for the calls in flight, hangs up what is
+// left, closes every connection and returns the report. progress gets a
+// line every o.Progress. A cancelled ctx stops placing and ends the run
+// at once (with the report so far).
+func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	r := &runner{o: o, out: progress, st: newStats(), hardStop: make(chan struct{})}
+	var err error
+	if r.offer, r.answer, err = offerAnswer(o.Media); err != nil {
+		return nil, err
+	}
+	defer r.closeAll()
+	if err := r.logInAll(ctx); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "load: %d callers and %d answering callees logged in\n", len(r.callers), len(r.callees))
+	if o.OnReady != nil {
+		o.OnReady()
+	}
+	rep := &Report{WS: o.WS, Target: o.Target, Users: o.Users, Rate: o.Rate, HoldMS: o.Hold.Milliseconds(),
+		Started: time.Now().UTC().Format(time.RFC3339)}
+	start := time.Now()
+	stopProgress := r.startProgress(start)
+	if o.Users == 0 {
+		r.answerOnly(ctx)
+	} else {
+		r.place(ctx, start)
+	}
+	rep.PlacingS = time.Since(start).Seconds()
+	r.drain(ctx)
+	stopProgress()
+	rep.ElapsedS = time.Since(start).Seconds()
+	r.st.report(rep)
+	return rep, nil
+}
+
+// logInAll logs in the answering callees first (they must be online
+// before the first call), then the callers, 32 at a time.
+func (r *runner) logInAll(ctx context.Context) error {
+	if r.o.Answer {
+		n := r.o.Users
+		if n == 0 {
+			n = r.o.AnswerUsers
+		}
+		cs, err := r.logIn(ctx, r.o.Target, n, true)
+		r.callees = cs
+		if err != nil {
+			return err
+		}
+	}
+	cs, err := r.logIn(ctx, r.o.UserPattern, r.o.Users, false)
+	r.callers = cs
+	return err
+}
+
+func (r *runner) logIn(ctx context.Context, pattern string, n int, callee bool) ([]*userConn, error) {
+	conns := make([]*userConn, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			conns[i], errs[i] = r.logInOne(ctx, expand(pattern, i), i, callee)
+		})
+	}
+	wg.Wait()
+	var out []*userConn
+	for i, c := range conns {
+		if c != nil {
+			out = append(out, c)
+		}
+		if errs[i] != nil {
+			return out, errs[i]
+		}
+	}
+	return out, nil
+}
+
+func (r *runner) logInOne(ctx context.Context, name string, i int, callee bool) (*userConn, error) {
+	tok, err := r.token(name)
+	if err != nil {
+		return nil, err
+	}
+	if r.o.Token != "" {
+		if name, err = tokenSubject(tok); err != nil {
+			return nil, err
+		}
+	}
+	c, err := dial(ctx, r.o, name, tok)
+	if err != nil {
+		return nil, err
+	}
+	c.index = i
+	c.onError = r.strayError
+	if callee {
+		c.onOffer = r.incomingCall
+	}
+	go c.readLoop()
+	if err := c.logIn(ctx); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// strayError counts an error that belongs to no call in progress.
+func (r *runner) strayError(m inMsg) {
+	r.st.add(func(s *stats) { s.errors[fmt.Sprintf("%s ref=%s", reasonOf(m), m.Ref)]++ })
+}
+
+// place is the open-loop scheduler: call n is due at start + n/rate.
+func (r *runner) place(ctx context.Context, start time.Time) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	next := 0
+	for n := 0; r.o.Calls == 0 || n < r.o.Calls; n++ {
+		due := time.Duration(float64(n) / r.o.Rate * float64(time.Second))
+		if r.o.Duration > 0 && due >= r.o.Duration {
+			return
+		}
+		if wait := time.Until(start.Add(due)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		caller, callee, idx := r.pick(next, time.Now())
+		if caller == nil {
+			r.st.add(func(s *stats) { s.notPlaced++ })
+			continue
+		}
+		next = idx + 1
+		r.inFlight.Add(1)
+		r.calls.Go(func() { r.call(caller, callee, "c"+strconv.Itoa(n)) })
+	}
+}
+
+// pick finds, round robin from next, a caller (and with --answer its
+// callee) with a free call slot and message budget.
+func (r *runner) pick(next int, now time.Time) (caller, callee *userConn, idx int) {
+	for i := range len(r.callers) {
+		idx = (next + i) % len(r.callers)
+		c := r.callers[idx]
+		if !c.reserve(r.o, callerMessages, now) {
+			continue
+		}
+		if r.callees == nil {
+			return c, nil, idx
+		}
+		if ce := r.callees[c.index]; ce.reserve(r.o, calleeMessages, now) {
+			return c, ce, idx
+		}
+		c.refund(callerMessages)
+	}
+	return nil, nil, 0
+}
+
+// call is one outgoing call: offer, candidates, wait for the answer, hold,
+// hang up.
+func (r *runner) call(u, callee *userConn, id string) {
+	defer r.inFlight.Add(-1)
+	ch := u.register(id)
+	defer func() {
+		u.unregister(id)
+		time.AfterFunc(releaseDelay, func() {
+			u.release()
+			if callee != nil {
+				callee.release()
+			}
+		})
+	}()
+	r.st.add(func(s *stats) { s.attempted++ })
+	t0 := time.Now()
+	if err := u.sendMedia("video-offer", id, expand(r.o.Target, u.index), r.offer); err != nil {
+		r.st.fail("send failed: connection closed or stuck")
+		return
+	}
+	if !r.awaitAnswer(u, id, ch, t0) {
+		return
+	}
+	r.hold(u, id, ch)
+}
+
+// awaitAnswer waits for the call's video-answer and records the outcome.
+func (r *runner) awaitAnswer(u *userConn, id string, ch chan inMsg, t0 time.Time) bool {
+	timeout := time.NewTimer(r.o.SetupTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case m := <-ch:
+			switch {
+			case m.Type == "video-answer":
+				r.st.answer(time.Since(t0))
+				return true
+			case m.Type == "hang-up" || (m.Type == "error" && m.Ref == "video-offer"):
+				r.st.fail(reasonOf(m))
+				return false
+			case m.Type == "error":
+				r.strayError(m)
+			}
+		case <-timeout.C:
+			r.st.fail(fmt.Sprintf("timeout: no answer within %s", r.o.SetupTimeout))
+			_ = u.hangUp(id)
+			return false
+		case <-u.closed:
+			r.st.fail("connection closed")
+			return false
+		case <-r.hardStop:
+			r.st.fail("unfinished at drain end")
+			_ = u.hangUp(id)
+			return false
+		}
+	}
+}
+
+// hold keeps an answered call up for o.Hold, then hangs up.
+func (r *runner) hold(u *userConn, id string, ch chan inMsg) {
+	t := time.NewTimer(r.o.Hold)
+	defer t.Stop()
+	for {
+		select {
+		case m := <-ch:
+			switch m.Type {
+			case "hang-up":
+				r.st.add(func(s *stats) { s.dropped[reasonOf(m)]++ })
+				return
+			case "error":
+				r.strayError(m)
+			}
+		case <-t.C:
+			_ = u.hangUp(id)
+			return
+		case <-r.hardStop:
+			_ = u.hangUp(id)
+			return
+		case <-u.closed:
+			r.st.add(func(s *stats) { s.dropped["connection closed"]++ })
+			return
+		}
+	}
+}
+
+// incomingCall answers a call to an answering callee at once with the
+// Chromium answer, its candidates and end-of-candidates. It runs on the
+// connection's read loop and hands the work to a goroutine.
+func (r *runner) incomingCall(u *userConn, m inMsg) {
+	ch := u.register(m.CallID)
+	r.st.add(func(s *stats) { s.offers++ })
+	r.incoming.Go(func() {
+		defer u.unregister(m.CallID)
+		if err := u.sendMedia("video-answer", m.CallID, m.Name, r.answer); err != nil {
+			return
+		}
+		r.st.add(func(s *stats) { s.answeredIn++ })
+		for {
+			select {
+			case in := <-ch:
+				if in.Type == "hang-up" {
+					return
+				}
+			case <-u.closed:
+				return
+			case <-r.hardStop:
+				return
+			}
+		}
+	})
+}
+
+// answerOnly keeps the callees online for o.Duration (SIP → browser runs).
+func (r *runner) answerOnly(ctx context.Context) {
+	select {
+	case <-time.After(r.o.Duration):
+	case <-ctx.Done():
+	}
+}
+
+// drain waits for the calls in flight, at most o.Drain, then stops the
+// rest (they hang up).
+func (r *runner) drain(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { r.calls.Wait(); close(done) }()
+	t := time.NewTimer(r.o.Drain)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	r.stop()
+	<-done
+}
+
+func (r *runner) stop() { r.stopOnce.Do(func() { close(r.hardStop) }) }
+
+// closeAll ends the incoming calls and closes every connection.
+func (r *runner) closeAll() {
+	r.stop()
+	r.incoming.Wait()
+	var wg sync.WaitGroup
+	for _, c := range append(append([]*userConn{}, r.callers...), r.callees...) {
+		wg.Go(c.close)
+	}
+	wg.Wait()
+}
+
+// startProgress prints a progress line every o.Progress; the returned
+// function stops it.
+func (r *runner) startProgress(start time.Time) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(r.o.Progress)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fmt.Fprintln(r.out, r.st.progress(time.Since(start), int(r.inFlight.Load())))
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Load runs for docs/PERFORMANCE.md: the real gateway, SIPp and `sigbridge
+# load`, all on this box (loopback), bounded. For every path and rate it
+# starts a fresh gateway, runs one step, prints one table row and stops
+# everything it started (by PID).
+#
+#   scripts/load.sh [paths...]      paths: b2s b2b s2b ref (default: all four)
+#
+# Environment (defaults in brackets):
+#   RATES ["250 500 1000"]  calls/s per step     DURATION [20]  seconds of placing per step
+#   HOLD [1]  seconds a call is held               USERS [200]    caller users (and callees)
+#   OUT [./load-results]  reports, SIPp stats and gateway logs
+#   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
+#   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
+# Needs: go, sipp (sip-tester), curl, jq.
+#
+# Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
+# browser (load tool callers and --answer callees), s2b SIP → browser (SIPp
+# UAC, load tool answer-only callees), ref SIPp UAC → SIPp UAS (no gateway).
+# Row columns: path, offered calls/s, attempted, answered, failed (+ not
+# placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
+# (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
+# retransmissions seen by SIPp.
+set -euo pipefail
+
+ROOT=${SIGBRIDGE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+RATES=${RATES:-"250 500 1000"}
+DURATION=${DURATION:-20}
+HOLD=${HOLD:-1}
+USERS=${USERS:-200}
+OUT=${OUT:-$PWD/load-results}
+BASE_PORT=${BASE_PORT:-18000}
+SIPP=${SIPP:-$(command -v sipp || true)}
+PATHS=${*:-"b2s b2b s2b ref"}
+HTTP=127.0.0.1:$BASE_PORT
+GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) UAC_PORT=$((BASE_PORT + 3)) CTL_PORT=$((BASE_PORT + 4))
+SCN=$ROOT/interop/load/testdata/sipp
+CAP=16 # gateway.max_calls_per_user and sip.max_calls_per_user for load runs (the tool keeps within it)
+WSRATE=200 # ws.rate_per_second (burst 2×): a user places several calls per second
+[ -n "$SIPP" ] || { echo "sipp not found: apt-get install sip-tester" >&2; exit 1; }
+mkdir -p "$OUT"
+if [ -z "${SIGBRIDGE:-}" ]; then
+	SIGBRIDGE=$OUT/sigbridge
+	(cd "$ROOT" && go build -o "$SIGBRIDGE" ./cmd/sigbridge)
+fi
+
+PIDS=()
+cleanup() { local pid; for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+trap cleanup EXIT INT TERM
+
+# gateway_config writes the load configuration: loopback, limits raised to
+# match the load tool's flags, SIP to SIPp over UDP, directory off (200
+# users would otherwise each get every login).
+gateway_config() {
+	cat >"$OUT/gateway.yaml" <<YAML
+http: $HTTP
+drain_timeout: 5s
+gateway:
+  ring_timeout: 10s
+  max_calls_per_user: $CAP
+sip:
+  listen: 127.0.0.1:$GW_SIP
+  trusted_sources: ["127.0.0.1/32"]
+  max_calls_per_user: $CAP
+  calls_per_second: 100
+  calls_burst: 200
+  routes:
+    - name: sipp
+      match: '^sip:[^@]+@127\.0\.0\.1:$UAS_PORT\$'
+      transport: udp
+      allow_private: true
+ws:
+  rate_per_second: $WSRATE
+  rate_burst: $((WSRATE * 2))
+  directory: none
+YAML
+}
+
+start_gateway() { # $1 = step name
+	"$SIGBRIDGE" serve --config "$OUT/gateway.yaml" >"$OUT/$1.gateway.log" 2>&1 &
+	GW_PID=$!
+	PIDS+=("$GW_PID")
+	for _ in $(seq 100); do
+		curl -fs "http://$HTTP/readyz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "gateway did not start; see $OUT/$1.gateway.log" >&2
+	exit 1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+# sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
+sipp_uas() { # $1 = step name
+	"$SIPP" -sf "$SCN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -t u1 -cp "$CTL_PORT" -aa -nostdin \
+		-buff_size 4194304 -trace_stat -stf "$OUT/$1.uas.csv" -fd 1 >"$OUT/$1.uas.out" 2>&1 &
+	UAS_PID=$!
+	PIDS+=("$UAS_PID")
+	sleep 0.5
+}
+
+# sipp_uac places RATE calls/s for DURATION s toward $1 (host:port), callee
+# field0 from $2's CSV, holding HOLD s; it exits when every call ended.
+sipp_uac() { # $1 = remote, $2 = step name, $3 = rate, $4 = csv
+	local total=$(($3 * DURATION))
+	mkdir -p "$OUT/$2.rtt"
+	(cd "$OUT/$2.rtt" && "$SIPP" "$1" -sf "$SCN/uac_hold.xml" -inf "$4" -i 127.0.0.1 -p "$UAC_PORT" -t u1 \
+		-cp "$((CTL_PORT + 1))" -r "$3" -m "$total" -l $(($3 * (HOLD + 10))) -d $((HOLD * 1000)) -aa -nostdin \
+		-buff_size 4194304 -recv_timeout 10000 -timeout $((DURATION + HOLD + 60))s -trace_stat \
+		-stf "$OUT/$2.uac.csv" -fd 1 -trace_rtt -rtt_freq 1 >"$OUT/$2.uac.out" 2>&1) || true
+}
+
+# rtt_p50_p99 prints SIPp's INVITE → 200 times (ms) of step $1 as p50/p99.
+rtt_p50_p99() {
+	cat "$OUT/$1.rtt"/*_rtt.csv 2>/dev/null | awk -F';' 'NR > 1 && $2 ~ /^[0-9.]+$/ {print $2}' | sort -n |
+		awk '{v[NR] = $1} END {if (!NR) {print "-"; exit}; i = int(NR * 0.5 + 0.999999); j = int(NR * 0.99 + 0.999999); printf "%.1f/%.1f", v[i], v[j]}'
+}
+
+# sipp_col prints column $2 of the last row of SIPp stat file $1.
+sipp_col() {
+	awk -F';' -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} END {print (n ? $n : "?")}' "$1"
+}
+
+row() { printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s |\n' "$@"; }
+
+load_step() { # $1 = path, $2 = rate; browser callers through the load tool
+	local name="$1-$2" target="sip:uas@127.0.0.1:$UAS_PORT" extra=()
+	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
+	start_gateway "$name"
+	[ "$1" = b2s ] && sipp_uas "$name"
+	local c0; c0=$(cpu_ticks "$GW_PID")
+	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${DURATION}s" \
+		--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
+		--ws-burst $((WSRATE * 2)) --json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" || true
+	local cpu rss; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID")
+	local retrans=-
+	[ "$1" = b2s ] && retrans=$(sipp_col "$OUT/$name.uas.csv" "Retransmissions(C)")
+	jq -r --arg p "$1" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$DURATION" '
+		[$p, $r, .attempted, .answered, "\(.failed) (+\(.not_placed))",
+		 (.answered / ($d | tonumber) | floor | tostring),
+		 (if .answered > 0 then (($cpu | tonumber) * 10 / .answered * 100 | round / 100 | tostring) else "-" end),
+		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt] | @tsv' "$OUT/$name.json" |
+		while IFS=$'\t' read -r a b c d e f g h i j; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"; done
+	cleanup
+}
+
+s2b_step() { # SIPp UAC → gateway → load tool callees
+	local name="s2b-$1" csv="$OUT/s2b.csv"
+	{ echo SEQUENTIAL; for i in $(seq 0 $((USERS - 1))); do echo "callee-$i;sipp-$i"; done; } >"$csv"
+	start_gateway "$name"
+	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users 0 --answer --answer-users "$USERS" --target 'callee-%d' \
+		--duration $((DURATION + HOLD + 70))s --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
+		--json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" &
+	local load_pid=$!
+	PIDS+=("$load_pid")
+	for _ in $(seq 300); do grep -q "logged in" "$OUT/$name.progress" 2>/dev/null && break; sleep 0.2; done
+	grep -q "logged in" "$OUT/$name.progress" || { echo "callees did not log in; see $OUT/$name.progress" >&2; exit 1; }
+	local c0; c0=$(cpu_ticks "$GW_PID")
+	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
+	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")"
+	cleanup
+}
+
+ref_step() { # SIPp UAC → SIPp UAS, no gateway
+	local name="ref-$1" csv="$OUT/ref.csv"
+	{ echo SEQUENTIAL; for i in $(seq 0 $((USERS - 1))); do echo "uas;sipp-$i"; done; } >"$csv"
+	sipp_uas "$name"
+	local c0; c0=$(cpu_ticks "$UAS_PID")
+	sipp_uac "127.0.0.1:$UAS_PORT" "$name" "$1" "$csv"
+	sipp_row ref "$1" "$name" "$(($(cpu_ticks "$UAS_PID") - c0))" -
+	cleanup
+}
+
+sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS
+	local st="$OUT/$3.uac.csv" ok failed retrans
+	ok=$(sipp_col "$st" "SuccessfulCall(C)") failed=$(sipp_col "$st" "FailedCall(C)")
+	retrans=$(sipp_col "$st" "Retransmissions(C)")
+	local cpu=-
+	[ "$ok" -gt 0 ] 2>/dev/null && cpu=$(awk -v t="$4" -v n="$ok" 'BEGIN {printf "%.2f", t * 10 / n}')
+	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans"
+}
+
+gateway_config
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
+row path rate attempt answered "failed(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans
+row ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+for p in $PATHS; do
+	for r in $RATES; do
+		case $p in
+		b2s | b2b) load_step "$p" "$r" ;;
+		s2b) s2b_step "$r" ;;
+		ref) ref_step "$r" ;;
+		*) echo "unknown path $p (b2s b2b s2b ref)" >&2; exit 2 ;;
+		esac
+	done
+done
