@@ -171,7 +171,7 @@ func TestDelayQuantileOf(t *testing.T) {
 // Once the backlog is gone, a fresh window admits them again.
 func TestAdmissionQueueDelay(t *testing.T) {
 	gw, d := admissionGateway(t, Config{MaxQueueDelay: time.Millisecond})
-	gw.adm.queueDelayed(time.Now()) // start a window now
+	gw.adm.queueDelayed(time.Now())     // start a window now
 	backlog(1500, 500*time.Microsecond) // the runtime samples 1 in 8 of them
 	time.Sleep(delayWindow)
 	gw.adm.queueDelayed(time.Now())  // measure the window of the backlog...
