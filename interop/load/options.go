@@ -58,6 +58,9 @@ type Options struct {
 	TokenAudience string
 	TokenIssuer   string
 	Token         string
+	// LoginRate spaces the logins (users per second; 0: as fast as 32
+	// concurrent handshakes go).
+	LoginRate float64
 	// Origin is sent as the Origin header when set (the gateway allows
 	// clients without one).
 	Origin string
