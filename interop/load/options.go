@@ -21,7 +21,8 @@ type Options struct {
 	// Rate is the number of calls placed per second (open loop: a call is
 	// due every 1/Rate s whatever the gateway does).
 	Rate float64
-	// Duration bounds the placing of calls; Calls bounds their number.
+	// Duration bounds the placing of calls; Calls bounds the number of
+	// calls due (placed, or not placed when every user is at a limit).
 	// With both, the first reached ends the run; with neither, Duration
 	// is 10 s.
 	Duration time.Duration

@@ -384,12 +384,12 @@ func (r *runner) stop() { r.stopOnce.Do(func() { close(r.hardStop) }) }
 // closeAll ends the incoming calls and closes every connection.
 func (r *runner) closeAll() {
 	r.stop()
-	r.incoming.Wait()
 	var wg sync.WaitGroup
 	for _, c := range append(append([]*userConn{}, r.callers...), r.callees...) {
 		wg.Go(c.close)
 	}
 	wg.Wait()
+	r.incoming.Wait() // after the read loops ended: no incoming call starts any more
 }
 
 // startProgress prints a progress line every o.Progress; the returned
