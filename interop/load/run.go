@@ -33,13 +33,16 @@ const releaseDelay = 100 * time.Millisecond
 // Run logs the users in, places calls at o.Rate until o.Duration or
 // o.Calls, waits up to o.Drain for the calls in flight, hangs up what is
 // left, closes every connection and returns the report. progress gets a
-// line every o.Progress. A cancelled ctx stops placing and ends the run
+// line every o.Progress (nil: discarded). A cancelled ctx stops placing and ends the run
 // at once (with the report so far).
 func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	o = o.withDefaults()
+	if progress == nil {
+		progress = io.Discard
+	}
 	r := &runner{o: o, out: progress, st: newStats(), hardStop: make(chan struct{})}
 	var err error
 	if r.offer, r.answer, err = offerAnswer(o.Media); err != nil {
