@@ -12,12 +12,15 @@ install_packages() {
   command -v sipp >/dev/null || need+=(sip-tester)
   command -v prosody >/dev/null || need+=(prosody)
   command -v kamailio >/dev/null || need+=(kamailio)
+  command -v baresip >/dev/null || need+=(baresip-core) # modules ice, dtls_srtp, ctrl_tcp, sndfile
   command -v npm >/dev/null || need+=(nodejs npm)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v baresip >/dev/null || need+=(baresip)
+  command -v turnserver >/dev/null || need+=(coturn)
   [ ${#need[@]} -eq 0 ] && return 0
   log "apt-get install ${need[*]}"
-  # Packages must not start their own daemons (prosody, kamailio): the tests
+  # Packages must not start their own daemons (prosody, kamailio, coturn): the tests
   # start their own on loopback.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get update -qq
@@ -27,9 +30,15 @@ install_packages() {
 
 install_npm() {
   local dir=cmd/sigbridge/testdata/e2e
-  [ -f "$dir/package.json" ] || return 0
-  log "npm install in $dir (playwright-core only; no browser download)"
-  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  if [ -f "$dir/package.json" ]; then
+    log "npm install in $dir (playwright-core only; no browser download)"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # The interop harness's third-party browser clients (jssip, stanza) and
+  # esbuild, which bundles them when the tests and the matrix start.
+  dir=interop/testdata/clients
+  log "npm install in $dir (jssip, stanza, esbuild)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
 check_style() {
@@ -73,9 +82,12 @@ go test -race -count=1 -timeout 40m ./...
 fuzz
 
 # The interop matrix against a fresh local deployment, in a network namespace
-# that holds only loopback (media stays on lo). Reports land in $INTEROP_OUT.
-log "sigbridge interop (whole matrix)"
+# that holds only loopback (media stays on lo), plus 10.99.0.1 on lo for the
+# third-party SIP clients (baresip's ICE skips 127/8; neither they nor JsSIP
+# are trusted sources there, so both log in with digest). Reports land in
+# $INTEROP_OUT.
+log "sigbridge interop (whole matrix, third-party clients included)"
 out=${INTEROP_OUT:-$(mktemp -d)}
 go build -o "$out/sigbridge" ./cmd/sigbridge
-unshare --net --fork sh -c "ip link set lo up && exec '$out/sigbridge' interop --json '$out/interop.json' --html '$out/interop.html'"
+unshare --net --fork sh -c "ip link set lo up && ip addr add 10.99.0.1/32 dev lo && exec '$out/sigbridge' interop --clients interop/testdata/clients --json '$out/interop.json' --html '$out/interop.html'"
 echo "interop reports: $out/interop.html $out/interop.json"

@@ -65,10 +65,23 @@ func (c *Call) finish() {
 				t.Stop()
 			}
 		}
+		c.endSetup()
 		c.g.remove(c, c.st.outcome) // before Done: a caller woken by Done sees the call gone
+		c.logEnd()                  // before Done too: its record is written
 		close(c.done)
-		c.log.Info("call ended", "outcome", c.st.outcome, "duration", time.Since(c.start).Round(time.Millisecond))
 	})
+}
+
+// logEnd writes the call's one INFO record, at its end: who called whom
+// (in the logger's attributes), the leg kinds, the outcome, the setup time
+// of an answered call and the duration. Its other records are at debug.
+func (c *Call) logEnd() {
+	attrs := []any{"outcome", c.st.outcome, "caller", c.legs[caller].Kind(), "callee", c.legs[callee].Kind(),
+		"duration", time.Since(c.start).Round(time.Millisecond)}
+	if c.st.answered {
+		attrs = append(attrs, "setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+	}
+	c.log.Info("call ended", attrs...)
 }
 
 func (c *Call) dispatch(env envelope) {
@@ -199,7 +212,8 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		c.st.answered = true
 		c.st.answeredAt = time.Now()
 		c.st.ringTimer.Stop()
-		c.log.Info("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		c.endSetup()
+		c.log.Debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
 	}
 	c.forwardSDP(s, sd, false)
 }

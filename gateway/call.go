@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,9 @@ type Call struct {
 	once   sync.Once
 	start  time.Time
 	st     bridgeState // owned by the run goroutine
+	// inSetup: the call holds an admission slot until its first answer or
+	// its end (endSetup).
+	inSetup atomic.Bool
 }
 
 // envelope is one event on its way into the call. leg is nil for the
@@ -55,6 +59,13 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// endSetup gives the call's admission slot back, once.
+func (c *Call) endSetup() {
+	if c.inSetup.CompareAndSwap(true, false) {
+		c.g.adm.release()
+	}
 }
 
 // ID is the gateway's identifier of the call (for logs; never sent as a

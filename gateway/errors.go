@@ -19,6 +19,7 @@ var (
 	ErrGlare        = errors.New("an offer is already pending")
 	ErrNoOffer      = errors.New("no offer is pending")
 	ErrTooManyCands = errors.New("too many candidates")
+	ErrOverloaded   = errors.New("gateway overloaded; try again later")
 )
 
 var statusTable = []struct {
@@ -40,6 +41,7 @@ var statusTable = []struct {
 	{ErrGlare, 409, CondGeneralError},
 	{ErrNoOffer, 400, CondGeneralError},
 	{ErrTooManyCands, 413, CondGeneralError},
+	{ErrOverloaded, 503, CondConnectivityError},
 }
 
 // Status returns the SIP status code and Jingle condition that describe err,

@@ -20,6 +20,7 @@ type Gateway struct {
 	router   *Router
 	metrics  *Metrics
 	draining atomic.Bool
+	adm      *admission
 
 	mu      sync.Mutex
 	calls   map[string]*Call
@@ -31,7 +32,8 @@ func New(cfg Config, router *Router, log *slog.Logger, metrics *Metrics) *Gatewa
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{cfg: cfg.withDefaults(), log: log, router: router, metrics: metrics,
+	cfg = cfg.withDefaults()
+	return &Gateway{cfg: cfg, log: log, router: router, metrics: metrics, adm: newAdmission(cfg, log, metrics),
 		calls: map[string]*Call{}, perUser: map[string]int{}}
 }
 
@@ -54,11 +56,23 @@ type PlaceRequest struct {
 
 // Place starts a call: it resolves the target, creates the callee leg and
 // delivers the offer to it. Errors wrap the sentinels of this package (see
-// Status): the caller's adapter reports them in its dialect.
+// Status): the caller's adapter reports them in its dialect. An overloaded
+// gateway refuses the call first of all (ErrOverloaded, see admission.go).
 func (g *Gateway) Place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	if g.draining.Load() {
 		return nil, ErrDraining
 	}
+	if err := g.adm.acquire(req.Caller.Kind()); err != nil {
+		return nil, err
+	}
+	c, err := g.place(ctx, req)
+	if err != nil {
+		g.adm.release()
+	}
+	return c, err
+}
+
+func (g *Gateway) place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	if req.Offer == nil || len(req.Offer.MediaDescriptions) == 0 {
 		return nil, fmt.Errorf("%w: a call needs an offer with at least one m-line", ErrBadSDP)
 	}
@@ -73,6 +87,7 @@ func (g *Gateway) Place(ctx context.Context, req PlaceRequest) (*Call, error) {
 		return nil, err
 	}
 	c := newCall(g, req.From, t, req.Caller)
+	c.inSetup.Store(true)
 	leg, err := d.Dial(ctx, DialRequest{Call: c, From: req.From, Target: t, Offer: req.Offer})
 	if err != nil {
 		g.release(req.From)
@@ -80,7 +95,7 @@ func (g *Gateway) Place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	}
 	c.legs[callee] = leg
 	g.register(c)
-	c.log.Info("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
+	c.log.Debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
 	go c.run(req.Offer)
 	return c, nil
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,6 +18,9 @@ type Metrics struct {
 	ActiveCalls       prometheus.Gauge
 	CandidatesDropped *prometheus.CounterVec // by reason
 	Panics            prometheus.Counter
+	CallsShed         *prometheus.CounterVec // by dialect, signal (admission.go)
+	CallsInSetup      prometheus.Gauge
+	QueueDelay        prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -36,9 +40,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "ICE candidates not forwarded, by reason."}, []string{"reason"}),
 		Panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "sigbridge_recovered_panics_total",
 			Help: "Panics recovered in a call or connection."}),
+		CallsShed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_calls_shed_total",
+			Help: "New calls refused with 503 because the gateway is overloaded, by caller dialect and signal."},
+			[]string{"dialect", "signal"}),
+		CallsInSetup: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_calls_in_setup",
+			Help: "Calls placed and neither answered nor ended (the admission signal)."}),
+		QueueDelay: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_queue_delay_seconds",
+			Help: "The 0.9 quantile of goroutine scheduling delay over the last admission window."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.Messages, m.Errors, m.Calls, m.ActiveCalls, m.CandidatesDropped, m.Panics)
+		reg.MustRegister(m.Connections, m.Messages, m.Errors, m.Calls, m.ActiveCalls, m.CandidatesDropped, m.Panics,
+			m.CallsShed, m.CallsInSetup, m.QueueDelay)
 	}
 	return m
 }
@@ -53,6 +65,32 @@ func (m *Metrics) callEnded(caller, callee, outcome string) {
 	if m != nil {
 		m.ActiveCalls.Dec()
 		m.Calls.WithLabelValues(caller, callee, outcome).Inc()
+	}
+}
+
+// CallShed counts one new call refused (or, for signals of an adapter,
+// dropped) because the gateway is overloaded.
+func (m *Metrics) CallShed(dialect, signal string) {
+	if m != nil {
+		m.CallsShed.WithLabelValues(dialect, signal).Inc()
+	}
+}
+
+func (m *Metrics) setupStarted() {
+	if m != nil {
+		m.CallsInSetup.Inc()
+	}
+}
+
+func (m *Metrics) setupEnded() {
+	if m != nil {
+		m.CallsInSetup.Dec()
+	}
+}
+
+func (m *Metrics) queueDelay(d time.Duration) {
+	if m != nil {
+		m.QueueDelay.Set(d.Seconds())
 	}
 }
 

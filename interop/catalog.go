@@ -31,10 +31,48 @@ func Matrix() []Scenario {
 			Caller: Party{Dialect: Browser, Agent: Chromium}, Callee: Party{Dialect: to},
 			Media: Audio, Expect: Answered})
 	}
+	out = append(out, ThirdPartyScenarios()...)
 	for i := range out {
 		out[i].Known = knownIssue(out[i].Name)
 	}
 	return out
+}
+
+// ThirdPartyScenarios are the rows of clients people actually run, each
+// calling and called by the harness's browser user (a pion peer): JsSIP
+// and baresip as digest users of the gateway's SIP side, StanzaJS on the
+// harness's XMPP server, with hang-ups from both sides; JsSIP's calls
+// outlast three dialog probe intervals. A plain-RTP SIP offer (SIPp) is
+// refused with 488 and a Warning.
+func ThirdPartyScenarios() []Scenario {
+	b := Party{Dialect: Browser}
+	jssip := Party{Dialect: SIP, Agent: JsSIP}
+	baresip := Party{Dialect: SIP, Agent: Baresip}
+	stanza := Party{Dialect: Jingle, Agent: Stanza}
+	bare := Party{Dialect: Jingle, Agent: Stanza, Subscribe: true}
+	chromium := Party{Dialect: Browser, Agent: Chromium}
+	call := func(from, to Party, label string, hangUpByCallee bool, steps ...Step) Scenario {
+		return Scenario{Name: fmt.Sprintf("%s-to-%s/%s", from.Dialect, to.Dialect, label), Caller: from, Callee: to,
+			Media: Audio, Expect: Answered, CalleeHangsUp: hangUpByCallee, Steps: steps}
+	}
+	return []Scenario{
+		call(jssip, b, "jssip-answered-audio", false, Linger),
+		call(jssip, b, "jssip-callee-hangs-up", true),
+		call(b, jssip, "jssip-answered-audio", false, Linger),
+		call(b, jssip, "jssip-callee-hangs-up", true),
+		call(stanza, b, "stanza-answered-audio", false),
+		call(stanza, b, "stanza-callee-hangs-up", true),
+		call(stanza, Party{Dialect: SIP}, "stanza-answered-audio", false),
+		call(b, stanza, "stanza-full-jid-answered-audio", false),
+		call(b, stanza, "stanza-full-jid-callee-hangs-up", true),
+		call(b, bare, "stanza-bare-jid-answered-audio", false),
+		call(baresip, chromium, "baresip-answered-audio", false),
+		call(baresip, chromium, "baresip-callee-hangs-up", true),
+		call(chromium, baresip, "baresip-answered-audio", false),
+		call(chromium, baresip, "baresip-callee-hangs-up", true),
+		{Name: "sip-to-browser/plain-rtp-refused", Caller: Party{Dialect: SIP, Agent: SIPp}, Callee: b,
+			Media: NoMedia, Expect: Refused},
+	}
 }
 
 // Bridged reports whether sigbridge bridges calls from one dialect to

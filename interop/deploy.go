@@ -32,6 +32,14 @@ type Deployment struct {
 	Chromium string
 	// SIPp is the path of the sipp binary ("" disables the SIPp scenarios).
 	SIPp string
+	// Baresip is the path of the baresip binary ("" disables its scenarios).
+	Baresip string
+	// Clients are the bundled third-party browser clients (JsSIP,
+	// StanzaJS; nil disables their scenarios). See BuildClients.
+	Clients *Clients
+	// ProbeInterval is the deployment's SIP dialog_probe_interval (default
+	// 15 s): a Linger step stays in the call for three of them.
+	ProbeInterval time.Duration
 	// Log receives the harness's diagnostics; nil discards them.
 	Log *slog.Logger
 	// Name is shown in reports ("local", a URL).
@@ -54,6 +62,31 @@ type SIPDeployment struct {
 	// SIPpListen is where SIPp callees listen (TCP), when the deployment
 	// routes that address over TCP; "" uses Listen (or a free port).
 	SIPpListen string
+	// WS is the gateway's SIP WebSocket URL (RFC 7118, ws://host:port/sip);
+	// "" disables the JsSIP scenarios.
+	WS string
+	// Realm is the gateway's SIP host or realm: registered users are
+	// sip:<user>@Realm.
+	Realm string
+	// Registrar reports that the gateway accepts REGISTER from its digest
+	// users; without it, a native SIP client callee (baresip) is dialled at
+	// its own address.
+	Registrar bool
+	// JsSIPUser and BaresipUser are digest accounts of the gateway
+	// (inbound users) for the JsSIP and baresip clients.
+	JsSIPUser, BaresipUser *SIPAccount
+	// ClientAddr is an address of this host that is not a trusted source of
+	// the gateway and not in 127/8 (baresip's ICE skips loopback
+	// addresses), such as 10.99.0.1 on lo in a test's network namespace:
+	// baresip binds there and the SIP WebSocket listener listens there, so
+	// that both must answer the digest challenge. "" disables the baresip
+	// scenarios.
+	ClientAddr string
+}
+
+// SIPAccount is a digest account of the gateway.
+type SIPAccount struct {
+	User, Password string
 }
 
 // XMPPDeployment is the gateway's XMPP side as the harness sees it.
@@ -71,6 +104,10 @@ type XMPPDeployment struct {
 	// Caller and Callee are the accounts of the harness's Jingle caller and
 	// callee.
 	Caller, Callee XMPPAccount
+	// WebSocket is the XMPP server's RFC 7395 WebSocket URL
+	// (ws://127.0.0.1:port/xmpp-websocket) for the StanzaJS clients; ""
+	// disables them.
+	WebSocket string
 }
 
 // Supports reports whether the deployment can run a party.
@@ -89,7 +126,34 @@ func (d Deployment) Supports(p Party) error {
 	case p.Agent == SIPp && d.SIPp == "":
 		return errors.New("no sipp binary")
 	}
-	return agentSupported(p)
+	if err := agentSupported(p); err != nil {
+		return err
+	}
+	return d.supportsThirdParty(p)
+}
+
+// supportsThirdParty says what a third-party client needs.
+func (d Deployment) supportsThirdParty(p Party) error {
+	switch p.Agent {
+	case JsSIP, Stanza:
+		if d.Chromium == "" {
+			return errors.New("no Chromium binary")
+		}
+		if d.Clients == nil {
+			return errors.New("no bundled browser clients (--clients)")
+		}
+	}
+	switch {
+	case p.Agent == JsSIP && (d.SIP.WS == "" || d.SIP.JsSIPUser == nil):
+		return errors.New("no SIP WebSocket listener with a digest account for JsSIP")
+	case p.Agent == Stanza && d.XMPP.WebSocket == "":
+		return errors.New("no XMPP WebSocket URL for StanzaJS")
+	case p.Agent == Baresip && d.Baresip == "":
+		return errors.New("no baresip binary")
+	case p.Agent == Baresip && (d.SIP.ClientAddr == "" || d.SIP.BaresipUser == nil):
+		return errors.New("no client address outside 127/8 (add one to lo, e.g. 10.99.0.1/32) or no digest account for baresip")
+	}
+	return nil
 }
 
 // agentSupported says which dialect/agent pairs the harness implements.
@@ -99,6 +163,10 @@ func agentSupported(p Party) error {
 		return fmt.Errorf("chromium speaks only the browser dialect")
 	case p.Agent == SIPp && p.Dialect != SIP:
 		return fmt.Errorf("sipp speaks only SIP")
+	case (p.Agent == JsSIP || p.Agent == Baresip) && p.Dialect != SIP:
+		return fmt.Errorf("%s speaks only SIP", p.Agent)
+	case p.Agent == Stanza && p.Dialect != Jingle:
+		return fmt.Errorf("stanza speaks only Jingle")
 	}
 	return nil
 }
@@ -115,6 +183,13 @@ func (d Deployment) ringTimeout() time.Duration {
 		return 60 * time.Second
 	}
 	return d.RingTimeout
+}
+
+func (d Deployment) probeInterval() time.Duration {
+	if d.ProbeInterval <= 0 {
+		return 15 * time.Second
+	}
+	return d.ProbeInterval
 }
 
 func (d Deployment) vanishTimeout() time.Duration {
@@ -177,6 +252,12 @@ func newAgent(ctx context.Context, o agentOptions) (Agent, error) {
 	switch {
 	case o.party.Agent == Chromium:
 		return newChromiumAgent(ctx, o)
+	case o.party.Agent == JsSIP:
+		return newJsSIPAgent(ctx, o)
+	case o.party.Agent == Stanza:
+		return newStanzaAgent(ctx, o)
+	case o.party.Agent == Baresip:
+		return newBaresipAgent(ctx, o)
 	case o.party.Dialect == Browser:
 		return newBrowserAgent(ctx, o)
 	case o.party.Dialect == SIP && o.party.Agent == Pion:

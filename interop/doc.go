@@ -6,12 +6,15 @@
 //
 // A Scenario is a small declarative description of one call: the caller's
 // dialect (browser WebSocket JSON, SIP or XMPP Jingle) and agent (a pion
-// WebRTC peer, headless Chromium, SIPp), the callee's dialect and agent,
-// the media (audio only, or audio, video and a data channel), the expected
-// outcome (answered, busy, declined, cancelled, no answer, unknown target,
-// callee vanished) and optional steps inside an answered call (hold and
-// resume by re-offer). Matrix returns the whole catalogue: every caller ×
-// callee pair sigbridge bridges, every outcome; one probe call for each
+// WebRTC peer, headless Chromium, SIPp, or a third-party client: JsSIP,
+// StanzaJS, baresip), the callee's dialect and agent, the media (audio
+// only, or audio, video and a data channel), the expected outcome
+// (answered, busy, declined, cancelled, no answer, unknown target, callee
+// vanished, refused by the gateway), who hangs up, and optional steps
+// inside an answered call (hold and resume by re-offer, lingering past the
+// dialog probes). Matrix returns the whole catalogue: every caller ×
+// callee pair sigbridge bridges, every outcome; the third-party rows
+// (ThirdPartyScenarios); one probe call for each
 // pair it refuses by design (SIP → SIP, Jingle → Jingle: Scenario.
 // NotBridged), reported Unsupported when the gateway refuses it; and the
 // known limitations of the gateway (Scenario.Known), whose expected
@@ -65,5 +68,11 @@
 // trickle ICE, hold by session-info), prosody.go (the Prosody of a local
 // deployment), deploy.go and local.go (deployments), media_check.go (the
 // media verdict), summary.go (matrix cells), report_text.go,
-// report_json.go, report_html.go.
+// report_json.go, report_html.go. Third-party clients: clients.go (bundles
+// testdata/clients, an npm project with JsSIP, StanzaJS and esbuild, at run
+// time), endpoint_jssip.go and endpoint_stanza.go (their agents, run like the
+// Chromium agent by startPageAgent with testdata/clients/*_agent.js),
+// endpoint_baresip.go (baresip over ctrl_tcp, from a generated config
+// directory), testdata/sipp/uac_plainrtp.xml (a plain-RTP phone refused
+// with 488).
 package interop

@@ -39,6 +39,17 @@ type chromiumAgent struct {
 }
 
 func newChromiumAgent(ctx context.Context, o agentOptions) (Agent, error) {
+	audio, video, data := o.media.Kinds()
+	opts := map[string]any{"ws": o.dep.WS, "name": o.name, "label": o.label, "role": o.role.String(),
+		"media": map[string]bool{"audio": audio, "video": video, "data": data}, "loopbackOnly": isLoopbackURL(o.dep.WS)}
+	return startPageAgent(ctx, o, chromiumAgentJS, opts)
+}
+
+// startPageAgent starts Chromium on a page of the gateway's origin, runs
+// script there (it must define window.interopAgent) and starts the agent
+// with opts; interopAgent.start returns the agent's address. The
+// third-party client agents (JsSIP, StanzaJS) run this way too.
+func startPageAgent(ctx context.Context, o agentOptions, script string, opts map[string]any) (*chromiumAgent, error) {
 	page, err := originPage(o.dep.WS)
 	if err != nil {
 		return nil, err
@@ -49,7 +60,7 @@ func newChromiumAgent(ctx context.Context, o agentOptions) (Agent, error) {
 	}
 	a := &chromiumAgent{proc: proc, ev: NewEventLog(), tr: o.tr, party: o.role.String(), log: o.log,
 		stop: make(chan struct{}), pollDone: make(chan struct{})}
-	if err := a.load(ctx, o, page); err != nil {
+	if err := a.load(ctx, page, script, opts); err != nil {
 		proc.kill()
 		return nil, err
 	}
@@ -71,7 +82,7 @@ func originPage(ws string) (string, error) {
 // load waits for the gateway's page (not the about:blank before it: its
 // origin would fail the WebSocket's origin check), injects the agent and
 // logs in.
-func (a *chromiumAgent) load(ctx context.Context, o agentOptions, page string) error {
+func (a *chromiumAgent) load(ctx context.Context, page, script string, opts map[string]any) error {
 	want := strings.TrimSuffix(page, "/")
 	for {
 		var state string
@@ -83,12 +94,9 @@ func (a *chromiumAgent) load(ctx context.Context, o agentOptions, page string) e
 			return err
 		}
 	}
-	if err := a.proc.cdp.eval(ctx, chromiumAgentJS, nil); err != nil {
+	if err := a.proc.cdp.eval(ctx, script, nil); err != nil {
 		return err
 	}
-	audio, video, data := o.media.Kinds()
-	opts := map[string]any{"ws": o.dep.WS, "name": o.name, "label": o.label, "role": o.role.String(),
-		"media": map[string]bool{"audio": audio, "video": video, "data": data}, "loopbackOnly": isLoopbackURL(o.dep.WS)}
 	b, _ := json.Marshal(opts)
 	if err := a.proc.cdp.eval(ctx, "interopAgent.start("+string(b)+")", &a.name); err != nil {
 		a.drainOnce(ctx)

@@ -63,6 +63,8 @@ func sippScenarioFor(r role, o Outcome) (string, error) {
 	switch {
 	case r == roleCaller && o == Cancelled:
 		return "uac_cancel.xml", nil
+	case r == roleCaller && o == Refused:
+		return "uac_plainrtp.xml", nil
 	case r == roleCaller && (o == Busy || o == Declined || o == NoAnswer || o == Unknown):
 		return "uac.xml", nil
 	case r == roleCallee && o == Busy:

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ var expectedReason = map[Outcome]string{
 	NoAnswer:  "timeout",
 	Unknown:   "gone",
 	Vanished:  "connectivity-error",
+	Refused:   "incompatible-parameters",
 }
 
 // run plays the scenario: set up the agents, place the call, then follow
@@ -31,8 +33,11 @@ func (x *execution) run(ctx context.Context) error {
 	if err := x.caller.Call(ctx, target); err != nil {
 		return &failure{reason: "the caller could not send its offer", err: err}
 	}
-	if x.s.Expect == Unknown {
+	switch x.s.Expect {
+	case Unknown:
 		return x.expectEnd(ctx, x.caller, "caller", 0)
+	case Refused:
+		return x.expectRefused(ctx)
 	}
 	if err := x.alert(ctx); err != nil {
 		return err
@@ -72,6 +77,29 @@ func (x *execution) setup(ctx context.Context) error {
 		return &failure{reason: "starting the caller " + x.s.Caller.String(), err: err}
 	}
 	x.caller = a
+	if p, ok := x.callee.(preparer); ok {
+		if err := p.Prepare(ctx, x.caller); err != nil {
+			return &failure{reason: "preparing the callee " + x.s.Callee.String(), err: err}
+		}
+	}
+	return nil
+}
+
+// preparer is a callee with something to do once the caller exists (a
+// StanzaJS callee subscribes to the caller's gateway JID).
+type preparer interface {
+	Prepare(ctx context.Context, caller Agent) error
+}
+
+// expectRefused waits for the gateway to refuse the call, and checks that
+// the callee never heard of it.
+func (x *execution) expectRefused(ctx context.Context) error {
+	if err := x.expectEnd(ctx, x.caller, "caller", 0); err != nil {
+		return err
+	}
+	if _, ok := x.callee.Events().Find(0, EvIncoming); ok {
+		return failf("the callee got the call the gateway refused")
+	}
 	return nil
 }
 
@@ -83,7 +111,7 @@ func (x *execution) newAgent(ctx context.Context, p Party, r role, name string) 
 // alert waits for the call at the callee, lets it ring and waits for the
 // ringing at the caller.
 func (x *execution) alert(ctx context.Context) error {
-	if _, _, err := x.callee.Events().Wait(ctx, 0, is(EvIncoming)); err != nil {
+	if err := x.waitIncoming(ctx); err != nil {
 		return x.explain(ctx, &failure{reason: "the callee never got the call", err: err})
 	}
 	if err := x.callee.Ring(ctx); err != nil {
@@ -97,6 +125,23 @@ func (x *execution) alert(ctx context.Context) error {
 	}
 	x.t.Ringing = x.since()
 	return nil
+}
+
+// waitIncoming waits for the call at the callee, giving up early when the
+// caller is hung up first (refused by the gateway or by its own stack).
+func (x *execution) waitIncoming(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		if _, _, err := x.caller.Events().Wait(wctx, 0, is(EvEnded)); err == nil {
+			cancel()
+		}
+	}()
+	_, _, err := x.callee.Events().Wait(wctx, 0, is(EvIncoming))
+	if err != nil && ctx.Err() == nil {
+		return errors.New("the caller was hung up first")
+	}
+	return err
 }
 
 // finish follows the flow of the expected outcome after ringing.
@@ -148,10 +193,35 @@ func (x *execution) answered(ctx context.Context) error {
 		}
 		return x.expectVanished(ctx)
 	}
+	if x.s.CalleeHangsUp {
+		if err := x.callee.HangUp(ctx); err != nil {
+			return &failure{reason: "the callee could not hang up", err: err}
+		}
+		return x.expectEnd(ctx, x.caller, "caller", 0)
+	}
 	if err := x.caller.HangUp(ctx); err != nil {
 		return &failure{reason: "the caller could not hang up", err: err}
 	}
 	return x.expectEnd(ctx, x.callee, "callee", 0)
+}
+
+// linger keeps the call up for three dialog probe intervals of the
+// deployment: nobody may be hung up, and media must still flow after.
+func (x *execution) linger(ctx context.Context) error {
+	before, err := x.reports(ctx)
+	if err != nil {
+		return err
+	}
+	d := 3 * x.dep.probeInterval()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return &failure{reason: "lingering in the call", err: ctx.Err()}
+	}
+	if x.anyEnded() {
+		return x.explain(ctx, failf("the call did not stay up for %s (three dialog probe intervals)", d))
+	}
+	return x.waitMedia(ctx, &before)
 }
 
 // expectVanished waits for the gateway to notice the vanished callee
@@ -243,6 +313,8 @@ func (x *execution) step(ctx context.Context, st Step) error {
 		return x.renegotiate(ctx, "sendonly", []string{"recvonly", "inactive"}, false)
 	case Resume:
 		return x.renegotiate(ctx, "sendrecv", []string{"sendrecv"}, true)
+	case Linger:
+		return x.linger(ctx)
 	}
 	return failf("unknown step %q", st)
 }

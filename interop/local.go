@@ -40,7 +40,19 @@ type LocalOptions struct {
 	// deployment without XMPP.
 	Prosody string
 
+	// ClientAddr is an IPv4 address of this host outside 127/8 and not a
+	// trusted source of the gateway, for the third-party SIP clients
+	// (baresip binds there; the SIP WebSocket listener listens there, so
+	// JsSIP connects from it): both must pass the digest challenge. Default:
+	// such an address on lo, if any (the tests and the CI add 10.99.0.1/32
+	// to lo in their network namespace).
+	ClientAddr string
+	// DigestAlgorithms are the gateway's sip.digest_algorithms (default
+	// [MD5]: baresip 1.0 aborts on any other challenge).
+	DigestAlgorithms []string
+
 	noSIP  bool // the binary refused the sip section
+	noAlgs bool // the binary refused sip.digest_algorithms
 	noXMPP bool // the binary refused the xmpp section
 }
 
@@ -93,11 +105,16 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	l.Deployment = Deployment{Name: "local sigbridge " + addr, WS: "ws://" + addr + "/ws",
 		RingTimeout: o.RingTimeout, VanishTimeout: localVanishTimeout, Log: o.Log}
 	if cfg.sip != "" {
-		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip, SIPpListen: cfg.sipp}
+		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip, SIPpListen: cfg.sipp, WS: "ws://" + cfg.sipWS + "/sip",
+			Realm: localRealm, JsSIPUser: &cfg.jssip, BaresipUser: &cfg.baresip, ClientAddr: o.ClientAddr}
+		l.ProbeInterval = localProbeInterval
 	}
 	if err := waitReady(ctx, "http://"+addr+"/readyz", l.exited); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("%w (log: %s)", err, l.LogFile)
+	}
+	if l.SIP != nil {
+		l.SIP.Registrar = hasRegistrar(ctx, cfg.sip)
 	}
 	if cfg.xmpp {
 		if err := l.waitXMPP(ctx); err != nil {
@@ -106,7 +123,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		}
 		p := l.prosody
 		l.XMPP = &XMPPDeployment{Server: p.C2S, Domain: p.Domain, Component: p.Component, Caller: p.Caller,
-			Callee: p.Callee}
+			Callee: p.Callee, WebSocket: p.WebSocket}
 	}
 	return l, nil
 }
@@ -132,6 +149,9 @@ func (l *Local) startGateway(ctx context.Context, o *LocalOptions) (localConfig,
 		case cfg.sip != "" && l.refusedSection("sip"):
 			o.Log.Info("this sigbridge has no SIP adapter in its config; SIP scenarios will be unsupported")
 			o.noSIP = true
+		case cfg.sip != "" && !o.noAlgs && l.refusedSection("digest_algorithms"):
+			o.Log.Info("this sigbridge has no sip.digest_algorithms; baresip (MD5 only) will fail the challenge")
+			o.noAlgs = true
 		case cfg.xmpp && l.refusedSection("xmpp"):
 			o.Log.Info("this sigbridge has no XMPP adapter in its config; Jingle scenarios will be unsupported")
 			o.noXMPP = true
@@ -165,6 +185,12 @@ func (o LocalOptions) withDefaults() LocalOptions {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.ClientAddr == "" {
+		o.ClientAddr = loClientAddr()
+	}
+	if len(o.DigestAlgorithms) == 0 {
+		o.DigestAlgorithms = []string{"MD5"}
+	}
 	return o
 }
 
@@ -185,7 +211,11 @@ type localConfig struct {
 	path string
 	sip  string // the gateway's SIP address, "" without SIP
 	sipp string // where SIPp callees listen (routed over TCP)
-	xmpp bool   // the gateway joins the harness's Prosody as a component
+	// sipWS is the SIP WebSocket listener's address; jssip and baresip
+	// are the gateway's digest users of the third-party clients.
+	sipWS          string
+	jssip, baresip SIPAccount
+	xmpp           bool // the gateway joins the harness's Prosody as a component
 }
 
 // localVanishTimeout bounds the local gateway's detection of a vanished
@@ -216,6 +246,9 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 		}
 		c.sipp = "127.0.0.1:" + strconv.Itoa(port)
 		fmt.Fprintf(&b, sipSection, c.sip, regexp.QuoteMeta(c.sipp))
+		if err := writeClientSIP(&b, &c, o); err != nil {
+			return c, err
+		}
 	}
 	if p != nil && !o.noXMPP {
 		c.xmpp = true
@@ -249,6 +282,45 @@ const sipSection = `sip:
       match: '^sip:[^@]+@127\.0\.0\.1(:[0-9]+)?$'
       allow_private: true
 `
+
+// localRealm is the local gateway's SIP realm: its registered users are
+// sip:<user>@sigbridge.test.
+const localRealm = "sigbridge.test"
+
+// localProbeInterval is the local gateway's dialog_probe_interval.
+const localProbeInterval = time.Second
+
+// writeClientSIP adds what the third-party SIP clients need: the SIP
+// WebSocket listener (on the client address, so that JsSIP is not a
+// trusted source), two digest users with random passwords (inline: the
+// config file is private to the run), MD5-only challenges (baresip 1.0
+// aborts on any other algorithm; JsSIP reads only one challenge) and a
+// route to the client address (a baresip callee when the gateway has no
+// registrar).
+func writeClientSIP(b *strings.Builder, c *localConfig, o LocalOptions) error {
+	host := o.ClientAddr
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port, err := freeTCPPortOn(host)
+	if err != nil {
+		return err
+	}
+	c.sipWS = net.JoinHostPort(host, strconv.Itoa(port))
+	c.jssip = SIPAccount{User: "interop-jssip", Password: randomSecret()}
+	c.baresip = SIPAccount{User: "interop-baresip", Password: randomSecret()}
+	if o.ClientAddr != "" { // continues sipSection's routes
+		fmt.Fprintf(b, "    - name: interop-clients\n      match: '^sip:[^@]+@%s(:[0-9]+)?$'\n      allow_private: true\n",
+			regexp.QuoteMeta(o.ClientAddr))
+	}
+	fmt.Fprintf(b, "  realm: %s\n  ws_listen: %s\n", localRealm, c.sipWS)
+	if !o.noAlgs {
+		fmt.Fprintf(b, "  digest_algorithms: [%s]\n", strings.Join(o.DigestAlgorithms, ", "))
+	}
+	fmt.Fprintf(b, "  inbound_users:\n    - username: %s\n      password: %q\n    - username: %s\n      password: %q\n",
+		c.jssip.User, c.jssip.Password, c.baresip.User, c.baresip.Password)
+	return nil
+}
 
 // xmppSection joins the harness's Prosody as an XEP-0114 component. Both
 // sections probe their peers every second so that a vanished callee is
@@ -399,5 +471,71 @@ func (l *Local) stop() {
 func (l *Local) removeTmp() {
 	if l.tmp != "" {
 		_ = os.RemoveAll(l.tmp)
+	}
+}
+
+// loClientAddr returns an IPv4 address of lo outside 127/8, or "".
+func loClientAddr() string {
+	ifc, err := net.InterfaceByName("lo")
+	if err != nil {
+		return ""
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// freeTCPPortOn returns a TCP port on host that was free just now.
+func freeTCPPortOn(host string) (int, error) {
+	ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("interop: free port on %s: %w", host, err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// hasRegistrar asks the gateway's SIP side, over UDP, whether it takes
+// REGISTER: a registrar challenges an unauthenticated one (401), a gateway
+// without one answers 405.
+func hasRegistrar(ctx context.Context, gw string) bool {
+	conn, err := net.Dial("udp4", gw)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	req := "REGISTER sip:" + localRealm + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + newToken() + ";rport\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:interop-probe@" + localRealm + ">;tag=" + newToken() + "\r\n" +
+		"To: <sip:interop-probe@" + localRealm + ">\r\nCall-ID: " + newToken() + "\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:interop-probe@" + local + ">\r\nExpires: 0\r\nContent-Length: 0\r\n\r\n"
+	deadline := time.Now().Add(2 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write([]byte(req)); err != nil {
+		return false
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return false
+		}
+		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+		if strings.HasPrefix(line, "SIP/2.0 1") {
+			continue
+		}
+		return strings.HasPrefix(line, "SIP/2.0 401") || strings.HasPrefix(line, "SIP/2.0 407") ||
+			strings.HasPrefix(line, "SIP/2.0 2")
 	}
 }

@@ -26,7 +26,14 @@ const (
 	Pion     AgentKind = ""         // a pion/webrtc peer behind our own client of the dialect
 	Chromium AgentKind = "chromium" // headless Chromium running the browser dialect
 	SIPp     AgentKind = "sipp"     // SIPp, for SIP scenarios that need no media
+	// Third-party clients: libraries and programs people actually run.
+	JsSIP   AgentKind = "jssip"   // JsSIP in headless Chromium on the gateway's SIP WebSocket listener
+	Stanza  AgentKind = "stanza"  // StanzaJS in headless Chromium on the harness's Prosody (WebSocket)
+	Baresip AgentKind = "baresip" // baresip, a native SIP UA with ICE and DTLS-SRTP
 )
+
+// ThirdParty reports whether the agent is a third-party client.
+func (k AgentKind) ThirdParty() bool { return k == JsSIP || k == Stanza || k == Baresip }
 
 // Party is one side of a call.
 type Party struct {
@@ -36,6 +43,10 @@ type Party struct {
 	// candidates to itself (none trickled, none in its SDP). Used by the
 	// negative control only.
 	WithholdCandidates bool
+	// Subscribe (a StanzaJS callee) subscribes to the caller's gateway JID
+	// before the call and is dialled at its bare JID; without it, at its
+	// full JID.
+	Subscribe bool
 }
 
 // String names the party: "browser", "browser/chromium", "sip/sipp".
@@ -79,6 +90,9 @@ const (
 	NoAnswer  Outcome = "no-answer" // nobody answers: the gateway's ring timeout ends it
 	Unknown   Outcome = "unknown"   // the target does not exist
 	Vanished  Outcome = "vanished"  // the callee disappears mid-call: the caller is hung up
+	// Refused: the gateway refuses the caller's offer (a plain-RTP SIP
+	// offer: 488 with a Warning) before the callee hears of it.
+	Refused Outcome = "refused"
 )
 
 // Step is an action inside an answered call, run in order after media
@@ -89,6 +103,9 @@ type Step string
 const (
 	Hold   Step = "hold"   // the caller re-offers with every stream sendonly
 	Resume Step = "resume" // the caller re-offers sendrecv; media must flow again
+	// Linger keeps the answered call up for three of the deployment's
+	// dialog probe intervals: the call must stay up and media keep flowing.
+	Linger Step = "linger"
 )
 
 // Scenario is one declarative call description.
@@ -99,6 +116,9 @@ type Scenario struct {
 	Media  Media
 	Expect Outcome
 	Steps  []Step
+	// CalleeHangsUp ends an answered call from the callee's side (the
+	// caller must be hung up with success); by default the caller hangs up.
+	CalleeHangsUp bool
 	// Deadline bounds the whole scenario (default: DefaultDeadline, plus
 	// the deployment's ring timeout for NoAnswer).
 	Deadline time.Duration

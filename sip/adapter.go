@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,25 +25,24 @@ import (
 // Adapter is the SIP side of sigbridge: a B2BUA whose legs join gateway
 // calls. Create it with New, then Start it.
 type Adapter struct {
-	cfg      Config
-	gw       *gateway.Gateway
-	log      *slog.Logger
-	gm       *gateway.Metrics
-	m        *metrics
-	routes   []*route
-	trusted  []netip.Prefix
-	users    map[string]string
-	digestAl []string // offered digest algorithms, most preferred first
-	accounts []*account
-	nonceKey []byte
-	loopTok  string
-	limits   *limiter
-	resolver *net.Resolver
-	dialogs  *dialogTable
-
-	flows     *flowTable // flow.go
-	reg       *registrar // registrar.go
-	regLimits *limiter   // REGISTER rate per source address
+	cfg       Config
+	gw        *gateway.Gateway
+	log       *slog.Logger
+	gm        *gateway.Metrics
+	m         *metrics
+	routes    []*route
+	trusted   []netip.Prefix
+	users     map[string]string
+	digestAl  []string // offered digest algorithms, most preferred first
+	accounts  []*account
+	nonceKey  []byte
+	loopTok   string
+	limits    *limiter
+	regLimits *limiter // REGISTER rate per source address
+	resolver  *net.Resolver
+	dialogs   *dialogTable
+	flows     *flowTable
+	reg       *registrar
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -77,12 +77,12 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	}
 	cfg = cfg.withDefaults()
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
-		limits:   newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
-		resolver: net.DefaultResolver, dialogs: newDialogTable(), addrs: map[string]string{},
+		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
+		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
+		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{},
 		live: map[*legCore]struct{}{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.flows, a.reg = newFlowTable(), newRegistrar(a.m.bindings)
-	a.regLimits = newLimiter(math.MaxInt, registerRate, registerBurst)
+	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
 		return nil, err
 	}
@@ -250,8 +250,7 @@ func (a *Adapter) portOf(tr string) int {
 	if err != nil {
 		return 0
 	}
-	var n int
-	_, _ = fmt.Sscanf(p, "%d", &n)
+	n, _ := strconv.Atoi(p) // on the path of every call; Sscanf allocated
 	return n
 }
 

@@ -57,6 +57,9 @@ type Config struct {
 	CallsBurst     int     `yaml:"calls_burst"`
 	// RetryAfter is the Retry-After of 503 answers (default 30 s).
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// MaxInviteAge drops, unread, INVITE datagrams that waited longer in
+	// the UDP socket's receive queue (default 2 s; negative: off; Linux).
+	MaxInviteAge time.Duration `yaml:"max_invite_age"`
 
 	// DialogProbeInterval is how often an answered call's SIP peer is
 	// probed with an in-dialog OPTIONS (default 15 s; negative: never).
@@ -136,6 +139,9 @@ const (
 	DefaultUserAgent  = "sigbridge"
 	defaultExpires    = 300 * time.Second
 	defaultRetryAfter = 30 * time.Second
+	// DefaultMaxInviteAge: an INVITE that waited this long in the socket
+	// queue was retransmitted twice already (0.5 s, 1.5 s).
+	DefaultMaxInviteAge = 2 * time.Second
 	// DefaultDialogProbeInterval and DefaultDialogProbeTimeout bound how
 	// long a vanished SIP peer goes unnoticed (at most their sum).
 	DefaultDialogProbeInterval = 15 * time.Second
@@ -173,6 +179,9 @@ func (c Config) withDefaults() Config {
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = defaultRetryAfter
 	}
+	if c.MaxInviteAge == 0 {
+		c.MaxInviteAge = DefaultMaxInviteAge
+	}
 	if c.DialogProbeInterval == 0 {
 		c.DialogProbeInterval = DefaultDialogProbeInterval
 	}
@@ -195,8 +204,8 @@ func (c Config) withDefaults() Config {
 // DefaultDigestAlgorithms is the default of Config.DigestAlgorithms.
 func DefaultDigestAlgorithms() []string { return []string{"SHA-256", "MD5"} }
 
-// digestAlgorithms are the algorithms a challenge may offer.
-var digestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
+// knownDigestAlgorithms are the algorithms a challenge may offer.
+var knownDigestAlgorithms = map[string]bool{"MD5": true, "SHA-256": true, "SHA-512-256": true}
 
 // digestAlgorithms checks and canonicalises (upper case) DigestAlgorithms.
 func (c Config) digestAlgorithms() ([]string, error) {
@@ -204,7 +213,7 @@ func (c Config) digestAlgorithms() ([]string, error) {
 	seen := map[string]bool{}
 	for _, alg := range c.DigestAlgorithms {
 		alg = strings.ToUpper(strings.TrimSpace(alg))
-		if !digestAlgorithms[alg] {
+		if !knownDigestAlgorithms[alg] {
 			return nil, fmt.Errorf("%w: digest algorithm %q (want MD5, SHA-256 or SHA-512-256)", ErrConfig, alg)
 		}
 		if seen[alg] {
@@ -214,6 +223,23 @@ func (c Config) digestAlgorithms() ([]string, error) {
 		out = append(out, alg)
 	}
 	return out, nil
+}
+
+func (c Config) registrarDefaults() Config {
+	if c.RegistrarMinExpires <= 0 {
+		c.RegistrarMinExpires = DefaultRegistrarMinExpires
+	}
+	if c.RegistrarMaxExpires <= 0 {
+		c.RegistrarMaxExpires = DefaultRegistrarMaxExpires
+	}
+	if c.RegistrarMaxExpires < c.RegistrarMinExpires {
+		c.RegistrarMaxExpires = c.RegistrarMinExpires
+	}
+	if c.RegistrarDefaultExpires <= 0 {
+		c.RegistrarDefaultExpires = DefaultRegistrarDefaultExpires
+	}
+	c.RegistrarDefaultExpires = min(max(c.RegistrarDefaultExpires, c.RegistrarMinExpires), c.RegistrarMaxExpires)
+	return c
 }
 
 // defaultHost derives our advertised host from the listen address.

@@ -31,7 +31,9 @@
 // (gateway.ReasonFromSIP); one digest challenge (401/407) is answered with
 // the route's credentials, a second fails the call; 3xx is never followed.
 //
-// Inbound: 100 at once; then loop detection (482), drain (503), the trust
+// Inbound: while the gateway sheds load (gateway.Gateway.Shed, overload.go)
+// 503 with Retry-After at once, before any other work; else 100 at once;
+// then loop detection (482), drain (503), the trust
 // check (TrustedSources, else a digest challenge against InboundUsers), the
 // offer (an offerless INVITE is refused with 488 and
 // `Warning: 399 <host> "offerless INVITE not supported"`; an SDP without
@@ -78,7 +80,10 @@
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
 // from InboundUsers), fork.go (calls to registered users), sdp.go, reason.go (RFC 3326),
-// sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit).
+// sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
+// overload.go (503 for INVITEs shed by the gateway's admission), stale.go
+// and stale_linux.go (INVITEs that waited too long in the UDP receive
+// queue are dropped unread).
 // Package siptest holds a WebRTC-capable SIP endpoint and a browser-like
 // stream UA (WS/TCP/TLS, Contact host "<random>.invalid") for tests;
 // internal/loadgw is the load harness of README.md.

@@ -28,24 +28,6 @@ const (
 	registerBurst = 50
 )
 
-// registrarDefaults fills in the registrar's lifetimes (Config).
-func (c Config) registrarDefaults() Config {
-	if c.RegistrarMinExpires <= 0 {
-		c.RegistrarMinExpires = DefaultRegistrarMinExpires
-	}
-	if c.RegistrarMaxExpires <= 0 {
-		c.RegistrarMaxExpires = DefaultRegistrarMaxExpires
-	}
-	if c.RegistrarMaxExpires < c.RegistrarMinExpires {
-		c.RegistrarMaxExpires = c.RegistrarMinExpires
-	}
-	if c.RegistrarDefaultExpires <= 0 {
-		c.RegistrarDefaultExpires = DefaultRegistrarDefaultExpires
-	}
-	c.RegistrarDefaultExpires = min(max(c.RegistrarDefaultExpires, c.RegistrarMinExpires), c.RegistrarMaxExpires)
-	return c
-}
-
 // binding is one registered contact of a user.
 type binding struct {
 	contact  sip.Uri

@@ -38,9 +38,12 @@ func isCTL(r rune) bool {
 // quoteDisplayName renders s as a quoted-string display name; quotes and
 // backslashes are escaped. s must have passed checkHeaderValue.
 func quoteDisplayName(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(s) + `"`
+	return `"` + displayNameEscaper.Replace(s) + `"`
 }
+
+// displayNameEscaper is built once: a Replacer is safe for concurrent use,
+// and building one per call was an eighth of the bytes a call allocated.
+var displayNameEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // userUnreserved are the characters RFC 3261 allows unescaped in a user
 // part, minus the ones we never want there (; ? & are separators in many

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,12 +15,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/gorilla/websocket"
+
+	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // optionsOver builds an OPTIONS for a stream transport.
@@ -141,5 +146,41 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUDPFallbackWhenTCPRefused: a browser caller's real Chromium offer
+// makes the INVITE larger than 1300 bytes, so a route with automatic
+// transport picks TCP; the callee is a UDP-only SIPp (nothing listens on
+// TCP at its port), so the connection is refused and the INVITE is sent
+// again, once, over UDP, as one large datagram. The call is answered and
+// the hang-up reaches SIPp over UDP too.
+func TestUDPFallbackWhenTCPRefused(t *testing.T) {
+	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
+	uas := startSIPp(t, "uas_answer.xml", "")
+	offer, err := os.ReadFile(filepath.Join("testdata", "browser", "chrome156_offer_audio_only.sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := newTestLeg("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	call, err := env.gw.Place(ctx, gateway.PlaceRequest{Caller: caller, From: "alice", Target: "sip:bob@" + uas.addr,
+		Offer: mustSDP(t, string(offer))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.call = call
+	expectAnswer(t, caller)
+	_ = call.Post(caller, gateway.Hangup{})
+	uas.wait(t)
+	waitDone(t, call)
+	msgs := uas.messageLog(t)
+	m := regexp.MustCompile(`UDP message received \[(\d+)\] bytes :\s*\n\s*\nINVITE `).FindStringSubmatch(msgs)
+	if m == nil {
+		t.Fatalf("SIPp got no INVITE over UDP:\n%s", msgs)
+	}
+	if n, _ := strconv.Atoi(m[1]); n <= udpMaxRequest {
+		t.Errorf("INVITE of %d bytes over UDP; want one over %d (else no TCP would have been tried)", n, udpMaxRequest)
 	}
 }

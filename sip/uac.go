@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -221,6 +222,13 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	l.a.m.transaction("out", "INVITE")
 	l.a.gm.Message("sip", "out", "INVITE")
 	sess, err := l.a.dialogUA().WriteInvite(ctx, req)
+	if err != nil && l.udpFallback(err) {
+		l.log.Info("TCP connection refused; retrying the INVITE once over UDP",
+			"target", l.plan.ruri.String(), "bytes", len(req.String()), "err", err)
+		l.transport = "UDP"
+		req = l.buildInvite(sd)
+		sess, err = l.a.dialogUA().WriteInvite(ctx, req)
+	}
 	if err != nil {
 		l.log.Info("INVITE not sent", "err", err)
 		l.a.m.call("out", 503)
@@ -231,6 +239,16 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	user, pw := l.creds()
 	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: l.onResponse, Username: user, Password: pw})
 	return l.inviteDone(err)
+}
+
+// udpFallback reports whether a failed INVITE should be retried over UDP:
+// the route leaves the transport to us, we chose TCP for the size (RFC 3261
+// §18.1.1), and the peer refused the connection, as UDP-only phones do.
+// UDP may carry it: sipgo's UDP size limit is lifted (mtu.go). Never for
+// an INVITE on a registered binding's flow (it has its own connection).
+func (l *outLeg) udpFallback(err error) bool {
+	return l.plan.route.transport == "" && l.transport == "TCP" && !l.plan.flow.valid() &&
+		errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {

@@ -33,6 +33,10 @@ type inCall struct {
 // the call placed through the gateway. The handler goroutine becomes the
 // leg's goroutine until the call ends.
 func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
+	if rej := a.shed(); rej != nil {
+		a.refuse(req, tx, rej)
+		return
+	}
 	a.reply(req, tx, 100, "Trying")
 	ic, rej := a.admit(req)
 	if rej != nil {
@@ -182,14 +186,14 @@ type inLeg struct {
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
-	tag, _ := sess.InviteRequest.To().Params.Get("tag")
-	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
 	l.log = l.log.With("callid", req.CallID().Value())
+	tag, _ := sess.InviteRequest.To().Params.Get("tag")
+	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
 }
@@ -198,12 +202,8 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, rel
 func (l *inLeg) placeFailed(err error) {
 	defer l.finish()
 	code, _ := gateway.Status(err)
-	var hdrs []sip.Header
-	if code == 503 {
-		hdrs = l.a.unavailable("").hdrs
-	}
 	l.log.Info("inbound call not placed", "code", code, "err", err)
-	l.respond(code, hdrs...)
+	l.respond(code, l.a.placeFailedHeaders(code, err)...)
 }
 
 // respond sends a final non-2xx answer to the INVITE.

@@ -55,23 +55,10 @@ func (t *callTable) remove(l *leg) bool {
 // find returns the call with callID (and, if peerKey is given, that peer)
 // or, without callID, the only call with peerKey.
 func (t *callTable) find(callID, peerKey string) (*leg, error) {
-	return t.lookup(callID, peerKey, false)
-}
-
-// findAny is find, except that with neither callID nor peerKey it returns
-// the connection's only call (a hang-up without a target).
-func (t *callTable) findAny(callID, peerKey string) (*leg, error) {
-	return t.lookup(callID, peerKey, true)
-}
-
-func (t *callTable) lookup(callID, peerKey string, only bool) (*leg, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if callID != "" {
 		return t.byCallID(callID, peerKey)
-	}
-	if only && peerKey == "" {
-		return t.onlyLocked()
 	}
 	var found *leg
 	for _, x := range t.legs {
@@ -89,7 +76,11 @@ func (t *callTable) lookup(callID, peerKey string, only bool) (*leg, error) {
 	return found, nil
 }
 
-func (t *callTable) onlyLocked() (*leg, error) {
+// only returns the connection's only call (a hang-up without a target);
+// with several it is ambiguous.
+func (t *callTable) only() (*leg, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	switch len(t.legs) {
 	case 0:
 		return nil, ErrNoSuchCall

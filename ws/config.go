@@ -48,6 +48,8 @@ type Config struct {
 	TokenIssuer   string `yaml:"token_issuer"`
 	// ICEServers are sent to browsers as iceServers (STUN/TURN).
 	ICEServers []ICEServer `yaml:"ice_servers"`
+	// TURN mints per-user TURN credentials (turn.go). No URLs: off.
+	TURN TURNConfig `yaml:"turn"`
 	// SendQueue is the per-connection queue of outgoing messages; a client
 	// that lets it overflow is dropped and its calls end.
 	SendQueue int `yaml:"send_queue"`
@@ -62,20 +64,32 @@ type Config struct {
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
-	switch c.Directory {
-	case "", DirectoryAll, DirectoryNone:
-		return nil
+	if err := validateDirectory(c.Directory); err != nil {
+		return err
 	}
-	return fmt.Errorf("ws: directory %q: want %q or %q", c.Directory, DirectoryAll, DirectoryNone)
+	if err := validateICEServers(c.ICEServers); err != nil {
+		return err
+	}
+	return c.TURN.validate()
 }
 
 // DefaultConfig returns the defaults of protocols.md §6.1: 64 KiB messages,
 // 20 messages/s with a burst of 40, ping 30 s, pong timeout 10 s, handshake
-// 5 s, HS256 tokens, a send queue of 256.
+// 5 s, HS256 tokens, a send queue of 256; TURN off (credentials valid 1 h
+// when turned on).
 func DefaultConfig() Config {
 	return Config{MaxMessageBytes: 64 << 10, RatePerSecond: 20, RateBurst: 40,
 		PingInterval: 30 * time.Second, PongTimeout: 10 * time.Second, HandshakeTimeout: 5 * time.Second,
-		TokenAlgorithms: []string{"HS256"}, SendQueue: 256, Directory: DirectoryAll, listInterval: defaultListInterval}
+		TokenAlgorithms: []string{"HS256"}, SendQueue: 256, Directory: DirectoryAll, listInterval: defaultListInterval,
+		TURN: TURNConfig{TTL: DefaultTURNTTL}}
+}
+
+func validateDirectory(d string) error {
+	switch d {
+	case "", DirectoryAll, DirectoryNone:
+		return nil
+	}
+	return fmt.Errorf("ws: directory %q: want %q or %q", d, DirectoryAll, DirectoryNone)
 }
 
 func (c Config) withDefaults() Config {

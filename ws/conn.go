@@ -43,6 +43,8 @@ type conn struct {
 	renames  *bucket     // read goroutine only: the rename budget
 	presence presence    // what it has been told about who is online; guarded by directory.mu
 
+	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
+
 	out        *outQueue
 	done       chan struct{} // closed when the connection starts closing
 	closeOnce  sync.Once
@@ -188,6 +190,7 @@ func isTimeout(err error) bool {
 func (c *conn) finish() {
 	c.closeWith(closeInfo{code: websocket.CloseNormalClosure, reason: gateway.ReasonDisconnected})
 	c.s.dir.remove(c)
+	c.stopTURNRefresh()
 	c.endCalls()
 	c.cancel()
 	select { // let the writer send the close frame, unless it is stuck

@@ -34,7 +34,7 @@ func (c *conn) incoming(req gateway.DialRequest) (*leg, error) {
 	if err := c.calls.add(l, !c.ext.Load()); err != nil {
 		return nil, err
 	}
-	c.log.Info("incoming call", "call", req.Call.ID(), "from", req.From)
+	c.log.Debug("incoming call", "call", req.Call.ID(), "from", req.From)
 	return l, nil
 }
 

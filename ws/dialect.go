@@ -71,6 +71,7 @@ func (c *conn) onUsername(m *clientMessage) error {
 	}
 	c.s.dir.loggedIn(c, slices.Contains(m.Features, featureUserEvents))
 	c.sendICEServers()
+	c.armTURNRefresh()
 	return nil
 }
 
@@ -92,10 +93,13 @@ func (c *conn) login(want string) (string, error) {
 	return c.s.dir.claim(c, want), nil
 }
 
-// sendICEServers refreshes the ICE servers of extension clients after login.
+// sendICEServers refreshes the ICE servers of extension clients after
+// login, with TURN credentials minted for the logged-in name.
 func (c *conn) sendICEServers() {
-	if c.ext.Load() && len(c.s.cfg.ICEServers) > 0 {
-		c.enqueue(encode(iceServersMsg{Type: typeICEServers, ICEServers: c.s.cfg.ICEServers}), typeICEServers)
+	name := c.Name()
+	servers := c.s.iceServersFor(name)
+	if c.ext.Load() && len(servers) > 0 {
+		c.enqueue(encode(iceServersMsg{Type: typeICEServers, ICEServers: servers, TTL: c.s.iceTTL(name)}), typeICEServers)
 	}
 }
 
@@ -153,7 +157,7 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 		return nil
 	}
 	l.call.Store(call)
-	c.log.Info("call placed", "call", call.ID(), "to", call.Target().String())
+	c.log.Debug("call placed", "call", call.ID(), "to", call.Target().String())
 	return nil
 }
 
@@ -166,9 +170,12 @@ func (c *conn) refuseCall(l *leg, err error) {
 
 // onCallMessage handles the messages of a call in progress.
 func (c *conn) onCallMessage(m *clientMessage) error {
-	l, err := c.findLeg(m)
+	var l *leg
+	var err error
 	if m.Target == "" && m.CallID == "" && isHangup(m.Type) {
-		l, err = c.calls.findAny("", "") // the connection's only call
+		l, err = c.calls.only() // the connection's only call
+	} else {
+		l, err = c.findLeg(m)
 	}
 	if err != nil {
 		return err
@@ -290,7 +297,7 @@ func canonicalTarget(s string) string {
 // connection, logs it in under its identity. An identity that is already
 // connected is refused (409) and the connection closed.
 func (c *conn) greet() {
-	c.enqueue(encode(idMsg{Type: typeID, ID: c.id, ICEServers: c.s.cfg.ICEServers}), typeID)
+	c.enqueue(encode(idMsg{Type: typeID, ID: c.id, ICEServers: c.s.iceServersFor(c.identity)}), typeID)
 	if c.identity == "" {
 		return
 	}
@@ -301,4 +308,5 @@ func (c *conn) greet() {
 		return
 	}
 	c.s.dir.loggedIn(c, false)
+	c.armTURNRefresh()
 }

@@ -21,10 +21,18 @@ import (
 //
 //	go test -run '^$' -bench LoginStorm -benchtime 1x ./ws/
 func BenchmarkLoginStorm(b *testing.B) {
-	for _, users := range []int{1000, 10000} {
-		b.Run(strconv.Itoa(users), func(b *testing.B) {
+	for _, run := range []struct {
+		users int
+		extra string // username fields
+	}{{1000, ""}, {10000, ""}, {10000, `,"features":["user-events"]`}} {
+		name := strconv.Itoa(run.users)
+		if run.extra != "" {
+			name += "-user-events"
+		}
+		b.Run(name, func(b *testing.B) {
+			users := run.users
 			for range b.N {
-				st := loginStorm(b, users, Config{})
+				st := loginStorm(b, users, Config{}, run.extra)
 				b.ReportMetric(float64(st.bytes)/float64(users), "B/login")
 				b.ReportMetric(float64(st.msgs)/float64(users), "msgs/login")
 				b.ReportMetric(float64(st.cpu.Nanoseconds())/float64(users), "cpu-ns/login")
@@ -42,9 +50,9 @@ type stormStats struct {
 }
 
 // loginStorm opens users socketless connections one after the other, each
-// logging in at once (u0, u1, …), waits until the server has nothing left to send
+// logging in at once (u0, u1, …; extra fields go into username), waits until the server has nothing left to send
 // and returns what it queued.
-func loginStorm(tb testing.TB, users int, cfg Config) stormStats {
+func loginStorm(tb testing.TB, users int, cfg Config, extra string) stormStats {
 	cfg.RatePerSecond, cfg.RateBurst, cfg.SendQueue = 1e9, 1<<30, 256
 	if cfg.listInterval == 0 {
 		cfg.listInterval = defaultListInterval
@@ -56,7 +64,7 @@ func loginStorm(tb testing.TB, users int, cfg Config) stormStats {
 	start := cpuTime()
 	for i := range conns { // each user connects, then logs in
 		conns[i] = countingConn(h.srv, &bytes, &msgs, &wg)
-		conns[i].handle([]byte(`{"type":"username","name":"u` + strconv.Itoa(i) + `"}`))
+		conns[i].handle([]byte(`{"type":"username","name":"u` + strconv.Itoa(i) + `"` + extra + `}`))
 	}
 	settle(h.srv, conns)
 	st := stormStats{cpu: cpuTime() - start, bytes: bytes.Load(), msgs: msgs.Load()}

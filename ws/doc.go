@@ -21,6 +21,16 @@
 // iceServers) are described in README.md; clients opt in with "features"
 // in username or by sending a callId.
 //
+// # TURN credentials
+//
+// With Config.TURN (turn.go) each logged-in user gets its own TURN
+// credential in the coturn REST convention ("<expiry>:<user>", password
+// base64 HMAC-SHA1 of it with the shared secret read from the environment),
+// in iceServers of the id greeting when a token names the user, in
+// ice-servers after username for extension clients, and again at 80% of
+// the TTL (a per-connection timer, stopped when the connection ends).
+// Static TURN passwords in ICEServers are refused.
+//
 // # How it maps to the gateway
 //
 // Each call of a connection is a leg (type leg, a gateway.Leg with

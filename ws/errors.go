@@ -46,6 +46,7 @@ var gatewaySentinels = []error{
 	gateway.ErrBadTarget, gateway.ErrNotFound, gateway.ErrOffline, gateway.ErrBusy, gateway.ErrForbidden,
 	gateway.ErrSelfCall, gateway.ErrDraining, gateway.ErrTooManyCalls, gateway.ErrCallEnded,
 	gateway.ErrSDPLimit, gateway.ErrBadSDP, gateway.ErrGlare, gateway.ErrNoOffer, gateway.ErrTooManyCands,
+	gateway.ErrOverloaded,
 }
 
 // status returns the code and reason (a Jingle condition) for err.

@@ -37,6 +37,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *gateway.Metrics
 	auth     *authenticator // nil: no authentication
+	turn     *turnMinter    // nil: no per-user TURN credentials
 	dir      *directory
 	upgrader websocket.Upgrader
 	handler  http.Handler
@@ -52,12 +53,20 @@ func NewServer(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gatew
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := validateDirectory(cfg.Directory); err != nil {
 		log.Error("ws: invalid configuration; user list off", "err", err)
 		cfg.Directory = DirectoryNone
 	}
+	if err := validateICEServers(cfg.ICEServers); err != nil {
+		log.Error("ws: invalid configuration; TURN servers with static credentials are not sent", "err", err)
+		cfg.ICEServers = withoutStaticTURN(cfg.ICEServers)
+	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log),
+	turn, err := newTURNMinter(cfg.TURN)
+	if err != nil {
+		log.Error("ws: invalid TURN configuration; no TURN credentials", "err", err)
+	}
+	s := &Server{turn: turn, cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log),
 		dir: newDirectory(cfg.Directory, cfg.listInterval)}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,

@@ -22,6 +22,7 @@ type interopFlags struct {
 	xmppServer, xmppComponent                      string
 	run, jsonFile, htmlFile, logLevel              string
 	sigbridge, chromium, sipp, prosody, dir        string
+	baresip, clients, clientAddr                   string
 	ringTimeout, vanishTimeout, timeout            time.Duration
 	negativeControl, list                          bool
 }
@@ -61,6 +62,9 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 	fs.StringVar(&f.sigbridge, "sigbridge", "", "the sigbridge binary of the local deployment (default: this program)")
 	fs.StringVar(&f.chromium, "chromium", "", "Chromium binary (default: chromium on PATH; \"none\" disables)")
 	fs.StringVar(&f.sipp, "sipp", "", "sipp binary (default: sipp on PATH; \"none\" disables)")
+	fs.StringVar(&f.baresip, "baresip", "", "baresip binary (default: baresip on PATH; \"none\" disables)")
+	fs.StringVar(&f.clients, "clients", "", "npm project of the third-party browser clients, installed with `npm ci` (interop/testdata/clients); bundled with its esbuild at start (default: none, their scenarios are unsupported)")
+	fs.StringVar(&f.clientAddr, "client-addr", "", "address outside 127/8 for the local deployment's third-party SIP clients (default: such an address on lo)")
 	fs.StringVar(&f.prosody, "prosody", "", "prosody binary for the local deployment's XMPP server (default: prosody on PATH; \"none\": no Jingle)")
 	fs.StringVar(&f.dir, "dir", "", "keep the local deployment's config and log in this directory")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "bound on the whole run")
@@ -140,9 +144,14 @@ func interopScenarios(f interopFlags) ([]interop.Scenario, error) {
 // interopDeployment starts the local deployment, or describes the external
 // one from the flags. stop releases what was started.
 func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (interop.Deployment, func(), error) {
+	clients, err := interopClients(ctx, f.clients)
+	if err != nil {
+		return interop.Deployment{}, nil, err
+	}
 	if f.external() {
 		dep := externalDeployment(f)
 		dep.Log, dep.Chromium, dep.SIPp = log, tool(f.chromium, "chromium"), tool(f.sipp, "sipp")
+		dep.Baresip, dep.Clients = tool(f.baresip, "baresip"), clients
 		return dep, func() {}, nil
 	}
 	bin := f.sigbridge
@@ -154,13 +163,22 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 		bin = exe
 	}
 	local, err := interop.StartLocal(ctx, interop.LocalOptions{Binary: bin, Dir: f.dir, Log: log,
-		Prosody: tool(f.prosody, "prosody")})
+		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr})
 	if err != nil {
 		return interop.Deployment{}, nil, err
 	}
 	dep := local.Deployment
 	dep.Chromium, dep.SIPp = tool(f.chromium, "chromium"), tool(f.sipp, "sipp")
+	dep.Baresip, dep.Clients = tool(f.baresip, "baresip"), clients
 	return dep, func() { _ = local.Close() }, nil
+}
+
+// interopClients bundles the third-party browser clients of --clients.
+func interopClients(ctx context.Context, dir string) (*interop.Clients, error) {
+	if dir == "" || dir == "none" {
+		return nil, nil
+	}
+	return interop.BuildClients(ctx, dir)
 }
 
 func externalDeployment(f interopFlags) interop.Deployment {

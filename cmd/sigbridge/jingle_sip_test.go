@@ -543,8 +543,16 @@ func needSIPpBinary(t *testing.T) string {
 }
 
 // startSIPpUAS runs a scenario of sip/testdata/sipp, or the scenario file
-// at an absolute path.
+// at an absolute path, for one call.
 func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
+	t.Helper()
+	return startSIPpScenario(t, scenario, "")
+}
+
+// startSIPpScenario runs a scenario as startSIPpUAS does; remote is the
+// address a UAC scenario calls ("" for a UAS), extra overrides arguments
+// ("-m", "5").
+func startSIPpScenario(t *testing.T, scenario, remote string, extra ...string) *sippUAS {
 	t.Helper()
 	bin := needSIPpBinary(t)
 	sf := scenario
@@ -563,6 +571,10 @@ func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
 		"-mp", strconv.Itoa(mport), "-m", "1", "-aa", "-nostdin", "-timeout", "40s", "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(u.dir, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(u.dir, "messages.log")}
+	if remote != "" {
+		args = append([]string{remote}, args...)
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = u.dir
 	cmd.Stdout, cmd.Stderr = u.out, u.out

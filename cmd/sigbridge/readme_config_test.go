@@ -8,6 +8,7 @@ import (
 
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
+	"github.com/sigbridge/sigbridge/ws"
 	"github.com/sigbridge/sigbridge/xmpp"
 )
 
@@ -37,12 +38,6 @@ func TestREADMEConfigExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README configuration example: %v", err)
 	}
-	if cfg.SIP.RegistrarMinExpires != sip.DefaultRegistrarMinExpires ||
-		cfg.SIP.RegistrarMaxExpires != sip.DefaultRegistrarMaxExpires ||
-		cfg.SIP.RegistrarDefaultExpires != sip.DefaultRegistrarDefaultExpires {
-		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
-			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
-	}
 	if cfg.SIP.DialogProbeInterval != sip.DefaultDialogProbeInterval ||
 		cfg.SIP.DialogProbeTimeout != sip.DefaultDialogProbeTimeout ||
 		cfg.XMPP.SessionPingInterval != xmpp.DefaultSessionPingInterval ||
@@ -52,6 +47,15 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if got := strings.Join(cfg.SIP.DigestAlgorithms, ","); got != strings.Join(sip.DefaultDigestAlgorithms(), ",") {
 		t.Errorf("README shows sip.digest_algorithms %q, default %v", got, sip.DefaultDigestAlgorithms())
+	}
+	if cfg.SIP.RegistrarMinExpires != sip.DefaultRegistrarMinExpires ||
+		cfg.SIP.RegistrarMaxExpires != sip.DefaultRegistrarMaxExpires ||
+		cfg.SIP.RegistrarDefaultExpires != sip.DefaultRegistrarDefaultExpires {
+		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
+			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
+	}
+	if d := ws.DefaultConfig().TURN; len(cfg.WS.TURN.URLs) != 0 || cfg.WS.TURN.SecretEnv != d.SecretEnv || cfg.WS.TURN.TTL != d.TTL {
+		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
 	}
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())

@@ -23,6 +23,12 @@ type PeerOptions struct {
 	// EndOfCandidates sends candidate:null when gathering completes
 	// (extension; the MDN page never does).
 	EndOfCandidates bool
+	// ICEServers are the STUN/TURN servers of the PeerConnection, e.g.
+	// those the gateway sent in iceServers (see ICEServers).
+	ICEServers []webrtc.ICEServer
+	// RelayOnly sets ICETransportPolicyRelay: only relay candidates are
+	// gathered and paired, so media flows through the TURN server.
+	RelayOnly bool
 }
 
 // Peer is one MDN-sample page: a pion PeerConnection with a data channel,
@@ -50,11 +56,15 @@ type Peer struct {
 }
 
 // NewPeer creates the PeerConnection (host candidates on loopback only, no
-// mDNS) for a logged-in client.
+// mDNS; the ICE servers and policy of opts) for a logged-in client.
 func NewPeer(c *Client, opts PeerOptions) (*Peer, error) {
-	pc, err := pionpeer.NewPeerConnection(nil)
+	cfg := webrtc.Configuration{ICEServers: opts.ICEServers}
+	if opts.RelayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := pionpeer.NewAPI(nil).NewPeerConnection(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("wstest: %w", err)
+		return nil, fmt.Errorf("wstest: peer connection: %w", err)
 	}
 	p := &Peer{Client: c, PC: pc, opts: opts, connected: make(chan struct{}),
 		messages: make(chan string, 64), hangups: make(chan Message, 8), errs: make(chan error, 16)}
@@ -351,4 +361,40 @@ func (p *Peer) SendText(text string) error {
 		return errors.New("wstest: no data channel yet")
 	}
 	return dc.SendText(text)
+}
+
+// ICEServers converts the iceServers list of an id or ice-servers message
+// into the pion configuration form.
+func ICEServers(m Message) []webrtc.ICEServer {
+	list, _ := m["iceServers"].([]any)
+	var out []webrtc.ICEServer
+	for _, e := range list {
+		s, _ := e.(map[string]any)
+		var srv webrtc.ICEServer
+		urls, _ := s["urls"].([]any)
+		for _, u := range urls {
+			if str, ok := u.(string); ok {
+				srv.URLs = append(srv.URLs, str)
+			}
+		}
+		srv.Username, _ = s["username"].(string)
+		if c, ok := s["credential"].(string); ok {
+			srv.Credential = c
+		}
+		out = append(out, srv)
+	}
+	return out
+}
+
+// SelectedPair returns the candidate pair ICE selected (nil before one is).
+func (p *Peer) SelectedPair() (*webrtc.ICECandidatePair, error) {
+	sctp := p.PC.SCTP()
+	if sctp == nil {
+		return nil, errors.New("wstest: no SCTP transport")
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil {
+		return nil, fmt.Errorf("wstest: selected pair: %w", err)
+	}
+	return pair, nil
 }

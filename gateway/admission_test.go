@@ -1,0 +1,233 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// legDialer hands out a fresh callee leg per call and publishes it.
+type legDialer struct{ legs chan *testLeg }
+
+func (d legDialer) Dial(_ context.Context, req DialRequest) (Leg, error) {
+	if req.Target.User == "offline" {
+		return nil, ErrOffline
+	}
+	l := newTestLeg("callee-"+req.Target.User, browserCaps)
+	d.legs <- l
+	return l, nil
+}
+
+func admissionGateway(t *testing.T, cfg Config) (*Gateway, legDialer) {
+	t.Helper()
+	r := NewRouter()
+	d := legDialer{legs: make(chan *testLeg, 64)}
+	r.Handle(SchemeUser, d)
+	return New(cfg, r, nil, NewMetrics(nil)), d
+}
+
+func placeFrom(t *testing.T, gw *Gateway, from, target string) (*Call, *testLeg, error) {
+	t.Helper()
+	caller := newTestLeg("caller-"+from, browserCaps)
+	c, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: from, Target: target,
+		Offer: loadSDP(t, "chrome156_offer_audio_only.sdp")})
+	if c != nil {
+		t.Cleanup(func() { c.Hangup(ReasonShutdown); <-c.Done() })
+	}
+	return c, caller, err
+}
+
+// waitInSetup waits for the calls-in-setup count to reach n.
+func waitInSetup(t *testing.T, gw *Gateway, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for gw.CallsInSetup() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls in setup %d, want %d", gw.CallsInSetup(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestAdmissionCallsInSetup: beyond MaxCallsInSetup a new call is refused
+// with ErrOverloaded (503) and counted; an answer, a hang-up before the
+// answer and a failed dial each give the slot back.
+func TestAdmissionCallsInSetup(t *testing.T) {
+	gw, d := admissionGateway(t, Config{MaxCallsInSetup: 2, MaxQueueDelay: -1})
+	c1, _, err := placeFrom(t, gw, "a1", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee1 := <-d.legs
+	_, caller2, err := placeFrom(t, gw, "a2", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-d.legs
+	_, _, err = placeFrom(t, gw, "a3", "dave")
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("third call in setup: %v, want ErrOverloaded", err)
+	}
+	if code, _ := Status(err); code != 503 {
+		t.Errorf("status %d, want 503", code)
+	}
+	if err := gw.Shed("ws"); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("Shed: %v, want ErrOverloaded", err)
+	}
+	shed := gw.metrics.CallsShed
+	if v := testutil.ToFloat64(shed.WithLabelValues("caller-a3", SignalCallsInSetup)); v != 1 {
+		t.Errorf("shed from caller-a3 counted %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(shed.WithLabelValues("ws", SignalCallsInSetup)); v != 1 {
+		t.Errorf("shed from ws counted %v, want 1", v)
+	}
+	if n := gw.ActiveCalls(); n != 2 {
+		t.Errorf("%d active calls, want 2 (the shed one never started)", n)
+	}
+
+	// The answer ends call 1's setup: a new call is admitted.
+	nextAs[Offer](t, callee1)
+	if err := c1.Post(callee1, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSetup(t, gw, 1)
+	if gw.Shed("ws") != nil {
+		t.Error("Shed refuses below the limit")
+	}
+	if _, _, err := placeFrom(t, gw, "a4", "erin"); err != nil {
+		t.Fatalf("call after an answer: %v", err)
+	}
+	<-d.legs
+	waitInSetup(t, gw, 2)
+
+	// A hang-up before the answer gives its slot back too.
+	call2 := mustCallOf(t, gw, "a2")
+	if err := call2.Post(caller2, Hangup{}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSetup(t, gw, 1)
+
+	// A call refused after admission (offline callee) keeps no slot.
+	if _, _, err := placeFrom(t, gw, "a5", "offline"); !errors.Is(err, ErrOffline) {
+		t.Fatalf("offline: %v", err)
+	}
+	if n := gw.CallsInSetup(); n != 1 {
+		t.Errorf("calls in setup %d after a failed dial, want 1", n)
+	}
+	if v := testutil.ToFloat64(gw.metrics.CallsInSetup); v != 1 {
+		t.Errorf("sigbridge_calls_in_setup %v, want 1", v)
+	}
+}
+
+func mustCallOf(t *testing.T, gw *Gateway, from string) *Call {
+	t.Helper()
+	for _, c := range gw.snapshot() {
+		if c.From() == from {
+			return c
+		}
+	}
+	t.Fatalf("no call from %s", from)
+	return nil
+}
+
+// TestAdmissionUnbounded: a negative MaxCallsInSetup admits any number.
+func TestAdmissionUnbounded(t *testing.T) {
+	gw, d := admissionGateway(t, Config{MaxCallsInSetup: -1, MaxQueueDelay: -1, MaxCallsPerUser: 100})
+	for i := range 20 {
+		if _, _, err := placeFrom(t, gw, fmt.Sprintf("u%d", i), "bob"); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		<-d.legs
+	}
+}
+
+func TestDelayQuantileOf(t *testing.T) {
+	h := &metrics.Float64Histogram{Buckets: []float64{0, 0.001, 0.01, 0.1, 1}, Counts: []uint64{50, 30, 15, 5}}
+	prev := []uint64{10, 0, 0, 0}
+	// 90 samples since prev: 40 under 1 ms, 30 under 10 ms, 15 under 100 ms, 5 above.
+	if d, ok := delayQuantileOf(h, prev, 0.9); !ok || d != 10*time.Millisecond {
+		t.Errorf("p90 = %v %v, want 10ms", d, ok)
+	}
+	if d, ok := delayQuantileOf(h, prev, 0.5); !ok || d != time.Millisecond {
+		t.Errorf("p50 = %v %v, want 1ms", d, ok)
+	}
+	if _, ok := delayQuantileOf(h, h.Counts, 0.9); ok {
+		t.Error("an empty window gave a quantile")
+	}
+}
+
+// TestAdmissionQueueDelay: with one CPU for the process and 1,500
+// goroutines each busy for half a millisecond, goroutines wait far longer than
+// the 1 ms bound for a CPU: new calls are shed with signal queue_delay.
+// Once the backlog is gone, a fresh window admits them again.
+func TestAdmissionQueueDelay(t *testing.T) {
+	gw, d := admissionGateway(t, Config{MaxQueueDelay: time.Millisecond})
+	gw.adm.queueDelayed(time.Now())     // start a window now
+	backlog(1500, 500*time.Microsecond) // the runtime samples 1 in 8 of them
+	time.Sleep(delayWindow)
+	gw.adm.queueDelayed(time.Now())  // measure the window of the backlog...
+	gw.adm.next.Store(math.MaxInt64) // ... and keep its verdict while we look
+	err := gw.Shed("sip")
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Shed under a goroutine backlog: %v, want ErrOverloaded", err)
+	}
+	if _, _, err := placeFrom(t, gw, "a1", "bob"); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Place under a goroutine backlog: %v, want ErrOverloaded", err)
+	}
+	if v := testutil.ToFloat64(gw.metrics.CallsShed.WithLabelValues("sip", SignalQueueDelay)); v != 1 {
+		t.Errorf("shed from sip counted %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(gw.metrics.QueueDelay); v < 0.001 {
+		t.Errorf("sigbridge_queue_delay_seconds %v, want over 1ms", v)
+	}
+	gw.adm.next.Store(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		time.Sleep(delayWindow)
+		if _, _, err := placeFrom(t, gw, "a2", "bob"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("still shedding 10 s after the backlog: %v", err)
+		}
+	}
+	<-d.legs
+}
+
+// backlog runs n goroutines, each busy for d, on one processor, and
+// returns when all have run.
+func backlog(n int, d time.Duration) {
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := time.Now(); time.Since(start) < d; {
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkAdmission is the cost admission adds to every call: one admit
+// and its release, with both signals on (reported, never asserted).
+func BenchmarkAdmission(b *testing.B) {
+	a := newAdmission(DefaultConfig().withDefaults(), slog.New(slog.DiscardHandler), NewMetrics(nil))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.acquire("ws"); err != nil {
+			b.Fatal(err)
+		}
+		a.release()
+	}
+}
