@@ -23,8 +23,9 @@ const delayQuantile = 0.9
 // measured; the signal is refreshed at most this often.
 const delayWindow = 100 * time.Millisecond
 
-// delayMinSamples: a window with fewer goroutine wake-ups says nothing
-// (an idle process) and never sheds.
+// delayMinSamples: a window with fewer sampled goroutine wake-ups (the
+// runtime records about one in eight) says nothing (an idle process) and
+// never sheds.
 const delayMinSamples = 64
 
 // schedLatencies is the runtime's histogram of the time runnable goroutines
@@ -89,32 +90,31 @@ func (a *admission) check(now time.Time) string {
 	return ""
 }
 
-// acquire admits one call for setup: the returned function ends its setup
-// (answered or over) and may be called more than once. A refused call is
-// counted as shed for dialect.
-func (a *admission) acquire(dialect string) (func(), error) {
+// acquire admits one call for setup; release ends it (answered or over).
+// A refused call is counted as shed for dialect.
+func (a *admission) acquire(dialect string) error {
 	now := time.Now()
 	if a.queueDelayed(now) {
-		return nil, a.shed(dialect, SignalQueueDelay, now)
+		return a.shed(dialect, SignalQueueDelay, now)
 	}
 	if n := a.inSetup.Add(1); a.maxSetup > 0 && n > a.maxSetup {
 		a.inSetup.Add(-1)
-		return nil, a.shed(dialect, SignalCallsInSetup, now)
+		return a.shed(dialect, SignalCallsInSetup, now)
 	}
 	a.metrics.setupStarted()
 	a.calm(now)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			a.inSetup.Add(-1)
-			a.metrics.setupEnded()
-		})
-	}, nil
+	return nil
+}
+
+// release ends the setup of one call admitted by acquire.
+func (a *admission) release() {
+	a.inSetup.Add(-1)
+	a.metrics.setupEnded()
 }
 
 // shed counts and logs one refused call and returns its error.
 func (a *admission) shed(dialect, signal string, now time.Time) error {
-	a.metrics.callShed(dialect, signal)
+	a.metrics.CallShed(dialect, signal)
 	a.shedAt.Store(now.UnixNano())
 	if a.shedding.CompareAndSwap(false, true) {
 		a.log.Warn("overloaded: shedding new calls", "signal", signal, "calls_in_setup", a.inSetup.Load(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"runtime/metrics"
@@ -164,14 +165,14 @@ func TestDelayQuantileOf(t *testing.T) {
 	}
 }
 
-// TestAdmissionQueueDelay: with one CPU for the process and a few hundred
-// goroutines each busy for a millisecond, goroutines wait far longer than
+// TestAdmissionQueueDelay: with one CPU for the process and 1,500
+// goroutines each busy for half a millisecond, goroutines wait far longer than
 // the 1 ms bound for a CPU: new calls are shed with signal queue_delay.
 // Once the backlog is gone, a fresh window admits them again.
 func TestAdmissionQueueDelay(t *testing.T) {
 	gw, d := admissionGateway(t, Config{MaxQueueDelay: time.Millisecond})
-	gw.adm.queueDelayed(time.Now()) // start a window now
-	backlog(300, time.Millisecond)
+	gw.adm.queueDelayed(time.Now())     // start a window now
+	backlog(1500, 500*time.Microsecond) // the runtime samples 1 in 8 of them
 	time.Sleep(delayWindow)
 	gw.adm.queueDelayed(time.Now())  // measure the window of the backlog...
 	gw.adm.next.Store(math.MaxInt64) // ... and keep its verdict while we look
@@ -216,4 +217,17 @@ func backlog(n int, d time.Duration) {
 		}()
 	}
 	wg.Wait()
+}
+
+// BenchmarkAdmission is the cost admission adds to every call: one admit
+// and its release, with both signals on (reported, never asserted).
+func BenchmarkAdmission(b *testing.B) {
+	a := newAdmission(DefaultConfig().withDefaults(), slog.New(slog.DiscardHandler), NewMetrics(nil))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.acquire("ws"); err != nil {
+			b.Fatal(err)
+		}
+		a.release()
+	}
 }

@@ -67,8 +67,8 @@ func (c *Call) finish() {
 		}
 		c.endSetup()
 		c.g.remove(c, c.st.outcome) // before Done: a caller woken by Done sees the call gone
+		c.logEnd()                  // before Done too: its record is written
 		close(c.done)
-		c.logEnd()
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,9 +23,9 @@ type Call struct {
 	once   sync.Once
 	start  time.Time
 	st     bridgeState // owned by the run goroutine
-	// endSetup ends the call's admission slot (answered or over; any
-	// goroutine, idempotent). Set before run starts.
-	endSetup func()
+	// inSetup: the call holds an admission slot until its first answer or
+	// its end (endSetup).
+	inSetup atomic.Bool
 }
 
 // envelope is one event on its way into the call. leg is nil for the
@@ -51,13 +52,20 @@ func newCall(g *Gateway, from string, t Target, caller Leg) *Call {
 	id := newID()
 	return &Call{id: id, from: from, target: t, g: g, legs: [2]Leg{caller},
 		log:   g.log.With("call", id, "from", from, "to", t.String()),
-		inbox: make(chan envelope, g.cfg.InboxSize), done: make(chan struct{}), start: time.Now(), endSetup: func() {}}
+		inbox: make(chan envelope, g.cfg.InboxSize), done: make(chan struct{}), start: time.Now()}
 }
 
 func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// endSetup gives the call's admission slot back, once.
+func (c *Call) endSetup() {
+	if c.inSetup.CompareAndSwap(true, false) {
+		c.g.adm.release()
+	}
 }
 
 // ID is the gateway's identifier of the call (for logs; never sent as a

@@ -62,18 +62,17 @@ func (g *Gateway) Place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	if g.draining.Load() {
 		return nil, ErrDraining
 	}
-	endSetup, err := g.adm.acquire(req.Caller.Kind())
-	if err != nil {
+	if err := g.adm.acquire(req.Caller.Kind()); err != nil {
 		return nil, err
 	}
-	c, err := g.place(ctx, req, endSetup)
+	c, err := g.place(ctx, req)
 	if err != nil {
-		endSetup()
+		g.adm.release()
 	}
 	return c, err
 }
 
-func (g *Gateway) place(ctx context.Context, req PlaceRequest, endSetup func()) (*Call, error) {
+func (g *Gateway) place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	if req.Offer == nil || len(req.Offer.MediaDescriptions) == 0 {
 		return nil, fmt.Errorf("%w: a call needs an offer with at least one m-line", ErrBadSDP)
 	}
@@ -88,7 +87,7 @@ func (g *Gateway) place(ctx context.Context, req PlaceRequest, endSetup func()) 
 		return nil, err
 	}
 	c := newCall(g, req.From, t, req.Caller)
-	c.endSetup = endSetup
+	c.inSetup.Store(true)
 	leg, err := d.Dial(ctx, DialRequest{Call: c, From: req.From, Target: t, Offer: req.Offer})
 	if err != nil {
 		g.release(req.From)

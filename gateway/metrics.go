@@ -68,7 +68,9 @@ func (m *Metrics) callEnded(caller, callee, outcome string) {
 	}
 }
 
-func (m *Metrics) callShed(dialect, signal string) {
+// CallShed counts one new call refused (or, for signals of an adapter,
+// dropped) because the gateway is overloaded.
+func (m *Metrics) CallShed(dialect, signal string) {
 	if m != nil {
 		m.CallsShed.WithLabelValues(dialect, signal).Inc()
 	}

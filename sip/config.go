@@ -57,6 +57,9 @@ type Config struct {
 	CallsBurst     int     `yaml:"calls_burst"`
 	// RetryAfter is the Retry-After of 503 answers (default 30 s).
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// MaxInviteAge drops, unread, INVITE datagrams that waited longer in
+	// the UDP socket's receive queue (default 2 s; negative: off; Linux).
+	MaxInviteAge time.Duration `yaml:"max_invite_age"`
 
 	// DialogProbeInterval is how often an answered call's SIP peer is
 	// probed with an in-dialog OPTIONS (default 15 s; negative: never).
@@ -136,6 +139,9 @@ const (
 	DefaultUserAgent  = "sigbridge"
 	defaultExpires    = 300 * time.Second
 	defaultRetryAfter = 30 * time.Second
+	// DefaultMaxInviteAge: an INVITE that waited this long in the socket
+	// queue was retransmitted twice already (0.5 s, 1.5 s).
+	DefaultMaxInviteAge = 2 * time.Second
 	// DefaultDialogProbeInterval and DefaultDialogProbeTimeout bound how
 	// long a vanished SIP peer goes unnoticed (at most their sum).
 	DefaultDialogProbeInterval = 15 * time.Second
@@ -172,6 +178,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = defaultRetryAfter
+	}
+	if c.MaxInviteAge == 0 {
+		c.MaxInviteAge = DefaultMaxInviteAge
 	}
 	if c.DialogProbeInterval == 0 {
 		c.DialogProbeInterval = DefaultDialogProbeInterval

@@ -81,7 +81,9 @@
 // requests over the connection a dialog came in on), registrar.go (REGISTER
 // from InboundUsers), fork.go (calls to registered users), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
-// overload.go (503 for INVITEs shed by the gateway's admission).
+// overload.go (503 for INVITEs shed by the gateway's admission), stale.go
+// and stale_linux.go (INVITEs that waited too long in the UDP receive
+// queue are dropped unread).
 // Package siptest holds a WebRTC-capable SIP endpoint and a browser-like
 // stream UA (WS/TCP/TLS, Contact host "<random>.invalid") for tests;
 // internal/loadgw is the load harness of README.md.

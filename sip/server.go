@@ -48,7 +48,8 @@ func (a *Adapter) listenUDPTCP(ctx context.Context) error {
 		}
 		a.udpAddr, _ = netip.ParseAddrPort(addr)
 		a.addrs["udp"], a.addrs["tcp"] = addr, addr
-		a.serve(pc, func() error { return a.srv.ServeUDP(pc) })
+		spc := a.watchUDP(pc) // stale.go
+		a.serve(pc, func() error { return a.srv.ServeUDP(spc) })
 		fl := a.flowListener(ln, "TCP")
 		a.serve(fl, func() error { return a.srv.ServeTCP(fl) })
 		a.waitServing(ctx, addr)

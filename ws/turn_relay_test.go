@@ -14,6 +14,7 @@ import (
 	"github.com/pion/turn/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/pionpeer"
 	"github.com/sigbridge/sigbridge/internal/turntest"
 	"github.com/sigbridge/sigbridge/ws/wstest"
 )
@@ -162,19 +163,26 @@ func allocate(t *testing.T, coturn *turntest.Coturn, username, password string) 
 }
 
 // TestTURNExpiredCredentialRefused: a credential the gateway minted
-// allocates on coturn while it is valid and is refused (401 or 438) once
-// its expiry has passed.
+// allocates on coturn while it is valid (a relay-only pion peer gathers a
+// relay candidate) and is refused once its expiry has passed: the peer
+// gathers no relay candidate and a raw Allocate gets 401 (or 438).
 func TestTURNExpiredCredentialRefused(t *testing.T) {
-	coturn, tc := startTURN(t, 3*time.Second)
+	coturn, tc := startTURN(t, 5*time.Second) // room for the fresh checks on a loaded machine
 	h := newHarness(t, Config{TokenSecret: secret, TURN: tc}, gateway.Config{})
 	_, m := tokenLogin(t, h, "alice", true)
 	srv := wstest.ICEServers(m)[0]
 	if err := allocate(t, coturn, srv.Username, srv.Credential.(string)); err != nil {
 		t.Fatalf("fresh credential %q refused: %v\n%s", srv.Username, err, coturn.LogTail())
 	}
+	if n := relayCandidates(t, srv); n == 0 {
+		t.Fatalf("fresh credential: a relay-only peer gathered no relay candidate\n%s", coturn.LogTail())
+	}
 	exp := checkExpiry(t, srv.Username)
 	for time.Now().Unix() <= exp+1 {
 		time.Sleep(100 * time.Millisecond)
+	}
+	if n := relayCandidates(t, srv); n != 0 {
+		t.Fatalf("expired credential: a relay-only peer gathered %d relay candidates", n)
 	}
 	err := allocate(t, coturn, srv.Username, srv.Credential.(string))
 	var te *stun.TurnError
@@ -187,6 +195,35 @@ func TestTURNExpiredCredentialRefused(t *testing.T) {
 	if err := allocate(t, coturn, name, "bm90IHRoZSBwYXNzd29yZA=="); !errors.As(err, &te) {
 		t.Fatalf("wrong password: got %v, want an error response", err)
 	}
+}
+
+// relayCandidates gathers with a relay-only pion peer configured with srv
+// and counts the relay candidates of its offer.
+func relayCandidates(t *testing.T, srv webrtc.ICEServer) int {
+	t.Helper()
+	pc, err := pionpeer.NewAPI(nil).NewPeerConnection(webrtc.Configuration{ICEServers: []webrtc.ICEServer{srv},
+		ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.CreateDataChannel("probe", nil); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-ctxT(t).Done():
+		t.Fatal("gathering did not complete")
+	}
+	return strings.Count(pc.LocalDescription().SDP, " typ relay")
 }
 
 func checkExpiry(t *testing.T, username string) int64 {

@@ -36,7 +36,7 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, string, erro
 	fs.StringVar(&o.UserPattern, "user-pattern", load.DefaultUserPattern, "caller user names; %d is the user's index")
 	fs.Float64Var(&o.Rate, "rate", load.DefaultRate, "calls placed per second")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long calls are placed (default 10s when --calls is not set)")
-	fs.IntVar(&o.Calls, "calls", 0, "how many calls are placed")
+	fs.IntVar(&o.Calls, "calls", 0, "how many calls are due (those beyond the per-user limits are counted as not placed)")
 	fs.DurationVar(&o.Hold, "hold", load.DefaultHold, "how long an answered call is held before hang-up")
 	fs.StringVar(&o.Target, "target", "", "callee address; %d is the caller's index (callee-%d, sip:uas@127.0.0.1:5080)")
 	fs.BoolVar(&o.Answer, "answer", false, "log in the --target users too and answer every call (browser → browser)")
@@ -51,6 +51,7 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, string, erro
 	fs.StringVar(&o.TokenAudience, "token-audience", "", "aud claim of minted tokens")
 	fs.StringVar(&o.TokenIssuer, "token-issuer", "", "iss claim of minted tokens")
 	fs.StringVar(&o.Token, "token", "", "a given JWT (one user: --users 1; its sub is the user name)")
+	fs.Float64Var(&o.LoginRate, "login-rate", 0, "users logged in per second (0: as fast as 32 concurrent handshakes go)")
 	fs.StringVar(&o.Origin, "origin", "", "Origin header to send (default none, as non-browser clients)")
 	fs.StringVar(&jsonFile, "json", "", "write the report as JSON to this file")
 	if err := fs.Parse(args); err != nil {

@@ -86,14 +86,15 @@ func dial(ctx context.Context, o Options, name, token string) (*userConn, error)
 	return c, nil
 }
 
-// logIn sends username with the tool's features and waits until the
-// gateway lists the user (user-joined), renames it (rejectusername: an
+// sendUsername sends username with the tool's features; awaitLogin then
+// waits until the gateway lists the user (user-joined), renames it (rejectusername: an
 // error, the name is taken) or, with the directory off, 3 s pass.
-func (c *userConn) logIn(ctx context.Context) error {
-	err := c.send(fmt.Appendf(nil, `{"type":"username","name":%s,"features":%s}`, mustJSON(c.name), mustJSON(features)))
-	if err != nil {
-		return err
-	}
+func (c *userConn) sendUsername() error {
+	return c.send(fmt.Appendf(nil, `{"type":"username","name":%s,"features":%s}`, mustJSON(c.name), mustJSON(features)))
+}
+
+// awaitLogin waits for the outcome of sendUsername.
+func (c *userConn) awaitLogin(ctx context.Context) error {
 	t := time.NewTimer(3 * time.Second)
 	defer t.Stop()
 	for {

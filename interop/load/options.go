@@ -21,7 +21,8 @@ type Options struct {
 	// Rate is the number of calls placed per second (open loop: a call is
 	// due every 1/Rate s whatever the gateway does).
 	Rate float64
-	// Duration bounds the placing of calls; Calls bounds their number.
+	// Duration bounds the placing of calls; Calls bounds the number of
+	// calls due (placed, or not placed when every user is at a limit).
 	// With both, the first reached ends the run; with neither, Duration
 	// is 10 s.
 	Duration time.Duration
@@ -58,6 +59,9 @@ type Options struct {
 	TokenAudience string
 	TokenIssuer   string
 	Token         string
+	// LoginRate spaces the logins (users per second; 0: as fast as 32
+	// concurrent handshakes go).
+	LoginRate float64
 	// Origin is sent as the Origin header when set (the gateway allows
 	// clients without one).
 	Origin string

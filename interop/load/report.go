@@ -15,6 +15,7 @@ type Report struct {
 	WS       string  `json:"ws"`
 	Target   string  `json:"target"`
 	Users    int     `json:"users"`
+	Callees  int     `json:"callees"` // answering users (--answer)
 	Rate     float64 `json:"rate"`
 	HoldMS   int64   `json:"hold_ms"`
 	Started  string  `json:"started"`
@@ -139,6 +140,11 @@ func (s *stats) report(r *Report) {
 
 // WriteText prints the final report.
 func (r *Report) WriteText(w io.Writer) error {
+	if r.Users == 0 {
+		_, err := fmt.Fprintf(w, "sigbridge load: %s, answer only: %d users %s, %.1fs\nanswering callees: %d incoming calls, %d answered\n",
+			r.WS, r.Callees, r.Target, r.ElapsedS, r.Offers, r.AnsweredIn)
+		return err
+	}
 	_, err := fmt.Fprintf(w, `sigbridge load: %s → %s, %d users, %.0f calls/s, hold %s
 placing %.1fs, total %.1fs (with drain)
 attempted %d  answered %d  failed %d  not placed %d

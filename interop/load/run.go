@@ -33,13 +33,16 @@ const releaseDelay = 100 * time.Millisecond
 // Run logs the users in, places calls at o.Rate until o.Duration or
 // o.Calls, waits up to o.Drain for the calls in flight, hangs up what is
 // left, closes every connection and returns the report. progress gets a
-// line every o.Progress. A cancelled ctx stops placing and ends the run
+// line every o.Progress (nil: discarded). A cancelled ctx stops placing and ends the run
 // at once (with the report so far).
 func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	o = o.withDefaults()
+	if progress == nil {
+		progress = io.Discard
+	}
 	r := &runner{o: o, out: progress, st: newStats(), hardStop: make(chan struct{})}
 	var err error
 	if r.offer, r.answer, err = offerAnswer(o.Media); err != nil {
@@ -53,7 +56,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if o.OnReady != nil {
 		o.OnReady()
 	}
-	rep := &Report{WS: o.WS, Target: o.Target, Users: o.Users, Rate: o.Rate, HoldMS: o.Hold.Milliseconds(),
+	rep := &Report{WS: o.WS, Target: o.Target, Users: o.Users, Callees: len(r.callees), Rate: o.Rate, HoldMS: o.Hold.Milliseconds(),
 		Started: time.Now().UTC().Format(time.RFC3339)}
 	start := time.Now()
 	stopProgress := r.startProgress(start)
@@ -71,7 +74,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 }
 
 // logInAll logs in the answering callees first (they must be online
-// before the first call), then the callers, 32 at a time.
+// before the first call), then the callers: 32 handshakes at a time, at
+// most o.LoginRate per second when set.
 func (r *runner) logInAll(ctx context.Context) error {
 	if r.o.Answer {
 		n := r.o.Users
@@ -93,28 +97,43 @@ func (r *runner) logIn(ctx context.Context, pattern string, n int, callee bool) 
 	conns := make([]*userConn, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, 32)
+	pace := newPacer(r.o.LoginRate)
 	var wg sync.WaitGroup
 	for i := range n {
+		if err := pace.wait(ctx); err != nil {
+			errs[i] = err
+			break
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
-			conns[i], errs[i] = r.logInOne(ctx, expand(pattern, i), i, callee)
+			c, err := r.dialOne(ctx, expand(pattern, i), i, callee)
+			<-sem // the handshakes are bounded; the waits for the login are not
+			if err == nil {
+				if err = c.awaitLogin(ctx); err != nil {
+					c.close()
+					c = nil
+				}
+			}
+			conns[i], errs[i] = c, err
 		})
 	}
 	wg.Wait()
 	var out []*userConn
-	for i, c := range conns {
+	for _, c := range conns {
 		if c != nil {
 			out = append(out, c)
 		}
-		if errs[i] != nil {
-			return out, errs[i]
+	}
+	for _, err := range errs {
+		if err != nil {
+			return out, err
 		}
 	}
 	return out, nil
 }
 
-func (r *runner) logInOne(ctx context.Context, name string, i int, callee bool) (*userConn, error) {
+// dialOne opens user name's connection and sends its username.
+func (r *runner) dialOne(ctx context.Context, name string, i int, callee bool) (*userConn, error) {
 	tok, err := r.token(name)
 	if err != nil {
 		return nil, err
@@ -134,11 +153,41 @@ func (r *runner) logInOne(ctx context.Context, name string, i int, callee bool) 
 		c.onOffer = r.incomingCall
 	}
 	go c.readLoop()
-	if err := c.logIn(ctx); err != nil {
+	if err := c.sendUsername(); err != nil {
 		c.close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// pacer spaces logins at a rate (0: no pacing).
+type pacer struct {
+	every time.Duration
+	next  time.Time
+}
+
+func newPacer(rate float64) *pacer {
+	if rate <= 0 {
+		return &pacer{}
+	}
+	return &pacer{every: time.Duration(float64(time.Second) / rate), next: time.Now()}
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p.every == 0 {
+		return ctx.Err()
+	}
+	if d := time.Until(p.next); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.next = p.next.Add(p.every)
+	return nil
 }
 
 // strayError counts an error that belongs to no call in progress.
@@ -338,12 +387,12 @@ func (r *runner) stop() { r.stopOnce.Do(func() { close(r.hardStop) }) }
 // closeAll ends the incoming calls and closes every connection.
 func (r *runner) closeAll() {
 	r.stop()
-	r.incoming.Wait()
 	var wg sync.WaitGroup
 	for _, c := range append(append([]*userConn{}, r.callers...), r.callees...) {
 		wg.Go(c.close)
 	}
 	wg.Wait()
+	r.incoming.Wait() // after the read loops ended: no incoming call starts any more
 }
 
 // startProgress prints a progress line every o.Progress; the returned

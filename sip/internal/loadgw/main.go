@@ -39,6 +39,7 @@ func main() {
 	n := flag.Int("n", 1000, "number of calls with -call")
 	hold := flag.Duration("hold", 300*time.Millisecond, "call duration with -call")
 	probe := flag.Duration("probe", 0, "dialog probe interval (0: the adapter's default, negative: off)")
+	flag.DurationVar(&maxQueueDelay, "max-queue-delay", 0, "gateway.max_queue_delay (0: the default, negative: off)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -59,10 +60,13 @@ func main() {
 	reportProbes(reg)
 }
 
+// maxQueueDelay is the -max-queue-delay flag.
+var maxQueueDelay time.Duration
+
 func start(ctx context.Context, listen string, probe time.Duration, log *slog.Logger,
 	reg *prometheus.Registry) (*gateway.Gateway, *sip.Adapter, error) {
 	router := gateway.NewRouter()
-	gw := gateway.New(gateway.Config{MaxCallsPerUser: 1 << 20}, router, log, nil)
+	gw := gateway.New(gateway.Config{MaxCallsPerUser: 1 << 20, MaxQueueDelay: maxQueueDelay}, router, log, nil)
 	router.Handle(gateway.SchemeUser, gateway.DialerFunc(answeringUser))
 	a, err := sip.New(sip.Config{Listen: listen, TrustedSources: []string{"127.0.0.1"},
 		MaxCallsPerUser: 1 << 20, CallsPerSecond: 1e6, CallsBurst: 1 << 20,

@@ -1,0 +1,82 @@
+//go:build linux
+
+package sip
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// stampedConn is a UDP listener whose reads know when the kernel received
+// each datagram (SO_TIMESTAMPNS) and skip the stale ones. Only sipgo's one
+// reader goroutine calls ReadFrom.
+type stampedConn struct {
+	*net.UDPConn
+	filter *staleFilter
+	oob    []byte
+}
+
+func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
+	uc, ok := pc.(*net.UDPConn)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a UDP socket", pc)
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
+	}
+	return &stampedConn{UDPConn: uc, filter: f, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}, nil
+}
+
+// ReadFrom returns the next datagram that is not a stale INVITE.
+func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, oobn, _, addr, err := c.ReadMsgUDP(b, c.oob)
+		if err != nil {
+			if addr == nil {
+				return n, nil, err
+			}
+			return n, addr, err
+		}
+		if !c.filter.stale(b[:n], receiveTime(c.oob[:oobn]), time.Now()) {
+			return n, addr, nil
+		}
+	}
+}
+
+// receiveTime is the SCM_TIMESTAMPNS of a datagram, zero when absent. It
+// reads the control messages in place (syscall.ParseSocketControlMessage
+// allocates, and this runs for every datagram).
+func receiveTime(oob []byte) time.Time {
+	hdr := syscall.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			break
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
+			l >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[hdr]))
+			return time.Unix(ts.Unix())
+		}
+		next := syscall.CmsgSpace(l - hdr)
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return time.Time{}
+}
