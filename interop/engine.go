@@ -147,6 +147,11 @@ func (s Scenario) deadline(dep Deployment) time.Duration {
 	case Vanished:
 		d += dep.vanishTimeout()
 	}
+	for _, st := range s.Steps {
+		if st == Linger {
+			d += 3 * dep.probeInterval()
+		}
+	}
 	return d
 }
 
