@@ -16,7 +16,6 @@ install_packages() {
   command -v npm >/dev/null || need+=(nodejs npm)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
-  command -v baresip >/dev/null || need+=(baresip)
   command -v turnserver >/dev/null || need+=(coturn)
   [ ${#need[@]} -eq 0 ] && return 0
   log "apt-get install ${need[*]}"
