@@ -1,0 +1,118 @@
+package sip
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// answeringLeg is a browser-side callee that answers the offer and then
+// leaves every event to the test.
+func answeringLeg(t *testing.T, env *testEnv, name string) chan *testLeg {
+	ch := make(chan *testLeg, 1)
+	env.users.handle(name, func(req gateway.DialRequest) gateway.Leg {
+		l := newTestLeg(name)
+		l.call = req.Call
+		go func() {
+			select {
+			case ev := <-l.events:
+				if o, ok := ev.(gateway.Offer); ok {
+					_ = l.call.Post(l, gateway.Answer{SDP: answerFor(o.SDP)})
+				}
+			case <-time.After(10 * time.Second):
+			}
+			ch <- l
+		}()
+		return l
+	})
+	return ch
+}
+
+// TestInboundInfoDTMF: SIPp sends INFO dtmf-relay and dtmf in an answered
+// call; the digits reach the browser side in order with their durations.
+// An INFO with an unknown body gets 415, one naming an Info-Package 469,
+// and neither ends the call (SIPp's scenario checks the codes and that the
+// last INFO and the BYE are still answered).
+func TestInboundInfoDTMF(t *testing.T) {
+	env := trustedEnv(t)
+	legs := answeringLeg(t, env, "dtmf")
+	uac := startSIPp(t, "uac_info_dtmf.xml", env.a.Addr(), "-s", "dtmf")
+	var callee *testLeg
+	select {
+	case callee = <-legs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call reached the browser user")
+	}
+	want := []gateway.DTMF{{Digits: "1", Duration: 100 * time.Millisecond},
+		{Digits: "5", Duration: 100 * time.Millisecond}, {Digits: "9", Duration: 250 * time.Millisecond}}
+	for _, w := range want {
+		if got := callee.expect(t, "dtmf").(gateway.DTMF); got != w {
+			t.Errorf("dtmf %+v, want %+v", got, w)
+		}
+	}
+	if h := callee.expect(t, "hangup").(gateway.Hangup); h.Reason.Condition != gateway.CondSuccess {
+		t.Errorf("hangup %+v, want success", h.Reason)
+	}
+	uac.wait(t)
+}
+
+// TestOutboundInfoDTMF: the browser side sends four digits; the SIP peer
+// gets one INFO dtmf-relay per digit, in order, each after the previous
+// one was answered. A 486 to the third does not end the call.
+func TestOutboundInfoDTMF(t *testing.T) {
+	caller, call, uas := answeredToSIP(t, "uas_info_dtmf.xml")
+	if err := call.Post(caller, gateway.DTMF{Digits: "13*#", Duration: 120 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	re := regexp.MustCompile(`(?m)^Signal=(.)\r?\nDuration=(\d+)`)
+	var got []string
+	for time.Now().Before(deadline) {
+		got = nil
+		for _, m := range re.FindAllStringSubmatch(uas.messageLog(t), -1) {
+			got = append(got, m[1]+"/"+m[2])
+		}
+		if len(got) == 4 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Join(got, " ") != "1/120 3/120 */120 #/120" {
+		t.Fatalf("INFO bodies %q, want 1 3 * # at 120 ms", got)
+	}
+	if !strings.Contains(uas.messageLog(t), "Content-Type: application/dtmf-relay") {
+		t.Error("INFO without Content-Type application/dtmf-relay")
+	}
+	_ = call.Post(caller, gateway.Hangup{})
+	uas.wait(t)
+	waitDone(t, call)
+}
+
+func TestParseDTMFBodies(t *testing.T) {
+	ok := map[string]gateway.DTMF{
+		"Signal=1\r\nDuration=100":  {Digits: "1", Duration: 100 * time.Millisecond},
+		"signal= #\r\nduration=5":   {Digits: "#", Duration: dtmfMin},
+		"Signal=11\nDuration=99999": {Digits: "#", Duration: dtmfMax},
+		"Signal=a":                  {Digits: "A", Duration: dtmfDefault},
+	}
+	for body, want := range ok {
+		got, err := parseDTMFRelay([]byte(body))
+		if err != nil || got != want {
+			t.Errorf("%q: %+v %v, want %+v", body, got, err, want)
+		}
+	}
+	for _, body := range []string{"", "Duration=100", "Signal=12", "Signal=1\nDuration=x", "Signal=E"} {
+		if _, err := parseDTMFRelay([]byte(body)); err == nil {
+			t.Errorf("%q accepted", body)
+		}
+	}
+	if got, err := parseDTMFBare([]byte("7\r\n")); err != nil || got.Digits != "7" {
+		t.Errorf("bare 7: %+v %v", got, err)
+	}
+	if _, err := parseDTMFBare([]byte("77")); err == nil {
+		t.Error("bare 77 accepted")
+	}
+}
