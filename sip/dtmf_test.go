@@ -1,12 +1,14 @@
 package sip
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/ws/wstest"
 )
 
 // answeringLeg is a browser-side callee that answers the offer and then
@@ -115,4 +117,76 @@ func TestParseDTMFBodies(t *testing.T) {
 	if _, err := parseDTMFBare([]byte("77")); err == nil {
 		t.Error("bare 77 accepted")
 	}
+}
+
+var extFeatures = map[string]any{"features": []string{"callId", "ringing", "end-of-candidates", "error"}}
+
+// TestInfoDTMFToWSBrowser: SIPp's INFOs reach a browser-dialect client on
+// the real WebSocket adapter as dtmf messages, with the call's callId.
+func TestInfoDTMFToWSBrowser(t *testing.T) {
+	env := newWSEnv(t, Config{TrustedSources: []string{"127.0.0.1"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := env.browserWith(ctx, t, "bob", extFeatures, wstest.PeerOptions{})
+	uac := startSIPp(t, "uac_info_dtmf.xml", env.a.Addr(), "-s", "bob")
+	want := []struct {
+		digits string
+		ms     int
+	}{{"1", 100}, {"5", 100}, {"9", 250}}
+	for i, w := range want {
+		m, err := b.Client.ExpectType(ctx, "dtmf")
+		if err != nil {
+			t.Fatalf("dtmf %d: %v (pending %v)", i, err, b.Client.Pending())
+		}
+		if m.Str("digits") != w.digits || m.Int("duration") != w.ms || m.Str("callId") == "" || m.Str("target") != "bob" {
+			t.Fatalf("dtmf %d: %v, want %s/%d to bob with callId", i, m, w.digits, w.ms)
+		}
+	}
+	select {
+	case <-b.HangUps():
+	case <-ctx.Done():
+		t.Fatal("browser got no hang-up")
+	}
+	uac.wait(t)
+}
+
+// TestWSBrowserDTMFToSIP: a browser-dialect client's dtmf message becomes
+// one INFO dtmf-relay per digit at SIPp, in order, each sent after the
+// previous one's final response; SIPp's 486 to the third does not end the
+// call, which the browser then hangs up.
+func TestWSBrowserDTMFToSIP(t *testing.T) {
+	env := newWSEnv(t, Config{Routes: []Route{loopbackRoute()}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	uas := startSIPp(t, "uas_info_dtmf.xml", "")
+	b := env.browserWith(ctx, t, "alice", extFeatures, wstest.PeerOptions{CallID: "d1"})
+	if err := b.Call(ctx, "sip:bob@"+uas.addr); err != nil {
+		t.Fatal(err)
+	}
+	for b.PC.RemoteDescription() == nil { // the answer came back
+		select {
+		case <-ctx.Done():
+			t.Fatal("call not answered")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := b.Client.Send(map[string]any{"type": "dtmf", "callId": "d1", "digits": "13*#", "duration": 120}); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^Signal=(.)\r?\nDuration=(\d+)`)
+	var got []string
+	for len(got) < 4 && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		got = nil
+		for _, m := range re.FindAllStringSubmatch(uas.messageLog(t), -1) {
+			got = append(got, m[1]+"/"+m[2])
+		}
+	}
+	if strings.Join(got, " ") != "1/120 3/120 */120 #/120" {
+		t.Fatalf("INFO bodies %q, want 1 3 * # at 120 ms", got)
+	}
+	if err := b.Client.Send(map[string]any{"type": "hang-up", "callId": "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	uas.wait(t)
 }
