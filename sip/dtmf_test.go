@@ -69,19 +69,7 @@ func TestOutboundInfoDTMF(t *testing.T) {
 	if err := call.Post(caller, gateway.DTMF{Digits: "13*#", Duration: 120 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	re := regexp.MustCompile(`(?m)^Signal=(.)\r?\nDuration=(\d+)`)
-	var got []string
-	for time.Now().Before(deadline) {
-		got = nil
-		for _, m := range re.FindAllStringSubmatch(uas.messageLog(t), -1) {
-			got = append(got, m[1]+"/"+m[2])
-		}
-		if len(got) == 4 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	got := waitInfos(t, uas, 4)
 	if strings.Join(got, " ") != "1/120 3/120 */120 #/120" {
 		t.Fatalf("INFO bodies %q, want 1 3 * # at 120 ms", got)
 	}
@@ -173,15 +161,7 @@ func TestWSBrowserDTMFToSIP(t *testing.T) {
 	if err := b.Client.Send(map[string]any{"type": "dtmf", "callId": "d1", "digits": "13*#", "duration": 120}); err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`(?m)^Signal=(.)\r?\nDuration=(\d+)`)
-	var got []string
-	for len(got) < 4 && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		got = nil
-		for _, m := range re.FindAllStringSubmatch(uas.messageLog(t), -1) {
-			got = append(got, m[1]+"/"+m[2])
-		}
-	}
+	got := waitInfos(t, uas, 4)
 	if strings.Join(got, " ") != "1/120 3/120 */120 #/120" {
 		t.Fatalf("INFO bodies %q, want 1 3 * # at 120 ms", got)
 	}
@@ -189,4 +169,28 @@ func TestWSBrowserDTMFToSIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	uas.wait(t)
+}
+
+var (
+	infoBodyRE = regexp.MustCompile(`(?m)^Signal=(.)\r?\nDuration=(\d+)`)
+	infoCSeqRE = regexp.MustCompile(`(?m)^CSeq: \d+ INFO\r?$`)
+)
+
+// waitInfos waits until SIPp received n INFOs and answered all of them
+// (each CSeq line appears in the request and in its response), and returns
+// their bodies as "digit/duration".
+func waitInfos(t *testing.T, uas *sippProc, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		log := uas.messageLog(t)
+		if len(infoCSeqRE.FindAllString(log, -1)) >= 2*n || time.Now().After(deadline) {
+			var got []string
+			for _, m := range infoBodyRE.FindAllStringSubmatch(log, -1) {
+				got = append(got, m[1]+"/"+m[2])
+			}
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
