@@ -137,9 +137,21 @@ func (c *Call) onEvent(s int, ev Event) {
 		c.onHangup(s, e.Reason)
 	case Failure:
 		c.onFailure(s, e)
+	case DTMF:
+		c.onDTMF(s, e)
 	default:
 		c.log.Warn("unexpected event from leg", "event", ev.EventName(), "side", s)
 	}
+}
+
+// onDTMF relays digits to the other leg once the call is answered; digits
+// sent before the answer are dropped (there is no media to play them on).
+func (c *Call) onDTMF(s int, e DTMF) {
+	if !c.st.answered {
+		c.log.Debug("dtmf before answer dropped", "side", s)
+		return
+	}
+	c.send(1-s, e)
 }
 
 // onFailure: leg s refused the re-offer it was delivered (a SIP 488 or 491

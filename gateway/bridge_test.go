@@ -401,3 +401,26 @@ func TestOfferWithoutMediaRefused(t *testing.T) {
 		t.Fatalf("re-offer without m-lines: %+v", fl)
 	}
 }
+
+// TestDTMFRelayedOnceAnswered: digits before the answer are dropped, after
+// it they reach the other leg both ways, unchanged.
+func TestDTMFRelayedOnceAnswered(t *testing.T) {
+	f := startCall(t, Config{}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	_ = f.call.Post(f.caller, DTMF{Digits: "1", Duration: 100 * time.Millisecond})
+	_ = f.call.Post(f.callee, DTMF{Digits: "2", Duration: 100 * time.Millisecond})
+	f.callee.none(t, 100*time.Millisecond)
+	f.caller.none(t, 100*time.Millisecond)
+	_ = f.call.Post(f.callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")})
+	nextAs[Answer](t, f.caller)
+	want := DTMF{Digits: "12#", Duration: 250 * time.Millisecond}
+	_ = f.call.Post(f.caller, want)
+	if got := nextAs[DTMF](t, f.callee); got != want {
+		t.Fatalf("callee got %+v, want %+v", got, want)
+	}
+	back := DTMF{Digits: "9", Duration: 100 * time.Millisecond}
+	_ = f.call.Post(f.callee, back)
+	if got := nextAs[DTMF](t, f.caller); got != back {
+		t.Fatalf("caller got %+v, want %+v", got, back)
+	}
+}

@@ -13,6 +13,7 @@
 //	Ringing{Code}                   the callee is alerted (180, 183)
 //	Hangup{Reason}                  the call is over for this leg
 //	Failure{Code, Reason, Ref}      the bridge refused one message (the call goes on)
+//	DTMF{Digits, Duration}          out-of-band digits, relayed once answered
 //
 // Adapters post events with Call.Post; the bridge hands them to the other leg
 // with Leg.Deliver. One goroutine per call owns all of the call's state, so no

@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/pion/sdp/v3"
+import (
+	"time"
+
+	"github.com/pion/sdp/v3"
+)
 
 // Event is one neutral signaling event travelling through a call.
 type Event interface {
@@ -69,3 +73,15 @@ func (Hangup) EventName() string { return "hangup" }
 
 // EventName implements Event.
 func (Failure) EventName() string { return "failure" }
+
+// DTMF carries telephone-event digits signalled out of band (SIP INFO, a
+// browser's dtmf message). Digits are from "0123456789*#ABCD"; Duration is
+// how long each digit is played. The bridge relays it only once the call is
+// answered; legs that cannot carry it drop it.
+type DTMF struct {
+	Digits   string
+	Duration time.Duration
+}
+
+// EventName implements Event.
+func (DTMF) EventName() string { return "dtmf" }

@@ -75,6 +75,10 @@ func (l *legCore) handle(x any) {
 		l.startProbe()
 	case probeResult:
 		l.finishProbe(e)
+	case gateway.DTMF:
+		l.queueDTMF(e)
+	case dtmfResult:
+		l.finishDTMF(e)
 	case flowClosed:
 		l.log.Info("SIP connection closed; ending call")
 		l.hangup(ReasonFlowClosed) // no BYE: there is no way to the peer
@@ -92,8 +96,7 @@ func (l *legCore) onRequest(r *inRequest) {
 	case sip.UPDATE:
 		l.onUpdate(r)
 	case sip.INFO:
-		l.a.reply(r.req, r.tx, 469, "Bad Info Package", sip.NewHeader("Recv-Info", ""))
-		r.finish()
+		l.onInfo(r)
 	default:
 		l.a.reply(r.req, r.tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 		r.finish()

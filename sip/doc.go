@@ -15,7 +15,8 @@
 // bridge's Deliver and the network's in-dialog requests only queue work for
 // it (queue.go). The confirmed phase (dialog.go) is shared: BYE both ways,
 // re-INVITE both ways (offers travel through the bridge; 491 on glare, with
-// the RFC 3261 back-off), OPTIONS, UPDATE without SDP; session refreshes
+// the RFC 3261 back-off), OPTIONS, UPDATE without SDP, INFO carrying DTMF
+// both ways (dtmf.go, one INFO per digit, in order); session refreshes
 // that repeat the peer's last SDP unchanged are answered from cache
 // without reaching the other leg (refresh.go). A confirmed dialog
 // is probed with in-dialog OPTIONS (probe.go): 408, 481, a transport error

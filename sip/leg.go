@@ -65,6 +65,7 @@ type legCore struct {
 	reinvOut     bool       // our re-INVITE is in flight
 	probing      bool       // our OPTIONS probe is in flight
 	probeTimer   *time.Timer
+	dtmf         dtmfOut // digits going out as INFO (dtmf.go)
 	creds        func() (string, string)
 	flow         flow                // the connection of the dialog (flow.go)
 	flowKey      string              // flow table key, once bound

@@ -44,15 +44,21 @@ func newWSEnv(t *testing.T, cfg Config) *wsEnv {
 // browser logs a wstest peer (the MDN page's dialect) in as name.
 func (e *wsEnv) browser(ctx context.Context, t *testing.T, name string) *wstest.Peer {
 	t.Helper()
+	return e.browserWith(ctx, t, name, nil, wstest.PeerOptions{})
+}
+
+// browserWith is browser with extra username fields (features) and options.
+func (e *wsEnv) browserWith(ctx context.Context, t *testing.T, name string, login map[string]any, opts wstest.PeerOptions) *wstest.Peer {
+	t.Helper()
 	c, _, err := wstest.Dial(ctx, e.wsURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if _, err := c.Login(ctx, name, nil); err != nil {
+	if _, err := c.Login(ctx, name, login); err != nil {
 		t.Fatal(err)
 	}
-	p, err := wstest.NewPeer(c, wstest.PeerOptions{})
+	p, err := wstest.NewPeer(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,6 +220,8 @@ func (l *leg) event(m *clientMessage) (gateway.Event, error) {
 		return gateway.EndOfCandidates{Mid: l.endMid(m.Candidate)}, nil
 	case typeRinging:
 		return gateway.Ringing{Code: max(m.Code, 180)}, nil
+	case typeDTMF:
+		return dtmfEvent(m), nil
 	}
 	return gateway.Hangup{Reason: hangupReason(m)}, nil
 }

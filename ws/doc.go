@@ -17,9 +17,9 @@
 // "+1555…"). The gateway puts the other party's routable address in "name"
 // of everything it relays, so the MDN callee, which answers to
 // target = msg.name, reaches the caller whatever dialect the caller speaks.
-// Extensions (callId, ringing, decline/busy, end-of-candidates, error,
-// iceServers) are described in README.md; clients opt in with "features"
-// in username or by sending a callId.
+// Extensions (callId, ringing, decline/busy, end-of-candidates, dtmf
+// (dtmf.go), error, iceServers) are described in README.md; clients opt in
+// with "features" in username or by sending a callId.
 //
 // # TURN credentials
 //
@@ -37,7 +37,7 @@
 // Caps{Trickle, MDNS}). A video-offer for a target without a call places
 // one through gateway.Gateway.Place; a video-offer for an existing call is
 // a re-offer. The other messages become Answer, Candidate,
-// EndOfCandidates, Ringing and Hangup events posted to the call. In the
+// EndOfCandidates, Ringing, DTMF and Hangup events posted to the call. In the
 // other direction the bridge calls Deliver, which renders the event as a
 // message and queues it. Server.Dial is the gateway.Dialer for user names:
 // it creates the callee leg on the user's connection.

@@ -77,6 +77,8 @@ func (l *leg) render(ev gateway.Event) ([]byte, string) {
 		return l.renderHangup(e.Reason), typeHangUp
 	case gateway.Failure:
 		return l.renderFailure(e), typeError
+	case gateway.DTMF:
+		return l.renderDTMF(e), typeDTMF
 	}
 	return nil, ""
 }

@@ -62,6 +62,8 @@ type clientMessage struct {
 	Candidate   candidateInit
 	Reason      string // hang-up: a Jingle condition
 	Code        int    // hang-up: a SIP status; ringing: 180 or 183
+	Digits      string // dtmf: 0-9 * # A-D
+	Duration    int    // dtmf: milliseconds, 0 for the default
 }
 
 // candidateInit is the RTCIceCandidateInit of new-ice-candidate (object or
@@ -105,12 +107,13 @@ var (
 		typeBusy:            {fields: join(envelope, callAddr, "text"), nullTarget: true},
 		typeRinging:         {fields: join(envelope, callAddr, "code")},
 		typeEndOfCandidates: {fields: join(envelope, callAddr, "sdpMid", "sdpMLineIndex")},
+		typeDTMF:            {fields: join(envelope, callAddr, "digits", "duration"), required: []string{"digits"}},
 	}
 	setterFor = map[string]fieldSetter{
 		"name": setName, "id": setNumber, "date": setNumber, "features": setFeatures, "text": setText,
 		"target": setTarget, "callId": setCallID, "sdp": setSDP, "candidate": setCandidate,
 		"sdpMid": setSiblingMid, "sdpMLineIndex": setSiblingMLine, "usernameFragment": setSiblingUfrag,
-		"reason": setReason, "code": setCode,
+		"reason": setReason, "code": setCode, "digits": setDigits, "duration": setDuration,
 	}
 )
 

@@ -64,7 +64,11 @@ func TestParseClientMessage(t *testing.T) {
 		{name: "end-of-candidates with candidate", in: `{"type":"end-of-candidates","callId":"c1","candidate":"x"}`, err: ErrMalformed},
 		{name: "decline with reason", in: `{"type":"decline","callId":"c1","reason":"busy"}`, err: ErrMalformed},
 		{name: "server type from client", in: `{"type":"userlist","users":[]}`, err: ErrUnknownType},
-		{name: "unknown type", in: `{"type":"dtmf","callId":"c1"}`, err: ErrUnknownType},
+		{name: "unknown type", in: `{"type":"offer-request","callId":"c1"}`, err: ErrUnknownType},
+		{name: "dtmf", in: `{"type":"dtmf","target":"bob","digits":"12a#","duration":250}`,
+			check: func(t *testing.T, m *clientMessage) { want(t, m.Digits == "12A#" && m.Duration == 250, m) }},
+		{name: "dtmf bad digit", in: `{"type":"dtmf","target":"bob","digits":"1E"}`, err: ErrMalformed},
+		{name: "dtmf duration too short", in: `{"type":"dtmf","target":"bob","digits":"1","duration":39}`, err: ErrMalformed},
 		{name: "chat over 8 KiB", in: `{"type":"message","text":"` + longText(8<<10+1) + `"}`, err: ErrTooLarge},
 		{name: "target over 256 bytes", in: `{"type":"hang-up","target":"` + longText(257) + `"}`, err: ErrMalformed},
 	}

@@ -32,6 +32,8 @@ func (s *session) onBridge(ev gateway.Event) {
 		// XEP-0176 has no end-of-candidates; Jingle peers do not need it.
 	case gateway.Failure:
 		s.onBridgeFailure(e)
+	case gateway.DTMF:
+		s.log.Debug("DTMF not carried over Jingle signaling; dropped", "digits", len(e.Digits))
 	}
 }
 
