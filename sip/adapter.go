@@ -104,6 +104,9 @@ func (a *Adapter) compile() error {
 	if err := checkHeaderValue(a.cfg.UserAgent); err != nil {
 		return fmt.Errorf("%w: user agent: %w", ErrConfig, err)
 	}
+	if err := a.cfg.checkUDPSocket(); err != nil {
+		return err
+	}
 	var err error
 	if a.routes, err = compileRoutes(a.cfg.Routes); err != nil {
 		return err

@@ -60,6 +60,16 @@ type Config struct {
 	// MaxInviteAge drops, unread, INVITE datagrams that waited longer in
 	// the UDP socket's receive queue (default 2 s; negative: off; Linux).
 	MaxInviteAge time.Duration `yaml:"max_invite_age"`
+	// UDPReadBuffer and UDPWriteBuffer size the UDP listener's kernel
+	// buffers in bytes (default 4 MiB and 1 MiB; negative: the kernel's
+	// default). Above net.core.rmem_max / wmem_max they are forced when the
+	// process has CAP_NET_ADMIN (Linux), else the kernel's cap applies and
+	// the granted size is logged (udpsock.go).
+	UDPReadBuffer  int `yaml:"udp_read_buffer"`
+	UDPWriteBuffer int `yaml:"udp_write_buffer"`
+	// UDPReaders is the number of goroutines reading the UDP listener
+	// (default 1, at most 16).
+	UDPReaders int `yaml:"udp_readers"`
 
 	// DialogProbeInterval is how often an answered call's SIP peer is
 	// probed with an in-dialog OPTIONS (default 15 s; negative: never).
@@ -142,6 +152,15 @@ const (
 	// DefaultMaxInviteAge: an INVITE that waited this long in the socket
 	// queue was retransmitted twice already (0.5 s, 1.5 s).
 	DefaultMaxInviteAge = 2 * time.Second
+	// DefaultUDPReadBuffer holds about 4,000 INVITEs of 1 KiB: two seconds
+	// of a burst at 2,000 calls/s (the kernel's own default, 208 KiB,
+	// overflows at a few hundred calls/s).
+	DefaultUDPReadBuffer = 4 << 20
+	// DefaultUDPWriteBuffer: answers and requests leave at once; 1 MiB
+	// absorbs the bursts of retransmission timers firing together.
+	DefaultUDPWriteBuffer = 1 << 20
+	// DefaultUDPReaders is one reader goroutine (see sip/README.md).
+	DefaultUDPReaders = 1
 	// DefaultDialogProbeInterval and DefaultDialogProbeTimeout bound how
 	// long a vanished SIP peer goes unnoticed (at most their sum).
 	DefaultDialogProbeInterval = 15 * time.Second
@@ -181,6 +200,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInviteAge == 0 {
 		c.MaxInviteAge = DefaultMaxInviteAge
+	}
+	if c.UDPReadBuffer == 0 {
+		c.UDPReadBuffer = DefaultUDPReadBuffer
+	}
+	if c.UDPWriteBuffer == 0 {
+		c.UDPWriteBuffer = DefaultUDPWriteBuffer
+	}
+	if c.UDPReaders == 0 {
+		c.UDPReaders = DefaultUDPReaders
 	}
 	if c.DialogProbeInterval == 0 {
 		c.DialogProbeInterval = DefaultDialogProbeInterval

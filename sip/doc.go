@@ -84,7 +84,9 @@
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
-// queue are dropped unread).
+// queue are dropped unread), udpsock.go and udpsock_linux.go (the UDP
+// listener's buffer sizes, forced past the kernel's cap where allowed, and
+// its reader count).
 // Package siptest holds a WebRTC-capable SIP endpoint and a browser-like
 // stream UA (WS/TCP/TLS, Contact host "<random>.invalid") for tests;
 // internal/loadgw is the load harness of README.md.

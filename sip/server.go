@@ -48,12 +48,24 @@ func (a *Adapter) listenUDPTCP(ctx context.Context) error {
 		}
 		a.udpAddr, _ = netip.ParseAddrPort(addr)
 		a.addrs["udp"], a.addrs["tcp"] = addr, addr
-		spc := a.watchUDP(pc) // stale.go
-		a.serve(pc, func() error { return a.srv.ServeUDP(spc) })
+		a.serveUDP(pc)
 		fl := a.flowListener(ln, "TCP")
 		a.serve(fl, func() error { return a.srv.ServeTCP(fl) })
 		a.waitServing(ctx, addr)
 		return nil
+	}
+}
+
+// serveUDP sizes the UDP listener's buffers (udpsock.go) and starts
+// Config.UDPReaders sipgo read loops on it, each behind its own stale
+// INVITE filter (stale.go): the kernel hands every datagram to one of
+// them, and each parses and dispatches what it read while the others read
+// on.
+func (a *Adapter) serveUDP(pc net.PacketConn) {
+	a.tuneUDP(pc)
+	for range a.cfg.UDPReaders {
+		spc := a.watchUDP(pc)
+		a.serve(pc, func() error { return a.srv.ServeUDP(spc) })
 	}
 }
 

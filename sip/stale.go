@@ -47,7 +47,8 @@ func (f *staleFilter) stale(data []byte, recv, now time.Time) bool {
 }
 
 // watchUDP wraps the UDP listener so stale INVITEs are dropped unread
-// (Config.MaxInviteAge; negative: the socket is used as is).
+// (Config.MaxInviteAge; negative: the socket is used as is). Each reader
+// goroutine gets its own wrapper.
 func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 	if a.cfg.MaxInviteAge <= 0 {
 		return pc

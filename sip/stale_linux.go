@@ -11,8 +11,8 @@ import (
 )
 
 // stampedConn is a UDP listener whose reads know when the kernel received
-// each datagram (SO_TIMESTAMPNS) and skip the stale ones. Only sipgo's one
-// reader goroutine calls ReadFrom.
+// each datagram (SO_TIMESTAMPNS) and skip the stale ones. Each of sipgo's
+// reader goroutines reads through its own stampedConn (oob is its buffer).
 type stampedConn struct {
 	*net.UDPConn
 	filter *staleFilter

@@ -54,6 +54,12 @@ func TestREADMEConfigExample(t *testing.T) {
 		t.Errorf("README shows registrar expiries %v/%v/%v, not the defaults",
 			cfg.SIP.RegistrarMinExpires, cfg.SIP.RegistrarMaxExpires, cfg.SIP.RegistrarDefaultExpires)
 	}
+	if cfg.SIP.UDPReadBuffer != sip.DefaultUDPReadBuffer || cfg.SIP.UDPWriteBuffer != sip.DefaultUDPWriteBuffer ||
+		cfg.SIP.UDPReaders != sip.DefaultUDPReaders {
+		t.Errorf("README shows sip UDP buffers %d/%d and %d readers, defaults %d/%d and %d",
+			cfg.SIP.UDPReadBuffer, cfg.SIP.UDPWriteBuffer, cfg.SIP.UDPReaders,
+			sip.DefaultUDPReadBuffer, sip.DefaultUDPWriteBuffer, sip.DefaultUDPReaders)
+	}
 	if d := ws.DefaultConfig().TURN; len(cfg.WS.TURN.URLs) != 0 || cfg.WS.TURN.SecretEnv != d.SecretEnv || cfg.WS.TURN.TTL != d.TTL {
 		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
 	}

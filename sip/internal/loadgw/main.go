@@ -40,6 +40,8 @@ func main() {
 	hold := flag.Duration("hold", 300*time.Millisecond, "call duration with -call")
 	probe := flag.Duration("probe", 0, "dialog probe interval (0: the adapter's default, negative: off)")
 	flag.DurationVar(&maxQueueDelay, "max-queue-delay", 0, "gateway.max_queue_delay (0: the default, negative: off)")
+	flag.IntVar(&udpReadBuffer, "udp-read-buffer", 0, "sip.udp_read_buffer in bytes (0: the default, negative: the kernel's)")
+	flag.IntVar(&udpReaders, "udp-readers", 0, "sip.udp_readers (0: the default)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -60,8 +62,12 @@ func main() {
 	reportProbes(reg)
 }
 
-// maxQueueDelay is the -max-queue-delay flag.
-var maxQueueDelay time.Duration
+// maxQueueDelay, udpReadBuffer and udpReaders are flags.
+var (
+	maxQueueDelay time.Duration
+	udpReadBuffer int
+	udpReaders    int
+)
 
 func start(ctx context.Context, listen string, probe time.Duration, log *slog.Logger,
 	reg *prometheus.Registry) (*gateway.Gateway, *sip.Adapter, error) {
@@ -71,7 +77,7 @@ func start(ctx context.Context, listen string, probe time.Duration, log *slog.Lo
 	a, err := sip.New(sip.Config{Listen: listen, TrustedSources: []string{"127.0.0.1"},
 		MaxCallsPerUser: 1 << 20, CallsPerSecond: 1e6, CallsBurst: 1 << 20,
 		Routes:              []sip.Route{{Name: "loopback", Prefix: "sip:", AllowPrivate: true}},
-		DialogProbeInterval: probe}, gw, log, nil, reg)
+		DialogProbeInterval: probe, UDPReadBuffer: udpReadBuffer, UDPReaders: udpReaders}, gw, log, nil, reg)
 	if err != nil {
 		return nil, nil, err
 	}
