@@ -63,23 +63,47 @@ type flowEntry struct {
 type flowTable struct {
 	mu      sync.Mutex
 	entries map[string]flowEntry
+	byFlow  map[flow]map[string]struct{} // keys of entries, per flow
 }
 
-func newFlowTable() *flowTable { return &flowTable{entries: map[string]flowEntry{}} }
+func newFlowTable() *flowTable {
+	return &flowTable{entries: map[string]flowEntry{}, byFlow: map[flow]map[string]struct{}{}}
+}
 
 // flowKey identifies a dialog from our side: Call-ID and our (From) tag.
 func flowKey(callID, localTag string) string { return callID + "\x00" + localTag }
 
 func (t *flowTable) add(key string, f flow, l flowLeg) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unindex(key)
 	t.entries[key] = flowEntry{f: f, leg: l}
-	t.mu.Unlock()
+	keys := t.byFlow[f]
+	if keys == nil {
+		keys = map[string]struct{}{}
+		t.byFlow[f] = keys
+	}
+	keys[key] = struct{}{}
 }
 
 func (t *flowTable) remove(key string) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unindex(key)
 	delete(t.entries, key)
-	t.mu.Unlock()
+}
+
+// unindex drops key from its flow's index. Called with mu held.
+func (t *flowTable) unindex(key string) {
+	e, ok := t.entries[key]
+	if !ok {
+		return
+	}
+	keys := t.byFlow[e.f]
+	delete(keys, key)
+	if len(keys) == 0 {
+		delete(t.byFlow, e.f)
+	}
 }
 
 // setCancelReason gives the CANCEL of the dialog key a Reason header.
@@ -110,11 +134,10 @@ func (t *flowTable) lookup(req *sip.Request) (flowEntry, bool) {
 func (t *flowTable) on(f flow) []flowLeg {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []flowLeg
-	for _, e := range t.entries {
-		if e.f == f {
-			out = append(out, e.leg)
-		}
+	keys := t.byFlow[f]
+	out := make([]flowLeg, 0, len(keys))
+	for key := range keys {
+		out = append(out, t.entries[key].leg)
 	}
 	return out
 }
