@@ -47,7 +47,7 @@ func TestOfferAnswerQueryListDelete(t *testing.T) {
 	if err := c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	toSIP, err := c.Offer(ctx, "call-1", "ft", webrtcOffer(t), ToPlain())
+	toSIP, err := c.Offer(ctx, "call-1", "ft", "", webrtcOffer(t), ToPlain())
 	if err != nil {
 		t.Fatalf("offer: %v\n%s", err, r.LogTail())
 	}
@@ -107,12 +107,12 @@ func TestFailoverAndStickiness(t *testing.T) {
 	a, b := rtpenginetest.Start(t), rtpenginetest.Start(t)
 	c, m := newClient(t, a.NG, b.NG)
 	ctx := context.Background()
-	if _, err := c.Offer(ctx, "on-a", "ft", webrtcOffer(t), ToPlain()); err != nil {
+	if _, err := c.Offer(ctx, "on-a", "ft", "", webrtcOffer(t), ToPlain()); err != nil {
 		t.Fatal(err)
 	}
 	a.Kill()
 	// A new call fails over to b, even before a ping noticed a is gone.
-	if _, err := c.Offer(ctx, "on-b", "ft", webrtcOffer(t), ToPlain()); err != nil {
+	if _, err := c.Offer(ctx, "on-b", "ft", "", webrtcOffer(t), ToPlain()); err != nil {
 		t.Fatalf("offer with a down: %v", err)
 	}
 	l, _ := c.List(ctx, 10)
@@ -126,7 +126,7 @@ func TestFailoverAndStickiness(t *testing.T) {
 	}
 	b.Kill()
 	start := time.Now()
-	if _, err := c.Offer(ctx, "none", "ft", webrtcOffer(t), ToPlain()); !errors.Is(err, ErrUnavailable) {
+	if _, err := c.Offer(ctx, "none", "ft", "", webrtcOffer(t), ToPlain()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("offer with both down: %v, want ErrUnavailable", err)
 	}
 	t.Logf("offer with both down failed after %v", time.Since(start))
@@ -144,7 +144,7 @@ func TestFailoverAndStickiness(t *testing.T) {
 	if !c.Healthy() {
 		t.Fatal("health pings did not notice a restarted instance")
 	}
-	if _, err := c.Offer(ctx, "back", "ft", webrtcOffer(t), ToPlain()); err != nil {
+	if _, err := c.Offer(ctx, "back", "ft", "", webrtcOffer(t), ToPlain()); err != nil {
 		t.Fatalf("offer after restart: %v", err)
 	}
 }

@@ -62,9 +62,13 @@ func (o Options) apply(d Dict) {
 }
 
 // Offer passes an SDP offer of the party fromTag through rtpengine and
-// returns the SDP to send on.
-func (c *Client) Offer(ctx context.Context, callID, fromTag string, sdp []byte, o Options) ([]byte, error) {
+// returns the SDP to send on. toTag names the other party of a re-offer
+// ("" for a call's first offer).
+func (c *Client) Offer(ctx context.Context, callID, fromTag, toTag string, sdp []byte, o Options) ([]byte, error) {
 	req := Dict{"command": "offer", "call-id": callID, "from-tag": fromTag, "sdp": string(sdp)}
+	if toTag != "" {
+		req["to-tag"] = toTag
+	}
 	o.apply(req)
 	return c.sdp(ctx, callID, req)
 }
