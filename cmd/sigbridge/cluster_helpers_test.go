@@ -244,3 +244,15 @@ func rejectedName(t *testing.T, wsURL, name string) string {
 	}
 	return m.Str("name")
 }
+
+// waitUserEvent waits for a user-joined or user-left naming name.
+func waitUserEvent(t *testing.T, b *browser, typ, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := b.Client.Expect(ctx, func(m wstest.Message) bool {
+		return m.Type() == typ && slices.Contains(m.Strings("users"), name)
+	}); err != nil {
+		t.Fatalf("%s: no %s for %s: %v", b.Client.Name, typ, name, err)
+	}
+}

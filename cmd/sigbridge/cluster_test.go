@@ -24,12 +24,18 @@ func TestClusterThreeNodes(t *testing.T) {
 	}
 	ws := func(i int) string { return "ws://" + nodes[i].addr + "/ws" }
 
+	watcher := login(t, ws(0), "watcher", true) // user-joined/user-left
 	alice := login(t, ws(0), "alice", false)
 	bob := login(t, ws(1), "bob", false)
 	carol := login(t, ws(2), "carol", false)
 	for _, b := range []*browser{alice, bob, carol} {
 		waitUserlist(t, b, "everybody", has("alice", "bob", "carol"))
 	}
+	waitUserEvent(t, watcher, "user-joined", "carol")
+	frank := login(t, ws(2), "frank", false)
+	waitUserEvent(t, watcher, "user-joined", "frank")
+	_ = frank.Client.Close()
+	waitUserEvent(t, watcher, "user-left", "frank")
 	// bob is taken on n2: on n1 the name gets altered (rejectusername).
 	taken := rejectedName(t, ws(0), "bob")
 	if taken == "bob" || taken == "" {
@@ -65,6 +71,7 @@ func TestClusterThreeNodes(t *testing.T) {
 		waitReadyz(t, "http://"+s.addr, 200)
 	}
 	noHangUp(t, alice, 3*time.Second) // longer than the node timeout: nobody was declared dead
+	waitUserlist(t, alice, "everybody after the restart", has("alice", "bob", "carol", bob2.Client.Name))
 	exchange(t, alice, bob, "after nats restart")
 	exchange(t, carol, bob2, "after nats restart")
 
