@@ -12,6 +12,25 @@ import (
 // pion's default codecs and interceptors. With a non-nil log, pion's own
 // diagnostics go to it at debug level (see Logs) instead of stderr.
 func NewAPI(log *slog.Logger) *webrtc.API {
+	return webrtc.NewAPI(webrtc.WithSettingEngine(settings(log)))
+}
+
+// NewAPIWithDTMF is NewAPI whose media engine also knows RFC 4733
+// telephone-event (see RegisterTelephoneEvent): its peers negotiate
+// in-band DTMF the way browsers do.
+func NewAPIWithDTMF(log *slog.Logger) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("pionpeer: codecs: %w", err)
+	}
+	if err := RegisterTelephoneEvent(m); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(settings(log)), webrtc.WithMediaEngine(m)), nil
+}
+
+// settings keeps a peer on loopback.
+func settings(log *slog.Logger) webrtc.SettingEngine {
 	se := webrtc.SettingEngine{}
 	if log != nil {
 		se.LoggerFactory = Logs{Log: log}
@@ -26,7 +45,7 @@ func NewAPI(log *slog.Logger) *webrtc.API {
 	// gateway rather than that pion default (1.10 s vs 0.10 s, browser to
 	// browser).
 	se.SetPrflxAcceptanceMinWait(0)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	return se
 }
 
 // NewPeerConnection returns a peer connection of NewAPI(log) with the
