@@ -32,6 +32,7 @@ func Matrix() []Scenario {
 			Media: Audio, Expect: Answered})
 	}
 	out = append(out, ThirdPartyScenarios()...)
+	out = append(out, DTMFScenarios()...)
 	for i := range out {
 		out[i].Known = knownIssue(out[i].Name)
 	}
@@ -72,6 +73,28 @@ func ThirdPartyScenarios() []Scenario {
 		call(chromium, baresip, "baresip-callee-hangs-up", true),
 		{Name: "sip-to-browser/plain-rtp-refused", Caller: Party{Dialect: SIP, Agent: SIPp}, Callee: b,
 			Media: NoMedia, Expect: Refused},
+	}
+}
+
+// DTMFScenarios are answered audio calls between the browser dialect and
+// SIP that carry DTMF: in-band (RFC 4733 telephone-event packets, from a
+// pion end or Chromium's RTCRtpSender.dtmf, counted and decoded by the
+// other media end) and as signaling (the browser's dtmf message, SIP
+// INFO application/dtmf-relay), both ways.
+func DTMFScenarios() []Scenario {
+	b, chromium, sip := Party{Dialect: Browser}, Party{Dialect: Browser, Agent: Chromium}, Party{Dialect: SIP}
+	call := func(from, to Party, label string, st Step) Scenario {
+		return Scenario{Name: fmt.Sprintf("%s-to-%s/%s", from.Dialect, to.Dialect, label), Caller: from, Callee: to,
+			Media: Audio, Expect: Answered, Steps: []Step{st}}
+	}
+	return []Scenario{
+		call(b, sip, "dtmf-tones", Tones),
+		call(chromium, sip, "chromium-dtmf-tones", Tones),
+		call(sip, b, "dtmf-tones", Tones),
+		call(b, sip, "dtmf-info", SignalDTMF),
+		call(chromium, sip, "chromium-dtmf-info", SignalDTMF),
+		call(sip, b, "dtmf-info", SignalDTMF),
+		call(sip, chromium, "dtmf-info-to-chromium", SignalDTMF),
 	}
 }
 

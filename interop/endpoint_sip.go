@@ -170,6 +170,7 @@ func (a *sipAgent) setupUA(laddr *net.UDPAddr) error {
 	srv.OnInvite(a.onInvite)
 	srv.OnAck(a.onAck)
 	srv.OnBye(a.onBye)
+	srv.OnInfo(a.onInfo)
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})

@@ -167,6 +167,7 @@ type execution struct {
 	callee Agent
 	t      Timings
 	ended  string
+	dtmf   []string // how the callee got each DTMF step's digits
 }
 
 // since is the time since the first offer was sent.
@@ -175,6 +176,7 @@ func (x *execution) since() time.Duration { return time.Since(x.start) }
 // collect copies the timings and the media counts into the result.
 func (x *execution) collect(ctx context.Context, r *Result) {
 	r.Timings, r.Ended = x.t, x.ended
+	r.DTMF = strings.Join(x.dtmf, "; ")
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	r.CallerMedia = mediaReport(rctx, x.caller)

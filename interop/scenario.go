@@ -106,6 +106,15 @@ const (
 	// Linger keeps the answered call up for three of the deployment's
 	// dialog probe intervals: the call must stay up and media keep flowing.
 	Linger Step = "linger"
+	// Tones: the caller plays DTMF in-band (RFC 4733 telephone-event
+	// packets on its audio stream); the callee's media end must read the
+	// digits from such packets.
+	Tones Step = "tones"
+	// SignalDTMF: the caller sends DTMF as signaling (the browser
+	// dialect's dtmf message, SIP INFO); the callee must get the digits,
+	// as signaling or, where the gateway plays them into media it
+	// anchors, in-band.
+	SignalDTMF Step = "dtmf"
 )
 
 // Scenario is one declarative call description.
