@@ -140,7 +140,7 @@ func (e *pionEnd) sendFrames(t *pionpeer.AudioTrack) {
 		case <-e.stop:
 			return
 		case <-tick.C:
-			if err := t.WriteFrame([]byte{0xf8, 0xff, 0xfe}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			if err := t.WriteFrame(); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 				e.log.Debug("write audio", "err", err)
 			}
 		}

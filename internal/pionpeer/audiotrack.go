@@ -1,6 +1,7 @@
 package pionpeer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ const Frame = 20 * time.Millisecond
 // digits cannot be sent in-band.
 var ErrNoTelephoneEvent = errors.New("pionpeer: telephone-event not negotiated")
 
-// AudioTrack is a local Opus track that can also send RFC 4733 DTMF on
+// AudioTrack is a local audio track (Opus, or G.711) that can also send RFC 4733 DTMF on
 // its RTP stream, as a browser's RTCRtpSender.dtmf does: one SSRC, one
 // sequence, the telephone-event payload type the call negotiated (pion's
 // own static tracks rewrite every packet to the track's payload type).
@@ -32,10 +33,10 @@ type AudioTrack struct {
 	mu      sync.Mutex
 	w       webrtc.TrackLocalWriter
 	ssrc    uint32
-	audioPT uint8
+	audio   webrtc.RTPCodecParameters
 	te      *webrtc.RTPCodecParameters
 	seq     uint16
-	ts      uint32 // timestamp of the next audio frame, at 48 kHz
+	ts      uint32 // timestamp of the last audio frame
 	inEvent bool
 
 	digitsMu sync.Mutex // one SendDigits at a time
@@ -46,26 +47,33 @@ func NewAudioTrack(id, stream string) *AudioTrack {
 	return &AudioTrack{id: id, stream: stream, seq: uint16(rand.Uint32()), ts: rand.Uint32()}
 }
 
-// Bind implements webrtc.TrackLocal: it takes Opus and notes the
-// telephone-event format at Opus' clock rate (else 8 kHz), if any.
+// Bind implements webrtc.TrackLocal: it takes Opus, else PCMU, else
+// PCMA (a call through a media relay toward a plain-RTP phone may offer
+// only G.711), and notes the telephone-event format at that codec's clock
+// rate (else any), if the call has one.
 func (t *AudioTrack) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	var opus *webrtc.RTPCodecParameters
-	var te *webrtc.RTPCodecParameters
-	for _, p := range c.CodecParameters() {
-		switch {
-		case strings.EqualFold(p.MimeType, webrtc.MimeTypeOpus) && opus == nil:
-			opus = &p
-		case IsTelephoneEvent(p) && (te == nil || p.ClockRate == 48000):
-			te = &p
+	params := c.CodecParameters()
+	var audio *webrtc.RTPCodecParameters
+	for _, mime := range []string{webrtc.MimeTypeOpus, webrtc.MimeTypePCMU, webrtc.MimeTypePCMA} {
+		for i := range params {
+			if audio == nil && strings.EqualFold(params[i].MimeType, mime) {
+				audio = &params[i]
+			}
 		}
 	}
-	if opus == nil {
+	if audio == nil {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
+	var te *webrtc.RTPCodecParameters
+	for i := range params {
+		if IsTelephoneEvent(params[i]) && (te == nil || params[i].ClockRate == audio.ClockRate) {
+			te = &params[i]
+		}
+	}
 	t.mu.Lock()
-	t.w, t.ssrc, t.audioPT, t.te = c.WriteStream(), uint32(c.SSRC()), uint8(opus.PayloadType), te
+	t.w, t.ssrc, t.audio, t.te = c.WriteStream(), uint32(c.SSRC()), *audio, te
 	t.mu.Unlock()
-	return *opus, nil
+	return *audio, nil
 }
 
 // Unbind implements webrtc.TrackLocal.
@@ -95,16 +103,36 @@ func (t *AudioTrack) CanSendDTMF() bool {
 	return t.w != nil && t.te != nil
 }
 
-// WriteFrame sends one 20 ms Opus frame (dropped while unbound or while
-// a digit plays).
-func (t *AudioTrack) WriteFrame(payload []byte) error {
+// WriteFrame sends one 20 ms frame of the bound codec (a tiny Opus
+// packet, or G.711 silence; nobody decodes it), dropped while unbound or
+// while a digit plays.
+func (t *AudioTrack) WriteFrame() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.ts += uint32(48000 * Frame / time.Second)
-	if t.w == nil || t.inEvent {
+	if t.w == nil {
 		return nil
 	}
-	return t.writeLocked(t.audioPT, false, t.ts, payload)
+	t.ts += t.audio.ClockRate * uint32(Frame/time.Millisecond) / 1000
+	if t.inEvent {
+		return nil
+	}
+	return t.writeLocked(uint8(t.audio.PayloadType), false, t.ts, frame(t.audio.MimeType))
+}
+
+var (
+	opusFrame = []byte{0xf8, 0xff, 0xfe}
+	pcmuFrame = bytes.Repeat([]byte{0xff}, 160)
+	pcmaFrame = bytes.Repeat([]byte{0xd5}, 160)
+)
+
+func frame(mime string) []byte {
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypePCMU):
+		return pcmuFrame
+	case strings.EqualFold(mime, webrtc.MimeTypePCMA):
+		return pcmaFrame
+	}
+	return opusFrame
 }
 
 func (t *AudioTrack) writeLocked(pt uint8, marker bool, ts uint32, payload []byte) error {
@@ -143,7 +171,7 @@ func (t *AudioTrack) SendDigits(ctx context.Context, digits string, duration tim
 func (t *AudioTrack) playDigit(ctx context.Context, code byte, d time.Duration) error {
 	t.mu.Lock()
 	t.inEvent = true
-	start, rate := t.ts, t.te.ClockRate
+	start, rate := t.ts+t.audio.ClockRate*uint32(Frame/time.Millisecond)/1000, t.te.ClockRate
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()

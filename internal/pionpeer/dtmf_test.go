@@ -33,6 +33,32 @@ func TestDigitsBetweenPeers(t *testing.T) {
 	}
 }
 
+// TestDigitsOverPCMU: toward a peer that knows only PCMU and
+// telephone-event/8000 (a plain-RTP phone behind a media relay) the track
+// sends PCMU frames and 8 kHz events.
+func TestDigitsOverPCMU(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := &webrtc.MediaEngine{}
+	for _, c := range []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: MimeTypeTelephoneEvent, ClockRate: 8000}, PayloadType: 101},
+	} {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rxAPI := webrtc.NewAPI(webrtc.WithSettingEngine(settings(nil)), webrtc.WithMediaEngine(m))
+	track, counter, audio := connectedPairWith(ctx, t, newPC(t, true), newPCOf(t, rxAPI))
+	if err := track.SendDigits(ctx, "#7", 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, func() bool { return counter.Digits() == "#7" }, func() string { return counter.Digits() })
+	if track.audio.MimeType != webrtc.MimeTypePCMU || track.te.ClockRate != 8000 || audio.Load() < 5 {
+		t.Errorf("bound %s, events at %d Hz, %d audio packets", track.audio.MimeType, track.te.ClockRate, audio.Load())
+	}
+}
+
 // TestNoTelephoneEvent: toward a peer without telephone-event, digits
 // cannot be sent in-band.
 func TestNoTelephoneEvent(t *testing.T) {
@@ -69,7 +95,11 @@ func TestDigitEvent(t *testing.T) {
 // audio packets; each side knows telephone-event as told.
 func connectedPair(ctx context.Context, t *testing.T, senderTE, receiverTE bool) (*AudioTrack, *DigitCounter, *atomic.Int64) {
 	t.Helper()
-	tx, rx := newPC(t, senderTE), newPC(t, receiverTE)
+	return connectedPairWith(ctx, t, newPC(t, senderTE), newPC(t, receiverTE))
+}
+
+func connectedPairWith(ctx context.Context, t *testing.T, tx, rx *webrtc.PeerConnection) (*AudioTrack, *DigitCounter, *atomic.Int64) {
+	t.Helper()
 	track := NewAudioTrack("audio", "test")
 	if _, err := tx.AddTrack(track); err != nil {
 		t.Fatal(err)
@@ -97,7 +127,7 @@ func connectedPair(ctx context.Context, t *testing.T, senderTE, receiverTE bool)
 			case <-stop:
 				return
 			case <-tick.C:
-				_ = track.WriteFrame([]byte{0xf8, 0xff, 0xfe})
+				_ = track.WriteFrame()
 			}
 		}
 	}()
@@ -127,6 +157,11 @@ func newPC(t *testing.T, te bool) *webrtc.PeerConnection {
 			t.Fatal(err)
 		}
 	}
+	return newPCOf(t, api)
+}
+
+func newPCOf(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
+	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
