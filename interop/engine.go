@@ -125,6 +125,9 @@ func unsupported(dep Deployment, s Scenario) string {
 			return fmt.Sprintf("unsupported by this deployment: %s: %v", p, err)
 		}
 	}
+	if s.Expect == Refused && dep.SIP != nil && dep.SIP.PlainRTP {
+		return "unsupported by this deployment: it anchors plain-RTP offers through rtpengine instead of refusing them"
+	}
 	if x := dep.XMPP; x != nil {
 		switch {
 		case s.Caller.Dialect == Jingle && x.Caller.JID == "":

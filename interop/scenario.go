@@ -30,6 +30,10 @@ const (
 	JsSIP   AgentKind = "jssip"   // JsSIP in headless Chromium on the gateway's SIP WebSocket listener
 	Stanza  AgentKind = "stanza"  // StanzaJS in headless Chromium on the harness's Prosody (WebSocket)
 	Baresip AgentKind = "baresip" // baresip, a native SIP UA with ICE and DTLS-SRTP
+	// PlainRTP is the harness's SIP UA with a plain-RTP media end (RTP/AVP,
+	// PCMU and telephone-event, no ICE, no DTLS), the way desk phones and
+	// trunks speak: the deployment must anchor its media (rtpengine).
+	PlainRTP AgentKind = "plain-rtp"
 )
 
 // ThirdParty reports whether the agent is a third-party client.
