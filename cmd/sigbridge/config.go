@@ -32,6 +32,8 @@ type Config struct {
 	WS             ws.Config      `yaml:"ws"`
 	SIP            sip.Config     `yaml:"sip"`
 	XMPP           xmpp.Config    `yaml:"xmpp"`
+	// RTPEngine anchors media for plain-RTP SIP peers (sip/README.md).
+	RTPEngine sip.RTPEngineConfig `yaml:"rtpengine"`
 }
 
 // sipOff as sip.listen (or --sip) turns the SIP adapter off.
@@ -41,7 +43,8 @@ func (c Config) sipEnabled() bool { return c.SIP.Listen != sipOff }
 
 func defaultConfig() Config {
 	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
-		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen}}
+		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen},
+		RTPEngine: sip.DefaultRTPEngineConfig()}
 }
 
 // loadConfig reads a YAML file over the defaults, rejecting unknown keys.

@@ -63,6 +63,10 @@ func TestREADMEConfigExample(t *testing.T) {
 	if d := ws.DefaultConfig().TURN; len(cfg.WS.TURN.URLs) != 0 || cfg.WS.TURN.SecretEnv != d.SecretEnv || cfg.WS.TURN.TTL != d.TTL {
 		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
 	}
+	if d := sip.DefaultRTPEngineConfig(); len(cfg.RTPEngine.NG) != 0 || cfg.RTPEngine.Timeout != d.Timeout ||
+		cfg.RTPEngine.PingInterval != d.PingInterval || cfg.RTPEngine.SweepInterval != d.SweepInterval {
+		t.Errorf("README shows rtpengine %+v, default %+v", cfg.RTPEngine, d)
+	}
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())
 	}
