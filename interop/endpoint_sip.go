@@ -253,6 +253,7 @@ func (a *sipAgent) waitAnswer(ctx context.Context, sess *sipgo.DialogClientSessi
 		return
 	}
 	if err := a.acceptAnswer(sess); err != nil {
+		a.tr.Add(a.party, "note", "the answer was not taken: "+err.Error())
 		a.ev.Add(Event{Kind: EvError, Reason: "harness", Detail: err.Error()})
 		return
 	}

@@ -53,7 +53,7 @@ type pionEnd struct {
 // side (offerer) also creates the data channel. Like a browser it offers
 // and accepts RFC 4733 telephone-event beside Opus.
 func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger) (*pionEnd, error) {
-	api, err := pionpeer.NewAPIWithDTMF(log)
+	api, err := pionpeer.NewTelephonyAPI(log)
 	if err != nil {
 		return nil, fmt.Errorf("interop: %w", err)
 	}

@@ -15,10 +15,14 @@ func NewAPI(log *slog.Logger) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(settings(log)))
 }
 
-// NewAPIWithDTMF is NewAPI whose media engine also knows RFC 4733
-// telephone-event (see RegisterTelephoneEvent): its peers negotiate
-// in-band DTMF the way browsers do.
-func NewAPIWithDTMF(log *slog.Logger) (*webrtc.API, error) {
+// NewTelephonyAPI is NewAPI for peers that meet telephony, the way
+// browsers do: the media engine also knows RFC 4733 telephone-event (see
+// RegisterTelephoneEvent), so in-band DTMF is negotiated; and media from an
+// answerer that declares no SSRC and sends no MID header extension is
+// taken when the call has one media section (rtpengine answering for a
+// plain-RTP phone does that; Chromium accepts it, pion by default drops it
+// as early media).
+func NewTelephonyAPI(log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("pionpeer: codecs: %w", err)
@@ -26,7 +30,9 @@ func NewAPIWithDTMF(log *slog.Logger) (*webrtc.API, error) {
 	if err := RegisterTelephoneEvent(m); err != nil {
 		return nil, err
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(settings(log)), webrtc.WithMediaEngine(m)), nil
+	se := settings(log)
+	se.SetHandleUndeclaredSSRCWithoutAnswer(true)
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m)), nil
 }
 
 // settings keeps a peer on loopback.

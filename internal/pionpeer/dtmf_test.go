@@ -153,7 +153,7 @@ func newPC(t *testing.T, te bool) *webrtc.PeerConnection {
 	api := NewAPI(nil)
 	if te {
 		var err error
-		if api, err = NewAPIWithDTMF(nil); err != nil {
+		if api, err = NewTelephonyAPI(nil); err != nil {
 			t.Fatal(err)
 		}
 	}
