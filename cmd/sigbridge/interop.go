@@ -104,7 +104,7 @@ func runInterop(ctx context.Context, args []string, out, errOut io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	log := newLogger(errOut, f.logLevel)
-	dep, stop, err := interopDeployment(ctx, f, log)
+	dep, stop, err := interopDeployment(ctx, f, log, scenarios)
 	if err != nil {
 		fmt.Fprintln(errOut, "sigbridge interop:", err)
 		return 1
@@ -145,7 +145,7 @@ func interopScenarios(f interopFlags) ([]interop.Scenario, error) {
 
 // interopDeployment starts the local deployment, or describes the external
 // one from the flags. stop releases what was started.
-func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (interop.Deployment, func(), error) {
+func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger, scs []interop.Scenario) (interop.Deployment, func(), error) {
 	clients, err := interopClients(ctx, f.clients)
 	if err != nil {
 		return interop.Deployment{}, nil, err
@@ -165,7 +165,7 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 		bin = exe
 	}
 	local, err := interop.StartLocal(ctx, interop.LocalOptions{Binary: bin, Dir: f.dir, Log: log,
-		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr, Rtpengine: tool(f.rtpengine, "rtpengine")})
+		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr, Rtpengine: rtpengineFor(f, scs)})
 	if err != nil {
 		return interop.Deployment{}, nil, err
 	}
@@ -173,6 +173,17 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 	dep.Chromium, dep.SIPp = tool(f.chromium, "chromium"), tool(f.sipp, "sipp")
 	dep.Baresip, dep.Clients = tool(f.baresip, "baresip"), clients
 	return dep, func() { _ = local.Close() }, nil
+}
+
+// rtpengineFor is the rtpengine binary the local deployment starts: only
+// when a selected scenario has a plain-RTP phone.
+func rtpengineFor(f interopFlags, scs []interop.Scenario) string {
+	for _, s := range scs {
+		if s.Caller.Agent == interop.PlainRTP || s.Callee.Agent == interop.PlainRTP {
+			return tool(f.rtpengine, "rtpengine")
+		}
+	}
+	return ""
 }
 
 // interopClients bundles the third-party browser clients of --clients.
