@@ -103,6 +103,9 @@ func scenarioDetail(r Result) string {
 	if r.Ended != "" {
 		parts = append(parts, r.Ended)
 	}
+	if r.DTMF != "" {
+		parts = append(parts, "DTMF: "+r.DTMF)
+	}
 	return strings.Join(parts, ", ")
 }
 
