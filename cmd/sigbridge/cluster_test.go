@@ -66,6 +66,9 @@ func TestClusterThreeNodes(t *testing.T) {
 		waitReadyz(t, "http://"+s.addr, 503)
 	}
 	exchange(t, alice, bob, "without nats")
+	if m := loginError(t, ws(0), "zed"); m.Int("code") != 503 {
+		t.Fatalf("login without NATS: %v, want error 503", m)
+	}
 	srv.Restart()
 	for _, s := range nodes {
 		waitReadyz(t, "http://"+s.addr, 200)
