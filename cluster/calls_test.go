@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -181,12 +182,12 @@ func TestRemoteCall(t *testing.T) {
 	callee.post(t, gateway.Answer{SDP: answer})
 	next[gateway.Answer](t, caller)
 	for i := range 20 { // order: 20 candidates each way arrive as sent
-		line := "candidate:1 1 udp 2122260223 127.0.0.1 " + itoa(50000+i) + " typ host"
+		line := "candidate:1 1 udp 2122260223 127.0.0.1 " + strconv.Itoa(50000+i) + " typ host"
 		caller.post(t, gateway.Candidate{Mid: "0", Line: line})
 		callee.post(t, gateway.Candidate{Mid: "0", Line: line})
 	}
 	for i := range 20 {
-		want := "candidate:1 1 udp 2122260223 127.0.0.1 " + itoa(50000+i) + " typ host"
+		want := "candidate:1 1 udp 2122260223 127.0.0.1 " + strconv.Itoa(50000+i) + " typ host"
 		if c := next[gateway.Candidate](t, callee); c.Line != want {
 			t.Fatalf("callee candidate %d: %q", i, c.Line)
 		}
@@ -278,7 +279,6 @@ func TestNodeLostEndsCalls(t *testing.T) {
 	waitFor(t, 5*time.Second, "bob left a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
 }
 
-func itoa(i int) string { return fmtInt(i) }
 
 // TestRemoteCallOverflow: a leg that posts faster than its events can
 // leave fills the call's bounded queue: the call ends like a local leg's
@@ -313,7 +313,7 @@ func TestRemoteCallOverflow(t *testing.T) {
 		callee.mu.Lock()
 		c := callee.call
 		callee.mu.Unlock()
-		if err := c.Post(callee, gateway.Candidate{Mid: "0", Line: "candidate:1 1 udp 1 127.0.0.1 " + itoa(i) + " typ host"}); err != nil {
+		if err := c.Post(callee, gateway.Candidate{Mid: "0", Line: "candidate:1 1 udp 1 127.0.0.1 " + strconv.Itoa(i) + " typ host"}); err != nil {
 			overflowed = true
 			break
 		}

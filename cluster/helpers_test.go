@@ -65,5 +65,3 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-func fmtInt(i int) string { return fmt.Sprint(i) }
