@@ -279,7 +279,6 @@ func TestNodeLostEndsCalls(t *testing.T) {
 	waitFor(t, 5*time.Second, "bob left a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
 }
 
-
 // TestRemoteCallOverflow: a leg that posts faster than its events can
 // leave fills the call's bounded queue: the call ends like a local leg's
 // failed delivery, the other leg with connectivity-error.
