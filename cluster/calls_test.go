@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -338,4 +339,48 @@ func TestRemoteCallOverflow(t *testing.T) {
 		}
 	}
 	<-call.Done()
+}
+
+// TestPartitionedNodeCallsEnd: node b alone loses NATS longer than the
+// node timeout. a declares it dead and ends its call with it; b judges
+// nobody while cut off, and when it is back a tells it the call is over,
+// so b's leg ends too. b's names come back.
+func TestPartitionedNodeCallsEnd(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a")
+	proxy := newCutProxy(t, strings.TrimPrefix(srv.URL(), "nats://"))
+	nb, err := Start(context.Background(), testConfig(proxy.URL(), "b"), testLogger(t).With("test-node", "b"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nb.Close() })
+	ns = append(ns, nb)
+	waitFor(t, 10*time.Second, "a and b see each other", func() bool {
+		return nb.Ready() && len(ns[0].Nodes()) == 2 && len(nb.Nodes()) == 2
+	})
+	a, b := newSite(t, ns[0]), newSite(t, nb)
+	bobLegs := b.login(t, "bob")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
+	caller, _, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee := waitCallee(t, bobLegs)
+	next[gateway.Offer](t, callee)
+
+	proxy.cutOff()
+	if h := next[gateway.Hangup](t, caller); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("caller on a: %+v", h.Reason)
+	}
+	waitFor(t, 5*time.Second, "bob gone from a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
+	select {
+	case ev := <-callee.ch:
+		t.Fatalf("callee on b got %T while b was cut off", ev)
+	case <-time.After(500 * time.Millisecond):
+	}
+	proxy.heal()
+	if h := next[gateway.Hangup](t, callee); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("callee on b: %+v", h.Reason)
+	}
+	waitFor(t, 10*time.Second, "bob back in a's view", func() bool { return ns[0].List(KindUser)["bob"] == "b" })
 }
