@@ -37,8 +37,9 @@ type Node struct {
 
 	calls   callTable
 	dialMu  sync.RWMutex
-	dialers map[string]gateway.Dialer // scheme → local dialer served to other nodes
-	dialSem chan struct{}             // bounds dials served at once
+	dialers map[string]gateway.Dialer    // scheme → local dialer served to other nodes
+	dialSem chan struct{}                // bounds dials served at once
+	admit   atomic.Pointer[func() error] // SetAdmission
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -36,6 +36,12 @@ func (s *server) joinCluster() error {
 		return err
 	}
 	s.node = node
+	node.SetAdmission(func() error { // dials from other nodes, as Gateway.Place
+		if s.gw.Draining() {
+			return gateway.ErrDraining
+		}
+		return s.gw.Shed("cluster")
+	})
 	s.ws.UseRegistry(userRegistry{node})
 	s.gw.Router().Handle(gateway.SchemeUser, node.RemoteDialer(gateway.SchemeUser, s.ws,
 		node.RegistryLocator(cluster.KindUser, func(t gateway.Target) string { return t.User })))
