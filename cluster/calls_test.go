@@ -86,9 +86,11 @@ type site struct {
 	users map[string]chan *recLeg // callee legs created here, per user
 }
 
-func newSite(t testing.TB, n *Node) *site {
+func newSite(t testing.TB, n *Node) *site { return newSiteWith(t, n, gateway.DefaultConfig()) }
+
+func newSiteWith(t testing.TB, n *Node, cfg gateway.Config) *site {
 	s := &site{n: n, users: map[string]chan *recLeg{}}
-	s.gw = gateway.New(gateway.DefaultConfig(), gateway.NewRouter(), testLogger(t), nil)
+	s.gw = gateway.New(cfg, gateway.NewRouter(), testLogger(t), nil)
 	local := gateway.DialerFunc(func(_ context.Context, req gateway.DialRequest) (gateway.Leg, error) {
 		s.mu.Lock()
 		ch, ok := s.users[req.Target.User]
@@ -195,6 +197,21 @@ func TestRemoteCall(t *testing.T) {
 		if c := next[gateway.Candidate](t, caller); c.Line != want {
 			t.Fatalf("caller candidate %d: %q", i, c.Line)
 		}
+	}
+	caller.post(t, gateway.EndOfCandidates{Mid: "0"})
+	if e := next[gateway.EndOfCandidates](t, callee); e.Mid != "0" {
+		t.Fatalf("end-of-candidates %+v", e)
+	}
+	// A re-offer the callee refuses: the Failure reaches the caller.
+	reoffer, err := gateway.ParseSDP(readSDP(t, "chrome156_offer_audio_only.sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.post(t, gateway.Offer{SDP: reoffer})
+	next[gateway.Offer](t, callee)
+	callee.post(t, gateway.Failure{Code: 488, Reason: gateway.CondIncompatibleParameters, Text: "not here", Ref: "offer"})
+	if f := next[gateway.Failure](t, caller); f.Code != 488 || f.Text != "not here" || f.Ref != "offer" {
+		t.Fatalf("failure %+v", f)
 	}
 	caller.post(t, gateway.DTMF{Digits: "12#", Duration: 100 * time.Millisecond})
 	if d := next[gateway.DTMF](t, callee); d.Digits != "12#" || d.Duration != 100*time.Millisecond {
@@ -383,4 +400,31 @@ func TestPartitionedNodeCallsEnd(t *testing.T) {
 		t.Fatalf("callee on b: %+v", h.Reason)
 	}
 	waitFor(t, 10*time.Second, "bob back in a's view", func() bool { return ns[0].List(KindUser)["bob"] == "b" })
+}
+
+// TestRemoteCallRingTimeout: the owner's ring timer ends an unanswered
+// call on both legs, across nodes, as for a local callee.
+func TestRemoteCallRingTimeout(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a", "b")
+	cfg := gateway.DefaultConfig()
+	cfg.RingTimeout = 300 * time.Millisecond
+	a, b := newSiteWith(t, ns[0], cfg), newSite(t, ns[1])
+	bobLegs := b.login(t, "bob")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
+	caller, call, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee := waitCallee(t, bobLegs)
+	next[gateway.Offer](t, callee)
+	callee.post(t, gateway.Ringing{Code: 180})
+	next[gateway.Ringing](t, caller)
+	for _, l := range []*recLeg{caller, callee} {
+		if h := next[gateway.Hangup](t, l); h.Reason.Condition != gateway.CondTimeout || h.Reason.Code != 408 {
+			t.Fatalf("%s: %+v, want timeout 408", l.kind, h.Reason)
+		}
+	}
+	<-call.Done()
+	waitFor(t, 5*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
 }
