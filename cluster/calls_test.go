@@ -376,7 +376,10 @@ func TestPartitionedNodeCallsEnd(t *testing.T) {
 		return nb.Ready() && len(ns[0].Nodes()) == 2 && len(nb.Nodes()) == 2
 	})
 	a, b := newSite(t, ns[0]), newSite(t, nb)
+	lost := make(chan string, 4)
+	nb.OnLost(func(kind, key string) { lost <- kind + "/" + key })
 	bobLegs := b.login(t, "bob")
+	b.login(t, "carol")
 	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
 	caller, _, err := a.place(t, "alice", "bob")
 	if err != nil {
@@ -390,6 +393,9 @@ func TestPartitionedNodeCallsEnd(t *testing.T) {
 		t.Fatalf("caller on a: %+v", h.Reason)
 	}
 	waitFor(t, 5*time.Second, "bob gone from a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
+	if err := ns[0].Claim(context.Background(), KindUser, "carol"); err != nil { // b's carol, free now
+		t.Fatalf("claim carol on a while b is cut off: %v", err)
+	}
 	select {
 	case ev := <-callee.ch:
 		t.Fatalf("callee on b got %T while b was cut off", ev)
@@ -400,6 +406,17 @@ func TestPartitionedNodeCallsEnd(t *testing.T) {
 		t.Fatalf("callee on b: %+v", h.Reason)
 	}
 	waitFor(t, 10*time.Second, "bob back in a's view", func() bool { return ns[0].List(KindUser)["bob"] == "b" })
+	select {
+	case k := <-lost:
+		if k != "user/carol" {
+			t.Fatalf("b lost %s, want user/carol", k)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never learned it lost carol")
+	}
+	if node, _, _ := nb.Lookup(context.Background(), KindUser, "carol"); node != "a" {
+		t.Fatalf("carol on %q after b came back, want a", node)
+	}
 }
 
 // TestRemoteCallRingTimeout: the owner's ring timer ends an unanswered

@@ -34,6 +34,8 @@ type Node struct {
 	shards  []*shard                           // registry operations, ordered per key
 	owned   ownedSet
 	reaping sync.Map // KV keys with a reap queued
+	lostMu  sync.Mutex
+	lostFns []func(kind, key string)
 
 	calls   callTable
 	dialMu  sync.RWMutex

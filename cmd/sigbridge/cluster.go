@@ -43,6 +43,11 @@ func (s *server) joinCluster() error {
 		return s.gw.Shed("cluster")
 	})
 	s.ws.UseRegistry(userRegistry{node})
+	node.OnLost(func(kind, key string) {
+		if kind == cluster.KindUser {
+			s.ws.NameLost(key)
+		}
+	})
 	s.gw.Router().Handle(gateway.SchemeUser, node.RemoteDialer(gateway.SchemeUser, s.ws,
 		node.RegistryLocator(cluster.KindUser, func(t gateway.Target) string { return t.User })))
 	return nil
