@@ -40,10 +40,16 @@ type endpoint struct {
 	why  endReason
 	gone atomic.Bool // no more events in or out
 
-	// owned by run
+	// owned by run (set before it starts)
 	seqIn, seqOut uint64
 	firstIn       bool
+	dialSDP       string // the offer of the dial request, until the first offer event
 }
+
+// relayFirstEvent bounds how long a relay waits for its owner's first
+// event (the offer, which the owner's bridge may hold for half trickle up
+// to gateway.Config.GatherMax): longer, the owner gave up on the dial.
+const relayFirstEvent = 30 * time.Second
 
 // endReason is why an endpoint was ended from outside its goroutine.
 type endReason struct {
@@ -134,7 +140,7 @@ func (e *endpoint) run() {
 	if e.role == roleOwner {
 		callDone = e.call.Done()
 	}
-	first := time.NewTimer(2 * e.n.cfg.DialTimeout) // a relay that never hears from its owner
+	first := time.NewTimer(relayFirstEvent) // a relay that never hears from its owner
 	defer first.Stop()
 	if e.role == roleOwner {
 		first.Stop()
@@ -183,6 +189,12 @@ func (e *endpoint) publish(ev gateway.Event) bool {
 		e.seqOut--
 		return true
 	}
+	if m.Type == "offer" && e.dialSDP != "" {
+		if m.SDP == e.dialSDP { // the peer has it from the dial request
+			m.SDP, m.Same = "", true
+		}
+		e.dialSDP = ""
+	}
 	b, _ := json.Marshal(m)
 	if err := e.n.nc.Publish(e.n.subj.call(e.peer.node), b); err != nil {
 		e.log.Warn("remote call: publish failed; ending it", "err", err)
@@ -203,6 +215,12 @@ func (e *endpoint) handle(m callMsg) bool {
 		return false
 	}
 	e.seqIn = m.Seq
+	if m.Type == "offer" {
+		if m.Same {
+			m.SDP = e.dialSDP
+		}
+		e.dialSDP = ""
+	}
 	ev, err := decodeEvent(&m)
 	if err != nil {
 		e.log.Warn("remote call: bad event ignored", "type", m.Type, "err", err)
