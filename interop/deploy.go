@@ -14,6 +14,13 @@ import (
 type Deployment struct {
 	// WS is the browser dialect's WebSocket URL (ws://host:port/ws).
 	WS string
+	// WSNodes are the browser dialect's WebSocket URLs of every node of a
+	// cluster; when set they replace WS. Each scenario puts its caller and
+	// callee on two different nodes (nodes.go), so calls between browser
+	// users cross nodes, and a browser party calling SIP or Jingle (or
+	// called from there) lands on a node that is not always the one holding
+	// the SIP flow or the XMPP component.
+	WSNodes []string
 	// SIP reaches the gateway's SIP side; nil: no SIP.
 	SIP *SIPDeployment
 	// XMPP reaches the gateway's XMPP side; nil: no Jingle.
@@ -113,7 +120,7 @@ type XMPPDeployment struct {
 // Supports reports whether the deployment can run a party.
 func (d Deployment) Supports(p Party) error {
 	switch {
-	case p.Dialect == Browser && d.WS == "":
+	case p.Dialect == Browser && len(d.wsURLs()) == 0:
 		return errors.New("no WebSocket URL (--ws) for the browser dialect")
 	case p.Dialect == SIP && d.SIP == nil:
 		return errors.New("no SIP side (--sip) in this deployment")

@@ -167,6 +167,7 @@ type execution struct {
 	callee Agent
 	t      Timings
 	ended  string
+	nodes  [2]string // per role: the WebSocket URL of a browser party's node, with several nodes
 }
 
 // since is the time since the first offer was sent.
@@ -175,6 +176,7 @@ func (x *execution) since() time.Duration { return time.Since(x.start) }
 // collect copies the timings and the media counts into the result.
 func (x *execution) collect(ctx context.Context, r *Result) {
 	r.Timings, r.Ended = x.t, x.ended
+	r.CallerNode, r.CalleeNode = x.nodes[roleCaller], x.nodes[roleCallee]
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	r.CallerMedia = mediaReport(rctx, x.caller)

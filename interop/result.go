@@ -63,7 +63,11 @@ type Result struct {
 	Timings  Timings `json:"timings"`
 	// Ended is how the gateway ended the call for the party that was hung
 	// up (condition and code), when it did.
-	Ended       string       `json:"ended,omitempty"`
+	Ended string `json:"ended,omitempty"`
+	// CallerNode and CalleeNode are the WebSocket URLs of the nodes the
+	// browser-dialect parties used, when the deployment has several.
+	CallerNode  string       `json:"callerNode,omitempty"`
+	CalleeNode  string       `json:"calleeNode,omitempty"`
 	CallerMedia *MediaReport `json:"callerMedia,omitempty"`
 	CalleeMedia *MediaReport `json:"calleeMedia,omitempty"`
 	Transcript  []Line       `json:"transcript,omitempty"`
