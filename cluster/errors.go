@@ -9,4 +9,9 @@ var (
 	ErrUnavailable = errors.New("cluster: unavailable")
 	// ErrNodeGone: the node asked for is not alive.
 	ErrNodeGone = errors.New("cluster: node not alive")
+
+	errQueueFull = errors.New("cluster: call queue full")
+	errLegPanic  = errors.New("cluster: leg panicked")
 )
+
+func isTaken(err error) bool { return errors.Is(err, ErrTaken) }
