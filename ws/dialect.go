@@ -90,7 +90,7 @@ func (c *conn) login(want string) (string, error) {
 			return "", ErrRenameRate
 		}
 	}
-	return c.s.dir.claim(c, want), nil
+	return c.s.dir.claim(c, want)
 }
 
 // sendICEServers refreshes the ICE servers of extension clients after
