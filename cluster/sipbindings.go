@@ -26,7 +26,7 @@ type BindingSource interface {
 // ShareSIPBindings publishes in the registry which registrar users have
 // bindings on this node (kind KindSIPBinding, key "<user>@<node>": several
 // nodes may hold bindings of one user, each its own key) until ctx ends,
-// and returns the Locator of the sip: scheme: a call to a registrar user
+// (or the node closes), and returns the Locator of the sip: scheme: a call to a registrar user
 // that has no binding here goes to a node that has one (the first by
 // name); anything else, and a user with bindings here, stays local. The
 // node holding the binding forks to its bindings over their flows, as a
@@ -97,6 +97,8 @@ func (p *bindingPublisher) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		select {
+		case <-p.n.ctx.Done(): // the node closed: its claims went with it
+			return
 		case <-ctx.Done():
 			p.mu.Lock()
 			for user := range p.want {
