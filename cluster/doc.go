@@ -71,4 +71,6 @@
 //	remoteleg.go the owner's leg for a callee on another node
 //	relay.go     the callee node's side of a remote call
 //	metrics.go   Prometheus collectors (every one with the node label)
+//	election.go  Lead, LeaderLocator: one node holds a key (the XMPP component)
+//	sipbindings.go ShareSIPBindings: which node holds a SIP user's bindings
 package cluster

@@ -48,7 +48,10 @@ func StartLocalCluster(ctx context.Context, o LocalOptions, nats []string, n int
 // nodes: every node's WebSocket URL (each scenario puts its browser
 // parties on two different nodes), the first node's SIP and XMPP sides,
 // and SIP callers sending to sipGateway (the dispatcher in front of the
-// nodes, "sip:host:port") when it is not empty.
+// nodes, "sip:host:port") when it is not empty. The third-party SIP
+// clients register at the first node (JsSIP over its SIP WebSocket,
+// baresip with it as outbound proxy: SIPDeployment.Proxy): a browser user
+// on another node reaches them through the cluster's registry.
 func ClusterDeployment(nodes []*Local, sipGateway string) Deployment {
 	dep := nodes[0].Deployment
 	dep.WSNodes = nil
@@ -60,7 +63,7 @@ func ClusterDeployment(nodes []*Local, sipGateway string) Deployment {
 	dep.Name = "local sigbridge cluster " + strings.Join(names, " ")
 	if dep.SIP != nil && sipGateway != "" {
 		sd := *dep.SIP
-		sd.Gateway = sipGateway
+		sd.Proxy, sd.Gateway = sd.Gateway, sipGateway
 		dep.SIP = &sd
 	}
 	return dep

@@ -134,16 +134,22 @@ func TestClusterSIPAndJingle(t *testing.T) {
 	}
 }
 
-// TestClusterMatrix runs the interop matrix (without the third-party
-// clients) against the three-node cluster: each scenario's browser
+// TestClusterMatrix runs the whole interop matrix, third-party clients
+// included, against the three-node cluster: each scenario's browser
 // parties on two different nodes, SIP callers through Kamailio's
-// dispatcher. The Chromium rows need a loopback-only network namespace.
+// dispatcher, JsSIP and baresip registered at node 1 (a browser user on
+// another node reaches them through the registry), Jingle through
+// whichever node holds the component. Chromium, JsSIP and baresip need a
+// loopback-only network namespace with 10.99.0.1 on lo.
 func TestClusterMatrix(t *testing.T) {
+	npmCI(t)
 	if inLoopbackNetns(t) {
 		return
 	}
 	c := startCluster(t)
 	c.dep.Chromium = chromiumPath(t)
+	c.dep.Baresip = needTool(t, "baresip", "baresip-core")
+	c.dep.Clients = buildClients(t)
 	scs := Matrix()
 	if re := os.Getenv("INTEROP_CLUSTER"); re != "" {
 		var err error

@@ -75,6 +75,11 @@ type SIPDeployment struct {
 	// Realm is the gateway's SIP host or realm: registered users are
 	// sip:<user>@Realm.
 	Realm string
+	// Proxy is where native SIP clients (baresip) register and send their
+	// calls ("sip:host:port"), when not Gateway: in a cluster, a node that
+	// holds their digest account, while Gateway is the dispatcher in front
+	// of the nodes, which takes no REGISTER.
+	Proxy string
 	// Registrar reports that the gateway accepts REGISTER from its digest
 	// users; without it, a native SIP client callee (baresip) is dialled at
 	// its own address.
@@ -89,6 +94,14 @@ type SIPDeployment struct {
 	// that both must answer the digest challenge. "" disables the baresip
 	// scenarios.
 	ClientAddr string
+}
+
+// proxy is where native SIP clients register and send their calls.
+func (d *SIPDeployment) proxy() string {
+	if d.Proxy != "" {
+		return d.Proxy
+	}
+	return d.Gateway
 }
 
 // SIPAccount is a digest account of the gateway.

@@ -69,7 +69,8 @@
 // endpoint_jingle.go and xmppclient.go (Jingle client on mellium: JMI,
 // trickle ICE, hold by session-info), prosody.go (the Prosody of a local
 // deployment), deploy.go and local.go (deployments), nodes.go (browser parties spread
-// over a cluster's nodes), media_check.go (the
+// over a cluster's nodes), cluster.go (a local cluster of gateways:
+// StartLocalCluster, ClusterDeployment), media_check.go (the
 // media verdict), summary.go (matrix cells), report_text.go,
 // report_json.go, report_html.go. Third-party clients: clients.go (bundles
 // testdata/clients, an npm project with JsSIP, StanzaJS and esbuild, at run
