@@ -36,6 +36,10 @@ const (
 // unreachable the leader keeps leading: the others cannot take the key over
 // without NATS either, and its calls need no NATS.
 //
+// A node campaigns only once it has been in step with the registry for
+// Config.NodeTimeout: after a NATS restart, which loses the registry, the
+// leader writes its claim again before anybody else may take the key.
+//
 // Lead blocks; it returns when ctx ends or the node closes, after lead has
 // returned and the key was released.
 func (n *Node) Lead(ctx context.Context, kind, key string, lead func(context.Context)) {
@@ -46,8 +50,19 @@ func (n *Node) Lead(ctx context.Context, kind, key string, lead func(context.Con
 	}
 	log := n.log.With("kind", kind, "key", key)
 	poll := n.leasePoll()
+	var readySince time.Time
 	for ctx.Err() == nil && !n.closed.Load() {
-		if n.vacant(kind, key) {
+		switch {
+		case !n.Ready():
+			readySince = time.Time{}
+		case readySince.IsZero():
+			readySince = time.Now()
+		}
+		// A vacant key is claimed only after NodeTimeout in step with the
+		// registry: after a NATS restart (the bucket lost) the holder writes
+		// its claim again first, and keeps its calls.
+		settled := !readySince.IsZero() && time.Since(readySince) >= n.cfg.NodeTimeout
+		if settled && n.vacant(kind, key) {
 			cctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
 			err := n.Claim(cctx, kind, key)
 			cancel()

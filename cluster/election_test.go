@@ -106,9 +106,10 @@ func TestLeadOneAtATime(t *testing.T) {
 		n := electionNode(t, ns.URL(), name)
 		nodes[name] = n
 		ctx, cancel := context.WithCancel(context.Background())
-		stops[name], done[name] = cancel, make(chan struct{})
-		go func() { defer close(done[name]); n.Lead(ctx, KindXMPPComponent, "gw.test", l.run(name)) }()
-		t.Cleanup(func() { cancel(); <-done[name] })
+		ran := make(chan struct{})
+		stops[name], done[name] = cancel, ran
+		go func() { defer close(ran); n.Lead(ctx, KindXMPPComponent, "gw.test", l.run(name)) }()
+		t.Cleanup(func() { cancel(); <-ran })
 	}
 	first := l.waitLeader(5*time.Second, "")
 	time.Sleep(600 * time.Millisecond) // the others keep polling
@@ -143,6 +144,26 @@ func TestLeadOneAtATime(t *testing.T) {
 	}
 	if n := l.over.Load(); n != 0 {
 		t.Errorf("two nodes led at once %d times", n)
+	}
+
+	// NATS restarts (the registry's memory bucket is lost): the leader
+	// writes its claim again and keeps leading; nobody else takes over.
+	terms := func() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.terms) }
+	before := terms()
+	ns.Restart()
+	for _, name := range []string{"a", "c", "d"} {
+		if name == second {
+			continue
+		}
+		n := nodes[name]
+		waitFor(t, 10*time.Second, name+" ready after the NATS restart", n.Ready)
+	}
+	time.Sleep(2 * time.Second) // past the campaigners' NodeTimeout in step
+	if who, ok := nodes[third].Leader(KindXMPPComponent, "gw.test"); !ok || who != third {
+		t.Errorf("after the NATS restart the registry names %q (%v), want %s", who, ok, third)
+	}
+	if n := terms(); n != before {
+		t.Errorf("the NATS restart changed the leader: %d terms, want %d", n, before)
 	}
 
 	start = time.Now()
