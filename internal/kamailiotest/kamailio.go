@@ -78,23 +78,31 @@ func Start(t testing.TB, o Options) *Kamailio {
 	if err != nil {
 		t.Fatalf("kamailio not found in PATH: %s", TestCommandHint)
 	}
-	port := o.Port
-	if port == 0 {
-		if port, err = freePort(); err != nil {
-			t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		port := o.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	k := &Kamailio{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: t.TempDir()}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kamailio log:\n%s", k.LogTail())
+		k := &Kamailio{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: t.TempDir()}
+		err := k.start(bin, o)
+		if err == nil {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("kamailio log:\n%s", k.LogTail())
+				}
+				k.Stop()
+			})
+			return k
 		}
 		k.Stop()
-	})
-	if err := k.start(bin, o); err != nil {
-		t.Fatalf("%v\n%s", err, k.LogTail())
+		// A free port taken by another process before Kamailio bound it:
+		// try another one.
+		if o.Port != 0 || attempt == 3 || !strings.Contains(k.Log(), "Address already in use") {
+			t.Fatalf("%v\n%s", err, k.LogTail())
+		}
 	}
-	return k
 }
 
 func (k *Kamailio) start(bin string, o Options) error {
