@@ -279,3 +279,64 @@ func TestNodeLostEndsCalls(t *testing.T) {
 }
 
 func itoa(i int) string { return fmtInt(i) }
+
+// TestRemoteCallOverflow: a leg that posts faster than its events can
+// leave fills the call's bounded queue: the call ends like a local leg's
+// failed delivery, the other leg with connectivity-error.
+func TestRemoteCallOverflow(t *testing.T) {
+	srv := natstest.Start(t)
+	var ns []*Node
+	for _, name := range []string{"a", "b"} {
+		cfg := testConfig(srv.URL(), name)
+		cfg.CallQueue = 2
+		n, err := Start(context.Background(), cfg, testLogger(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close() })
+		ns = append(ns, n)
+	}
+	waitFor(t, 10*time.Second, "nodes ready", func() bool {
+		return ns[0].Ready() && ns[1].Ready() && len(ns[0].Nodes()) == 2
+	})
+	a, b := newSite(t, ns[0]), newSite(t, ns[1])
+	bobLegs := b.login(t, "bob")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
+	caller, call, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee := waitCallee(t, bobLegs)
+	next[gateway.Offer](t, callee)
+	overflowed := false
+	for i := range 100_000 {
+		callee.mu.Lock()
+		c := callee.call
+		callee.mu.Unlock()
+		if err := c.Post(callee, gateway.Candidate{Mid: "0", Line: "candidate:1 1 udp 1 127.0.0.1 " + itoa(i) + " typ host"}); err != nil {
+			overflowed = true
+			break
+		}
+	}
+	if !overflowed {
+		t.Fatal("100000 events never filled a queue of 2")
+	}
+	if h := next[gateway.Hangup](t, callee); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("callee: %+v", h.Reason)
+	}
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-caller.ch:
+			if h, ok := ev.(gateway.Hangup); ok {
+				if h.Reason.Condition != gateway.CondConnectivityError {
+					t.Fatalf("caller: %+v", h.Reason)
+				}
+				done = true
+			}
+		case <-deadline:
+			t.Fatal("caller never hung up")
+		}
+	}
+	<-call.Done()
+}

@@ -13,13 +13,18 @@
 // part in end with connectivity-error. While this node's own connection
 // to NATS is down it judges nobody (everybody's heartbeats stop at once);
 // after it reconnects, peers get NodeTimeout to be heard again. Ready is
-// false while NATS is unreachable (cmd/sigbridge's /readyz).
+// false while NATS is unreachable (cmd/sigbridge's /readyz). Boot ids
+// sort by start time, so a restarted node's new boot replaces its old one
+// at its first heartbeat. A node that closes says so (a heartbeat with
+// bye) and is dead for the others at once. Dead boots' registry entries
+// are deleted by one node, the first live one by name; an entry naming a
+// node never heard from gets NodeTimeout for that node to show up.
 //
 // # Registry
 //
 // The registry maps (kind, key) to the node that holds it: browser user
 // names (kind "user"), SIP registrations, the XMPP component lease. It is
-// a JetStream KV bucket (memory storage, one revision per key) whose keys
+// a JetStream KV bucket (file storage, one revision per key) whose keys
 // are "<kind>.<key>" (the key hex-encoded, so any string fits) and whose
 // values are the holder's node name and boot id. Claim is an atomic create:
 // a key held by a live node is ErrTaken; one held by a dead node, or by an
@@ -29,9 +34,10 @@
 // (thousands of users) and ends them as fast. Every node watches the bucket
 // and keeps a mirror, so Lookup and List answer from memory, filtered by
 // liveness; Watch tells a subscriber (the browser directory) when keys
-// appear and disappear, including when their node dies. After a NATS
-// restart (a memory bucket is gone) the bucket is recreated and every node
-// writes its claims again.
+// appear and disappear, including when their node dies. After every
+// (re)connection the bucket is opened again (created if it was lost), the
+// mirror reloaded, and every node writes the claims the bucket lacks and
+// deletes entries of its boot it no longer owns.
 //
 // # Calls across nodes
 //
@@ -60,17 +66,21 @@
 //
 // # Files
 //
-//	config.go    Config and its defaults
-//	errors.go    sentinel errors
-//	node.go      Node: the NATS connection, Start, Ready, Close
-//	liveness.go  heartbeats and the table of live nodes
-//	registry.go  Claim, Release, Lookup, List, Watch on the KV bucket
-//	mirror.go    the in-memory copy of the bucket, filtered by liveness
-//	dialer.go    RemoteDialer, Locator, Serve: routing targets to nodes
-//	wire.go      the JSON messages between nodes
-//	remoteleg.go the owner's leg for a callee on another node
-//	relay.go     the callee node's side of a remote call
-//	metrics.go   Prometheus collectors (every one with the node label)
-//	election.go  Lead, LeaderLocator: one node holds a key (the XMPP component)
+//	config.go     Config and its defaults
+//	errors.go     sentinel errors
+//	node.go       Node: the NATS connection, Start, Ready, Close, the run loop
+//	liveness.go   heartbeats, boots and the table of live nodes
+//	registry.go   Claim, Release, Lookup, List, Watch; operations ordered per key
+//	watch.go      the KV watch that feeds the mirror; reconcile and reaping
+//	mirror.go     the in-memory copy of the bucket, filtered by liveness
+//	fifo.go       an unbounded queue with one consumer
+//	dialer.go     RemoteDialer, Locator, Serve, Dial and serving dials
+//	wire.go       the JSON messages between nodes
+//	endpoint.go   one node's half of a call between two nodes (remote leg, relay)
+//	calltable.go  the node's endpoints, by call and peer
+//	metrics.go    Prometheus collectors and Stats
+//	election.go   Lead, LeaderLocator: one node holds a key (the XMPP component)
 //	sipbindings.go ShareSIPBindings: which node holds a SIP user's bindings
+//
+// README.md is for operators (configuration, metrics, limits).
 package cluster

@@ -26,7 +26,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 // startNodes starts n nodes on srv and waits until each is ready and sees
 // all the others.
-func startNodes(t *testing.T, srv *natstest.Server, names ...string) []*Node {
+func startNodes(t testing.TB, srv *natstest.Server, names ...string) []*Node {
 	t.Helper()
 	var nodes []*Node
 	for _, name := range names {

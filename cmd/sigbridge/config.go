@@ -33,6 +33,8 @@ type Config struct {
 	WS             ws.Config      `yaml:"ws"`
 	SIP            sip.Config     `yaml:"sip"`
 	XMPP           xmpp.Config    `yaml:"xmpp"`
+	// RTPEngine anchors media for plain-RTP SIP peers (sip/README.md).
+	RTPEngine sip.RTPEngineConfig `yaml:"rtpengine"`
 	// Cluster makes this process one node of several (package cluster);
 	// without nats URLs it is a single process.
 	Cluster cluster.Config `yaml:"cluster"`
@@ -46,7 +48,8 @@ func (c Config) sipEnabled() bool { return c.SIP.Listen != sipOff }
 func defaultConfig() Config {
 	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
 		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen},
-		Cluster: cluster.DefaultConfig()}
+		RTPEngine: sip.DefaultRTPEngineConfig(),
+		Cluster:   cluster.DefaultConfig()}
 }
 
 // loadConfig reads a YAML file over the defaults, rejecting unknown keys.

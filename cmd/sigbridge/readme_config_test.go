@@ -64,6 +64,10 @@ func TestREADMEConfigExample(t *testing.T) {
 	if d := ws.DefaultConfig().TURN; len(cfg.WS.TURN.URLs) != 0 || cfg.WS.TURN.SecretEnv != d.SecretEnv || cfg.WS.TURN.TTL != d.TTL {
 		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
 	}
+	if d := sip.DefaultRTPEngineConfig(); len(cfg.RTPEngine.NG) != 0 || cfg.RTPEngine.Timeout != d.Timeout ||
+		cfg.RTPEngine.PingInterval != d.PingInterval || cfg.RTPEngine.SweepInterval != d.SweepInterval {
+		t.Errorf("README shows rtpengine %+v, default %+v", cfg.RTPEngine, d)
+	}
 	if d := cluster.DefaultConfig(); cfg.Cluster.Enabled() || cfg.Cluster.Node != "" || cfg.Cluster.HeartbeatInterval != d.HeartbeatInterval ||
 		cfg.Cluster.NodeTimeout != d.NodeTimeout || cfg.Cluster.DialTimeout != d.DialTimeout ||
 		cfg.Cluster.CallQueue != d.CallQueue || cfg.Cluster.Prefix != d.Prefix {

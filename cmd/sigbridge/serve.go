@@ -143,7 +143,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 func (s *server) newAdapters(metrics *gateway.Metrics) error {
 	var err error
 	if s.cfg.sipEnabled() {
-		if s.sip, err = sip.New(s.cfg.SIP, s.gw, s.log, metrics, s.registerer); err != nil {
+		sipCfg := s.cfg.SIP
+		sipCfg.RTPEngine = s.cfg.RTPEngine
+		if s.sip, err = sip.New(sipCfg, s.gw, s.log, metrics, s.registerer); err != nil {
 			return fmt.Errorf("sip: %w", err)
 		}
 	}
