@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,9 +86,11 @@ type site struct {
 	users map[string]chan *recLeg // callee legs created here, per user
 }
 
-func newSite(t testing.TB, n *Node) *site {
+func newSite(t testing.TB, n *Node) *site { return newSiteWith(t, n, gateway.DefaultConfig()) }
+
+func newSiteWith(t testing.TB, n *Node, cfg gateway.Config) *site {
 	s := &site{n: n, users: map[string]chan *recLeg{}}
-	s.gw = gateway.New(gateway.DefaultConfig(), gateway.NewRouter(), testLogger(t), nil)
+	s.gw = gateway.New(cfg, gateway.NewRouter(), testLogger(t), nil)
 	local := gateway.DialerFunc(func(_ context.Context, req gateway.DialRequest) (gateway.Leg, error) {
 		s.mu.Lock()
 		ch, ok := s.users[req.Target.User]
@@ -181,18 +185,33 @@ func TestRemoteCall(t *testing.T) {
 	callee.post(t, gateway.Answer{SDP: answer})
 	next[gateway.Answer](t, caller)
 	for i := range 20 { // order: 20 candidates each way arrive as sent
-		line := "candidate:1 1 udp 2122260223 127.0.0.1 " + itoa(50000+i) + " typ host"
+		line := "candidate:1 1 udp 2122260223 127.0.0.1 " + strconv.Itoa(50000+i) + " typ host"
 		caller.post(t, gateway.Candidate{Mid: "0", Line: line})
 		callee.post(t, gateway.Candidate{Mid: "0", Line: line})
 	}
 	for i := range 20 {
-		want := "candidate:1 1 udp 2122260223 127.0.0.1 " + itoa(50000+i) + " typ host"
+		want := "candidate:1 1 udp 2122260223 127.0.0.1 " + strconv.Itoa(50000+i) + " typ host"
 		if c := next[gateway.Candidate](t, callee); c.Line != want {
 			t.Fatalf("callee candidate %d: %q", i, c.Line)
 		}
 		if c := next[gateway.Candidate](t, caller); c.Line != want {
 			t.Fatalf("caller candidate %d: %q", i, c.Line)
 		}
+	}
+	caller.post(t, gateway.EndOfCandidates{Mid: "0"})
+	if e := next[gateway.EndOfCandidates](t, callee); e.Mid != "0" {
+		t.Fatalf("end-of-candidates %+v", e)
+	}
+	// A re-offer the callee refuses: the Failure reaches the caller.
+	reoffer, err := gateway.ParseSDP(readSDP(t, "chrome156_offer_audio_only.sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.post(t, gateway.Offer{SDP: reoffer})
+	next[gateway.Offer](t, callee)
+	callee.post(t, gateway.Failure{Code: 488, Reason: gateway.CondIncompatibleParameters, Text: "not here", Ref: "offer"})
+	if f := next[gateway.Failure](t, caller); f.Code != 488 || f.Text != "not here" || f.Ref != "offer" {
+		t.Fatalf("failure %+v", f)
 	}
 	caller.post(t, gateway.DTMF{Digits: "12#", Duration: 100 * time.Millisecond})
 	if d := next[gateway.DTMF](t, callee); d.Digits != "12#" || d.Duration != 100*time.Millisecond {
@@ -278,8 +297,6 @@ func TestNodeLostEndsCalls(t *testing.T) {
 	waitFor(t, 5*time.Second, "bob left a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
 }
 
-func itoa(i int) string { return fmtInt(i) }
-
 // TestRemoteCallOverflow: a leg that posts faster than its events can
 // leave fills the call's bounded queue: the call ends like a local leg's
 // failed delivery, the other leg with connectivity-error.
@@ -313,7 +330,7 @@ func TestRemoteCallOverflow(t *testing.T) {
 		callee.mu.Lock()
 		c := callee.call
 		callee.mu.Unlock()
-		if err := c.Post(callee, gateway.Candidate{Mid: "0", Line: "candidate:1 1 udp 1 127.0.0.1 " + itoa(i) + " typ host"}); err != nil {
+		if err := c.Post(callee, gateway.Candidate{Mid: "0", Line: "candidate:1 1 udp 1 127.0.0.1 " + strconv.Itoa(i) + " typ host"}); err != nil {
 			overflowed = true
 			break
 		}
@@ -339,4 +356,92 @@ func TestRemoteCallOverflow(t *testing.T) {
 		}
 	}
 	<-call.Done()
+}
+
+// TestPartitionedNodeCallsEnd: node b alone loses NATS longer than the
+// node timeout. a declares it dead and ends its call with it; b judges
+// nobody while cut off, and when it is back a tells it the call is over,
+// so b's leg ends too. b's names come back.
+func TestPartitionedNodeCallsEnd(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a")
+	proxy := newCutProxy(t, strings.TrimPrefix(srv.URL(), "nats://"))
+	nb, err := Start(context.Background(), testConfig(proxy.URL(), "b"), testLogger(t).With("test-node", "b"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nb.Close() })
+	ns = append(ns, nb)
+	waitFor(t, 10*time.Second, "a and b see each other", func() bool {
+		return nb.Ready() && len(ns[0].Nodes()) == 2 && len(nb.Nodes()) == 2
+	})
+	a, b := newSite(t, ns[0]), newSite(t, nb)
+	lost := make(chan string, 4)
+	nb.OnLost(func(kind, key string) { lost <- kind + "/" + key })
+	bobLegs := b.login(t, "bob")
+	b.login(t, "carol")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
+	caller, _, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee := waitCallee(t, bobLegs)
+	next[gateway.Offer](t, callee)
+
+	proxy.cutOff()
+	if h := next[gateway.Hangup](t, caller); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("caller on a: %+v", h.Reason)
+	}
+	waitFor(t, 5*time.Second, "bob gone from a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
+	if err := ns[0].Claim(context.Background(), KindUser, "carol"); err != nil { // b's carol, free now
+		t.Fatalf("claim carol on a while b is cut off: %v", err)
+	}
+	select {
+	case ev := <-callee.ch:
+		t.Fatalf("callee on b got %T while b was cut off", ev)
+	case <-time.After(500 * time.Millisecond):
+	}
+	proxy.heal()
+	if h := next[gateway.Hangup](t, callee); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("callee on b: %+v", h.Reason)
+	}
+	waitFor(t, 10*time.Second, "bob back in a's view", func() bool { return ns[0].List(KindUser)["bob"] == "b" })
+	select {
+	case k := <-lost:
+		if k != "user/carol" {
+			t.Fatalf("b lost %s, want user/carol", k)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never learned it lost carol")
+	}
+	if node, _, _ := nb.Lookup(context.Background(), KindUser, "carol"); node != "a" {
+		t.Fatalf("carol on %q after b came back, want a", node)
+	}
+}
+
+// TestRemoteCallRingTimeout: the owner's ring timer ends an unanswered
+// call on both legs, across nodes, as for a local callee.
+func TestRemoteCallRingTimeout(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a", "b")
+	cfg := gateway.DefaultConfig()
+	cfg.RingTimeout = 300 * time.Millisecond
+	a, b := newSiteWith(t, ns[0], cfg), newSite(t, ns[1])
+	bobLegs := b.login(t, "bob")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
+	caller, call, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee := waitCallee(t, bobLegs)
+	next[gateway.Offer](t, callee)
+	callee.post(t, gateway.Ringing{Code: 180})
+	next[gateway.Ringing](t, caller)
+	for _, l := range []*recLeg{caller, callee} {
+		if h := next[gateway.Hangup](t, l); h.Reason.Condition != gateway.CondTimeout || h.Reason.Code != 408 {
+			t.Fatalf("%s: %+v, want timeout 408", l.kind, h.Reason)
+		}
+	}
+	<-call.Done()
+	waitFor(t, 5*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
 }

@@ -9,11 +9,36 @@ import (
 // callTable is the node's endpoints of calls that cross nodes, by call id
 // and peer node.
 type callTable struct {
-	mu sync.Mutex
-	m  map[string]*endpoint
+	mu      sync.Mutex
+	m       map[string]*endpoint
+	orphans map[holder][]string // calls ended because the holder was declared dead
 }
 
-func (t *callTable) init() { t.m = map[string]*endpoint{} }
+// maxOrphans bounds the calls remembered per dead node.
+const maxOrphans = 1 << 14
+
+func (t *callTable) init() { t.m, t.orphans = map[string]*endpoint{}, map[holder][]string{} }
+
+// takeOrphans returns and forgets the calls ended when h was declared dead.
+func (t *callTable) takeOrphans(h holder) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := t.orphans[h]
+	delete(t.orphans, h)
+	return ids
+}
+
+// forgetOrphans forgets the calls of h's node's boots other than h's:
+// they were replaced by a later one, and their calls died with them.
+func (t *callTable) forgetOrphans(h holder) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for o := range t.orphans {
+		if o.node == h.node && o.boot != h.boot {
+			delete(t.orphans, o)
+		}
+	}
+}
 
 func (t *callTable) add(e *endpoint) {
 	t.mu.Lock()
@@ -67,6 +92,9 @@ func (t *callTable) peerGone(h holder) {
 	for _, e := range t.m {
 		if e.peer == h {
 			gone = append(gone, e)
+			if len(t.orphans[h]) < maxOrphans {
+				t.orphans[h] = append(t.orphans[h], e.id)
+			}
 		}
 	}
 	t.mu.Unlock()

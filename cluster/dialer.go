@@ -35,6 +35,12 @@ func (n *Node) served(scheme string) gateway.Dialer {
 	return n.dialers[scheme]
 }
 
+// SetAdmission installs a check run before serving another node's dial:
+// an error (gateway.ErrDraining, gateway.ErrOverloaded) refuses it, as
+// Gateway.Place refuses local calls. cmd/sigbridge checks its gateway's
+// drain and overload signals.
+func (n *Node) SetAdmission(admit func() error) { n.admit.Store(&admit) }
+
 // RemoteDialer returns the dialer to install on the router for scheme: a
 // target that locate puts on another node becomes a remote leg (Dial);
 // the rest go to local. It also Serves local for scheme.
@@ -178,6 +184,11 @@ func (n *Node) serveDial(data []byte) (r dialReply) {
 	}
 	if n.closed.Load() {
 		return fail(gateway.ErrDraining)
+	}
+	if admit := n.admit.Load(); admit != nil {
+		if err := (*admit)(); err != nil {
+			return fail(err)
+		}
 	}
 	t, err := gateway.ParseTarget(m.Target)
 	if err != nil {

@@ -45,6 +45,11 @@ type endpoint struct {
 	firstIn       bool
 }
 
+// relayFirstEvent bounds how long a relay waits for its owner's first
+// event (the offer, which the owner's bridge may hold for half trickle up
+// to gateway.Config.GatherMax): longer, the owner gave up on the dial.
+const relayFirstEvent = 30 * time.Second
+
 // endReason is why an endpoint was ended from outside its goroutine.
 type endReason struct {
 	reason              gateway.Reason
@@ -134,7 +139,7 @@ func (e *endpoint) run() {
 	if e.role == roleOwner {
 		callDone = e.call.Done()
 	}
-	first := time.NewTimer(2 * e.n.cfg.DialTimeout) // a relay that never hears from its owner
+	first := time.NewTimer(relayFirstEvent) // a relay that never hears from its owner
 	defer first.Stop()
 	if e.role == roleOwner {
 		first.Stop()

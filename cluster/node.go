@@ -34,11 +34,14 @@ type Node struct {
 	shards  []*shard                           // registry operations, ordered per key
 	owned   ownedSet
 	reaping sync.Map // KV keys with a reap queued
+	lostMu  sync.Mutex
+	lostFns []func(kind, key string)
 
 	calls   callTable
 	dialMu  sync.RWMutex
-	dialers map[string]gateway.Dialer // scheme → local dialer served to other nodes
-	dialSem chan struct{}             // bounds dials served at once
+	dialers map[string]gateway.Dialer    // scheme → local dialer served to other nodes
+	dialSem chan struct{}                // bounds dials served at once
+	admit   atomic.Pointer[func() error] // SetAdmission
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -286,18 +289,37 @@ func (n *Node) onHeartbeat(m *nats.Msg) {
 // peerHeard updates liveness and, if the node's state changed, what the
 // mirror shows and the calls of a replaced boot.
 func (n *Node) peerHeard(h holder, expect bool) {
+	wasDead := !expect && n.live.stale(h)
 	replaced, changed := n.live.heard(h, time.Now(), expect)
 	if !changed {
 		return
 	}
+	n.calls.forgetOrphans(h) // calls with earlier boots of h died with them
 	if replaced.node != "" {
 		n.log.Info("cluster node restarted", "peer", h.node)
 		n.calls.peerGone(replaced)
+		n.calls.forgetOrphans(h)
 	} else if !expect {
 		n.log.Info("cluster node alive", "peer", h.node)
 	}
+	if wasDead {
+		n.hangUpOrphans(h)
+	}
 	n.mir.livenessChanged()
 	n.metrics.nodes.Set(float64(len(n.live.nodes())))
+}
+
+// hangUpOrphans: a node this one declared dead is back (it was cut off
+// from NATS, not gone). The calls ended here when it died may still be up
+// there: it is told they are over.
+func (n *Node) hangUpOrphans(h holder) {
+	ids := n.calls.takeOrphans(h)
+	if len(ids) > 0 {
+		n.log.Info("cluster node back after it was declared dead; ending its calls with this node", "peer", h.node, "calls", len(ids))
+	}
+	for _, id := range ids {
+		n.abandonDial(id, h.node)
+	}
 }
 
 // checkPeers ends what depended on nodes that fell silent.

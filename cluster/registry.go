@@ -29,7 +29,8 @@ type Change struct {
 	Online    bool   // false: released, or its node died
 }
 
-// Claim makes this node the holder of (kind, key), unique in the cluster:
+// Claim makes this node the holder of (kind, key), unique in the cluster
+// (kinds are 1-32 of a-z 0-9 -, keys 1-256 bytes of anything):
 // ErrTaken when another node that may be alive holds it; a key held by a
 // dead node (or an earlier boot of this one) is taken over; a key this
 // node holds is claimed again without error. ErrUnavailable when NATS is
@@ -62,6 +63,24 @@ func (n *Node) Release(kind, key string) {
 	}
 	k := kvKey(kind, key)
 	n.shardOf(k).q.push(&regOp{kind: opRelease, k: k})
+}
+
+// OnLost registers fn, called when a key this node held turns out to be
+// held by another node (taken while this node was cut off and declared
+// dead). fn runs on a registry goroutine: it must not block or call Claim.
+func (n *Node) OnLost(fn func(kind, key string)) {
+	n.lostMu.Lock()
+	defer n.lostMu.Unlock()
+	n.lostFns = append(n.lostFns, fn)
+}
+
+func (n *Node) lost(kind, key string) {
+	n.lostMu.Lock()
+	fns := n.lostFns
+	n.lostMu.Unlock()
+	for _, fn := range fns {
+		fn(kind, key)
+	}
 }
 
 // Lookup returns the live node holding (kind, key), from the mirror.
@@ -174,7 +193,9 @@ func (n *Node) apply(op *regOp) {
 		}
 		if err := n.claim(ctx, *kv, op.k); errors.Is(err, ErrTaken) {
 			n.owned.remove(op.k)
-			n.log.Warn("cluster claim lost to another node while disconnected", "key", op.k)
+			kind, key, _ := parseKVKey(op.k)
+			n.log.Warn("cluster claim lost to another node while disconnected", "kind", kind, "key", key)
+			n.lost(kind, key)
 		}
 	case opRelease:
 		if rev, ok := n.owned.take(op.k); ok {

@@ -128,3 +128,43 @@ func TestDeadNodeKeysLeave(t *testing.T) {
 		return !ok
 	})
 }
+
+// TestStartWithoutNATS: a node started while NATS is down is not ready
+// and refuses claims; it joins by itself once NATS is up, and its claims
+// survive a NATS restart.
+func TestStartWithoutNATS(t *testing.T) {
+	srv := natstest.Start(t)
+	srv.Kill()
+	n, err := Start(context.Background(), testConfig(srv.URL(), "a"), testLogger(t), nil)
+	if err != nil {
+		t.Fatalf("start without NATS: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	time.Sleep(500 * time.Millisecond)
+	if n.Ready() {
+		t.Fatal("ready without NATS")
+	}
+	if err := n.Claim(context.Background(), KindUser, "alice"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("claim without NATS: %v", err)
+	}
+	srv.Restart()
+	waitFor(t, 10*time.Second, "ready once NATS is up", n.Ready)
+	if err := n.Claim(context.Background(), KindUser, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	waitFor(t, 10*time.Second, "ready after the NATS restart", n.Ready)
+	other, err := Start(context.Background(), testConfig(srv.URL(), "b"), testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	waitFor(t, 10*time.Second, "b ready", other.Ready)
+	waitFor(t, 5*time.Second, "b sees alice on a", func() bool {
+		node, ok, _ := other.Lookup(context.Background(), KindUser, "alice")
+		return ok && node == "a"
+	})
+	if err := other.Claim(context.Background(), KindUser, "alice"); !errors.Is(err, ErrTaken) {
+		t.Fatalf("claim of a's alice on b: %v", err)
+	}
+}

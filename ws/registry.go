@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // Registry shares user names with the other nodes of a cluster
@@ -77,4 +81,20 @@ func (d *directory) remoteChange(name string, online bool) {
 		d.lists.left(name)
 		d.lists.request()
 	}
+}
+
+// NameLost closes the connection logged in as name here: the cluster
+// registry found the name held by another node (taken while this node was
+// cut off from the others), so calls to it now reach that node. The
+// client gets error 409 and close 1008 and may log in again.
+func (s *Server) NameLost(name string) {
+	s.dir.mu.Lock()
+	c := s.dir.names[name]
+	s.dir.mu.Unlock()
+	if c == nil {
+		return
+	}
+	c.sendError(fmt.Errorf("%w: %s is logged in on another node", ErrNameInUse, name), "", "")
+	c.closeWith(closeInfo{code: websocket.ClosePolicyViolation, text: "name taken on another node", flush: true,
+		reason: gateway.ReasonDisconnected})
 }

@@ -36,7 +36,18 @@ func (s *server) joinCluster() error {
 		return err
 	}
 	s.node = node
+	node.SetAdmission(func() error { // dials from other nodes, as Gateway.Place
+		if s.gw.Draining() {
+			return gateway.ErrDraining
+		}
+		return s.gw.Shed("cluster")
+	})
 	s.ws.UseRegistry(userRegistry{node})
+	node.OnLost(func(kind, key string) {
+		if kind == cluster.KindUser {
+			s.ws.NameLost(key)
+		}
+	})
 	s.gw.Router().Handle(gateway.SchemeUser, node.RemoteDialer(gateway.SchemeUser, s.ws,
 		node.RegistryLocator(cluster.KindUser, func(t gateway.Target) string { return t.User })))
 	return nil

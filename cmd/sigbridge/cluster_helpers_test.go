@@ -256,3 +256,24 @@ func waitUserEvent(t *testing.T, b *browser, typ, name string) {
 		t.Fatalf("%s: no %s for %s: %v", b.Client.Name, typ, name, err)
 	}
 }
+
+// loginError logs in as name and returns the error message the gateway
+// answers (nil if none within 5 s), then disconnects.
+func loginError(t *testing.T, wsURL, name string) wstest.Message {
+	t.Helper()
+	c, _, err := wstest.Dial(tctx(t), wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitID(tctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(map[string]any{"type": "username", "name": name, "id": c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, _ := c.ExpectType(ctx, "error")
+	return m
+}

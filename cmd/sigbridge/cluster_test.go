@@ -1,11 +1,16 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sigbridge/sigbridge/cluster"
 	"github.com/sigbridge/sigbridge/internal/natstest"
+	"github.com/sigbridge/sigbridge/ws/wstest"
 )
 
 // TestClusterThreeNodes: a real nats-server and three gateway nodes (in
@@ -66,6 +71,9 @@ func TestClusterThreeNodes(t *testing.T) {
 		waitReadyz(t, "http://"+s.addr, 503)
 	}
 	exchange(t, alice, bob, "without nats")
+	if m := loginError(t, ws(0), "zed"); m.Int("code") != 503 {
+		t.Fatalf("login without NATS: %v, want error 503", m)
+	}
 	srv.Restart()
 	for _, s := range nodes {
 		waitReadyz(t, "http://"+s.addr, 200)
@@ -104,4 +112,71 @@ func grepLines(s string, subs ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestClusterIdentityUnique: with tokens, an identity connected on one
+// node is refused on another (error 409 and a close), and may connect
+// there once it left the first.
+func TestClusterIdentityUnique(t *testing.T) {
+	srv := natstest.Start(t)
+	const secret = "cluster test secret"
+	var nodes []*server
+	for _, name := range []string{"n1", "n2"} {
+		cfg := clusterTestConfig(srv.URL(), name)
+		cfg.WS.TokenSecret = secret
+		nodes = append(nodes, startNode(t, cfg))
+	}
+	for _, s := range nodes {
+		waitReadyz(t, "http://"+s.addr, 200)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func(s *server) *wstest.Client {
+		c, _, err := wstest.Dial(tctx(t), "ws://"+s.addr+"/ws?token="+tok, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if _, err := c.WaitID(tctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := connect(nodes[0])
+	if _, err := first.Expect(tctx(t), func(m wstest.Message) bool {
+		return m.Type() == "userlist" && slices.Contains(m.Strings("users"), "alice")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n2 sees alice", func() bool { return nodes[1].node.List(cluster.KindUser)["alice"] == "n1" })
+	second := connect(nodes[1])
+	m, err := second.ExpectType(tctx(t), "error")
+	if err != nil || m.Int("code") != 409 {
+		t.Fatalf("alice again on n2: %v %v, want error 409", m, err)
+	}
+	if err := second.WaitClosed(tctx(t)); err == nil || !strings.Contains(err.Error(), "1008") {
+		t.Fatalf("second alice: %v, want close 1008", err)
+	}
+	_ = first.Close()
+	waitFor(t, "alice gone from n2's view", func() bool { _, ok := nodes[1].node.List(cluster.KindUser)["alice"]; return !ok })
+	third := connect(nodes[1])
+	if _, err := third.Expect(tctx(t), func(m wstest.Message) bool {
+		return m.Type() == "userlist" && slices.Contains(m.Strings("users"), "alice")
+	}); err != nil {
+		t.Fatalf("alice on n2 after leaving n1: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
