@@ -383,3 +383,65 @@ func TestAnchorDTMFPlayed(t *testing.T) {
 		t.Errorf("telephone-event code %d, want 5", d)
 	}
 }
+
+// TestAnchorCancelAndShutdown: a call the caller abandons while the phone
+// rings (CANCEL; a ring timeout takes the same path) and a call that the
+// adapter's shutdown ends (BYE) both leave no rtpengine session.
+func TestAnchorCancelAndShutdown(t *testing.T) {
+	env, r := newAnchorEnv(t, nil, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ringer := newPlainUA(t, "ringer")
+	ringer.NoAnswer.Store(true)
+	b := env.audioBrowser(ctx, t, "alice")
+	if err := b.call(ringer.URI()); err != nil {
+		t.Fatal(err)
+	}
+	var rc *siptest.PlainCall
+	select {
+	case rc = <-ringer.Ringing:
+	case <-ctx.Done():
+		t.Fatal("the phone did not ring")
+	}
+	if n := len(ourSessions(ctx, t, env.a)); n != 1 {
+		t.Fatalf("rtpengine holds %d sessions of ours while ringing, want 1", n)
+	}
+	if err := b.hangUp(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rc.Ended:
+	case <-ctx.Done():
+		t.Fatal("the ringing phone got no CANCEL")
+	}
+	waitNoSessions(ctx, t, env.a)
+
+	ua := newPlainUA(t, "desk")
+	d := env.audioBrowser(ctx, t, "dave")
+	if err := d.call(ua.URI()); err != nil {
+		t.Fatal(err)
+	}
+	c := incoming(ctx, t, ua)
+	d.connected(ctx, t)
+	packetsFlow(ctx, t, "answered", d, c, 10)
+	if err := env.a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Ended:
+	case <-ctx.Done():
+		t.Fatal("the phone got no BYE at shutdown")
+	}
+	rtp, err := rtpengine.New(rtpengine.Config{NG: []string{r.NG}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtp.Close()
+	lists, err := rtp.List(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lists[r.NG]) != 0 {
+		t.Fatalf("rtpengine holds %v after shutdown", lists[r.NG])
+	}
+}

@@ -31,6 +31,11 @@ import (
 type PlainUA struct {
 	// Incoming receives each call the UA answered.
 	Incoming chan *PlainCall
+	// Ringing receives each call the UA rings without answering
+	// (NoAnswer set); it ends when the caller cancels.
+	Ringing chan *PlainCall
+	// NoAnswer makes the UA ring (180) and never answer.
+	NoAnswer atomic.Bool
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -85,7 +90,7 @@ func NewPlainUA(user string, log *slog.Logger) (*PlainUA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("siptest: listen: %w", err)
 	}
-	u := &PlainUA{Incoming: make(chan *PlainCall, 8), conn: conn, user: user, log: log, calls: map[string]*PlainCall{}}
+	u := &PlainUA{Incoming: make(chan *PlainCall, 8), Ringing: make(chan *PlainCall, 8), conn: conn, user: user, log: log, calls: map[string]*PlainCall{}}
 	if err := u.setup(); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -230,6 +235,12 @@ func (u *PlainUA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	_ = sess.Respond(180, "Ringing", nil)
+	if u.NoAnswer.Load() {
+		u.Ringing <- c
+		<-sess.Context().Done() // CANCEL (sipgo answers 200 and 487)
+		c.end()
+		return
+	}
 	if err := sess.RespondSDP([]byte(answer)); err != nil {
 		u.log.Error("siptest: 200 not acknowledged", "err", err)
 		c.end()
