@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/sigbridge/sigbridge/internal/pionpeer"
 	"github.com/sigbridge/sigbridge/ws/wstest"
 )
 
@@ -51,7 +51,11 @@ func (e *wsEnv) audioBrowser(ctx context.Context, t *testing.T, name string) *au
 	if _, err := c.Login(ctx, name, nil); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := anchorAPI().NewPeerConnection(webrtc.Configuration{})
+	api, err := pionpeer.NewTelephonyAPI(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,32 +86,6 @@ func (e *wsEnv) audioBrowser(ctx context.Context, t *testing.T, name string) *au
 	go b.loop(ctx)
 	go b.sendAudio(ctx)
 	return b
-}
-
-// anchorAPI is pionpeer.NewAPI's loopback-only setting plus one thing
-// browsers do and pion does not by default: as the offerer, take RTP whose
-// SSRC the answer did not declare, without the MID header extension, on
-// the single audio m-line (rtpengine's answer carries the plain phone's
-// media, which has neither; Chrome and Firefox accept it as "unsignaled").
-func anchorAPI() *webrtc.API {
-	se := webrtc.SettingEngine{}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetPrflxAcceptanceMinWait(0)
-	se.SetHandleUndeclaredSSRCWithoutAnswer(true)
-	// telephone-event/8000 as Chrome offers it, so a phone can negotiate
-	// RFC 4733 events through rtpengine.
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		panic(err)
-	}
-	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: "audio/telephone-event", ClockRate: 8000, SDPFmtpLine: "0-16"}, PayloadType: 126}, webrtc.RTPCodecTypeAudio); err != nil {
-		panic(err)
-	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
 }
 
 func (b *audioBrowser) loop(ctx context.Context) {
