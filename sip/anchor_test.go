@@ -127,6 +127,7 @@ func TestAnchorBrowserCallsPlainSIP(t *testing.T) {
 	defer cancel()
 	ua := newPlainUA(t, "desk")
 	b := env.audioBrowser(ctx, t, "alice")
+	start := time.Now()
 	if err := b.call(ua.URI()); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +139,8 @@ func TestAnchorBrowserCallsPlainSIP(t *testing.T) {
 		}
 	}
 	b.connected(ctx, t)
+	packetsFlow(ctx, t, "first packets", b, c, 1)
+	t.Logf("time to media both ways (video-offer to a packet at each end): %v", time.Since(start))
 	packetsFlow(ctx, t, "answered", b, c, 25)
 	if v := testutil.ToFloat64(env.a.anchors.m.AnchoredCalls); v != 1 {
 		t.Errorf("anchored calls gauge %v, want 1", v)
