@@ -133,6 +133,7 @@ func PlainRTPScenarios() []Scenario {
 		call(phone, b, "plain-rtp-dtmf-tones", Tones),
 		call(b, phone, "plain-rtp-dtmf", SignalDTMF),
 		call(phone, b, "plain-rtp-dtmf-info", SignalDTMF),
+		call(phone, chromium, "plain-rtp-dtmf-info-to-chromium", SignalDTMF),
 	}
 }
 
