@@ -2,6 +2,10 @@ package interop
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +18,9 @@ import (
 // starts, in a network namespace that holds only lo: a plain-RTP SIP phone
 // (PCMU, telephone-event, no ICE, no DTLS) called by and calling pion and
 // Chromium browser users, audio counted at both ends, hold and resume,
-// hang-up and vanishing phone, DTMF both ways. The plain-RTP offer that a
-// gateway without rtpengine refuses is reported unsupported here.
+// hang-up and vanishing phone, DTMF both ways; afterwards rtpengine holds
+// no session (ng list). The plain-RTP offer that a gateway without
+// rtpengine refuses is reported unsupported here.
 func TestPlainRTP(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
@@ -33,6 +38,16 @@ func TestPlainRTP(t *testing.T) {
 		wantStatus(t, rs, s.Name, Pass)
 	}
 	wantStatus(t, rs, "sip-to-browser/plain-rtp-refused", Unsupported)
+	// Every call ended (hang-ups both ways, a vanished phone): the gateway
+	// deleted each one's rtpengine session.
+	deadline := time.Now().Add(5 * time.Second)
+	for calls := rtpengineCalls(t, l.rtp.NG); len(calls) > 0; calls = rtpengineCalls(t, l.rtp.NG) {
+		if time.Now().After(deadline) {
+			t.Errorf("rtpengine still holds %d calls after every scenario ended: %v", len(calls), calls)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, r := range rs {
 		if r.Status != Pass {
 			continue
@@ -117,6 +132,107 @@ func TestRTPEnds(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("a %+v, b %+v", ra, rb)
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// rtpengineCalls lists the calls the rtpengine at addr holds (ng "list").
+func rtpengineCalls(t *testing.T, addr string) []string {
+	t.Helper()
+	conn, err := net.Dial("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cookie := newToken()[:8]
+	if _, err := conn.Write([]byte(cookie + " d7:command4:list5:limiti1000ee")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 64<<10)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("ng list: %v", err)
+	}
+	body, ok := strings.CutPrefix(string(buf[:n]), cookie+" ")
+	if !ok {
+		t.Fatalf("ng list: reply %q", buf[:n])
+	}
+	v, _, err := bdecode(body)
+	d, isDict := v.(map[string]any)
+	if err != nil || !isDict || d["result"] != "ok" {
+		t.Fatalf("ng list: %q (%v)", body, err)
+	}
+	var calls []string
+	list, _ := d["calls"].([]any)
+	for _, c := range list {
+		if s, ok := c.(string); ok {
+			calls = append(calls, s)
+		}
+	}
+	return calls
+}
+
+// bdecode reads one bencoded value (byte strings, integers, lists and
+// dictionaries) from the front of s.
+func bdecode(s string) (any, string, error) {
+	if s == "" {
+		return nil, s, errors.New("bencode: empty")
+	}
+	switch c := s[0]; {
+	case c == 'i':
+		end := strings.IndexByte(s, 'e')
+		if end < 0 {
+			return nil, s, errors.New("bencode: open integer")
+		}
+		n, err := strconv.Atoi(s[1:end])
+		return n, s[end+1:], err
+	case c == 'l' || c == 'd':
+		var items []any
+		rest := s[1:]
+		for rest != "" && rest[0] != 'e' {
+			var v any
+			var err error
+			if v, rest, err = bdecode(rest); err != nil {
+				return nil, rest, err
+			}
+			items = append(items, v)
+		}
+		if rest == "" {
+			return nil, rest, errors.New("bencode: open list")
+		}
+		if c == 'l' {
+			return items, rest[1:], nil
+		}
+		d := map[string]any{}
+		for i := 0; i+1 < len(items); i += 2 {
+			k, _ := items[i].(string)
+			d[k] = items[i+1]
+		}
+		return d, rest[1:], nil
+	case c >= '0' && c <= '9':
+		colon := strings.IndexByte(s, ':')
+		if colon < 0 {
+			return nil, s, errors.New("bencode: bad string")
+		}
+		n, err := strconv.Atoi(s[:colon])
+		if err != nil || colon+1+n > len(s) {
+			return nil, s, errors.New("bencode: bad string length")
+		}
+		return s[colon+1 : colon+1+n], s[colon+1+n:], nil
+	}
+	return nil, s, fmt.Errorf("bencode: unexpected %q", s[0])
+}
+
+func TestBdecode(t *testing.T) {
+	v, rest, err := bdecode("d5:callsl3:abc1:xe6:result2:ok3:numi-7eeZ")
+	d, _ := v.(map[string]any)
+	if err != nil || rest != "Z" || d["result"] != "ok" || d["num"] != -7 || len(d["calls"].([]any)) != 2 {
+		t.Fatalf("%v %q %v", v, rest, err)
+	}
+	for _, bad := range []string{"", "i12", "l1:a", "5:ab", "x"} {
+		if _, _, err := bdecode(bad); err == nil {
+			t.Errorf("%q decoded", bad)
 		}
 	}
 }
