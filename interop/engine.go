@@ -170,7 +170,8 @@ type execution struct {
 	callee Agent
 	t      Timings
 	ended  string
-	dtmf   []string // how the callee got each DTMF step's digits
+	dtmf   []string  // how the callee got each DTMF step's digits
+	nodes  [2]string // per role: the WebSocket URL of a browser party's node, with several nodes
 }
 
 // since is the time since the first offer was sent.
@@ -180,6 +181,7 @@ func (x *execution) since() time.Duration { return time.Since(x.start) }
 func (x *execution) collect(ctx context.Context, r *Result) {
 	r.Timings, r.Ended = x.t, x.ended
 	r.DTMF = strings.Join(x.dtmf, "; ")
+	r.CallerNode, r.CalleeNode = x.nodes[roleCaller], x.nodes[roleCallee]
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	r.CallerMedia = mediaReport(rctx, x.caller)

@@ -58,11 +58,27 @@ type LocalOptions struct {
 	// unsupported.
 	Rtpengine string
 
+	// Cluster makes the gateway one node of a cluster (sigbridge's
+	// cluster section): the NATS URLs and this node's name. Its XMPP
+	// component may then run on another node, so StartLocal does not wait
+	// for it (Local.XMPPUp tells when this node holds it).
+	Cluster *LocalCluster
+
+	// shared are the parts of a cluster's first node that the other nodes
+	// use too (its Prosody, the SIPp callees' address); nil for the first.
+	shared *Local
+
 	noSIP  bool // the binary refused the sip section
 	noAlgs bool // the binary refused sip.digest_algorithms
 	noXMPP bool // the binary refused the xmpp section
 	noRTP  bool // the binary refused the rtpengine block or a route's media
 	ng     string
+}
+
+// LocalCluster names a cluster a local gateway joins.
+type LocalCluster struct {
+	NATS []string // nats://127.0.0.1:port
+	Node string
 }
 
 // Local is a running local deployment: a sigbridge subprocess on loopback.
@@ -77,11 +93,13 @@ type Local struct {
 	waitErr error
 	xmppUp  chan struct{} // closed when the gateway logged its XMPP stream up
 	xmppOne sync.Once
-	tmp     string
-	once    sync.Once
-	log     *slog.Logger
-	prosody *prosodyServer
-	rtp     *rtpengineServer
+	// sharedProsody: the Prosody is another node's (Close leaves it).
+	sharedProsody bool
+	tmp           string
+	once          sync.Once
+	log           *slog.Logger
+	prosody       *prosodyServer
+	rtp           *rtpengineServer
 }
 
 // servingRE finds the HTTP address in the gateway's "sigbridge serving" log line.
@@ -98,7 +116,9 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
 	defer cancel()
 	var prosody *prosodyServer
-	if o.Prosody != "" {
+	if o.shared != nil {
+		l.prosody, l.sharedProsody = o.shared.prosody, true
+	} else if o.Prosody != "" {
 		p, err := startProsody(ctx, o.Prosody, o.Dir, o.Log)
 		if err != nil {
 			l.removeTmp()
@@ -106,7 +126,9 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		}
 		prosody = p
 	}
-	l.prosody = prosody
+	if o.shared == nil {
+		l.prosody = prosody
+	}
 	if o.Rtpengine != "" && !o.noSIP {
 		r, err := startRtpengine(ctx, o.Rtpengine, o.Dir, o.Log)
 		if err != nil {
@@ -136,9 +158,11 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		l.SIP.Registrar = hasRegistrar(ctx, cfg.sip)
 	}
 	if cfg.xmpp {
-		if err := l.waitXMPP(ctx); err != nil {
-			_ = l.Close()
-			return nil, err
+		if o.Cluster == nil {
+			if err := l.waitXMPP(ctx); err != nil {
+				_ = l.Close()
+				return nil, err
+			}
 		}
 		p := l.prosody
 		l.XMPP = &XMPPDeployment{Server: p.C2S, Domain: p.Domain, Component: p.Component, Caller: p.Caller,
@@ -181,7 +205,7 @@ func (l *Local) startGateway(ctx context.Context, o *LocalOptions) (localConfig,
 			return cfg, "", err
 		}
 		*l = Local{exited: make(chan struct{}), xmppUp: make(chan struct{}), log: o.Log, tmp: l.tmp, prosody: l.prosody,
-			rtp: l.rtp}
+			rtp: l.rtp, sharedProsody: l.sharedProsody}
 	}
 }
 
@@ -265,10 +289,13 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 			return c, err
 		}
 		c.sip = "127.0.0.1:" + strconv.Itoa(port)
-		if port, err = freeSIPPort(); err != nil {
+		if o.shared != nil && o.shared.SIP != nil {
+			c.sipp = o.shared.SIP.SIPpListen // one SIPp address, routed by every node
+		} else if port, err = freeSIPPort(); err != nil {
 			return c, err
+		} else {
+			c.sipp = "127.0.0.1:" + strconv.Itoa(port)
 		}
-		c.sipp = "127.0.0.1:" + strconv.Itoa(port)
 		c.rtpengine = o.ng != "" && !o.noRTP
 		plain := ""
 		if c.rtpengine {
@@ -285,6 +312,10 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 	if p != nil && !o.noXMPP {
 		c.xmpp = true
 		fmt.Fprintf(&b, xmppSection, p.ComponentAddr, p.Component, xmppSecretEnv)
+	}
+	if cl := o.Cluster; cl != nil {
+		fmt.Fprintf(&b, "cluster:\n  nats: [%s]\n  node: %s\n  heartbeat_interval: 250ms\n  node_timeout: 1500ms\n",
+			strings.Join(cl.NATS, ", "), cl.Node)
 	}
 	c.path = filepath.Join(o.Dir, "sigbridge.yaml")
 	if err := os.WriteFile(c.path, []byte(b.String()), 0o600); err != nil {
@@ -495,8 +526,10 @@ func (l *Local) Close() error {
 
 func (l *Local) stop() {
 	defer l.removeTmp()
-	defer l.prosody.Close()
 	defer l.rtp.Close()
+	if !l.sharedProsody {
+		defer l.prosody.Close()
+	}
 	if l.cmd == nil || l.cmd.Process == nil {
 		return
 	}
@@ -509,6 +542,24 @@ func (l *Local) stop() {
 		<-l.exited
 	}
 }
+
+// Kill ends the gateway with SIGKILL, as a crash would: no drain, no
+// goodbye to the other nodes of a cluster. Close afterwards still cleans
+// up.
+func (l *Local) Kill() {
+	if l.cmd == nil || l.cmd.Process == nil {
+		return
+	}
+	_ = l.cmd.Process.Kill()
+	<-l.exited
+}
+
+// XMPPUp is closed once the gateway logged its XMPP stream up (in a
+// cluster: once this node held the component).
+func (l *Local) XMPPUp() <-chan struct{} { return l.xmppUp }
+
+// Exited is closed when the gateway process has exited.
+func (l *Local) Exited() <-chan struct{} { return l.exited }
 
 func (l *Local) removeTmp() {
 	if l.tmp != "" {

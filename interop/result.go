@@ -70,7 +70,11 @@ type Result struct {
 	Ended string `json:"ended,omitempty"`
 	// DTMF says how the callee got the digits of the scenario's DTMF
 	// steps (in-band, counting telephone-event packets, or as signaling).
-	DTMF        string       `json:"dtmf,omitempty"`
+	DTMF string `json:"dtmf,omitempty"`
+	// CallerNode and CalleeNode are the WebSocket URLs of the nodes the
+	// browser-dialect parties used, when the deployment has several.
+	CallerNode  string       `json:"callerNode,omitempty"`
+	CalleeNode  string       `json:"calleeNode,omitempty"`
 	CallerMedia *MediaReport `json:"callerMedia,omitempty"`
 	CalleeMedia *MediaReport `json:"calleeMedia,omitempty"`
 	Transcript  []Line       `json:"transcript,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 
 // interopFlags are the flags of `sigbridge interop`.
 type interopFlags struct {
-	ws, sip, sipListen, sipDomain                  string
+	ws                                             []string
+	sip, sipListen, sipDomain                      string
 	xmpp, xmppPassword, xmppPeer, xmppPeerPassword string
 	xmppServer, xmppComponent                      string
 	run, jsonFile, htmlFile, logLevel              string
@@ -41,7 +43,15 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 	fs := flag.NewFlagSet("interop", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() { fmt.Fprint(errOut, interopUsage); fs.PrintDefaults() }
-	fs.StringVar(&f.ws, "ws", "", "browser dialect WebSocket URL of a deployment (ws://host:port/ws)")
+	fs.Func("ws", "browser dialect WebSocket URL of a deployment (ws://host:port/ws); repeat it or separate URLs with commas for the nodes of a cluster: each scenario puts its caller and callee on different nodes", func(v string) error {
+		for u := range strings.SplitSeq(v, ",") {
+			if u = strings.TrimSpace(u); u == "" {
+				return errors.New("empty URL")
+			}
+			f.ws = append(f.ws, u)
+		}
+		return nil
+	})
 	fs.StringVar(&f.sip, "sip", "", "SIP URI of a deployment's SIP side (sip:host:port)")
 	fs.StringVar(&f.sipListen, "sip-listen", "127.0.0.1:5072", "address of the harness's own SIP UA")
 	fs.StringVar(&f.sipDomain, "sip-domain", "", "host part the deployment routes to the harness's SIP callees (default: --sip-listen)")
@@ -82,7 +92,7 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 }
 
 // external reports whether the flags name a deployment to test.
-func (f interopFlags) external() bool { return f.ws != "" || f.sip != "" || f.xmpp != "" }
+func (f interopFlags) external() bool { return len(f.ws) > 0 || f.sip != "" || f.xmpp != "" }
 
 // runInterop is `sigbridge interop`.
 func runInterop(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -195,8 +205,14 @@ func interopClients(ctx context.Context, dir string) (*interop.Clients, error) {
 }
 
 func externalDeployment(f interopFlags) interop.Deployment {
-	dep := interop.Deployment{Name: deploymentName(f), WS: f.ws, RingTimeout: f.ringTimeout,
-		VanishTimeout: f.vanishTimeout}
+	dep := interop.Deployment{Name: deploymentName(f), RingTimeout: f.ringTimeout, VanishTimeout: f.vanishTimeout}
+	switch len(f.ws) {
+	case 0:
+	case 1:
+		dep.WS = f.ws[0]
+	default:
+		dep.WS, dep.WSNodes = f.ws[0], f.ws
+	}
 	if f.sip != "" {
 		domain := f.sipDomain
 		if domain == "" {
@@ -214,7 +230,7 @@ func externalDeployment(f interopFlags) interop.Deployment {
 
 func deploymentName(f interopFlags) string {
 	var parts []string
-	for _, s := range []string{f.ws, f.sip, f.xmpp} {
+	for _, s := range append(slices.Clone(f.ws), f.sip, f.xmpp) {
 		if s != "" {
 			parts = append(parts, s)
 		}
