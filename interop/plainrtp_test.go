@@ -18,26 +18,40 @@ import (
 // starts, in a network namespace that holds only lo: a plain-RTP SIP phone
 // (PCMU, telephone-event, no ICE, no DTLS) called by and calling pion and
 // Chromium browser users, audio counted at both ends, hold and resume,
-// hang-up and vanishing phone, DTMF both ways; afterwards rtpengine holds
-// no session (ng list). The plain-RTP offer that a gateway without
-// rtpengine refuses is reported unsupported here.
+// hang-up and vanishing phone, DTMF both ways (the browser's dtmf message
+// reaches the phone as INFO, the gateway's default); afterwards rtpengine
+// holds no session (ng list). The plain-RTP offer that a gateway without
+// rtpengine refuses is reported unsupported here. Scenarios with a known
+// issue of the gateway may be reported XFAIL.
 func TestPlainRTP(t *testing.T) {
 	if inLoopbackNetns(t) {
 		return
 	}
-	l := startLocalWith(t, LocalOptions{Rtpengine: needTool(t, "rtpengine", "rtpengine-daemon")})
+	l := startPlainRTPLocal(t, false)
 	dep := l.Deployment
-	if dep.SIP == nil || !dep.SIP.PlainRTP {
-		t.Fatalf("the local gateway did not take the rtpengine configuration (log: %s)", l.LogFile)
-	}
-	dep.Chromium = chromiumPath(t)
 	dep.SIPp = needTool(t, "sipp", "sip-tester")
 	scs := append(PlainRTPScenarios(), pick(t, "sip-to-browser/plain-rtp-refused")...)
+	for i := range scs {
+		scs[i].Known = knownIssue(scs[i].Name)
+	}
 	rs := runMatrix(t, dep, scs, 8*time.Minute)
-	for _, s := range PlainRTPScenarios() {
-		wantStatus(t, rs, s.Name, Pass)
+	for _, s := range scs[:len(scs)-1] {
+		want := Pass
+		if s.Known != nil && statusOf(rs, s.Name) == KnownFailure {
+			want = KnownFailure
+		}
+		wantStatus(t, rs, s.Name, want)
 	}
 	wantStatus(t, rs, "sip-to-browser/plain-rtp-refused", Unsupported)
+	for _, r := range rs {
+		switch {
+		case r.Status != Pass:
+		case strings.Contains(r.Scenario, "dtmf-tones") && !strings.Contains(r.DTMF, "in-band"):
+			t.Errorf("%s: the callee got the digits %s", r.Scenario, r.DTMF)
+		case r.Scenario == "browser-to-sip/plain-rtp-dtmf" && !strings.Contains(r.DTMF, "as signaling"):
+			t.Errorf("%s: the phone got the browser's dtmf message %s, want INFO (inject_dtmf is off)", r.Scenario, r.DTMF)
+		}
+	}
 	// Every call ended (hang-ups both ways, a vanished phone): the gateway
 	// deleted each one's rtpengine session.
 	deadline := time.Now().Add(5 * time.Second)
@@ -48,17 +62,46 @@ func TestPlainRTP(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestPlainRTPInjectDTMF: with rtpengine.inject_dtmf the browser's dtmf
+// message reaches the plain-RTP phone in-band: rtpengine's play DTMF, counted
+// by the phone as telephone-event packets.
+func TestPlainRTPInjectDTMF(t *testing.T) {
+	if inLoopbackNetns(t) {
+		return
+	}
+	l := startPlainRTPLocal(t, true)
+	rs := runMatrix(t, l.Deployment, pick(t, "browser-to-sip/plain-rtp-dtmf", "browser-to-sip/plain-rtp-answered-audio"),
+		2*time.Minute)
+	wantStatus(t, rs, "browser-to-sip/plain-rtp-answered-audio", Pass)
+	wantStatus(t, rs, "browser-to-sip/plain-rtp-dtmf", Pass)
 	for _, r := range rs {
-		if r.Status != Pass {
-			continue
-		}
-		if strings.Contains(r.Scenario, "dtmf-tones") && !strings.Contains(r.DTMF, "in-band") {
-			t.Errorf("%s: the callee got the digits %s", r.Scenario, r.DTMF)
-		}
-		if r.Scenario == "browser-to-sip/plain-rtp-dtmf" && !strings.Contains(r.DTMF, "in-band") {
+		if r.Scenario == "browser-to-sip/plain-rtp-dtmf" && r.Status == Pass && !strings.Contains(r.DTMF, "in-band") {
 			t.Errorf("%s: the phone got the browser's dtmf message %s, want in-band (rtpengine play DTMF)", r.Scenario, r.DTMF)
 		}
 	}
+}
+
+// startPlainRTPLocal starts a local deployment with an rtpengine and
+// Chromium for the plain-RTP scenarios.
+func startPlainRTPLocal(t *testing.T, inject bool) *Local {
+	t.Helper()
+	l := startLocalWith(t, LocalOptions{Rtpengine: needTool(t, "rtpengine", "rtpengine-daemon"), InjectDTMF: inject})
+	if l.SIP == nil || !l.SIP.PlainRTP {
+		t.Fatalf("the local gateway did not take the rtpengine configuration (log: %s)", l.LogFile)
+	}
+	l.Chromium = chromiumPath(t)
+	return l
+}
+
+func statusOf(rs []Result, name string) Status {
+	for _, r := range rs {
+		if r.Scenario == name {
+			return r.Status
+		}
+	}
+	return ""
 }
 
 // TestPlainRTPUnsupported: a deployment without rtpengine reports every
