@@ -79,6 +79,8 @@
 //	endpoint.go   one node's half of a call between two nodes (remote leg, relay)
 //	calltable.go  the node's endpoints, by call and peer
 //	metrics.go    Prometheus collectors and Stats
+//	election.go   Lead, LeaderLocator: one node holds a key (the XMPP component)
+//	sipbindings.go ShareSIPBindings: which node holds a SIP user's bindings
 //
 // README.md is for operators (configuration, metrics, limits).
 package cluster

@@ -80,7 +80,8 @@
 // uas.go, dialog.go (confirmed phase), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
-// from InboundUsers), fork.go (calls to registered users), sdp.go, reason.go (RFC 3326),
+// from InboundUsers), fork.go (calls to registered users), bindingwatch.go
+// (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive

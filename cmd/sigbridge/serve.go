@@ -135,6 +135,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		_ = s.leaveCluster()
 		return nil, err
 	}
+	s.clusterEdge()
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: cfg.WS.HandshakeTimeout}
 	return s, nil
 }
@@ -260,7 +261,7 @@ func (s *server) startXMPP() {
 	s.xmppDone.Add(1)
 	go func() {
 		defer s.xmppDone.Done()
-		if err := s.xmpp.Run(ctx); err != nil {
+		if err := s.runXMPP(ctx); err != nil {
 			s.log.Error("xmpp adapter stopped", "err", err)
 		}
 	}()
@@ -289,9 +290,9 @@ func (s *server) shutdown() error {
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelClose()
 	errs = append(errs, s.ws.Shutdown(closeCtx))
-	errs = append(errs, s.leaveCluster())
-	s.stopXMPP()
+	s.stopXMPP() // before leaving: the XMPP lease is released and the next holder is not refused
 	s.xmppDone.Wait()
+	errs = append(errs, s.leaveCluster())
 	errs = append(errs, s.httpSrv.Shutdown(closeCtx))
 	s.log.Info("stopped")
 	return errors.Join(errs...)
