@@ -247,6 +247,12 @@ func (n *Node) run() {
 				resync.Reset(n.cfg.HeartbeatInterval)
 			}
 		case <-hb.C:
+			if up := n.nc.IsConnected(); up != n.live.isConnected() { // an event lost to a full channel
+				n.live.setConnected(up, time.Now())
+				if up {
+					resync.Reset(0)
+				}
+			}
 			n.heartbeat()
 			n.checkPeers()
 			n.reap()
