@@ -20,7 +20,8 @@ func (s *server) clusterEdge() {
 	}
 	if s.sip != nil {
 		locate := s.node.ShareSIPBindings(context.Background(), s.sip)
-		s.gw.Router().Handle(gateway.SchemeSIP, s.node.RemoteDialer(gateway.SchemeSIP, s.sip, locate))
+		s.gw.Router().Handle(gateway.SchemeSIP,
+			egressDialer{s.node.RemoteDialer(gateway.SchemeSIP, s.sip, locate), s.sip})
 	}
 	if s.xmpp != nil {
 		locate := s.node.LeaderLocator(cluster.KindXMPPComponent, s.xmpp.Address().String())
@@ -43,4 +44,18 @@ func (s *server) runXMPP(ctx context.Context) error {
 		}
 	})
 	return nil
+}
+
+// egressDialer keeps the SIP adapter's egress policy visible on the
+// cluster's dialer: the XMPP adapter asks the router's dialer for it
+// (CheckEgress) to refuse a proposal before it answers proceed.
+type egressDialer struct {
+	gateway.Dialer
+	egress interface {
+		CheckEgress(from string, t gateway.Target) error
+	}
+}
+
+func (d egressDialer) CheckEgress(from string, t gateway.Target) error {
+	return d.egress.CheckEgress(from, t)
 }
