@@ -88,7 +88,7 @@ func (n *Node) Dial(ctx context.Context, node string, req gateway.DialRequest) (
 	e := n.newEndpoint(req.Call.ID(), roleOwner, peer)
 	e.call = req.Call
 	n.calls.add(e) // before asking: the peer's first events may beat its reply
-	reply, err := n.requestDial(ctx, node, req)
+	reply, err := n.requestDial(ctx, node, req, e)
 	if err == nil && (reply.Err != "" || reply.Text != "" || reply.Kind == "") {
 		err = replyError(&reply, node)
 	}
@@ -107,13 +107,16 @@ func (n *Node) Dial(ctx context.Context, node string, req gateway.DialRequest) (
 	return e, nil
 }
 
-func (n *Node) requestDial(ctx context.Context, node string, req gateway.DialRequest) (dialReply, error) {
+// requestDial asks node for the leg; e (not started yet) keeps the offer
+// sent, so that the bridge's identical first offer need not travel again.
+func (n *Node) requestDial(ctx context.Context, node string, req gateway.DialRequest, e *endpoint) (dialReply, error) {
 	m := dialMsg{Call: req.Call.ID(), Node: n.cfg.Node, Boot: n.self.boot, From: req.From, Target: req.Target.String()}
 	if m.Target == "" {
 		m.Target = req.Target.Raw
 	}
 	if req.Offer != nil {
 		m.Offer = gateway.MarshalSDP(req.Offer)
+		e.dialSDP = m.Offer
 	}
 	b := mustJSON(m)
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
@@ -207,6 +210,7 @@ func (n *Node) serveDial(data []byte) (r dialReply) {
 	owner := holder{m.Node, m.Boot}
 	n.peerHeard(owner, true)
 	e := n.newEndpoint(m.Call, roleRelay, owner)
+	e.dialSDP = m.Offer
 	e.call = gateway.NewRelayCall(m.Call, m.From, t, n.log, gateway.Relay{Post: e.post, Hangup: e.hangup})
 	n.calls.add(e)
 	leg, err := d.Dial(n.ctx, gateway.DialRequest{Call: e.call, From: m.From, Target: t, Offer: offer})

@@ -40,9 +40,10 @@ type endpoint struct {
 	why  endReason
 	gone atomic.Bool // no more events in or out
 
-	// owned by run
+	// owned by run (set before it starts)
 	seqIn, seqOut uint64
 	firstIn       bool
+	dialSDP       string // the offer of the dial request, until the first offer event
 }
 
 // relayFirstEvent bounds how long a relay waits for its owner's first
@@ -188,6 +189,12 @@ func (e *endpoint) publish(ev gateway.Event) bool {
 		e.seqOut--
 		return true
 	}
+	if m.Type == "offer" && e.dialSDP != "" {
+		if m.SDP == e.dialSDP { // the peer has it from the dial request
+			m.SDP, m.Same = "", true
+		}
+		e.dialSDP = ""
+	}
 	b, _ := json.Marshal(m)
 	if err := e.n.nc.Publish(e.n.subj.call(e.peer.node), b); err != nil {
 		e.log.Warn("remote call: publish failed; ending it", "err", err)
@@ -208,6 +215,12 @@ func (e *endpoint) handle(m callMsg) bool {
 		return false
 	}
 	e.seqIn = m.Seq
+	if m.Type == "offer" {
+		if m.Same {
+			m.SDP = e.dialSDP
+		}
+		e.dialSDP = ""
+	}
 	ev, err := decodeEvent(&m)
 	if err != nil {
 		e.log.Warn("remote call: bad event ignored", "type", m.Type, "err", err)

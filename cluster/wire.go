@@ -51,6 +51,7 @@ type callMsg struct {
 	Seq   uint64 `json:"s"` // 1, 2, ... per call and direction
 	Type  string `json:"t"` // gateway.Event.EventName
 	SDP   string `json:"sdp,omitempty"`
+	Same  bool   `json:"same,omitempty"` // offer: the SDP is the dial request's (not repeated)
 	Mid   string `json:"mid,omitempty"`
 	Index int    `json:"i,omitempty"`
 	Line  string `json:"l,omitempty"`

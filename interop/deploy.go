@@ -94,6 +94,11 @@ type SIPDeployment struct {
 	// that both must answer the digest challenge. "" disables the baresip
 	// scenarios.
 	ClientAddr string
+	// PlainRTP reports that the deployment anchors media through rtpengine
+	// for plain-RTP SIP peers: it takes the harness's plain-RTP offers and
+	// routes sip:plainrtp-<user>@Domain with `media: rtpengine`. false
+	// leaves the plain-RTP scenarios unsupported.
+	PlainRTP bool
 }
 
 // proxy is where native SIP clients register and send their calls.
@@ -145,6 +150,9 @@ func (d Deployment) Supports(p Party) error {
 		return errors.New("no Chromium binary")
 	case p.Agent == SIPp && d.SIPp == "":
 		return errors.New("no sipp binary")
+	case p.Agent == PlainRTP && !d.SIP.PlainRTP:
+		return errors.New("no rtpengine configured in this deployment to anchor plain-RTP calls (local: --rtpengine; " +
+			"another deployment: --plain-rtp once it anchors them)")
 	}
 	if err := agentSupported(p); err != nil {
 		return err
@@ -187,6 +195,8 @@ func agentSupported(p Party) error {
 		return fmt.Errorf("%s speaks only SIP", p.Agent)
 	case p.Agent == Stanza && p.Dialect != Jingle:
 		return fmt.Errorf("stanza speaks only Jingle")
+	case p.Agent == PlainRTP && p.Dialect != SIP:
+		return fmt.Errorf("the plain-RTP agent speaks only SIP")
 	}
 	return nil
 }
@@ -280,7 +290,7 @@ func newAgent(ctx context.Context, o agentOptions) (Agent, error) {
 		return newBaresipAgent(ctx, o)
 	case o.party.Dialect == Browser:
 		return newBrowserAgent(ctx, o)
-	case o.party.Dialect == SIP && o.party.Agent == Pion:
+	case o.party.Dialect == SIP && (o.party.Agent == Pion || o.party.Agent == PlainRTP):
 		return newSIPAgent(ctx, o)
 	case o.party.Agent == SIPp:
 		return newSIPpAgent(ctx, o)

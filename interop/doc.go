@@ -12,7 +12,7 @@
 // (answered, busy, declined, cancelled, no answer, unknown target, callee
 // vanished, refused by the gateway), who hangs up, and optional steps
 // inside an answered call (hold and resume by re-offer, lingering past the
-// dialog probes). Matrix returns the whole catalogue: every caller ×
+// dialog probes, DTMF in-band and as signaling). Matrix returns the whole catalogue: every caller ×
 // callee pair sigbridge bridges, every outcome; the third-party rows
 // (ThirdPartyScenarios); one probe call for each
 // pair it refuses by design (SIP → SIP, Jingle → Jingle: Scenario.

@@ -319,6 +319,10 @@ func (x *execution) step(ctx context.Context, st Step) error {
 		return x.renegotiate(ctx, "sendrecv", []string{"sendrecv"}, true)
 	case Linger:
 		return x.linger(ctx)
+	case Tones:
+		return x.tones(ctx)
+	case SignalDTMF:
+		return x.signalDTMF(ctx)
 	}
 	return failf("unknown step %q", st)
 }

@@ -50,6 +50,13 @@ type LocalOptions struct {
 	// DigestAlgorithms are the gateway's sip.digest_algorithms (default
 	// [MD5]: baresip 1.0 aborts on any other challenge).
 	DigestAlgorithms []string
+	// Rtpengine is the rtpengine binary (Debian rtpengine-daemon): when
+	// set, the harness starts it on loopback, the gateway gets it as its
+	// media relay (the top-level rtpengine block) and a route that anchors
+	// the harness's plain-RTP callees (sip:plainrtp-*@127.0.0.1, `media:
+	// rtpengine`), so the plain-RTP scenarios run. "" leaves them
+	// unsupported.
+	Rtpengine string
 
 	// Cluster makes the gateway one node of a cluster (sigbridge's
 	// cluster section): the NATS URLs and this node's name. Its XMPP
@@ -64,6 +71,8 @@ type LocalOptions struct {
 	noSIP  bool // the binary refused the sip section
 	noAlgs bool // the binary refused sip.digest_algorithms
 	noXMPP bool // the binary refused the xmpp section
+	noRTP  bool // the binary refused the rtpengine block or a route's media
+	ng     string
 }
 
 // LocalCluster names a cluster a local gateway joins.
@@ -90,6 +99,7 @@ type Local struct {
 	once          sync.Once
 	log           *slog.Logger
 	prosody       *prosodyServer
+	rtp           *rtpengineServer
 }
 
 // servingRE finds the HTTP address in the gateway's "sigbridge serving" log line.
@@ -119,6 +129,14 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	if o.shared == nil {
 		l.prosody = prosody
 	}
+	if o.Rtpengine != "" && !o.noSIP {
+		r, err := startRtpengine(ctx, o.Rtpengine, o.Dir, o.Log)
+		if err != nil {
+			_ = l.Close()
+			return nil, err
+		}
+		l.rtp, o.ng = r, r.NG
+	}
 	cfg, addr, err := l.startGateway(ctx, &o)
 	if err != nil {
 		_ = l.Close()
@@ -128,7 +146,8 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		RingTimeout: o.RingTimeout, VanishTimeout: localVanishTimeout, Log: o.Log}
 	if cfg.sip != "" {
 		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip, SIPpListen: cfg.sipp, WS: "ws://" + cfg.sipWS + "/sip",
-			Realm: localRealm, JsSIPUser: &cfg.jssip, BaresipUser: &cfg.baresip, ClientAddr: o.ClientAddr}
+			Realm: localRealm, JsSIPUser: &cfg.jssip, BaresipUser: &cfg.baresip, ClientAddr: o.ClientAddr,
+			PlainRTP: cfg.rtpengine}
 		l.ProbeInterval = localProbeInterval
 	}
 	if err := waitReady(ctx, "http://"+addr+"/readyz", l.exited); err != nil {
@@ -176,6 +195,9 @@ func (l *Local) startGateway(ctx context.Context, o *LocalOptions) (localConfig,
 		case cfg.sip != "" && !o.noAlgs && l.refusedSection("digest_algorithms"):
 			o.Log.Info("this sigbridge has no sip.digest_algorithms; baresip (MD5 only) will fail the challenge")
 			o.noAlgs = true
+		case cfg.rtpengine && (l.refusedSection("rtpengine") || l.refusedSection("media")):
+			o.Log.Info("this sigbridge has no rtpengine anchoring in its config; plain-RTP scenarios will be unsupported")
+			o.noRTP = true
 		case cfg.xmpp && l.refusedSection("xmpp"):
 			o.Log.Info("this sigbridge has no XMPP adapter in its config; Jingle scenarios will be unsupported")
 			o.noXMPP = true
@@ -183,7 +205,7 @@ func (l *Local) startGateway(ctx context.Context, o *LocalOptions) (localConfig,
 			return cfg, "", err
 		}
 		*l = Local{exited: make(chan struct{}), xmppUp: make(chan struct{}), log: o.Log, tmp: l.tmp, prosody: l.prosody,
-			sharedProsody: l.sharedProsody}
+			rtp: l.rtp, sharedProsody: l.sharedProsody}
 	}
 }
 
@@ -241,6 +263,7 @@ type localConfig struct {
 	sipWS          string
 	jssip, baresip SIPAccount
 	xmpp           bool // the gateway joins the harness's Prosody as a component
+	rtpengine      bool // the gateway anchors plain-RTP calls through the harness's rtpengine
 }
 
 // localVanishTimeout bounds the local gateway's detection of a vanished
@@ -273,10 +296,18 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 		} else {
 			c.sipp = "127.0.0.1:" + strconv.Itoa(port)
 		}
-		fmt.Fprintf(&b, sipSection, c.sip, regexp.QuoteMeta(c.sipp))
+		c.rtpengine = o.ng != "" && !o.noRTP
+		plain := ""
+		if c.rtpengine {
+			plain = plainRTPRoute
+		}
+		fmt.Fprintf(&b, sipSection, c.sip, regexp.QuoteMeta(c.sipp), plain)
 		if err := writeClientSIP(&b, &c, o); err != nil {
 			return c, err
 		}
+	}
+	if c.rtpengine {
+		fmt.Fprintf(&b, "rtpengine:\n  ng: [%s]\n", o.ng)
 	}
 	if p != nil && !o.noXMPP {
 		c.xmpp = true
@@ -310,8 +341,17 @@ const sipSection = `sip:
       match: '^sip:[^@]+@%s$'
       transport: tcp
       allow_private: true
-    - name: interop
+%s    - name: interop
       match: '^sip:[^@]+@127\.0\.0\.1(:[0-9]+)?$'
+      allow_private: true
+`
+
+// plainRTPRoute anchors the harness's plain-RTP callees (their user part
+// starts with plainRTPUserPrefix) through rtpengine; it precedes the
+// harness's other loopback callees (WebRTC SIP UAs, direct media).
+const plainRTPRoute = `    - name: interop-plain-rtp
+      match: '^sip:plainrtp-[^@]+@127\.0\.0\.1(:[0-9]+)?$'
+      media: rtpengine
       allow_private: true
 `
 
@@ -486,6 +526,7 @@ func (l *Local) Close() error {
 
 func (l *Local) stop() {
 	defer l.removeTmp()
+	defer l.rtp.Close()
 	if !l.sharedProsody {
 		defer l.prosody.Close()
 	}

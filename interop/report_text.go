@@ -104,6 +104,9 @@ func scenarioDetail(r Result) string {
 	if r.Ended != "" {
 		parts = append(parts, r.Ended)
 	}
+	if r.DTMF != "" {
+		parts = append(parts, "DTMF: "+r.DTMF)
+	}
 	if n := nodesDetail(r); n != "" {
 		parts = append(parts, n)
 	}

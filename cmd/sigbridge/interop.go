@@ -24,9 +24,9 @@ type interopFlags struct {
 	xmppServer, xmppComponent                      string
 	run, jsonFile, htmlFile, logLevel              string
 	sigbridge, chromium, sipp, prosody, dir        string
-	baresip, clients, clientAddr                   string
+	baresip, clients, clientAddr, rtpengine        string
 	ringTimeout, vanishTimeout, timeout            time.Duration
-	negativeControl, list                          bool
+	negativeControl, list, plainRTP                bool
 }
 
 const interopUsage = `usage: sigbridge interop [flags]
@@ -76,6 +76,8 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 	fs.StringVar(&f.clients, "clients", "", "npm project of the third-party browser clients, installed with `npm ci` (interop/testdata/clients); bundled with its esbuild at start (default: none, their scenarios are unsupported)")
 	fs.StringVar(&f.clientAddr, "client-addr", "", "address outside 127/8 for the local deployment's third-party SIP clients (default: such an address on lo)")
 	fs.StringVar(&f.prosody, "prosody", "", "prosody binary for the local deployment's XMPP server (default: prosody on PATH; \"none\": no Jingle)")
+	fs.StringVar(&f.rtpengine, "rtpengine", "", "rtpengine binary for the local deployment's media relay (default: rtpengine on PATH; \"none\": no plain-RTP scenarios)")
+	fs.BoolVar(&f.plainRTP, "plain-rtp", false, "the deployment anchors plain-RTP SIP calls through rtpengine: it takes plain-RTP offers from the harness and routes sip:plainrtp-*@<sip-domain> with media: rtpengine")
 	fs.StringVar(&f.dir, "dir", "", "keep the local deployment's config and log in this directory")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "harness log level: debug, info, warn or error")
@@ -112,7 +114,7 @@ func runInterop(ctx context.Context, args []string, out, errOut io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	log := newLogger(errOut, f.logLevel)
-	dep, stop, err := interopDeployment(ctx, f, log)
+	dep, stop, err := interopDeployment(ctx, f, log, scenarios)
 	if err != nil {
 		fmt.Fprintln(errOut, "sigbridge interop:", err)
 		return 1
@@ -153,7 +155,7 @@ func interopScenarios(f interopFlags) ([]interop.Scenario, error) {
 
 // interopDeployment starts the local deployment, or describes the external
 // one from the flags. stop releases what was started.
-func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (interop.Deployment, func(), error) {
+func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger, scs []interop.Scenario) (interop.Deployment, func(), error) {
 	clients, err := interopClients(ctx, f.clients)
 	if err != nil {
 		return interop.Deployment{}, nil, err
@@ -173,7 +175,7 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 		bin = exe
 	}
 	local, err := interop.StartLocal(ctx, interop.LocalOptions{Binary: bin, Dir: f.dir, Log: log,
-		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr})
+		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr, Rtpengine: rtpengineFor(f, scs)})
 	if err != nil {
 		return interop.Deployment{}, nil, err
 	}
@@ -181,6 +183,17 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 	dep.Chromium, dep.SIPp = tool(f.chromium, "chromium"), tool(f.sipp, "sipp")
 	dep.Baresip, dep.Clients = tool(f.baresip, "baresip"), clients
 	return dep, func() { _ = local.Close() }, nil
+}
+
+// rtpengineFor is the rtpengine binary the local deployment starts: only
+// when a selected scenario has a plain-RTP phone.
+func rtpengineFor(f interopFlags, scs []interop.Scenario) string {
+	for _, s := range scs {
+		if s.Caller.Agent == interop.PlainRTP || s.Callee.Agent == interop.PlainRTP {
+			return tool(f.rtpengine, "rtpengine")
+		}
+	}
+	return ""
 }
 
 // interopClients bundles the third-party browser clients of --clients.
@@ -205,7 +218,7 @@ func externalDeployment(f interopFlags) interop.Deployment {
 		if domain == "" {
 			domain = f.sipListen
 		}
-		dep.SIP = &interop.SIPDeployment{Gateway: f.sip, Listen: f.sipListen, Domain: domain}
+		dep.SIP = &interop.SIPDeployment{Gateway: f.sip, Listen: f.sipListen, Domain: domain, PlainRTP: f.plainRTP}
 	}
 	if f.xmpp != "" {
 		dep.XMPP = &interop.XMPPDeployment{Server: f.xmppServer, Domain: jidDomain(f.xmpp), Component: f.xmppComponent,
