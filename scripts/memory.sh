@@ -18,6 +18,8 @@
 #   DIRECTORY [none]  ws.directory of the gateway (all: everybody learns every login)
 #   SETTLE [5]  seconds between the last login/answer and the reading
 #   OUT [./load-results]  BASE_PORT [18100]  SIGBRIDGE [built]  SIPP [sipp on PATH]
+#   SIGBRIDGE_PPROF [unset]  host:port: the gateway serves its profiler there, and every
+#             step saves its heap and goroutine profiles next to the reading (OUT/STEP.heap.pb.gz)
 # Row columns: step, directory, count, logins failed (idle) or calls answered
 # (held), before → after: RSS MiB, Go heap in use MiB, goroutine stacks MiB,
 # goroutines; and the difference per connection or call in KiB (RSS, heap,
@@ -106,6 +108,13 @@ sample() {
 		"$(awk '$1 == "go_goroutines" {print $2}' <<<"$m")"
 }
 
+# profiles saves the gateway's heap and goroutine profiles (with SIGBRIDGE_PPROF).
+profiles() { # $1 = step name
+	[ -n "${SIGBRIDGE_PPROF:-}" ] || return 0
+	curl -fs "http://$SIGBRIDGE_PPROF/debug/pprof/heap?gc=1" >"$OUT/$1.heap.pb.gz" || true
+	curl -fs "http://$SIGBRIDGE_PPROF/debug/pprof/goroutine?debug=1" >"$OUT/$1.goroutines.txt" || true
+}
+
 # wait_metric waits until sample $1 reaches $2 (at most $3 s).
 wait_metric() {
 	local v
@@ -160,6 +169,7 @@ idle_step() {
 	[ "$failed" = 0 ] && failed=$((N - ${conns%.*}))
 	echo "# $name: $N logins in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s, $conns connections open $SETTLE s later" >&2
 	report idle "$N" "$failed" conn "$before" "$after"
+	profiles "$name"
 	cleanup
 }
 
@@ -188,6 +198,7 @@ held_step() { # $1 = b2b or b2s
 	local active; active=$(metric sigbridge_calls_active)
 	local after; after=$(sample)
 	report "held-$1" "${active%.*}" "${active%.*}/$N" call "$before" "$after"
+	profiles "$name"
 	cleanup
 }
 
