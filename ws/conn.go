@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -150,19 +151,51 @@ func (c *conn) read() {
 	}()
 	defer c.recoverPanic("read")
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, buf, err := c.readMessage()
 		if err != nil {
 			c.readEnded(err)
 			return
 		}
 		if c.closing() {
+			putReadBuf(buf)
 			continue // draining until the client's close reply
 		}
 		c.keepAlive()
-		c.receive(typ, data)
+		c.receive(typ, buf.Bytes())
+		putReadBuf(buf)
 		handedOn = true
 		go c.read()
 		return
+	}
+}
+
+// readBufs are the buffers messages are read into (gorilla's ReadMessage
+// grows a new one per message with io.ReadAll: several allocations for an
+// SDP offer). Handling a message copies what it keeps, so the buffer goes
+// back to the pool once the message is handled.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledReadBuf: larger buffers (a rare large message) are not kept.
+const maxPooledReadBuf = 64 << 10
+
+// readMessage reads the next message into a pooled buffer.
+func (c *conn) readMessage() (int, *bytes.Buffer, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		putReadBuf(buf)
+		return 0, nil, err
+	}
+	return typ, buf, nil
+}
+
+func putReadBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledReadBuf {
+		readBufs.Put(b)
 	}
 }
 
