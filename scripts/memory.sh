@@ -18,6 +18,8 @@
 #   DIRECTORY [none]  ws.directory of the gateway (all: everybody learns every login)
 #   SETTLE [5]  seconds between the last login/answer and the reading
 #   OUT [./load-results]  BASE_PORT [18100]  SIGBRIDGE [built]  SIPP [sipp on PATH]
+#   LOAD_BIN [$SIGBRIDGE]  the binary whose `load` runs the clients (to measure an older gateway
+#             with this checkout's load tool, which has --start-delay)
 #   SIGBRIDGE_PPROF [unset]  host:port: the gateway serves its profiler there, and every
 #             step saves its heap and goroutine profiles next to the reading (OUT/STEP.heap.pb.gz)
 # Row columns: step, directory, count, logins failed (idle) or calls answered
@@ -54,6 +56,8 @@ if [ -z "${SIGBRIDGE:-}" ]; then
 	SIGBRIDGE=$OUT/sigbridge
 	(cd "$ROOT" && go build -o "$SIGBRIDGE" ./cmd/sigbridge)
 fi
+
+LOAD_BIN=${LOAD_BIN:-$SIGBRIDGE}
 
 PIDS=()
 cleanup() { local pid; for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
@@ -153,7 +157,7 @@ idle_step() {
 	sleep 1
 	local before; before=$(sample)
 	local t0; t0=$(date +%s.%N)
-	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users 0 --answer --answer-users "$N" --target 'idle-%d' \
+	"$LOAD_BIN" load --ws "ws://$HTTP/ws" --users 0 --answer --answer-users "$N" --target 'idle-%d' \
 		--login-rate "$LOGIN_RATE" --duration 600s --json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" &
 	local load_pid=$!
 	PIDS+=("$load_pid")
@@ -185,7 +189,7 @@ held_step() { # $1 = b2b or b2s
 		sleep 0.5
 	fi
 	local placing=$(((N + RATE - 1) / RATE))
-	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$RATE" --calls "$N" --hold 600s \
+	"$LOAD_BIN" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$RATE" --calls "$N" --hold 600s \
 		--target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
 		--setup-timeout 30s --start-delay $((SETTLE + 3))s --json "$OUT/$name.json" \
 		>"$OUT/$name.txt" 2>"$OUT/$name.progress" &
