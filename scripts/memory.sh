@@ -101,11 +101,11 @@ start_gateway() { # $1 = step name
 }
 
 # metric prints the value of Prometheus sample $1 (exact name and labels).
-metric() { curl -fs "http://$HTTP/metrics" | awk -v m="$1" '$1 == m {print $2; exit}'; }
+metric() { curl -fs -m 10 "http://$HTTP/metrics" | awk -v m="$1" '$1 == m {print $2; exit}'; }
 
 # sample prints "RSS heap-in-use stacks goroutines" (bytes, bytes, bytes, count).
 sample() {
-	local m; m=$(curl -fs "http://$HTTP/metrics")
+	local m; m=$(curl -fs -m 10 "http://$HTTP/metrics")
 	printf '%s %s %s %s\n' "$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$GW_PID/status")" \
 		"$(awk '$1 == "go_memstats_heap_inuse_bytes" {print $2}' <<<"$m")" \
 		"$(awk '$1 == "go_memstats_stack_inuse_bytes" {print $2}' <<<"$m")" \
@@ -121,8 +121,8 @@ profiles() { # $1 = step name
 
 # wait_metric waits until sample $1 reaches $2 (at most $3 s).
 wait_metric() {
-	local v
-	for _ in $(seq $(($3 * 5))); do
+	local v end=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$end" ]; do
 		v=$(metric "$1" || true)
 		awk -v v="${v:-0}" -v n="$2" 'BEGIN {exit !(v + 0 >= n)}' && return 0
 		sleep 0.2
@@ -132,7 +132,8 @@ wait_metric() {
 }
 
 wait_line() { # $1 file, $2 text, $3 s
-	for _ in $(seq $(($3 * 5))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$end" ]; do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
 	echo "no \"$2\" in $1 after $3 s" >&2
 	return 1
 }
