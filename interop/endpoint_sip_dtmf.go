@@ -22,8 +22,11 @@ func (a *sipAgent) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil))
 		return
 	}
-	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	// The event before the 200: the gateway sends the next digit's INFO
+	// once this one is answered, and sipgo runs each request's handler on
+	// its own goroutine, so recording after the answer could reorder them.
 	a.ev.Add(Event{Kind: EvDTMF, Detail: digit})
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 }
 
 // infoDigit reads the digit of a DTMF INFO body.
