@@ -237,6 +237,12 @@ func (n *Node) onCallMsg(msg *nats.Msg) {
 		n.log.Warn("cluster: bad call message dropped", "bytes", len(msg.Data))
 		return
 	}
+	if m.Type == typeBye {
+		if m.Boot != "" && len(m.Boot) <= 64 {
+			n.peerLeft(holder{m.Node, m.Boot})
+		}
+		return
+	}
 	if e := n.calls.get(m.Call, m.Node); e != nil {
 		e.received(m)
 		return

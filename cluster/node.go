@@ -201,12 +201,18 @@ func (n *Node) waitCalls(d time.Duration) {
 
 // sayBye tells the others this boot is leaving: they drop its registry
 // entries at once (the first of them deletes them) instead of after
-// NodeTimeout.
+// NodeTimeout. It goes to each node's call subject, after this node's
+// last call events to it, so that the hang-ups arrive first.
 func (n *Node) sayBye() {
-	if n.nc.IsConnected() {
-		_ = n.nc.Publish(n.subj.heartbeat, encodeBye(n.self))
-		_ = n.nc.FlushTimeout(time.Second)
+	if !n.nc.IsConnected() {
+		return
 	}
+	for _, node := range n.live.nodes() {
+		if node != n.cfg.Node {
+			_ = n.nc.Publish(n.subj.call(node), mustJSON(callMsg{Node: n.cfg.Node, Boot: n.self.boot, Type: typeBye}))
+		}
+	}
+	_ = n.nc.FlushTimeout(time.Second)
 }
 
 // waitClosed waits (briefly) for Drain to flush and close the connection.
@@ -300,15 +306,16 @@ func (n *Node) heartbeat() {
 }
 
 func (n *Node) onHeartbeat(m *nats.Msg) {
-	h, bye, ok := decodeHeartbeat(m.Data)
+	h, ok := decodeHeartbeat(m.Data)
 	if !ok {
 		return
 	}
 	n.metrics.received("heartbeat", len(m.Data))
-	if !bye {
-		n.peerHeard(h, false)
-		return
-	}
+	n.peerHeard(h, false)
+}
+
+// peerLeft: that boot said bye.
+func (n *Node) peerLeft(h holder) {
 	if n.live.left(h) {
 		n.log.Info("cluster node left", "peer", h.node)
 		n.calls.peerGone(h)
