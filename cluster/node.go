@@ -174,8 +174,10 @@ func (n *Node) Alive(node string) bool {
 // Nodes returns the names of the live nodes, this one included, sorted.
 func (n *Node) Nodes() []string { return n.live.nodes() }
 
-// Close ends the calls that cross this node (connectivity-error on their
-// other legs), releases its claims and disconnects.
+// Close ends the calls that cross this node (their other legs get
+// general-error/503, as at any shutdown), says bye (the others drop its
+// registry entries at once instead of after NodeTimeout) and disconnects.
+// NATS being unreachable is no error: the others then notice the silence.
 func (n *Node) Close() error {
 	if !n.closed.CompareAndSwap(false, true) {
 		return nil
@@ -185,10 +187,12 @@ func (n *Node) Close() error {
 	n.sayBye()
 	n.cancel()
 	n.wg.Wait()
-	err := n.nc.Drain()
+	if err := n.nc.Drain(); err != nil {
+		n.log.Info("cluster: NATS connection not drained", "err", err)
+	}
 	n.waitClosed()
 	n.metrics.ready.Set(0)
-	return err
+	return nil
 }
 
 // waitCalls waits (briefly) for the endpoints to tell their peers.
