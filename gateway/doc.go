@@ -16,9 +16,11 @@
 //	DTMF{Digits, Duration}          out-of-band digits, relayed once answered
 //
 // Adapters post events with Call.Post; the bridge hands them to the other leg
-// with Leg.Deliver. One goroutine per call owns all of the call's state, so no
-// locks guard it; Deliver is only ever called from that goroutine and must not
-// block (legs queue and write on their own goroutine).
+// with Leg.Deliver. One goroutine at a time owns all of the call's state, so
+// no locks guard it: the call's inbox (inbox.go) starts a goroutine when an
+// event arrives and none runs, and that goroutine ends once the inbox is
+// empty (a held call has none). Deliver is only ever called from it and must
+// not block (legs queue and write on their own goroutine).
 //
 // # Capabilities and half trickle
 //

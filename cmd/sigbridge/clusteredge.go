@@ -56,4 +56,6 @@ type egressDialer struct {
 	}
 }
 
-func (d egressDialer) CheckEgress(from string, t gateway.Target) error { return d.egress.CheckEgress(from, t) }
+func (d egressDialer) CheckEgress(from string, t gateway.Target) error {
+	return d.egress.CheckEgress(from, t)
+}
