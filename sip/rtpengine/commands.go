@@ -13,6 +13,7 @@ type Options struct {
 	TransportProtocol string   // "RTP/AVP", "UDP/TLS/RTP/SAVPF"
 	ICE               string   // "remove", "force"
 	DTLS              string   // "off", "passive", "active" ("" leaves rtpengine's choice)
+	DTLSReverse       string   // "passive": toward DTLS offered to rtpengine, wait for the peer's handshake
 	RTCPMux           []string // "demux", "offer", "require", "accept"
 	SDES              []string // "off"
 	Replace           []string // "origin", "session-connection"
@@ -20,9 +21,13 @@ type Options struct {
 }
 
 // ToPlain is for SDP that rtpengine passes to a plain-RTP SIP peer:
-// RTP/AVP, no ICE, no DTLS, RTCP on its own port.
+// RTP/AVP, no ICE, no DTLS, RTCP on its own port. Toward the WebRTC peer
+// whose SDP this is, rtpengine stays DTLS server (DTLS-reverse passive):
+// without it rtpengine starts a handshake as client as soon as ICE
+// completes on an offer, before the browser has the answer that makes the
+// browser the client, and Chromium's handshake then never completes.
 func ToPlain() Options {
-	return Options{TransportProtocol: "RTP/AVP", ICE: "remove", DTLS: "off",
+	return Options{TransportProtocol: "RTP/AVP", ICE: "remove", DTLS: "off", DTLSReverse: "passive",
 		RTCPMux: []string{"demux"}, SDES: []string{"off"},
 		Replace: []string{"origin", "session-connection"},
 		Flags:   []string{"trust-address"}}
@@ -50,6 +55,9 @@ func (o Options) apply(d Dict) {
 	}
 	if o.DTLS != "" {
 		d["DTLS"] = o.DTLS
+	}
+	if o.DTLSReverse != "" {
+		d["DTLS-reverse"] = o.DTLSReverse
 	}
 	if len(o.RTCPMux) > 0 {
 		d["rtcp-mux"] = o.RTCPMux
