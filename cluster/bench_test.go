@@ -117,3 +117,25 @@ func totalStats(ns []*Node) Stats {
 	}
 	return s
 }
+
+// BenchmarkClaim: a name claimed and released again (a login and a
+// logout) on one node of two, as fast as the registry takes them; the
+// other node's mirror follows. Reports claims per second.
+func BenchmarkClaim(b *testing.B) {
+	srv := natstest.Start(b)
+	ns := startNodes(b, srv, "a", "b")
+	b.SetParallelism(8) // a login storm: many connections claim at once
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		key := fmt.Sprintf("bench%d", benchUsers.Add(1))
+		for pb.Next() {
+			if err := ns[0].Claim(b.Context(), KindUser, key); err != nil {
+				b.Error(err)
+				return
+			}
+			ns[0].Release(KindUser, key)
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "claims/s")
+}

@@ -55,6 +55,12 @@ func (l *liveness) setConnected(up bool, now time.Time) {
 	l.connected = up
 }
 
+func (l *liveness) isConnected() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connected
+}
+
 // heard records a heartbeat, or with expect an entry naming a boot not
 // heard yet (it gets a timeout to show up). Boots order by start time
 // (newBoot), so a later boot replaces an earlier one, which is dead from

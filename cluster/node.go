@@ -228,10 +228,18 @@ func (n *Node) run() {
 	defer func() { w.stop() }()
 	resync := time.NewTimer(0)
 	defer resync.Stop()
+	// The registry is opened off this goroutine (a slow JetStream must not
+	// delay heartbeats); opening says one is under way.
+	opened := make(chan openResult, 1)
+	opening := false
 	n.heartbeat()
 	for {
 		select {
 		case <-n.ctx.Done():
+			if opening {
+				r := <-opened
+				r.w.stop()
+			}
 			return
 		case e := <-n.events:
 			n.live.setConnected(e == connUp && n.nc.IsConnected(), time.Now())
@@ -240,13 +248,31 @@ func (n *Node) run() {
 				resync.Reset(0)
 			}
 		case <-resync.C:
-			w.stop()
-			var err error
-			if w, err = n.openRegistry(); err != nil {
-				n.log.Warn("cluster registry not available; retrying", "err", err)
+			if opening {
 				resync.Reset(n.cfg.HeartbeatInterval)
+				break
 			}
+			w.stop() // before the new copy loads: no stale update after it
+			w, opening = nil, true
+			go func() {
+				w, err := n.openRegistry()
+				opened <- openResult{w, err}
+			}()
+		case r := <-opened:
+			opening = false
+			if r.err != nil {
+				n.log.Warn("cluster registry not available; retrying", "err", r.err)
+				resync.Reset(n.cfg.HeartbeatInterval)
+				break
+			}
+			w = r.w
 		case <-hb.C:
+			if up := n.nc.IsConnected(); up != n.live.isConnected() { // an event lost to a full channel
+				n.live.setConnected(up, time.Now())
+				if up {
+					resync.Reset(0)
+				}
+			}
 			n.heartbeat()
 			n.checkPeers()
 			n.reap()
@@ -256,6 +282,11 @@ func (n *Node) run() {
 			resync.Reset(n.cfg.HeartbeatInterval)
 		}
 	}
+}
+
+type openResult struct {
+	w   *kvWatch
+	err error
 }
 
 func (n *Node) heartbeat() {

@@ -32,17 +32,47 @@ type bridgeState struct {
 	answeredAt time.Time
 }
 
-// run is the call's goroutine: it delivers the first offer, then handles
-// events until the call ends.
+// run is the call's first goroutine: it delivers the first offer, then
+// handles the events queued meanwhile (drain).
 func (c *Call) run(offer *sdp.SessionDescription) {
-	defer c.finish()
+	ran := false
+	defer func() {
+		if !ran {
+			c.finish() // panicked
+		}
+	}()
 	defer c.recoverPanic()
 	c.st.pending = nobody
 	c.st.ringTimer = time.AfterFunc(c.g.cfg.RingTimeout, func() { c.postInternal(ringTimeout{}) })
 	c.onOffer(caller, offer)
+	ran = true
+	c.drain()
+}
+
+// drain handles the queued events in order until the queue is empty, then
+// returns: the call has a goroutine only while it has events to handle
+// (an inbox; one goroutine at a time), so a held call costs no stack. The
+// goroutine that sees the call end finishes it.
+func (c *Call) drain() {
+	idle := false
+	defer func() {
+		if !idle {
+			c.finish()
+		}
+	}()
+	defer c.recoverPanic()
 	for !c.st.ended {
-		env := <-c.inbox
-		c.dispatch(env)
+		batch := c.inbox.take()
+		if len(batch) == 0 {
+			idle = true
+			return
+		}
+		for _, env := range batch {
+			if c.st.ended {
+				break
+			}
+			c.dispatch(env)
+		}
 	}
 }
 
@@ -66,6 +96,7 @@ func (c *Call) finish() {
 			}
 		}
 		c.endSetup()
+		c.inbox.close()
 		c.g.remove(c, c.st.outcome) // before Done: a caller woken by Done sees the call gone
 		c.logEnd()                  // before Done too: its record is written
 		close(c.done)

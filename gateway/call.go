@@ -18,7 +18,7 @@ type Call struct {
 	g      *Gateway
 	log    *slog.Logger
 	legs   [2]Leg // caller, callee: set before run starts, never changed
-	inbox  chan envelope
+	inbox  inbox
 	done   chan struct{}
 	once   sync.Once
 	start  time.Time
@@ -55,7 +55,7 @@ func newCall(g *Gateway, from string, t Target, caller Leg) *Call {
 	id := newID()
 	return &Call{id: id, from: from, target: t, g: g, legs: [2]Leg{caller},
 		log:   g.log.With("call", id, "from", from, "to", t.String()),
-		inbox: make(chan envelope, g.cfg.InboxSize), done: make(chan struct{}), start: time.Now()}
+		inbox: inbox{max: g.cfg.InboxSize, busy: true}, done: make(chan struct{}), start: time.Now()}
 }
 
 func newID() string {
@@ -95,12 +95,7 @@ func (c *Call) Post(leg Leg, ev Event) error {
 	if c.relay != nil {
 		return c.relay.Post(ev)
 	}
-	select {
-	case c.inbox <- envelope{leg: leg, ev: ev}:
-		return nil
-	case <-c.done:
-		return ErrCallEnded
-	}
+	return c.post(envelope{leg: leg, ev: ev})
 }
 
 // Hangup ends the call from outside (drain, shutdown), telling both legs.
@@ -112,9 +107,13 @@ func (c *Call) Hangup(r Reason) {
 	c.postInternal(forceHangup{r})
 }
 
-func (c *Call) postInternal(ev Event) {
-	select {
-	case c.inbox <- envelope{ev: ev}:
-	case <-c.done:
+func (c *Call) postInternal(ev Event) { _ = c.post(envelope{ev: ev}) }
+
+// post queues env, starting the call's goroutine if none runs.
+func (c *Call) post(env envelope) error {
+	start, err := c.inbox.push(env)
+	if start {
+		go c.drain()
 	}
+	return err
 }

@@ -16,9 +16,11 @@
 //	DTMF{Digits, Duration}          out-of-band digits, relayed once answered
 //
 // Adapters post events with Call.Post; the bridge hands them to the other leg
-// with Leg.Deliver. One goroutine per call owns all of the call's state, so no
-// locks guard it; Deliver is only ever called from that goroutine and must not
-// block (legs queue and write on their own goroutine).
+// with Leg.Deliver. One goroutine at a time owns all of the call's state, so
+// no locks guard it: the call's inbox (inbox.go) starts a goroutine when an
+// event arrives and none runs, and that goroutine ends once the inbox is
+// empty (a held call has none). Deliver is only ever called from it and must
+// not block (legs queue and write on their own goroutine).
 //
 // # Capabilities and half trickle
 //
@@ -39,6 +41,15 @@
 // within Config.RingTimeout) or a drain ends the call: the other leg (or both)
 // receives a Hangup with a Reason, and the call is removed. No call outlives
 // its legs.
+//
+// # Relay calls
+//
+// On a cluster (package cluster) a call whose callee is on another node is
+// bridged on the caller's node; the callee's node gives the callee leg a
+// relay call (NewRelayCall): a Call without a bridge whose Post hands the
+// leg's events to a Relay, which carries them to the owner's bridge. The
+// relay calls the leg's Deliver from one goroutine, as a bridge does, and
+// EndRelay when the call is over. Relay calls count in no Gateway.
 //
 // # Routing
 //

@@ -47,8 +47,48 @@ func MarshalSDP(sd *sdp.SessionDescription) string {
 }
 
 // normalizeSDP splits s into lines, checks line lengths and moves session-level
-// c=/b= lines that follow t= to before it.
+// c=/b= lines that follow t= to before it. An SDP that needs none of it
+// (CRLF line ends, nothing to move: what browsers and most SIP gear send)
+// is returned as is, without allocating.
 func normalizeSDP(s string) (string, error) {
+	ok, err := sdpNormal(s)
+	if ok || err != nil {
+		return s, err
+	}
+	return rewriteSDP(s)
+}
+
+// sdpNormal checks the line lengths of s and reports whether s is already
+// what rewriteSDP would make of it.
+func sdpNormal(s string) (bool, error) {
+	normal := strings.HasSuffix(s, "\r\n")
+	inMedia, seenT := false, false
+	for n := 0; s != ""; n++ {
+		l, rest, found := strings.Cut(s, "\n")
+		s = rest
+		if found && strings.HasSuffix(l, "\r") {
+			l = l[:len(l)-1]
+		} else if found {
+			normal = false // a bare LF
+		}
+		if len(l) > MaxSDPLineBytes {
+			return false, fmt.Errorf("%w: line %d is %d bytes", ErrSDPLimit, n+1, len(l))
+		}
+		switch {
+		case strings.HasPrefix(l, "m="):
+			inMedia = true
+		case inMedia:
+		case strings.HasPrefix(l, "t="):
+			seenT = true
+		case seenT && (strings.HasPrefix(l, "c=") || strings.HasPrefix(l, "b=")):
+			normal = false // to move
+		}
+	}
+	return normal, nil
+}
+
+// rewriteSDP is normalizeSDP's slow path.
+func rewriteSDP(s string) (string, error) {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]

@@ -109,3 +109,33 @@ func FuzzParseSDP(f *testing.F) {
 		_ = MarshalSDP(g.finish())
 	})
 }
+
+// TestNormalizeSDPFastPathAgrees checks that the allocation-free path
+// returns exactly what the rewrite would, and takes the rewrite when needed.
+func TestNormalizeSDPFastPathAgrees(t *testing.T) {
+	offer, err := os.ReadFile("testdata/chrome156_offer_audio_only.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlf := strings.ReplaceAll(strings.ReplaceAll(string(offer), "\r\n", "\n"), "\n", "\r\n")
+	for name, s := range map[string]string{
+		"crlf":         crlf,
+		"lf":           strings.ReplaceAll(crlf, "\r\n", "\n"),
+		"no final eol": strings.TrimSuffix(crlf, "\r\n"),
+		"late c=":      "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"media c=":     "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.2\r\n",
+		"mixed eol":    "v=0\r\no=- 1 1 IN IP4 192.0.2.1\ns=-\r\nt=0 0\r\n",
+		"lone cr":      "v=0\r\ns=a\rb\r\nt=0 0\r\n",
+		"empty":        "",
+		"empty line":   "v=0\r\n\r\nt=0 0\r\n",
+	} {
+		want, werr := rewriteSDP(s)
+		got, gerr := normalizeSDP(s)
+		if got != want || (werr == nil) != (gerr == nil) {
+			t.Errorf("%s: normalizeSDP = %q, %v; rewrite = %q, %v", name, got, gerr, want, werr)
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { _, _ = normalizeSDP(crlf) }); n != 0 {
+		t.Errorf("normalizeSDP of a browser SDP allocated %v times", n)
+	}
+}

@@ -133,6 +133,7 @@ func PlainRTPScenarios() []Scenario {
 		call(phone, b, "plain-rtp-dtmf-tones", Tones),
 		call(b, phone, "plain-rtp-dtmf", SignalDTMF),
 		call(phone, b, "plain-rtp-dtmf-info", SignalDTMF),
+		call(phone, chromium, "plain-rtp-dtmf-info-to-chromium", SignalDTMF),
 	}
 }
 
@@ -193,7 +194,12 @@ var knownIssues = []struct {
 	name *regexp.Regexp
 	KnownIssue
 }{
-	// None today: every scenario of the catalogue passes against sigbridge.
+	{regexp.MustCompile(`^browser-to-sip/plain-rtp-.*from-chromium$`), KnownIssue{
+		Match: "callee ICE plain RTP, nothing received",
+		Why: "the SIP adapter has rtpengine take the passive DTLS role toward WebRTC (sip/rtpengine ToWebRTC, " +
+			"DTLS: passive); answering Chromium's offer that way, the DTLS handshake between Chromium 156 and " +
+			"rtpengine 10.5 never completes (rtpengine logs \"SRTP output wanted, but no crypto suite was " +
+			"negotiated\") and no audio reaches the phone; with rtpengine's own choice (active) the call passes"}},
 }
 
 func knownIssue(scenario string) *KnownIssue {

@@ -57,6 +57,10 @@ type LocalOptions struct {
 	// rtpengine`), so the plain-RTP scenarios run. "" leaves them
 	// unsupported.
 	Rtpengine string
+	// InjectDTMF sets the gateway's rtpengine.inject_dtmf: browser dtmf
+	// messages on anchored calls are played into the media (rtpengine
+	// play DTMF) instead of sent as SIP INFO.
+	InjectDTMF bool
 
 	// Cluster makes the gateway one node of a cluster (sigbridge's
 	// cluster section): the NATS URLs and this node's name. Its XMPP
@@ -308,6 +312,9 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 	}
 	if c.rtpengine {
 		fmt.Fprintf(&b, "rtpengine:\n  ng: [%s]\n", o.ng)
+		if o.InjectDTMF {
+			b.WriteString("  inject_dtmf: true\n")
+		}
 	}
 	if p != nil && !o.noXMPP {
 		c.xmpp = true

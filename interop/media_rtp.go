@@ -311,10 +311,10 @@ func (e *rtpEnd) playDigit(ctx context.Context, code byte) error {
 // RTP arrived.
 func (e *rtpEnd) Report(context.Context) (MediaReport, error) {
 	n := int(e.audio.Load())
-	r := MediaReport{ICE: "none (plain RTP)", Audio: n, TonePackets: e.tones.Packets(), Tones: e.tones.Digits()}
+	r := MediaReport{ICE: "plain RTP, nothing received", Audio: n, TonePackets: e.tones.Packets(), Tones: e.tones.Digits()}
 	if n > 0 || r.TonePackets > 0 {
 		r.Connected = true
-		r.ICE = "none (plain RTP from " + e.from.Load().(string) + ")"
+		r.ICE = "plain RTP from " + e.from.Load().(string)
 	}
 	return r, nil
 }

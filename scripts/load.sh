@@ -20,7 +20,8 @@
 # Row columns: path, offered calls/s, attempted, answered, failed (+ not
 # placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
-# retransmissions seen by SIPp.
+# retransmissions seen by SIPp, and the gateway's Go allocation per answered
+# call (KB and allocations, from /metrics: robust on a shared box).
 set -euo pipefail
 
 ROOT=${SIGBRIDGE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -89,6 +90,16 @@ start_gateway() { # $1 = step name
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# allocs prints the gateway's "bytes allocated, allocations" so far (Go runtime).
+allocs() {
+	curl -fs "http://$HTTP/metrics" | awk '$1 == "go_memstats_alloc_bytes_total" {b = $2}
+		$1 == "go_memstats_mallocs_total" {m = $2} END {printf "%.0f %.0f\n", b, m}'
+}
+# per_call prints "KB/allocs" per call between allocs samples $1 and $2 for $3 calls.
+per_call() {
+	awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {split(a, x, " "); split(b, y, " ")
+		if (n > 0) printf "%.1f/%.0f", (y[1] - x[1]) / n / 1000, (y[2] - x[2]) / n; else print "-"}'
+}
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
@@ -122,26 +133,26 @@ sipp_col() {
 	awk -F';' -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} END {print (n ? $n : "?")}' "$1"
 }
 
-row() { printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s |\n' "$@"; }
+row() { printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s | %9s |\n' "$@"; }
 
 load_step() { # $1 = path, $2 = rate; browser callers through the load tool
 	local name="$1-$2" target="sip:uas@127.0.0.1:$UAS_PORT" extra=()
 	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
 	start_gateway "$name"
 	[ "$1" = b2s ] && sipp_uas "$name"
-	local c0; c0=$(cpu_ticks "$GW_PID")
+	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${DURATION}s" \
 		--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
 		--ws-burst $((WSRATE * 2)) --json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" || true
-	local cpu rss; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID")
+	local cpu rss a1; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
 	local retrans=-
 	[ "$1" = b2s ] && retrans=$(sipp_col "$OUT/$name.uas.csv" "Retransmissions(C)")
-	jq -r --arg p "$1" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$DURATION" '
+	jq -r --arg p "$1" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$DURATION" --arg a0 "$a0" --arg a1 "$a1" '
 		[$p, $r, .attempted, .answered, "\(.failed) (+\(.not_placed))",
 		 (.answered / ($d | tonumber) | floor | tostring),
 		 (if .answered > 0 then (($cpu | tonumber) * 10 / .answered * 100 | round / 100 | tostring) else "-" end),
-		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt] | @tsv' "$OUT/$name.json" |
-		while IFS=$'\t' read -r a b c d e f g h i j; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"; done
+		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt, .answered] | @tsv' "$OUT/$name.json" |
+		while IFS=$'\t' read -r a b c d e f g h i j k; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$(per_call "$a0" "$a1" "$k")"; done
 	cleanup
 }
 
@@ -156,9 +167,9 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	PIDS+=("$load_pid")
 	for _ in $(seq 300); do grep -q "logged in" "$OUT/$name.progress" 2>/dev/null && break; sleep 0.2; done
 	grep -q "logged in" "$OUT/$name.progress" || { echo "callees did not log in; see $OUT/$name.progress" >&2; exit 1; }
-	local c0; c0=$(cpu_ticks "$GW_PID")
+	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
-	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")"
+	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)"
 	cleanup
 }
 
@@ -172,19 +183,21 @@ ref_step() { # SIPp UAC → SIPp UAS, no gateway
 	cleanup
 }
 
-sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS
+sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS, $6 $7 allocs before/after
 	local st="$OUT/$3.uac.csv" ok failed retrans
 	ok=$(sipp_col "$st" "SuccessfulCall(C)") failed=$(sipp_col "$st" "FailedCall(C)")
 	retrans=$(sipp_col "$st" "Retransmissions(C)")
 	local cpu=-
 	[ "$ok" -gt 0 ] 2>/dev/null && cpu=$(awk -v t="$4" -v n="$ok" 'BEGIN {printf "%.2f", t * 10 / n}')
-	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans"
+	local alloc=-
+	[ -n "${6:-}" ] && alloc=$(per_call "$6" "$7" "$ok")
+	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans" "$alloc"
 }
 
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
-row path rate attempt answered "failed(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans
-row ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+row path rate attempt answered "failed(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs"
+row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 for p in $PATHS; do
 	for r in $RATES; do
 		case $p in

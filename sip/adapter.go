@@ -31,6 +31,7 @@ type Adapter struct {
 	log       *slog.Logger
 	gm        *gateway.Metrics
 	m         *metrics
+	sockShed  socketShed // INVITEs late in the UDP receive queue shed new calls (stale.go)
 	routes    []*route
 	trusted   []netip.Prefix
 	users     map[string]string

@@ -97,19 +97,110 @@ func (x *anchor) close(log interface{ Info(string, ...any) }) {
 // toSIP passes an offer (offer true) or answer of the call's side through
 // rtpengine and returns the plain-RTP SDP for the SIP peer.
 func (x *anchor) toSIP(ctx context.Context, sd *sdp.SessionDescription, offer bool) (*sdp.SessionDescription, error) {
+	sd = withDefaultAddress(sd)
 	if offer {
 		return x.do(ctx, "offer", tagWeb, tagSIP, sd, rtpengine.ToPlain())
 	}
-	return x.do(ctx, "answer", tagSIP, tagWeb, sd, rtpengine.ToPlain())
+	return x.do(ctx, "answer", tagSIP, tagWeb, withoutGroup(sd), rtpengine.ToPlain())
 }
 
 // toWeb passes an offer or answer of the SIP peer through rtpengine and
 // returns the WebRTC SDP for the call.
 func (x *anchor) toWeb(ctx context.Context, sd *sdp.SessionDescription, offer bool) (*sdp.SessionDescription, error) {
 	if offer {
-		return x.do(ctx, "offer", tagSIP, tagWeb, sd, rtpengine.ToWebRTC())
+		web, err := x.do(ctx, "offer", tagSIP, tagWeb, sd, rtpengine.ToWebRTC())
+		if err == nil {
+			bundleSingle(web)
+		}
+		return web, err
 	}
 	return x.do(ctx, "answer", tagWeb, tagSIP, sd, rtpengine.ToWebRTC())
+}
+
+// withDefaultAddress is sd with every live m-line whose c= is 0.0.0.0 (or
+// missing) given the address and port of its best UDP candidate for
+// component 1. WebRTC stacks that write "c=IN IP4 0.0.0.0" and port 9 into
+// a re-offer (pion always; the gateway's half trickle fixes initial offers
+// only) would otherwise read as an RFC 2543 hold to rtpengine, which then
+// offers the SIP peer sendonly media at 0.0.0.0.
+func withDefaultAddress(sd *sdp.SessionDescription) *sdp.SessionDescription {
+	c := *sd
+	c.MediaDescriptions = make([]*sdp.MediaDescription, len(sd.MediaDescriptions))
+	for i, m := range sd.MediaDescriptions {
+		c.MediaDescriptions[i] = m
+		if m.MediaName.Port.Value == 0 || !zeroAddress(sd, m) {
+			continue
+		}
+		best, ok := gateway.ICECandidate{}, false
+		for _, a := range m.Attributes {
+			if a.Key != "candidate" {
+				continue
+			}
+			cand, err := gateway.ParseCandidate(a.Value)
+			if err == nil && cand.Component == 1 && cand.Protocol == "udp" && (!ok || cand.Priority > best.Priority) {
+				best, ok = cand, true
+			}
+		}
+		if !ok {
+			continue
+		}
+		mc := *m
+		mc.MediaName.Port = sdp.RangedPort{Value: best.Port}
+		addrType := "IP4"
+		if strings.Contains(best.Address, ":") {
+			addrType = "IP6"
+		}
+		mc.ConnectionInformation = &sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType,
+			Address: &sdp.Address{Address: best.Address}}
+		c.MediaDescriptions[i] = &mc
+	}
+	return &c
+}
+
+func zeroAddress(sd *sdp.SessionDescription, m *sdp.MediaDescription) bool {
+	ci := m.ConnectionInformation
+	if ci == nil {
+		ci = sd.ConnectionInformation
+	}
+	return ci == nil || ci.Address == nil || ci.Address.Address == "0.0.0.0" || ci.Address.Address == "::"
+}
+
+// withoutGroup is sd without session-level a=group lines (see bundleSingle).
+func withoutGroup(sd *sdp.SessionDescription) *sdp.SessionDescription {
+	c := *sd
+	c.Attributes = nil
+	for _, a := range sd.Attributes {
+		if a.Key != "group" {
+			c.Attributes = append(c.Attributes, a)
+		}
+	}
+	return &c
+}
+
+// bundleSingle adds "a=group:BUNDLE <mid>" to an offer toward WebRTC with
+// one live m-line and no group: rtpengine 10.5 writes none, and WebRTC
+// stacks that require a BUNDLE group in offers (pion answers every m-line
+// outside the group with port 0) then refuse the call; a group of one
+// changes nothing on the wire. Offers with several m-lines keep one
+// transport each, as rtpengine set them up.
+func bundleSingle(sd *sdp.SessionDescription) {
+	if _, ok := sd.Attribute("group"); ok {
+		return
+	}
+	var mid string
+	for _, m := range sd.MediaDescriptions {
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		v, ok := m.Attribute("mid")
+		if !ok || mid != "" {
+			return
+		}
+		mid = v
+	}
+	if mid != "" {
+		sd.Attributes = append(sd.Attributes, sdp.Attribute{Key: "group", Value: "BUNDLE " + mid})
+	}
 }
 
 // do runs one offer (from is the offerer, to the other party) or answer
@@ -117,6 +208,9 @@ func (x *anchor) toWeb(ctx context.Context, sd *sdp.SessionDescription, offer bo
 func (x *anchor) do(ctx context.Context, cmd, from, to string, sd *sdp.SessionDescription, o rtpengine.Options) (*sdp.SessionDescription, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*x.timeout)
 	defer cancel()
+	if x.set.cfg.InjectDTMF {
+		o.Flags = append(o.Flags, "inject-DTMF")
+	}
 	body := sdpBytes(sd)
 	var out []byte
 	var err error
@@ -136,7 +230,26 @@ func (x *anchor) do(ctx context.Context, cmd, from, to string, sd *sdp.SessionDe
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: rtpengine's SDP: %w", errAnchor, cmd, err)
 	}
+	if x.set.cfg.InjectDTMF {
+		stripSSRC(res)
+	}
 	return res, nil
+}
+
+// stripSSRC removes a=ssrc and a=ssrc-group: with inject-DTMF rtpengine
+// re-encodes the audio under SSRCs of its own, so the ones the other side
+// declared would name streams that never arrive (and a receiver that
+// trusts them drops the real ones).
+func stripSSRC(sd *sdp.SessionDescription) {
+	for _, m := range sd.MediaDescriptions {
+		kept := m.Attributes[:0]
+		for _, a := range m.Attributes {
+			if a.Key != "ssrc" && a.Key != "ssrc-group" {
+				kept = append(kept, a)
+			}
+		}
+		m.Attributes = kept
+	}
 }
 
 // playDTMF injects one digit into the media the call's side sends.

@@ -105,6 +105,11 @@ type RTPEngineConfig struct {
 	// SweepInterval is how often the sessions rtpengine holds are listed
 	// and those no live call owns are deleted (default 60 s).
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// InjectDTMF plays a browser's dtmf messages on anchored calls in-band
+	// through rtpengine ("play DTMF") instead of sending SIP INFO. It makes
+	// rtpengine decode and re-encode all audio of anchored calls (its
+	// inject-DTMF flag), at a CPU cost and with new SSRCs (default false).
+	InjectDTMF bool `yaml:"inject_dtmf"`
 }
 
 // RTPEngine defaults.

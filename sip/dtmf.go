@@ -178,7 +178,7 @@ func (l *legCore) nextDTMF() {
 	ev := l.dtmf.queue[0]
 	l.dtmf.queue = l.dtmf.queue[1:]
 	l.dtmf.inFlight = true
-	if l.anchor != nil && !l.dtmf.infoOnly {
+	if l.anchor != nil && l.anchor.set.cfg.InjectDTMF && !l.dtmf.infoOnly {
 		l.playDTMF(ev)
 		return
 	}

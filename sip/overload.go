@@ -3,6 +3,7 @@ package sip
 import (
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -10,12 +11,18 @@ import (
 )
 
 // shed refuses a new INVITE at once, before any digest, SDP or routing
-// work, while the gateway sheds load (gateway.Gateway.Shed): 503 with the
+// work, while the UDP receive queue is late (INVITEs waited more than
+// shedInviteAge in the socket, stale.go) or the gateway sheds load
+// (gateway.Gateway.Shed): 503 with the
 // gateway's shed_retry_after. Not logged per call (the gateway logs the
 // start and end of an episode); counted in sigbridge_calls_shed_total.
 func (a *Adapter) shed() *rejection {
 	if a.gw == nil {
 		return nil
+	}
+	if a.sockShed.active(time.Now()) {
+		a.gm.CallShed("sip", signalSocketDelay)
+		return &rejection{code: 503, reason: "Service Unavailable", hdrs: a.shedHeaders()}
 	}
 	if err := a.gw.Shed("sip"); err != nil {
 		return &rejection{code: 503, reason: "Service Unavailable", hdrs: a.shedHeaders()}

@@ -135,3 +135,62 @@ func TestSIPpShedWhileOverloaded(t *testing.T) {
 		t.Errorf("%v inbound calls answered after the overload, want 10", v)
 	}
 }
+
+// TestLateReceiveQueueSheds: once the UDP readers see an INVITE that waited
+// in the socket longer than the shedding age (here handed to the adapter's
+// filter as the kernel would stamp it), a new INVITE gets 503 with
+// Retry-After at once, counted under socket_delay, though no call is in
+// setup; once the queue is on time again, a call succeeds.
+func TestLateReceiveQueueSheds(t *testing.T) {
+	env := newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
+		MaxQueueDelay: -1, ShedRetryAfter: 4 * time.Second}, Config{TrustedSources: []string{"127.0.0.1"}})
+	f := &staleFilter{max: env.a.cfg.MaxInviteAge, log: env.a.log, m: env.gm, shed: &env.a.sockShed,
+		shedAge: shedAgeFor(env.a.cfg.MaxInviteAge)}
+	late := []byte("INVITE sip:answer@127.0.0.1 SIP/2.0\r\n")
+	c := dialRaw(t, env.a.Addr())
+	invite := func(i int) string {
+		return c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+			fmt.Sprintf("!From: <sip:caller%d@127.0.0.1>;tag=l%d", i, i)}, webrtcSDP("actpass", "rawc", 30000))
+	}
+	// The readers keep seeing late INVITEs (every 20 ms) while ours travels.
+	now := time.Now()
+	if f.stale(late, now.Add(-f.shedAge-50*time.Millisecond), now) {
+		t.Fatal("an INVITE younger than max_invite_age was dropped")
+	}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				now := time.Now()
+				f.stale(late, now.Add(-f.shedAge-50*time.Millisecond), now)
+			}
+		}
+	}()
+	c.send(t, invite(1))
+	res := c.final(10 * time.Second)
+	close(stop)
+	if res == nil || res.StatusCode != 503 {
+		t.Fatalf("INVITE while the receive queue is late: got %v, want 503", res)
+	}
+	if h := res.GetHeader("Retry-After"); h == nil || h.Value() != "4" {
+		t.Errorf("503 Retry-After %v, want 4", h)
+	}
+	if v := testutil.ToFloat64(env.gm.CallsShed.WithLabelValues("sip", signalSocketDelay)); v != 1 {
+		t.Errorf("sigbridge_calls_shed_total{sip,socket_delay} = %v, want 1", v)
+	}
+	for env.a.sockShed.active(time.Now()) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// An INVITE on time does not shed.
+	now = time.Now()
+	f.stale(late, now.Add(-10*time.Millisecond), now)
+	c.send(t, invite(2))
+	if res := c.final(10 * time.Second); res == nil || res.StatusCode != 200 {
+		t.Fatalf("INVITE once the queue is on time: got %v, want 200", res)
+	} else {
+		c.ack2xx(t, res)
+	}
+}

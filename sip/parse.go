@@ -56,10 +56,26 @@ func lwsTolerant(parse sip.HeaderParser, seps string) sip.HeaderParser {
 }
 
 // stripLWS removes white space next to any byte of seps, outside quoted
-// strings and angle brackets. orig[i] is the index in s of norm[i].
+// strings and angle brackets. orig[i] is the index in s of norm[i]. A value
+// without such white space (nearly every one) is returned as is, with a nil
+// orig, without allocating.
 func stripLWS(s, seps string) (norm string, orig []int) {
+	if !scanLWS(s, seps, nil) {
+		return s, nil
+	}
 	out := make([]byte, 0, len(s))
 	orig = make([]int, 0, len(s))
+	scanLWS(s, seps, func(i int) {
+		out = append(out, s[i])
+		orig = append(orig, i)
+	})
+	return string(out), orig
+}
+
+// scanLWS walks s and calls keep (when not nil) with the index of every
+// byte that stays; it reports whether any byte would be removed.
+func scanLWS(s, seps string, keep func(int)) bool {
+	removed := false
 	quoted, escaped, angle := false, false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -80,12 +96,14 @@ func stripLWS(s, seps string) (norm string, orig []int) {
 		case c == '>':
 			angle = false
 		case !angle && isLWS(c) && lwsBeside(s, i, seps):
+			removed = true
 			continue
 		}
-		out = append(out, c)
-		orig = append(orig, i)
+		if keep != nil {
+			keep(i)
+		}
 	}
-	return string(out), orig
+	return removed
 }
 
 // lwsBeside reports whether the white space run around s[i] touches a

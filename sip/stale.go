@@ -29,7 +29,38 @@ type staleFilter struct {
 	log      *slog.Logger
 	m        *gateway.Metrics
 	lastWarn atomic.Int64
+
+	// shed (nil: off) is told when an INVITE waited more than shedAge:
+	// new INVITEs are then refused with 503 at once for a moment.
+	shed      *socketShed
+	shedAge   time.Duration
+	lastShedW atomic.Int64
 }
+
+// Shedding on the receive queue's delay. An INVITE that waited shedAge in
+// the socket means the readers are that far behind: every new call would
+// wait as long before sipgo even sees it, and its sender retransmits at
+// T1 (500 ms), which adds load. So while INVITEs arrive late, new INVITEs
+// get 503 with Retry-After at once (Adapter.shed) instead of full
+// processing, until the queue is short again: this engages before calls in
+// setup pile up and long before INVITEs are old enough to drop
+// (max_invite_age).
+const (
+	shedInviteAge    = 250 * time.Millisecond // T1 / 2, at most max_invite_age / 2
+	socketShedWindow = 100 * time.Millisecond // how long one late INVITE sheds new ones
+)
+
+// socketShed is the adapter's "the receive queue is late" signal.
+type socketShed struct {
+	until atomic.Int64 // unix nanos: new INVITEs are shed until then
+}
+
+func (s *socketShed) note(now time.Time) { s.until.Store(now.Add(socketShedWindow).UnixNano()) }
+
+func (s *socketShed) active(now time.Time) bool { return now.UnixNano() < s.until.Load() }
+
+// shedAgeFor is the queue delay that sheds new INVITEs for max_invite_age.
+func shedAgeFor(maxAge time.Duration) time.Duration { return min(shedInviteAge, maxAge/2) }
 
 var invitePrefix = []byte("INVITE ")
 
@@ -39,6 +70,9 @@ func (f *staleFilter) stale(data []byte, recv, now time.Time) bool {
 		return false
 	}
 	age := now.Sub(recv)
+	if f.shed != nil && age > f.shedAge {
+		f.late(age, now)
+	}
 	if age <= f.max {
 		return false
 	}
@@ -53,7 +87,7 @@ func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 	if a.cfg.MaxInviteAge <= 0 {
 		return pc
 	}
-	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm}
+	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm, shed: &a.sockShed, shedAge: shedAgeFor(a.cfg.MaxInviteAge)}
 	out, err := stampPackets(pc, f)
 	if err != nil {
 		a.log.Warn("no kernel receive times on the SIP UDP socket; stale INVITEs are not dropped", "err", err)
@@ -69,5 +103,16 @@ func (f *staleFilter) dropped(age time.Duration, now time.Time) {
 	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastWarn.CompareAndSwap(last, now.UnixNano()) {
 		f.log.Warn("SIP UDP receive queue is long: dropping INVITEs that waited too long",
 			"age", age.Round(time.Millisecond), "max_invite_age", f.max)
+	}
+}
+
+// late starts (or prolongs) shedding after an INVITE that waited age, and
+// warns at most every 10 s.
+func (f *staleFilter) late(age time.Duration, now time.Time) {
+	f.shed.note(now)
+	last := f.lastShedW.Load()
+	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
+		f.log.Warn("SIP UDP receive queue is late: new INVITEs get 503 until it is short again",
+			"age", age.Round(time.Millisecond), "shed_above", f.shedAge)
 	}
 }

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,11 +25,13 @@ const (
 	lingerBytes  = 1 << 20          // unread input drained before closing the socket
 )
 
-// conn is one browser connection. Exactly two goroutines use the socket:
-// the read goroutine (serve: reads, parses, handles, posts to calls) and the
-// write goroutine (writeLoop: the only writer of data frames and pings).
-// Everybody else (call goroutines, broadcasts, Dial) only queues messages
-// with enqueue, which never blocks: a full queue drops the connection.
+// conn is one browser connection. The read goroutine (serve: reads, parses,
+// handles, posts to calls) lives as long as the connection; a write
+// goroutine (writeLoop: the only writer of data frames) runs only while
+// messages are queued and to send the close frame; pings are sent by a
+// timer. Everybody else (call goroutines, broadcasts, Dial) only queues
+// messages with enqueue, which never blocks: a full queue drops the
+// connection.
 type conn struct {
 	s        *Server
 	ws       *websocket.Conn
@@ -50,11 +53,13 @@ type conn struct {
 	closeOnce  sync.Once
 	info       closeInfo // written once, before done is closed
 	closeSent  atomic.Bool
-	linger     atomic.Bool // unread input is waiting (oversized message)
-	writerDone chan struct{}
+	linger     atomic.Bool   // unread input is waiting (oversized message)
+	writerDone chan struct{} // closed by the writer that sent the close frame
+	onWake     func()        // tests: replaces starting the writer goroutine
 
-	mu   sync.Mutex // guards name
+	mu   sync.Mutex // guards name and ping
 	name string
+	ping *time.Timer // the keepalive ping (nil once stopped)
 }
 
 // closeInfo says how a connection ends: the close frame, whether queued
@@ -90,11 +95,17 @@ func (c *conn) setName(n string) {
 	c.mu.Unlock()
 }
 
-// serve runs the connection on the calling goroutine until it closes.
+// serve opens the connection on the calling goroutine and returns once a
+// reader goroutine runs (read); the reader closes it.
 func (c *conn) serve() {
-	defer c.finish()
-	go c.writeLoop()
+	reading := false
+	defer func() {
+		if !reading {
+			c.finish()
+		}
+	}()
 	defer c.recoverPanic("read")
+	c.startPing()
 	c.s.metrics.Connection("ws", 1)
 	c.log.Info("connection opened", "identity", c.identity, "subprotocol", c.ws.Subprotocol())
 	if c.s.isClosing() {
@@ -102,7 +113,8 @@ func (c *conn) serve() {
 	}
 	c.configure()
 	c.greet()
-	c.readLoop() // also after a refused greeting: it waits for the close reply
+	reading = true
+	go c.read() // also after a refused greeting: it waits for the close reply
 }
 
 func (c *conn) configure() {
@@ -123,18 +135,67 @@ func (c *conn) keepAlive() {
 	}
 }
 
-func (c *conn) readLoop() {
+// read is the connection's reader: it waits for the next message, handles
+// it and hands reading on to a fresh goroutine, so that only one reader
+// runs at a time and messages are handled in order. The fresh goroutine
+// has the small stack that a blocked read needs: an idle connection does
+// not keep the stack that handling a message grew (8 KiB or more) until
+// the garbage collector shrinks it. When reading ends, the last reader
+// closes the connection (finish).
+func (c *conn) read() {
+	handedOn := false
+	defer func() {
+		if !handedOn {
+			c.finish()
+		}
+	}()
+	defer c.recoverPanic("read")
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, buf, err := c.readMessage()
 		if err != nil {
 			c.readEnded(err)
 			return
 		}
 		if c.closing() {
+			putReadBuf(buf)
 			continue // draining until the client's close reply
 		}
 		c.keepAlive()
-		c.receive(typ, data)
+		c.receive(typ, buf.Bytes())
+		putReadBuf(buf)
+		handedOn = true
+		go c.read()
+		return
+	}
+}
+
+// readBufs are the buffers messages are read into (gorilla's ReadMessage
+// grows a new one per message with io.ReadAll: several allocations for an
+// SDP offer). Handling a message copies what it keeps, so the buffer goes
+// back to the pool once the message is handled.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledReadBuf: larger buffers (a rare large message) are not kept.
+const maxPooledReadBuf = 64 << 10
+
+// readMessage reads the next message into a pooled buffer.
+func (c *conn) readMessage() (int, *bytes.Buffer, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		putReadBuf(buf)
+		return 0, nil, err
+	}
+	return typ, buf, nil
+}
+
+func putReadBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledReadBuf {
+		readBufs.Put(b)
 	}
 }
 
@@ -185,11 +246,12 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// finish runs on the read goroutine when it stops: it forgets the
+// finish runs on the last reader when it stops: it forgets the
 // connection, ends its calls and closes the socket.
 func (c *conn) finish() {
 	c.closeWith(closeInfo{code: websocket.CloseNormalClosure, reason: gateway.ReasonDisconnected})
 	c.s.dir.remove(c)
+	c.stopPing()
 	c.stopTURNRefresh()
 	c.endCalls()
 	c.cancel()
@@ -252,6 +314,9 @@ func (c *conn) closeWith(info closeInfo) {
 	c.closeOnce.Do(func() {
 		c.info = info
 		close(c.done)
+		if c.out.wake() {
+			c.startWriter()
+		}
 	})
 }
 
@@ -271,43 +336,60 @@ func (c *conn) enqueue(b []byte, typ string) bool {
 	if c.closing() {
 		return false
 	}
-	if !c.out.push(b) {
+	ok, start := c.out.push(b)
+	if !ok {
 		c.noteError(websocket.ClosePolicyViolation, typ, "send queue full; dropping the connection")
 		c.abort(closeInfo{code: websocket.ClosePolicyViolation, text: "send queue overflow", reason: gateway.ReasonDisconnected})
 		return false
+	}
+	if start {
+		c.startWriter()
 	}
 	c.s.metrics.Message("ws", "out", typ)
 	return true
 }
 
+// startWriter starts the writer goroutine; the queue said none runs.
+func (c *conn) startWriter() {
+	if c.onWake != nil {
+		c.onWake()
+		return
+	}
+	go c.writeLoop()
+}
+
+// writeLoop is the writer: it runs only while there is something to write
+// (see outQueue) and once to send the close frame. writerDone is closed by
+// the writer that closes (or panics), never by one that ends idle.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
+	idle := false
+	defer func() {
+		if !idle {
+			close(c.writerDone)
+		}
+	}()
 	defer c.recoverPanic("write")
-	ping := time.NewTicker(c.s.cfg.PingInterval)
-	defer ping.Stop()
 	for {
-		var err error
-		select {
-		case <-c.out.ready:
-			err = c.writeQueued()
-		case <-ping.C:
-			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
-		case <-c.done:
+		msgs, closing := c.out.next(c.closing)
+		if closing {
 			c.writeClose()
 			return
 		}
-		if err != nil {
+		if len(msgs) == 0 {
+			idle = true
+			return
+		}
+		if err := c.writeAll(msgs); err != nil {
 			c.log.Debug("write failed", "err", err)
 			c.abort(closeInfo{code: websocket.CloseAbnormalClosure, reason: gateway.ReasonDisconnected})
-			return
 		}
 	}
 }
 
-// writeQueued writes what is queued, unless the connection starts closing
-// without a flush meanwhile.
-func (c *conn) writeQueued() error {
-	for _, b := range c.out.take() {
+// writeAll writes msgs, unless the connection starts closing without a
+// flush meanwhile.
+func (c *conn) writeAll(msgs [][]byte) error {
+	for _, b := range msgs {
 		if c.closing() && !c.info.flush {
 			return nil
 		}
@@ -316,6 +398,40 @@ func (c *conn) writeQueued() error {
 		}
 	}
 	return nil
+}
+
+// startPing arms the keepalive ping: a timer, not a goroutine, so that an
+// idle connection costs no writer. WriteControl may run concurrently with
+// the writer (gorilla/websocket allows it).
+func (c *conn) startPing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.sendPing)
+}
+
+func (c *conn) sendPing() {
+	if c.closing() {
+		return
+	}
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+		c.log.Debug("ping failed", "err", err)
+		c.abort(closeInfo{code: websocket.CloseAbnormalClosure, reason: gateway.ReasonDisconnected})
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ping != nil && !c.closing() {
+		c.ping.Reset(c.s.cfg.PingInterval)
+	}
+}
+
+func (c *conn) stopPing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ping != nil {
+		c.ping.Stop()
+		c.ping = nil
+	}
 }
 
 func (c *conn) write(b []byte) error {

@@ -85,18 +85,26 @@ func loginStorm(tb testing.TB, users int, cfg Config, extra string) stormStats {
 // by a goroutine that counts what it takes.
 func countingConn(s *Server, bytes, msgs *atomic.Int64, wg *sync.WaitGroup) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{}, 1)
 	c := &conn{s: s, ctx: ctx, cancel: cancel, log: s.log, limiter: newBucket(1e9, 1<<30, time.Now()),
-		out: newOutQueue(s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
+		out: newOutQueue(s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{}),
+		onWake: func() { wake(ready) }}
 	c.id = s.dir.add(c)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for {
 			select {
-			case <-c.out.ready:
-				for _, b := range c.out.take() {
-					bytes.Add(int64(len(b)))
-					msgs.Add(1)
+			case <-ready:
+				for {
+					batch, _ := c.out.next(c.closing)
+					if len(batch) == 0 {
+						break
+					}
+					for _, b := range batch {
+						bytes.Add(int64(len(b)))
+						msgs.Add(1)
+					}
 				}
 			case <-ctx.Done():
 				return

@@ -56,12 +56,14 @@
 //
 // # Concurrency
 //
-// Each connection has exactly two goroutines: the read goroutine parses,
-// checks and handles messages and posts events to calls; the write
-// goroutine is the only writer of the socket (messages and pings). Anybody
-// else (call goroutines, userlist flushes, Dial) only queues with
-// conn.enqueue, which never blocks: a client whose queue overflows is
-// dropped. Shared state is small and locked in one order: directory.mu
+// Each connection has one reader at a time: it parses, checks and handles
+// a message, posts events to calls, then hands reading on to a fresh
+// goroutine (whose stack is only what a blocked read needs: an idle
+// connection costs about 10 KiB). A write goroutine runs only while
+// messages are queued (and once for the close frame) and is then the only
+// writer of data frames; pings are sent by a timer. Anybody else (call
+// goroutines, userlist flushes, Dial) only queues with conn.enqueue, which
+// never blocks: a client whose queue overflows is dropped. Shared state is small and locked in one order: directory.mu
 // (who is online), then conn.mu (its name); a connection's callTable has
 // its own mutex. Nothing calls into the gateway while holding a lock. A
 // panic is recovered per connection (counted in sigbridge_recovered_panics_total)

@@ -5,37 +5,68 @@ import "sync"
 // outQueue is a connection's queue of outgoing messages. It holds at most
 // max messages and takes memory only while it holds some: an idle
 // connection keeps no buffer (a channel of send_queue slots would cost
-// every connection 6 KiB for its whole life). Any goroutine may push; only
-// the writer takes.
+// every connection 6 KiB for its whole life) and no writer goroutine
+// (another 4-8 KiB of stack): the first push to an idle queue asks for a
+// writer (push returns start), which drains the queue with next and ends
+// once it is empty. Any goroutine may push; only the writer calls next.
 type outQueue struct {
-	mu    sync.Mutex
-	msgs  [][]byte
-	max   int
-	ready chan struct{} // one token: something was pushed since the last take
+	mu   sync.Mutex
+	msgs [][]byte
+	max  int
+	busy bool // a writer runs (or was asked to start)
 }
 
 func newOutQueue(max int) *outQueue {
-	return &outQueue{max: max, ready: make(chan struct{}, 1)}
+	return &outQueue{max: max}
 }
 
-// push queues b; false if the queue is full.
-func (q *outQueue) push(b []byte) bool {
+// push queues b; ok is false if the queue is full. start is true when no
+// writer runs: the caller must start one.
+func (q *outQueue) push(b []byte) (ok, start bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if len(q.msgs) >= q.max {
-		q.mu.Unlock()
-		return false
+		return false, false
 	}
 	q.msgs = append(q.msgs, b)
-	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
+	start = !q.busy
+	q.busy = true
+	return true, start
+}
+
+// wake marks a writer as running and reports whether the caller must
+// start it (false: one runs already and will see what changed).
+func (q *outQueue) wake() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.busy {
+		return false
 	}
+	q.busy = true
 	return true
 }
 
-// take returns everything queued, oldest first, and empties the queue
-// (its memory goes with the returned slice).
+// next is the writer's: it reports closing when closing() is true (the
+// queue then stays busy: no writer starts again), else returns everything
+// queued, oldest first, and empties the queue (its memory goes with the
+// returned slice). An empty result means the writer must end: the queue is
+// idle again. closing is checked under the queue's lock, so a connection
+// that starts closing either finds a writer that will see it or starts one.
+func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if closing() {
+		return nil, true
+	}
+	msgs, q.msgs = q.msgs, nil
+	if len(msgs) == 0 {
+		q.busy = false
+	}
+	return msgs, false
+}
+
+// take returns everything queued and empties the queue (the closing
+// writer's flush).
 func (q *outQueue) take() [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()

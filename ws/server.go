@@ -133,6 +133,10 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, identity string
 		s.log.Info("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	// serve returns once the connection's own reader runs, and so does
+	// the handler: net/http's goroutine would otherwise keep the request,
+	// its 4 KiB read and write buffers and a deep stack for the
+	// connection's life (about 12 KiB of an idle connection's memory).
 	newConn(s, ws, identity, r.RemoteAddr).serve()
 }
 

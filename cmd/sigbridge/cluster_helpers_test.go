@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,14 @@ func clusterTestConfig(natsURL, node string) Config {
 // startNode runs serve in this process until the test ends.
 func startNode(t *testing.T, cfg Config) *server {
 	t.Helper()
+	s, _ := startStoppableNode(t, cfg)
+	return s
+}
+
+// startStoppableNode is startNode with a stop that drains the node (as
+// SIGTERM does) and waits for serve to return.
+func startStoppableNode(t *testing.T, cfg Config) (*server, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *server, 1)
 	done := make(chan error, 1)
@@ -39,11 +48,15 @@ func startNode(t *testing.T, cfg Config) *server {
 	go func() { done <- serve(ctx, cfg, newLogger(logOut, "debug").With("node", cfg.Cluster.Node), started) }()
 	select {
 	case s := <-started:
-		t.Cleanup(func() {
-			cancel()
-			<-done
-		})
-		return s
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				<-done
+			})
+		}
+		t.Cleanup(stop)
+		return s, stop
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve %s: %v", cfg.Cluster.Node, err)
@@ -51,7 +64,7 @@ func startNode(t *testing.T, cfg Config) *server {
 		cancel()
 		t.Fatalf("serve %s: not started", cfg.Cluster.Node)
 	}
-	return nil
+	return nil, nil
 }
 
 func waitReadyz(t *testing.T, base string, want int) {

@@ -136,4 +136,14 @@ func TestClusterKillNode(t *testing.T) {
 	}
 	waitMedia(t, alice2, bob)
 	waitMedia(t, carol2, dave)
+
+	// NATS restarted under the survivors: they reconnect, and the calls
+	// between them go on.
+	srv.Restart()
+	for _, n := range []*nodeProc{n1, n3} {
+		waitReadyz(t, "http://"+n.http, 200)
+	}
+	noHangUp(t, alice2, 4*time.Second) // past the default node timeout
+	exchange(t, alice2, bob, "after nats restart")
+	exchange(t, carol2, dave, "after nats restart")
 }

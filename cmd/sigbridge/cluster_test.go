@@ -180,3 +180,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestClusterNodeShutdown: a node that drains (SIGTERM) ends its calls
+// with the others at once (not after the node timeout) and its users
+// leave the other nodes' lists.
+func TestClusterNodeShutdown(t *testing.T) {
+	srv := natstest.Start(t)
+	cfg1, cfg2 := clusterTestConfig(srv.URL(), "n1"), clusterTestConfig(srv.URL(), "n2")
+	cfg1.Cluster.NodeTimeout, cfg2.Cluster.NodeTimeout = time.Minute, time.Minute // only bye can be quick
+	n1 := startNode(t, cfg1)
+	n2, stop2 := startStoppableNode(t, cfg2)
+	for _, s := range []*server{n1, n2} {
+		waitReadyz(t, "http://"+s.addr, 200)
+	}
+	alice := login(t, "ws://"+n1.addr+"/ws", "alice", false)
+	bob := login(t, "ws://"+n2.addr+"/ws", "bob", false)
+	waitUserlist(t, alice, "bob", has("bob"))
+	if err := alice.Call(tctx(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	waitMedia(t, alice, bob)
+	stopped := time.Now()
+	stop2()
+	m := waitHangUp(t, alice, 10*time.Second)
+	if m.Str("reason") != "general-error" || m.Int("code") != 503 {
+		t.Fatalf("alice's hang-up: %v, want general-error 503 (shutdown)", m)
+	}
+	t.Logf("alice's hang-up %v after n2 stopped", time.Since(stopped).Round(time.Millisecond))
+	waitUserlist(t, alice, "no bob", lacks("bob"))
+	if d := time.Since(stopped); d > 30*time.Second {
+		t.Fatalf("bob left after %v: the node timeout, not the bye", d)
+	}
+}

@@ -52,6 +52,7 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, string, erro
 	fs.StringVar(&o.TokenIssuer, "token-issuer", "", "iss claim of minted tokens")
 	fs.StringVar(&o.Token, "token", "", "a given JWT (one user: --users 1; its sub is the user name)")
 	fs.Float64Var(&o.LoginRate, "login-rate", 0, "users logged in per second (0: as fast as 32 concurrent handshakes go)")
+	fs.DurationVar(&o.StartDelay, "start-delay", 0, "pause between the last login and the first call")
 	fs.StringVar(&o.Origin, "origin", "", "Origin header to send (default none, as non-browser clients)")
 	fs.StringVar(&jsonFile, "json", "", "write the report as JSON to this file")
 	if err := fs.Parse(args); err != nil {

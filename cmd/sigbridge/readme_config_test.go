@@ -65,7 +65,8 @@ func TestREADMEConfigExample(t *testing.T) {
 		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
 	}
 	if d := sip.DefaultRTPEngineConfig(); len(cfg.RTPEngine.NG) != 0 || cfg.RTPEngine.Timeout != d.Timeout ||
-		cfg.RTPEngine.PingInterval != d.PingInterval || cfg.RTPEngine.SweepInterval != d.SweepInterval {
+		cfg.RTPEngine.PingInterval != d.PingInterval || cfg.RTPEngine.SweepInterval != d.SweepInterval ||
+		cfg.RTPEngine.InjectDTMF != d.InjectDTMF {
 		t.Errorf("README shows rtpengine %+v, default %+v", cfg.RTPEngine, d)
 	}
 	if d := cluster.DefaultConfig(); cfg.Cluster.Enabled() || cfg.Cluster.Node != "" || cfg.Cluster.HeartbeatInterval != d.HeartbeatInterval ||

@@ -72,6 +72,16 @@ func (r *Rtpengine) Args() []string {
 		"--log-level=6", "--pidfile=" + filepath.Join(r.Dir, "rtpengine.pid")}
 }
 
+// PID is the daemon's process id (0 when it is not running).
+func (r *Rtpengine) PID() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // LogPath is the daemon's console output.
 func (r *Rtpengine) LogPath() string { return filepath.Join(r.Dir, "console.txt") }
 

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -48,10 +50,11 @@ type userConn struct {
 	tokens float64   // message budget (the gateway's token bucket)
 	last   time.Time // when tokens was last refilled
 
-	onOffer func(u *userConn, m inMsg) // callee: an incoming call
-	onError func(m inMsg)              // an error about no call of ours
-	closed  chan struct{}
-	login   chan inMsg // rejectusername, userlist or user-joined while logging in
+	onOffer  func(u *userConn, m inMsg) // callee: an incoming call
+	onError  func(m inMsg)              // an error about no call of ours
+	closed   chan struct{}
+	login    chan inMsg  // rejectusername, userlist or user-joined while logging in
+	loggedIn atomic.Bool // user lists are skipped unread from then on
 }
 
 // dial opens the connection of user name (its token, if any, in ?token=
@@ -104,9 +107,11 @@ func (c *userConn) awaitLogin(ctx context.Context) error {
 				return fmt.Errorf("load: user %s: the gateway named it %s (name taken or refused)", c.name, m.Name)
 			}
 			if slices.Contains(m.Users, c.name) {
+				c.loggedIn.Store(true)
 				return nil
 			}
 		case <-t.C:
+			c.loggedIn.Store(true)
 			return nil // directory: none sends nothing
 		case <-c.closed:
 			return fmt.Errorf("load: user %s: connection closed while logging in", c.name)
@@ -129,12 +134,40 @@ func (c *userConn) readLoop() {
 		if err != nil {
 			return
 		}
+		if c.userList(b) {
+			continue
+		}
 		var m inMsg
 		if json.Unmarshal(b, &m) != nil {
 			continue
 		}
 		c.dispatch(m)
 	}
+}
+
+// userListPrefix starts the gateway's userlist, user-joined and
+// user-left messages.
+var userListPrefix = []byte(`{"type":"user`)
+
+// userList handles a user list without decoding it, and reports whether b
+// was one: with the directory on, every login reaches every user, and
+// 10,000 users decoding every name would load the tool more than the
+// gateway. While logging in, only whether the user's own name is listed
+// matters.
+func (c *userConn) userList(b []byte) bool {
+	if !bytes.HasPrefix(b, userListPrefix) {
+		return false
+	}
+	if c.loggedIn.Load() || bytes.HasPrefix(b, []byte(`{"type":"user-left"`)) {
+		return true
+	}
+	if bytes.Contains(b, mustJSON(c.name)) {
+		select {
+		case c.login <- inMsg{Type: "user-joined", Users: []string{c.name}}:
+		default:
+		}
+	}
+	return true
 }
 
 func (c *userConn) dispatch(m inMsg) {

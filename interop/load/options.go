@@ -67,6 +67,10 @@ type Options struct {
 	Origin string
 	// Progress is the interval of the progress line (default 1 s).
 	Progress time.Duration
+	// StartDelay is a pause between the last login and the first call
+	// (memory measurements read the gateway with every user logged in and
+	// no call yet).
+	StartDelay time.Duration
 	// OnReady, when set, is called once every user is logged in, before
 	// the first call (the progress writer also gets a "logged in" line).
 	OnReady func()
@@ -149,7 +153,7 @@ func (o Options) Validate() error {
 	if o.Users > 0 && (o.Rate <= 0 || o.Rate > 100000) {
 		errs = append(errs, errors.New("--rate must be in (0, 100000]"))
 	}
-	if o.Duration < 0 || o.Calls < 0 || o.Hold < 0 || o.SetupTimeout < 0 || o.Drain < 0 {
+	if o.Duration < 0 || o.Calls < 0 || o.Hold < 0 || o.SetupTimeout < 0 || o.Drain < 0 || o.StartDelay < 0 {
 		errs = append(errs, errors.New("durations and --calls must not be negative"))
 	}
 	if o.Media != "audio" && o.Media != "av" {

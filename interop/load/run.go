@@ -56,6 +56,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if o.OnReady != nil {
 		o.OnReady()
 	}
+	if err := sleepCtx(ctx, o.StartDelay); err != nil {
+		return nil, err
+	}
 	rep := &Report{WS: o.WS, Target: o.Target, Users: o.Users, Callees: len(r.callees), Rate: o.Rate, HoldMS: o.Hold.Milliseconds(),
 		Started: time.Now().UTC().Format(time.RFC3339)}
 	start := time.Now()
@@ -413,4 +416,19 @@ func (r *runner) startProgress(start time.Time) func() {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("load: %w", ctx.Err())
+	}
 }

@@ -25,16 +25,20 @@ func ToPlain() Options {
 	return Options{TransportProtocol: "RTP/AVP", ICE: "remove", DTLS: "off",
 		RTCPMux: []string{"demux"}, SDES: []string{"off"},
 		Replace: []string{"origin", "session-connection"},
-		Flags:   []string{"trust-address", "inject-DTMF"}}
+		Flags:   []string{"trust-address"}}
 }
 
 // ToWebRTC is for SDP that rtpengine passes to a WebRTC peer: ICE and
 // DTLS-SRTP forced, RTCP multiplexed, a=mid generated when missing.
+// rtpengine always takes the passive DTLS role, so the WebRTC peer is the
+// DTLS client in every offer and answer of a call: a re-offer in the other
+// direction (hold from the phone) never asks it to switch roles, which
+// would need a new handshake that WebRTC stacks do not start.
 func ToWebRTC() Options {
-	return Options{TransportProtocol: "UDP/TLS/RTP/SAVPF", ICE: "force",
+	return Options{TransportProtocol: "UDP/TLS/RTP/SAVPF", ICE: "force", DTLS: "passive",
 		RTCPMux: []string{"offer", "require"}, SDES: []string{"off"},
 		Replace: []string{"origin", "session-connection"},
-		Flags:   []string{"trust-address", "generate-mid", "inject-DTMF"}}
+		Flags:   []string{"trust-address", "generate-mid"}}
 }
 
 func (o Options) apply(d Dict) {
@@ -166,7 +170,7 @@ func (c *Client) DeleteAt(ctx context.Context, addr, callID string) error {
 // fromTag sends, for durationMS milliseconds: as an RFC 4733
 // telephone-event where the receiver negotiated one, else as an in-band
 // tone. The call must have been offered and answered with the inject-DTMF
-// flag (ToPlain and ToWebRTC set it).
+// flag (Options.Flags).
 func (c *Client) PlayDTMF(ctx context.Context, callID, fromTag string, digit rune, durationMS int) error {
 	if !strings.ContainsRune("0123456789*#ABCD", digit) {
 		return fmt.Errorf("rtpengine: bad DTMF digit %q", digit)
