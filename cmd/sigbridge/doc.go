@@ -13,5 +13,8 @@
 // shortly before the drain deadline and are then hung up; SIP BYEs, CANCELs
 // and final answers complete before the exit.
 //
+// SIGBRIDGE_PPROF=host:port serves Go's profiler (/debug/pprof/) on a
+// listener of its own, for performance work (pprof.go, docs/PERFORMANCE.md).
+//
 // This is the only package that may exit the process.
 package main
