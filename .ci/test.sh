@@ -17,14 +17,19 @@ install_packages() {
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
   command -v turnserver >/dev/null || need+=(coturn)
+  command -v rtpengine >/dev/null || need+=(rtpengine-daemon) # userspace mode; tests start their own
   [ ${#need[@]} -eq 0 ] && return 0
   log "apt-get install ${need[*]}"
-  # Packages must not start their own daemons (prosody, kamailio, coturn): the tests
+  # Packages must not start their own daemons (prosody, kamailio, coturn, rtpengine): the tests
   # start their own on loopback.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
+  # If a package's daemon got started anyway (an image without policy-rc.d
+  # honoured), stop it: tests run their own rtpengine on free ports.
+  if command -v service >/dev/null; then service rtpengine-daemon stop >/dev/null 2>&1 || true; fi
+  if command -v systemctl >/dev/null; then systemctl disable --now rtpengine-daemon >/dev/null 2>&1 || true; fi
 }
 
 install_npm() {

@@ -26,6 +26,9 @@ type Call struct {
 	// inSetup: the call holds an admission slot until its first answer or
 	// its end (endSetup).
 	inSetup atomic.Bool
+	// relay is set on a relay call (relay.go): no bridge here, events go
+	// to another node.
+	relay *Relay
 }
 
 // envelope is one event on its way into the call. leg is nil for the
@@ -89,11 +92,20 @@ func (c *Call) Post(leg Leg, ev Event) error {
 		return ErrCallEnded
 	default:
 	}
+	if c.relay != nil {
+		return c.relay.Post(ev)
+	}
 	return c.post(envelope{leg: leg, ev: ev})
 }
 
 // Hangup ends the call from outside (drain, shutdown), telling both legs.
-func (c *Call) Hangup(r Reason) { c.postInternal(forceHangup{r}) }
+func (c *Call) Hangup(r Reason) {
+	if c.relay != nil {
+		c.relay.Hangup(r)
+		return
+	}
+	c.postInternal(forceHangup{r})
+}
 
 func (c *Call) postInternal(ev Event) { _ = c.post(envelope{ev: ev}) }
 

@@ -42,6 +42,15 @@
 // receives a Hangup with a Reason, and the call is removed. No call outlives
 // its legs.
 //
+// # Relay calls
+//
+// On a cluster (package cluster) a call whose callee is on another node is
+// bridged on the caller's node; the callee's node gives the callee leg a
+// relay call (NewRelayCall): a Call without a bridge whose Post hands the
+// leg's events to a Relay, which carries them to the owner's bridge. The
+// relay calls the leg's Deliver from one goroutine, as a bridge does, and
+// EndRelay when the call is over. Relay calls count in no Gateway.
+//
 // # Routing
 //
 // A Router resolves a target string ("alice", "sip:bob@pbx.example.org",

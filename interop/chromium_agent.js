@@ -77,6 +77,7 @@
       case 'ringing': return emit('ringing', { code: m.code || 180 });
       case 'hang-up': return emit('ended', { reason: m.reason || '', code: m.code || 0, detail: m.text || '' });
       case 'error': return emit('error', { reason: m.reason || '', code: m.code || 0, detail: m.text || '' });
+      case 'dtmf': return emit('dtmf', { detail: m.digits || '' });
     }
   }
 
@@ -159,6 +160,22 @@
     await A.pc.setLocalDescription(await A.pc.createAnswer());
     sendSDP('video-answer');
   };
+
+  // tones plays digits in-band with RTCRtpSender.dtmf (RFC 4733
+  // telephone-event packets, 100 ms each, 70 ms apart) and resolves once
+  // the last one ended.
+  A.tones = (digits) => new Promise((resolve, reject) => {
+    const s = A.pc.getSenders().find((x) => x.track && x.track.kind === 'audio');
+    if (!s || !s.dtmf) return reject(new Error('no audio sender with dtmf'));
+    if (!s.dtmf.canInsertDTMF) return reject(new Error('canInsertDTMF is false: telephone-event not negotiated'));
+    s.dtmf.ontonechange = (e) => {
+      record('sent', `in-band DTMF tone ${JSON.stringify(e.tone)}`);
+      if (e.tone === '') resolve();
+    };
+    s.dtmf.insertDTMF(digits, 100, 70);
+  });
+
+  A.dtmf = (digits) => send(callMessage('dtmf', { digits, duration: 100 }));
 
   A.reoffer = async (dir) => {
     for (const t of A.pc.getTransceivers()) {

@@ -45,6 +45,9 @@ func logResult(t *testing.T, r Result) {
 	t.Helper()
 	t.Logf("%s: %s %s ringing %v answer %v media %v", r.Scenario, r.Status, r.Reason, r.Timings.Ringing,
 		r.Timings.Answer, r.Timings.Media)
+	if r.DTMF != "" {
+		t.Logf("  DTMF: %s", r.DTMF)
+	}
 	if r.Status == Fail {
 		for _, line := range r.Transcript {
 			t.Logf("  %8v %s %s %s", line.At.Round(time.Millisecond), line.Party, line.Dir, line.Text)

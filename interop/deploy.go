@@ -14,6 +14,13 @@ import (
 type Deployment struct {
 	// WS is the browser dialect's WebSocket URL (ws://host:port/ws).
 	WS string
+	// WSNodes are the browser dialect's WebSocket URLs of every node of a
+	// cluster; when set they replace WS. Each scenario puts its caller and
+	// callee on two different nodes (nodes.go), so calls between browser
+	// users cross nodes, and a browser party calling SIP or Jingle (or
+	// called from there) lands on a node that is not always the one holding
+	// the SIP flow or the XMPP component.
+	WSNodes []string
 	// SIP reaches the gateway's SIP side; nil: no SIP.
 	SIP *SIPDeployment
 	// XMPP reaches the gateway's XMPP side; nil: no Jingle.
@@ -68,6 +75,11 @@ type SIPDeployment struct {
 	// Realm is the gateway's SIP host or realm: registered users are
 	// sip:<user>@Realm.
 	Realm string
+	// Proxy is where native SIP clients (baresip) register and send their
+	// calls ("sip:host:port"), when not Gateway: in a cluster, a node that
+	// holds their digest account, while Gateway is the dispatcher in front
+	// of the nodes, which takes no REGISTER.
+	Proxy string
 	// Registrar reports that the gateway accepts REGISTER from its digest
 	// users; without it, a native SIP client callee (baresip) is dialled at
 	// its own address.
@@ -82,6 +94,19 @@ type SIPDeployment struct {
 	// that both must answer the digest challenge. "" disables the baresip
 	// scenarios.
 	ClientAddr string
+	// PlainRTP reports that the deployment anchors media through rtpengine
+	// for plain-RTP SIP peers: it takes the harness's plain-RTP offers and
+	// routes sip:plainrtp-<user>@Domain with `media: rtpengine`. false
+	// leaves the plain-RTP scenarios unsupported.
+	PlainRTP bool
+}
+
+// proxy is where native SIP clients register and send their calls.
+func (d *SIPDeployment) proxy() string {
+	if d.Proxy != "" {
+		return d.Proxy
+	}
+	return d.Gateway
 }
 
 // SIPAccount is a digest account of the gateway.
@@ -113,7 +138,7 @@ type XMPPDeployment struct {
 // Supports reports whether the deployment can run a party.
 func (d Deployment) Supports(p Party) error {
 	switch {
-	case p.Dialect == Browser && d.WS == "":
+	case p.Dialect == Browser && len(d.wsURLs()) == 0:
 		return errors.New("no WebSocket URL (--ws) for the browser dialect")
 	case p.Dialect == SIP && d.SIP == nil:
 		return errors.New("no SIP side (--sip) in this deployment")
@@ -125,6 +150,9 @@ func (d Deployment) Supports(p Party) error {
 		return errors.New("no Chromium binary")
 	case p.Agent == SIPp && d.SIPp == "":
 		return errors.New("no sipp binary")
+	case p.Agent == PlainRTP && !d.SIP.PlainRTP:
+		return errors.New("no rtpengine configured in this deployment to anchor plain-RTP calls (local: --rtpengine; " +
+			"another deployment: --plain-rtp once it anchors them)")
 	}
 	if err := agentSupported(p); err != nil {
 		return err
@@ -167,6 +195,8 @@ func agentSupported(p Party) error {
 		return fmt.Errorf("%s speaks only SIP", p.Agent)
 	case p.Agent == Stanza && p.Dialect != Jingle:
 		return fmt.Errorf("stanza speaks only Jingle")
+	case p.Agent == PlainRTP && p.Dialect != SIP:
+		return fmt.Errorf("the plain-RTP agent speaks only SIP")
 	}
 	return nil
 }
@@ -260,7 +290,7 @@ func newAgent(ctx context.Context, o agentOptions) (Agent, error) {
 		return newBaresipAgent(ctx, o)
 	case o.party.Dialect == Browser:
 		return newBrowserAgent(ctx, o)
-	case o.party.Dialect == SIP && o.party.Agent == Pion:
+	case o.party.Dialect == SIP && (o.party.Agent == Pion || o.party.Agent == PlainRTP):
 		return newSIPAgent(ctx, o)
 	case o.party.Agent == SIPp:
 		return newSIPpAgent(ctx, o)

@@ -12,7 +12,7 @@
 // (answered, busy, declined, cancelled, no answer, unknown target, callee
 // vanished, refused by the gateway), who hangs up, and optional steps
 // inside an answered call (hold and resume by re-offer, lingering past the
-// dialog probes). Matrix returns the whole catalogue: every caller ×
+// dialog probes, DTMF in-band and as signaling). Matrix returns the whole catalogue: every caller ×
 // callee pair sigbridge bridges, every outcome; the third-party rows
 // (ThirdPartyScenarios); one probe call for each
 // pair it refuses by design (SIP → SIP, Jingle → Jingle: Scenario.
@@ -39,7 +39,9 @@
 // over WebSocket, SIP over UDP and TCP, XMPP), so the same scenarios test
 // our own local deployment (StartLocal runs the sigbridge binary as a
 // subprocess, with a Prosody it starts) and anybody else's (a Deployment
-// built from --ws, --sip, --xmpp).
+// built from --ws, --sip, --xmpp). A Deployment may name every node of a
+// cluster (Deployment.WSNodes, several --ws): each scenario puts its two
+// browser-dialect parties on different nodes (nodes.go).
 //
 // Media ends are pion/webrtc agents on loopback (interface lo, loopback
 // candidates, no mDNS; see media.go). A media end can withhold its ICE
@@ -66,7 +68,9 @@
 // milestones the agent reads; SIPp's exit status is its verdict),
 // endpoint_jingle.go and xmppclient.go (Jingle client on mellium: JMI,
 // trickle ICE, hold by session-info), prosody.go (the Prosody of a local
-// deployment), deploy.go and local.go (deployments), media_check.go (the
+// deployment), deploy.go and local.go (deployments), nodes.go (browser parties spread
+// over a cluster's nodes), cluster.go (a local cluster of gateways:
+// StartLocalCluster, ClusterDeployment), media_check.go (the
 // media verdict), summary.go (matrix cells), report_text.go,
 // report_json.go, report_html.go. Third-party clients: clients.go (bundles
 // testdata/clients, an npm project with JsSIP, StanzaJS and esbuild, at run

@@ -78,7 +78,7 @@ func newBaresipAgent(ctx context.Context, o agentOptions) (Agent, error) {
 		return nil, fmt.Errorf("interop: baresip dir: %w", err)
 	}
 	a := &baresipAgent{dir: dir, exited: make(chan struct{}), ev: NewEventLog(), tr: o.tr, party: o.role.String(),
-		gw: sipHostPort(d.Gateway), replies: make(chan baresipReply, 1), reg: make(chan error, 1),
+		gw: sipHostPort(d.proxy()), replies: make(chan baresipReply, 1), reg: make(chan error, 1),
 		pollEnd: make(chan struct{})}
 	register := d.Registrar && o.role == roleCallee
 	a.address = "sip:" + d.BaresipUser.User + "@" + d.Realm

@@ -212,8 +212,15 @@ func (a *browserAgent) handle(m wsMessage) error {
 		a.ev.Add(Event{Kind: EvEnded, Reason: m.str("reason"), Code: m.num("code"), Detail: m.str("text")})
 	case "error":
 		a.ev.Add(Event{Kind: EvError, Reason: m.str("reason"), Code: m.num("code"), Detail: m.str("text")})
+	case "dtmf":
+		a.ev.Add(Event{Kind: EvDTMF, Detail: m.str("digits")})
 	}
 	return nil
+}
+
+// SendDTMF implements dtmfSignaler: one dtmf message, 100 ms per digit.
+func (a *browserAgent) SendDTMF(ctx context.Context, digits string) error {
+	return a.c.send(ctx, a.callMessage("dtmf", wsMessage{"digits": digits, "duration": 100}))
 }
 
 func (a *browserAgent) onOffer(m wsMessage) error {

@@ -229,6 +229,17 @@ func (a *chromiumAgent) Reject(ctx context.Context, why Outcome) error {
 // HangUp implements Agent.
 func (a *chromiumAgent) HangUp(ctx context.Context) error { return a.do(ctx, "interopAgent.hangup()") }
 
+// SendTones implements toneSender: RTCRtpSender.dtmf.insertDTMF, waiting
+// for the last tone to end.
+func (a *chromiumAgent) SendTones(ctx context.Context, digits string) error {
+	return a.do(ctx, "interopAgent.tones("+jsString(digits)+")")
+}
+
+// SendDTMF implements dtmfSignaler: the browser dialect's dtmf message.
+func (a *chromiumAgent) SendDTMF(ctx context.Context, digits string) error {
+	return a.do(ctx, "interopAgent.dtmf("+jsString(digits)+")")
+}
+
 // Reoffer implements Agent: transceiver directions, then a new offer.
 func (a *chromiumAgent) Reoffer(ctx context.Context, dir string) error {
 	return a.do(ctx, "interopAgent.reoffer("+jsString(dir)+")")

@@ -34,7 +34,7 @@ type sipAgent struct {
 	contact sip.ContactHeader
 	gw      string // the gateway's host:port (callers)
 
-	end   *pionEnd
+	end   sipMedia // pion (ICE, DTLS-SRTP) or plain RTP
 	ev    *EventLog
 	tr    *Transcript
 	party string
@@ -59,11 +59,15 @@ func newSIPAgent(ctx context.Context, o agentOptions) (*sipAgent, error) {
 		return nil, errors.New("interop: no SIP deployment")
 	}
 	sipgoLogOnce.Do(func() { sip.SetDefaultLogger(quiet(o.dep.logger())) })
-	end, err := newPionEnd(o.label, o.media, o.role == roleCaller, o.party.WithholdCandidates, o.log)
+	end, err := newSIPMedia(o)
 	if err != nil {
 		return nil, err
 	}
-	a := &sipAgent{user: o.name, end: end, ev: NewEventLog(), tr: o.tr, party: o.role.String(), log: o.log,
+	user := o.name
+	if o.party.Agent == PlainRTP {
+		user = plainRTPUserPrefix + o.name // the deployment anchors these
+	}
+	a := &sipAgent{user: user, end: end, ev: NewEventLog(), tr: o.tr, party: o.role.String(), log: o.log,
 		gw: sipHostPort(o.dep.SIP.Gateway), final: make(chan struct{})}
 	d := *o.dep.SIP
 	if o.role == roleCaller && d.Listen != "" {
@@ -82,6 +86,23 @@ func newSIPAgent(ctx context.Context, o agentOptions) (*sipAgent, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// plainRTPUserPrefix starts the user part of plain-RTP callees: a
+// deployment routes sip:plainrtp-*@<domain> with `media: rtpengine`.
+const plainRTPUserPrefix = "plainrtp-"
+
+// newSIPMedia is the media end of a SIP party: plain RTP on the SIP
+// host's address for the plain-RTP agent, else a pion WebRTC end.
+func newSIPMedia(o agentOptions) (sipMedia, error) {
+	if o.party.Agent != PlainRTP {
+		return newPionEnd(o.label, o.media, o.role == roleCaller, o.party.WithholdCandidates, o.log)
+	}
+	host := "127.0.0.1"
+	if h, _, err := net.SplitHostPort(o.dep.SIP.Listen); err == nil && h != "" && net.ParseIP(h) != nil {
+		host = h
+	}
+	return newRTPEnd(host)
 }
 
 // sipgoLogOnce routes sipgo's package logger (its connection bookkeeping
@@ -170,6 +191,7 @@ func (a *sipAgent) setupUA(laddr *net.UDPAddr) error {
 	srv.OnInvite(a.onInvite)
 	srv.OnAck(a.onAck)
 	srv.OnBye(a.onBye)
+	srv.OnInfo(a.onInfo)
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
@@ -231,6 +253,7 @@ func (a *sipAgent) waitAnswer(ctx context.Context, sess *sipgo.DialogClientSessi
 		return
 	}
 	if err := a.acceptAnswer(sess); err != nil {
+		a.tr.Add(a.party, "note", "the answer was not taken: "+err.Error())
 		a.ev.Add(Event{Kind: EvError, Reason: "harness", Detail: err.Error()})
 		return
 	}

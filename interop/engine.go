@@ -125,6 +125,9 @@ func unsupported(dep Deployment, s Scenario) string {
 			return fmt.Sprintf("unsupported by this deployment: %s: %v", p, err)
 		}
 	}
+	if s.Expect == Refused && dep.SIP != nil && dep.SIP.PlainRTP {
+		return "unsupported by this deployment: it anchors plain-RTP offers through rtpengine instead of refusing them"
+	}
 	if x := dep.XMPP; x != nil {
 		switch {
 		case s.Caller.Dialect == Jingle && x.Caller.JID == "":
@@ -167,6 +170,8 @@ type execution struct {
 	callee Agent
 	t      Timings
 	ended  string
+	dtmf   []string  // how the callee got each DTMF step's digits
+	nodes  [2]string // per role: the WebSocket URL of a browser party's node, with several nodes
 }
 
 // since is the time since the first offer was sent.
@@ -175,6 +180,8 @@ func (x *execution) since() time.Duration { return time.Since(x.start) }
 // collect copies the timings and the media counts into the result.
 func (x *execution) collect(ctx context.Context, r *Result) {
 	r.Timings, r.Ended = x.t, x.ended
+	r.DTMF = strings.Join(x.dtmf, "; ")
+	r.CallerNode, r.CalleeNode = x.nodes[roleCaller], x.nodes[roleCallee]
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	r.CallerMedia = mediaReport(rctx, x.caller)

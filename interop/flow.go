@@ -104,7 +104,11 @@ func (x *execution) expectRefused(ctx context.Context) error {
 }
 
 func (x *execution) newAgent(ctx context.Context, p Party, r role, name string) (Agent, error) {
-	return newAgent(ctx, agentOptions{dep: x.dep, party: p, role: r, name: "interop-" + name, label: name,
+	if url, i := x.dep.nodeFor(x.s.Name, r); len(x.dep.WSNodes) > 1 && p.Dialect == Browser {
+		x.tr.Add(r.String(), "note", fmt.Sprintf("browser user on node %d (%s)", i+1, url))
+		x.nodes[r] = url
+	}
+	return newAgent(ctx, agentOptions{dep: x.dep.forParty(x.s.Name, r), party: p, role: r, name: "interop-" + name, label: name,
 		media: x.s.Media, expect: x.s.Expect, tr: x.tr, log: x.log.With("party", r.String())})
 }
 
@@ -315,6 +319,10 @@ func (x *execution) step(ctx context.Context, st Step) error {
 		return x.renegotiate(ctx, "sendrecv", []string{"sendrecv"}, true)
 	case Linger:
 		return x.linger(ctx)
+	case Tones:
+		return x.tones(ctx)
+	case SignalDTMF:
+		return x.signalDTMF(ctx)
 	}
 	return failf("unknown step %q", st)
 }

@@ -50,10 +50,39 @@ type LocalOptions struct {
 	// DigestAlgorithms are the gateway's sip.digest_algorithms (default
 	// [MD5]: baresip 1.0 aborts on any other challenge).
 	DigestAlgorithms []string
+	// Rtpengine is the rtpengine binary (Debian rtpengine-daemon): when
+	// set, the harness starts it on loopback, the gateway gets it as its
+	// media relay (the top-level rtpengine block) and a route that anchors
+	// the harness's plain-RTP callees (sip:plainrtp-*@127.0.0.1, `media:
+	// rtpengine`), so the plain-RTP scenarios run. "" leaves them
+	// unsupported.
+	Rtpengine string
+	// InjectDTMF sets the gateway's rtpengine.inject_dtmf: browser dtmf
+	// messages on anchored calls are played into the media (rtpengine
+	// play DTMF) instead of sent as SIP INFO.
+	InjectDTMF bool
+
+	// Cluster makes the gateway one node of a cluster (sigbridge's
+	// cluster section): the NATS URLs and this node's name. Its XMPP
+	// component may then run on another node, so StartLocal does not wait
+	// for it (Local.XMPPUp tells when this node holds it).
+	Cluster *LocalCluster
+
+	// shared are the parts of a cluster's first node that the other nodes
+	// use too (its Prosody, the SIPp callees' address); nil for the first.
+	shared *Local
 
 	noSIP  bool // the binary refused the sip section
 	noAlgs bool // the binary refused sip.digest_algorithms
 	noXMPP bool // the binary refused the xmpp section
+	noRTP  bool // the binary refused the rtpengine block or a route's media
+	ng     string
+}
+
+// LocalCluster names a cluster a local gateway joins.
+type LocalCluster struct {
+	NATS []string // nats://127.0.0.1:port
+	Node string
 }
 
 // Local is a running local deployment: a sigbridge subprocess on loopback.
@@ -68,10 +97,13 @@ type Local struct {
 	waitErr error
 	xmppUp  chan struct{} // closed when the gateway logged its XMPP stream up
 	xmppOne sync.Once
-	tmp     string
-	once    sync.Once
-	log     *slog.Logger
-	prosody *prosodyServer
+	// sharedProsody: the Prosody is another node's (Close leaves it).
+	sharedProsody bool
+	tmp           string
+	once          sync.Once
+	log           *slog.Logger
+	prosody       *prosodyServer
+	rtp           *rtpengineServer
 }
 
 // servingRE finds the HTTP address in the gateway's "sigbridge serving" log line.
@@ -88,7 +120,9 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
 	defer cancel()
 	var prosody *prosodyServer
-	if o.Prosody != "" {
+	if o.shared != nil {
+		l.prosody, l.sharedProsody = o.shared.prosody, true
+	} else if o.Prosody != "" {
 		p, err := startProsody(ctx, o.Prosody, o.Dir, o.Log)
 		if err != nil {
 			l.removeTmp()
@@ -96,7 +130,17 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		}
 		prosody = p
 	}
-	l.prosody = prosody
+	if o.shared == nil {
+		l.prosody = prosody
+	}
+	if o.Rtpengine != "" && !o.noSIP {
+		r, err := startRtpengine(ctx, o.Rtpengine, o.Dir, o.Log)
+		if err != nil {
+			_ = l.Close()
+			return nil, err
+		}
+		l.rtp, o.ng = r, r.NG
+	}
 	cfg, addr, err := l.startGateway(ctx, &o)
 	if err != nil {
 		_ = l.Close()
@@ -106,7 +150,8 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		RingTimeout: o.RingTimeout, VanishTimeout: localVanishTimeout, Log: o.Log}
 	if cfg.sip != "" {
 		l.SIP = &SIPDeployment{Gateway: "sip:" + cfg.sip, SIPpListen: cfg.sipp, WS: "ws://" + cfg.sipWS + "/sip",
-			Realm: localRealm, JsSIPUser: &cfg.jssip, BaresipUser: &cfg.baresip, ClientAddr: o.ClientAddr}
+			Realm: localRealm, JsSIPUser: &cfg.jssip, BaresipUser: &cfg.baresip, ClientAddr: o.ClientAddr,
+			PlainRTP: cfg.rtpengine}
 		l.ProbeInterval = localProbeInterval
 	}
 	if err := waitReady(ctx, "http://"+addr+"/readyz", l.exited); err != nil {
@@ -117,9 +162,11 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 		l.SIP.Registrar = hasRegistrar(ctx, cfg.sip)
 	}
 	if cfg.xmpp {
-		if err := l.waitXMPP(ctx); err != nil {
-			_ = l.Close()
-			return nil, err
+		if o.Cluster == nil {
+			if err := l.waitXMPP(ctx); err != nil {
+				_ = l.Close()
+				return nil, err
+			}
 		}
 		p := l.prosody
 		l.XMPP = &XMPPDeployment{Server: p.C2S, Domain: p.Domain, Component: p.Component, Caller: p.Caller,
@@ -152,13 +199,17 @@ func (l *Local) startGateway(ctx context.Context, o *LocalOptions) (localConfig,
 		case cfg.sip != "" && !o.noAlgs && l.refusedSection("digest_algorithms"):
 			o.Log.Info("this sigbridge has no sip.digest_algorithms; baresip (MD5 only) will fail the challenge")
 			o.noAlgs = true
+		case cfg.rtpengine && (l.refusedSection("rtpengine") || l.refusedSection("media")):
+			o.Log.Info("this sigbridge has no rtpengine anchoring in its config; plain-RTP scenarios will be unsupported")
+			o.noRTP = true
 		case cfg.xmpp && l.refusedSection("xmpp"):
 			o.Log.Info("this sigbridge has no XMPP adapter in its config; Jingle scenarios will be unsupported")
 			o.noXMPP = true
 		default:
 			return cfg, "", err
 		}
-		*l = Local{exited: make(chan struct{}), xmppUp: make(chan struct{}), log: o.Log, tmp: l.tmp, prosody: l.prosody}
+		*l = Local{exited: make(chan struct{}), xmppUp: make(chan struct{}), log: o.Log, tmp: l.tmp, prosody: l.prosody,
+			rtp: l.rtp, sharedProsody: l.sharedProsody}
 	}
 }
 
@@ -216,6 +267,7 @@ type localConfig struct {
 	sipWS          string
 	jssip, baresip SIPAccount
 	xmpp           bool // the gateway joins the harness's Prosody as a component
+	rtpengine      bool // the gateway anchors plain-RTP calls through the harness's rtpengine
 }
 
 // localVanishTimeout bounds the local gateway's detection of a vanished
@@ -241,18 +293,36 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 			return c, err
 		}
 		c.sip = "127.0.0.1:" + strconv.Itoa(port)
-		if port, err = freeSIPPort(); err != nil {
+		if o.shared != nil && o.shared.SIP != nil {
+			c.sipp = o.shared.SIP.SIPpListen // one SIPp address, routed by every node
+		} else if port, err = freeSIPPort(); err != nil {
 			return c, err
+		} else {
+			c.sipp = "127.0.0.1:" + strconv.Itoa(port)
 		}
-		c.sipp = "127.0.0.1:" + strconv.Itoa(port)
-		fmt.Fprintf(&b, sipSection, c.sip, regexp.QuoteMeta(c.sipp))
+		c.rtpengine = o.ng != "" && !o.noRTP
+		plain := ""
+		if c.rtpengine {
+			plain = plainRTPRoute
+		}
+		fmt.Fprintf(&b, sipSection, c.sip, regexp.QuoteMeta(c.sipp), plain)
 		if err := writeClientSIP(&b, &c, o); err != nil {
 			return c, err
+		}
+	}
+	if c.rtpengine {
+		fmt.Fprintf(&b, "rtpengine:\n  ng: [%s]\n", o.ng)
+		if o.InjectDTMF {
+			b.WriteString("  inject_dtmf: true\n")
 		}
 	}
 	if p != nil && !o.noXMPP {
 		c.xmpp = true
 		fmt.Fprintf(&b, xmppSection, p.ComponentAddr, p.Component, xmppSecretEnv)
+	}
+	if cl := o.Cluster; cl != nil {
+		fmt.Fprintf(&b, "cluster:\n  nats: [%s]\n  node: %s\n  heartbeat_interval: 250ms\n  node_timeout: 1500ms\n",
+			strings.Join(cl.NATS, ", "), cl.Node)
 	}
 	c.path = filepath.Join(o.Dir, "sigbridge.yaml")
 	if err := os.WriteFile(c.path, []byte(b.String()), 0o600); err != nil {
@@ -278,8 +348,17 @@ const sipSection = `sip:
       match: '^sip:[^@]+@%s$'
       transport: tcp
       allow_private: true
-    - name: interop
+%s    - name: interop
       match: '^sip:[^@]+@127\.0\.0\.1(:[0-9]+)?$'
+      allow_private: true
+`
+
+// plainRTPRoute anchors the harness's plain-RTP callees (their user part
+// starts with plainRTPUserPrefix) through rtpengine; it precedes the
+// harness's other loopback callees (WebRTC SIP UAs, direct media).
+const plainRTPRoute = `    - name: interop-plain-rtp
+      match: '^sip:plainrtp-[^@]+@127\.0\.0\.1(:[0-9]+)?$'
+      media: rtpengine
       allow_private: true
 `
 
@@ -454,7 +533,10 @@ func (l *Local) Close() error {
 
 func (l *Local) stop() {
 	defer l.removeTmp()
-	defer l.prosody.Close()
+	defer l.rtp.Close()
+	if !l.sharedProsody {
+		defer l.prosody.Close()
+	}
 	if l.cmd == nil || l.cmd.Process == nil {
 		return
 	}
@@ -467,6 +549,24 @@ func (l *Local) stop() {
 		<-l.exited
 	}
 }
+
+// Kill ends the gateway with SIGKILL, as a crash would: no drain, no
+// goodbye to the other nodes of a cluster. Close afterwards still cleans
+// up.
+func (l *Local) Kill() {
+	if l.cmd == nil || l.cmd.Process == nil {
+		return
+	}
+	_ = l.cmd.Process.Kill()
+	<-l.exited
+}
+
+// XMPPUp is closed once the gateway logged its XMPP stream up (in a
+// cluster: once this node held the component).
+func (l *Local) XMPPUp() <-chan struct{} { return l.xmppUp }
+
+// Exited is closed when the gateway process has exited.
+func (l *Local) Exited() <-chan struct{} { return l.exited }
 
 func (l *Local) removeTmp() {
 	if l.tmp != "" {

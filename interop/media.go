@@ -38,6 +38,8 @@ type pionEnd struct {
 	audio     atomic.Int64
 	video     atomic.Int64
 	data      atomic.Int64
+	tones     pionpeer.DigitCounter // RFC 4733 telephone-event packets and their digits
+	audioOut  *pionpeer.AudioTrack  // nil without audio
 
 	wireMu   sync.Mutex
 	wireDirs []string // the direction of each audio/video section on the wire (nil = as created)
@@ -48,11 +50,16 @@ type pionEnd struct {
 }
 
 // newPionEnd builds the peer connection with the tracks of m; the caller
-// side (offerer) also creates the data channel.
+// side (offerer) also creates the data channel. Like a browser it offers
+// and accepts RFC 4733 telephone-event beside Opus.
 func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger) (*pionEnd, error) {
-	pc, err := pionpeer.NewPeerConnection(log)
+	api, err := pionpeer.NewTelephonyAPI(log)
 	if err != nil {
 		return nil, fmt.Errorf("interop: %w", err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("interop: peer connection: %w", err)
 	}
 	e := &pionEnd{pc: pc, label: label, media: m, withhold: withhold, log: log, stop: make(chan struct{})}
 	e.ice.Store("new")
@@ -69,7 +76,7 @@ func newPionEnd(label string, m Media, offerer, withhold bool, log *slog.Logger)
 func (e *pionEnd) addMedia(m Media, offerer bool) error {
 	audio, video, data := m.Kinds()
 	if audio {
-		if err := e.addTrack(webrtc.MimeTypeOpus, "audio", 20*time.Millisecond, []byte{0xf8, 0xff, 0xfe}); err != nil {
+		if err := e.addAudio(); err != nil {
 			return err
 		}
 	}
@@ -110,6 +117,45 @@ func (e *pionEnd) addTrack(mime, kind string, every time.Duration, payload []byt
 	return nil
 }
 
+// addAudio adds the Opus track that also plays DTMF (SendTones).
+func (e *pionEnd) addAudio() error {
+	track := pionpeer.NewAudioTrack("audio", "interop-"+e.label)
+	sender, err := e.pc.AddTrack(track)
+	if err != nil {
+		return fmt.Errorf("interop: add audio track: %w", err)
+	}
+	e.audioOut = track
+	e.wg.Add(2)
+	go e.drainRTCP(sender)
+	go e.sendFrames(track)
+	return nil
+}
+
+func (e *pionEnd) sendFrames(t *pionpeer.AudioTrack) {
+	defer e.wg.Done()
+	tick := time.NewTicker(pionpeer.Frame)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-tick.C:
+			if err := t.WriteFrame(); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+				e.log.Debug("write audio", "err", err)
+			}
+		}
+	}
+}
+
+// SendTones plays digits in-band as RFC 4733 events (100 ms each, 70 ms
+// apart, as insertDTMF does by default) and returns once they are sent.
+func (e *pionEnd) SendTones(ctx context.Context, digits string) error {
+	if e.audioOut == nil {
+		return errors.New("interop: no audio track to send tones on")
+	}
+	return e.audioOut.SendDigits(ctx, digits, 100*time.Millisecond)
+}
+
 func (e *pionEnd) drainRTCP(s *webrtc.RTPSender) {
 	defer e.wg.Done()
 	buf := make([]byte, 1500)
@@ -143,6 +189,9 @@ func (e *pionEnd) onICEState(s webrtc.ICEConnectionState) {
 	}
 }
 
+// onTrack counts the packets of a remote track; on audio, RFC 4733
+// telephone-event packets (same SSRC, their own payload type) count as
+// tones, not audio.
 func (e *pionEnd) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	counter := &e.audio
 	if t.Kind() == webrtc.RTPCodecTypeVideo {
@@ -152,8 +201,13 @@ func (e *pionEnd) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	go func() {
 		defer e.wg.Done()
 		for {
-			if _, _, err := t.ReadRTP(); err != nil {
+			p, _, err := t.ReadRTP()
+			if err != nil {
 				return
+			}
+			if pionpeer.IsTelephoneEvent(t.Codec()) {
+				e.tones.Add(p)
+				continue
 			}
 			counter.Add(1)
 		}
@@ -194,7 +248,8 @@ func (e *pionEnd) kinds() (audio, video, data bool) { return e.media.Kinds() }
 // Report implements MediaEnd.
 func (e *pionEnd) Report(context.Context) (MediaReport, error) {
 	return MediaReport{ICE: e.ice.Load().(string), Connected: e.connected.Load(),
-		Audio: int(e.audio.Load()), Video: int(e.video.Load()), Data: int(e.data.Load())}, nil
+		Audio: int(e.audio.Load()), Video: int(e.video.Load()), Data: int(e.data.Load()),
+		TonePackets: e.tones.Packets(), Tones: e.tones.Digits()}, nil
 }
 
 // offer creates an offer and sets it as the local description. On the

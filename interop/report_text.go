@@ -3,6 +3,7 @@ package interop
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,6 +104,12 @@ func scenarioDetail(r Result) string {
 	if r.Ended != "" {
 		parts = append(parts, r.Ended)
 	}
+	if r.DTMF != "" {
+		parts = append(parts, "DTMF: "+r.DTMF)
+	}
+	if n := nodesDetail(r); n != "" {
+		parts = append(parts, n)
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -143,3 +150,20 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// nodesDetail names the nodes of a scenario's browser parties, when the
+// deployment has several ("caller on 127.0.0.1:8081, callee on ...").
+func nodesDetail(r Result) string {
+	var parts []string
+	for _, n := range []struct{ who, url string }{{"caller", r.CallerNode}, {"callee", r.CalleeNode}} {
+		if n.url == "" {
+			continue
+		}
+		host := n.url
+		if u, err := url.Parse(n.url); err == nil && u.Host != "" {
+			host = u.Host
+		}
+		parts = append(parts, n.who+" on "+host)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -47,6 +47,10 @@ type MediaReport struct {
 	Audio     int    `json:"audioPackets"`
 	Video     int    `json:"videoPackets"`
 	Data      int    `json:"dataMessages"`
+	// RFC 4733 telephone-event packets and the digits they carried, in
+	// order (ends that cannot read them, such as Chromium, report none).
+	TonePackets int    `json:"tonePackets,omitempty"`
+	Tones       string `json:"tones,omitempty"`
 }
 
 // Result is the outcome of one scenario.
@@ -63,7 +67,14 @@ type Result struct {
 	Timings  Timings `json:"timings"`
 	// Ended is how the gateway ended the call for the party that was hung
 	// up (condition and code), when it did.
-	Ended       string       `json:"ended,omitempty"`
+	Ended string `json:"ended,omitempty"`
+	// DTMF says how the callee got the digits of the scenario's DTMF
+	// steps (in-band, counting telephone-event packets, or as signaling).
+	DTMF string `json:"dtmf,omitempty"`
+	// CallerNode and CalleeNode are the WebSocket URLs of the nodes the
+	// browser-dialect parties used, when the deployment has several.
+	CallerNode  string       `json:"callerNode,omitempty"`
+	CalleeNode  string       `json:"calleeNode,omitempty"`
 	CallerMedia *MediaReport `json:"callerMedia,omitempty"`
 	CalleeMedia *MediaReport `json:"calleeMedia,omitempty"`
 	Transcript  []Line       `json:"transcript,omitempty"`

@@ -30,6 +30,10 @@ const (
 	JsSIP   AgentKind = "jssip"   // JsSIP in headless Chromium on the gateway's SIP WebSocket listener
 	Stanza  AgentKind = "stanza"  // StanzaJS in headless Chromium on the harness's Prosody (WebSocket)
 	Baresip AgentKind = "baresip" // baresip, a native SIP UA with ICE and DTLS-SRTP
+	// PlainRTP is the harness's SIP UA with a plain-RTP media end (RTP/AVP,
+	// PCMU and telephone-event, no ICE, no DTLS), the way desk phones and
+	// trunks speak: the deployment must anchor its media (rtpengine).
+	PlainRTP AgentKind = "plain-rtp"
 )
 
 // ThirdParty reports whether the agent is a third-party client.
@@ -106,6 +110,15 @@ const (
 	// Linger keeps the answered call up for three of the deployment's
 	// dialog probe intervals: the call must stay up and media keep flowing.
 	Linger Step = "linger"
+	// Tones: the caller plays DTMF in-band (RFC 4733 telephone-event
+	// packets on its audio stream); the callee's media end must read the
+	// digits from such packets.
+	Tones Step = "tones"
+	// SignalDTMF: the caller sends DTMF as signaling (the browser
+	// dialect's dtmf message, SIP INFO); the callee must get the digits,
+	// as signaling or, where the gateway plays them into media it
+	// anchors, in-band.
+	SignalDTMF Step = "dtmf"
 )
 
 // Scenario is one declarative call description.

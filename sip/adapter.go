@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/sip/rtpengine"
 )
 
 // Adapter is the SIP side of sigbridge: a B2BUA whose legs join gateway
@@ -44,6 +45,7 @@ type Adapter struct {
 	dialogs   *dialogTable
 	flows     *flowTable
 	reg       *registrar
+	anchors   *anchors // nil: no rtpengine configured (anchor.go)
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -87,7 +89,17 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	if err := a.compile(); err != nil {
 		return nil, err
 	}
+	rm := rtpengine.NewMetrics(reg)
+	if len(cfg.RTPEngine.NG) > 0 {
+		var err error
+		if a.anchors, err = newAnchors(cfg.RTPEngine, a, rm); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.newUA(); err != nil {
+		if a.anchors != nil {
+			a.anchors.rtp.Close()
+		}
 		return nil, err
 	}
 	a.handleRequests()
@@ -111,6 +123,11 @@ func (a *Adapter) compile() error {
 	var err error
 	if a.routes, err = compileRoutes(a.cfg.Routes); err != nil {
 		return err
+	}
+	for _, r := range a.routes {
+		if r.anchored && len(a.cfg.RTPEngine.NG) == 0 {
+			return fmt.Errorf("%w: route %s has media: rtpengine but no rtpengine.ng is configured", ErrConfig, r.name)
+		}
 	}
 	if a.trusted, err = parsePrefixes(a.cfg.TrustedSources); err != nil {
 		return err
@@ -181,6 +198,13 @@ func (a *Adapter) Start(ctx context.Context) error {
 	if len(a.users) > 0 {
 		a.wg.Add(1)
 		go a.sweepLoop()
+	}
+	if a.anchors != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.anchors.sweepLoop(a.ctx, a.log)
+		}()
 	}
 	a.log.Info("sip listening", "addrs", a.addrs, "host", a.cfg.Host)
 	return nil

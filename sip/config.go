@@ -86,6 +86,53 @@ type Config struct {
 	RegistrarMinExpires     time.Duration `yaml:"registrar_min_expires"`
 	RegistrarMaxExpires     time.Duration `yaml:"registrar_max_expires"`
 	RegistrarDefaultExpires time.Duration `yaml:"registrar_default_expires"`
+
+	// RTPEngine anchors media in rtpengine (anchor.go). It is the
+	// configuration file's top-level rtpengine block, copied here by the
+	// caller; no NG address means off.
+	RTPEngine RTPEngineConfig `yaml:"-"`
+}
+
+// RTPEngineConfig is the top-level rtpengine block: the ng control
+// addresses of one or more rtpengine instances (first healthy one takes a
+// new call; empty: no anchoring) and the ng request timeout.
+type RTPEngineConfig struct {
+	NG []string `yaml:"ng"`
+	// Timeout bounds one ng request, retransmissions included (default 1 s).
+	Timeout time.Duration `yaml:"timeout"`
+	// PingInterval is how often every instance is pinged (default 5 s).
+	PingInterval time.Duration `yaml:"ping_interval"`
+	// SweepInterval is how often the sessions rtpengine holds are listed
+	// and those no live call owns are deleted (default 60 s).
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// InjectDTMF plays a browser's dtmf messages on anchored calls in-band
+	// through rtpengine ("play DTMF") instead of sending SIP INFO. It makes
+	// rtpengine decode and re-encode all audio of anchored calls (its
+	// inject-DTMF flag), at a CPU cost and with new SSRCs (default false).
+	InjectDTMF bool `yaml:"inject_dtmf"`
+}
+
+// RTPEngine defaults.
+const (
+	DefaultRTPEngineTimeout       = time.Second
+	DefaultRTPEnginePingInterval  = 5 * time.Second
+	DefaultRTPEngineSweepInterval = 60 * time.Second
+)
+
+// DefaultRTPEngineConfig is the rtpengine block's default: off.
+func DefaultRTPEngineConfig() RTPEngineConfig { return RTPEngineConfig{}.withDefaults() }
+
+func (c RTPEngineConfig) withDefaults() RTPEngineConfig {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultRTPEngineTimeout
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultRTPEnginePingInterval
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = DefaultRTPEngineSweepInterval
+	}
+	return c
 }
 
 // Route allows calls to the targets it matches and says how to reach them.
@@ -114,7 +161,17 @@ type Route struct {
 	// AllowPrivate lets this route reach loopback, private and link-local
 	// hosts (lab and test setups only).
 	AllowPrivate bool `yaml:"allow_private"`
+	// Media is direct (default: the SIP peer speaks ICE and DTLS-SRTP
+	// itself) or rtpengine (anchored: the peer gets plain RTP/AVP through
+	// rtpengine, which needs the top-level rtpengine block).
+	Media string `yaml:"media"`
 }
+
+// Route media modes.
+const (
+	MediaDirect    = "direct"
+	MediaRTPEngine = "rtpengine"
+)
 
 // InboundUser is a digest identity that may call in from anywhere.
 type InboundUser struct {
@@ -217,6 +274,7 @@ func (c Config) withDefaults() Config {
 		c.DialogProbeTimeout = DefaultDialogProbeTimeout
 	}
 	c = c.registrarDefaults()
+	c.RTPEngine = c.RTPEngine.withDefaults()
 	if c.Host == "" {
 		c.Host = defaultHost(c.Listen)
 	}

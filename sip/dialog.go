@@ -22,10 +22,11 @@ const (
 
 // reinviteResult is the outcome of our re-INVITE, fed back into the leg.
 type reinviteResult struct {
-	sd  *sdp.SessionDescription
-	req *sip.Request
-	res *sip.Response
-	err error
+	sd   *sdp.SessionDescription // the call's offer (retried after 491)
+	sent *sdp.SessionDescription // what went to the peer (rtpengine's, when anchored)
+	req  *sip.Request
+	res  *sip.Response
+	err  error
 }
 
 // retryReinvite resends an offer after a 491 back-off.
@@ -137,7 +138,7 @@ func (l *legCore) onReinvite(r *inRequest) {
 		return
 	}
 	if err == nil {
-		err = checkWebRTC(sd)
+		err = l.checkRemote(sd)
 	}
 	if err != nil {
 		l.a.reply(r.req, r.tx, 488, "Not Acceptable Here", l.a.warning("offer not usable"))
@@ -152,9 +153,18 @@ func (l *legCore) onReinvite(r *inRequest) {
 		l.send2xx(r, l.localSDP)
 		return
 	}
+	offer := sd
+	if l.anchor != nil {
+		if offer, err = l.anchor.toWeb(l.ctx, sd, true); err != nil {
+			l.log.Warn("anchored re-offer failed", "err", err)
+			l.a.reply(r.req, r.tx, 503, "Service Unavailable", l.a.warning("media relay unavailable"))
+			r.finish()
+			return
+		}
+	}
 	l.noteRemote(sd)
 	l.reinvIn = r
-	l.post(gateway.Offer{SDP: sd})
+	l.post(gateway.Offer{SDP: offer})
 }
 
 func (l *legCore) checkReinvite(req *sip.Request) *rejection {
@@ -190,6 +200,16 @@ func (l *legCore) answerReinvite(sd *sdp.SessionDescription) {
 		return
 	}
 	l.reinvIn = nil
+	if l.anchor != nil {
+		plain, err := l.anchor.toSIP(l.ctx, sd, false)
+		if err != nil {
+			l.log.Warn("anchored re-answer failed", "err", err)
+			l.a.reply(r.req, r.tx, 503, "Service Unavailable", l.a.warning("media relay unavailable"))
+			r.finish()
+			return
+		}
+		sd = plain
+	}
 	l.localSDP = sd
 	l.send2xx(r, sd)
 }
@@ -263,16 +283,25 @@ func (l *legCore) startReinvite(sd *sdp.SessionDescription) {
 		l.post(gateway.Failure{Code: 491, Reason: gateway.CondGeneralError, Text: "re-INVITE pending", Ref: "offer"})
 		return
 	}
+	sent := sd
+	if l.anchor != nil {
+		var err error
+		if sent, err = l.anchor.toSIP(l.ctx, sd, true); err != nil {
+			l.log.Warn("anchored re-offer failed", "err", err)
+			l.post(gateway.Failure{Code: 503, Reason: gateway.CondConnectivityError, Text: "media relay unavailable", Ref: "offer"})
+			return
+		}
+	}
 	l.reinvOut = true
 	req := sip.NewRequest(sip.INVITE, l.remoteTarget)
-	req.SetBody(sdpBytes(sd))
+	req.SetBody(sdpBytes(sent))
 	req.AppendHeader(contentTypeSDP())
 	req.AppendHeader(l.contactHeader())
 	go func() {
 		ctx, cancel := context.WithTimeout(l.ctx, reinviteTimeout)
 		defer cancel()
 		res, err := l.doInDialog(ctx, req)
-		_ = l.push(reinviteResult{sd: sd, req: req, res: res, err: err})
+		_ = l.push(reinviteResult{sd: sd, sent: sent, req: req, res: res, err: err})
 	}()
 }
 
@@ -303,7 +332,7 @@ func (l *legCore) reinviteAnswered(e reinviteResult) {
 	}
 	sd, err := sdpBody(e.res)
 	if err == nil {
-		err = checkWebRTC(sd)
+		err = l.checkRemote(sd)
 	}
 	if err != nil {
 		r := gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488, Text: "unusable answer"}
@@ -311,8 +340,18 @@ func (l *legCore) reinviteAnswered(e reinviteResult) {
 		l.hangup(r)
 		return
 	}
-	l.localSDP = e.sd
+	l.localSDP = e.sent
 	l.noteRemote(sd)
+	if l.anchor != nil {
+		web, err := l.anchor.toWeb(l.ctx, sd, false)
+		if err != nil {
+			l.log.Warn("anchored re-answer failed; ending the call", "err", err)
+			l.sendBye(reasonAnchor)
+			l.hangup(reasonAnchor)
+			return
+		}
+		sd = web
+	}
 	l.post(gateway.Answer{SDP: sd})
 }
 

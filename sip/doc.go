@@ -38,13 +38,24 @@
 // check (TrustedSources, else a digest challenge against InboundUsers), the
 // offer (an offerless INVITE is refused with 488 and
 // `Warning: 399 <host> "offerless INVITE not supported"`; an SDP without
-// ICE and DTLS-SRTP gets 488 too, since sigbridge has no media anchor), the
+// ICE and DTLS-SRTP gets 488 too, unless rtpengine is configured: then a
+// plain-RTP offer is anchored, see below), the
 // target (an Account's AOR reaches its LocalUser, any other user part is a
 // router target, but never sip: or tel:, so SIP cannot hairpin back out),
 // and the per-caller limits (503 + Retry-After). 180 on the callee's first
 // ringing, 200 with the callee's complete answer retransmitted until the
 // ACK, CANCEL answered 200 + 487 (by sipgo) with a cancel Hangup on the
 // other leg.
+//
+// # Media anchoring
+//
+// With Config.RTPEngine set (anchor.go, client in sip/rtpengine), calls on
+// a route with media: rtpengine and inbound plain-RTP offers are anchored:
+// each SDP of such a leg passes through rtpengine's ng offer/answer, plain
+// RTP (RTP/AVP, no ICE, no DTLS, RTCP demultiplexed) toward the SIP peer,
+// ICE and DTLS-SRTP toward the call; re-offers too. Every end of the leg
+// deletes the session (legCore.finish); a periodic list deletes sessions
+// of ours no live leg owns. rtpengine unreachable: 503.
 //
 // # Flows and the registrar
 //
@@ -80,14 +91,16 @@
 // uas.go, dialog.go (confirmed phase), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
-// from InboundUsers), fork.go (calls to registered users), sdp.go, reason.go (RFC 3326),
+// from InboundUsers), fork.go (calls to registered users), bindingwatch.go
+// (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread), udpsock.go and udpsock_linux.go (the UDP
 // listener's buffer sizes, forced past the kernel's cap where allowed, and
-// its reader count).
-// Package siptest holds a WebRTC-capable SIP endpoint and a browser-like
-// stream UA (WS/TCP/TLS, Contact host "<random>.invalid") for tests;
+// its reader count), anchor.go (media through rtpengine).
+// Package siptest holds a WebRTC-capable SIP endpoint, a plain-RTP phone
+// (PlainUA) and a browser-like stream UA (WS/TCP/TLS, Contact host
+// "<random>.invalid") for tests;
 // internal/loadgw is the load harness of README.md.
 package sip

@@ -35,13 +35,16 @@ var errBadDTMF = errors.New("sip: bad DTMF body")
 type dtmfOut struct {
 	queue    []gateway.DTMF // one digit each
 	inFlight bool
+	infoOnly bool // rtpengine refused play DTMF: INFO for the rest of the call
 }
 
 // dtmfResult is the outcome of one INFO we sent, fed back into the leg.
 type dtmfResult struct {
-	digit string
-	res   *sip.Response
-	err   error
+	digit  string
+	ev     gateway.DTMF
+	played bool // through rtpengine (anchored call), not INFO
+	res    *sip.Response
+	err    error
 }
 
 // onInfo answers an in-dialog INFO: DTMF bodies become a DTMF event, an
@@ -175,6 +178,29 @@ func (l *legCore) nextDTMF() {
 	ev := l.dtmf.queue[0]
 	l.dtmf.queue = l.dtmf.queue[1:]
 	l.dtmf.inFlight = true
+	if l.anchor != nil && l.anchor.set.cfg.InjectDTMF && !l.dtmf.infoOnly {
+		l.playDTMF(ev)
+		return
+	}
+	l.sendInfo(ev)
+}
+
+// playDTMF injects the digit in-band through rtpengine (an anchored call):
+// an RFC 4733 telephone-event when the SIP peer negotiated one, else a
+// tone. When rtpengine refuses, this digit and every later one of the call
+// go as INFO instead.
+func (l *legCore) playDTMF(ev gateway.DTMF) {
+	x := l.anchor
+	go func() {
+		ctx, cancel := context.WithTimeout(l.ctx, 2*x.timeout)
+		defer cancel()
+		err := x.playDTMF(ctx, ev.Digits, ev.Duration)
+		_ = l.push(dtmfResult{digit: ev.Digits, ev: ev, played: true, err: err})
+	}()
+}
+
+// sendInfo sends one digit as INFO.
+func (l *legCore) sendInfo(ev gateway.DTMF) {
 	req := sip.NewRequest(sip.INFO, l.remoteTarget)
 	req.SetBody(fmt.Appendf(nil, "Signal=%s\r\nDuration=%d\r\n", ev.Digits, ev.Duration.Milliseconds()))
 	req.AppendHeader(sip.NewHeader("Content-Type", ctDTMFRelay))
@@ -190,7 +216,16 @@ func (l *legCore) nextDTMF() {
 // finishDTMF logs a refused INFO (the call goes on) and sends the next digit.
 func (l *legCore) finishDTMF(r dtmfResult) {
 	l.dtmf.inFlight = false
+	if r.played && r.err != nil {
+		l.log.Warn("rtpengine play DTMF failed; sending DTMF as INFO from now on", "digit", r.digit, "err", r.err)
+		l.dtmf.infoOnly = true
+		l.dtmf.inFlight = true
+		l.sendInfo(r.ev)
+		return
+	}
 	switch {
+	case r.played:
+		l.log.Debug("DTMF played through rtpengine", "digit", r.digit)
 	case r.err != nil:
 		l.log.Info("DTMF INFO failed", "digit", r.digit, "err", r.err)
 	case r.res.StatusCode >= 300:

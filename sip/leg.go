@@ -70,6 +70,7 @@ type legCore struct {
 	flow         flow                // the connection of the dialog (flow.go)
 	flowKey      string              // flow table key, once bound
 	sink         func(gateway.Event) // where post goes instead of the call (fork branches)
+	anchor       *anchor             // media through rtpengine (anchor.go), else nil
 }
 
 func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
@@ -150,6 +151,10 @@ func (l *legCore) finish() {
 		l.reinvIn.finish()
 	}
 	l.cancel()
+	if l.anchor != nil {
+		l.anchor.close(l.log)
+		l.anchor = nil
+	}
 	l.release()
 	close(l.done)
 	l.a.removeLeg(l)

@@ -26,6 +26,7 @@ type route struct {
 	password     string
 	numbers      *regexp.Regexp
 	allowPrivate bool
+	anchored     bool // media: rtpengine
 }
 
 // egressPlan is where and how one outbound call goes.
@@ -75,6 +76,13 @@ func compileRoute(r Route) (*route, error) {
 		if c.numbers, err = regexp.Compile(r.Numbers); err != nil {
 			return nil, err
 		}
+	}
+	switch strings.ToLower(strings.TrimSpace(r.Media)) {
+	case "", MediaDirect:
+	case MediaRTPEngine:
+		c.anchored = true
+	default:
+		return nil, fmt.Errorf("media %q (want %s or %s)", r.Media, MediaDirect, MediaRTPEngine)
 	}
 	if c.transport, err = transportName(r.Transport); err != nil {
 		return nil, err

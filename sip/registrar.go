@@ -53,9 +53,10 @@ type contactChange struct {
 
 // registrar holds the bindings of every user. Safe for concurrent use.
 type registrar struct {
-	mu    sync.Mutex
-	users map[string][]*binding
-	gauge prometheus.Gauge
+	mu     sync.Mutex
+	users  map[string][]*binding
+	gauge  prometheus.Gauge
+	notify *presenceQueue // WatchBindings (bindingwatch.go), or nil
 }
 
 func newRegistrar(g prometheus.Gauge) *registrar {
@@ -134,6 +135,9 @@ func (r *registrar) removeAll(user string) {
 
 // set replaces user's bindings; r.mu is held.
 func (r *registrar) set(user string, bs []*binding) {
+	if before := len(r.users[user]) > 0; r.notify != nil && before != (len(bs) > 0) {
+		r.notify.push(user, !before)
+	}
 	if len(bs) == 0 {
 		delete(r.users, user)
 	} else {

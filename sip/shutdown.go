@@ -108,5 +108,8 @@ func (a *Adapter) stop() error {
 	a.closeListeners()
 	a.mu.Unlock()
 	waitGroup(&a.wg, closeWait)
+	if a.anchors != nil {
+		a.anchors.rtp.Close()
+	}
 	return a.ua.Close()
 }

@@ -206,6 +206,11 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	}
 	l.cancelInvite = cancel
 	l.mu.Unlock()
+	if l.plan.route != nil && l.plan.route.anchored {
+		if sd = l.anchorOffer(ctx, sd); sd == nil {
+			return false
+		}
+	}
 	req := l.buildInvite(sd)
 	if l.plan.route.transport == "" && len(req.String()) > udpMaxRequest {
 		l.transport = "TCP"
@@ -393,7 +398,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		sd, err = l.early, nil
 	}
 	if err == nil {
-		err = checkWebRTC(sd)
+		err = l.checkRemote(sd)
 	}
 	if err != nil {
 		r := gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488, Text: "unusable answer"}
@@ -403,8 +408,33 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		return false
 	}
 	l.noteRemote(sd)
+	if l.anchor != nil {
+		web, err := l.anchor.toWeb(l.ctx, sd, false)
+		if err != nil {
+			l.log.Warn("anchored answer failed; ending the call", "err", err)
+			l.sendBye(reasonAnchor)
+			l.hangup(reasonAnchor)
+			return false
+		}
+		sd = web
+	}
 	l.post(gateway.Answer{SDP: sd})
 	return true
+}
+
+// anchorOffer passes the call's offer through rtpengine for a route with
+// media: rtpengine; nil (the leg hung up with 503) when rtpengine fails.
+func (l *outLeg) anchorOffer(ctx context.Context, sd *sdp.SessionDescription) *sdp.SessionDescription {
+	l.anchor = l.a.anchors.newAnchor()
+	l.log = l.log.With("rtpengine-call", l.anchor.callID)
+	plain, err := l.anchor.toSIP(ctx, sd, true)
+	if err != nil {
+		l.log.Warn("outbound call needs rtpengine, which failed", "err", err)
+		l.a.m.call("out", 503)
+		l.hangup(reasonAnchor)
+		return nil
+	}
+	return plain
 }
 
 func (l *outLeg) setRemote(res *sip.Response) {

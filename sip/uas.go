@@ -26,6 +26,7 @@ type inCall struct {
 	caller  string
 	target  string
 	offer   *sdp.SessionDescription
+	anchor  bool // a plain-RTP offer, anchored in rtpengine (anchor.go)
 	release func()
 }
 
@@ -70,7 +71,7 @@ func (a *Adapter) admit(req *sip.Request) (inCall, *rejection) {
 	if rej != nil {
 		return inCall{}, rej
 	}
-	offer, rej := a.inboundOffer(req)
+	offer, anchor, rej := a.inboundOffer(req)
 	if rej != nil {
 		return inCall{}, rej
 	}
@@ -82,7 +83,7 @@ func (a *Adapter) admit(req *sip.Request) (inCall, *rejection) {
 	if err != nil {
 		return inCall{}, a.unavailable("limit")
 	}
-	return inCall{caller: caller, target: target, offer: offer, release: release}, nil
+	return inCall{caller: caller, target: target, offer: offer, anchor: anchor, release: release}, nil
 }
 
 func (a *Adapter) isLoop(req *sip.Request) bool {
@@ -98,23 +99,27 @@ func (a *Adapter) unavailable(deny string) *rejection {
 		hdrs: []sip.Header{sip.NewHeader("Retry-After", secs)}}
 }
 
-// inboundOffer parses and checks the INVITE's SDP offer.
-func (a *Adapter) inboundOffer(req *sip.Request) (*sdp.SessionDescription, *rejection) {
+// inboundOffer parses and checks the INVITE's SDP offer. A plain-RTP
+// offer is anchored (true) when rtpengine is configured, else refused.
+func (a *Adapter) inboundOffer(req *sip.Request) (*sdp.SessionDescription, bool, *rejection) {
 	sd, err := sdpBody(req)
 	switch {
 	case errors.Is(err, errNoSDP):
-		return nil, a.notAcceptable("offerless INVITE not supported", "offerless")
+		return nil, false, a.notAcceptable("offerless INVITE not supported", "offerless")
 	case errors.Is(err, errUnsupportedBody):
-		return nil, &rejection{code: 415, reason: "Unsupported Media Type",
+		return nil, false, &rejection{code: 415, reason: "Unsupported Media Type",
 			hdrs: []sip.Header{sip.NewHeader("Accept", "application/sdp")}}
 	case err != nil:
 		code, _ := gateway.Status(err)
-		return nil, &rejection{code: code, reason: statusText(code), hdrs: []sip.Header{a.warning("malformed SDP")}}
+		return nil, false, &rejection{code: code, reason: statusText(code), hdrs: []sip.Header{a.warning("malformed SDP")}}
 	}
 	if err := checkWebRTC(sd); err != nil {
-		return nil, a.notAcceptable("offer needs ICE and DTLS-SRTP", "no-webrtc")
+		if a.anchors != nil && isPlainRTP(sd) {
+			return sd, true, nil
+		}
+		return nil, false, a.notAcceptable("offer needs ICE and DTLS-SRTP", "no-webrtc")
 	}
-	return sd, nil
+	return sd, false, nil
 }
 
 func (a *Adapter) notAcceptable(text, deny string) *rejection {
@@ -164,7 +169,13 @@ func (a *Adapter) refuse(req *sip.Request, tx sip.ServerTransaction, rej *reject
 func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic inCall) {
 	leg := newInLeg(a, sess, req, ic.release)
 	leg.noteRemote(ic.offer)
-	call, err := a.gw.Place(leg.ctx, gateway.PlaceRequest{Caller: leg, From: ic.caller, Target: ic.target, Offer: ic.offer})
+	offer := ic.offer
+	if ic.anchor {
+		if offer = leg.anchorOffer(ic.offer); offer == nil {
+			return
+		}
+	}
+	call, err := a.gw.Place(leg.ctx, gateway.PlaceRequest{Caller: leg, From: ic.caller, Target: ic.target, Offer: offer})
 	if err != nil {
 		leg.placeFailed(err)
 		return
@@ -304,8 +315,36 @@ func (l *inLeg) earlyRequest(r *inRequest) {
 	l.a.reply(r.req, r.tx, 491, "Request Pending")
 }
 
+// anchorOffer passes a plain-RTP offer through rtpengine; nil (the INVITE
+// refused with 503, the leg finished) when rtpengine fails.
+func (l *inLeg) anchorOffer(sd *sdp.SessionDescription) *sdp.SessionDescription {
+	l.anchor = l.a.anchors.newAnchor()
+	l.log = l.log.With("rtpengine-call", l.anchor.callID)
+	web, err := l.anchor.toWeb(l.ctx, sd, true)
+	if err == nil {
+		return web
+	}
+	defer l.finish()
+	l.log.Warn("inbound plain-RTP call needs rtpengine, which failed", "err", err)
+	l.a.m.deny("in", "rtpengine")
+	rej := l.a.unavailable("rtpengine")
+	l.respond(503, append(rej.hdrs, l.a.warning("media relay unavailable"))...)
+	return nil
+}
+
 // answer sends the callee's answer in a 200 and waits for the ACK.
 func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
+	if l.anchor != nil {
+		plain, err := l.anchor.toSIP(l.ctx, sd, false)
+		if err != nil {
+			l.log.Warn("anchored answer failed; refusing the call", "err", err)
+			rej := l.a.unavailable("rtpengine")
+			l.respond(503, append(rej.hdrs, l.a.warning("media relay unavailable"))...)
+			l.hangup(reasonAnchor)
+			return false
+		}
+		sd = plain
+	}
 	res := sip.NewSDPResponseFromRequest(l.sess.InviteRequest, sdpBytes(sd))
 	res.AppendHeader(l.contactHeader())
 	l.register()

@@ -142,7 +142,7 @@ func inprocSide(b *testing.B, h *harness, name string) benchSide {
 	c := &conn{s: h.srv, ctx: ctx, cancel: cancel, log: h.srv.log, out: newOutQueue(benchCfg.SendQueue),
 		done: make(chan struct{}), writerDone: make(chan struct{}), onWake: func() { wake(ready) }}
 	c.id = h.srv.dir.add(c)
-	h.srv.dir.claim(c, name)
+	_, _ = h.srv.dir.claim(c, name)
 	var pending [][]byte
 	wait := func(typ string) {
 		marker := []byte(`{"type":"` + typ + `"`)

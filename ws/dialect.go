@@ -90,7 +90,7 @@ func (c *conn) login(want string) (string, error) {
 			return "", ErrRenameRate
 		}
 	}
-	return c.s.dir.claim(c, want), nil
+	return c.s.dir.claim(c, want)
 }
 
 // sendICEServers refreshes the ICE servers of extension clients after
@@ -305,8 +305,11 @@ func (c *conn) greet() {
 	}
 	if err := c.s.dir.claimFixed(c, c.identity); err != nil {
 		c.sendError(err, "", "")
-		c.closeWith(closeInfo{code: websocket.ClosePolicyViolation, text: "identity already connected", flush: true,
-			reason: gateway.ReasonDisconnected})
+		code, text := websocket.ClosePolicyViolation, "identity already connected"
+		if errors.Is(err, ErrDirectoryDown) {
+			code, text = websocket.CloseTryAgainLater, "user directory unavailable"
+		}
+		c.closeWith(closeInfo{code: code, text: text, flush: true, reason: gateway.ReasonDisconnected})
 		return
 	}
 	c.s.dir.loggedIn(c, false)

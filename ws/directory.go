@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -28,11 +29,18 @@ type directory struct {
 	peak    int                 // most connections since the maps were last rebuilt
 	release *memReleaser
 	lists   userlists // what clients are told about who is online
+
+	// With a cluster (registry.go): names are claimed in reg too;
+	// remote holds the names online on other nodes, pending the names
+	// being claimed here.
+	reg     Registry
+	remote  map[string]struct{}
+	pending map[string]struct{}
 }
 
 func newDirectory(mode string, interval time.Duration) *directory {
 	d := &directory{conns: map[*conn]struct{}{}, names: map[string]*conn{}, seen: map[string]struct{}{},
-		release: newMemReleaser()}
+		release: newMemReleaser(), remote: map[string]struct{}{}, pending: map[string]struct{}{}}
 	d.lists = userlists{mode: mode, interval: interval, d: d}
 	return d
 }
@@ -52,11 +60,31 @@ func (d *directory) remove(c *conn) {
 	defer d.mu.Unlock()
 	delete(d.conns, c)
 	if name := c.Name(); name != "" && d.names[name] == c {
-		delete(d.names, name)
-		d.lists.left(name)
+		d.dropNameLocked(name)
 		d.lists.request()
 	}
 	d.shrinkLocked()
+}
+
+// dropNameLocked forgets a local name: the registry releases it, and the
+// others learn it left unless another node has it too.
+func (d *directory) dropNameLocked(name string) {
+	delete(d.names, name)
+	if d.reg != nil {
+		d.reg.Release(name)
+	}
+	if _, elsewhere := d.remote[name]; !elsewhere {
+		d.lists.left(name)
+	}
+}
+
+// takenLocked reports whether name is in use here, on another node, or
+// being claimed.
+func (d *directory) takenLocked(name string) bool {
+	_, local := d.names[name]
+	_, remote := d.remote[name]
+	_, pending := d.pending[name]
+	return local || remote || pending
 }
 
 // shrinkLocked copies the maps of connections and names into new ones once
@@ -82,38 +110,83 @@ func copyMap[K comparable, V any](m map[K]V) map[K]V {
 	return out
 }
 
-// claimFixed logs c in under an authenticated identity.
+// claimFixed logs c in under an authenticated identity: ErrNameInUse if
+// that identity is connected here or on another node.
 func (d *directory) claimFixed(c *conn, name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if other, ok := d.names[name]; ok && other != c {
 		return fmt.Errorf("%w: %s", ErrNameInUse, name)
 	}
+	if d.reg != nil {
+		if err := d.registryClaimLocked(c, name); err != nil {
+			return err
+		}
+	}
 	d.setNameLocked(c, name)
 	return nil
 }
 
-// claim logs c in under the wanted name or, if that is invalid or taken, a
-// name derived from it (MDN semantics). It returns the name c got; the
-// caller then calls loggedIn, which sends the user list.
-func (d *directory) claim(c *conn, want string) string {
+// claim logs c in under the wanted name or, if that is invalid or taken
+// (here or on another node), a name derived from it (MDN semantics). It
+// returns the name c got; the caller then calls loggedIn, which sends the
+// user list. Only a cluster registry that cannot be reached is an error.
+func (d *directory) claim(c *conn, want string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !gateway.IsUserName(want) {
 		want = "user" + strconv.FormatInt(c.id, 10)
 	}
 	if cur := c.Name(); cur == want {
-		return want
+		return want, nil
 	}
-	got := uniqueName(want, func(n string) bool { _, taken := d.names[n]; return taken })
-	d.setNameLocked(c, got)
-	return got
+	refused := map[string]bool{}
+	for range maxClaimTries {
+		got := uniqueName(want, func(n string) bool { return refused[n] || d.takenLocked(n) })
+		if d.reg == nil {
+			d.setNameLocked(c, got)
+			return got, nil
+		}
+		err := d.registryClaimLocked(c, got)
+		if err == nil {
+			d.setNameLocked(c, got)
+			return got, nil
+		}
+		if !errors.Is(err, ErrNameInUse) {
+			return "", err
+		}
+		refused[got] = true
+	}
+	return "", fmt.Errorf("%w: no free name near %q", ErrDirectoryDown, want)
+}
+
+// registryClaimLocked claims name in the cluster registry. It unlocks
+// d.mu during the claim (a network round trip), holding the name as
+// pending, and locks it again; a connection closed meanwhile gives the
+// name back.
+func (d *directory) registryClaimLocked(c *conn, name string) error {
+	d.pending[name] = struct{}{}
+	d.mu.Unlock()
+	err := d.registryClaim(name)
+	d.mu.Lock()
+	delete(d.pending, name)
+	if err != nil {
+		return err
+	}
+	if _, open := d.conns[c]; !open {
+		d.reg.Release(name)
+		return fmt.Errorf("%w: connection closed while logging in", errConnGone)
+	}
+	if other, ok := d.names[name]; ok && other != c {
+		d.reg.Release(name) // cannot happen while pending guards it; keep the local owner
+		return fmt.Errorf("%w: %s", ErrNameInUse, name)
+	}
+	return nil
 }
 
 func (d *directory) setNameLocked(c *conn, name string) {
 	if old := c.Name(); old != "" && d.names[old] == c {
-		delete(d.names, old)
-		d.lists.left(old)
+		d.dropNameLocked(old)
 	}
 	d.names[name] = c
 	d.lists.joined(name)

@@ -31,7 +31,7 @@ func TestDirectoryLookup(t *testing.T) {
 	if _, err := d.lookup("alice"); err == nil || !isErr(err, gateway.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
-	if got := d.claim(c, "alice"); got != "alice" {
+	if got, _ := d.claim(c, "alice"); got != "alice" {
 		t.Fatalf("claim %q", got)
 	}
 	if got, err := d.lookup("alice"); err != nil || got != c {

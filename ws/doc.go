@@ -42,6 +42,18 @@
 // message and queues it. Server.Dial is the gateway.Dialer for user names:
 // it creates the callee leg on the user's connection.
 //
+// # Several nodes
+//
+// With Server.UseRegistry (registry.go; cmd/sigbridge backs it with package
+// cluster) the directory is shared: a name is claimed in the registry as
+// well, so it is unique across nodes (taken elsewhere: rejectusername with
+// a derived name, or 409 for an authenticated identity), and other nodes'
+// users come and go in the user list like local ones. The claim is a
+// network round trip made without directory.mu held (the name is pending
+// meanwhile); an unreachable registry refuses logins with 503. Calls to
+// another node's users are routed by the router's dialer (cluster's
+// RemoteDialer), not here: Dial only ever finds local connections.
+//
 // # Concurrency
 //
 // Each connection has one reader at a time: it parses, checks and handles

@@ -21,6 +21,9 @@ var (
 	ErrNoSuchCall      = errors.New("no such call")
 	ErrBusyRenaming    = errors.New("cannot change name during a call")
 	ErrRenameRate      = errors.New("too many renames")
+	// ErrDirectoryDown: the cluster's shared directory is unreachable, so
+	// no name can be given out (registry.go).
+	ErrDirectoryDown = errors.New("user directory unavailable; try again later")
 )
 
 var statusTable = []struct {
@@ -38,6 +41,7 @@ var statusTable = []struct {
 	{ErrNoSuchCall, 481, gateway.CondGeneralError},
 	{ErrBusyRenaming, 409, gateway.CondGeneralError},
 	{ErrRenameRate, 429, gateway.CondGeneralError},
+	{ErrDirectoryDown, 503, gateway.CondConnectivityError},
 }
 
 // gatewaySentinels are the errors of package gateway whose text may be sent

@@ -42,6 +42,8 @@ type Server struct {
 	upgrader websocket.Upgrader
 	handler  http.Handler
 
+	stopWatch func() // ends the registry watch (UseRegistry)
+
 	mu      sync.Mutex // orders admit against Shutdown
 	closing atomic.Bool
 	wg      sync.WaitGroup // one per connection
@@ -200,6 +202,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, c := range s.dir.all() {
 		c.closeWith(goingAway())
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
 	}
 	done := make(chan struct{})
 	go func() {

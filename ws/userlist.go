@@ -159,6 +159,9 @@ func (u *userlists) diff() (gone, came []string) {
 	}
 	for name, was := range before {
 		_, is := u.d.names[name]
+		if _, remote := u.d.remote[name]; remote {
+			is = true
+		}
 		switch {
 		case was && !is:
 			gone = append(gone, name)

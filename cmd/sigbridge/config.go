@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sigbridge/sigbridge/cluster"
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/ws"
@@ -32,6 +33,11 @@ type Config struct {
 	WS             ws.Config      `yaml:"ws"`
 	SIP            sip.Config     `yaml:"sip"`
 	XMPP           xmpp.Config    `yaml:"xmpp"`
+	// RTPEngine anchors media for plain-RTP SIP peers (sip/README.md).
+	RTPEngine sip.RTPEngineConfig `yaml:"rtpengine"`
+	// Cluster makes this process one node of several (package cluster);
+	// without nats URLs it is a single process.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // sipOff as sip.listen (or --sip) turns the SIP adapter off.
@@ -41,7 +47,9 @@ func (c Config) sipEnabled() bool { return c.SIP.Listen != sipOff }
 
 func defaultConfig() Config {
 	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
-		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen}}
+		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen},
+		RTPEngine: sip.DefaultRTPEngineConfig(),
+		Cluster:   cluster.DefaultConfig()}
 }
 
 // loadConfig reads a YAML file over the defaults, rejecting unknown keys.
@@ -70,6 +78,9 @@ func (c Config) validate() error {
 		return errors.New("config: drain_timeout is negative")
 	}
 	if err := c.WS.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Cluster.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	for _, h := range c.AllowedHosts {

@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	sigbridge [serve] [--config FILE] [--http ADDR] [--log-level LEVEL]
+//	sigbridge [serve] [--config FILE] [--http ADDR] [--log-level LEVEL] [--nats URLS --node NAME]
 //	sigbridge version
 //	sigbridge sdp2jingle | jingle2sdp   (SDP <-> Jingle on stdin/stdout)
 //
@@ -12,6 +12,11 @@
 // SIGTERM or SIGINT drains: new calls are refused (503), live calls get until
 // shortly before the drain deadline and are then hung up; SIP BYEs, CANCELs
 // and final answers complete before the exit.
+//
+// With cluster.nats (or --nats) the process is one node of a cluster
+// (cluster.go): the browser directory is shared through package cluster's
+// registry, other nodes' users are reached through remote legs, /readyz
+// follows NATS and every metric has the label node.
 //
 // SIGBRIDGE_PPROF=host:port serves Go's profiler (/debug/pprof/) on a
 // listener of its own, for performance work (pprof.go, docs/PERFORMANCE.md).

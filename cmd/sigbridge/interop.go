@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,14 +18,15 @@ import (
 
 // interopFlags are the flags of `sigbridge interop`.
 type interopFlags struct {
-	ws, sip, sipListen, sipDomain                  string
+	ws                                             []string
+	sip, sipListen, sipDomain                      string
 	xmpp, xmppPassword, xmppPeer, xmppPeerPassword string
 	xmppServer, xmppComponent                      string
 	run, jsonFile, htmlFile, logLevel              string
 	sigbridge, chromium, sipp, prosody, dir        string
-	baresip, clients, clientAddr                   string
+	baresip, clients, clientAddr, rtpengine        string
 	ringTimeout, vanishTimeout, timeout            time.Duration
-	negativeControl, list                          bool
+	negativeControl, list, plainRTP                bool
 }
 
 const interopUsage = `usage: sigbridge interop [flags]
@@ -41,7 +43,15 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 	fs := flag.NewFlagSet("interop", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() { fmt.Fprint(errOut, interopUsage); fs.PrintDefaults() }
-	fs.StringVar(&f.ws, "ws", "", "browser dialect WebSocket URL of a deployment (ws://host:port/ws)")
+	fs.Func("ws", "browser dialect WebSocket URL of a deployment (ws://host:port/ws); repeat it or separate URLs with commas for the nodes of a cluster: each scenario puts its caller and callee on different nodes", func(v string) error {
+		for u := range strings.SplitSeq(v, ",") {
+			if u = strings.TrimSpace(u); u == "" {
+				return errors.New("empty URL")
+			}
+			f.ws = append(f.ws, u)
+		}
+		return nil
+	})
 	fs.StringVar(&f.sip, "sip", "", "SIP URI of a deployment's SIP side (sip:host:port)")
 	fs.StringVar(&f.sipListen, "sip-listen", "127.0.0.1:5072", "address of the harness's own SIP UA")
 	fs.StringVar(&f.sipDomain, "sip-domain", "", "host part the deployment routes to the harness's SIP callees (default: --sip-listen)")
@@ -66,6 +76,8 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 	fs.StringVar(&f.clients, "clients", "", "npm project of the third-party browser clients, installed with `npm ci` (interop/testdata/clients); bundled with its esbuild at start (default: none, their scenarios are unsupported)")
 	fs.StringVar(&f.clientAddr, "client-addr", "", "address outside 127/8 for the local deployment's third-party SIP clients (default: such an address on lo)")
 	fs.StringVar(&f.prosody, "prosody", "", "prosody binary for the local deployment's XMPP server (default: prosody on PATH; \"none\": no Jingle)")
+	fs.StringVar(&f.rtpengine, "rtpengine", "", "rtpengine binary for the local deployment's media relay (default: rtpengine on PATH; \"none\": no plain-RTP scenarios)")
+	fs.BoolVar(&f.plainRTP, "plain-rtp", false, "the deployment anchors plain-RTP SIP calls through rtpengine: it takes plain-RTP offers from the harness and routes sip:plainrtp-*@<sip-domain> with media: rtpengine")
 	fs.StringVar(&f.dir, "dir", "", "keep the local deployment's config and log in this directory")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "harness log level: debug, info, warn or error")
@@ -80,7 +92,7 @@ func parseInteropFlags(args []string, errOut io.Writer) (interopFlags, error) {
 }
 
 // external reports whether the flags name a deployment to test.
-func (f interopFlags) external() bool { return f.ws != "" || f.sip != "" || f.xmpp != "" }
+func (f interopFlags) external() bool { return len(f.ws) > 0 || f.sip != "" || f.xmpp != "" }
 
 // runInterop is `sigbridge interop`.
 func runInterop(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -102,7 +114,7 @@ func runInterop(ctx context.Context, args []string, out, errOut io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	log := newLogger(errOut, f.logLevel)
-	dep, stop, err := interopDeployment(ctx, f, log)
+	dep, stop, err := interopDeployment(ctx, f, log, scenarios)
 	if err != nil {
 		fmt.Fprintln(errOut, "sigbridge interop:", err)
 		return 1
@@ -143,7 +155,7 @@ func interopScenarios(f interopFlags) ([]interop.Scenario, error) {
 
 // interopDeployment starts the local deployment, or describes the external
 // one from the flags. stop releases what was started.
-func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (interop.Deployment, func(), error) {
+func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger, scs []interop.Scenario) (interop.Deployment, func(), error) {
 	clients, err := interopClients(ctx, f.clients)
 	if err != nil {
 		return interop.Deployment{}, nil, err
@@ -163,7 +175,7 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 		bin = exe
 	}
 	local, err := interop.StartLocal(ctx, interop.LocalOptions{Binary: bin, Dir: f.dir, Log: log,
-		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr})
+		Prosody: tool(f.prosody, "prosody"), ClientAddr: f.clientAddr, Rtpengine: rtpengineFor(f, scs)})
 	if err != nil {
 		return interop.Deployment{}, nil, err
 	}
@@ -171,6 +183,17 @@ func interopDeployment(ctx context.Context, f interopFlags, log *slog.Logger) (i
 	dep.Chromium, dep.SIPp = tool(f.chromium, "chromium"), tool(f.sipp, "sipp")
 	dep.Baresip, dep.Clients = tool(f.baresip, "baresip"), clients
 	return dep, func() { _ = local.Close() }, nil
+}
+
+// rtpengineFor is the rtpengine binary the local deployment starts: only
+// when a selected scenario has a plain-RTP phone.
+func rtpengineFor(f interopFlags, scs []interop.Scenario) string {
+	for _, s := range scs {
+		if s.Caller.Agent == interop.PlainRTP || s.Callee.Agent == interop.PlainRTP {
+			return tool(f.rtpengine, "rtpengine")
+		}
+	}
+	return ""
 }
 
 // interopClients bundles the third-party browser clients of --clients.
@@ -182,14 +205,20 @@ func interopClients(ctx context.Context, dir string) (*interop.Clients, error) {
 }
 
 func externalDeployment(f interopFlags) interop.Deployment {
-	dep := interop.Deployment{Name: deploymentName(f), WS: f.ws, RingTimeout: f.ringTimeout,
-		VanishTimeout: f.vanishTimeout}
+	dep := interop.Deployment{Name: deploymentName(f), RingTimeout: f.ringTimeout, VanishTimeout: f.vanishTimeout}
+	switch len(f.ws) {
+	case 0:
+	case 1:
+		dep.WS = f.ws[0]
+	default:
+		dep.WS, dep.WSNodes = f.ws[0], f.ws
+	}
 	if f.sip != "" {
 		domain := f.sipDomain
 		if domain == "" {
 			domain = f.sipListen
 		}
-		dep.SIP = &interop.SIPDeployment{Gateway: f.sip, Listen: f.sipListen, Domain: domain}
+		dep.SIP = &interop.SIPDeployment{Gateway: f.sip, Listen: f.sipListen, Domain: domain, PlainRTP: f.plainRTP}
 	}
 	if f.xmpp != "" {
 		dep.XMPP = &interop.XMPPDeployment{Server: f.xmppServer, Domain: jidDomain(f.xmpp), Component: f.xmppComponent,
@@ -201,7 +230,7 @@ func externalDeployment(f interopFlags) interop.Deployment {
 
 func deploymentName(f interopFlags) string {
 	var parts []string
-	for _, s := range []string{f.ws, f.sip, f.xmpp} {
+	for _, s := range append(slices.Clone(f.ws), f.sip, f.xmpp) {
 		if s != "" {
 			parts = append(parts, s)
 		}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +99,20 @@ func TestInteropFlags(t *testing.T) {
 	}
 	if code := runInterop(context.Background(), []string{"stray"}, &out, &errOut); code != 2 {
 		t.Errorf("stray argument: exit %d, want 2", code)
+	}
+	f, err := parseInteropFlags([]string{"--ws", "ws://a/ws,ws://b/ws", "--ws", "ws://c/ws"}, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := externalDeployment(f)
+	if want := []string{"ws://a/ws", "ws://b/ws", "ws://c/ws"}; !slices.Equal(dep.WSNodes, want) || dep.WS != want[0] {
+		t.Errorf("three --ws URLs: WS %q, WSNodes %q, want %q", dep.WS, dep.WSNodes, want)
+	}
+	if dep := externalDeployment(interopFlags{ws: []string{"ws://a/ws"}}); dep.WS != "ws://a/ws" || dep.WSNodes != nil {
+		t.Errorf("one --ws: WS %q, WSNodes %q", dep.WS, dep.WSNodes)
+	}
+	if _, err := parseInteropFlags([]string{"--ws", "ws://a/ws,"}, &errOut); err == nil {
+		t.Error("an empty URL in --ws was accepted")
 	}
 }
 

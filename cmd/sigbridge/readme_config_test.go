@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigbridge/sigbridge/cluster"
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/ws"
@@ -62,6 +63,16 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if d := ws.DefaultConfig().TURN; len(cfg.WS.TURN.URLs) != 0 || cfg.WS.TURN.SecretEnv != d.SecretEnv || cfg.WS.TURN.TTL != d.TTL {
 		t.Errorf("README shows ws.turn %+v, default %+v", cfg.WS.TURN, d)
+	}
+	if d := sip.DefaultRTPEngineConfig(); len(cfg.RTPEngine.NG) != 0 || cfg.RTPEngine.Timeout != d.Timeout ||
+		cfg.RTPEngine.PingInterval != d.PingInterval || cfg.RTPEngine.SweepInterval != d.SweepInterval ||
+		cfg.RTPEngine.InjectDTMF != d.InjectDTMF {
+		t.Errorf("README shows rtpengine %+v, default %+v", cfg.RTPEngine, d)
+	}
+	if d := cluster.DefaultConfig(); cfg.Cluster.Enabled() || cfg.Cluster.Node != "" || cfg.Cluster.HeartbeatInterval != d.HeartbeatInterval ||
+		cfg.Cluster.NodeTimeout != d.NodeTimeout || cfg.Cluster.DialTimeout != d.DialTimeout ||
+		cfg.Cluster.CallQueue != d.CallQueue || cfg.Cluster.Prefix != d.Prefix {
+		t.Errorf("README shows cluster %+v, default %+v", cfg.Cluster, d)
 	}
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sigbridge/sigbridge/cluster"
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/ws"
@@ -27,6 +28,7 @@ import (
 // serveFlags are the command-line overrides of the config file.
 type serveFlags struct {
 	config, http, sip, logLevel string
+	node, nats                  string
 }
 
 func parseServeFlags(args []string, errOut io.Writer) (serveFlags, error) {
@@ -37,6 +39,8 @@ func parseServeFlags(args []string, errOut io.Writer) (serveFlags, error) {
 	fs.StringVar(&f.http, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
 	fs.StringVar(&f.sip, "sip", "", `SIP UDP+TCP listen address (default 127.0.0.1:5060; "off" disables SIP)`)
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&f.node, "node", "", "cluster node name (cluster.node)")
+	fs.StringVar(&f.nats, "nats", "", "comma-separated NATS URLs: run as a cluster node (cluster.nats)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -57,6 +61,10 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return 2
 	}
 	applyFlags(&cfg, f)
+	if err := cfg.Cluster.Validate(); err != nil {
+		fmt.Fprintln(errOut, "sigbridge:", err)
+		return 2
+	}
 	log := newLogger(errOut, cfg.LogLevel)
 	sip.RouteLibraryLogs(log) // sipgo's package-wide logger, once per process
 	startPprof(log)
@@ -77,6 +85,12 @@ func applyFlags(cfg *Config, f serveFlags) {
 	if f.logLevel != "" {
 		cfg.LogLevel = f.logLevel
 	}
+	if f.node != "" {
+		cfg.Cluster.Node = f.node
+	}
+	if f.nats != "" {
+		cfg.Cluster.NATS = splitURLs(f.nats)
+	}
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -89,16 +103,19 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // server is a running gateway with its adapters.
 type server struct {
-	cfg     Config
-	log     *slog.Logger
-	gw      *gateway.Gateway
-	ws      *ws.Server
-	sip     *sip.Adapter  // nil when SIP is off
-	xmpp    *xmpp.Adapter // nil when XMPP is not configured
-	reg     *prometheus.Registry
-	ready   atomic.Bool
-	httpSrv *http.Server
-	addr    string
+	cfg  Config
+	log  *slog.Logger
+	gw   *gateway.Gateway
+	ws   *ws.Server
+	sip  *sip.Adapter  // nil when SIP is off
+	xmpp *xmpp.Adapter // nil when XMPP is not configured
+	node *cluster.Node // nil when not part of a cluster
+	reg  *prometheus.Registry
+	// registerer is reg, or with a cluster reg with the label node=NAME.
+	registerer prometheus.Registerer
+	ready      atomic.Bool
+	httpSrv    *http.Server
+	addr       string
 
 	stopXMPP context.CancelFunc
 	xmppDone sync.WaitGroup
@@ -107,13 +124,19 @@ type server struct {
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := gateway.NewMetrics(reg)
+	registerer := nodeRegisterer(reg, cfg.Cluster)
+	metrics := gateway.NewMetrics(registerer)
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)
-	s := &server{cfg: cfg, log: log, gw: gw, reg: reg, stopXMPP: func() {}}
+	s := &server{cfg: cfg, log: log, gw: gw, reg: reg, registerer: registerer, stopXMPP: func() {}}
 	s.ws = ws.NewServer(cfg.WS, gw, log.With("adapter", "ws"), metrics)
-	if err := s.newAdapters(metrics); err != nil {
+	if err := s.joinCluster(); err != nil {
 		return nil, err
 	}
+	if err := s.newAdapters(metrics); err != nil {
+		_ = s.leaveCluster()
+		return nil, err
+	}
+	s.clusterEdge()
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: cfg.WS.HandshakeTimeout}
 	return s, nil
 }
@@ -121,7 +144,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 func (s *server) newAdapters(metrics *gateway.Metrics) error {
 	var err error
 	if s.cfg.sipEnabled() {
-		if s.sip, err = sip.New(s.cfg.SIP, s.gw, s.log, metrics, s.reg); err != nil {
+		sipCfg := s.cfg.SIP
+		sipCfg.RTPEngine = s.cfg.RTPEngine
+		if s.sip, err = sip.New(sipCfg, s.gw, s.log, metrics, s.registerer); err != nil {
 			return fmt.Errorf("sip: %w", err)
 		}
 	}
@@ -143,7 +168,7 @@ func (s *server) routes() http.Handler {
 }
 
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
-	if !s.ready.Load() || s.gw.Draining() {
+	if !s.ready.Load() || s.gw.Draining() || !s.clusterReady() {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
@@ -237,7 +262,7 @@ func (s *server) startXMPP() {
 	s.xmppDone.Add(1)
 	go func() {
 		defer s.xmppDone.Done()
-		if err := s.xmpp.Run(ctx); err != nil {
+		if err := s.runXMPP(ctx); err != nil {
 			s.log.Error("xmpp adapter stopped", "err", err)
 		}
 	}()
@@ -266,8 +291,9 @@ func (s *server) shutdown() error {
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelClose()
 	errs = append(errs, s.ws.Shutdown(closeCtx))
-	s.stopXMPP()
+	s.stopXMPP() // before leaving: the XMPP lease is released and the next holder is not refused
 	s.xmppDone.Wait()
+	errs = append(errs, s.leaveCluster())
 	errs = append(errs, s.httpSrv.Shutdown(closeCtx))
 	s.log.Info("stopped")
 	return errors.Join(errs...)

@@ -8,4 +8,9 @@
 // included, mDNS off) and sends an Opus-sized RTP packet every 20 ms once
 // ICE is connected, counting what it receives, so a test can insist that a
 // call exchanges packets rather than merely signals.
+//
+// PlainUA is the opposite: a SIP phone without WebRTC (RTP/AVP, no ICE, no
+// DTLS, G.711 and telephone-event) whose calls send and count real RTP on
+// loopback, the far end of calls anchored in rtpengine. It answers
+// re-INVITEs, can hold and resume, and can vanish without a BYE.
 package siptest

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+
+	"github.com/sigbridge/sigbridge/cluster"
+	"github.com/sigbridge/sigbridge/gateway"
+)
+
+// The adapters at the edge of a cluster (sip/README.md and xmpp/README.md,
+// "Clusters"): SIP registrations are shared through the registry, and the
+// XMPP component runs on one node at a time.
+
+// clusterEdge, with a cluster, routes sip: calls to registrar users whose
+// bindings are on another node to that node, and xmpp: calls to the node
+// holding the XMPP stream. Without one it does nothing.
+func (s *server) clusterEdge() {
+	if s.node == nil {
+		return
+	}
+	if s.sip != nil {
+		locate := s.node.ShareSIPBindings(context.Background(), s.sip)
+		s.gw.Router().Handle(gateway.SchemeSIP,
+			egressDialer{s.node.RemoteDialer(gateway.SchemeSIP, s.sip, locate), s.sip})
+	}
+	if s.xmpp != nil {
+		locate := s.node.LeaderLocator(cluster.KindXMPPComponent, s.xmpp.Address().String())
+		s.gw.Router().Handle(gateway.SchemeXMPP, s.node.RemoteDialer(gateway.SchemeXMPP, s.xmpp, locate))
+	}
+}
+
+// runXMPP runs the XMPP adapter until ctx ends. In a cluster it runs only
+// on the node that holds the lease on its address (the component domain,
+// or in client mode the account's bare JID, whose calls would otherwise
+// reach every node's login): the others campaign, and one takes over
+// within the node timeout when the holder dies.
+func (s *server) runXMPP(ctx context.Context) error {
+	if s.node == nil {
+		return s.xmpp.Run(ctx)
+	}
+	s.node.Lead(ctx, cluster.KindXMPPComponent, s.xmpp.Address().String(), func(lctx context.Context) {
+		if err := s.xmpp.Run(lctx); err != nil {
+			s.log.Error("xmpp adapter stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// egressDialer keeps the SIP adapter's egress policy visible on the
+// cluster's dialer: the XMPP adapter asks the router's dialer for it
+// (CheckEgress) to refuse a proposal before it answers proceed.
+type egressDialer struct {
+	gateway.Dialer
+	egress interface {
+		CheckEgress(from string, t gateway.Target) error
+	}
+}
+
+func (d egressDialer) CheckEgress(from string, t gateway.Target) error {
+	return d.egress.CheckEgress(from, t)
+}

@@ -1,0 +1,11 @@
+// Package rtpenginetest starts a real media relay for tests: rtpengine
+// (Debian package rtpengine-daemon) in userspace mode (--table=-1, no
+// kernel module) on loopback. The daemon reads no configuration file
+// (--config-file=none), listens for the ng control protocol on a free UDP
+// port of 127.0.0.1, takes its media ports from a range of 127.0.0.1 chosen
+// per instance, deletes sessions at once when told (--delete-delay=0), runs
+// in its own process group and is stopped by PID when the test ends. Start
+// returns once the daemon answers an ng ping with pong.
+//
+// Files: rtpengine.go (Start, Stop, Kill, LogTail), ports.go (free ports).
+package rtpenginetest
