@@ -119,10 +119,13 @@ func ngPing(addr string, wait time.Duration) error {
 }
 
 // mediaPortRange picks n consecutive UDP ports of 127.0.0.1 (a sample of
-// them free just now) from a random even base in 20000-59999.
+// them free just now) from a random even base in 10000-32767: below Linux's
+// ephemeral range, so rtpengine never takes a port another starter (the
+// gateway's, SIPp's, Prosody's) found free with ":0", as
+// internal/rtpenginetest does.
 func mediaPortRange(n int) (int, int, error) {
 	for range 50 {
-		base := (20000 + rand.IntN(40000-n)) &^ 1
+		base := (10000 + rand.IntN(32768-10000-n)) &^ 1
 		free := true
 		for p := base; p < base+n && free; p += 7 {
 			c, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(p))
