@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sigbridge/sigbridge/internal/rtpenginetest"
+	"github.com/sigbridge/sigbridge/sip/rtpengine"
 	"github.com/sigbridge/sigbridge/sip/siptest"
 )
 
@@ -145,4 +146,42 @@ func TestAnchorFailover(t *testing.T) {
 		}
 	}
 	waitNoSessions(ctx, t, env.a)
+}
+
+// TestAnchorSweepTicker: with a short sweep_interval the adapter's own
+// ticker (nobody calls sweep) deletes a session that carries this
+// gateway's call-id prefix and belongs to no call, and leaves a session of
+// another program alone.
+func TestAnchorSweepTicker(t *testing.T) {
+	r := rtpenginetest.Start(t)
+	env := newAnchorEnvNG(t, Config{RTPEngine: RTPEngineConfig{SweepInterval: 200 * time.Millisecond}}, r.NG)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rtp := env.a.anchors.rtp
+	orphan, foreign := env.a.anchors.prefix+"lost-delete", "other-program-call"
+	offer := []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+	for _, id := range []string{orphan, foreign} {
+		if _, err := rtp.Offer(ctx, id, "a", "", offer, rtpengine.ToPlain()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = rtp.Delete(context.Background(), foreign) })
+	for {
+		lists, err := rtp.List(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := lists[r.NG]
+		if !slices.Contains(all, foreign) {
+			t.Fatalf("the sweep deleted another program's session: %v", all)
+		}
+		if !slices.Contains(all, orphan) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the sweep ticker left %s (sessions %v)", orphan, all)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
