@@ -10,6 +10,9 @@
 // of the flags and port choice for both. Media ports come from 10000-32767,
 // below Linux's ephemeral range.
 //
+// Start takes a TB (testing.TB satisfies it), so the package does not
+// import testing and binaries using Spawn do not link it.
+//
 // Files: spawn.go (Spawn, Args, Stop, Kill), rtpengine.go (Start, Restart,
 // Ping, LogTail), ports.go (free ports).
 package rtpenginetest

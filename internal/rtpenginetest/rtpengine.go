@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -36,10 +35,21 @@ type Rtpengine struct {
 	exited chan struct{}
 }
 
+// TB is the part of testing.TB that Start and Restart use (a testing.TB
+// is one). Naming it here keeps package testing out of binaries that use
+// Spawn (sigbridge's interop harness).
+type TB interface {
+	Helper()
+	TempDir() string
+	Cleanup(func())
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Start starts rtpengine (Spawn in a test directory) and waits until it
 // answers an ng ping. A missing binary fails the test (never skips it).
 // Stop is registered with t.Cleanup.
-func Start(t testing.TB) *Rtpengine {
+func Start(t TB) *Rtpengine {
 	t.Helper()
 	r, err := Spawn(context.Background(), Options{Dir: t.TempDir()})
 	if err != nil {
@@ -73,7 +83,7 @@ func (r *Rtpengine) LogTail() string {
 
 // Restart starts the daemon again after Stop or Kill, on the same ng port
 // and media range (a relay that comes back).
-func (r *Rtpengine) Restart(t testing.TB) {
+func (r *Rtpengine) Restart(t TB) {
 	t.Helper()
 	r.Stop()
 	if err := r.start(context.Background()); err != nil {
