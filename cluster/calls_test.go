@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/internal/natstest"
 )
@@ -444,4 +446,45 @@ func TestRemoteCallRingTimeout(t *testing.T) {
 	}
 	<-call.Done()
 	waitFor(t, 5*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
+}
+
+// TestRemoteCallGap: a message missing from a call's sequence (here a
+// forged one that skips ahead) ends that call on both sides with
+// connectivity-error; garbage on the subject ends nothing.
+func TestRemoteCallGap(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a", "b")
+	a, b := newSite(t, ns[0]), newSite(t, ns[1])
+	bobLegs := b.login(t, "bob")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
+	caller, call, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee := waitCallee(t, bobLegs)
+	next[gateway.Offer](t, callee)
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	subj := ns[1].subj.call("b")
+	for _, junk := range []string{"", "{", `{"c":"x","n":"a","s":1,"t":"offer","sdp":"nonsense"}`, `{"n":"../..","t":"bye","b":"1"}`} {
+		if err := nc.Publish(subj, []byte(junk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	callee.post(t, gateway.Ringing{Code: 180}) // the call still works
+	next[gateway.Ringing](t, caller)
+	forged := mustJSON(callMsg{Call: call.ID(), Node: "a", Seq: 99, Type: "ringing", Code: 180})
+	if err := nc.Publish(subj, forged); err != nil {
+		t.Fatal(err)
+	}
+	if h := next[gateway.Hangup](t, callee); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("callee: %+v", h.Reason)
+	}
+	if h := next[gateway.Hangup](t, caller); h.Reason.Condition != gateway.CondConnectivityError {
+		t.Fatalf("caller: %+v", h.Reason)
+	}
+	<-call.Done()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/pion/sdp/v3"
@@ -88,7 +89,11 @@ func (n *Node) Dial(ctx context.Context, node string, req gateway.DialRequest) (
 	e := n.newEndpoint(req.Call.ID(), roleOwner, peer)
 	e.call = req.Call
 	n.calls.add(e) // before asking: the peer's first events may beat its reply
+	asked := time.Now()
 	reply, err := n.requestDial(ctx, node, req, e)
+	if err == nil {
+		n.metrics.dialTime.Observe(time.Since(asked).Seconds())
+	}
 	if err == nil && (reply.Err != "" || reply.Text != "" || reply.Kind == "") {
 		err = replyError(&reply, node)
 	}
@@ -235,6 +240,12 @@ func (n *Node) onCallMsg(msg *nats.Msg) {
 	var m callMsg
 	if len(msg.Data) > maxCallMsg || json.Unmarshal(msg.Data, &m) != nil || !nameRE.MatchString(m.Node) {
 		n.log.Warn("cluster: bad call message dropped", "bytes", len(msg.Data))
+		return
+	}
+	if m.Type == typeBye {
+		if m.Boot != "" && len(m.Boot) <= 64 {
+			n.peerLeft(holder{m.Node, m.Boot})
+		}
 		return
 	}
 	if e := n.calls.get(m.Call, m.Node); e != nil {

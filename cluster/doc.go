@@ -15,8 +15,9 @@
 // after it reconnects, peers get NodeTimeout to be heard again. Ready is
 // false while NATS is unreachable (cmd/sigbridge's /readyz). Boot ids
 // sort by start time, so a restarted node's new boot replaces its old one
-// at its first heartbeat. A node that closes says so (a heartbeat with
-// bye) and is dead for the others at once. Dead boots' registry entries
+// at its first heartbeat. A node that closes says so (a bye on each
+// node's call subject, after its calls' hang-ups) and is dead for the
+// others at once. Dead boots' registry entries
 // are deleted by one node, the first live one by name; an entry naming a
 // node never heard from gets NodeTimeout for that node to show up.
 //

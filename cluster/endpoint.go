@@ -156,6 +156,9 @@ func (e *endpoint) run() {
 				return
 			}
 		case <-e.stop:
+			if e.drainIn() { // what the peer sent before the end first
+				return
+			}
 			e.onEnd()
 			return
 		case <-callDone:
@@ -167,6 +170,21 @@ func (e *endpoint) run() {
 				e.endNow(endReason{reason: gateway.ReasonDisconnected, tellLocal: true, tellPeer: true, cause: "timeout"})
 				return
 			}
+		}
+	}
+}
+
+// drainIn hands over the peer messages already queued; true if one of
+// them ended the call.
+func (e *endpoint) drainIn() bool {
+	for {
+		select {
+		case m := <-e.in:
+			if !e.handle(m) {
+				return true
+			}
+		default:
+			return false
 		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 type heartbeat struct {
 	Node string `json:"n"`
 	Boot string `json:"b"`
-	Bye  bool   `json:"bye,omitempty"` // the node is leaving
 }
 
 // holder names one boot of one node: who holds a key or a call.
@@ -192,15 +191,10 @@ func encodeHeartbeat(h holder) []byte {
 	return b
 }
 
-func encodeBye(h holder) []byte {
-	b, _ := json.Marshal(heartbeat{Node: h.node, Boot: h.boot, Bye: true})
-	return b
-}
-
-func decodeHeartbeat(b []byte) (h holder, bye, ok bool) {
+func decodeHeartbeat(b []byte) (h holder, ok bool) {
 	var hb heartbeat
 	if len(b) > 256 || json.Unmarshal(b, &hb) != nil || !nameRE.MatchString(hb.Node) || hb.Boot == "" || len(hb.Boot) > 64 {
-		return holder{}, false, false
+		return holder{}, false
 	}
-	return holder{hb.Node, hb.Boot}, hb.Bye, true
+	return holder{hb.Node, hb.Boot}, true
 }

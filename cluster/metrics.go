@@ -17,6 +17,7 @@ type metrics struct {
 	msgs     *prometheus.CounterVec // direction, type
 	bytes    *prometheus.CounterVec // direction
 	registry *prometheus.CounterVec // op, result
+	dialTime prometheus.Histogram
 
 	callMsgs, callBytes atomic.Uint64 // call-related messages (dials, replies, events) sent
 }
@@ -42,9 +43,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "NATS payload bytes by direction."}, []string{"direction"}),
 		registry: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_cluster_registry_ops_total",
 			Help: "Registry claims by result (ok, taken, unavailable)."}, []string{"op", "result"}),
+		dialTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sigbridge_cluster_dial_seconds",
+			Help:    "Time to get a callee leg from another node (request and reply), answered dials only.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ready, m.nodes, m.calls, m.dials, m.lostC, m.msgs, m.bytes, m.registry)
+		reg.MustRegister(m.ready, m.nodes, m.calls, m.dials, m.lostC, m.msgs, m.bytes, m.registry, m.dialTime)
 	}
 	m.nodes.Set(1)
 	return m

@@ -174,8 +174,10 @@ func (n *Node) Alive(node string) bool {
 // Nodes returns the names of the live nodes, this one included, sorted.
 func (n *Node) Nodes() []string { return n.live.nodes() }
 
-// Close ends the calls that cross this node (connectivity-error on their
-// other legs), releases its claims and disconnects.
+// Close ends the calls that cross this node (their other legs get
+// general-error/503, as at any shutdown), says bye (the others drop its
+// registry entries at once instead of after NodeTimeout) and disconnects.
+// NATS being unreachable is no error: the others then notice the silence.
 func (n *Node) Close() error {
 	if !n.closed.CompareAndSwap(false, true) {
 		return nil
@@ -185,10 +187,12 @@ func (n *Node) Close() error {
 	n.sayBye()
 	n.cancel()
 	n.wg.Wait()
-	err := n.nc.Drain()
+	if err := n.nc.Drain(); err != nil {
+		n.log.Info("cluster: NATS connection not drained", "err", err)
+	}
 	n.waitClosed()
 	n.metrics.ready.Set(0)
-	return err
+	return nil
 }
 
 // waitCalls waits (briefly) for the endpoints to tell their peers.
@@ -201,12 +205,18 @@ func (n *Node) waitCalls(d time.Duration) {
 
 // sayBye tells the others this boot is leaving: they drop its registry
 // entries at once (the first of them deletes them) instead of after
-// NodeTimeout.
+// NodeTimeout. It goes to each node's call subject, after this node's
+// last call events to it, so that the hang-ups arrive first.
 func (n *Node) sayBye() {
-	if n.nc.IsConnected() {
-		_ = n.nc.Publish(n.subj.heartbeat, encodeBye(n.self))
-		_ = n.nc.FlushTimeout(time.Second)
+	if !n.nc.IsConnected() {
+		return
 	}
+	for _, node := range n.live.nodes() {
+		if node != n.cfg.Node {
+			_ = n.nc.Publish(n.subj.call(node), mustJSON(callMsg{Node: n.cfg.Node, Boot: n.self.boot, Type: typeBye}))
+		}
+	}
+	_ = n.nc.FlushTimeout(time.Second)
 }
 
 // waitClosed waits (briefly) for Drain to flush and close the connection.
@@ -300,15 +310,16 @@ func (n *Node) heartbeat() {
 }
 
 func (n *Node) onHeartbeat(m *nats.Msg) {
-	h, bye, ok := decodeHeartbeat(m.Data)
+	h, ok := decodeHeartbeat(m.Data)
 	if !ok {
 		return
 	}
 	n.metrics.received("heartbeat", len(m.Data))
-	if !bye {
-		n.peerHeard(h, false)
-		return
-	}
+	n.peerHeard(h, false)
+}
+
+// peerLeft: that boot said bye.
+func (n *Node) peerLeft(h holder) {
 	if n.live.left(h) {
 		n.log.Info("cluster node left", "peer", h.node)
 		n.calls.peerGone(h)

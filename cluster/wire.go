@@ -47,9 +47,10 @@ type dialReply struct {
 // callMsg is one neutral event of one call, between its two nodes.
 type callMsg struct {
 	Call  string `json:"c"`
-	Node  string `json:"n"` // the sender
-	Seq   uint64 `json:"s"` // 1, 2, ... per call and direction
-	Type  string `json:"t"` // gateway.Event.EventName
+	Node  string `json:"n"`           // the sender
+	Boot  string `json:"b,omitempty"` // bye: the sender's boot
+	Seq   uint64 `json:"s"`           // 1, 2, ... per call and direction
+	Type  string `json:"t"`           // gateway.Event.EventName
 	SDP   string `json:"sdp,omitempty"`
 	Same  bool   `json:"same,omitempty"` // offer: the SDP is the dial request's (not repeated)
 	Mid   string `json:"mid,omitempty"`
@@ -63,6 +64,10 @@ type callMsg struct {
 	Dig   string `json:"d,omitempty"`
 	DurMS int64  `json:"ms,omitempty"`
 }
+
+// typeBye is the call message a closing node sends every other node last
+// (Call empty): its calls' hang-ups are before it on the same subject.
+const typeBye = "bye"
 
 // errBadMsg: a call message that cannot be an event.
 var errBadMsg = errors.New("cluster: bad call message")

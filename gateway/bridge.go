@@ -86,9 +86,16 @@ func (c *Call) recoverPanic() {
 	}
 }
 
+func (c *Call) stopRingTimer() {
+	if c.st.ringTimer != nil {
+		c.st.ringTimer.Stop()
+		c.st.ringTimer = nil
+	}
+}
+
 func (c *Call) finish() {
 	c.once.Do(func() {
-		c.st.ringTimer.Stop()
+		c.stopRingTimer()
 		c.stopOfferTimer()
 		for _, t := range c.st.gatherTmr {
 			if t != nil {
@@ -254,7 +261,7 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 	if !c.st.answered {
 		c.st.answered = true
 		c.st.answeredAt = time.Now()
-		c.st.ringTimer.Stop()
+		c.stopRingTimer() // a held call keeps no timer
 		c.endSetup()
 		c.log.Debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
 	}

@@ -13,7 +13,8 @@ import (
 // o would (its Prosody, when o.Prosody is set, serves them all: every
 // node is configured with the same XEP-0114 component, which one of them
 // holds at a time), the others sharing its Prosody and its SIPp callees'
-// address. With o.Dir, node i keeps its files in o.Dir/node<i>. On error
+// address. With o.Rtpengine each node starts its own rtpengine (a node
+// anchors the plain-RTP calls it takes). With o.Dir, node i keeps its files in o.Dir/node<i>. On error
 // the nodes already started are closed.
 func StartLocalCluster(ctx context.Context, o LocalOptions, nats []string, n int) ([]*Local, error) {
 	if n < 1 || len(nats) == 0 {

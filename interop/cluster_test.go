@@ -22,13 +22,13 @@ type testCluster struct {
 	dep   Deployment
 }
 
-func startCluster(t *testing.T) *testCluster {
+func startCluster(t *testing.T, o LocalOptions) *testCluster {
 	t.Helper()
 	ns := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	nodes, err := StartLocalCluster(ctx, LocalOptions{Binary: sigbridgeBin, Dir: t.TempDir(), Log: testLogger(t),
-		Prosody: needTool(t, "prosody", "prosody")}, []string{ns.URL()}, 3)
+	o.Binary, o.Dir, o.Log, o.Prosody = sigbridgeBin, t.TempDir(), testLogger(t), needTool(t, "prosody", "prosody")
+	nodes, err := StartLocalCluster(ctx, o, []string{ns.URL()}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func (c *testCluster) dispatched() map[string]int {
 // surviving node within seconds, and Jingle calls work again, with the
 // browser user on the third node.
 func TestClusterSIPAndJingle(t *testing.T) {
-	c := startCluster(t)
+	c := startCluster(t, LocalOptions{})
 
 	sipScs := pick(t, "sip-to-browser/answered-audio")
 	for range 3 {
@@ -134,7 +134,8 @@ func TestClusterSIPAndJingle(t *testing.T) {
 	}
 }
 
-// TestClusterMatrix runs the whole interop matrix, third-party clients
+// TestClusterMatrix runs the whole interop matrix, third-party clients,
+// DTMF and plain RTP (each node anchoring through its own rtpengine)
 // included, against the three-node cluster: each scenario's browser
 // parties on two different nodes, SIP callers through Kamailio's
 // dispatcher, JsSIP and baresip registered at node 1 (a browser user on
@@ -143,10 +144,10 @@ func TestClusterSIPAndJingle(t *testing.T) {
 // loopback-only network namespace with 10.99.0.1 on lo.
 func TestClusterMatrix(t *testing.T) {
 	npmCI(t)
-	if inLoopbackNetns(t) {
+	if inLoopbackNetnsFor(t, 15*time.Minute) {
 		return
 	}
-	c := startCluster(t)
+	c := startCluster(t, LocalOptions{Rtpengine: needTool(t, "rtpengine", "rtpengine-daemon")})
 	c.dep.Chromium = chromiumPath(t)
 	c.dep.Baresip = needTool(t, "baresip", "baresip-core")
 	c.dep.Clients = buildClients(t)

@@ -79,7 +79,9 @@ type LocalOptions struct {
 	ng     string
 }
 
-// LocalCluster names a cluster a local gateway joins.
+// LocalCluster names a cluster a local gateway joins. The node keeps
+// sigbridge's default heartbeat interval and node timeout (1 s, 3 s):
+// shorter ones let a busy test machine declare a live node dead.
 type LocalCluster struct {
 	NATS []string // nats://127.0.0.1:port
 	Node string
@@ -321,8 +323,7 @@ func writeLocalConfig(o LocalOptions, p *prosodyServer) (localConfig, error) {
 		fmt.Fprintf(&b, xmppSection, p.ComponentAddr, p.Component, xmppSecretEnv)
 	}
 	if cl := o.Cluster; cl != nil {
-		fmt.Fprintf(&b, "cluster:\n  nats: [%s]\n  node: %s\n  heartbeat_interval: 250ms\n  node_timeout: 1500ms\n",
-			strings.Join(cl.NATS, ", "), cl.Node)
+		fmt.Fprintf(&b, "cluster:\n  nats: [%s]\n  node: %s\n", strings.Join(cl.NATS, ", "), cl.Node)
 	}
 	c.path = filepath.Join(o.Dir, "sigbridge.yaml")
 	if err := os.WriteFile(c.path, []byte(b.String()), 0o600); err != nil {

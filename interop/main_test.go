@@ -118,6 +118,12 @@ const clientAddr = "10.99.0.1"
 // the namespace it returns false and the test runs.
 func inLoopbackNetns(t *testing.T) bool {
 	t.Helper()
+	return inLoopbackNetnsFor(t, 5*time.Minute)
+}
+
+// inLoopbackNetnsFor is inLoopbackNetns with a bound on the child test.
+func inLoopbackNetnsFor(t *testing.T, bound time.Duration) bool {
+	t.Helper()
 	if os.Getenv("INTEROP_NETNS") == "1" {
 		return false
 	}
@@ -129,13 +135,13 @@ func inLoopbackNetns(t *testing.T) bool {
 	if err != nil {
 		ip = "/usr/sbin/ip"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	// lo also gets clientAddr (baresip's ICE skips loopback addresses, and
 	// third-party SIP clients there are no trusted source of the gateway).
 	script := `"$IP" link set lo up && "$IP" addr add ` + clientAddr + `/32 dev lo && exec "$@"`
 	cmd := exec.CommandContext(ctx, unshare, "--net", "--fork", "--kill-child", "sh", "-c", script, "sh",
-		os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
+		os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout="+bound.String())
 	cmd.Env = append(os.Environ(), "INTEROP_NETNS=1", "INTEROP_SIGBRIDGE_BIN="+sigbridgeBin, "IP="+ip)
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()

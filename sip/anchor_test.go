@@ -28,13 +28,24 @@ func newAnchorEnv(t *testing.T, r *rtpenginetest.Rtpengine, cfg Config) (*wsEnv,
 	if r == nil {
 		r = rtpenginetest.Start(t)
 	}
+	return newAnchorEnvNG(t, cfg, r.NG), r
+}
+
+// newAnchorEnvNG is newAnchorEnv with the rtpengine instances ng (in order
+// of preference); a zero cfg.RTPEngine.SweepInterval means no sweep.
+func newAnchorEnvNG(t *testing.T, cfg Config, ng ...string) *wsEnv {
+	t.Helper()
 	if len(cfg.Routes) == 0 {
 		cfg.Routes = []Route{anchoredRoute()}
 	}
 	cfg.TrustedSources = []string{"127.0.0.1"}
-	cfg.RTPEngine = RTPEngineConfig{NG: []string{r.NG}, Timeout: 400 * time.Millisecond,
-		PingInterval: 200 * time.Millisecond, SweepInterval: time.Hour, InjectDTMF: cfg.RTPEngine.InjectDTMF}
-	return newWSEnv(t, cfg), r
+	sweep := cfg.RTPEngine.SweepInterval
+	if sweep == 0 {
+		sweep = time.Hour
+	}
+	cfg.RTPEngine = RTPEngineConfig{NG: ng, Timeout: 400 * time.Millisecond,
+		PingInterval: 200 * time.Millisecond, SweepInterval: sweep, InjectDTMF: cfg.RTPEngine.InjectDTMF}
+	return newWSEnv(t, cfg)
 }
 
 func newPlainUA(t *testing.T, user string) *siptest.PlainUA {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,9 +34,11 @@ type staleFilter struct {
 
 	// shed (nil: off) is told when an INVITE waited more than shedAge:
 	// new INVITEs are then refused with 503 at once for a moment.
-	shed      *socketShed
-	shedAge   time.Duration
-	lastShedW atomic.Int64
+	shed       *socketShed
+	shedAge    time.Duration
+	lastShedW  atomic.Int64
+	retryAfter string        // Retry-After of stateless 503s ("": none are sent)
+	tags       atomic.Uint64 // To tags of stateless 503s
 }
 
 // Shedding on the receive queue's delay. An INVITE that waited shedAge in
@@ -88,6 +92,9 @@ func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 		return pc
 	}
 	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm, shed: &a.sockShed, shedAge: shedAgeFor(a.cfg.MaxInviteAge)}
+	if a.gw != nil {
+		f.retryAfter = strconv.Itoa(max(int(a.gw.Config().ShedRetryAfter.Seconds()), 1))
+	}
 	out, err := stampPackets(pc, f)
 	if err != nil {
 		a.log.Warn("no kernel receive times on the SIP UDP socket; stale INVITEs are not dropped", "err", err)
@@ -115,4 +122,70 @@ func (f *staleFilter) late(age time.Duration, now time.Time) {
 		f.log.Warn("SIP UDP receive queue is late: new INVITEs get 503 until it is short again",
 			"age", age.Round(time.Millisecond), "shed_above", f.shedAge)
 	}
+}
+
+// statelessShed answers an initial INVITE with 503 and Retry-After straight
+// from the UDP reader while the receive queue is late: no sipgo parsing, no
+// server transaction (RFC 3261 §8.2.6 allows a stateless final response;
+// the peer's ACK and retransmissions find no transaction and get the same
+// answer). It returns the response, or nil to let sipgo handle the
+// datagram: not shedding, not an INVITE, an in-dialog INVITE (To has a
+// tag: calls in progress are never shed), or anything unusual (folded or
+// missing headers).
+func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
+	if f.shed == nil || f.retryAfter == "" || !bytes.HasPrefix(data, invitePrefix) || !f.shed.active(now) {
+		return nil
+	}
+	head, _, ok := bytes.Cut(data, []byte("\r\n\r\n"))
+	if !ok {
+		return nil
+	}
+	_, head, _ = bytes.Cut(head, []byte("\r\n")) // the request line
+	var via [][]byte
+	var from, to, callID, cseq []byte
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			return nil // folded: leave it to sipgo
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return nil
+		}
+		switch strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "via", "v":
+			via = append(via, line)
+		case "from", "f":
+			from = line
+		case "to", "t":
+			if bytes.Contains(bytes.ToLower(value), []byte("tag=")) {
+				return nil // in dialog
+			}
+			to = line
+		case "call-id", "i":
+			callID = line
+		case "cseq":
+			if !bytes.HasSuffix(bytes.TrimSpace(value), []byte("INVITE")) {
+				return nil
+			}
+			cseq = line
+		}
+	}
+	if len(via) == 0 || from == nil || to == nil || callID == nil || cseq == nil {
+		return nil
+	}
+	out := make([]byte, 0, len(head)+128)
+	out = append(out, "SIP/2.0 503 Service Unavailable\r\n"...)
+	for _, v := range via {
+		out = append(append(out, v...), "\r\n"...)
+	}
+	out = append(append(out, from...), "\r\n"...)
+	out = append(append(out, to...), ";tag=shed"...)
+	out = strconv.AppendUint(out, f.tags.Add(1), 36)
+	out = append(out, "\r\n"...)
+	out = append(append(out, callID...), "\r\n"...)
+	out = append(append(out, cseq...), "\r\n"...)
+	out = append(append(out, "Retry-After: "...), f.retryAfter...)
+	out = append(out, "\r\nContent-Length: 0\r\n\r\n"...)
+	f.m.CallShed("sip", signalSocketDelay)
+	return out
 }

@@ -40,7 +40,9 @@ func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
 	return &stampedConn{UDPConn: uc, filter: f, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}, nil
 }
 
-// ReadFrom returns the next datagram that is not a stale INVITE.
+// ReadFrom returns the next datagram that is not a stale INVITE; new
+// INVITEs that arrive while the queue is late are answered 503 here
+// (statelessShed).
 func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, oobn, _, addr, err := c.ReadMsgUDP(b, c.oob)
@@ -50,9 +52,15 @@ func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			}
 			return n, addr, err
 		}
-		if !c.filter.stale(b[:n], receiveTime(c.oob[:oobn]), time.Now()) {
-			return n, addr, nil
+		now := time.Now()
+		if c.filter.stale(b[:n], receiveTime(c.oob[:oobn]), now) {
+			continue
 		}
+		if resp := c.filter.statelessShed(b[:n], now); resp != nil {
+			_, _ = c.WriteToUDP(resp, addr)
+			continue
+		}
+		return n, addr, nil
 	}
 }
 

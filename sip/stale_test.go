@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sigbridge/sigbridge/gateway"
@@ -78,6 +79,49 @@ func TestStampedConnDropsQueuedInvite(t *testing.T) {
 		}
 		if addr == nil || !strings.HasPrefix(string(buf[:n]), want) {
 			t.Fatalf("read %q from %v, want %q", buf[:n], addr, want)
+		}
+	}
+	if v := testutil.ToFloat64(f.m.CallsShed.WithLabelValues("sip", signalSocketDelay)); v != 1 {
+		t.Errorf("sigbridge_calls_shed_total{sip,socket_delay} = %v, want 1", v)
+	}
+}
+
+// TestStatelessShed: while the receive queue is late, an initial INVITE is
+// answered 503 with Retry-After by the reader itself (its Via, From, To with
+// a new tag, Call-ID and CSeq copied); an in-dialog INVITE, another method,
+// or an INVITE once the queue is on time again go to sipgo.
+func TestStatelessShed(t *testing.T) {
+	f := &staleFilter{max: time.Second, log: slog.New(slog.DiscardHandler), m: gateway.NewMetrics(nil),
+		shed: &socketShed{}, shedAge: 250 * time.Millisecond, retryAfter: "5"}
+	invite := "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport\r\n" +
+		"v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\n" +
+		"To: <sip:bob@127.0.0.1>\r\nCall-ID: c1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+	now := time.Now()
+	if r := f.statelessShed([]byte(invite), now); r != nil {
+		t.Fatalf("answered while the queue is on time: %q", r)
+	}
+	f.shed.note(now)
+	res := string(f.statelessShed([]byte(invite), now))
+	for _, want := range []string{"SIP/2.0 503 Service Unavailable\r\n",
+		"\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\n",
+		"\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\n", "\r\nTo: <sip:bob@127.0.0.1>;tag=shed", "\r\nCall-ID: c1@127.0.0.1\r\n",
+		"\r\nCSeq: 1 INVITE\r\n", "\r\nRetry-After: 5\r\n", "\r\nContent-Length: 0\r\n\r\n"} {
+		if !strings.Contains(res, want) {
+			t.Errorf("503 lacks %q:\n%s", want, res)
+		}
+	}
+	if _, err := sip.ParseMessage([]byte(res)); err != nil {
+		t.Errorf("sipgo cannot parse the 503: %v", err)
+	}
+	for name, msg := range map[string]string{
+		"in dialog":   strings.Replace(invite, "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=b1", 1),
+		"BYE":         strings.Replace(strings.Replace(invite, "INVITE sip", "BYE sip", 1), "1 INVITE", "1 BYE", 1),
+		"folded":      strings.Replace(invite, "Max-Forwards: 70\r\n", "Max-Forwards:\r\n 70\r\n", 1),
+		"no Via":      strings.Replace(strings.Replace(invite, "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport\r\n", "", 1), "v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\n", "", 1),
+		"no body end": strings.TrimSuffix(invite, "\r\n\r\n"),
+	} {
+		if r := f.statelessShed([]byte(msg), now); r != nil {
+			t.Errorf("%s: answered statelessly: %q", name, r)
 		}
 	}
 	if v := testutil.ToFloat64(f.m.CallsShed.WithLabelValues("sip", signalSocketDelay)); v != 1 {

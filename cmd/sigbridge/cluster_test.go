@@ -61,8 +61,10 @@ func TestClusterThreeNodes(t *testing.T) {
 	code, body := getQuiet("http://" + nodes[0].addr + "/metrics")
 	if code != 200 || !strings.Contains(body, `sigbridge_cluster_remote_calls{node="n1",role="owner"} 1`) ||
 		!strings.Contains(body, `sigbridge_cluster_remote_calls{node="n1",role="relay"} 1`) ||
-		!strings.Contains(body, `sigbridge_calls_active{node="n1"} 1`) {
-		t.Fatalf("n1 metrics lack the remote calls:\n%s", grepLines(body, "sigbridge_cluster_remote_calls", "sigbridge_calls_active"))
+		!strings.Contains(body, `sigbridge_calls_active{node="n1"} 1`) ||
+		!strings.Contains(body, `sigbridge_cluster_dial_seconds_count{node="n1"} 1`) {
+		t.Fatalf("n1 metrics lack the remote calls:\n%s", grepLines(body, "sigbridge_cluster_remote_calls", "sigbridge_calls_active",
+			"sigbridge_cluster_dial_seconds_count"))
 	}
 
 	// NATS goes away: /readyz says so, the calls go on (media is direct).

@@ -18,5 +18,8 @@
 // registry, other nodes' users are reached through remote legs, /readyz
 // follows NATS and every metric has the label node.
 //
+// SIGBRIDGE_PPROF=host:port serves Go's profiler (/debug/pprof/) on a
+// listener of its own, for performance work (pprof.go, docs/PERFORMANCE.md).
+//
 // This is the only package that may exit the process.
 package main

@@ -44,6 +44,13 @@ type jingleSIPEnv struct {
 func newJingleSIPEnv(t *testing.T) *jingleSIPEnv {
 	t.Helper()
 	needSIPpBinary(t) // fail early, before Prosody starts
+	return newJingleSIPEnvWith(t, nil)
+}
+
+// newJingleSIPEnvWith is newJingleSIPEnv whose configuration edit changes
+// before sigbridge starts.
+func newJingleSIPEnvWith(t *testing.T, edit func(*Config)) *jingleSIPEnv {
+	t.Helper()
 	p := xmpptest.StartProsody(t, xmpptest.ProsodyConfig{Users: map[string]string{jsipUser: jsipPass}})
 	cfg := defaultConfig()
 	cfg.HTTP = "127.0.0.1:0"
@@ -57,6 +64,9 @@ func newJingleSIPEnv(t *testing.T) *jingleSIPEnv {
 		Transport: "udp"}}}
 	cfg.XMPP = xmpp.Config{Component: xmpp.ComponentConfig{Addr: p.ComponentAddr, Domain: p.Cfg.Component,
 		Secret: p.Cfg.Secret}, IQTimeout: 5 * time.Second}
+	if edit != nil {
+		edit(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *server, 1)
 	done := make(chan error, 1)

@@ -16,16 +16,17 @@ import (
 const pprofEnv = "SIGBRIDGE_PPROF"
 
 // startPprof serves /debug/pprof/ on the address in SIGBRIDGE_PPROF, if
-// set, until the process exits. A listen failure is logged, not fatal.
-func startPprof(log *slog.Logger) {
+// set, until the process exits, and returns the address it listens on ("":
+// off). A listen failure is logged, not fatal.
+func startPprof(log *slog.Logger) string {
 	addr := os.Getenv(pprofEnv)
 	if addr == "" {
-		return
+		return ""
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Error("pprof listener", "addr", addr, "err", err)
-		return
+		return ""
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -35,4 +36,5 @@ func startPprof(log *slog.Logger) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	log.Warn("profiler serving (SIGBRIDGE_PPROF)", "addr", ln.Addr().String())
 	go func() { _ = http.Serve(ln, mux) }()
+	return ln.Addr().String()
 }

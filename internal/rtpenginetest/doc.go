@@ -5,7 +5,14 @@
 // port of 127.0.0.1, takes its media ports from a range of 127.0.0.1 chosen
 // per instance, deletes sessions at once when told (--delete-delay=0), runs
 // in its own process group and is stopped by PID when the test ends. Start
-// returns once the daemon answers an ng ping with pong.
+// returns once the daemon answers an ng ping with pong. Spawn is the same
+// without a testing.TB (the interop harness's relay): one implementation
+// of the flags and port choice for both. Media ports come from 10000-32767,
+// below Linux's ephemeral range.
 //
-// Files: rtpengine.go (Start, Stop, Kill, LogTail), ports.go (free ports).
+// Start takes a TB (testing.TB satisfies it), so the package does not
+// import testing and binaries using Spawn do not link it.
+//
+// Files: spawn.go (Spawn, Args, Stop, Kill), rtpengine.go (Start, Restart,
+// Ping, LogTail), ports.go (free ports).
 package rtpenginetest

@@ -2,16 +2,13 @@ package rtpenginetest
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
-	"testing"
 	"time"
 )
 
@@ -23,7 +20,8 @@ const TestCommandHint = "install it with `apt-get install -y rtpengine-daemon`, 
 // RTP/RTCP pair, two sides per call, rtcp-mux demultiplexing included).
 const mediaPorts = 400
 
-// Rtpengine is an rtpengine daemon on loopback, started for one test.
+// Rtpengine is an rtpengine daemon on loopback (Spawn, or Start for one
+// test).
 type Rtpengine struct {
 	NG      string // ng control address, 127.0.0.1:port (UDP)
 	PortMin int    // media port range
@@ -37,39 +35,28 @@ type Rtpengine struct {
 	exited chan struct{}
 }
 
-// Start starts rtpengine and waits until it answers an ng ping. A missing
-// binary fails the test (never skips it). Stop is registered with
-// t.Cleanup.
-func Start(t testing.TB) *Rtpengine {
+// TB is the part of testing.TB that Start and Restart use (a testing.TB
+// is one). Naming it here keeps package testing out of binaries that use
+// Spawn (sigbridge's interop harness).
+type TB interface {
+	Helper()
+	TempDir() string
+	Cleanup(func())
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// Start starts rtpengine (Spawn in a test directory) and waits until it
+// answers an ng ping. A missing binary fails the test (never skips it).
+// Stop is registered with t.Cleanup.
+func Start(t TB) *Rtpengine {
 	t.Helper()
-	bin, err := exec.LookPath("rtpengine")
+	r, err := Spawn(context.Background(), Options{Dir: t.TempDir()})
 	if err != nil {
-		t.Fatalf("rtpengine not found in PATH: %s", TestCommandHint)
-	}
-	r := &Rtpengine{Dir: t.TempDir(), bin: bin}
-	port, err := freeUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.NG = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if r.PortMin, r.PortMax, err = mediaRange(mediaPorts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Stop)
-	if err := r.start(); err != nil {
-		t.Fatalf("%v\n%s", err, r.LogTail())
-	}
 	return r
-}
-
-// Args is the whole configuration: no config file, userspace forwarding,
-// loopback only, logs on stderr.
-func (r *Rtpengine) Args() []string {
-	return []string{"--config-file=none", "--foreground", "--log-stderr", "--table=-1",
-		"--interface=127.0.0.1", "--listen-ng=" + r.NG,
-		"--port-min=" + strconv.Itoa(r.PortMin), "--port-max=" + strconv.Itoa(r.PortMax),
-		"--delete-delay=0", "--num-threads=2", "--media-num-threads=1",
-		"--log-level=6", "--pidfile=" + filepath.Join(r.Dir, "rtpengine.pid")}
 }
 
 // PID is the daemon's process id (0 when it is not running).
@@ -94,87 +81,14 @@ func (r *Rtpengine) LogTail() string {
 	return fmt.Sprintf("--- rtpengine %s ---\n%s\n", r.LogPath(), data)
 }
 
-func (r *Rtpengine) start() error {
-	out, err := os.OpenFile(r.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(r.bin, r.Args()...)
-	cmd.Stdout, cmd.Stderr, cmd.Dir = out, out, r.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start rtpengine: %w", err)
-	}
-	exited := make(chan struct{})
-	r.mu.Lock()
-	r.cmd, r.out, r.exited = cmd, out, exited
-	r.mu.Unlock()
-	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if Ping(r.NG, 300*time.Millisecond) == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("rtpengine exited during start-up: %v", cmd.ProcessState)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return errors.New("rtpengine did not answer ng ping within 20 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // Restart starts the daemon again after Stop or Kill, on the same ng port
 // and media range (a relay that comes back).
-func (r *Rtpengine) Restart(t testing.TB) {
+func (r *Rtpengine) Restart(t TB) {
 	t.Helper()
 	r.Stop()
-	if err := r.start(); err != nil {
+	if err := r.start(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, r.LogTail())
 	}
-}
-
-// Stop ends the daemon's process group (SIGTERM, then SIGKILL after 3 s)
-// and waits until it is gone. It is safe to call more than once.
-func (r *Rtpengine) Stop() { r.signal(syscall.SIGTERM) }
-
-// Kill ends the daemon at once with SIGKILL (a relay that dies).
-func (r *Rtpengine) Kill() { r.signal(syscall.SIGKILL) }
-
-func (r *Rtpengine) signal(sig syscall.Signal) {
-	r.mu.Lock()
-	cmd, out, exited := r.cmd, r.out, r.exited
-	r.cmd, r.out = nil, nil
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	pid := cmd.Process.Pid
-	_ = syscall.Kill(-pid, sig)
-	select {
-	case <-exited:
-	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-	waitGone(pid, 3*time.Second)
-	out.Close()
-}
-
-// waitGone waits until no process of the group pid is left.
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(-pid, 0); errors.Is(err, syscall.ESRCH) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
 }
 
 // Ping sends one ng ping to addr and waits up to d for pong. It speaks the

@@ -56,10 +56,13 @@ type instance struct {
 
 func (i *instance) healthy() bool { i.mu.Lock(); defer i.mu.Unlock(); return i.up }
 
-func (i *instance) set(up bool) (changed bool) {
+// set records a health verdict and the instance's gauge (under one lock,
+// so concurrent verdicts leave the gauge equal to the state).
+func (i *instance) set(up bool, m *Metrics) (changed bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	changed, i.up = i.up != up, up
+	m.up(i.conn.addr, up)
 	return changed
 }
 
@@ -92,6 +95,7 @@ func New(cfg Config) (*Client, error) {
 		// Optimistic until the first ping says otherwise, so a call right
 		// after start-up is not refused.
 		c.insts = append(c.insts, &instance{conn: cn, up: true})
+		cfg.Metrics.up(a, true)
 	}
 	go c.health()
 	return c, nil
@@ -159,7 +163,7 @@ func (c *Client) pingAll() {
 }
 
 func (c *Client) mark(i *instance, up bool, err error) {
-	if !i.set(up) {
+	if !i.set(up, c.cfg.Metrics) {
 		return
 	}
 	if up {

@@ -12,6 +12,7 @@ type Metrics struct {
 	AnchoredCalls prometheus.Gauge
 	Errors        *prometheus.CounterVec   // command, kind (timeout|refused|decode)
 	Latency       *prometheus.HistogramVec // command
+	Up            *prometheus.GaugeVec     // instance: 1 while it answers its health pings
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -25,9 +26,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sigbridge_rtpengine_request_seconds",
 			Help:    "ng request round trips (retransmissions included) that got a reply, by command.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"command"}),
+		Up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sigbridge_rtpengine_up",
+			Help: "1 while the rtpengine instance (ng address) answers its health pings, 0 while it is down."}, []string{"instance"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.AnchoredCalls, m.Errors, m.Latency)
+		reg.MustRegister(m.AnchoredCalls, m.Errors, m.Latency, m.Up)
 	}
 	return m
 }
@@ -60,4 +63,16 @@ func (m *Metrics) Anchored(n float64) {
 		return
 	}
 	m.AnchoredCalls.Add(n)
+}
+
+// up sets the health gauge of the instance addr.
+func (m *Metrics) up(addr string, up bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.Up.WithLabelValues(addr).Set(v)
 }

@@ -57,6 +57,9 @@ type CallOptions struct {
 	// Target names the call target in the propose (sigbridge's
 	// <target xmlns='urn:xmpp:sigbridge:0'/>, used in client mode).
 	Target string
+	// G711 makes the caller's audio track PCMU instead of Opus (a call to
+	// a plain-RTP phone through rtpengine; codecs pass through).
+	G711 bool
 }
 
 // ErrRejected is returned by Call when the callee rejected the proposal.
@@ -66,7 +69,11 @@ var ErrRejected = errors.New("xmpptest: proposal rejected")
 // session-initiate with the peer's offer to the device that proceeded, then
 // wait for session-accept. It returns once the answer is applied.
 func (c *Client) Call(ctx context.Context, to jid.JID, opt CallOptions) (*Call, error) {
-	call, err := c.newCall(randomID(), to, jingle.Initiator)
+	newPeer := NewPeer
+	if opt.G711 {
+		newPeer = NewG711Peer
+	}
+	call, err := c.newCallWith(randomID(), to, jingle.Initiator, newPeer)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +91,11 @@ func (c *Client) Call(ctx context.Context, to jid.JID, opt CallOptions) (*Call, 
 }
 
 func (c *Client) newCall(sid string, remote jid.JID, role jingle.Role) (*Call, error) {
-	p, err := NewPeer()
+	return c.newCallWith(sid, remote, role, NewPeer)
+}
+
+func (c *Client) newCallWith(sid string, remote jid.JID, role jingle.Role, newPeer func() (*Peer, error)) (*Call, error) {
+	p, err := newPeer()
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package xmpptest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ type Peer struct {
 	PC *webrtc.PeerConnection
 
 	track      *webrtc.TrackLocalStaticSample
+	frame      []byte // one 20 ms frame of silence in the track's codec
 	connected  chan struct{}
 	connOnce   sync.Once
 	conns      atomic.Int64 // times ICE reached connected
@@ -36,19 +38,30 @@ type Peer struct {
 
 // NewPeer returns a peer with its audio track added (not yet sending).
 func NewPeer() (*Peer, error) {
+	return newPeer(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		[]byte{0xf8, 0xff, 0xfe}) // an Opus silence frame
+}
+
+// NewG711Peer is NewPeer whose track is G.711 µ-law (PCMU): what a
+// plain-RTP phone without Opus can take (calls anchored in rtpengine).
+func NewG711Peer() (*Peer, error) {
+	return newPeer(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1},
+		bytes.Repeat([]byte{0xff}, 160)) // 20 ms of µ-law silence
+}
+
+func newPeer(codec webrtc.RTPCodecCapability, frame []byte) (*Peer, error) {
 	pc, err := pionpeer.NewPeerConnection(nil)
 	if err != nil {
 		return nil, fmt.Errorf("xmpptest: %w", err)
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
-		ClockRate: 48000, Channels: 2}, "audio", "xmpptest")
+	track, err := webrtc.NewTrackLocalStaticSample(codec, "audio", "xmpptest")
 	if err != nil {
 		return nil, err
 	}
 	if _, err := pc.AddTrack(track); err != nil {
 		return nil, err
 	}
-	p := &Peer{PC: pc, track: track, connected: make(chan struct{}), done: make(chan struct{}),
+	p := &Peer{PC: pc, track: track, frame: frame, connected: make(chan struct{}), done: make(chan struct{}),
 		candidates: make(chan webrtc.ICECandidateInit, 64)}
 	pc.OnICEConnectionStateChange(p.onState)
 	pc.OnICECandidate(p.onCandidate)
@@ -117,7 +130,7 @@ func (p *Peer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	}()
 }
 
-// send writes one 20 ms Opus frame (silence) every 20 ms while connected.
+// send writes one 20 ms frame (silence) every 20 ms while connected.
 func (p *Peer) send() {
 	select {
 	case <-p.connected:
@@ -126,11 +139,10 @@ func (p *Peer) send() {
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	frame := []byte{0xf8, 0xff, 0xfe} // an Opus silence frame
 	for {
 		select {
 		case <-tick.C:
-			_ = p.track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			_ = p.track.WriteSample(media.Sample{Data: p.frame, Duration: 20 * time.Millisecond})
 		case <-p.done:
 			return
 		}
