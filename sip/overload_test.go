@@ -169,6 +169,9 @@ func TestLateReceiveQueueSheds(t *testing.T) {
 			}
 		}
 	}()
+	for !env.a.sockShed.active(time.Now()) { // late for socketShedSustain: shedding starts
+		time.Sleep(10 * time.Millisecond)
+	}
 	c.send(t, invite(1))
 	res := c.final(10 * time.Second)
 	close(stop)

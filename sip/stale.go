@@ -49,17 +49,39 @@ type staleFilter struct {
 // processing, until the queue is short again: this engages before calls in
 // setup pile up and long before INVITEs are old enough to drop
 // (max_invite_age).
+//
+// One stall of the whole process (a long GC pause, a descheduled VM, a
+// busy test box) makes every INVITE queued meanwhile late at once, though
+// the readers catch up within milliseconds: that is not overload. So
+// shedding starts only once the readers have seen nothing but late INVITEs
+// for socketShedSustain of reading; an INVITE on time starts the count
+// again.
 const (
-	shedInviteAge    = 250 * time.Millisecond // T1 / 2, at most max_invite_age / 2
-	socketShedWindow = 100 * time.Millisecond // how long one late INVITE sheds new ones
+	shedInviteAge     = 250 * time.Millisecond // T1 / 2, at most max_invite_age / 2
+	socketShedSustain = 100 * time.Millisecond // how long INVITEs must stay late before shedding
+	socketShedWindow  = 100 * time.Millisecond // how long one late INVITE then sheds new ones
 )
 
 // socketShed is the adapter's "the receive queue is late" signal.
 type socketShed struct {
-	until atomic.Int64 // unix nanos: new INVITEs are shed until then
+	lateSince atomic.Int64 // unix nanos of the first late INVITE since one on time (0: none)
+	until     atomic.Int64 // unix nanos: new INVITEs are shed until then
 }
 
-func (s *socketShed) note(now time.Time) { s.until.Store(now.Add(socketShedWindow).UnixNano()) }
+// note records a late INVITE read at now, and reports whether INVITEs have
+// been late long enough to shed (shedding then lasts socketShedWindow).
+func (s *socketShed) note(now time.Time) bool {
+	n := now.UnixNano()
+	s.lateSince.CompareAndSwap(0, n)
+	if n-s.lateSince.Load() < int64(socketShedSustain) {
+		return false
+	}
+	s.until.Store(now.Add(socketShedWindow).UnixNano())
+	return true
+}
+
+// onTime records an INVITE that did not wait long: lateness starts again.
+func (s *socketShed) onTime() { s.lateSince.Store(0) }
 
 func (s *socketShed) active(now time.Time) bool { return now.UnixNano() < s.until.Load() }
 
@@ -74,8 +96,12 @@ func (f *staleFilter) stale(data []byte, recv, now time.Time) bool {
 		return false
 	}
 	age := now.Sub(recv)
-	if f.shed != nil && age > f.shedAge {
-		f.late(age, now)
+	if f.shed != nil {
+		if age > f.shedAge {
+			f.late(age, now)
+		} else {
+			f.shed.onTime()
+		}
 	}
 	if age <= f.max {
 		return false
@@ -113,10 +139,13 @@ func (f *staleFilter) dropped(age time.Duration, now time.Time) {
 	}
 }
 
-// late starts (or prolongs) shedding after an INVITE that waited age, and
-// warns at most every 10 s.
+// late notes an INVITE that waited age; once INVITEs have been late for
+// socketShedSustain it starts (or prolongs) shedding, and warns at most
+// every 10 s.
 func (f *staleFilter) late(age time.Duration, now time.Time) {
-	f.shed.note(now)
+	if !f.shed.note(now) {
+		return
+	}
 	last := f.lastShedW.Load()
 	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
 		f.log.Warn("SIP UDP receive queue is late: new INVITEs get 503 until it is short again",

@@ -100,7 +100,20 @@ func TestStatelessShed(t *testing.T) {
 	if r := f.statelessShed([]byte(invite), now); r != nil {
 		t.Fatalf("answered while the queue is on time: %q", r)
 	}
-	f.shed.note(now)
+	if f.shed.note(now) {
+		t.Fatal("one late INVITE started shedding (a stall, not overload)")
+	}
+	if r := f.statelessShed([]byte(invite), now); r != nil {
+		t.Fatalf("answered after one late INVITE: %q", r)
+	}
+	f.shed.onTime()
+	if f.shed.note(now.Add(socketShedSustain)) {
+		t.Fatal("shedding started though an INVITE on time came between")
+	}
+	if !f.shed.note(now.Add(2 * socketShedSustain)) {
+		t.Fatal("INVITEs late for socketShedSustain did not start shedding")
+	}
+	now = now.Add(2 * socketShedSustain)
 	res := string(f.statelessShed([]byte(invite), now))
 	for _, want := range []string{"SIP/2.0 503 Service Unavailable\r\n",
 		"\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\n",
