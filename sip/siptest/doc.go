@@ -12,5 +12,7 @@
 // PlainUA is the opposite: a SIP phone without WebRTC (RTP/AVP, no ICE, no
 // DTLS, G.711 and telephone-event) whose calls send and count real RTP on
 // loopback, the far end of calls anchored in rtpengine. It answers
-// re-INVITEs, can hold and resume, and can vanish without a BYE.
+// re-INVITEs, can hold and resume, and can vanish without a BYE. Both are
+// built on one sipgo stack (stack.go: user agent, server, client, dialog
+// caches, ACK and OPTIONS handlers).
 package siptest

@@ -24,15 +24,11 @@ type Endpoint struct {
 	// Incoming receives each call the endpoint answered.
 	Incoming chan *Call
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	cli    *sipgo.Client
-	srvDlg *sipgo.DialogServerCache
-	cliDlg *sipgo.DialogClientCache
-	conn   net.PacketConn
-	ln     net.Listener
-	user   string
-	log    *slog.Logger
+	stack
+	conn net.PacketConn
+	ln   net.Listener
+	user string
+	log  *slog.Logger
 
 	mu    sync.Mutex
 	calls []*Call
@@ -93,29 +89,11 @@ func listenBoth() (net.PacketConn, net.Listener, error) {
 }
 
 func (e *Endpoint) setup() error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("siptest"), sipgo.WithUserAgentHostname("127.0.0.1"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(e.log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(e.log)))
-	if err != nil {
+	if err := e.stack.setup("siptest", e.user, e.Addr(), e.port(), e.log); err != nil {
 		return err
 	}
-	e.ua = ua
-	if e.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(e.log)); err != nil {
-		return err
-	}
-	if e.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(e.log),
-		sipgo.WithClientConnectionAddr(e.Addr())); err != nil {
-		return err
-	}
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.user, Host: "127.0.0.1", Port: e.port()}}
-	e.srvDlg = sipgo.NewDialogServerCache(e.cli, contact)
-	e.cliDlg = sipgo.NewDialogClientCache(e.cli, contact)
 	e.srv.OnInvite(e.onInvite)
-	e.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = e.srvDlg.ReadAck(req, tx) })
 	e.srv.OnBye(e.onBye)
-	e.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
 	return nil
 }
 

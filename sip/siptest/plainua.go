@@ -37,15 +37,11 @@ type PlainUA struct {
 	// NoAnswer makes the UA ring (180) and never answer.
 	NoAnswer atomic.Bool
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	cli    *sipgo.Client
-	srvDlg *sipgo.DialogServerCache
-	cliDlg *sipgo.DialogClientCache
-	conn   net.PacketConn
-	user   string
-	log    *slog.Logger
-	mute   atomic.Bool // Vanish: no answers at all
+	stack
+	conn net.PacketConn
+	user string
+	log  *slog.Logger
+	mute atomic.Bool // Vanish: no answers at all
 
 	mu    sync.Mutex
 	calls map[string]*PlainCall // by Call-ID
@@ -122,29 +118,11 @@ func (m muteConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (u *PlainUA) setup() error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("siptest-plain"), sipgo.WithUserAgentHostname("127.0.0.1"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(u.log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(u.log)))
-	if err != nil {
+	if err := u.stack.setup("siptest-plain", u.user, u.Addr(), u.port(), u.log); err != nil {
 		return err
 	}
-	u.ua = ua
-	if u.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(u.log)); err != nil {
-		return err
-	}
-	if u.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(u.log),
-		sipgo.WithClientConnectionAddr(u.Addr())); err != nil {
-		return err
-	}
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: u.user, Host: "127.0.0.1", Port: u.port()}}
-	u.srvDlg = sipgo.NewDialogServerCache(u.cli, contact)
-	u.cliDlg = sipgo.NewDialogClientCache(u.cli, contact)
 	u.srv.OnInvite(u.onInvite)
-	u.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = u.srvDlg.ReadAck(req, tx) })
 	u.srv.OnBye(u.onBye)
-	u.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
 	u.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
