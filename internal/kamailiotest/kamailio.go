@@ -2,10 +2,10 @@ package kamailiotest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // RegistrarConfig is a registrar and proxy: REGISTER with digest (user
@@ -61,10 +61,7 @@ type Kamailio struct {
 	// Dir holds the configuration, the dispatcher list and the log.
 	Dir string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	out    *os.File
-	exited chan struct{}
+	d *daemon.Daemon
 }
 
 // URI is Kamailio's SIP URI.
@@ -81,22 +78,16 @@ func Start(t testing.TB, o Options) *Kamailio {
 	for attempt := 1; ; attempt++ {
 		port := o.Port
 		if port == 0 {
-			if port, err = freePort(); err != nil {
+			if port, err = daemon.FreePort(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		k := &Kamailio{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: t.TempDir()}
+		k := &Kamailio{Addr: daemon.Loopback(port), Dir: t.TempDir()}
 		err := k.start(bin, o)
 		if err == nil {
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("kamailio log:\n%s", k.LogTail())
-				}
-				k.Stop()
-			})
+			daemon.Cleanup(t, "kamailio", k.Stop, k.LogTail)
 			return k
 		}
-		k.Stop()
 		// A free port taken by another process before Kamailio bound it:
 		// try another one.
 		if o.Port != 0 || attempt == 3 || !strings.Contains(k.Log(), "Address already in use") {
@@ -123,39 +114,15 @@ func (k *Kamailio) start(bin string, o Options) error {
 	for _, d := range o.Defines {
 		args = append(args, "-A", d)
 	}
-	out, err := os.Create(k.LogPath())
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr, cmd.Dir = out, out, k.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start kamailio: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	k.mu.Lock()
-	k.cmd, k.out, k.exited = cmd, out, exited
-	k.mu.Unlock()
-	return k.waitReady(exited)
-}
-
-// waitReady sends OPTIONS over UDP until Kamailio answers 200.
-func (k *Kamailio) waitReady(exited <-chan struct{}) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("kamailio exited during start-up")
-		default:
-		}
-		if code, err := Options200(k.Addr, 300*time.Millisecond); err == nil && code == 200 {
-			return nil
-		}
-	}
-	return errors.New("kamailio did not answer OPTIONS within 15 s")
+	k.d = daemon.New(daemon.Spec{Name: "kamailio", Path: bin, Args: args, Dir: k.Dir, Console: k.LogPath(),
+		StartTimeout: 15 * time.Second, Ready: func() error {
+			code, err := Options200(k.Addr, 300*time.Millisecond)
+			if err == nil && code != 200 {
+				err = fmt.Errorf("OPTIONS answered %d", code)
+			}
+			return err
+		}})
+	return k.d.Start(context.Background())
 }
 
 // Options200 sends one out-of-dialog OPTIONS to addr over UDP and returns
@@ -205,65 +172,14 @@ func (k *Kamailio) Log() string {
 }
 
 // LogTail returns the end of the log.
-func (k *Kamailio) LogTail() string {
-	s := k.Log()
-	if len(s) > 8000 {
-		s = s[len(s)-8000:]
-	}
-	return s
-}
+func (k *Kamailio) LogTail() string { return daemon.TailFile(k.LogPath(), 8000) }
 
 // Stop kills the process group (SIGTERM, then SIGKILL after 3 s) and
 // waits for it. Safe to call more than once.
 func (k *Kamailio) Stop() {
-	k.mu.Lock()
-	cmd, out, exited := k.cmd, k.out, k.exited
-	k.cmd, k.out = nil, nil
-	k.mu.Unlock()
-	if cmd == nil {
-		return
+	if k.d != nil {
+		k.d.Stop()
 	}
-	pid := cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	if !waitGone(pid, 3*time.Second) {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		waitGone(pid, 3*time.Second)
-	}
-	select {
-	case <-exited:
-	case <-time.After(3 * time.Second):
-	}
-	out.Close()
-}
-
-// waitGone waits until no process of the group pid is left.
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(-pid, 0); errors.Is(err, syscall.ESRCH) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
-// freePort returns a port of 127.0.0.1 free just now for UDP and TCP.
-func freePort() (int, error) {
-	for range 20 {
-		u, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("kamailiotest: no free port for UDP and TCP")
 }
 
 func token() string {

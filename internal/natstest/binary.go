@@ -1,12 +1,15 @@
 package natstest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // module is the nats-server module go.mod pins with a tool directive.
@@ -53,9 +56,8 @@ func findOrBuild() (string, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	out, err := exec.Command("go", "build", "-o", tmp.Name(), module).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build %s@%s: %w\n%s", module, version, err, out)
+	if err := daemon.GoBuild(context.Background(), tmp.Name(), module); err != nil {
+		return "", fmt.Errorf("build %s@%s: %w", module, version, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("install nats-server: %w", err)

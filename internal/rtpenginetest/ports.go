@@ -7,16 +7,6 @@ import (
 	"strconv"
 )
 
-// freeUDPPort returns a UDP port of 127.0.0.1 that was free just now.
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
 // mediaRange picks n consecutive UDP ports of 127.0.0.1, all free just now,
 // from a random base in 10000-32767: below Linux's ephemeral range
 // (32768-60999), so rtpengine's media ports never take a port another

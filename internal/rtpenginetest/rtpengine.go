@@ -5,11 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // TestCommandHint names how to get rtpengine.
@@ -28,11 +27,8 @@ type Rtpengine struct {
 	PortMax int
 	Dir     string
 
-	bin    string
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	out    *os.File
-	exited chan struct{}
+	bin string
+	d   *daemon.Daemon
 }
 
 // TB is the part of testing.TB that Start and Restart use (a testing.TB
@@ -60,33 +56,21 @@ func Start(t TB) *Rtpengine {
 }
 
 // PID is the daemon's process id (0 when it is not running).
-func (r *Rtpengine) PID() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return 0
-	}
-	return r.cmd.Process.Pid
-}
+func (r *Rtpengine) PID() int { return r.d.PID() }
 
 // LogPath is the daemon's console output.
 func (r *Rtpengine) LogPath() string { return filepath.Join(r.Dir, "console.txt") }
 
 // LogTail returns the end of the daemon's output (for failures).
 func (r *Rtpengine) LogTail() string {
-	data, _ := os.ReadFile(r.LogPath())
-	if len(data) > 8000 {
-		data = data[len(data)-8000:]
-	}
-	return fmt.Sprintf("--- rtpengine %s ---\n%s\n", r.LogPath(), data)
+	return fmt.Sprintf("--- rtpengine %s ---\n%s\n", r.LogPath(), daemon.TailFile(r.LogPath(), 8000))
 }
 
 // Restart starts the daemon again after Stop or Kill, on the same ng port
 // and media range (a relay that comes back).
 func (r *Rtpengine) Restart(t TB) {
 	t.Helper()
-	r.Stop()
-	if err := r.start(context.Background()); err != nil {
+	if err := r.d.Restart(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, r.LogTail())
 	}
 }

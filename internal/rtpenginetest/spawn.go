@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // Options configures Spawn.
@@ -42,16 +42,17 @@ func Spawn(ctx context.Context, o Options) (*Rtpengine, error) {
 		return nil, fmt.Errorf("rtpenginetest: %w", err)
 	}
 	r := &Rtpengine{Dir: o.Dir, bin: o.Bin}
-	port, err := freeUDPPort()
+	port, err := daemon.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	r.NG = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	r.NG = daemon.Loopback(port)
 	if r.PortMin, r.PortMax, err = mediaRange(mediaPorts); err != nil {
 		return nil, err
 	}
-	if err := r.start(ctx); err != nil {
-		r.Stop()
+	r.d = daemon.New(daemon.Spec{Name: "rtpengine", Path: r.bin, Args: r.Args(), Dir: r.Dir,
+		Console: r.LogPath(), StartTimeout: startWait, Ready: func() error { return Ping(r.NG, 300*time.Millisecond) }})
+	if err := r.d.Start(ctx); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, r.LogTail())
 	}
 	return r, nil
@@ -67,75 +68,9 @@ func (r *Rtpengine) Args() []string {
 		"--log-level=6", "--pidfile=" + filepath.Join(r.Dir, "rtpengine.pid")}
 }
 
-// start runs the daemon in its own process group and waits for a pong.
-func (r *Rtpengine) start(ctx context.Context) error {
-	out, err := os.OpenFile(r.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(r.bin, r.Args()...)
-	cmd.Stdout, cmd.Stderr, cmd.Dir = out, out, r.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start rtpengine: %w", err)
-	}
-	exited := make(chan struct{})
-	r.mu.Lock()
-	r.cmd, r.out, r.exited = cmd, out, exited
-	r.mu.Unlock()
-	go func() { _ = cmd.Wait(); close(exited) }()
-	ctx, cancel := context.WithTimeout(ctx, startWait)
-	defer cancel()
-	for {
-		if Ping(r.NG, 300*time.Millisecond) == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("rtpengine exited during start-up: %v", cmd.ProcessState)
-		case <-ctx.Done():
-			return fmt.Errorf("rtpengine did not answer an ng ping: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // Stop ends the daemon's process group (SIGTERM, then SIGKILL after 3 s)
 // and waits until it is gone. It is safe to call more than once.
-func (r *Rtpengine) Stop() { r.signal(syscall.SIGTERM) }
+func (r *Rtpengine) Stop() { r.d.Stop() }
 
 // Kill ends the daemon at once with SIGKILL (a relay that dies).
-func (r *Rtpengine) Kill() { r.signal(syscall.SIGKILL) }
-
-func (r *Rtpengine) signal(sig syscall.Signal) {
-	r.mu.Lock()
-	cmd, out, exited := r.cmd, r.out, r.exited
-	r.cmd, r.out = nil, nil
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	pid := cmd.Process.Pid
-	_ = syscall.Kill(-pid, sig)
-	select {
-	case <-exited:
-	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-	waitGone(pid, 3*time.Second)
-	out.Close()
-}
-
-// waitGone waits until no process of the group pid is left.
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(-pid, 0); errors.Is(err, syscall.ESRCH) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
+func (r *Rtpengine) Kill() { r.d.Kill() }

@@ -4,5 +4,8 @@
 // The server is configured entirely on the command line (no config file,
 // its own database and log in the test's temporary directory), listens on
 // a free port of 127.0.0.1, relays on 127.0.0.1 only, allows loopback
-// peers, and is stopped by PID (its process group) when the test ends.
+// peers, and is stopped by PID (its process group) when the test ends;
+// internal/daemon starts and stops it.
+//
+// Files: coturn.go (Start, Stop, LogTail).
 package turntest

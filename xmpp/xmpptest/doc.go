@@ -4,7 +4,8 @@
 //   - StartProsody runs a Prosody server on loopback for one test: a
 //     generated config in t.TempDir() with a VirtualHost, accounts created
 //     with prosodyctl, an XEP-0114 component with a secret, and c2s without
-//     TLS (test servers only). A missing prosody binary fails the test.
+//     TLS (test servers only), started and stopped by PID by
+//     internal/daemon. A missing prosody binary fails the test.
 //   - Client is an XMPP client (mellium) that logs in, acknowledges Jingle
 //     IQs, queues what it receives and can send raw XML for bad-input tests;
 //     Kill drops its connection without closing the stream (a vanishing

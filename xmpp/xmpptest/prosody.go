@@ -2,17 +2,15 @@ package xmpptest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // TestCommandHint names how to get the real peers the tests need.
@@ -45,9 +43,7 @@ type Prosody struct {
 	C2SAddr       string // 127.0.0.1:port for clients
 	ComponentAddr string // 127.0.0.1:port for XEP-0114 components
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	out *os.File
+	d *daemon.Daemon
 }
 
 // StartProsody writes a config into t.TempDir(), creates the accounts and
@@ -69,8 +65,10 @@ func StartProsody(t testing.TB, cfg ProsodyConfig) *Prosody {
 			t.Fatal(err)
 		}
 	}
+	p.d = daemon.New(daemon.Spec{Name: "prosody", Path: bin, Args: []string{"-F", "--config", p.ConfigPath},
+		Dir: p.Dir, Ready: daemon.DialTCP(p.C2SAddr, p.ComponentAddr)})
 	t.Cleanup(p.Stop)
-	if err := p.start(bin); err != nil {
+	if err := p.d.Start(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, p.LogTail())
 	}
 	return p
@@ -95,12 +93,11 @@ func withDefaults(c ProsodyConfig) ProsodyConfig {
 // freeAddr returns a loopback address with a port that was free just now.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := daemon.FreeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return daemon.Loopback(port)
 }
 
 func port(addr string) string {
@@ -165,17 +162,7 @@ func (p *Prosody) LogPath() string { return filepath.Join(p.Dir, "prosody.log") 
 
 // LogTail returns the end of Prosody's log and console output (for failure
 // messages).
-func (p *Prosody) LogTail() string {
-	var b strings.Builder
-	for _, f := range []string{p.LogPath(), filepath.Join(p.Dir, "console.txt")} {
-		data, _ := os.ReadFile(f)
-		if len(data) > 4000 {
-			data = data[len(data)-4000:]
-		}
-		fmt.Fprintf(&b, "--- %s ---\n%s\n", filepath.Base(f), data)
-	}
-	return b.String()
-}
+func (p *Prosody) LogTail() string { return daemon.Tail(4000, p.LogPath(), p.d.Console()) }
 
 // Register creates an account on the VirtualHost (prosodyctl, offline).
 func (p *Prosody) Register(user, pass string) error {
@@ -192,101 +179,14 @@ func (p *Prosody) Register(user, pass string) error {
 // JID returns user@domain.
 func (p *Prosody) JID(user string) string { return user + "@" + p.Cfg.Domain }
 
-func (p *Prosody) start(bin string) error {
-	out, err := os.OpenFile(filepath.Join(p.Dir, "console.txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, "-F", "--config", p.ConfigPath)
-	cmd.Stdout, cmd.Stderr, cmd.Dir = out, out, p.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start prosody: %w", err)
-	}
-	p.mu.Lock()
-	p.cmd, p.out = cmd, out
-	p.mu.Unlock()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	return p.waitPorts(exited)
-}
-
-// waitPorts waits until both ports accept connections (at most 20 s).
-func (p *Prosody) waitPorts(exited chan error) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for _, addr := range []string{p.C2SAddr, p.ComponentAddr} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				return fmt.Errorf("prosody exited during start-up: %v", err)
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return errors.New("prosody did not open its ports within 20 s")
-			}
-		}
-	}
-	go p.reap(exited)
-	return nil
-}
-
-// reap keeps the exit status channel drained.
-func (p *Prosody) reap(exited chan error) { <-exited }
-
-// Stop kills the server (SIGTERM, then SIGKILL after 3 s) and waits for
-// its ports to close. It is safe to call more than once.
-func (p *Prosody) Stop() {
-	p.mu.Lock()
-	cmd, out := p.cmd, p.out
-	p.cmd, p.out = nil, nil
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	if !waitClosed(p.C2SAddr, 3*time.Second) {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		waitClosed(p.C2SAddr, 3*time.Second)
-	}
-	waitGone(cmd.Process.Pid, 3*time.Second)
-	out.Close()
-}
+// Stop kills the server's process group (SIGTERM, then SIGKILL after 3 s)
+// and waits until it is gone. It is safe to call more than once.
+func (p *Prosody) Stop() { p.d.Stop() }
 
 // Restart stops the server and starts it again on the same ports.
 func (p *Prosody) Restart(t testing.TB) {
 	t.Helper()
-	p.Stop()
-	bin, err := exec.LookPath("prosody")
-	if err != nil {
-		t.Fatalf("prosody not found: %s", TestCommandHint)
-	}
-	if err := p.start(bin); err != nil {
+	if err := p.d.Restart(context.Background()); err != nil {
 		t.Fatalf("restart: %v\n%s", err, p.LogTail())
-	}
-}
-
-func waitClosed(addr string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err != nil {
-			return true
-		}
-		c.Close()
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
-}
-
-func waitGone(pid int, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil {
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStartReadyStop: a shell that starts a child in its group, becomes
+// ready when it wrote a file; Stop takes the whole group down.
+func TestStartReadyStop(t *testing.T) {
+	dir := t.TempDir()
+	flag := dir + "/ready"
+	d := New(Spec{Path: "/bin/sh", Args: []string{"-c", `sleep 60 & echo hello; touch ready; wait`}, Dir: dir,
+		Ready: func() error { _, err := os.Stat(flag); return err }})
+	t.Cleanup(d.Stop)
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid := d.PID()
+	if pid == 0 {
+		t.Fatal("no pid")
+	}
+	d.Stop()
+	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("process group %d still there after Stop: %v", pid, err)
+	}
+	if d.PID() != 0 {
+		t.Fatal("PID after Stop")
+	}
+	if !strings.Contains(TailFile(d.Console(), 100), "hello") {
+		t.Fatalf("console %q", TailFile(d.Console(), 100))
+	}
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d.PID() == pid || d.PID() == 0 {
+		t.Fatalf("restart: pid %d, was %d", d.PID(), pid)
+	}
+	if n := strings.Count(TailFile(d.Console(), 100), "hello"); n != 2 {
+		t.Fatalf("console after restart holds %d hellos, want 2 (appended)", n)
+	}
+	d.Kill()
+	if d.Err() == nil {
+		t.Fatal("a killed process reports no error")
+	}
+}
+
+// TestStopEscalates: a group that ignores SIGTERM is killed after 3 s.
+func TestStopEscalates(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Start(context.Background(), Spec{Path: "/bin/sh",
+		Args: []string{"-c", `trap "" TERM; echo up; while :; do sleep 0.05; done`}, Dir: dir,
+		Ready: func() error {
+			if !strings.Contains(TailFile(dir+"/console.txt", 100), "up") {
+				return errors.New("no trap yet")
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Kill)
+	pid := d.PID()
+	start := time.Now()
+	d.Stop()
+	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("group still there: %v", err)
+	}
+	if time.Since(start) < stopWait {
+		t.Fatalf("stopped after %s: SIGTERM was not ignored?", time.Since(start))
+	}
+}
+
+// TestStartFails: an exit during start-up, and a probe that never passes,
+// are errors that stop the process.
+func TestStartFails(t *testing.T) {
+	never := func() error { return errors.New("not yet") }
+	_, err := Start(context.Background(), Spec{Path: "/bin/false", Dir: t.TempDir(), Ready: never})
+	if err == nil || !strings.Contains(err.Error(), "exited during start-up") {
+		t.Fatalf("exit during start: %v", err)
+	}
+	d := New(Spec{Path: "/bin/sleep", Args: []string{"60"}, Dir: t.TempDir(), Ready: never,
+		StartTimeout: 300 * time.Millisecond})
+	if err := d.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "not yet") {
+		t.Fatalf("timeout: %v", err)
+	}
+	if d.PID() != 0 {
+		t.Fatal("a daemon that failed to start still runs")
+	}
+	if err := d.Wait(context.Background()); err == nil {
+		t.Fatal("a stopped sleep exited 0")
+	}
+}
+
+// TestProbes: DialTCP and Listening see a TCP listener and a UDP socket.
+func TestProbes(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := DialTCP(l.Addr().String())(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Listening(port)(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ListeningTCP(port)(); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if DialTCP(l.Addr().String())() == nil || ListeningTCP(port)() == nil {
+		t.Fatal("probes pass on a closed port")
+	}
+	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	up := u.LocalAddr().(*net.UDPAddr).Port
+	if err := Listening(up)(); err != nil {
+		t.Fatal(err)
+	}
+	if ListeningTCP(up)() == nil {
+		t.Fatal("a UDP socket counts as a TCP listener")
+	}
+	p, err := FreePort()
+	if err != nil || p == 0 {
+		t.Fatal(p, err)
+	}
+}
