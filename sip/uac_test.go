@@ -193,7 +193,7 @@ func TestOutboundViaTrunk(t *testing.T) {
 	_ = call.Post(caller, gateway.Hangup{})
 	uas.wait(t)
 	waitDone(t, call)
-	msgs := uas.logs()
+	msgs := uas.messageLog(t)
 	for _, want := range []string{"INVITE sip:+15551234567@trunk.example.net;user=phone SIP/2.0", "Route: <sip:" + uas.addr + ";lr>"} {
 		if !strings.Contains(msgs, want) {
 			t.Errorf("SIPp did not see %q", want)

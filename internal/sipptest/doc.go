@@ -1,0 +1,19 @@
+// Package sipptest runs SIPp (Debian package sip-tester), the real SIP
+// peer of the tests, the one way the sip package tests, the interop
+// harness and the interop/load tests need it: one scenario file, a
+// working directory for SIPp's error, message and log traces and its
+// console output, free loopback control and media ports, -aa and
+// -nostdin, a -timeout with -timeout_error (a stuck call fails), in its
+// own process group, stopped by PID (internal/daemon starts and stops
+// it). A UAS (no Remote) is ready once its SIP port is bound, read from
+// /proc/net (SIPp's t1 mode serves the first connection only, so nothing
+// connects to check); a UAC starts calling at once. SIPp's exit status is
+// the verdict: 0 when every call of -m ran the scenario to its end.
+//
+// The package does not import testing (the interop harness, part of the
+// sigbridge binary, runs SIPp with Start); StartT takes a TB, which
+// testing.TB satisfies.
+//
+// Files: sipp.go (Options, Start, Wait, Stop, Kill, traces), tb.go
+// (StartT).
+package sipptest

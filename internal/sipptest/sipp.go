@@ -1,0 +1,205 @@
+package sipptest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
+)
+
+// TestCommandHint names how to get SIPp.
+const TestCommandHint = "install Debian package sip-tester, or run the README's test command " +
+	"(bash .ci/test.sh), which installs every missing test peer"
+
+// Options configure one SIPp run.
+type Options struct {
+	// Bin is the sipp binary (default: sipp on PATH).
+	Bin string
+	// Scenario is the scenario file (-sf).
+	Scenario string
+	// Dir is the working directory for the traces and console (required).
+	Dir string
+	// Remote is the host:port a UAC calls; "" for a UAS.
+	Remote string
+	// Host is the local address (-i); "" lets SIPp pick its default
+	// route's.
+	Host string
+	// Port is the local SIP port (-p); 0 takes one free for UDP and TCP.
+	Port int
+	// Transport is -t ("u1", "t1"); "" is SIPp's default, UDP.
+	Transport string
+	// Calls is -m, the calls after which SIPp exits (default 1).
+	Calls int
+	// Timeout is -timeout, after which SIPp exits with an error
+	// (-timeout_error; default 60 s).
+	Timeout time.Duration
+	// TraceMessages writes every message sent and received to
+	// MessagesPath (-trace_msg).
+	TraceMessages bool
+	// TraceLogs writes the scenario's <log> actions to EventsPath
+	// (-trace_logs).
+	TraceLogs bool
+	// Extra are more arguments, after the others (a later -m or -timeout
+	// wins).
+	Extra []string
+	// Log, if set, hears the command line and a SIPp that needed SIGKILL.
+	Log *slog.Logger
+}
+
+// SIPp is one running SIPp.
+type SIPp struct {
+	// Addr is SIPp's SIP address, Host (127.0.0.1 when empty) and Port.
+	Addr string
+	// Port is SIPp's SIP port.
+	Port int
+	// Dir holds the traces and the console output.
+	Dir string
+
+	args []string
+	d    *daemon.Daemon
+}
+
+// Start runs SIPp with o. A UAS returns once its SIP port is bound (or
+// SIPp exits, or ctx ends, or 20 s pass); a UAC at once. The caller ends
+// it with Wait, Stop or Kill.
+func Start(ctx context.Context, o Options) (*SIPp, error) {
+	if o.Dir == "" || o.Scenario == "" {
+		return nil, errors.New("sipptest: Start needs a scenario and a directory")
+	}
+	if o.Bin == "" {
+		bin, err := exec.LookPath("sipp")
+		if err != nil {
+			return nil, fmt.Errorf("sipp not found in PATH (%w): %s", err, TestCommandHint)
+		}
+		o.Bin = bin
+	}
+	s := &SIPp{Port: o.Port, Dir: o.Dir}
+	if s.Port == 0 {
+		p, err := daemon.FreePort()
+		if err != nil {
+			return nil, fmt.Errorf("sipptest: %w", err)
+		}
+		s.Port = p
+	}
+	host := o.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	s.Addr = net.JoinHostPort(host, strconv.Itoa(s.Port))
+	args, err := s.buildArgs(o)
+	if err != nil {
+		return nil, err
+	}
+	s.args = args
+	spec := daemon.Spec{Name: "sipp " + filepath.Base(o.Scenario), Path: o.Bin, Args: args, Dir: o.Dir, Log: o.Log}
+	if o.Remote == "" {
+		spec.Ready = daemon.Listening(s.Port)
+	}
+	if o.Log != nil {
+		o.Log.Debug("starting sipp", "args", args)
+	}
+	s.d = daemon.New(spec)
+	if err := s.d.Start(ctx); err != nil {
+		return nil, fmt.Errorf("sipptest: %w\n%s", err, s.Logs())
+	}
+	return s, nil
+}
+
+// buildArgs is SIPp's command line for o.
+func (s *SIPp) buildArgs(o Options) ([]string, error) {
+	ctl, err := daemon.FreeUDPPort()
+	if err != nil {
+		return nil, fmt.Errorf("sipptest: %w", err)
+	}
+	media, err := daemon.FreeUDPPort()
+	if err != nil {
+		return nil, fmt.Errorf("sipptest: %w", err)
+	}
+	calls, timeout := o.Calls, o.Timeout
+	if calls == 0 {
+		calls = 1
+	}
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	var args []string
+	if o.Remote != "" {
+		args = append(args, o.Remote)
+	}
+	args = append(args, "-sf", o.Scenario, "-p", strconv.Itoa(s.Port), "-cp", strconv.Itoa(ctl),
+		"-mp", strconv.Itoa(media), "-m", strconv.Itoa(calls), "-aa", "-nostdin",
+		"-timeout", strconv.Itoa(int(timeout.Seconds()))+"s", "-timeout_error",
+		"-trace_err", "-error_file", s.ErrorsPath())
+	if o.Host != "" {
+		args = append(args, "-i", o.Host)
+	}
+	if o.Transport != "" {
+		args = append(args, "-t", o.Transport)
+	}
+	if o.TraceMessages {
+		args = append(args, "-trace_msg", "-message_file", s.MessagesPath())
+	}
+	if o.TraceLogs {
+		args = append(args, "-trace_logs", "-log_file", s.EventsPath())
+	}
+	return append(args, o.Extra...), nil
+}
+
+// Args is SIPp's command line (without the binary).
+func (s *SIPp) Args() []string { return s.args }
+
+// ErrorsPath is SIPp's error trace (-trace_err).
+func (s *SIPp) ErrorsPath() string { return filepath.Join(s.Dir, "errors.log") }
+
+// MessagesPath is SIPp's message trace (Options.TraceMessages).
+func (s *SIPp) MessagesPath() string { return filepath.Join(s.Dir, "messages.log") }
+
+// EventsPath is the trace of the scenario's <log> actions
+// (Options.TraceLogs).
+func (s *SIPp) EventsPath() string { return filepath.Join(s.Dir, "events.log") }
+
+// ConsolePath is SIPp's stdout and stderr.
+func (s *SIPp) ConsolePath() string { return s.d.Console() }
+
+// Done is closed when SIPp has exited.
+func (s *SIPp) Done() <-chan struct{} { return s.d.Done() }
+
+// Err is SIPp's exit error once Done is closed: nil when every call ran
+// the scenario to its end.
+func (s *SIPp) Err() error { return s.d.Err() }
+
+// Wait waits until SIPp exits and returns its exit error, or ctx's error.
+func (s *SIPp) Wait(ctx context.Context) error { return s.d.Wait(ctx) }
+
+// Stop ends SIPp's process group (SIGTERM, then SIGKILL after 3 s) and
+// waits until it is gone. Safe to call more than once.
+func (s *SIPp) Stop() { s.d.Stop() }
+
+// Kill ends SIPp's process group with SIGKILL at once.
+func (s *SIPp) Kill() { s.d.Kill() }
+
+// MessageLog is what SIPp sent and received so far
+// (Options.TraceMessages).
+func (s *SIPp) MessageLog() (string, error) {
+	b, err := os.ReadFile(s.MessagesPath())
+	if err != nil {
+		return "", fmt.Errorf("sipptest: message log: %w", err)
+	}
+	return string(b), nil
+}
+
+// Logs is the end of SIPp's console, its error trace and its message
+// trace, for a failure message.
+func (s *SIPp) Logs() string {
+	return fmt.Sprintf("--- sipp output (tail) ---\n%s\n--- errors ---\n%s\n--- messages ---\n%s",
+		daemon.TailFile(filepath.Join(s.Dir, "console.txt"), 3000), daemon.TailFile(s.ErrorsPath(), 16000),
+		daemon.TailFile(s.MessagesPath(), 32000))
+}
