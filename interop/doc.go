@@ -63,12 +63,14 @@
 // flows), media.go (the pion media end), endpoint_browser.go and
 // wsclient.go (browser dialect), endpoint_chromium.go, chromium.go, cdp.go
 // and chromium_agent.js (headless Chromium over DevTools), endpoint_sip.go
-// (SIP UA on sipgo, UDP and TCP), endpoint_sipp.go and testdata/sipp (SIPp
-// for the SIP scenarios without media: its scenario files, embedded, log
-// milestones the agent reads; SIPp's exit status is its verdict),
+// (SIP UA on sipgo, UDP and TCP), endpoint_sipp.go and testdata/sipp (SIPp,
+// run by internal/sipptest, for the SIP scenarios without media: its
+// scenario files, embedded, log milestones the agent reads; SIPp's exit
+// status is its verdict),
 // endpoint_jingle.go and xmppclient.go (Jingle client on mellium: JMI,
-// trickle ICE, hold by session-info), prosody.go (the Prosody of a local
-// deployment), deploy.go and local.go (deployments), nodes.go (browser parties spread
+// trickle ICE, hold by session-info), prosody.go and rtpengine.go (the
+// Prosody and the rtpengine of a local deployment, started and stopped by
+// internal/daemon and internal/rtpenginetest), deploy.go and local.go (deployments), nodes.go (browser parties spread
 // over a cluster's nodes), cluster.go (a local cluster of gateways:
 // StartLocalCluster, ClusterDeployment), media_check.go (the
 // media verdict), summary.go (matrix cells), report_text.go,

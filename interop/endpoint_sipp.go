@@ -10,14 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/sipptest"
 )
 
 // sippFiles are the harness's SIPp scenarios (testdata/sipp), embedded so
@@ -49,10 +49,7 @@ type sippAgent struct {
 	party    string
 	log      *slog.Logger
 	outcome  Outcome
-	proc     *exec.Cmd
-	exited   chan struct{}
-	waitErr  error
-	output   lockedWriter // SIPp's stdout and stderr
+	sipp     *sipptest.SIPp // nil until SIPp runs
 	stopTail chan struct{}
 	tailDone chan struct{}
 	once     sync.Once
@@ -94,7 +91,7 @@ func newSIPpAgent(ctx context.Context, o agentOptions) (*sippAgent, error) {
 	}
 	a := &sippAgent{o: o, bin: o.dep.SIPp, file: file, dir: dir, user: "sipp-" + o.name, ev: NewEventLog(),
 		marks: NewEventLog(), tr: o.tr, party: o.role.String(), log: o.log, outcome: o.expect,
-		exited: make(chan struct{}), stopTail: make(chan struct{}), tailDone: make(chan struct{})}
+		stopTail: make(chan struct{}), tailDone: make(chan struct{})}
 	if err := a.writeScenario(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -118,8 +115,8 @@ func newSIPpAgent(ctx context.Context, o agentOptions) (*sippAgent, error) {
 	if d := o.dep.SIP.Domain; d != "" && o.dep.SIP.SIPpListen == "" && o.dep.SIP.Listen != "" {
 		a.host = d
 	}
-	if err := a.start(ctx, nil); err != nil {
-		_ = a.Close() // stops SIPp if it started, removes dir
+	if err := a.start(ctx, "", nil); err != nil {
+		_ = a.Close() // removes dir
 		return nil, err
 	}
 	return a, nil
@@ -133,109 +130,35 @@ func (a *sippAgent) writeScenario() error {
 	return os.WriteFile(filepath.Join(a.dir, a.file), b, 0o600)
 }
 
-// start runs SIPp for one call. remote is the gateway for a caller.
-func (a *sippAgent) start(ctx context.Context, extra []string) error {
-	host, port, err := net.SplitHostPort(a.listen)
-	transport := "t1"
+// start runs SIPp (internal/sipptest) for one call: a callee over TCP,
+// returning once it listens; a caller over UDP calling remote (the
+// gateway), at once.
+func (a *sippAgent) start(ctx context.Context, remote string, extra []string) error {
+	o := sipptest.Options{Bin: a.bin, Scenario: filepath.Join(a.dir, a.file), Dir: a.dir, Remote: remote,
+		Transport: "t1", Timeout: 60 * time.Second, TraceMessages: true, TraceLogs: true,
+		Extra: append([]string{"-r", "1000"}, extra...), Log: a.log}
 	if a.o.role == roleCaller {
-		host, port, transport = "127.0.0.1", "0", "u1"
-		err = nil
+		o.Host, o.Transport = "127.0.0.1", "u1"
 		if gwHost, _ := splitHostPort(sipHostPort(a.o.dep.SIP.Gateway)); !isLoopbackHost(gwHost) {
-			host = "" // let SIPp pick the address of its default route
+			o.Host = "" // let SIPp pick the address of its default route
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("interop: sipp address %q: %w", a.listen, err)
-	}
-	ctlPort, err := freeUDPPort()
-	if err != nil {
-		return err
-	}
-	mediaPort, err := freeUDPPort()
-	if err != nil {
-		return err
-	}
-	if port == "0" {
-		p, err := freeUDPPort()
+	} else {
+		host, port, err := net.SplitHostPort(a.listen)
 		if err != nil {
-			return err
+			return fmt.Errorf("interop: sipp address %q: %w", a.listen, err)
 		}
-		port = strconv.Itoa(p)
+		if o.Port, err = strconv.Atoi(port); err != nil {
+			return fmt.Errorf("interop: sipp address %q: %w", a.listen, err)
+		}
+		o.Host = host
 	}
-	args := []string{"-sf", filepath.Join(a.dir, a.file), "-t", transport, "-p", port, "-cp", strconv.Itoa(ctlPort),
-		"-mp", strconv.Itoa(mediaPort), "-m", "1", "-r", "1000", "-aa", "-nostdin", "-timeout", "60s", "-timeout_error",
-		"-trace_err", "-error_file", a.path("errors.log"), "-trace_msg", "-message_file", a.path("messages.log"),
-		"-trace_logs", "-log_file", a.path("events.log")}
-	if host != "" {
-		args = append(args, "-i", host)
+	s, err := sipptest.Start(ctx, o)
+	if err != nil {
+		return fmt.Errorf("interop: %w", err)
 	}
-	args = append(args, extra...)
-	cmd := exec.Command(a.bin, args...)
-	cmd.Dir = a.dir
-	cmd.Stdout, cmd.Stderr = &a.output, &a.output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	a.log.Debug("starting sipp", "args", strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("interop: start sipp: %w", err)
-	}
-	a.proc = cmd
-	go func() { a.waitErr = cmd.Wait(); close(a.exited) }()
+	a.sipp = s
 	go a.tail()
-	if a.o.role == roleCallee {
-		return a.waitListening(ctx, host, port)
-	}
 	return nil
-}
-
-// waitListening waits until SIPp listens on TCP. It reads the kernel's
-// socket table rather than connecting: SIPp's t1 mode serves the first
-// connection only.
-func (a *sippAgent) waitListening(ctx context.Context, host, port string) error {
-	p, _ := strconv.Atoi(port)
-	for {
-		listening, err := tcpListening(p)
-		switch {
-		case err != nil: // no /proc: give SIPp the time it needs to bind
-			select {
-			case <-time.After(300 * time.Millisecond):
-				return nil
-			case <-a.exited:
-			}
-		case listening:
-			return nil
-		}
-		select {
-		case <-a.exited:
-			return fmt.Errorf("interop: sipp exited at start: %v\n%s", a.waitErr, a.logs())
-		case <-ctx.Done():
-			return fmt.Errorf("interop: sipp did not listen on %s:%s: %w", host, port, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// tcpListening reports whether some socket listens on TCP port (IPv4 or
-// IPv6), from /proc/net/tcp{,6}.
-func tcpListening(port int) (bool, error) {
-	want := fmt.Sprintf(":%04X", port)
-	var firstErr error
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		for _, l := range strings.Split(string(b), "\n")[1:] {
-			fs := strings.Fields(l)
-			if len(fs) > 3 && strings.HasSuffix(fs[1], want) && fs[3] == "0A" {
-				return true, nil
-			}
-		}
-		firstErr = nil
-	}
-	return false, firstErr
 }
 
 func (a *sippAgent) path(name string) string { return filepath.Join(a.dir, name) }
@@ -257,8 +180,8 @@ func (a *sippAgent) Call(ctx context.Context, target string) error {
 	}
 	gw := sipHostPort(a.o.dep.SIP.Gateway)
 	h, p := splitHostPort(gw)
-	extra := []string{"-s", escapeSIPUser(target), "-key", "caller", a.user, net.JoinHostPort(h, strconv.Itoa(p))}
-	if err := a.start(ctx, extra); err != nil {
+	extra := []string{"-s", escapeSIPUser(target), "-key", "caller", a.user}
+	if err := a.start(ctx, net.JoinHostPort(h, strconv.Itoa(p)), extra); err != nil {
 		return err
 	}
 	_, _, err := a.marks.Wait(ctx, 0, func(e Event) bool { return e.Kind == "sent-invite" })
@@ -312,18 +235,18 @@ func (a *sippAgent) Vanish() error { return a.Close() }
 // Verify implements verifier: SIPp must exit 0, having run its file to
 // the end.
 func (a *sippAgent) Verify(ctx context.Context) error {
-	if a.proc == nil {
+	if a.sipp == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	select {
-	case <-a.exited:
+	case <-a.sipp.Done():
 	case <-ctx.Done():
 		return &failure{reason: fmt.Sprintf("SIPp (%s) did not finish its scenario", a.file), err: ctx.Err()}
 	}
-	if a.waitErr != nil {
-		return failf("SIPp (%s) failed: %v: %s", a.file, a.waitErr, a.errorSummary())
+	if err := a.sipp.Err(); err != nil {
+		return failf("SIPp (%s) failed: %v: %s", a.file, err, a.errorSummary())
 	}
 	return nil
 }
@@ -346,22 +269,11 @@ func (a *sippAgent) errorSummary() string {
 	return strings.Join(keep, " / ")
 }
 
-func (a *sippAgent) logs() string {
-	b, _ := os.ReadFile(a.path("errors.log"))
-	return string(b) + a.output.String()
-}
-
 // Close implements Agent: SIPp is killed (with its process group).
 func (a *sippAgent) Close() error {
 	a.once.Do(func() {
-		if a.proc != nil {
-			_ = syscall.Kill(-a.proc.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-a.exited:
-			case <-time.After(3 * time.Second):
-				_ = syscall.Kill(-a.proc.Process.Pid, syscall.SIGKILL)
-				<-a.exited
-			}
+		if a.sipp != nil {
+			a.sipp.Stop()
 			close(a.stopTail)
 			<-a.tailDone
 		}
@@ -385,15 +297,16 @@ func (a *sippAgent) tail() {
 		select {
 		case <-a.stopTail:
 			last = true
-		case <-a.exited:
+		case <-a.sipp.Done():
 			last = true
 		case <-tick.C:
 		}
 		a.readEvents(&events)
 		a.readMessages(&msgs)
 		if last {
-			a.ev.Close(fmt.Errorf("interop: SIPp exited (%v)", a.waitErr))
-			a.marks.Close(fmt.Errorf("interop: SIPp exited (%v)", a.waitErr))
+			err := a.sipp.Err()
+			a.ev.Close(fmt.Errorf("interop: SIPp exited (%v)", err))
+			a.marks.Close(fmt.Errorf("interop: SIPp exited (%v)", err))
 			return
 		}
 	}
@@ -486,37 +399,6 @@ func (t *fileTail) read() {
 	b, _ := io.ReadAll(f)
 	t.off += int64(len(b))
 	t.buf = append(t.buf, b...)
-}
-
-// lockedWriter collects a process's output from its two pipes.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freeUDPPort returns a UDP port on 127.0.0.1 that was free just now.
-func freeUDPPort() (int, error) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("interop: free port: %w", err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 func isLoopbackHost(h string) bool {

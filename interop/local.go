@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // LocalOptions describe a local deployment started by the harness.
@@ -416,20 +418,11 @@ const xmppSection = `xmpp:
 
 // freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
 func freeSIPPort() (int, error) {
-	for range 20 {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("interop: free port: %w", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
-		_ = ln.Close()
-		if err == nil {
-			_ = pc.Close()
-			return port, nil
-		}
+	port, err := daemon.FreePort()
+	if err != nil {
+		return 0, fmt.Errorf("interop: %w", err)
 	}
-	return 0, errors.New("interop: no port free for UDP and TCP")
+	return port, nil
 }
 
 // refusedSection reports whether the gateway exited because its config

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // sigbridgeBin is the sigbridge binary built once for the tests.
@@ -32,9 +34,8 @@ func runTests(m *testing.M) int {
 	sigbridgeBin = filepath.Join(dir, "sigbridge")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", sigbridgeBin, "github.com/sigbridge/sigbridge/cmd/sigbridge")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/sigbridge: %v\n%s", err, out)
+	if err := daemon.GoBuild(ctx, sigbridgeBin, "github.com/sigbridge/sigbridge/cmd/sigbridge"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

@@ -6,31 +6,31 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // prosodyServer is a Prosody started by the harness for a local
 // deployment: loopback only, a generated config in its own directory, two
 // accounts (the Jingle caller and callee) and the gateway's XEP-0114
-// component. It follows xmpp/xmpptest's starter (which needs a *testing.T).
+// component. internal/daemon starts and stops it, as it does xmpp/xmpptest's
+// Prosody (which has its own config and needs a testing.TB).
 type prosodyServer struct {
 	Domain, Component, Secret string
 	C2S, ComponentAddr        string // 127.0.0.1:port
 	WebSocket                 string // ws://127.0.0.1:port/xmpp-websocket
 	Caller, Callee            XMPPAccount
 
-	web    string // the HTTP port's address
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *slog.Logger
+	web string // the HTTP port's address
+	dir string
+	d   *daemon.Daemon
+	log *slog.Logger
 }
 
 // prosodyConfig is Prosody 0.12's config: c2s without TLS (loopback test
@@ -78,7 +78,7 @@ func startProsody(ctx context.Context, bin, dir string, log *slog.Logger) (*pros
 	p := &prosodyServer{Domain: "localhost", Component: "gw.localhost", Secret: randomSecret(),
 		Caller: XMPPAccount{JID: "interop-caller@localhost", Password: randomSecret()},
 		Callee: XMPPAccount{JID: "interop-callee@localhost", Password: randomSecret()},
-		dir:    filepath.Join(dir, "prosody"), exited: make(chan struct{}), log: log}
+		dir:    filepath.Join(dir, "prosody"), log: log}
 	c2s, err := freeTCPPort()
 	if err != nil {
 		return nil, err
@@ -134,55 +134,23 @@ func (p *prosodyServer) register(ctx context.Context, bin, cfg string, acc XMPPA
 	return nil
 }
 
+// start runs `prosody -F` and waits until its three ports accept
+// connections (at most 20 s).
 func (p *prosodyServer) start(ctx context.Context, bin, cfg string) error {
-	out, err := os.Create(p.path("console.txt"))
-	if err != nil {
-		return fmt.Errorf("interop: prosody console: %w", err)
-	}
-	cmd := exec.Command(bin, "-F", "--config", cfg)
-	cmd.Stdout, cmd.Stderr, cmd.Dir = out, out, p.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = out.Close()
-		return fmt.Errorf("interop: start prosody: %w", err)
-	}
-	p.cmd = cmd
-	go func() { _ = cmd.Wait(); _ = out.Close(); close(p.exited) }()
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	for _, addr := range []string{p.C2S, p.ComponentAddr, p.web} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				_ = c.Close()
-				break
-			}
-			select {
-			case <-p.exited:
-				return fmt.Errorf("interop: prosody exited at start (log: %s)", p.path("prosody.log"))
-			case <-ctx.Done():
-				p.Close()
-				return fmt.Errorf("interop: prosody did not open %s: %w", addr, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+	p.d = daemon.New(daemon.Spec{Name: "prosody", Path: bin, Args: []string{"-F", "--config", cfg}, Dir: p.dir,
+		Ready: daemon.DialTCP(p.C2S, p.ComponentAddr, p.web), Log: p.log})
+	if err := p.d.Start(ctx); err != nil {
+		return fmt.Errorf("interop: %w (log: %s)", err, p.path("prosody.log"))
 	}
 	return nil
 }
 
 // Close stops Prosody (SIGTERM to its process group, SIGKILL after 3 s).
 func (p *prosodyServer) Close() {
-	if p == nil || p.cmd == nil {
+	if p == nil || p.d == nil {
 		return
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(3 * time.Second):
-		p.log.Warn("prosody did not stop on SIGTERM; killing it", "pid", p.cmd.Process.Pid)
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-	}
+	p.d.Stop()
 }
 
 // XMPPAccount is an XMPP account of the harness.
@@ -199,10 +167,9 @@ func randomSecret() string {
 
 // freeTCPPort returns a TCP port on 127.0.0.1 that was free just now.
 func freeTCPPort() (int, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	port, err := daemon.FreeTCPPort()
 	if err != nil {
-		return 0, fmt.Errorf("interop: free port: %w", err)
+		return 0, fmt.Errorf("interop: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return port, nil
 }

@@ -53,6 +53,20 @@ func ListeningTCP(port int) func() error {
 	}
 }
 
+// ListeningUDP is Listening for UDP only.
+func ListeningUDP(port int) func() error {
+	return func() error {
+		ok, err := scan(port, "/proc/net/udp", "/proc/net/udp6")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("nothing bound to UDP port %d", port)
+		}
+		return nil
+	}
+}
+
 func listening(port int) (bool, error) {
 	ok, err := scan(port, "/proc/net/tcp", "/proc/net/tcp6")
 	if ok || err != nil {

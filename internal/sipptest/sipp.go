@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sigbridge/sigbridge/internal/daemon"
@@ -101,7 +102,10 @@ func Start(ctx context.Context, o Options) (*SIPp, error) {
 	s.args = args
 	spec := daemon.Spec{Name: "sipp " + filepath.Base(o.Scenario), Path: o.Bin, Args: args, Dir: o.Dir, Log: o.Log}
 	if o.Remote == "" {
-		spec.Ready = daemon.Listening(s.Port)
+		spec.Ready = daemon.ListeningUDP(s.Port)
+		if strings.HasPrefix(transport(o), "t") {
+			spec.Ready = daemon.ListeningTCP(s.Port)
+		}
 	}
 	if o.Log != nil {
 		o.Log.Debug("starting sipp", "args", args)
@@ -111,6 +115,17 @@ func Start(ctx context.Context, o Options) (*SIPp, error) {
 		return nil, fmt.Errorf("sipptest: %w\n%s", err, s.Logs())
 	}
 	return s, nil
+}
+
+// transport is SIPp's -t: Options.Transport, or the last -t of Extra.
+func transport(o Options) string {
+	t := o.Transport
+	for i, a := range o.Extra {
+		if a == "-t" && i+1 < len(o.Extra) {
+			t = o.Extra[i+1]
+		}
+	}
+	return t
 }
 
 // buildArgs is SIPp's command line for o.

@@ -29,8 +29,8 @@ func TestBrowserToSIPAllAnswered(t *testing.T) {
 	if len(rep.Dropped) != 0 {
 		t.Errorf("calls hung up by the far end during the hold: %v", rep.Dropped)
 	}
-	if err := sipp.wait(t, 30*time.Second); err != nil {
-		t.Errorf("sipp did not complete 50 calls: %v\n%s", err, sipp.out.String())
+	if err := waitSIPp(t, sipp, 30*time.Second); err != nil {
+		t.Errorf("sipp did not complete 50 calls: %v\n%s", err, sipp.Logs())
 	}
 }
 

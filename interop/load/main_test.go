@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigbridge/sigbridge/internal/daemon"
+	"github.com/sigbridge/sigbridge/internal/sipptest"
 	"github.com/sigbridge/sigbridge/interop"
 )
 
@@ -34,9 +37,8 @@ func runTests(m *testing.M) int {
 	sigbridgeBin = filepath.Join(dir, "sigbridge")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", sigbridgeBin, "github.com/sigbridge/sigbridge/cmd/sigbridge")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/sigbridge: %v\n%s", err, out)
+	if err := daemon.GoBuild(ctx, sigbridgeBin, "github.com/sigbridge/sigbridge/cmd/sigbridge"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
@@ -61,22 +63,16 @@ func startGateway(t *testing.T) *interop.Local {
 	return l
 }
 
-// sippUAS is SIPp answering calls (testdata/sipp/uas_answer.xml) over TCP.
-type sippUAS struct {
-	cmd  *exec.Cmd
-	out  lockedBuffer
-	done chan error
-}
-
-// startSIPpUAS runs SIPp as the answerer of calls calls at addr; it exits
-// 0 once calls calls completed successfully.
-func startSIPpUAS(t *testing.T, addr string, calls int) *sippUAS {
+// startSIPpUAS runs SIPp (internal/sipptest) as the answerer of calls
+// calls at addr over TCP (testdata/sipp/uas_answer.xml), listening when it
+// returns; it exits 0 once calls calls completed successfully.
+func startSIPpUAS(t *testing.T, addr string, calls int) *sipptest.SIPp {
 	t.Helper()
-	bin, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Fatalf("sipp not found (%v): install Debian package sip-tester (bash .ci/test.sh does)", err)
-	}
 	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,59 +80,21 @@ func startSIPpUAS(t *testing.T, addr string, calls int) *sippUAS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "-sf", sf, "-i", host, "-p", port, "-t", "t1", "-cp", strconv.Itoa(freeUDPPort(t)),
-		"-mp", strconv.Itoa(freeUDPPort(t)), "-m", strconv.Itoa(calls), "-aa", "-nostdin", "-timeout", "60s",
-		"-timeout_error", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"))
-	cmd.Dir = dir
-	s := &sippUAS{cmd: cmd, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = &s.out, &s.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start sipp: %v", err)
-	}
-	go func() { s.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.done
-	})
-	waitTCP(t, addr)
-	return s
+	return sipptest.StartT(t, sipptest.Options{Scenario: sf, Dir: t.TempDir(), Host: host, Port: p, Transport: "t1",
+		Calls: calls, Timeout: 60 * time.Second})
 }
 
-// wait returns SIPp's exit error (nil: every call of -m succeeded).
-func (s *sippUAS) wait(t *testing.T, d time.Duration) error {
+// waitSIPp returns SIPp's exit error (nil: every call of -m succeeded); a
+// SIPp still running after d fails the test.
+func waitSIPp(t *testing.T, s *sipptest.SIPp, d time.Duration) error {
 	t.Helper()
-	select {
-	case err := <-s.done:
-		s.done <- err
-		return err
-	case <-time.After(d):
-		t.Fatalf("sipp did not finish within %s:\n%s", d, s.out.String())
-		return nil
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := s.Wait(ctx)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		t.Fatalf("sipp did not finish within %s:\n%s", d, s.Logs())
 	}
-}
-
-func waitTCP(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			_ = c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("sipp does not listen on %s", addr)
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
+	return err
 }
 
 type lockedBuffer struct {
