@@ -130,8 +130,14 @@ func TestProbes(t *testing.T) {
 	if err := Listening(up)(); err != nil {
 		t.Fatal(err)
 	}
+	if err := ListeningUDP(up)(); err != nil {
+		t.Fatal(err)
+	}
 	if ListeningTCP(up)() == nil {
 		t.Fatal("a UDP socket counts as a TCP listener")
+	}
+	if ListeningUDP(port)() == nil {
+		t.Fatal("a closed TCP port counts as a bound UDP port")
 	}
 	p, err := FreePort()
 	if err != nil || p == 0 {

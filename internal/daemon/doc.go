@@ -13,7 +13,7 @@
 // takes a TB, which testing.TB satisfies.
 //
 // Files: daemon.go (Spec, Daemon: Start, Stop, Kill, Restart), ready.go
-// (readiness probes: DialTCP, Listening), ports.go (free loopback ports),
-// tail.go (log tails), cleanup.go (TB, Cleanup), gobuild.go (GoBuild: a Go
-// command built once by a test main).
+// (readiness probes: DialTCP, Listening, ListeningTCP, ListeningUDP),
+// ports.go (free loopback ports), tail.go (log tails), cleanup.go (TB,
+// Cleanup), gobuild.go (GoBuild: a Go command built by a test main).
 package daemon

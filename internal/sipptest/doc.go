@@ -15,5 +15,5 @@
 // testing.TB satisfies.
 //
 // Files: sipp.go (Options, Start, Wait, Stop, Kill, traces), tb.go
-// (StartT).
+// (StartT), testdata/ (the scenarios of the package's own test).
 package sipptest
