@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/sipptest"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/xmpp"
 	"github.com/sigbridge/sigbridge/xmpp/jingle"
@@ -138,7 +136,7 @@ func TestJingleSIPAnswered(t *testing.T) {
 	// the session-accept applied to the pion peer.
 	call, err := romeo.Call(ctx, to, xmpptest.CallOptions{})
 	if err != nil {
-		t.Fatalf("call: %v\n%s", err, uas.logs())
+		t.Fatalf("call: %v\n%s", err, uas.Logs())
 	}
 	t.Cleanup(call.Close)
 	if !call.Remote.Bare().Equal(to) {
@@ -219,7 +217,7 @@ func TestJingleSIPHold(t *testing.T) {
 	romeo := e.login(t, ctx)
 	call, err := romeo.Call(ctx, e.target(t, uas.addr), xmpptest.CallOptions{})
 	if err != nil {
-		t.Fatalf("call: %v\n%s", err, uas.logs())
+		t.Fatalf("call: %v\n%s", err, uas.Logs())
 	}
 	t.Cleanup(call.Close)
 	if err := call.Hold(ctx); err != nil {
@@ -230,7 +228,7 @@ func TestJingleSIPHold(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for strings.Count(uas.messages(), "INVITE sip:") < 2 || !strings.Contains(uas.messages(), "a=recvonly") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no re-INVITE answered\n%s", uas.logs())
+			t.Fatalf("no re-INVITE answered\n%s", uas.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -517,12 +515,11 @@ func waitNoCalls(t *testing.T, s *server) {
 
 // ---- SIPp ----
 
-// sippUAS is one SIPp process running a UAS scenario of sip/testdata/sipp.
+// sippUAS is one SIPp process (internal/sipptest) running a scenario of
+// sip/testdata/sipp; it is killed at test end.
 type sippUAS struct {
+	*sipptest.SIPp
 	addr string
-	dir  string
-	out  *lockedBuffer
-	done chan error
 }
 
 type lockedBuffer struct {
@@ -542,18 +539,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// needSIPpBinary returns sipp or fails the test (never skips).
-func needSIPpBinary(t *testing.T) string {
+// needSIPpBinary fails the test when sipp is missing (never skips).
+func needSIPpBinary(t *testing.T) {
 	t.Helper()
-	bin, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Fatalf("sipp not found (%v): install Debian package sip-tester, or run bash .ci/test.sh (see README.md)", err)
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not found (%v): %s", err, sipptest.TestCommandHint)
 	}
-	return bin
 }
 
 // startSIPpUAS runs a scenario of sip/testdata/sipp, or the scenario file
-// at an absolute path, for one call.
+// at an absolute path, for one call; it listens when startSIPpUAS returns.
 func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
 	t.Helper()
 	return startSIPpScenario(t, scenario, "")
@@ -564,7 +559,6 @@ func startSIPpUAS(t *testing.T, scenario string) *sippUAS {
 // ("-m", "5").
 func startSIPpScenario(t *testing.T, scenario, remote string, extra ...string) *sippUAS {
 	t.Helper()
-	bin := needSIPpBinary(t)
 	sf := scenario
 	if !filepath.IsAbs(sf) {
 		var err error
@@ -575,74 +569,28 @@ func startSIPpScenario(t *testing.T, scenario, remote string, extra ...string) *
 	if _, err := os.Stat(sf); err != nil {
 		t.Fatal(err)
 	}
-	port, cport, mport := freeUDPPort(t), freeUDPPort(t), freeUDPPort(t)
-	u := &sippUAS{addr: "127.0.0.1:" + strconv.Itoa(port), dir: t.TempDir(), out: &lockedBuffer{}, done: make(chan error, 1)}
-	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-cp", strconv.Itoa(cport),
-		"-mp", strconv.Itoa(mport), "-m", "1", "-aa", "-nostdin", "-timeout", "40s", "-timeout_error",
-		"-trace_err", "-error_file", filepath.Join(u.dir, "errors.log"),
-		"-trace_msg", "-message_file", filepath.Join(u.dir, "messages.log")}
-	if remote != "" {
-		args = append([]string{remote}, args...)
-	}
-	args = append(args, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = u.dir
-	cmd.Stdout, cmd.Stderr = u.out, u.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start sipp: %v", err)
-	}
-	go func() { u.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("sipp %s\n%s", scenario, u.logs())
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-u.done:
-		case <-time.After(5 * time.Second):
-		}
-	})
-	time.Sleep(300 * time.Millisecond) // SIPp binds its sockets
-	return u
+	s := sipptest.StartT(t, sipptest.Options{Scenario: sf, Dir: t.TempDir(), Remote: remote, Host: "127.0.0.1",
+		Timeout: 40 * time.Second, TraceMessages: true, Extra: extra})
+	return &sippUAS{SIPp: s, addr: s.Addr}
 }
 
-// wait expects SIPp to finish its one call successfully.
+// wait expects SIPp to finish its call(s) successfully.
 func (u *sippUAS) wait(t *testing.T) {
 	t.Helper()
-	select {
-	case err := <-u.done:
-		u.done <- err
-		if err != nil {
-			t.Fatalf("sipp failed: %v\n%s", err, u.logs())
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	if err := u.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			t.Fatalf("sipp did not finish\n%s", u.Logs())
 		}
-	case <-time.After(45 * time.Second):
-		t.Fatalf("sipp did not finish\n%s", u.logs())
+		t.Fatalf("sipp failed: %v\n%s", err, u.Logs())
 	}
 }
 
+// messages is what SIPp sent and received so far ("" before its first).
 func (u *sippUAS) messages() string {
-	b, _ := os.ReadFile(filepath.Join(u.dir, "messages.log"))
-	return string(b)
-}
-
-func (u *sippUAS) logs() string {
-	errs, _ := os.ReadFile(filepath.Join(u.dir, "errors.log"))
-	out := u.out.String()
-	if len(out) > 3000 {
-		out = out[len(out)-3000:]
-	}
-	return fmt.Sprintf("--- sipp output (tail) ---\n%s\n--- errors ---\n%s\n--- messages ---\n%s", out, errs, u.messages())
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	m, _ := u.MessageLog()
+	return m
 }
 
 // jsipLogger logs sigbridge to the test while it runs (debug with
