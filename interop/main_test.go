@@ -2,11 +2,9 @@ package interop
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,24 +19,14 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "interop-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
 	if bin := os.Getenv("INTEROP_SIGBRIDGE_BIN"); bin != "" {
 		sigbridgeBin = bin // a parent test process built it
 		return m.Run()
 	}
-	sigbridgeBin = filepath.Join(dir, "sigbridge")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := daemon.GoBuild(ctx, sigbridgeBin, "github.com/sigbridge/sigbridge/cmd/sigbridge"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	return daemon.BuildAndRun("github.com/sigbridge/sigbridge/cmd/sigbridge", func(bin string) int {
+		sigbridgeBin = bin
+		return m.Run()
+	})
 }
 
 // startLocal starts a local deployment (browser dialect and SIP) for one

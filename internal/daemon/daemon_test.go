@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,5 +143,32 @@ func TestProbes(t *testing.T) {
 	p, err := FreePort()
 	if err != nil || p == 0 {
 		t.Fatal(p, err)
+	}
+}
+
+// TestBuildAndRun: a failed build is exit code 1 and run is not called; a
+// good one hands run an executable that is gone afterwards.
+func TestBuildAndRun(t *testing.T) {
+	called := false
+	if code := BuildAndRun("github.com/sigbridge/sigbridge/internal/no-such-command", func(string) int {
+		called = true
+		return 0
+	}); code != 1 || called {
+		t.Fatalf("bad package: code %d, run called %v", code, called)
+	}
+	var built string
+	code := BuildAndRun("github.com/sigbridge/sigbridge/internal/daemon/testdata/hello", func(bin string) int {
+		built = bin
+		out, err := exec.Command(bin).Output()
+		if err != nil || string(out) != "hello\n" {
+			t.Errorf("built command: %q %v", out, err)
+		}
+		return 7
+	})
+	if code != 7 {
+		t.Fatalf("code %d, want run's 7", code)
+	}
+	if _, err := os.Stat(built); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the binary %s outlived BuildAndRun: %v", built, err)
 	}
 }

@@ -15,5 +15,7 @@
 // Files: daemon.go (Spec, Daemon: Start, Stop, Kill, Restart), ready.go
 // (readiness probes: DialTCP, Listening, ListeningTCP, ListeningUDP),
 // ports.go (free loopback ports), tail.go (log tails), cleanup.go (TB,
-// Cleanup), gobuild.go (GoBuild: a Go command built by a test main).
+// Cleanup), gobuild.go (GoBuild, BuildAndRun: the Go command a test main
+// builds once for its tests), testdata/hello (the command its test
+// builds).
 package daemon

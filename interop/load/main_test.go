@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,20 +27,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "load-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	sigbridgeBin = filepath.Join(dir, "sigbridge")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := daemon.GoBuild(ctx, sigbridgeBin, "github.com/sigbridge/sigbridge/cmd/sigbridge"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	return daemon.BuildAndRun("github.com/sigbridge/sigbridge/cmd/sigbridge", func(bin string) int {
+		sigbridgeBin = bin
+		return m.Run()
+	})
 }
 
 // startGateway starts the real gateway as a subprocess on loopback (the
