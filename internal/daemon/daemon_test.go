@@ -17,7 +17,8 @@ import (
 func TestStartReadyStop(t *testing.T) {
 	dir := t.TempDir()
 	flag := dir + "/ready"
-	d := New(Spec{Path: "/bin/sh", Args: []string{"-c", `sleep 60 & echo hello; touch ready; wait`}, Dir: dir,
+	d := New(Spec{Path: "/bin/sh", Args: []string{"-c", `sleep 60 & echo $GREETING; touch ready; wait`}, Dir: dir,
+		Env:   []string{"GREETING=hello"},
 		Ready: func() error { _, err := os.Stat(flag); return err }})
 	t.Cleanup(d.Stop)
 	if err := d.Start(context.Background()); err != nil {
