@@ -26,8 +26,25 @@ func (s *server) clusterEdge() {
 	if s.xmpp != nil {
 		locate := s.node.LeaderLocator(cluster.KindXMPPComponent, s.xmpp.Address().String())
 		s.gw.Router().Handle(gateway.SchemeXMPP, s.node.RemoteDialer(gateway.SchemeXMPP, s.xmpp, locate))
+		s.shareXMPPDevices()
 	}
 }
+
+// shareXMPPDevices mirrors the XMPP adapter's devices table (devices
+// without JMI, subscriptions) into the cluster's state store, so that the
+// node taking the component over knows them (xmpp/README.md "Clusters").
+func (s *server) shareXMPPDevices() {
+	store, err := s.node.StateStore(xmppDevicesStore, cluster.StateConfig{MaxValue: 16 << 10, MaxEntries: 4096})
+	if err != nil { // a constant name: cannot happen
+		s.log.Error("xmpp devices not shared", "err", err)
+		return
+	}
+	s.xmpp.SetDeviceStore(store, store.TTL()/3)
+}
+
+// xmppDevicesStore names the state store of the XMPP devices table (the
+// bucket "<prefix>-state-xmpp-devices").
+const xmppDevicesStore = "xmpp-devices"
 
 // runXMPP runs the XMPP adapter until ctx ends. In a cluster it runs only
 // on the node that holds the lease on its address (the component domain,
