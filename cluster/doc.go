@@ -40,6 +40,18 @@
 // mirror reloaded, and every node writes the claims the bucket lacks and
 // deletes entries of its boot it no longer owns.
 //
+// # State that outlives its writer
+//
+// A StateStore (statestore.go) is a JetStream KV bucket of its own,
+// "<prefix>-state-<name>", for what an adapter must hand over to the node
+// that takes its place: the XMPP component's devices table. Its entries
+// are not tied to the writer's liveness (unlike the registry's): they stay
+// until overwritten, deleted, or TTL after their last write (the bucket's
+// max age; the writer rewrites what it holds more often). Bounded: a
+// value size limit, a byte limit of about MaxEntries values (a full bucket
+// refuses new keys), and Load skips what does not fit. Callers validate
+// what they load.
+//
 // # Calls across nodes
 //
 // The caller's node owns the call's bridge. When its router resolves a
@@ -82,6 +94,7 @@
 //	metrics.go    Prometheus collectors and Stats
 //	election.go   Lead, LeaderLocator: one node holds a key (the XMPP component)
 //	sipbindings.go ShareSIPBindings: which node holds a SIP user's bindings
+//	statestore.go StateStore: entries that outlive their writer (XMPP devices)
 //
 // README.md is for operators (configuration, metrics, limits).
 package cluster
