@@ -85,6 +85,7 @@ func (a *Adapter) Address() jid.JID { return a.addr }
 // once ctx is done.
 func (a *Adapter) Run(ctx context.Context) error {
 	if a.store != nil {
+		a.devices.forgetDirty() // changes left from an earlier term are stale: the store wins
 		wctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); a.writeDevices(wctx) }()

@@ -190,6 +190,13 @@ func (d *devices) markDirty(keys []string) {
 	}
 }
 
+// forgetDirty drops the marks of changes not written.
+func (d *devices) forgetDirty() {
+	d.mu.Lock()
+	clear(d.dirty)
+	d.mu.Unlock()
+}
+
 // restore replaces the table with the stored users, keeping the local
 // entries changed since their last write, and returns the users known as
 // subscribed (to probe).

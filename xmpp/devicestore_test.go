@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,4 +189,66 @@ func waitForkTargets(t *testing.T, a *Adapter, bare jid.JID, want []jid.JID) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestStoredUserValidated: what the store gives back is bounded input: a
+// user's value round-trips, and every malformed one is refused whole.
+func TestStoredUserValidated(t *testing.T) {
+	a := fuzzAdapter(t)
+	good := &user{via: "alice@gw.test", res: map[string]*device{
+		"phone": {ver: "abc=", feats: &features{jingle: true, rtp: true}},
+		"web":   {},
+	}}
+	v := good.encode()
+	u, ok := a.decodeUser("romeo@example.org", v)
+	if !ok {
+		t.Fatalf("a value the adapter wrote was refused: %s", v)
+	}
+	if u.via != good.via || len(u.res) != 2 || !u.res["phone"].feats.direct() || u.res["web"].feats != nil ||
+		!u.res["phone"].restored {
+		t.Fatalf("round trip: %+v from %s", u, v)
+	}
+	if (&user{res: map[string]*device{}}).encode() != nil {
+		t.Error("an empty user was encoded")
+	}
+	many := `{"v":1,"dev":[` + strings.TrimSuffix(strings.Repeat(`{"res":"r"},`, maxUserResources+1), ",") + `]}`
+	for name, c := range map[string]struct{ key, value string }{
+		"not JSON":          {"romeo@example.org", `{"v":1,`},
+		"other version":     {"romeo@example.org", `{"v":2,"via":"alice@gw.test"}`},
+		"empty":             {"romeo@example.org", `{"v":1}`},
+		"key with resource": {"romeo@example.org/x", `{"v":1,"via":"alice@gw.test"}`},
+		"key not a JID":     {"@@", `{"v":1,"via":"alice@gw.test"}`},
+		"key not canonical": {"Romeo@Example.org", `{"v":1,"via":"alice@gw.test"}`},
+		"key is ours":       {"x@gw.test", `{"v":1,"via":"alice@gw.test"}`},
+		"via not ours":      {"romeo@example.org", `{"v":1,"via":"alice@elsewhere.test"}`},
+		"via a domain":      {"romeo@example.org", `{"v":1,"via":"gw.test"}`},
+		"via full":          {"romeo@example.org", `{"v":1,"via":"alice@gw.test/r"}`},
+		"empty resource":    {"romeo@example.org", `{"v":1,"dev":[{"res":""}]}`},
+		"same resource":     {"romeo@example.org", `{"v":1,"dev":[{"res":"a"},{"res":"a"}]}`},
+		"long ver":          {"romeo@example.org", `{"v":1,"dev":[{"res":"a","ver":"` + strings.Repeat("v", maxCapsVer+1) + `"}]}`},
+		"too many devices":  {"romeo@example.org", many},
+		"long key":          {strings.Repeat("r", maxStoredKey) + "@example.org", `{"v":1,"via":"alice@gw.test"}`},
+		"long value":        {"romeo@example.org", `{"v":1,"via":"alice@gw.test","x":"` + strings.Repeat("x", maxStoredUser) + `"}`},
+	} {
+		if _, ok := a.decodeUser(c.key, []byte(c.value)); ok {
+			t.Errorf("%s: accepted %q = %.80s", name, c.key, c.value)
+		}
+	}
+}
+
+// FuzzStoredUser: no stored value panics the decoder, and what it accepts
+// encodes again to a value it accepts.
+func FuzzStoredUser(f *testing.F) {
+	f.Add("romeo@example.org", []byte(`{"v":1,"via":"alice@gw.test","dev":[{"res":"a","ver":"x","feats":{"jingle":true}}]}`))
+	f.Add("juliet@example.org", []byte(`{"v":1,"dev":[{"res":"b"}]}`))
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		a := fuzzAdapter(t)
+		u, ok := a.decodeUser(key, value)
+		if !ok {
+			return
+		}
+		if _, ok := a.decodeUser(key, u.encode()); !ok {
+			t.Fatalf("accepted %q but not its re-encoding %s", value, u.encode())
+		}
+	})
 }
