@@ -25,6 +25,9 @@ import (
 // client's bare JID without the client sending presence again: the call
 // forks to both devices by direct session-initiate, the stale one's
 // branch fails, the live device answers, and pion media flows both ways.
+// A second user who subscribed to a gateway JID (and approved its
+// subscription back) is reached the same way from a browser user on the
+// new holder, which probed his presence.
 func TestClusterDevicesSurviveKill(t *testing.T) {
 	ns := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -59,7 +62,20 @@ func TestClusterDevicesSurviveKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitMirrored(t, ns.URL(), dev.JID.Bare().String(), dev.JID.Resourcepart(), stale.JID.Resourcepart())
+	waitMirrored(t, ns.URL(), dev.JID.Bare().String(), "", dev.JID.Resourcepart(), stale.JID.Resourcepart())
+	// Another user reaches the gateway by a subscription (approved both
+	// ways) instead: the next holder probes his presence.
+	sub, err := xmpptest.LoginWith(ctx, xd.Server, xd.Caller.JID, xd.Caller.Password,
+		xmpptest.LoginOptions{Features: xmpptest.JingleFeatures, ApproveSubscriptions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	via := jid.MustParse("interop-friend@" + xd.Component)
+	if err := sub.Subscribe(ctx, via); err != nil {
+		t.Fatal(err)
+	}
+	waitMirrored(t, ns.URL(), sub.JID.Bare().String(), via.String(), sub.JID.Resourcepart())
 
 	start := time.Now()
 	nodes[lead].Kill()
@@ -91,32 +107,65 @@ func TestClusterDevicesSurviveKill(t *testing.T) {
 	if err := call.Media.WaitMedia(mctx, 10); err != nil {
 		t.Fatalf("Jingle device: %v", err)
 	}
-	for {
-		r, err := caller.Media().Report(mctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Connected && r.Audio >= minRTPPackets {
-			t.Logf("browser on node %d: ICE %s, %d audio packets from the Jingle device; device: %d packets",
-				third+1, r.ICE, r.Audio, call.Media.Received())
-			break
-		}
-		if mctx.Err() != nil {
-			t.Fatalf("browser: no media from the Jingle device: %+v", r)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitBrowserMedia(t, mctx, caller)
+	t.Logf("browser on node %d and the Jingle device: media both ways (device got %d packets)", third+1, call.Media.Received())
 	if err := call.Hangup(ctx, "success"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := caller.Events().Wait(ctx, 0, is(EvEnded)); err != nil {
 		t.Fatalf("browser: no hang-up: %v", err)
 	}
+
+	// The subscribed user too, from a browser user on the new holder.
+	caller2, err := newAgent(ctx, agentOptions{dep: c.onNode(next), party: Party{Dialect: Browser, Agent: Pion}, role: roleCaller,
+		name: "interop-devcaller2", label: "caller2", media: Audio, expect: Answered,
+		tr: NewTranscript(time.Now(), 0), log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caller2.Close() })
+	if err := caller2.Call(ctx, "xmpp:"+sub.JID.Bare().String()); err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel = context.WithTimeout(ctx, 20*time.Second)
+	call2, err := sub.AnswerDirect(actx)
+	acancel()
+	if err != nil {
+		t.Fatalf("the subscribed device got no direct session-initiate after the takeover: %v", err)
+	}
+	t.Cleanup(call2.Close)
+	if err := call2.Media.WaitMedia(mctx, 10); err != nil {
+		t.Fatalf("subscribed Jingle device: %v", err)
+	}
+	waitBrowserMedia(t, mctx, caller2)
+	if err := call2.Hangup(ctx, "success"); err != nil {
+		t.Fatal(err)
+	}
 }
 
-// waitMirrored waits until the cluster's XMPP devices store holds user
-// with each of resources known as taking Jingle without JMI.
-func waitMirrored(t *testing.T, natsURL, user string, resources ...string) {
+// waitBrowserMedia waits until a browser agent is ICE connected and got
+// audio.
+func waitBrowserMedia(t *testing.T, ctx context.Context, a Agent) {
+	t.Helper()
+	for {
+		r, err := a.Media().Report(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Connected && r.Audio >= minRTPPackets {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("browser: no media from the Jingle device: %+v", r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitMirrored waits until the cluster's XMPP devices store holds user,
+// subscribed via the gateway JID via ("" for none), with each of
+// resources known as taking Jingle without JMI.
+func waitMirrored(t *testing.T, natsURL, user, via string, resources ...string) {
 	t.Helper()
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
@@ -130,7 +179,7 @@ func waitMirrored(t *testing.T, natsURL, user string, resources ...string) {
 	deadline := time.Now().Add(15 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
-		if mirrored(js, user, resources, &last) {
+		if mirrored(js, user, via, resources, &last) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -138,7 +187,7 @@ func waitMirrored(t *testing.T, natsURL, user string, resources ...string) {
 	t.Fatalf("the devices of %s not mirrored to the cluster store; last value: %s", user, last)
 }
 
-func mirrored(js jetstream.JetStream, user string, resources []string, last *string) bool {
+func mirrored(js jetstream.JetStream, user, via string, resources []string, last *string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, "sigbridge-state-xmpp-devices")
@@ -151,6 +200,7 @@ func mirrored(js jetstream.JetStream, user string, resources []string, last *str
 	}
 	*last = string(e.Value())
 	var v struct {
+		Via string `json:"via"`
 		Dev []struct {
 			Res   string `json:"res"`
 			Feats *struct {
@@ -158,7 +208,7 @@ func mirrored(js jetstream.JetStream, user string, resources []string, last *str
 			} `json:"feats"`
 		} `json:"dev"`
 	}
-	if json.Unmarshal(e.Value(), &v) != nil {
+	if json.Unmarshal(e.Value(), &v) != nil || v.Via != via {
 		return false
 	}
 	direct := map[string]bool{}
