@@ -86,7 +86,7 @@
 //	registry.go   Claim, Release, Lookup, List, Watch; operations ordered per key
 //	watch.go      the KV watch that feeds the mirror; reconcile and reaping
 //	mirror.go     the in-memory copy of the bucket, filtered by liveness
-//	fifo.go       an unbounded queue with one consumer
+//	fifo.go       a queue with one consumer, unbounded or bounded, memory only while items wait
 //	dialer.go     RemoteDialer, Locator, Serve, Dial and serving dials
 //	wire.go       the JSON messages between nodes
 //	endpoint.go   one node's half of a call between two nodes (remote leg, relay)
