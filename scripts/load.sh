@@ -28,11 +28,12 @@
 # (answer-only load tool), the callers reach node A and resolve the callees
 # to node B through the cluster. x2b: load tool callers on A (browser →
 # browser across nodes, compare with b2b); xs2b: SIPp UAC → node A's SIP
-# (compare with s2b). Their rows give CPU, RSS and KB/allocs as node A+B,
-# and three more columns: NATS messages and KB per call sent by both nodes
-# (sigbridge_cluster_messages_total without heartbeats,
-# sigbridge_cluster_bytes_total), and nats-server's own messages in/out per
-# call and CPU ms per call (/varz; JetStream registry traffic included).
+# (compare with s2b). Their rows give CPU ms per call and RSS of each node
+# as A+B, KB/allocs summed over both, and four more columns: NATS messages
+# and KB per call sent by both nodes (sigbridge_cluster_messages_total
+# without heartbeats, sigbridge_cluster_bytes_total), nats-server's
+# messages in/out per call (/varz; registry traffic included) and its CPU
+# ms per call. Each node's /metrics and /varz at the end stay in OUT.
 # They use BASE_PORT+5..+8 too, and NATS_SERVER [nats-server on PATH, else
 # the version go.mod pins, built once into ~/.cache/sigbridge as
 # internal/natstest does].
