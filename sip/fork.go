@@ -22,9 +22,9 @@ import (
 // comes too late. When every branch fails, the call gets the best failure
 // (6xx, then 486, then another 4xx, else 480).
 
-// ReasonAnsweredElsewhere ends the branches that lost the race.
-var ReasonAnsweredElsewhere = gateway.Reason{Condition: gateway.CondCancel, Code: 487,
-	Text: "Call completed elsewhere"}
+// ReasonAnsweredElsewhere ends the branches that lost the race (here, and
+// on a cluster the gateway's fork across nodes: gateway.Fork).
+var ReasonAnsweredElsewhere = gateway.ReasonAnsweredElsewhere
 
 // localUser reports whether t names this gateway ("sip:user@host" with our
 // host or realm, and no port or one of ours), and returns the user.
