@@ -298,11 +298,12 @@ func (f *forkLeg) Deliver(ev Event) error {
 		return nil
 	}
 	for _, b := range live {
-		if err := f.deliver(b, ev); err != nil && !final {
-			f.branchFailed(b, Reason{Condition: CondConnectivityError, Code: 480, Text: err.Error()}, false)
-		}
-		if final {
+		err := f.deliver(b, ev)
+		if final || err != nil {
 			b.rc.EndRelay()
+		}
+		if err != nil && !final {
+			f.branchFailed(b, Reason{Condition: CondConnectivityError, Code: 480, Text: err.Error()}, false)
 		}
 	}
 	return nil
