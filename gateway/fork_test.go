@@ -144,7 +144,7 @@ func TestForkFirstAnswerWins(t *testing.T) {
 	}
 	a.relayEnded(t)
 	_ = a.relay(t).Post(a.leg, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}) // too late
-	f.caller.none(t, 100*time.Millisecond)                                                          // the ringing was the only one, no second answer
+	f.caller.none(t, 100*time.Millisecond)                                                       // the ringing was the only one, no second answer
 	_ = call.Post(f.caller, DTMF{Digits: "1", Duration: 100 * time.Millisecond})
 	nextAs[DTMF](t, b.leg)
 	a.leg.none(t, 50*time.Millisecond)
