@@ -143,8 +143,10 @@ func TestForkFirstAnswerWins(t *testing.T) {
 		t.Errorf("loser's hangup %+v, want answered elsewhere", h.Reason)
 	}
 	a.relayEnded(t)
-	_ = a.relay(t).Post(a.leg, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}) // too late
-	f.caller.none(t, 100*time.Millisecond)                                                       // the ringing was the only one, no second answer
+	if err := a.relay(t).Post(a.leg, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}); !errors.Is(err, ErrCallEnded) {
+		t.Errorf("a late answer of the cut branch: %v, want call ended", err)
+	}
+	f.caller.none(t, 100*time.Millisecond) // the ringing was the only one, no second answer
 	_ = call.Post(f.caller, DTMF{Digits: "1", Duration: 100 * time.Millisecond})
 	nextAs[DTMF](t, b.leg)
 	a.leg.none(t, 50*time.Millisecond)
@@ -329,4 +331,54 @@ func TestBestFailure(t *testing.T) {
 			t.Errorf("%v: %d, want %d", tt.codes, got, tt.want)
 		}
 	}
+}
+
+// gatedLeg is a testLeg whose delivery of a Hangup waits for gate.
+type gatedLeg struct {
+	*testLeg
+	gate chan struct{}
+}
+
+func (l gatedLeg) Deliver(ev Event) error {
+	if _, ok := ev.(Hangup); ok {
+		<-l.gate
+	}
+	return l.testLeg.Deliver(ev)
+}
+
+// TestForkLateAnswer: a branch answers after another won but before its
+// cancel went out: its answer goes nowhere and it is hung up once.
+func TestForkLateAnswer(t *testing.T) {
+	a, b := newBranch(sipCaps), newBranch(sipCaps)
+	gate := make(chan struct{})
+	r := NewRouter()
+	r.Handle(SchemeUser, DialerFunc(func(ctx context.Context, req DialRequest) (Leg, error) {
+		da := DialerFunc(func(_ context.Context, req DialRequest) (Leg, error) {
+			a.calls <- req.Call
+			return gatedLeg{a.leg, gate}, nil
+		})
+		return Fork(ctx, req, []Branch{{Name: "a", Dialer: da}, {Name: "b", Dialer: b.dialer()}})
+	}))
+	f := &forkFixture{gw: New(Config{GatherMax: 50 * time.Millisecond}, r, nil, NewMetrics(nil)),
+		caller: newTestLeg("caller", browserCaps)}
+	call, err := f.place(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextAs[Offer](t, a.leg)
+	nextAs[Offer](t, b.leg)
+	b.post(t, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")})
+	nextAs[Answer](t, f.caller)
+	if err := a.relay(t).Post(a.leg, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}); err != nil {
+		t.Fatalf("a's answer before its cancel: %v", err)
+	}
+	close(gate)
+	if h := nextAs[Hangup](t, a.leg); h.Reason != ReasonAnsweredElsewhere {
+		t.Errorf("late branch's hangup %+v", h.Reason)
+	}
+	a.leg.none(t, 100*time.Millisecond) // once
+	nextAs[EndOfCandidates](t, f.caller)
+	f.caller.none(t, 100*time.Millisecond) // no second answer
+	_ = call.Post(f.caller, Hangup{})
+	waitCallDone(t, call)
 }
