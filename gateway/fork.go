@@ -51,10 +51,14 @@ func Fork(ctx context.Context, req DialRequest, branches []Branch) (Leg, error) 
 		return nil, fmt.Errorf("%w: nowhere to ring", ErrOffline)
 	}
 	log := req.Call.logger()
+	base := log // what NewRelayCall adds the call's attributes to
+	if req.Call.g != nil {
+		base = req.Call.g.log
+	}
 	f := &forkLeg{call: req.Call}
 	for _, b := range branches {
 		br := &forkBranch{f: f, name: b.Name}
-		br.rc = NewRelayCall(req.Call.ID(), req.From, req.Target, log.With("branch", b.Name),
+		br.rc = NewRelayCall(req.Call.ID(), req.From, req.Target, base.With("branch", b.Name),
 			Relay{Post: br.post, Hangup: br.hangup})
 		f.branches = append(f.branches, br)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +77,7 @@ func (b *forkTestBranch) relayEnded(t *testing.T) {
 }
 
 type forkFixture struct {
+	logs     *lockedBuffer // INFO records
 	gw       *Gateway
 	caller   *testLeg
 	branches []*forkTestBranch
@@ -90,7 +93,10 @@ func newForkFixture(cfg Config, branches ...*forkTestBranch) *forkFixture {
 		}
 		return Fork(ctx, req, bs)
 	}))
-	return &forkFixture{gw: New(cfg, r, nil, NewMetrics(nil)), caller: newTestLeg("caller", browserCaps), branches: branches}
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return &forkFixture{logs: logs, gw: New(cfg, r, log, NewMetrics(nil)), caller: newTestLeg("caller", browserCaps),
+		branches: branches}
 }
 
 func newBranch(caps Caps) *forkTestBranch {
@@ -158,6 +164,9 @@ func TestForkFirstAnswerWins(t *testing.T) {
 	b.relayEnded(t)
 	if v := testutil.ToFloat64(f.gw.metrics.Calls.WithLabelValues("caller", "sip", "answered", "false")); v != 1 {
 		t.Errorf("calls_total{remote=false} = %v", v)
+	}
+	if l := f.logs.String(); strings.Contains(l, "callee_node") {
+		t.Errorf("a local call's end record has callee_node:\n%s", l)
 	}
 }
 
@@ -297,6 +306,9 @@ func TestForkTakesOneCallSlot(t *testing.T) {
 	waitCallDone(t, call)
 	if v := testutil.ToFloat64(f.gw.metrics.Calls.WithLabelValues("caller", "sip", "answered", "true")); v != 1 {
 		t.Errorf("calls_total{remote=true} = %v", v)
+	}
+	if l := f.logs.String(); !strings.Contains(l, `msg="call ended"`) || !strings.Contains(l, "callee_node=n2") {
+		t.Errorf("the call's end record lacks callee_node=n2:\n%s", l)
 	}
 }
 
