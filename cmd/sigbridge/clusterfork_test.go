@@ -10,11 +10,14 @@ import (
 	"time"
 
 	sipgo "github.com/emiago/sipgo/sip"
+	"mellium.im/xmpp/jid"
 
 	"github.com/sigbridge/sigbridge/cluster"
 	"github.com/sigbridge/sigbridge/internal/natstest"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/sip/siptest"
+	"github.com/sigbridge/sigbridge/xmpp"
+	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 )
 
 // The SIP user bob registers one UA at node a and one at node b; alice, a
@@ -251,4 +254,71 @@ func startSIPNodeProc(t *testing.T, bin, natsURL, name string) (*nodeProc, strin
 		t.Fatal(err)
 	}
 	return startNodeProcArgs(t, bin, natsURL, name, "--config", cfg, "--sip", sipAddr), sipAddr
+}
+
+// TestClusterJingleCallsSIPForkAcrossNodes: romeo, a Jingle client of
+// Prosody, calls bob through the XMPP component held by node a; bob's
+// phones are registered at nodes b and c. Both ring; c's answers and audio
+// flows both ways between romeo's and the phone's pion peers; b's gets a
+// CANCEL; romeo's terminate reaches c's phone as a BYE.
+func TestClusterJingleCallsSIPForkAcrossNodes(t *testing.T) {
+	p := xmpptest.StartProsody(t, xmpptest.ProsodyConfig{Users: map[string]string{jsipUser: jsipPass}})
+	srv := natstest.Start(t)
+	cfg := sipClusterConfig(srv.URL(), "a")
+	cfg.XMPP = xmpp.Config{Component: xmpp.ComponentConfig{Addr: p.ComponentAddr, Domain: p.Cfg.Component,
+		Secret: p.Cfg.Secret}, IQTimeout: 5 * time.Second}
+	cfg.Gateway.GatherQuiet, cfg.Gateway.GatherMax = 300*time.Millisecond, 1500*time.Millisecond
+	a := startNode(t, cfg)
+	b := startNode(t, sipClusterConfig(srv.URL(), "b"))
+	c := startNode(t, sipClusterConfig(srv.URL(), "c"))
+	ringing := make(chan struct{})
+	ringer := registerPhone(t, b.sip.AddrOf("tcp"), nil)
+	taker := registerPhone(t, c.sip.AddrOf("tcp"), answerWithPeer(t, ringing))
+	waitBindings(t, a, "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.xmpp.WaitConnected(ctx); err != nil {
+		t.Fatalf("component not connected on node a: %v\n%s", err, p.LogTail())
+	}
+	romeo, err := xmpptest.Login(ctx, p.C2SAddr, p.JID(jsipUser), jsipPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(romeo.Close)
+	to, err := jid.New(xmpp.EscapeLocal("bob@"+forkRealm), p.Cfg.Component, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		call *xmpptest.Call
+		err  error
+	}
+	placed := make(chan result, 1)
+	go func() { // Call returns once the session is accepted
+		call, err := romeo.Call(ctx, to, xmpptest.CallOptions{})
+		placed <- result{call, err}
+	}()
+	waitINVITE(t, ringer, "node b")
+	waitINVITE(t, taker, "node c")
+	close(ringing)
+	r := <-placed
+	if r.err != nil {
+		t.Fatalf("romeo's call: %v", r.err)
+	}
+	t.Cleanup(r.call.Close)
+	if err := r.call.Media.WaitMedia(ctx, 20); err != nil {
+		t.Fatalf("romeo's peer: %v", err)
+	}
+	if err := taker.peer.WaitMedia(ctx, 20); err != nil {
+		t.Fatalf("bob's phone at node c: %v", err)
+	}
+	if _, err := ringer.ua.WaitRequest("CANCEL", 10*time.Second); err != nil {
+		t.Fatalf("bob's phone at node b: %v", err)
+	}
+	if err := r.call.Hangup(ctx, "success"); err != nil {
+		t.Fatalf("session-terminate: %v", err)
+	}
+	if _, err := taker.ua.WaitRequest("BYE", 10*time.Second); err != nil {
+		t.Fatalf("bob's phone at node c: %v", err)
+	}
 }
