@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,27 +240,8 @@ func (f *forkLeg) branchEnded(b *outLeg, e gateway.Hangup) {
 }
 
 // bestFailure picks the reason the caller sees when every branch failed
-// (after RFC 3261 §16.7: 6xx, then busy, then other 4xx, else 480).
+// (gateway.BestFailure, after RFC 3261 §16.7: 6xx, then busy, then other
+// 4xx, else 480).
 func bestFailure(rs map[*outLeg]gateway.Reason) gateway.Reason {
-	var best gateway.Reason
-	rank := func(r gateway.Reason) int {
-		switch c := r.Code; {
-		case c >= 600:
-			return 4
-		case c == 486:
-			return 3
-		case c >= 400 && c < 500 && c != 408 && c != 480 && c != 487:
-			return 2
-		}
-		return 0
-	}
-	for _, r := range rs {
-		if best.Condition == "" || rank(r) > rank(best) {
-			best = r
-		}
-	}
-	if rank(best) == 0 {
-		return gateway.ReasonFromSIP(480)
-	}
-	return best
+	return gateway.BestFailure(slices.Collect(maps.Values(rs)))
 }
