@@ -25,7 +25,7 @@ type forkEnv struct {
 	call   *gateway.Call
 }
 
-func newForkEnv(t *testing.T, setup func(uas []*siptest.StreamUA)) *forkEnv {
+func newForkEnv(t *testing.T, setup func(uas []*siptest.StreamUA, ns []*Node)) *forkEnv {
 	t.Helper()
 	srv := natstest.Start(t)
 	e := &forkEnv{ns: startNodes(t, srv, "a", "b", "c")}
@@ -42,7 +42,7 @@ func newForkEnv(t *testing.T, setup func(uas []*siptest.StreamUA)) *forkEnv {
 		t.Cleanup(func() { _ = ua.Close() })
 		e.uas = append(e.uas, ua)
 	}
-	setup(e.uas)
+	setup(e.uas, e.ns)
 	for _, ua := range e.uas {
 		if res, err := ua.Register(ctx, bindingRealm, "bobpass", 300); err != nil || res.StatusCode != 200 {
 			t.Fatalf("REGISTER: %v %v", res, err)
@@ -89,7 +89,7 @@ func waitEnded(t *testing.T, c *gateway.Call) {
 // reaches the winner as a BYE.
 func TestSIPForkAcrossNodes(t *testing.T) {
 	ringing := make(chan struct{})
-	e := newForkEnv(t, func(uas []*siptest.StreamUA) {
+	e := newForkEnv(t, func(uas []*siptest.StreamUA, _ []*Node) {
 		uas[1].Answer = func(*sip.Request) (int, string) {
 			select { // answer once both UAs ring
 			case <-ringing:
@@ -131,7 +131,7 @@ func TestSIPForkAcrossNodes(t *testing.T) {
 // TestSIPForkAcrossNodesAllDecline: both UAs refuse (486 at a, 603 at
 // b): the caller gets the best failure, 603.
 func TestSIPForkAcrossNodesAllDecline(t *testing.T) {
-	e := newForkEnv(t, func(uas []*siptest.StreamUA) {
+	e := newForkEnv(t, func(uas []*siptest.StreamUA, _ []*Node) {
 		uas[0].Answer = func(*sip.Request) (int, string) { return 486, "" }
 		uas[1].Answer = func(*sip.Request) (int, string) { return 603, "" }
 	})
@@ -145,7 +145,7 @@ func TestSIPForkAcrossNodesAllDecline(t *testing.T) {
 // its branch drops, the call goes on ringing at b, whose UA answers.
 func TestSIPForkNodeDiesMidRing(t *testing.T) {
 	answer := make(chan struct{})
-	e := newForkEnv(t, func(uas []*siptest.StreamUA) {
+	e := newForkEnv(t, func(uas []*siptest.StreamUA, _ []*Node) {
 		uas[1].Answer = func(*sip.Request) (int, string) {
 			select {
 			case <-answer:
@@ -197,4 +197,23 @@ func afterRinging[T gateway.Event](t *testing.T, l *recLeg) T {
 			return zero
 		}
 	}
+}
+
+// TestSIPForkBranchRefused: node b refuses its branch (overloaded: 503):
+// that is one failed branch, and the call rings on at node a, whose UA
+// answers.
+func TestSIPForkBranchRefused(t *testing.T) {
+	e := newForkEnv(t, func(uas []*siptest.StreamUA, ns []*Node) {
+		uas[0].Answer = func(*sip.Request) (int, string) { return 200, audioAnswer(t) }
+		ns[1].SetAdmission(func() error { return gateway.ErrOverloaded })
+	})
+	afterRinging[gateway.Answer](t, e.caller)
+	if _, err := e.uas[1].WaitRequest("INVITE", 300*time.Millisecond); err == nil {
+		t.Error("the refusing node rang its UA")
+	}
+	e.caller.post(t, gateway.Hangup{})
+	if _, err := e.uas[0].WaitRequest("BYE", 10*time.Second); err != nil {
+		t.Errorf("the winner at node a: %v", err)
+	}
+	waitEnded(t, e.call)
 }
