@@ -104,10 +104,7 @@ func TestSIPForkAcrossNodes(t *testing.T) {
 		}
 	}
 	close(ringing)
-	if r := next[gateway.Ringing](t, e.caller); r.Code != 180 {
-		t.Errorf("ringing %d", r.Code)
-	}
-	next[gateway.Answer](t, e.caller)
+	afterRinging[gateway.Answer](t, e.caller) // a's 180 may come after b's 200
 	cancel, err := e.uas[0].WaitRequest("CANCEL", 10*time.Second)
 	if err != nil {
 		t.Fatalf("the UA at node a: %v", err)
