@@ -11,8 +11,9 @@ import (
 // "Clusters"): SIP registrations are shared through the registry, and the
 // XMPP component runs on one node at a time.
 
-// clusterEdge, with a cluster, routes sip: calls to registrar users whose
-// bindings are on another node to that node, and xmpp: calls to the node
+// clusterEdge, with a cluster, rings sip: calls to registrar users on
+// every node that holds bindings of theirs (one other node: a remote leg;
+// several: a fork across them), and xmpp: calls to the node
 // holding the XMPP stream. Without one it does nothing.
 func (s *server) clusterEdge() {
 	if s.node == nil {
@@ -21,7 +22,7 @@ func (s *server) clusterEdge() {
 	if s.sip != nil {
 		locate := s.node.ShareSIPBindings(context.Background(), s.sip)
 		s.gw.Router().Handle(gateway.SchemeSIP,
-			egressDialer{s.node.RemoteDialer(gateway.SchemeSIP, s.sip, locate), s.sip})
+			egressDialer{s.node.ForkDialer(gateway.SchemeSIP, s.sip, locate), s.sip})
 	}
 	if s.xmpp != nil {
 		locate := s.node.LeaderLocator(cluster.KindXMPPComponent, s.xmpp.Address().String())
