@@ -67,7 +67,9 @@
 // resolved. The listeners wrap accepted connections (flowConn), so a
 // closing connection ends its dialogs at once (ReasonFlowClosed) and drops
 // its bindings. InboundUsers may REGISTER (registrar.go); a call to
-// "sip:user@<host or realm>" forks to every binding (fork.go).
+// "sip:user@<host or realm>" forks to every binding (fork.go): one
+// gateway.Fork branch per binding, each an outbound leg over the binding's
+// flow on the branch's relay call; the caller's call slot is taken once.
 //
 // # Safety
 //
@@ -91,7 +93,7 @@
 // uas.go, dialog.go (confirmed phase), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
-// from InboundUsers), fork.go (calls to registered users), bindingwatch.go
+// from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go
 // (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go

@@ -23,9 +23,15 @@ const (
 // digest accounts (bob, carol) and fast dialog probes.
 func registrarEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newEnv(t, registrarConfig(t))
+}
+
+// registrarConfig is registrarEnv's configuration.
+func registrarConfig(t *testing.T) Config {
+	t.Helper()
 	cert, key := selfSigned(t)
-	return newEnv(t, probingConfig(Config{WSListen: "127.0.0.1:0", TLSListen: "127.0.0.1:0", TLSCert: cert, TLSKey: key,
-		InboundUsers: []InboundUser{{Username: "bob", Password: bobPassword}, {Username: "carol", Password: carolPassword}}}))
+	return probingConfig(Config{WSListen: "127.0.0.1:0", TLSListen: "127.0.0.1:0", TLSCert: cert, TLSKey: key,
+		InboundUsers: []InboundUser{{Username: "bob", Password: bobPassword}, {Username: "carol", Password: carolPassword}}})
 }
 
 // dialUA connects a browser-like UA (Contact host "<random>.invalid").

@@ -3,13 +3,10 @@ package sip
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"maps"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -17,15 +14,20 @@ import (
 	"github.com/sigbridge/sigbridge/gateway"
 )
 
-// Calls to a registered user ("sip:alice@<our host or realm>") fork: one
-// outbound branch (an outLeg, with its own Call-ID) per live binding, all
-// INVITEd in parallel over their flows. The first 2xx wins and is the
-// call's leg; the other branches get CANCEL, or ACK and BYE for a 2xx that
-// comes too late. When every branch fails, the call gets the best failure
-// (6xx, then 486, then another 4xx, else 480).
+// Calls to a registered user ("sip:alice@<our host or realm>") fork with
+// gateway.Fork: one branch per live binding, each an outLeg (with its own
+// Call-ID) on the branch's relay call, all INVITEd in parallel over their
+// flows. The first 2xx wins and is the call's leg; the other branches get
+// a Hangup with ReasonAnsweredElsewhere, which their outLeg turns into a
+// CANCEL with Reason SIP;cause=200, or ACK and BYE for a 2xx that comes
+// too late. When every branch fails, the call gets the best failure
+// (gateway.BestFailure: 6xx, then 486, then another 4xx, else 480). A
+// binding whose flow closes ends its branch (ReasonFlowClosed, 408). The
+// caller's SIP call slot is taken once and given back when every branch's
+// leg is over.
 
-// ReasonAnsweredElsewhere ends the branches that lost the race (here, and
-// on a cluster the gateway's fork across nodes: gateway.Fork).
+// ReasonAnsweredElsewhere ends the branches that lost the race
+// (gateway.Fork's, here and across cluster nodes).
 var ReasonAnsweredElsewhere = gateway.ReasonAnsweredElsewhere
 
 // localUser reports whether t names this gateway ("sip:user@host" with our
@@ -83,165 +85,37 @@ func (a *Adapter) dialRegistered(ctx context.Context, req gateway.DialRequest, u
 		a.m.deny("out", "limit")
 		return nil, err
 	}
+	release = shareRelease(release, len(bs))
 	aor := sip.Uri{Scheme: "sip", User: user, Host: a.cfg.Realm}
-	f := &forkLeg{a: a, call: req.Call, log: a.log.With("call", req.Call.ID(), "fork", user),
-		failed: map[*outLeg]gateway.Reason{}}
-	for _, b := range bs {
+	branches := make([]gateway.Branch, len(bs))
+	for i, b := range bs {
 		plan := egressPlan{route: &route{name: "registrar", transport: b.flow.transport}, ruri: b.contact, aor: &aor, flow: b.flow}
-		l := newOutLeg(a, req, plan, func() {})
-		l.sink = f.fromBranch(l)
-		f.branches = append(f.branches, l)
+		branches[i] = gateway.Branch{Name: b.contact.String(), Dialer: a.bindingDialer(plan, release)}
 	}
-	for _, l := range f.branches {
+	a.log.Debug("forking call to registered contacts", "call", req.Call.ID(), "fork", user, "branches", len(bs))
+	return gateway.Fork(ctx, req, branches)
+}
+
+// bindingDialer dials one binding: an outLeg on the branch's relay call,
+// sent over the binding's flow. It never fails, so every branch's leg
+// calls release once, when it is over.
+func (a *Adapter) bindingDialer(plan egressPlan, release func()) gateway.Dialer {
+	return gateway.DialerFunc(func(_ context.Context, req gateway.DialRequest) (gateway.Leg, error) {
+		l := newOutLeg(a, req, plan, release)
 		a.wg.Add(1)
 		go l.run()
-	}
-	go f.releaseWhenDone(ctx, release)
-	f.log.Debug("forking call to registered contacts", "branches", len(bs))
-	return f, nil
+		return l, nil
+	})
 }
 
-// forkLeg is the call's leg for a forked call: it fans the bridge's events
-// out to its branches until one answers, then relays the winner only.
-type forkLeg struct {
-	a        *Adapter
-	call     *gateway.Call
-	log      *slog.Logger
-	branches []*outLeg
-
-	mu     sync.Mutex
-	winner *outLeg
-	failed map[*outLeg]gateway.Reason
-	rang   bool
-	over   bool
-}
-
-// Kind implements gateway.Leg.
-func (f *forkLeg) Kind() string { return "sip" }
-
-// Caps implements gateway.Leg: like every SIP leg.
-func (f *forkLeg) Caps() gateway.Caps { return gateway.Caps{} }
-
-// Deliver implements gateway.Leg.
-func (f *forkLeg) Deliver(ev gateway.Event) error {
-	f.mu.Lock()
-	w := f.winner
-	var live []*outLeg
-	for _, b := range f.branches {
-		if _, gone := f.failed[b]; !gone {
-			live = append(live, b)
+// shareRelease returns a release for n legs: release runs when the last
+// of them called it.
+func shareRelease(release func(), n int) func() {
+	var left atomic.Int64
+	left.Store(int64(n))
+	return func() {
+		if left.Add(-1) == 0 {
+			release()
 		}
 	}
-	f.mu.Unlock()
-	if w != nil {
-		return w.Deliver(ev)
-	}
-	for _, b := range live {
-		_ = b.Deliver(ev)
-	}
-	return nil
-}
-
-// releaseWhenDone frees the caller's call slot once every branch ended.
-func (f *forkLeg) releaseWhenDone(_ context.Context, release func()) {
-	for _, b := range f.branches {
-		<-b.done
-	}
-	release()
-}
-
-// fromBranch is what branch b posts instead of posting to the call.
-func (f *forkLeg) fromBranch(b *outLeg) func(gateway.Event) {
-	return func(ev gateway.Event) {
-		switch e := ev.(type) {
-		case gateway.Ringing:
-			f.ringing(e)
-		case gateway.Answer:
-			f.answered(b, e)
-		case gateway.Hangup:
-			f.branchEnded(b, e)
-		default:
-			if f.isWinner(b) {
-				f.post(ev)
-			}
-		}
-	}
-}
-
-func (f *forkLeg) post(ev gateway.Event) { _ = f.call.Post(f, ev) }
-
-func (f *forkLeg) isWinner(b *outLeg) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.winner == b
-}
-
-func (f *forkLeg) ringing(e gateway.Ringing) {
-	f.mu.Lock()
-	first := !f.rang && f.winner == nil && !f.over
-	f.rang = true
-	f.mu.Unlock()
-	if first {
-		f.post(e)
-	}
-}
-
-// answered: the first 2xx wins, the others are cancelled; an answer from
-// a branch that lost (a late 2xx) is hung up (ACK and BYE).
-func (f *forkLeg) answered(b *outLeg, e gateway.Answer) {
-	f.mu.Lock()
-	switch {
-	case f.winner == b:
-		f.mu.Unlock()
-		f.post(e)
-		return
-	case f.winner != nil || f.over:
-		f.mu.Unlock()
-		_ = b.Deliver(gateway.Hangup{Reason: ReasonAnsweredElsewhere})
-		return
-	}
-	f.winner = b
-	var losers []*outLeg
-	for _, o := range f.branches {
-		if _, gone := f.failed[o]; o != b && !gone {
-			losers = append(losers, o)
-		}
-	}
-	f.mu.Unlock()
-	f.log.Debug("fork answered", "losers", len(losers))
-	for _, o := range losers {
-		_ = o.Deliver(gateway.Hangup{Reason: ReasonAnsweredElsewhere})
-	}
-	f.post(e)
-}
-
-// branchEnded: the winner's hang-up ends the call; a loser's is recorded,
-// and when every branch failed the call gets the best failure.
-func (f *forkLeg) branchEnded(b *outLeg, e gateway.Hangup) {
-	f.mu.Lock()
-	if f.winner == b {
-		f.mu.Unlock()
-		f.post(e)
-		return
-	}
-	if f.winner != nil || f.over {
-		f.mu.Unlock()
-		return
-	}
-	f.failed[b] = e.Reason
-	if len(f.failed) < len(f.branches) {
-		f.mu.Unlock()
-		return
-	}
-	f.over = true
-	r := bestFailure(f.failed)
-	f.mu.Unlock()
-	f.post(gateway.Hangup{Reason: r})
-}
-
-// bestFailure picks the reason the caller sees when every branch failed
-// (gateway.BestFailure, after RFC 3261 §16.7: 6xx, then busy, then other
-// 4xx, else 480).
-func bestFailure(rs map[*outLeg]gateway.Reason) gateway.Reason {
-	return gateway.BestFailure(slices.Collect(maps.Values(rs)))
 }

@@ -67,10 +67,9 @@ type legCore struct {
 	probeTimer   *time.Timer
 	dtmf         dtmfOut // digits going out as INFO (dtmf.go)
 	creds        func() (string, string)
-	flow         flow                // the connection of the dialog (flow.go)
-	flowKey      string              // flow table key, once bound
-	sink         func(gateway.Event) // where post goes instead of the call (fork branches)
-	anchor       *anchor             // media through rtpengine (anchor.go), else nil
+	flow         flow    // the connection of the dialog (flow.go)
+	flowKey      string  // flow table key, once bound
+	anchor       *anchor // media through rtpengine (anchor.go), else nil
 }
 
 func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
@@ -105,10 +104,6 @@ func (l *legCore) doneCh() <-chan struct{} { return l.done }
 
 // post hands ev to the call; a call that already ended is not an error.
 func (l *legCore) post(ev gateway.Event) {
-	if l.sink != nil {
-		l.sink(ev)
-		return
-	}
 	if l.call == nil {
 		return
 	}

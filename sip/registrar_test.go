@@ -213,6 +213,88 @@ func TestForkAllFail(t *testing.T) {
 	waitDone(t, call)
 }
 
+// TestForkBranchFlowClosed: one of bob's UAs rings and its connection
+// closes; that binding is dropped and its branch fails, but the call goes
+// on and the other branch answers it.
+func TestForkBranchFlowClosed(t *testing.T) {
+	env := registrarEnv(t)
+	ringer := dialUA(t, env, "WS", "bob")
+	answerer := dialUA(t, env, "TCP", "bob")
+	goAhead := make(chan struct{})
+	answerer.Answer = func(*sip.Request) (int, string) {
+		select {
+		case <-goAhead:
+		case <-time.After(10 * time.Second):
+		}
+		return 200, webrtcSDP("active", "uaua", 40010)
+	}
+	mustRegister(t, env, ringer)
+	mustRegister(t, env, answerer)
+	caller, call := placeToSIP(t, env, "sip:bob@"+env.a.cfg.Host)
+	expectInDialog(t, ringer, "INVITE")
+	caller.expect(t, "ringing")
+	_ = ringer.Close()
+	waitBindings(t, env, 1)
+	close(goAhead)
+	expectAnswer(t, caller)
+	expectInDialog(t, answerer, "ACK")
+	_ = call.Post(caller, gateway.Hangup{})
+	expectInDialog(t, answerer, "BYE")
+	waitDone(t, call)
+	waitFlowsForgotten(t, env)
+}
+
+// TestForkCallSlot: a forked call takes one of its caller's SIP call
+// slots, whatever the number of branches, keeps it while a branch is left
+// (one refused at once) and gives it back once every branch is over.
+func TestForkCallSlot(t *testing.T) {
+	cfg := registrarConfig(t)
+	cfg.MaxCallsPerUser = 1
+	env := newEnv(t, cfg)
+	busy := dialUA(t, env, "WS", "bob")
+	busy.Answer = func(*sip.Request) (int, string) { return 486, "" }
+	mustRegister(t, env, busy)
+	for _, tr := range []string{"TCP", "TLS"} {
+		mustRegister(t, env, dialUA(t, env, tr, "bob")) // they ring, never answer
+	}
+	caller, call := placeToSIP(t, env, "sip:bob@"+env.a.cfg.Host)
+	caller.expect(t, "ringing")
+	for deadline := time.Now().Add(5 * time.Second); env.a.LiveDialogs() != 2; { // the busy branch is over
+		if time.Now().After(deadline) {
+			t.Fatalf("%d SIP legs live, want the 2 ringing branches", env.a.LiveDialogs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := activeCalls(env, "out:alice"); n != 1 {
+		t.Errorf("alice holds %d call slots for one forked call with 2 branches ringing, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := env.gw.Place(ctx, gateway.PlaceRequest{Caller: newTestLeg("alice"), From: "alice",
+		Target: "sip:bob@" + env.a.cfg.Host, Offer: mustSDP(t, webrtcSDP("actpass", "alic", 30002))})
+	if code, _ := gateway.Status(err); code != 503 {
+		t.Errorf("second call while the fork rings: %v (%d), want 503", err, code)
+	}
+	_ = call.Post(caller, gateway.Hangup{})
+	waitDone(t, call)
+	for deadline := time.Now().Add(5 * time.Second); activeCalls(env, "out:alice") != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("alice still holds %d call slots after the fork ended", activeCalls(env, "out:alice"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// activeCalls is the number of call slots user holds.
+func activeCalls(env *testEnv, user string) int {
+	env.a.limits.mu.Lock()
+	defer env.a.limits.mu.Unlock()
+	if u, ok := env.a.limits.users[user]; ok {
+		return u.active
+	}
+	return 0
+}
+
 // TestCallUnregisteredUser: an account without bindings is offline (480);
 // a name that is no account of this gateway stays refused (403).
 func TestCallUnregisteredUser(t *testing.T) {
