@@ -12,6 +12,7 @@
 #   OUT [./load-results]  reports, SIPp stats and gateway logs
 #   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
 #   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
+#   UAS_ERRORS [0]  1: the SIPp UAS logs every unexpected message to OUT/<step>.uas.err
 # Needs: go, sipp (sip-tester), curl, jq.
 #
 # Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
@@ -104,8 +105,10 @@ rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
 sipp_uas() { # $1 = step name
+	local errs=()
+	[ "${UAS_ERRORS:-0}" = 1 ] && errs=(-trace_err -error_file "$OUT/$1.uas.err")
 	"$SIPP" -sf "$SCN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -t u1 -cp "$CTL_PORT" -aa -nostdin \
-		-buff_size 4194304 -trace_stat -stf "$OUT/$1.uas.csv" -fd 1 >"$OUT/$1.uas.out" 2>&1 &
+		-buff_size 4194304 -trace_stat -stf "$OUT/$1.uas.csv" -fd 1 "${errs[@]}" >"$OUT/$1.uas.out" 2>&1 &
 	UAS_PID=$!
 	PIDS+=("$UAS_PID")
 	sleep 0.5
