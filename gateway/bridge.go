@@ -51,8 +51,10 @@ func (c *Call) run(offer *sdp.SessionDescription) {
 
 // drain handles the queued events in order until the queue is empty, then
 // returns: the call has a goroutine only while it has events to handle
-// (an inbox; one goroutine at a time), so a held call costs no stack. The
-// goroutine that sees the call end finishes it.
+// (an inbox; one goroutine at a time), so a held call costs no stack.
+// While the call is in setup the goroutine waits for the next event
+// instead (inbox.takeWait). The goroutine that sees the call end finishes
+// it.
 func (c *Call) drain() {
 	idle := false
 	defer func() {
@@ -62,7 +64,12 @@ func (c *Call) drain() {
 	}()
 	defer c.recoverPanic()
 	for !c.st.ended {
-		batch := c.inbox.take()
+		var batch []envelope
+		if c.inSetup.Load() {
+			batch = c.inbox.takeWait()
+		} else {
+			batch = c.inbox.take()
+		}
 		if len(batch) == 0 {
 			idle = true
 			return
