@@ -44,6 +44,7 @@ type conn struct {
 	calls    callTable
 	ext      atomic.Bool // the client speaks the extensions (features or callId)
 	renames  *bucket     // read goroutine only: the rename budget
+	refused  *refusedIDs // read goroutine only: callIds of offers just refused (made on demand)
 	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
