@@ -45,8 +45,8 @@ type staleFilter struct {
 // the socket means the readers are that far behind: every new call would
 // wait as long before sipgo even sees it, and so would the responses to
 // the INVITEs we send (browser → SIP calls): both senders retransmit at T1
-// (500 ms), which adds load, and a UAS that already answered may take our
-// retransmitted INVITE for a new error. So while datagrams arrive late,
+// (500 ms), which adds load, and a UAS that already answered may fail the
+// call on our retransmitted INVITE (SIPp does). So while datagrams arrive late,
 // new calls get 503 at once: INVITEs with Retry-After (Adapter.shed and
 // statelessShed), and, through the gateway's admission
 // (gateway.Gateway.AddOverloadSignal), browser and XMPP offers too, until
