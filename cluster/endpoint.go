@@ -75,6 +75,10 @@ func (e *endpoint) Kind() string { return e.kind }
 // bridge adapts for it (half trickle, mDNS) as for a local leg.
 func (e *endpoint) Caps() gateway.Caps { return e.caps }
 
+// RemoteNode implements gateway.RemoteLeg (owner): the node holding the
+// real leg.
+func (e *endpoint) RemoteNode() string { return e.peer.node }
+
 // Deliver implements gateway.Leg (owner): the event is queued for the
 // peer. A full queue is a failed delivery: the bridge ends the call.
 func (e *endpoint) Deliver(ev gateway.Event) error {
