@@ -42,7 +42,9 @@ const schedLatencies = "/sched/latencies:seconds"
 //     SIP transaction runs on its own) waited for a CPU, a quantile over the
 //     last window, from the Go runtime's own histogram.
 //
-// Beyond either bound new calls are refused at once (ErrOverloaded), calls in
+// Adapters add signals of queues the runtime cannot see
+// (Gateway.AddOverloadSignal: the SIP UDP receive queue's delay). Beyond
+// any bound new calls are refused at once (ErrOverloaded), calls in
 // progress go on. Safe for concurrent use.
 type admission struct {
 	maxSetup int64
@@ -61,6 +63,17 @@ type admission struct {
 
 	shedding atomic.Bool // for the start/stop log lines
 	shedAt   atomic.Int64
+
+	// signals of the adapters (AddOverloadSignal), copied on write
+	signals atomic.Pointer[[]adapterSignal]
+	sigMu   sync.Mutex
+}
+
+// adapterSignal is a measured signal an adapter adds to admission: a queue
+// the Go runtime cannot see, such as the SIP UDP socket's receive queue.
+type adapterSignal struct {
+	name   string
+	active func(now time.Time) bool
 }
 
 func newAdmission(cfg Config, log *slog.Logger, m *Metrics) *admission {
@@ -87,7 +100,31 @@ func (a *admission) check(now time.Time) string {
 	if a.queueDelayed(now) {
 		return SignalQueueDelay
 	}
+	return a.adapterShed(now)
+}
+
+// adapterShed names the first adapter signal active at now ("" when none).
+func (a *admission) adapterShed(now time.Time) string {
+	if p := a.signals.Load(); p != nil {
+		for _, s := range *p {
+			if s.active(now) {
+				return s.name
+			}
+		}
+	}
 	return ""
+}
+
+// add registers an adapter signal.
+func (a *admission) add(s adapterSignal) {
+	a.sigMu.Lock()
+	defer a.sigMu.Unlock()
+	var list []adapterSignal
+	if p := a.signals.Load(); p != nil {
+		list = append(list, *p...)
+	}
+	list = append(list, s)
+	a.signals.Store(&list)
 }
 
 // acquire admits one call for setup; release ends it (answered or over).
@@ -96,6 +133,9 @@ func (a *admission) acquire(dialect string) error {
 	now := time.Now()
 	if a.queueDelayed(now) {
 		return a.shed(dialect, SignalQueueDelay, now)
+	}
+	if s := a.adapterShed(now); s != "" {
+		return a.shed(dialect, s, now)
 	}
 	if n := a.inSetup.Add(1); a.maxSetup > 0 && n > a.maxSetup {
 		a.inSetup.Add(-1)
@@ -201,6 +241,18 @@ func (g *Gateway) Shed(dialect string) error {
 		return g.adm.shed(dialect, s, now)
 	}
 	return nil
+}
+
+// AddOverloadSignal adds an adapter's measured overload signal to
+// admission: while active(now) reports true, new calls of every dialect are
+// shed at once (ErrOverloaded), counted in sigbridge_calls_shed_total under
+// signal. The SIP adapter adds the delay of its UDP receive queue
+// ("socket_delay"), so browser offers toward SIP are shed when the
+// responses of SIP peers wait in that queue, not only new INVITEs. active
+// is called for every new call: it must be cheap and safe for concurrent
+// use.
+func (g *Gateway) AddOverloadSignal(signal string, active func(now time.Time) bool) {
+	g.adm.add(adapterSignal{name: signal, active: active})
 }
 
 // CallsInSetup returns the number of calls placed and neither answered nor

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,6 +138,35 @@ func mustCallOf(t *testing.T, gw *Gateway, from string) *Call {
 	}
 	t.Fatalf("no call from %s", from)
 	return nil
+}
+
+// TestAdmissionAdapterSignal: while an adapter's signal is active, new
+// calls are refused (Place and Shed) and counted under its name and the
+// caller's dialect; once it is not, calls are admitted again.
+func TestAdmissionAdapterSignal(t *testing.T) {
+	gw, d := admissionGateway(t, Config{MaxQueueDelay: -1})
+	var late atomic.Bool
+	gw.AddOverloadSignal("socket_delay", func(time.Time) bool { return late.Load() })
+	late.Store(true)
+	if _, _, err := placeFrom(t, gw, "alice", "bob"); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("call while the signal is active: %v, want ErrOverloaded", err)
+	}
+	if err := gw.Shed("sip"); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("Shed while the signal is active: %v, want ErrOverloaded", err)
+	}
+	if gw.CallsInSetup() != 0 {
+		t.Errorf("a shed call holds a setup slot: %d", gw.CallsInSetup())
+	}
+	for _, dialect := range []string{"caller-alice", "sip"} {
+		if v := testutil.ToFloat64(gw.Metrics().CallsShed.WithLabelValues(dialect, "socket_delay")); v != 1 {
+			t.Errorf("sigbridge_calls_shed_total{%s,socket_delay} = %v, want 1", dialect, v)
+		}
+	}
+	late.Store(false)
+	if _, _, err := placeFrom(t, gw, "alice", "bob"); err != nil {
+		t.Fatalf("call once the signal is off: %v", err)
+	}
+	<-d.legs
 }
 
 // TestAdmissionUnbounded: a negative MaxCallsInSetup admits any number.

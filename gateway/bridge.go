@@ -51,8 +51,10 @@ func (c *Call) run(offer *sdp.SessionDescription) {
 
 // drain handles the queued events in order until the queue is empty, then
 // returns: the call has a goroutine only while it has events to handle
-// (an inbox; one goroutine at a time), so a held call costs no stack. The
-// goroutine that sees the call end finishes it.
+// (an inbox; one goroutine at a time), so a held call costs no stack.
+// While the call is in setup the goroutine waits for the next event
+// instead (inbox.takeWait). The goroutine that sees the call end finishes
+// it.
 func (c *Call) drain() {
 	idle := false
 	defer func() {
@@ -62,7 +64,12 @@ func (c *Call) drain() {
 	}()
 	defer c.recoverPanic()
 	for !c.st.ended {
-		batch := c.inbox.take()
+		var batch []envelope
+		if c.inSetup.Load() {
+			batch = c.inbox.takeWait()
+		} else {
+			batch = c.inbox.take()
+		}
 		if len(batch) == 0 {
 			idle = true
 			return
@@ -79,7 +86,7 @@ func (c *Call) drain() {
 func (c *Call) recoverPanic() {
 	if r := recover(); r != nil {
 		c.g.metrics.Panic()
-		c.log.Error("call panicked; ending it", "panic", fmt.Sprint(r))
+		c.logger().Error("call panicked; ending it", "panic", fmt.Sprint(r))
 		if !c.st.ended {
 			c.endBoth(ReasonInternal)
 		}
@@ -111,10 +118,13 @@ func (c *Call) finish() {
 }
 
 // logEnd writes the call's one INFO record, at its end: who called whom
-// (in the logger's attributes), the leg kinds, the outcome, the setup time
-// of an answered call and the duration. Its other records are at debug.
+// (the call logger's attributes, written here directly so that a call that
+// logs nothing else never builds that logger), the leg kinds, the outcome,
+// the setup time of an answered call and the duration. Its other records
+// are at debug.
 func (c *Call) logEnd() {
-	attrs := []any{"outcome", c.st.outcome, "caller", c.legs[caller].Kind(), "callee", c.legs[callee].Kind(),
+	attrs := []any{"call", c.id, "from", c.from, "to", c.target.String(), "outcome", c.st.outcome,
+		"caller", c.legs[caller].Kind(), "callee", c.legs[callee].Kind(),
 		"duration", time.Since(c.start).Round(time.Millisecond)}
 	if c.st.answered {
 		attrs = append(attrs, "setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
@@ -122,7 +132,7 @@ func (c *Call) logEnd() {
 	if n := remoteNode(c.legs[callee]); n != "" {
 		attrs = append(attrs, "callee_node", n)
 	}
-	c.log.Info("call ended", attrs...)
+	c.g.log.Info("call ended", attrs...)
 }
 
 func (c *Call) dispatch(env envelope) {
@@ -132,7 +142,7 @@ func (c *Call) dispatch(env envelope) {
 	}
 	s := c.sideOf(env.leg)
 	if s == nobody {
-		c.log.Warn("event from a leg not in this call", "event", env.ev.EventName())
+		c.logger().Warn("event from a leg not in this call", "event", env.ev.EventName())
 		return
 	}
 	c.onEvent(s, env.ev)
@@ -181,7 +191,7 @@ func (c *Call) onEvent(s int, ev Event) {
 	case DTMF:
 		c.onDTMF(s, e)
 	default:
-		c.log.Warn("unexpected event from leg", "event", ev.EventName(), "side", s)
+		c.logger().Warn("unexpected event from leg", "event", ev.EventName(), "side", s)
 	}
 }
 
@@ -189,7 +199,7 @@ func (c *Call) onEvent(s int, ev Event) {
 // sent before the answer are dropped (there is no media to play them on).
 func (c *Call) onDTMF(s int, e DTMF) {
 	if !c.st.answered {
-		c.log.Debug("dtmf before answer dropped", "side", s)
+		c.debug("dtmf before answer dropped", "side", s)
 		return
 	}
 	c.send(1-s, e)
@@ -201,7 +211,7 @@ func (c *Call) onDTMF(s int, e DTMF) {
 // refused first offer is a Hangup, not a Failure.
 func (c *Call) onFailure(s int, f Failure) {
 	if !c.st.answered || c.st.pending != 1-s {
-		c.log.Info("failure ignored: no re-offer pending", "side", s, "code", f.Code)
+		c.logger().Info("failure ignored: no re-offer pending", "side", s, "code", f.Code)
 		return
 	}
 	c.st.pending = nobody
@@ -250,7 +260,7 @@ func (c *Call) onOfferTimeout(e offerTimeout) {
 	}
 	s := c.st.pending
 	c.st.pending = nobody
-	c.log.Warn("re-offer not answered; withdrawn", "side", s)
+	c.logger().Warn("re-offer not answered; withdrawn", "side", s)
 	c.send(s, Failure{Code: 408, Reason: CondTimeout, Text: "re-offer not answered", Ref: "offer"})
 }
 
@@ -266,7 +276,7 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		c.st.answeredAt = time.Now()
 		c.stopRingTimer() // a held call keeps no timer
 		c.endSetup()
-		c.log.Debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		c.debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
 	}
 	c.forwardSDP(s, sd, false)
 }
@@ -313,7 +323,7 @@ func (c *Call) endBoth(r Reason) {
 	c.st.ended = true
 	for s := range c.legs {
 		if err := c.deliver(s, Hangup{Reason: r}); err != nil {
-			c.log.Debug("hangup not delivered", "side", s, "err", err)
+			c.debug("hangup not delivered", "side", s, "err", err)
 		}
 	}
 }
@@ -325,7 +335,7 @@ func (c *Call) send(s int, ev Event) {
 	if err == nil || c.st.ended {
 		return
 	}
-	c.log.Warn("leg failed; ending call", "side", s, "event", ev.EventName(), "err", err)
+	c.logger().Warn("leg failed; ending call", "side", s, "event", ev.EventName(), "err", err)
 	c.st.outcome = c.outcomeFor(ReasonDisconnected)
 	c.st.ended = true
 	_ = c.deliver(1-s, Hangup{Reason: ReasonDisconnected})
@@ -345,6 +355,6 @@ func (c *Call) deliver(s int, ev Event) (err error) {
 // refuse tells leg s that its message was not accepted; the call goes on.
 func (c *Call) refuse(s int, ref string, err error) {
 	code, cond := Status(err)
-	c.log.Info("message refused", "side", s, "ref", ref, "err", err)
+	c.logger().Info("message refused", "side", s, "ref", ref, "err", err)
 	c.send(s, Failure{Code: code, Reason: cond, Text: err.Error(), Ref: ref})
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -16,8 +17,8 @@ type Call struct {
 	from   string
 	target Target
 	g      *Gateway
-	log    *slog.Logger
-	legs   [2]Leg // caller, callee: set before run starts, never changed
+	lg     atomic.Pointer[slog.Logger] // logger(): built on first use
+	legs   [2]Leg                      // caller, callee: set before run starts, never changed
 	inbox  inbox
 	done   chan struct{}
 	once   sync.Once
@@ -54,7 +55,6 @@ func (forceHangup) EventName() string   { return "force-hangup" }
 func newCall(g *Gateway, from string, t Target, caller Leg) *Call {
 	id := newID()
 	return &Call{id: id, from: from, target: t, g: g, legs: [2]Leg{caller},
-		log:   g.log.With("call", id, "from", from, "to", t.String()),
 		inbox: inbox{max: g.cfg.InboxSize, busy: true}, done: make(chan struct{}), start: time.Now()}
 }
 
@@ -62,6 +62,30 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// logger is the call's logger, with its call, from and to attributes. It is
+// built on first use: most calls only write their end record (logEnd), which
+// names them itself, and building a logger with attributes formats them.
+func (c *Call) logger() *slog.Logger {
+	if l := c.lg.Load(); l != nil {
+		return l
+	}
+	l := c.g.log.With("call", c.id, "from", c.from, "to", c.target.String())
+	c.lg.CompareAndSwap(nil, l)
+	return c.lg.Load()
+}
+
+// debug logs at debug level, without building the call's logger when that
+// level is off.
+func (c *Call) debug(msg string, args ...any) {
+	if l := c.lg.Load(); l != nil {
+		l.Debug(msg, args...)
+		return
+	}
+	if c.g.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.logger().Debug(msg, args...)
+	}
 }
 
 // endSetup gives the call's admission slot back, once.
@@ -74,9 +98,6 @@ func (c *Call) endSetup() {
 // ID is the gateway's identifier of the call (for logs; never sent as a
 // protocol identifier).
 func (c *Call) ID() string { return c.id }
-
-// logger is the call's logger (its id, caller and target attached).
-func (c *Call) logger() *slog.Logger { return c.log }
 
 // From is the caller's routable address.
 func (c *Call) From() string { return c.from }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ICECandidate is the parsed form of an a=candidate value (RFC 8839).
@@ -22,7 +23,8 @@ type ICECandidate struct {
 // ParseCandidate parses "candidate:..." (an "a=" prefix is tolerated).
 func ParseCandidate(line string) (ICECandidate, error) {
 	line = strings.TrimPrefix(strings.TrimPrefix(line, "a="), "candidate:")
-	f := strings.Fields(line)
+	var fields [24]string // a candidate line has 8 to about 20 fields: no allocation
+	f := splitFields(fields[:0], line)
 	if len(f) < 8 || f[6] != "typ" {
 		return ICECandidate{}, fmt.Errorf("%w: candidate has %d fields", ErrBadSDP, len(f))
 	}
@@ -36,6 +38,35 @@ func ParseCandidate(line string) (ICECandidate, error) {
 		Priority: uint32(prio), Address: f[4], Port: port, Type: f[7]}
 	c.Ufrag = extension(f[8:], "ufrag")
 	return c, nil
+}
+
+// splitFields appends the fields of s separated by white space to dst, as
+// strings.Fields does (which allocates its result on every call; this runs
+// for every trickled candidate).
+func splitFields(dst []string, s string) []string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(dst, strings.Fields(s)...) // Unicode white space: the general case
+		}
+	}
+	start := -1
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			if start >= 0 {
+				dst = append(dst, s[start:i])
+				start = -1
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, s[start:])
+	}
+	return dst
 }
 
 func extension(kv []string, key string) string {

@@ -19,7 +19,8 @@
 // with Leg.Deliver. One goroutine at a time owns all of the call's state, so
 // no locks guard it: the call's inbox (inbox.go) starts a goroutine when an
 // event arrives and none runs, and that goroutine ends once the inbox is
-// empty (a held call has none). Deliver is only ever called from it and must
+// empty, or, while the call is in setup, waits for the next event (a held
+// call has none). Deliver is only ever called from it and must
 // not block (legs queue and write on their own goroutine).
 //
 // # Capabilities and half trickle

@@ -95,7 +95,7 @@ func (g *Gateway) place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	}
 	c.legs[callee] = leg
 	g.register(c)
-	c.log.Debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
+	c.debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
 	go c.run(req.Offer)
 	return c, nil
 }

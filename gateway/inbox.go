@@ -15,6 +15,7 @@ type inbox struct {
 	busy    bool          // a goroutine handles the call's events
 	closed  bool          // the call ended: pushes fail
 	notFull chan struct{} // closed when a full inbox is emptied or closed (made on demand)
+	wake    chan struct{} // signalled by push and close while takeWait waits (made on demand)
 }
 
 // push queues env. start is true when no goroutine handles the call: the
@@ -30,6 +31,7 @@ func (b *inbox) push(env envelope) (start bool, err error) {
 			b.q = append(b.q, env)
 			start = !b.busy
 			b.busy = true
+			b.signalLocked()
 			b.mu.Unlock()
 			return start, nil
 		}
@@ -56,6 +58,27 @@ func (b *inbox) take() []envelope {
 	return q
 }
 
+// takeWait is take for a call in setup: with nothing queued it waits for
+// the next push (or the end of the call) instead of going idle. A call in
+// setup gets its events in a quick succession (the caller's trickled
+// candidates, ringing, the answer), and a goroutine started for each of
+// them would grow a new stack every time; the calls in setup are bounded
+// (max_calls_in_setup), held calls still cost no goroutine.
+func (b *inbox) takeWait() []envelope {
+	b.mu.Lock()
+	for len(b.q) == 0 && !b.closed {
+		if b.wake == nil {
+			b.wake = make(chan struct{}, 1)
+		}
+		w := b.wake
+		b.mu.Unlock()
+		<-w
+		b.mu.Lock()
+	}
+	b.mu.Unlock()
+	return b.take()
+}
+
 // close makes every later push fail and wakes blocked posters.
 func (b *inbox) close() {
 	b.mu.Lock()
@@ -63,6 +86,17 @@ func (b *inbox) close() {
 	b.closed = true
 	b.q = nil
 	b.wakeLocked()
+	b.signalLocked()
+}
+
+// signalLocked wakes takeWait, if it waits.
+func (b *inbox) signalLocked() {
+	if b.wake != nil {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (b *inbox) wakeLocked() {

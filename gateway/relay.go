@@ -28,8 +28,9 @@ func NewRelayCall(id, from string, t Target, log *slog.Logger, r Relay) *Call {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Call{id: id, from: from, target: t, relay: &r, start: time.Now(),
-		log: log.With("call", id, "from", from, "to", t.String()), done: make(chan struct{})}
+	c := &Call{id: id, from: from, target: t, relay: &r, start: time.Now(), done: make(chan struct{})}
+	c.lg.Store(log.With("call", id, "from", from, "to", t.String()))
+	return c
 }
 
 // IsRelay reports whether c is a relay call (NewRelayCall).

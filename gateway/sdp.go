@@ -145,6 +145,11 @@ func countAttr(attrs []sdp.Attribute, key string) int {
 	return n
 }
 
+// cloneAttrRoom is the spare capacity of each cloned m-line's attributes:
+// a trickling caller's candidates and end-of-candidates are appended to
+// them (gatherer) without growing the slice again.
+const cloneAttrRoom = 8
+
 // CloneSDP returns a copy of sd whose media sections and attribute slices can
 // be changed without touching sd.
 func CloneSDP(sd *sdp.SessionDescription) *sdp.SessionDescription {
@@ -153,7 +158,7 @@ func CloneSDP(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	c.MediaDescriptions = make([]*sdp.MediaDescription, len(sd.MediaDescriptions))
 	for i, m := range sd.MediaDescriptions {
 		mc := *m
-		mc.Attributes = append([]sdp.Attribute(nil), m.Attributes...)
+		mc.Attributes = append(make([]sdp.Attribute, 0, len(m.Attributes)+cloneAttrRoom), m.Attributes...)
 		mc.MediaName.Formats = append([]string(nil), m.MediaName.Formats...)
 		c.MediaDescriptions[i] = &mc
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -137,5 +138,16 @@ func TestNormalizeSDPFastPathAgrees(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(10, func() { _, _ = normalizeSDP(crlf) }); n != 0 {
 		t.Errorf("normalizeSDP of a browser SDP allocated %v times", n)
+	}
+}
+
+// splitFields splits as strings.Fields does, ASCII and Unicode white space.
+func TestSplitFields(t *testing.T) {
+	for _, s := range []string{"", "  ", "a", " a  b\tc\r\nd ", "1 1 udp 2122260223 10.0.0.1 54321 typ host generation 0 ufrag Ab12",
+		"a\u00a0b c", "x\u2003y  z"} {
+		got, want := splitFields(nil, s), strings.Fields(s)
+		if !slices.Equal(got, want) {
+			t.Errorf("splitFields(%q) = %q, want %q", s, got, want)
+		}
 	}
 }

@@ -12,13 +12,17 @@
 #   OUT [./load-results]  reports, SIPp stats and gateway logs
 #   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
 #   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
+#   UAS_ERRORS [0]  1: the SIPp UAS logs every unexpected message to OUT/<step>.uas.err
+#   AFTER_RATE [unset]  b2s/b2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
+#     for AFTER_DURATION [10] s more (row "b2s+10s"): do calls succeed again after an overload?
 # Needs: go, sipp (sip-tester), curl, jq.
 #
 # Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
 # browser (load tool callers and --answer callees), s2b SIP → browser (SIPp
 # UAC, load tool answer-only callees), ref SIPp UAC → SIPp UAS (no gateway).
-# Row columns: path, offered calls/s, attempted, answered, failed (+ not
-# placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
+# Row columns: path, offered calls/s, attempted, answered, failed / of
+# which failed after the gateway admitted them (the rest were refused at
+# once: shed, limits; browser rows only) (+ not placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
 # retransmissions seen by SIPp, and the gateway's Go allocation per answered
 # call (KB and allocations, from /metrics: robust on a shared box).
@@ -52,7 +56,12 @@ HTTP=127.0.0.1:$BASE_PORT
 GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) UAC_PORT=$((BASE_PORT + 3)) CTL_PORT=$((BASE_PORT + 4))
 HTTP_B=127.0.0.1:$((BASE_PORT + 5)) NATS_PORT=$((BASE_PORT + 6)) NATS_MON=127.0.0.1:$((BASE_PORT + 7)) GW_SIP_B=$((BASE_PORT + 8))
 SCN=$ROOT/interop/load/testdata/sipp
-CAP=16 # gateway.max_calls_per_user and sip.max_calls_per_user for load runs (the tool keeps within it)
+CAP=16 # calls in flight per user: the load tool keeps within it
+# gateway.max_calls_per_user and sip.max_calls_per_user are twice that: the
+# gateway counts a call until its last leg has ended (a BYE answered), the
+# tool frees its slot 100 ms after its hang-up, so under overload a cap equal
+# to the tool's refused calls as "503 busy" that admission control never saw.
+GWCAP=$((CAP * 2))
 WSRATE=200 # ws.rate_per_second (burst 2×): a user places several calls per second
 [ -n "$SIPP" ] || { echo "sipp not found: apt-get install sip-tester" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -78,11 +87,11 @@ http: $http
 drain_timeout: 5s
 gateway:
   ring_timeout: 10s
-  max_calls_per_user: $CAP
+  max_calls_per_user: $GWCAP
 sip:
   listen: 127.0.0.1:$sip_port
   trusted_sources: ["127.0.0.1/32"]
-  max_calls_per_user: $CAP
+  max_calls_per_user: $GWCAP
   calls_per_second: 100
   calls_burst: 200
   routes:
@@ -133,8 +142,10 @@ rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
 sipp_uas() { # $1 = step name
+	local errs=()
+	[ "${UAS_ERRORS:-0}" = 1 ] && errs=(-trace_err -error_file "$OUT/$1.uas.err")
 	"$SIPP" -sf "$SCN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -t u1 -cp "$CTL_PORT" -aa -nostdin \
-		-buff_size 4194304 -trace_stat -stf "$OUT/$1.uas.csv" -fd 1 >"$OUT/$1.uas.out" 2>&1 &
+		-buff_size 4194304 -trace_stat -stf "$OUT/$1.uas.csv" -fd 1 "${errs[@]}" >"$OUT/$1.uas.out" 2>&1 &
 	UAS_PID=$!
 	PIDS+=("$UAS_PID")
 	sleep 0.5
@@ -169,24 +180,39 @@ row() {
 }
 
 load_step() { # $1 = path, $2 = rate; browser callers through the load tool
-	local name="$1-$2" target="sip:uas@127.0.0.1:$UAS_PORT" extra=()
-	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
+	local name="$1-$2"
 	start_gateway "$name"
 	[ "$1" = b2s ] && sipp_uas "$name"
-	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
-	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${DURATION}s" \
+	load_run "$1" "$2" "$name" "$DURATION" "$1"
+	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
+		sleep 10
+		load_run "$1" "$AFTER_RATE" "$name.after" "${AFTER_DURATION:-10}" "$1+10s"
+	fi
+	cleanup
+}
+
+# load_run runs the load tool once against the running gateway and prints
+# its row. $1 path, $2 rate, $3 report name, $4 seconds, $5 row label.
+load_run() {
+	local target="sip:uas@127.0.0.1:$UAS_PORT" extra=()
+	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
+	local c0 a0 r0=0 st="$OUT/${3%.after}.uas.csv"; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
+	[ "$1" = b2s ] && [ -f "$st" ] && r0=$(sipp_col "$st" "Retransmissions(C)")
+	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${4}s" \
 		--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
-		--ws-burst $((WSRATE * 2)) --json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" || true
+		--ws-burst $((WSRATE * 2)) --json "$OUT/$3.json" >"$OUT/$3.txt" 2>"$OUT/$3.progress" || true
 	local cpu rss a1; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
 	local retrans=-
-	[ "$1" = b2s ] && retrans=$(sipp_col "$OUT/$name.uas.csv" "Retransmissions(C)")
-	jq -r --arg p "$1" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$DURATION" --arg a0 "$a0" --arg a1 "$a1" '
-		[$p, $r, .attempted, .answered, "\(.failed) (+\(.not_placed))",
+	if [ "$1" = b2s ]; then # SIPp's cumulative count, minus the step's for the recovery run
+		retrans=$(sipp_col "$st" "Retransmissions(C)")
+		[[ "$retrans$r0" =~ ^[0-9]+$ ]] && retrans=$((retrans - r0))
+	fi
+	jq -r --arg p "$5" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$4" --arg a0 "$a0" --arg a1 "$a1" '
+		[$p, $r, .attempted, .answered, "\(.failed)/\(.failed - (.refused // 0)) (+\(.not_placed))",
 		 (.answered / ($d | tonumber) | floor | tostring),
 		 (if .answered > 0 then (($cpu | tonumber) * 10 / .answered * 100 | round / 100 | tostring) else "-" end),
-		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt, .answered] | @tsv' "$OUT/$name.json" |
+		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt, .answered] | @tsv' "$OUT/$3.json" |
 		while IFS=$'\t' read -r a b c d e f g h i j k; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$(per_call "$a0" "$a1" "$k")"; done
-	cleanup
 }
 
 s2b_step() { # SIPp UAC → gateway → load tool callees
@@ -313,7 +339,7 @@ x_step() { # $1 = path (x2b, xs2b), $2 = rate
 		"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${DURATION}s" \
 			--hold "${HOLD}s" --target 'callee-%d' --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
 			--ws-burst $((WSRATE * 2)) --json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" || true
-		base=$(jq -r --arg d "$DURATION" '[.attempted, .answered, "\(.failed) (+\(.not_placed))",
+		base=$(jq -r --arg d "$DURATION" '[.attempted, .answered, "\(.failed)/\(.failed - (.refused // 0)) (+\(.not_placed))",
 			(.answered / ($d | tonumber) | floor | tostring),
 			"\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", "-"] | @tsv' "$OUT/$name.json")
 	else
@@ -339,7 +365,7 @@ XCOLS=
 case " $PATHS " in *" x2b "* | *" xs2b "*) XCOLS=1 && nats_binary ;; esac
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
-row path rate attempt answered "failed(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs" \
+row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs" \
 	"NATS msg" "NATS KB" "srv in/out" "srv ms"
 row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 for p in $PATHS; do

@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -196,4 +198,108 @@ func TestLateReceiveQueueSheds(t *testing.T) {
 	} else {
 		c.ack2xx(t, res)
 	}
+}
+
+// TestBrowserToSIPOverloadAdmittedSucceed: browser → SIP beyond capacity,
+// with a real SIPp UAS. With 3 calls in setup allowed and SIPp ringing 5 s
+// before it answers, 3 callers' offers are admitted and 5 more are refused
+// at once (ErrOverloaded, 503, counted as shed); the 3 admitted calls all
+// get answered and SIPp completes each of them (it exits 0 only when every
+// call of -m succeeded). Once the overload is over, 5 calls one after the
+// other all succeed again.
+func TestBrowserToSIPOverloadAdmittedSucceed(t *testing.T) {
+	env := newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
+		RingTimeout: 20 * time.Second, MaxCallsInSetup: 3, MaxQueueDelay: -1, MaxCallsPerUser: 100},
+		Config{Routes: []Route{loopbackRoute()}, MaxCallsPerUser: 100, CallsPerSecond: 1000, CallsBurst: 1000})
+	slow := startSIPp(t, "uas_slow_answer.xml", "", "-m", "3")
+	var admitted []*testLeg
+	for i := range 3 {
+		caller, _ := placeToSIPAs(t, env, fmt.Sprintf("caller%d", i), "sip:bob@"+slow.addr)
+		admitted = append(admitted, caller)
+	}
+	const excess = 5
+	for i := range excess {
+		_, err := env.gw.Place(context.Background(), gateway.PlaceRequest{Caller: newTestLeg("x"),
+			From: fmt.Sprintf("excess%d", i), Target: "sip:bob@" + slow.addr,
+			Offer: mustSDP(t, webrtcSDP("actpass", "exce", 30000))})
+		if !errors.Is(err, gateway.ErrOverloaded) {
+			t.Fatalf("offer %d beyond the limit: %v, want ErrOverloaded", i, err)
+		}
+		if code, _ := gateway.Status(err); code != 503 {
+			t.Errorf("offer %d beyond the limit: status %d, want 503", i, code)
+		}
+	}
+	if v := testutil.ToFloat64(env.gm.CallsShed.WithLabelValues("test", gateway.SignalCallsInSetup)); v != excess {
+		t.Errorf("sigbridge_calls_shed_total{test,calls_in_setup} = %v, want %d", v, excess)
+	}
+	for _, caller := range admitted {
+		expectAnswer(t, caller)
+	}
+	for _, caller := range admitted {
+		if err := caller.call.Post(caller, gateway.Hangup{}); err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, caller.call)
+	}
+	slow.wait(t)
+	if got := callsMetric(env, "out", "200"); got != 3 {
+		t.Errorf("calls{out,200} = %v, want the 3 admitted", got)
+	}
+
+	after := startSIPp(t, "uas_answer.xml", "", "-m", "5")
+	for i := range 5 {
+		caller, call := placeToSIPAs(t, env, fmt.Sprintf("after%d", i), "sip:bob@"+after.addr)
+		expectAnswer(t, caller)
+		if err := call.Post(caller, gateway.Hangup{}); err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, call)
+	}
+	after.wait(t)
+}
+
+// TestLateResponsesShedOffers: browser → SIP calls wait for SIP responses
+// in the adapter's UDP receive queue, so once datagrams of any kind (here
+// responses, handed to the adapter's filter as the kernel would stamp
+// them) have stayed late for socketShedSustain, a new offer from another
+// dialect is refused at once, counted under socket_delay for its dialect;
+// once the queue is on time again, a call to SIPp succeeds.
+func TestLateResponsesShedOffers(t *testing.T) {
+	env := newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
+		MaxQueueDelay: -1}, Config{Routes: []Route{loopbackRoute()}})
+	f := &staleFilter{max: env.a.cfg.MaxInviteAge, log: env.a.log, m: env.gm, shed: &env.a.sockShed,
+		shedAge: shedAgeFor(env.a.cfg.MaxInviteAge)}
+	late := []byte("SIP/2.0 180 Ringing\r\n")
+	uas := startSIPp(t, "uas_answer.xml", "")
+	target := "sip:bob@" + uas.addr
+	for deadline := time.Now().Add(5 * time.Second); !env.a.sockShed.active(time.Now()); {
+		if time.Now().After(deadline) {
+			t.Fatal("late responses did not start shedding")
+		}
+		now := time.Now()
+		if f.stale(late, now.Add(-f.shedAge-50*time.Millisecond), now) {
+			t.Fatal("a response was dropped as a stale INVITE")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err := env.gw.Place(context.Background(), gateway.PlaceRequest{Caller: newTestLeg("alice"), From: "alice",
+		Target: target, Offer: mustSDP(t, webrtcSDP("actpass", "alic", 30000))})
+	if !errors.Is(err, gateway.ErrOverloaded) {
+		t.Fatalf("offer while the SIP receive queue is late: %v, want ErrOverloaded", err)
+	}
+	if v := testutil.ToFloat64(env.gm.CallsShed.WithLabelValues("test", signalSocketDelay)); v != 1 {
+		t.Errorf("sigbridge_calls_shed_total{test,socket_delay} = %v, want 1", v)
+	}
+	now := time.Now()
+	f.stale(late, now.Add(-10*time.Millisecond), now) // on time again
+	for env.a.sockShed.active(time.Now()) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	caller, call := placeToSIP(t, env, target)
+	expectAnswer(t, caller)
+	if err := call.Post(caller, gateway.Hangup{}); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, call)
+	uas.wait(t)
 }

@@ -77,7 +77,11 @@ func secureProto(protos []string) bool {
 
 // sdpBytes renders sd for a SIP body.
 func sdpBytes(sd *sdp.SessionDescription) []byte {
-	return []byte(gateway.MarshalSDP(sd))
+	b, err := sd.Marshal() // not gateway.MarshalSDP: its string would be copied back to bytes
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func contentTypeSDP() sip.Header { return sip.NewHeader("Content-Type", "application/sdp") }

@@ -60,12 +60,18 @@ func (a *Adapter) listenUDPTCP(ctx context.Context) error {
 // Config.UDPReaders sipgo read loops on it, each behind its own stale
 // INVITE filter (stale.go): the kernel hands every datagram to one of
 // them, and each parses and dispatches what it read while the others read
-// on.
+// on. When the filters see the kernel's receive times, the queue's delay
+// becomes one of the gateway's admission signals (socket_delay).
 func (a *Adapter) serveUDP(pc net.PacketConn) {
 	a.tuneUDP(pc)
+	watched := false
 	for range a.cfg.UDPReaders {
 		spc := a.watchUDP(pc)
+		watched = watched || spc != pc
 		a.serve(pc, func() error { return a.srv.ServeUDP(spc) })
+	}
+	if watched && a.gw != nil {
+		a.gw.AddOverloadSignal(signalSocketDelay, a.sockShed.active)
 	}
 }
 

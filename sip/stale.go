@@ -41,35 +41,40 @@ type staleFilter struct {
 	tags       atomic.Uint64 // To tags of stateless 503s
 }
 
-// Shedding on the receive queue's delay. An INVITE that waited shedAge in
+// Shedding on the receive queue's delay. A datagram that waited shedAge in
 // the socket means the readers are that far behind: every new call would
-// wait as long before sipgo even sees it, and its sender retransmits at
-// T1 (500 ms), which adds load. So while INVITEs arrive late, new INVITEs
-// get 503 with Retry-After at once (Adapter.shed) instead of full
-// processing, until the queue is short again: this engages before calls in
-// setup pile up and long before INVITEs are old enough to drop
-// (max_invite_age).
+// wait as long before sipgo even sees it, and so would the responses to
+// the INVITEs we send (browser → SIP calls): both senders retransmit at T1
+// (500 ms), which adds load, and a UAS that already answered may fail the
+// call on our retransmitted INVITE (SIPp does). So while datagrams arrive late,
+// new calls get 503 at once: INVITEs with Retry-After (Adapter.shed and
+// statelessShed), and, through the gateway's admission
+// (gateway.Gateway.AddOverloadSignal), browser and XMPP offers too, until
+// the queue is short again. This engages before calls in setup pile up and
+// long before INVITEs are old enough to drop (max_invite_age). Every
+// datagram counts, not only INVITEs: the queue is FIFO, so a late
+// response means a late queue as much as a late INVITE does.
 //
 // One stall of the whole process (a long GC pause, a descheduled VM, a
-// busy test box) makes every INVITE queued meanwhile late at once, though
-// the readers catch up within milliseconds: that is not overload. So
-// shedding starts only once the readers have seen nothing but late INVITEs
-// for socketShedSustain of reading; an INVITE on time starts the count
+// busy test box) makes every datagram queued meanwhile late at once,
+// though the readers catch up within milliseconds: that is not overload.
+// So shedding starts only once the readers have seen nothing but late
+// datagrams for socketShedSustain of reading; one on time starts the count
 // again.
 const (
 	shedInviteAge     = 250 * time.Millisecond // T1 / 2, at most max_invite_age / 2
-	socketShedSustain = 100 * time.Millisecond // how long INVITEs must stay late before shedding
-	socketShedWindow  = 100 * time.Millisecond // how long one late INVITE then sheds new ones
+	socketShedSustain = 100 * time.Millisecond // how long datagrams must stay late before shedding
+	socketShedWindow  = 100 * time.Millisecond // how long one late datagram then sheds new calls
 )
 
 // socketShed is the adapter's "the receive queue is late" signal.
 type socketShed struct {
-	lateSince atomic.Int64 // unix nanos of the first late INVITE since one on time (0: none)
-	until     atomic.Int64 // unix nanos: new INVITEs are shed until then
+	lateSince atomic.Int64 // unix nanos of the first late datagram since one on time (0: none)
+	until     atomic.Int64 // unix nanos: new calls are shed until then
 }
 
-// note records a late INVITE read at now, and reports whether INVITEs have
-// been late long enough to shed (shedding then lasts socketShedWindow).
+// note records a late datagram read at now, and reports whether datagrams
+// have been late long enough to shed (shedding then lasts socketShedWindow).
 func (s *socketShed) note(now time.Time) bool {
 	n := now.UnixNano()
 	s.lateSince.CompareAndSwap(0, n)
@@ -80,7 +85,7 @@ func (s *socketShed) note(now time.Time) bool {
 	return true
 }
 
-// onTime records an INVITE that did not wait long: lateness starts again.
+// onTime records a datagram that did not wait long: lateness starts again.
 func (s *socketShed) onTime() { s.lateSince.Store(0) }
 
 func (s *socketShed) active(now time.Time) bool { return now.UnixNano() < s.until.Load() }
@@ -90,9 +95,10 @@ func shedAgeFor(maxAge time.Duration) time.Duration { return min(shedInviteAge, 
 
 var invitePrefix = []byte("INVITE ")
 
-// stale reports whether a datagram received at recv must be dropped.
+// stale reports whether a datagram received at recv must be dropped (an
+// INVITE older than max); every datagram's age feeds the shedding signal.
 func (f *staleFilter) stale(data []byte, recv, now time.Time) bool {
-	if f.max <= 0 || recv.IsZero() || !bytes.HasPrefix(data, invitePrefix) {
+	if recv.IsZero() {
 		return false
 	}
 	age := now.Sub(recv)
@@ -103,7 +109,7 @@ func (f *staleFilter) stale(data []byte, recv, now time.Time) bool {
 			f.shed.onTime()
 		}
 	}
-	if age <= f.max {
+	if f.max <= 0 || age <= f.max || !bytes.HasPrefix(data, invitePrefix) {
 		return false
 	}
 	f.dropped(age, now)
@@ -139,7 +145,7 @@ func (f *staleFilter) dropped(age time.Duration, now time.Time) {
 	}
 }
 
-// late notes an INVITE that waited age; once INVITEs have been late for
+// late notes a datagram that waited age; once datagrams have been late for
 // socketShedSustain it starts (or prolongs) shedding, and warns at most
 // every 10 s.
 func (f *staleFilter) late(age time.Duration, now time.Time) {
@@ -148,7 +154,7 @@ func (f *staleFilter) late(age time.Duration, now time.Time) {
 	}
 	last := f.lastShedW.Load()
 	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
-		f.log.Warn("SIP UDP receive queue is late: new INVITEs get 503 until it is short again",
+		f.log.Warn("SIP UDP receive queue is late: new calls get 503 until it is short again",
 			"age", age.Round(time.Millisecond), "shed_above", f.shedAge)
 	}
 }

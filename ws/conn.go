@@ -42,9 +42,11 @@ type conn struct {
 	cancel   context.CancelFunc
 	limiter  *bucket // read goroutine only
 	calls    callTable
-	ext      atomic.Bool // the client speaks the extensions (features or callId)
-	renames  *bucket     // read goroutine only: the rename budget
-	presence presence    // what it has been told about who is online; guarded by directory.mu
+	ext      atomic.Bool   // the client speaks the extensions (features or callId)
+	renames  *bucket       // read goroutine only: the rename budget
+	refused  *refusedIDs   // read goroutine only: callIds of offers just refused (made on demand)
+	pending  *pendingProbe // read goroutine only: is the next message here already (made on demand)
+	presence presence      // what it has been told about who is online; guarded by directory.mu
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
 
@@ -140,7 +142,9 @@ func (c *conn) keepAlive() {
 // runs at a time and messages are handled in order. The fresh goroutine
 // has the small stack that a blocked read needs: an idle connection does
 // not keep the stack that handling a message grew (8 KiB or more) until
-// the garbage collector shrinks it. When reading ends, the last reader
+// the garbage collector shrinks it. When the next message has arrived
+// already (inputPending), the reader goes on reading it itself: a fresh
+// goroutine would only grow its stack again at once. When reading ends, the last reader
 // closes the connection (finish).
 func (c *conn) read() {
 	handedOn := false
@@ -163,6 +167,9 @@ func (c *conn) read() {
 		c.keepAlive()
 		c.receive(typ, buf.Bytes())
 		putReadBuf(buf)
+		if c.inputPending() {
+			continue // the next message is here already: no fresh goroutine for it
+		}
 		handedOn = true
 		go c.read()
 		return

@@ -154,6 +154,7 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 	if err != nil {
 		c.calls.remove(l)
 		c.refuseCall(l, err)
+		c.noteRefused(l.callID)
 		return nil
 	}
 	l.call.Store(call)
@@ -176,6 +177,10 @@ func (c *conn) onCallMessage(m *clientMessage) error {
 		l, err = c.calls.only() // the connection's only call
 	} else {
 		l, err = c.findLeg(m)
+	}
+	if errors.Is(err, ErrNoSuchCall) && c.wasRefused(m.CallID) {
+		c.log.Debug("message for a refused call dropped", "type", m.Type, "callId", m.CallID)
+		return nil
 	}
 	if err != nil {
 		return err

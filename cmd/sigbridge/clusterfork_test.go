@@ -131,14 +131,7 @@ func TestClusterSIPForkAcrossNodes(t *testing.T) {
 	waitINVITE(t, taker, "node b")
 	close(ringing)
 
-	for _, ch := range []<-chan struct{}{alice.Connected(), taker.peer.Connected()} {
-		select {
-		case <-ch:
-		case <-time.After(30 * time.Second):
-			t.Fatal("ICE did not connect between alice and bob's phone at node b")
-		}
-	}
-	expectText(t, alice, "hello from siptest")
+	waitPhoneMedia(t, alice, taker)
 	select {
 	case msg := <-taker.peer.Messages():
 		if !strings.HasPrefix(msg, "hello from alice") {
@@ -227,14 +220,7 @@ func TestClusterSIPForkNodeKilled(t *testing.T) {
 	})
 	noHangUp(t, alice, 300*time.Millisecond)
 	close(answer)
-	for _, ch := range []<-chan struct{}{alice.Connected(), taker.peer.Connected()} {
-		select {
-		case <-ch:
-		case <-time.After(30 * time.Second):
-			t.Fatal("ICE did not connect between alice and bob's phone at node b")
-		}
-	}
-	expectText(t, alice, "hello from siptest")
+	waitPhoneMedia(t, alice, taker)
 	noHangUp(t, alice, 300*time.Millisecond)
 }
 
@@ -321,4 +307,18 @@ func TestClusterJingleCallsSIPForkAcrossNodes(t *testing.T) {
 	if _, err := taker.ua.WaitRequest("BYE", 10*time.Second); err != nil {
 		t.Fatalf("bob's phone at node c: %v", err)
 	}
+}
+
+// waitPhoneMedia waits until the browser and bob's phone at node b are ICE
+// connected and the browser got the phone's data channel greeting.
+func waitPhoneMedia(t *testing.T, alice *browser, taker *sipPhone) {
+	t.Helper()
+	for _, ch := range []<-chan struct{}{alice.Connected(), taker.peer.Connected()} {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatal("ICE did not connect between alice and bob's phone at node b")
+		}
+	}
+	expectText(t, alice, "hello from siptest")
 }

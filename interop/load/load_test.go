@@ -48,13 +48,14 @@ func TestBrowserToBrowserAnswered(t *testing.T) {
 	}
 }
 
-// A user that was never online: every call fails with 404 gone.
+// A user that was never online: every call fails with 404 gone, refused at
+// once (an error to the offer, not a hang-up after admission).
 func TestUnknownTargetCountedAs404(t *testing.T) {
 	l := startGateway(t)
 	rep := runLoad(t, Options{WS: l.WS, Users: 5, Rate: 20, Calls: 10, Target: "nobody-%d"})
-	if rep.Attempted != 10 || rep.Answered != 0 || rep.Failed != 10 || rep.Failures["404 gone"] != 10 {
-		t.Errorf("attempted %d answered %d failed %d by %v, want 10 failed as \"404 gone\"",
-			rep.Attempted, rep.Answered, rep.Failed, rep.Failures)
+	if rep.Attempted != 10 || rep.Answered != 0 || rep.Failed != 10 || rep.Failures["404 gone"] != 10 || rep.Refused != 10 {
+		t.Errorf("attempted %d answered %d failed %d (refused %d) by %v, want 10 failed as \"404 gone\", all refused at once",
+			rep.Attempted, rep.Answered, rep.Failed, rep.Refused, rep.Failures)
 	}
 }
 
@@ -118,7 +119,7 @@ func TestCommandJSONReport(t *testing.T) {
 	if rep.Attempted != 20 || rep.Answered != 20 || rep.Setup.Count != 20 || rep.Target != "peer-%d" || rep.Users != 4 {
 		t.Errorf("json report %+v: want 20 attempted and answered, target peer-%%d, 4 users", rep)
 	}
-	want := "attempted 20  answered 20  failed 0  not placed 0"
+	want := "attempted 20  answered 20  failed 0 (refused at once 0, failed after admission 0)  not placed 0"
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("text report lacks %q", want)
 	}

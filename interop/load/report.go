@@ -32,6 +32,11 @@ type Report struct {
 	// ("480 gone") or by the tool's own reason ("timeout: no answer
 	// within 10s", "connection closed", "unfinished at drain end").
 	Failures map[string]int `json:"failures"`
+	// Refused counts the failed calls whose video-offer got an `error`
+	// reply: the gateway refused them at once (shed while overloaded, a
+	// per-user limit, an unknown target) before any callee saw them.
+	// Failed - Refused calls failed after the gateway admitted them.
+	Refused int `json:"refused"`
 	// NotPlaced counts calls that were due while every user was at its
 	// call cap or message budget: the run needs more users (or the
 	// gateway higher limits).
@@ -63,6 +68,7 @@ type Latency struct {
 type stats struct {
 	mu                                     sync.Mutex
 	attempted, answered, failed, notPlaced int
+	refused                                int
 	offers, answeredIn                     int
 	failures, dropped, errors              map[string]int
 	setup                                  []time.Duration
@@ -89,6 +95,11 @@ func (s *stats) answer(d time.Duration) {
 
 func (s *stats) fail(reason string) {
 	s.add(func(s *stats) { s.failed++; s.failures[reason]++ })
+}
+
+// refuse records a call whose offer got an error reply (refused at once).
+func (s *stats) refuse(reason string) {
+	s.add(func(s *stats) { s.failed++; s.refused++; s.failures[reason]++ })
 }
 
 // reasonOf names the gateway's reason for m: "480 gone".
@@ -133,6 +144,7 @@ func (s *stats) report(r *Report) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.Attempted, r.Answered, r.Failed, r.NotPlaced = s.attempted, s.answered, s.failed, s.notPlaced
+	r.Refused = s.refused
 	r.Offers, r.AnsweredIn = s.offers, s.answeredIn
 	r.Failures, r.Dropped, r.Errors = maps.Clone(s.failures), maps.Clone(s.dropped), maps.Clone(s.errors)
 	r.Setup = summarize(s.setup)
@@ -147,10 +159,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, `sigbridge load: %s → %s, %d users, %.0f calls/s, hold %s
 placing %.1fs, total %.1fs (with drain)
-attempted %d  answered %d  failed %d  not placed %d
+attempted %d  answered %d  failed %d (refused at once %d, failed after admission %d)  not placed %d
 setup latency (offer sent → answer received, %d calls): p50 %.1fms  p95 %.1fms  p99 %.1fms  max %.1fms
 `, r.WS, r.Target, r.Users, r.Rate, time.Duration(r.HoldMS)*time.Millisecond, r.PlacingS, r.ElapsedS,
-		r.Attempted, r.Answered, r.Failed, r.NotPlaced, r.Setup.Count, r.Setup.P50, r.Setup.P95, r.Setup.P99, r.Setup.Max)
+		r.Attempted, r.Answered, r.Failed, r.Refused, r.Failed-r.Refused, r.NotPlaced, r.Setup.Count, r.Setup.P50, r.Setup.P95, r.Setup.P99, r.Setup.Max)
 	if err != nil {
 		return err
 	}

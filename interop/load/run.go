@@ -286,7 +286,10 @@ func (r *runner) awaitAnswer(u *userConn, id string, ch chan inMsg, t0 time.Time
 			case m.Type == "video-answer":
 				r.st.answer(time.Since(t0))
 				return true
-			case m.Type == "hang-up" || (m.Type == "error" && m.Ref == "video-offer"):
+			case m.Type == "error" && m.Ref == "video-offer":
+				r.st.refuse(reasonOf(m))
+				return false
+			case m.Type == "hang-up":
 				r.st.fail(reasonOf(m))
 				return false
 			case m.Type == "error":
