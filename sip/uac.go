@@ -420,6 +420,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 	if errors.Is(err, errNoSDP) && l.early != nil {
 		sd, err = l.early, nil
 	}
+	l.early = nil
 	if err == nil {
 		err = l.checkRemote(sd)
 	}
