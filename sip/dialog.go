@@ -72,6 +72,9 @@ func (l *legCore) handle(x any) {
 		l.log.Info("SIP connection closed; ending call")
 		l.hangup(ReasonFlowClosed) // no BYE: there is no way to the peer
 	case reack:
+		if l.dlg == nil {
+			return
+		}
 		if err := l.dlg.ack(l.remoteTarget, e.cseq); err != nil {
 			l.log.Debug("ACK of a retransmitted 2xx not sent", "err", err)
 		}

@@ -162,8 +162,8 @@ func (r flowRequester) Request(ctx context.Context, req *sip.Request) (sip.Clien
 		return nil, r.a.ua.TransportLayer().WriteMsg(req)
 	}
 	tx, err := r.a.ua.TransactionLayer().Request(ctx, req)
-	if err == nil && req.IsInvite() && !hasToTag(req) {
-		if l := r.a.dialogs.outLeg(req.CallID().Value()); l != nil {
+	if cid := req.CallID(); err == nil && req.IsInvite() && !hasToTag(req) && cid != nil {
+		if l := r.a.dialogs.outLeg(cid.Value()); l != nil {
 			l.setInviteTx(tx) // outLeg.dropInvite ends it after the ACK
 		}
 	}
