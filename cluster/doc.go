@@ -40,6 +40,18 @@
 // mirror reloaded, and every node writes the claims the bucket lacks and
 // deletes entries of its boot it no longer owns.
 //
+// # State that outlives its writer
+//
+// A StateStore (statestore.go) is a JetStream KV bucket of its own,
+// "<prefix>-state-<name>", for what an adapter must hand over to the node
+// that takes its place: the XMPP component's devices table. Its entries
+// are not tied to the writer's liveness (unlike the registry's): they stay
+// until overwritten, deleted, or TTL after their last write (the bucket's
+// max age; the writer rewrites what it holds more often). Bounded: a
+// value size limit, a byte limit of about MaxEntries values (a full bucket
+// refuses new keys), and Load skips what does not fit. Callers validate
+// what they load.
+//
 // # Calls across nodes
 //
 // The caller's node owns the call's bridge. When its router resolves a
@@ -65,6 +77,19 @@
 // call. A node that dies ends, on the others, every call it took part in
 // with connectivity-error within NodeTimeout plus a heartbeat.
 //
+// # Calls that ring on several nodes
+//
+// A SIP registrar user may have bindings on several nodes (each publishes
+// "<user>@<node>", ShareSIPBindings). ForkDialer rings all of them at
+// once with gateway.Fork: one branch per node, this node's through its
+// local dialer, the others' through Dial, each behind a relay call that
+// posts into the fork. The first answer wins and the others are hung up
+// (gateway.ReasonAnsweredElsewhere); a branch whose node refuses the dial
+// or dies is one failed branch; when all fail the caller gets the best
+// failure. The owner endpoint of a remote branch reports its node
+// (gateway.RemoteLeg), so the owner's sigbridge_calls_total and the
+// call's end record say the call crossed nodes.
+//
 // # Files
 //
 //	config.go     Config and its defaults
@@ -74,14 +99,16 @@
 //	registry.go   Claim, Release, Lookup, List, Watch; operations ordered per key
 //	watch.go      the KV watch that feeds the mirror; reconcile and reaping
 //	mirror.go     the in-memory copy of the bucket, filtered by liveness
-//	fifo.go       an unbounded queue with one consumer
+//	fifo.go       a queue with one consumer, unbounded or bounded, memory only while items wait
 //	dialer.go     RemoteDialer, Locator, Serve, Dial and serving dials
 //	wire.go       the JSON messages between nodes
 //	endpoint.go   one node's half of a call between two nodes (remote leg, relay)
 //	calltable.go  the node's endpoints, by call and peer
 //	metrics.go    Prometheus collectors and Stats
 //	election.go   Lead, LeaderLocator: one node holds a key (the XMPP component)
-//	sipbindings.go ShareSIPBindings: which node holds a SIP user's bindings
+//	sipbindings.go ShareSIPBindings: which nodes hold a SIP user's bindings
+//	statestore.go StateStore: entries that outlive their writer (XMPP devices)
+//	fork.go       ForkDialer, Spread: a target held on several nodes rings on all (gateway.Fork)
 //
 // README.md is for operators (configuration, metrics, limits).
 package cluster

@@ -33,9 +33,9 @@ type endpoint struct {
 	kind string        // owner: the real leg's kind and caps
 	caps gateway.Caps
 
-	in   chan callMsg       // from the peer, filled by the node's dispatcher
-	out  chan gateway.Event // to the peer, filled by Deliver (owner) or Post (relay)
-	stop chan struct{}      // closed by end: why says what to do
+	in   *fifo[callMsg]       // from the peer, filled by the node's dispatcher
+	out  *fifo[gateway.Event] // to the peer, filled by Deliver (owner) or Post (relay)
+	stop chan struct{}        // closed by end: why says what to do
 	once sync.Once
 	why  endReason
 	gone atomic.Bool // no more events in or out
@@ -60,7 +60,7 @@ type endReason struct {
 
 func (n *Node) newEndpoint(id, role string, peer holder) *endpoint {
 	q := n.cfg.CallQueue
-	return &endpoint{n: n, id: id, role: role, peer: peer, in: make(chan callMsg, q), out: make(chan gateway.Event, q),
+	return &endpoint{n: n, id: id, role: role, peer: peer, in: newBoundedFIFO[callMsg](q), out: newBoundedFIFO[gateway.Event](q),
 		stop: make(chan struct{}), log: n.log.With("call", id, "peer", peer.node, "role", role)}
 }
 
@@ -74,6 +74,10 @@ func (e *endpoint) Kind() string { return e.kind }
 // Caps implements gateway.Leg (owner): the real leg's caps, so the owner's
 // bridge adapts for it (half trickle, mDNS) as for a local leg.
 func (e *endpoint) Caps() gateway.Caps { return e.caps }
+
+// RemoteNode implements gateway.RemoteLeg (owner): the node holding the
+// real leg.
+func (e *endpoint) RemoteNode() string { return e.peer.node }
 
 // Deliver implements gateway.Leg (owner): the event is queued for the
 // peer. A full queue is a failed delivery: the bridge ends the call.
@@ -93,10 +97,8 @@ func (e *endpoint) enqueue(ev gateway.Event) error {
 	if e.gone.Load() {
 		return nil
 	}
-	select {
-	case e.out <- ev:
+	if e.out.push(ev) {
 		return nil
-	default:
 	}
 	e.n.metrics.lost("overflow")
 	// The owner's bridge ends the call itself on this error; a relay's
@@ -120,9 +122,7 @@ func (e *endpoint) end(r endReason) {
 
 // received queues a message from the peer (the dispatcher; never blocks).
 func (e *endpoint) received(m callMsg) {
-	select {
-	case e.in <- m:
-	default:
+	if !e.in.push(m) {
 		e.n.metrics.lost("overflow")
 		e.end(endReason{reason: gateway.ReasonDisconnected, tellLocal: true, tellPeer: true, cause: "overflow"})
 	}
@@ -147,12 +147,14 @@ func (e *endpoint) run() {
 	}
 	for {
 		select {
-		case ev := <-e.out:
-			if !e.send(ev) {
-				return
+		case <-e.out.ready():
+			for _, ev := range e.out.take() {
+				if !e.send(ev) {
+					return
+				}
 			}
-		case m := <-e.in:
-			if !e.handle(m) {
+		case <-e.in.ready():
+			if e.drainIn() {
 				return
 			}
 		case <-e.stop:
@@ -177,16 +179,12 @@ func (e *endpoint) run() {
 // drainIn hands over the peer messages already queued; true if one of
 // them ended the call.
 func (e *endpoint) drainIn() bool {
-	for {
-		select {
-		case m := <-e.in:
-			if !e.handle(m) {
-				return true
-			}
-		default:
-			return false
+	for _, m := range e.in.take() {
+		if !e.handle(m) {
+			return true
 		}
 	}
+	return false
 }
 
 // send publishes one local event; false once the call is over here.
@@ -303,20 +301,15 @@ func (e *endpoint) onEnd() {
 // peer is told connectivity-error.
 func (e *endpoint) flushOut() {
 	e.gone.Store(true)
-	for {
-		select {
-		case ev := <-e.out:
-			if !e.publish(ev) {
-				return
-			}
-			if _, final := ev.(gateway.Hangup); final {
-				return
-			}
-		default:
-			e.publish(gateway.Hangup{Reason: gateway.ReasonDisconnected})
+	for _, ev := range e.out.take() {
+		if !e.publish(ev) {
+			return
+		}
+		if _, final := ev.(gateway.Hangup); final {
 			return
 		}
 	}
+	e.publish(gateway.Hangup{Reason: gateway.ReasonDisconnected})
 }
 
 func (e *endpoint) finish() {

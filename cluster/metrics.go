@@ -18,6 +18,7 @@ type metrics struct {
 	bytes    *prometheus.CounterVec // direction
 	registry *prometheus.CounterVec // op, result
 	dialTime prometheus.Histogram
+	forks    prometheus.Counter
 
 	callMsgs, callBytes atomic.Uint64 // call-related messages (dials, replies, events) sent
 }
@@ -46,9 +47,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dialTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sigbridge_cluster_dial_seconds",
 			Help:    "Time to get a callee leg from another node (request and reply), answered dials only.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2}}),
+		forks: prometheus.NewCounter(prometheus.CounterOpts{Name: "sigbridge_cluster_forks_total",
+			Help: "Calls rung on several nodes at once (a SIP user with bindings on more than one node)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ready, m.nodes, m.calls, m.dials, m.lostC, m.msgs, m.bytes, m.registry, m.dialTime)
+		reg.MustRegister(m.ready, m.nodes, m.calls, m.dials, m.lostC, m.msgs, m.bytes, m.registry, m.dialTime, m.forks)
 	}
 	m.nodes.Set(1)
 	return m

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -25,42 +24,38 @@ type BindingSource interface {
 
 // ShareSIPBindings publishes in the registry which registrar users have
 // bindings on this node (kind KindSIPBinding, key "<user>@<node>": several
-// nodes may hold bindings of one user, each its own key) until ctx ends,
-// (or the node closes), and returns the Locator of the sip: scheme: a call to a registrar user
-// that has no binding here goes to a node that has one (the first by
-// name); anything else, and a user with bindings here, stays local. The
-// node holding the binding forks to its bindings over their flows, as a
-// single sigbridge does; a user with bindings on two nodes rings those of
-// one node only.
-func (n *Node) ShareSIPBindings(ctx context.Context, src BindingSource) Locator {
+// nodes may hold bindings of one user, each its own key) until ctx ends
+// (or the node closes), and returns the Spread of the sip: scheme for
+// ForkDialer: a call to a registrar user rings every live node that holds
+// bindings of the user, this one included (each node forks to its own
+// bindings over their flows, as a single sigbridge does); anything else
+// stays local.
+func (n *Node) ShareSIPBindings(ctx context.Context, src BindingSource) Spread {
 	p := &bindingPublisher{n: n, want: map[string]bool{}, wake: make(chan struct{}, 1)}
 	src.WatchBindings(p.set)
 	go p.run(ctx)
-	return func(_ context.Context, t gateway.Target) (string, bool, error) {
+	return func(_ context.Context, t gateway.Target) ([]string, error) {
 		user, ok := src.BindingUser(t)
-		if !ok || src.HasBindings(user) {
-			return "", false, nil
+		if !ok {
+			return nil, nil
 		}
-		if node := n.bindingNode(user); node != "" {
-			return node, true, nil
+		nodes := n.bindingNodes(user)
+		if src.HasBindings(user) {
+			nodes = append(nodes, n.Name())
 		}
-		return "", false, nil
+		return sortedNodes(nodes), nil
 	}
 }
 
-// bindingNode returns another live node holding bindings of user, or "".
-func (n *Node) bindingNode(user string) string {
+// bindingNodes returns the other live nodes holding bindings of user.
+func (n *Node) bindingNodes(user string) []string {
 	var nodes []string
 	for k, node := range n.List(KindSIPBinding) {
 		if node != n.Name() && k == user+"@"+node {
 			nodes = append(nodes, node)
 		}
 	}
-	if len(nodes) == 0 {
-		return ""
-	}
-	slices.Sort(nodes)
-	return nodes[0]
+	return nodes
 }
 
 // bindingPublisher keeps the registry in step with the users that have

@@ -34,7 +34,7 @@ func newSIPSite(t *testing.T, n *Node) *sipSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); _ = a.Close() })
-	gw.Router().Handle(gateway.SchemeSIP, n.RemoteDialer(gateway.SchemeSIP, a, n.ShareSIPBindings(ctx, a)))
+	gw.Router().Handle(gateway.SchemeSIP, n.ForkDialer(gateway.SchemeSIP, a, n.ShareSIPBindings(ctx, a)))
 	return &sipSite{gw: gw, a: a}
 }
 

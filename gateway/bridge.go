@@ -119,6 +119,9 @@ func (c *Call) logEnd() {
 	if c.st.answered {
 		attrs = append(attrs, "setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
 	}
+	if n := remoteNode(c.legs[callee]); n != "" {
+		attrs = append(attrs, "callee_node", n)
+	}
 	c.log.Info("call ended", attrs...)
 }
 

@@ -79,7 +79,7 @@ func TestBrowserToBrowserRelaysUnchanged(t *testing.T) {
 		t.Fatalf("hangup reason %+v, want success", h.Reason)
 	}
 	f.waitEnded(t)
-	if v := testutil.ToFloat64(f.gw.metrics.Calls.WithLabelValues("caller", "callee", "answered")); v != 1 {
+	if v := testutil.ToFloat64(f.gw.metrics.Calls.WithLabelValues("caller", "callee", "answered", "false")); v != 1 {
 		t.Fatalf("answered calls metric = %v", v)
 	}
 }
@@ -226,7 +226,7 @@ func TestTeardown(t *testing.T) {
 			if err := f.call.Post(f.caller, Hangup{}); !errors.Is(err, ErrCallEnded) {
 				t.Errorf("post after end: %v", err)
 			}
-			if v := testutil.ToFloat64(f.gw.metrics.Calls.WithLabelValues("caller", "callee", tt.outcome)); v != 1 {
+			if v := testutil.ToFloat64(f.gw.metrics.Calls.WithLabelValues("caller", "callee", tt.outcome, "false")); v != 1 {
 				t.Errorf("outcome %q not counted", tt.outcome)
 			}
 		})

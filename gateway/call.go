@@ -75,6 +75,9 @@ func (c *Call) endSetup() {
 // protocol identifier).
 func (c *Call) ID() string { return c.id }
 
+// logger is the call's logger (its id, caller and target attached).
+func (c *Call) logger() *slog.Logger { return c.log }
+
 // From is the caller's routable address.
 func (c *Call) From() string { return c.from }
 

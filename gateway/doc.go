@@ -51,6 +51,20 @@
 // relay calls the leg's Deliver from one goroutine, as a bridge does, and
 // EndRelay when the call is over. Relay calls count in no Gateway.
 //
+// # Forks
+//
+// Fork (fork.go) rings a callee in several places at once (a SIP user registered at
+// several cluster nodes): each Branch's Dialer gets a relay call of the
+// fork's, and the call sees one leg. Until an answer the bridge's events go
+// to every live branch; the first Answer wins, the others get a Hangup with
+// ReasonAnsweredElsewhere, and a late answer is hung up the same way. A
+// failed dial, a branch's Hangup or a failed Deliver is one failed branch;
+// when all failed the call gets BestFailure (RFC 3261 §16.7). The fork's
+// Caps are what every branch can do. The call's limits and its caller's
+// call slot are taken once, by Place. A leg that stands for a leg on
+// another node says so (RemoteLeg): sigbridge_calls_total has the label
+// remote, and the call's end record the field callee_node.
+//
 // # Routing
 //
 // A Router resolves a target string ("alice", "sip:bob@pbx.example.org",

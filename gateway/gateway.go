@@ -134,7 +134,7 @@ func (g *Gateway) remove(c *Call, outcome string) {
 	delete(g.calls, c.id)
 	g.releaseLocked(c.from)
 	g.mu.Unlock()
-	g.metrics.callEnded(c.legs[caller].Kind(), c.legs[callee].Kind(), outcome)
+	g.metrics.callEnded(c.legs[caller].Kind(), c.legs[callee].Kind(), outcome, remoteNode(c.legs[callee]) != "")
 }
 
 // ActiveCalls returns the number of calls in progress.

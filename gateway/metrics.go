@@ -14,7 +14,7 @@ type Metrics struct {
 	Connections       *prometheus.GaugeVec   // by dialect
 	Messages          *prometheus.CounterVec // by dialect, direction (in|out), type
 	Errors            *prometheus.CounterVec // by dialect, code
-	Calls             *prometheus.CounterVec // ended calls by caller, callee, outcome
+	Calls             *prometheus.CounterVec // ended calls by caller, callee, outcome, remote
 	ActiveCalls       prometheus.Gauge
 	CandidatesDropped *prometheus.CounterVec // by reason
 	Panics            prometheus.Counter
@@ -33,7 +33,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_errors_total",
 			Help: "Errors reported to peers by dialect and code."}, []string{"dialect", "code"}),
 		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_calls_total",
-			Help: "Ended calls by caller leg type, callee leg type and outcome."}, []string{"caller", "callee", "outcome"}),
+			Help: "Ended calls by caller leg type, callee leg type, outcome and whether the callee was on another cluster node."},
+			[]string{"caller", "callee", "outcome", "remote"}),
 		ActiveCalls: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_calls_active",
 			Help: "Calls in progress."}),
 		CandidatesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_candidates_dropped_total",
@@ -61,10 +62,10 @@ func (m *Metrics) callStarted() {
 	}
 }
 
-func (m *Metrics) callEnded(caller, callee, outcome string) {
+func (m *Metrics) callEnded(caller, callee, outcome string, remote bool) {
 	if m != nil {
 		m.ActiveCalls.Dec()
-		m.Calls.WithLabelValues(caller, callee, outcome).Inc()
+		m.Calls.WithLabelValues(caller, callee, outcome, strconv.FormatBool(remote)).Inc()
 	}
 }
 

@@ -4,7 +4,7 @@
 # starts a fresh gateway, runs one step, prints one table row and stops
 # everything it started (by PID).
 #
-#   scripts/load.sh [paths...]      paths: b2s b2b s2b ref (default: all four)
+#   scripts/load.sh [paths...]      paths: b2s b2b s2b ref (default: all four), x2b xs2b
 #
 # Environment (defaults in brackets):
 #   RATES ["250 500 1000"]  calls/s per step     DURATION [20]  seconds of placing per step
@@ -22,6 +22,21 @@
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
 # retransmissions seen by SIPp, and the gateway's Go allocation per answered
 # call (KB and allocations, from /metrics: robust on a shared box).
+#
+# Across nodes (cluster/README.md, "What NATS costs per call"): a fresh
+# nats-server -js and two nodes, A and B, per step; the callees log in on B
+# (answer-only load tool), the callers reach node A and resolve the callees
+# to node B through the cluster. x2b: load tool callers on A (browser →
+# browser across nodes, compare with b2b); xs2b: SIPp UAC → node A's SIP
+# (compare with s2b). Their rows give CPU ms per call and RSS of each node
+# as A+B, KB/allocs summed over both, and four more columns: NATS messages
+# and KB per call sent by both nodes (sigbridge_cluster_messages_total
+# without heartbeats, sigbridge_cluster_bytes_total), nats-server's
+# messages in/out per call (/varz; registry traffic included) and its CPU
+# ms per call. Each node's /metrics and /varz at the end stay in OUT.
+# They use BASE_PORT+5..+8 too, and NATS_SERVER [nats-server on PATH, else
+# the version go.mod pins, built once into ~/.cache/sigbridge as
+# internal/natstest does].
 set -euo pipefail
 
 ROOT=${SIGBRIDGE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -35,6 +50,7 @@ SIPP=${SIPP:-$(command -v sipp || true)}
 PATHS=${*:-"b2s b2b s2b ref"}
 HTTP=127.0.0.1:$BASE_PORT
 GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) UAC_PORT=$((BASE_PORT + 3)) CTL_PORT=$((BASE_PORT + 4))
+HTTP_B=127.0.0.1:$((BASE_PORT + 5)) NATS_PORT=$((BASE_PORT + 6)) NATS_MON=127.0.0.1:$((BASE_PORT + 7)) GW_SIP_B=$((BASE_PORT + 8))
 SCN=$ROOT/interop/load/testdata/sipp
 CAP=16 # gateway.max_calls_per_user and sip.max_calls_per_user for load runs (the tool keeps within it)
 WSRATE=200 # ws.rate_per_second (burst 2×): a user places several calls per second
@@ -52,15 +68,19 @@ trap cleanup EXIT INT TERM
 # gateway_config writes the load configuration: loopback, limits raised to
 # match the load tool's flags, SIP to SIPp over UDP, directory off (200
 # users would otherwise each get every login).
-gateway_config() {
-	cat >"$OUT/gateway.yaml" <<YAML
-http: $HTTP
+# With arguments: the file, HTTP address, SIP port and cluster node name of
+# one node of the x paths.
+gateway_config() { # [$1 file, $2 http, $3 sip port, $4 node]
+	local file=${1:-$OUT/gateway.yaml} http=${2:-$HTTP} sip_port=${3:-$GW_SIP}
+	{
+		cat <<YAML
+http: $http
 drain_timeout: 5s
 gateway:
   ring_timeout: 10s
   max_calls_per_user: $CAP
 sip:
-  listen: 127.0.0.1:$GW_SIP
+  listen: 127.0.0.1:$sip_port
   trusted_sources: ["127.0.0.1/32"]
   max_calls_per_user: $CAP
   calls_per_second: 100
@@ -75,24 +95,33 @@ ws:
   rate_burst: $((WSRATE * 2))
   directory: none
 YAML
+		[ -z "${4:-}" ] || printf 'cluster:\n  nats: [nats://127.0.0.1:%s]\n  node: %s\n' "$NATS_PORT" "$4"
+	} >"$file"
 }
 
 start_gateway() { # $1 = step name
-	"$SIGBRIDGE" serve --config "$OUT/gateway.yaml" >"$OUT/$1.gateway.log" 2>&1 &
-	GW_PID=$!
-	PIDS+=("$GW_PID")
+	start_sigbridge "$OUT/gateway.yaml" "$HTTP" "$OUT/$1.gateway.log"
+	GW_PID=$STARTED
+}
+
+# start_sigbridge starts `sigbridge serve` and waits until /readyz (with a
+# cluster: NATS reachable and the registry copied); STARTED is its PID.
+start_sigbridge() { # $1 = config, $2 = http address, $3 = log
+	"$SIGBRIDGE" serve --config "$1" >"$3" 2>&1 &
+	STARTED=$!
+	PIDS+=("$STARTED")
 	for _ in $(seq 100); do
-		curl -fs "http://$HTTP/readyz" >/dev/null 2>&1 && return 0
+		curl -fs "http://$2/readyz" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "gateway did not start; see $OUT/$1.gateway.log" >&2
+	echo "gateway did not start; see $3" >&2
 	exit 1
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # allocs prints the gateway's "bytes allocated, allocations" so far (Go runtime).
-allocs() {
-	curl -fs "http://$HTTP/metrics" | awk '$1 == "go_memstats_alloc_bytes_total" {b = $2}
+allocs() { # [$1 = http address]
+	curl -fs "http://${1:-$HTTP}/metrics" | awk '$1 == "go_memstats_alloc_bytes_total" {b = $2}
 		$1 == "go_memstats_mallocs_total" {m = $2} END {printf "%.0f %.0f\n", b, m}'
 }
 # per_call prints "KB/allocs" per call between allocs samples $1 and $2 for $3 calls.
@@ -133,7 +162,11 @@ sipp_col() {
 	awk -F';' -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} END {print (n ? $n : "?")}' "$1"
 }
 
-row() { printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s | %9s |\n' "$@"; }
+row() {
+	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s | %9s |' "${@:1:11}"
+	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${12:--}" "${13:--}" "${14:--}" "${15:--}"
+	echo
+}
 
 load_step() { # $1 = path, $2 = rate; browser callers through the load tool
 	local name="$1-$2" target="sip:uas@127.0.0.1:$UAS_PORT" extra=()
@@ -160,17 +193,22 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	local name="s2b-$1" csv="$OUT/s2b.csv"
 	{ echo SEQUENTIAL; for i in $(seq 0 $((USERS - 1))); do echo "callee-$i;sipp-$i"; done; } >"$csv"
 	start_gateway "$name"
-	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users 0 --answer --answer-users "$USERS" --target 'callee-%d' \
-		--duration $((DURATION + HOLD + 70))s --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
-		--json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" &
-	local load_pid=$!
-	PIDS+=("$load_pid")
-	for _ in $(seq 300); do grep -q "logged in" "$OUT/$name.progress" 2>/dev/null && break; sleep 0.2; done
-	grep -q "logged in" "$OUT/$name.progress" || { echo "callees did not log in; see $OUT/$name.progress" >&2; exit 1; }
+	start_callees "$name" "ws://$HTTP/ws"
 	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
 	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)"
 	cleanup
+}
+
+# start_callees logs USERS answer-only callees (callee-k) in at $2 and
+# returns once they are logged in; they answer until killed.
+start_callees() { # $1 = step name, $2 = WebSocket URL
+	"$SIGBRIDGE" load --ws "$2" --users 0 --answer --answer-users "$USERS" --target 'callee-%d' \
+		--duration $((DURATION + HOLD + 70))s --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
+		--json "$OUT/$1.json" >"$OUT/$1.txt" 2>"$OUT/$1.progress" &
+	PIDS+=("$!")
+	for _ in $(seq 300); do grep -q "logged in" "$OUT/$1.progress" 2>/dev/null && break; sleep 0.2; done
+	grep -q "logged in" "$OUT/$1.progress" || { echo "callees did not log in; see $OUT/$1.progress" >&2; exit 1; }
 }
 
 ref_step() { # SIPp UAC → SIPp UAS, no gateway
@@ -194,17 +232,124 @@ sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref:
 	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans" "$alloc"
 }
 
+# --- Across nodes: nats-server and nodes A and B (x2b, xs2b) ---
+
+# nats_binary sets NATS_SERVER: given, on PATH, or the version go.mod pins
+# (built once into the cache directory internal/natstest uses).
+nats_binary() {
+	[ -n "${NATS_SERVER:-}" ] && return 0
+	NATS_SERVER=$(command -v nats-server || true)
+	[ -n "$NATS_SERVER" ] && return 0
+	local mod=github.com/nats-io/nats-server/v2 version dir
+	version=$(cd "$ROOT" && go list -m -f '{{.Version}}' "$mod")
+	dir=${XDG_CACHE_HOME:-$HOME/.cache}/sigbridge
+	NATS_SERVER=$dir/nats-server-$version
+	[ -x "$NATS_SERVER" ] && return 0
+	mkdir -p "$dir"
+	(cd "$ROOT" && go build -o "$NATS_SERVER.build.$$" "$mod") && mv "$NATS_SERVER.build.$$" "$NATS_SERVER"
+}
+
+# start_cluster starts a fresh nats-server (JetStream in OUT, monitoring on
+# NATS_MON) and nodes a (HTTP, GW_SIP) and b (HTTP_B, GW_SIP_B), and waits
+# until each node counts two live nodes. PIDs: NATS_PID, A_PID, B_PID.
+start_cluster() { # $1 = step name
+	rm -rf "$OUT/$1.jetstream"
+	"$NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" -m "${NATS_MON##*:}" -js -sd "$OUT/$1.jetstream" -n load \
+		-l "$OUT/$1.nats.log" >/dev/null 2>&1 &
+	NATS_PID=$!
+	PIDS+=("$NATS_PID")
+	for _ in $(seq 100); do curl -fs "http://$NATS_MON/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+	gateway_config "$OUT/node-a.yaml" "$HTTP" "$GW_SIP" a
+	gateway_config "$OUT/node-b.yaml" "$HTTP_B" "$GW_SIP_B" b
+	start_sigbridge "$OUT/node-a.yaml" "$HTTP" "$OUT/$1.node-a.log"
+	A_PID=$STARTED
+	start_sigbridge "$OUT/node-b.yaml" "$HTTP_B" "$OUT/$1.node-b.log"
+	B_PID=$STARTED
+	local h
+	for h in "$HTTP" "$HTTP_B"; do
+		for _ in $(seq 100); do
+			[ "$(curl -fs "http://$h/metrics" | awk '$1 ~ /^sigbridge_cluster_nodes[{]/ {print $2}')" = 2 ] && break
+			sleep 0.1
+		done
+	done
+}
+
+# nats_sent prints what node $1 (HTTP address) sent over NATS so far:
+# messages other than heartbeats, and payload bytes (heartbeats included).
+nats_sent() {
+	curl -fs "http://$1/metrics" | awk '$1 ~ /^sigbridge_cluster_messages_total[{]/ && $1 ~ /direction="sent"/ &&
+		$1 !~ /type="heartbeat"/ {m += $2} $1 ~ /^sigbridge_cluster_bytes_total[{]/ && $1 ~ /direction="sent"/ {b += $2}
+		END {printf "%.0f %.0f\n", m, b}'
+}
+
+# x_sample prints one sample of the x paths' counters: CPU ticks of node
+# A, node B and nats-server; allocations of A and B; NATS messages and
+# bytes sent by A and B; nats-server's in_msgs and out_msgs.
+x_sample() {
+	echo "$(cpu_ticks "$A_PID") $(cpu_ticks "$B_PID") $(cpu_ticks "$NATS_PID") $(allocs "$HTTP") $(allocs "$HTTP_B")" \
+		"$(nats_sent "$HTTP") $(nats_sent "$HTTP_B")" \
+		"$(curl -fs "http://$NATS_MON/varz" | jq -r '"\(.in_msgs) \(.out_msgs)"')"
+}
+
+# x_cols prints the x columns for samples $1 and $2 and $3 answered calls,
+# tab-separated: CPU ms A+B, KB/allocs A+B (summed), NATS msgs and KB sent
+# per call, nats-server msgs in/out per call, nats-server CPU ms per call.
+x_cols() {
+	awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {split(a, x, " "); split(b, y, " ")
+		for (i in y) d[i] = y[i] - x[i]
+		if (n <= 0) {print "-\t-\t-\t-\t-\t-"; exit}
+		printf "%.2f+%.2f\t%.1f/%.0f\t%.1f\t%.2f\t%.1f/%.1f\t%.2f\n", d[1] * 10 / n, d[2] * 10 / n,
+			(d[4] + d[6]) / n / 1000, (d[5] + d[7]) / n, (d[8] + d[10]) / n, (d[9] + d[11]) / n / 1000,
+			d[12] / n, d[13] / n, d[3] * 10 / n}'
+}
+
+x_step() { # $1 = path (x2b, xs2b), $2 = rate
+	local name="$1-$2" csv="$OUT/s2b.csv" s0 s1 base
+	start_cluster "$name"
+	s0=$(x_sample) # logins included, as in the other paths
+	start_callees "$name.callees" "ws://$HTTP_B/ws"
+	sleep 1 # node A's copy of the registry follows the callees' claims (a KV watch)
+	if [ "$1" = x2b ]; then
+		"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${DURATION}s" \
+			--hold "${HOLD}s" --target 'callee-%d' --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
+			--ws-burst $((WSRATE * 2)) --json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" || true
+		base=$(jq -r --arg d "$DURATION" '[.attempted, .answered, "\(.failed) (+\(.not_placed))",
+			(.answered / ($d | tonumber) | floor | tostring),
+			"\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", "-"] | @tsv' "$OUT/$name.json")
+	else
+		{ echo SEQUENTIAL; for i in $(seq 0 $((USERS - 1))); do echo "callee-$i;sipp-$i"; done; } >"$csv"
+		sipp_uac "127.0.0.1:$GW_SIP" "$name" "$2" "$csv"
+		local st="$OUT/$name.uac.csv" ok failed
+		ok=$(sipp_col "$st" "SuccessfulCall(C)") failed=$(sipp_col "$st" "FailedCall(C)")
+		base=$(printf '%s\t%s\t%s\t%s\t%s\t%s' $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) \
+			"$(rtt_p50_p99 "$name")" "$(sipp_col "$st" "Retransmissions(C)")")
+	fi
+	s1=$(x_sample)
+	curl -fs "http://$HTTP/metrics" >"$OUT/$name.node-a.metrics" || true
+	curl -fs "http://$HTTP_B/metrics" >"$OUT/$name.node-b.metrics" || true
+	curl -fs "http://$NATS_MON/varz" >"$OUT/$name.varz.json" || true
+	local rss="$(rss_mib "$A_PID")+$(rss_mib "$B_PID")" att ans fail cps setup rt cpu alloc msgs kb srv srvcpu
+	IFS=$'\t' read -r att ans fail cps setup rt <<<"$base"
+	IFS=$'\t' read -r cpu alloc msgs kb srv srvcpu <<<"$(x_cols "$s0" "$s1" "$ans")"
+	row "$1" "$2" "$att" "$ans" "$fail" "$cps" "$cpu" "$setup" "$rss" "$rt" "$alloc" "$msgs" "$kb" "$srv" "$srvcpu"
+	cleanup
+}
+
+XCOLS=
+case " $PATHS " in *" x2b "* | *" xs2b "*) XCOLS=1 && nats_binary ;; esac
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
-row path rate attempt answered "failed(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs"
-row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+row path rate attempt answered "failed(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs" \
+	"NATS msg" "NATS KB" "srv in/out" "srv ms"
+row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 for p in $PATHS; do
 	for r in $RATES; do
 		case $p in
 		b2s | b2b) load_step "$p" "$r" ;;
 		s2b) s2b_step "$r" ;;
 		ref) ref_step "$r" ;;
-		*) echo "unknown path $p (b2s b2b s2b ref)" >&2; exit 2 ;;
+		x2b | xs2b) x_step "$p" "$r" ;;
+		*) echo "unknown path $p (b2s b2b s2b ref x2b xs2b)" >&2; exit 2 ;;
 		esac
 	done
 done

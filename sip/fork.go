@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,9 +24,9 @@ import (
 // comes too late. When every branch fails, the call gets the best failure
 // (6xx, then 486, then another 4xx, else 480).
 
-// ReasonAnsweredElsewhere ends the branches that lost the race.
-var ReasonAnsweredElsewhere = gateway.Reason{Condition: gateway.CondCancel, Code: 487,
-	Text: "Call completed elsewhere"}
+// ReasonAnsweredElsewhere ends the branches that lost the race (here, and
+// on a cluster the gateway's fork across nodes: gateway.Fork).
+var ReasonAnsweredElsewhere = gateway.ReasonAnsweredElsewhere
 
 // localUser reports whether t names this gateway ("sip:user@host" with our
 // host or realm, and no port or one of ours), and returns the user.
@@ -237,27 +239,8 @@ func (f *forkLeg) branchEnded(b *outLeg, e gateway.Hangup) {
 }
 
 // bestFailure picks the reason the caller sees when every branch failed
-// (after RFC 3261 §16.7: 6xx, then busy, then other 4xx, else 480).
+// (gateway.BestFailure, after RFC 3261 §16.7: 6xx, then busy, then other
+// 4xx, else 480).
 func bestFailure(rs map[*outLeg]gateway.Reason) gateway.Reason {
-	var best gateway.Reason
-	rank := func(r gateway.Reason) int {
-		switch c := r.Code; {
-		case c >= 600:
-			return 4
-		case c == 486:
-			return 3
-		case c >= 400 && c < 500 && c != 408 && c != 480 && c != 487:
-			return 2
-		}
-		return 0
-	}
-	for _, r := range rs {
-		if best.Condition == "" || rank(r) > rank(best) {
-			best = r
-		}
-	}
-	if rank(best) == 0 {
-		return gateway.ReasonFromSIP(480)
-	}
-	return best
+	return gateway.BestFailure(slices.Collect(maps.Values(rs)))
 }

@@ -36,6 +36,9 @@ type Adapter struct {
 	up       chan struct{}
 	sessions map[sessKey]*session
 	devices  *devices // presence and caps of users' devices (devices.go)
+
+	store        DeviceStore   // where devices is mirrored (devicestore.go); nil: nowhere
+	storeRefresh time.Duration // how often every entry is written again
 }
 
 // New checks cfg, resolves secrets from the environment and registers the
@@ -81,6 +84,13 @@ func (a *Adapter) Address() jid.JID { return a.addr }
 // and reconnects with exponential backoff, until ctx is done. It returns nil
 // once ctx is done.
 func (a *Adapter) Run(ctx context.Context) error {
+	if a.store != nil {
+		a.devices.forgetDirty() // changes left from an earlier term are stale: the store wins
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); a.writeDevices(wctx) }()
+		defer func() { cancel(); <-done }()
+	}
 	delay := backoffMin
 	for ctx.Err() == nil {
 		started := time.Now()
@@ -115,8 +125,14 @@ func (a *Adapter) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.store != nil {
+		a.devices.setLoading(true)
+	}
 	a.attach(st)
 	defer a.detach(st)
+	if a.store != nil {
+		go a.restoreDevices(ctx, st)
+	}
 	return st.serve(ctx)
 }
 

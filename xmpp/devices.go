@@ -13,18 +13,37 @@ import (
 // (fork.go). Presence comes from directed presence to a gateway JID or
 // from a subscription (presence.go). Every table is bounded: beyond a
 // limit an arbitrary entry is evicted (Go's map order), and an unavailable
-// presence drops its resource at once. Safe for concurrent use.
+// presence drops its resource at once. With a DeviceStore (devicestore.go)
+// every user whose entry changed is marked dirty, and the store's writer
+// mirrors it. Safe for concurrent use.
 type devices struct {
 	mu       sync.Mutex
-	users    map[string]map[string]*device // bare JID -> resource -> device
-	caps     map[string]features           // verified sha-1 ver -> features
-	inFlight map[string]bool               // vers (or full JIDs) with a disco#info query out
+	users    map[string]*user    // bare JID -> what is known of the user
+	caps     map[string]features // verified sha-1 ver -> features
+	inFlight map[string]bool     // vers (or full JIDs) with a disco#info query out
+
+	tracking bool            // a DeviceStore mirrors the users
+	loading  bool            // the store is being loaded: no writes yet
+	dirty    map[string]bool // bare JIDs changed since they were last written
+	wake     chan struct{}   // a user became dirty
+}
+
+// user is what the gateway knows of one user.
+type user struct {
+	// via is the gateway JID whose subscription to the user's presence
+	// the user approved (it sent subscribed), "" if none is known: the
+	// gateway may probe the user's presence from it (devicestore.go).
+	via string
+	res map[string]*device // resource -> available device
 }
 
 // device is one available resource.
 type device struct {
 	ver   string    // its caps ver, if it sent usable caps
 	feats *features // what it can do, once known
+	// restored: loaded from the store after a takeover and not confirmed
+	// by a presence since.
+	restored bool
 }
 
 // Bounds of the tables (README "Limits").
@@ -33,11 +52,38 @@ const (
 	maxUserResources = 16   // resources kept per user
 	maxCapsEntries   = 512  // verified caps vers cached
 	maxDiscoInFlight = 32   // disco#info queries to devices at once
+	maxDirty         = 2 * maxPresenceUsers
 )
 
 func newDevices() *devices {
-	return &devices{users: map[string]map[string]*device{}, caps: map[string]features{},
-		inFlight: map[string]bool{}}
+	return &devices{users: map[string]*user{}, caps: map[string]features{},
+		inFlight: map[string]bool{}, dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// changed marks bare for the store's writer. Called with d.mu held.
+func (d *devices) changed(bare string) {
+	if !d.tracking || (len(d.dirty) >= maxDirty && !d.dirty[bare]) {
+		return // no store; or it lags far behind: the TTL ends what is not rewritten
+	}
+	d.dirty[bare] = true
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// userFor returns bare's entry, creating it (and evicting another user
+// when the table is full). Called with d.mu held.
+func (d *devices) userFor(bare string) *user {
+	u := d.users[bare]
+	if u == nil {
+		if gone, ok := evictOne(d.users, maxPresenceUsers); ok {
+			d.changed(gone)
+		}
+		u = &user{res: map[string]*device{}}
+		d.users[bare] = u
+	}
+	return u
 }
 
 // available records that full is available with caps c (nil if it sent
@@ -63,18 +109,17 @@ func (d *devices) record(full jid.JID, c *capsIn) (node string, query bool) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rs := d.users[bare]
-	if rs == nil {
-		evictOne(d.users, maxPresenceUsers)
-		rs = map[string]*device{}
-		d.users[bare] = rs
-	}
-	dev := rs[res]
+	u := d.userFor(bare)
+	dev := u.res[res]
 	if dev == nil {
-		evictOne(rs, maxUserResources)
+		if _, ok := evictOne(u.res, maxUserResources); ok {
+			d.changed(bare)
+		}
 		dev = &device{}
-		rs[res] = dev
+		u.res[res] = dev
+		d.changed(bare)
 	}
+	dev.restored = false
 	if !c.usable() {
 		if dev.feats != nil || dev.ver != "" || d.inFlight[full.String()] || len(d.inFlight) >= maxDiscoInFlight {
 			return "", false
@@ -86,6 +131,7 @@ func (d *devices) record(full jid.JID, c *capsIn) (node string, query bool) {
 		return "", false
 	}
 	dev.ver, dev.feats = c.Ver, nil
+	d.changed(bare)
 	if f, ok := d.caps[c.Ver]; ok {
 		dev.feats = &f
 		return "", false
@@ -97,20 +143,49 @@ func (d *devices) record(full jid.JID, c *capsIn) (node string, query bool) {
 	return c.Node + "#" + c.Ver, true
 }
 
-// unavailable forgets a resource (or, for a bare JID, the whole user).
+// unavailable forgets a resource (or, for a bare JID, every resource of
+// the user; what is known of its subscription stays).
 func (d *devices) unavailable(from jid.JID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	bare := from.Bare().String()
-	if from.Resourcepart() == "" {
-		delete(d.users, bare)
+	u := d.users[bare]
+	if u == nil {
 		return
 	}
-	if rs := d.users[bare]; rs != nil {
-		delete(rs, from.Resourcepart())
-		if len(rs) == 0 {
-			delete(d.users, bare)
-		}
+	if from.Resourcepart() == "" {
+		clear(u.res)
+	} else if _, ok := u.res[from.Resourcepart()]; !ok {
+		return
+	} else {
+		delete(u.res, from.Resourcepart())
+	}
+	if len(u.res) == 0 && u.via == "" {
+		delete(d.users, bare)
+	}
+	d.changed(bare)
+}
+
+// forget drops everything known of the user bare (it cancelled the
+// gateway's subscription: unsubscribed).
+func (d *devices) forget(bare jid.JID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.users[bare.String()]; ok {
+		delete(d.users, bare.String())
+		d.changed(bare.String())
+	}
+}
+
+// subscribed records that bare approved the subscription of the gateway
+// JID via to its presence.
+func (d *devices) subscribed(bare, via jid.JID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u := d.userFor(bare.String())
+	if u.via != via.String() {
+		u.via = via.String()
+		d.changed(bare.String())
 	}
 }
 
@@ -140,6 +215,7 @@ func (d *devices) answered(full jid.JID, ver string, q *discoQuery) (direct []ji
 	// Unverified (or no caps): the answer holds for this device only.
 	if dev := d.lookup(full); dev != nil && (ver == "" || dev.ver == ver) {
 		dev.feats = &f
+		d.changed(full.Bare().String())
 		if f.direct() {
 			return []jid.JID{full}
 		}
@@ -150,12 +226,13 @@ func (d *devices) answered(full jid.JID, ver string, q *discoQuery) (direct []ji
 // applyVer gives every device with caps ver its features and returns the
 // direct ones.
 func (d *devices) applyVer(ver string, f features) (direct []jid.JID) {
-	for bare, rs := range d.users {
-		for res, dev := range rs {
+	for bare, u := range d.users {
+		for res, dev := range u.res {
 			if dev.ver != ver {
 				continue
 			}
 			dev.feats = &f
+			d.changed(bare)
 			if b, err := jid.Parse(bare); err == nil && f.direct() {
 				if j, err := b.WithResource(res); err == nil {
 					direct = append(direct, j)
@@ -167,8 +244,8 @@ func (d *devices) applyVer(ver string, f features) (direct []jid.JID) {
 }
 
 func (d *devices) lookup(full jid.JID) *device {
-	if rs := d.users[full.Bare().String()]; rs != nil {
-		return rs[full.Resourcepart()]
+	if u := d.users[full.Bare().String()]; u != nil {
+		return u.res[full.Resourcepart()]
 	}
 	return nil
 }
@@ -180,11 +257,11 @@ func (d *devices) lookup(full jid.JID) *device {
 func (d *devices) forkTargets(bare jid.JID) (direct []jid.JID, jmiMaybe bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rs := d.users[bare.Bare().String()]
-	if len(rs) == 0 {
+	u := d.users[bare.Bare().String()]
+	if u == nil || len(u.res) == 0 {
 		return nil, true
 	}
-	for res, dev := range rs {
+	for res, dev := range u.res {
 		if dev.feats == nil || !dev.feats.direct() {
 			jmiMaybe = true
 			continue
@@ -196,13 +273,15 @@ func (d *devices) forkTargets(bare jid.JID) (direct []jid.JID, jmiMaybe bool) {
 	return direct, jmiMaybe
 }
 
-// evictOne removes an arbitrary entry from m when it holds max or more.
-func evictOne[K comparable, V any](m map[K]V, max int) {
+// evictOne removes an arbitrary entry from m when it holds max or more,
+// and returns its key.
+func evictOne[K comparable, V any](m map[K]V, max int) (gone K, ok bool) {
 	if len(m) < max {
-		return
+		return gone, false
 	}
 	for k := range m {
 		delete(m, k)
-		return
+		return k, true
 	}
+	return gone, false
 }

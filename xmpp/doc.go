@@ -42,7 +42,9 @@
 // the others get retract or session-terminate. A full-JID target
 // ("xmpp:juliet@example.org/phone", or in the component's XEP-0106 form
 // "xmpp:juliet\40example.org@gw.example.org/phone") gets session-initiate
-// directly, no JMI.
+// directly, no JMI. In a cluster (SetDeviceStore) the table is mirrored
+// into the cluster's state store, loaded by the node that takes the
+// component over, and corrected by presence probes (devicestore.go).
 //
 // Hang-ups map both ways between session-terminate reasons and
 // gateway.Hangup reasons (Jingle condition names are the gateway's
@@ -113,6 +115,7 @@
 //	jmi.go            XEP-0353 elements and messages
 //	presence.go       presence: devices, subscriptions, unavailable peers
 //	devices.go        presence and capabilities of users' devices (bounded)
+//	devicestore.go    DeviceStore: the devices table mirrored for a takeover
 //	caps.go           XEP-0115 caps and verification of disco#info answers
 //	disco.go          our disco#info answer and caps
 //	jid.go            XEP-0106 escaping, gateway JIDs <-> targets

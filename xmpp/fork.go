@@ -20,6 +20,10 @@ import (
 // offline) is dropped, and the call ends with its reason only when no
 // other branch is left and no device may still answer the propose.
 
+// deviceGoneConds are the error answers to a session-initiate saying the
+// device is not online (its server answers for it): it is forgotten.
+var deviceGoneConds = map[string]bool{"service-unavailable": true, "recipient-unavailable": true, "item-not-found": true}
+
 // branch is one direct session-initiate of a forking call. Owned by the
 // session's goroutine.
 type branch struct {
@@ -133,6 +137,9 @@ func (s *session) onBranchIQ(to jid.JID, r iqResult) {
 	}
 	if !r.ok {
 		s.log.Info("direct session-initiate failed", "device", to.Resourcepart(), "cond", r.cond)
+		if deviceGoneConds[r.cond] {
+			s.a.devices.unavailable(to) // it went away unnoticed (before a takeover, say)
+		}
 		s.dropBranch(b, reasonFromIQError(r), false)
 		return
 	}

@@ -36,7 +36,12 @@ func (a *Adapter) onPresence(st *stream, in *inStanza) (xml.TokenReader, func())
 		a.devices.unavailable(from)
 		return nil, a.onUnavailable(from)
 	case string(stanza.UnsubscribedPresence):
-		a.devices.unavailable(from.Bare())
+		a.devices.forget(from.Bare())
+		return nil, nil
+	case string(stanza.SubscribedPresence):
+		if a.cfg.ComponentMode() && to.Localpart() != "" {
+			a.devices.subscribed(from.Bare(), to.Bare())
+		}
 		return nil, nil
 	}
 	if !a.cfg.ComponentMode() || to.Localpart() == "" {

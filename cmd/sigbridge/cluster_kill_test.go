@@ -24,6 +24,13 @@ type nodeProc struct {
 // default heartbeat and node timeout, on a free loopback port.
 func startNodeProc(t *testing.T, bin, natsURL, name string) *nodeProc {
 	t.Helper()
+	return startNodeProcArgs(t, bin, natsURL, name)
+}
+
+// startNodeProcArgs is startNodeProc with more arguments (they win over
+// the defaults: --sip off).
+func startNodeProcArgs(t *testing.T, bin, natsURL, name string, args ...string) *nodeProc {
+	t.Helper()
 	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func startNodeProc(t *testing.T, bin, natsURL, name string) *nodeProc {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	p.cmd = exec.Command(bin, "serve", "--http", p.http, "--sip", "off", "--nats", natsURL, "--node", name)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--http", p.http, "--sip", "off", "--nats", natsURL, "--node", name}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {

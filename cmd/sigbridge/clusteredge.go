@@ -11,8 +11,9 @@ import (
 // "Clusters"): SIP registrations are shared through the registry, and the
 // XMPP component runs on one node at a time.
 
-// clusterEdge, with a cluster, routes sip: calls to registrar users whose
-// bindings are on another node to that node, and xmpp: calls to the node
+// clusterEdge, with a cluster, rings sip: calls to registrar users on
+// every node that holds bindings of theirs (one other node: a remote leg;
+// several: a fork across them), and xmpp: calls to the node
 // holding the XMPP stream. Without one it does nothing.
 func (s *server) clusterEdge() {
 	if s.node == nil {
@@ -21,13 +22,30 @@ func (s *server) clusterEdge() {
 	if s.sip != nil {
 		locate := s.node.ShareSIPBindings(context.Background(), s.sip)
 		s.gw.Router().Handle(gateway.SchemeSIP,
-			egressDialer{s.node.RemoteDialer(gateway.SchemeSIP, s.sip, locate), s.sip})
+			egressDialer{s.node.ForkDialer(gateway.SchemeSIP, s.sip, locate), s.sip})
 	}
 	if s.xmpp != nil {
 		locate := s.node.LeaderLocator(cluster.KindXMPPComponent, s.xmpp.Address().String())
 		s.gw.Router().Handle(gateway.SchemeXMPP, s.node.RemoteDialer(gateway.SchemeXMPP, s.xmpp, locate))
+		s.shareXMPPDevices()
 	}
 }
+
+// shareXMPPDevices mirrors the XMPP adapter's devices table (devices
+// without JMI, subscriptions) into the cluster's state store, so that the
+// node taking the component over knows them (xmpp/README.md "Clusters").
+func (s *server) shareXMPPDevices() {
+	store, err := s.node.StateStore(xmppDevicesStore, cluster.StateConfig{MaxValue: 16 << 10, MaxEntries: 4096})
+	if err != nil { // a constant name: cannot happen
+		s.log.Error("xmpp devices not shared", "err", err)
+		return
+	}
+	s.xmpp.SetDeviceStore(store, store.TTL()/3)
+}
+
+// xmppDevicesStore names the state store of the XMPP devices table (the
+// bucket "<prefix>-state-xmpp-devices").
+const xmppDevicesStore = "xmpp-devices"
 
 // runXMPP runs the XMPP adapter until ctx ends. In a cluster it runs only
 // on the node that holds the lease on its address (the component domain,
