@@ -93,8 +93,7 @@ func (a *Adapter) dialRegistered(ctx context.Context, req gateway.DialRequest, u
 		f.branches = append(f.branches, l)
 	}
 	for _, l := range f.branches {
-		a.wg.Add(1)
-		go l.run()
+		l.start()
 	}
 	go f.releaseWhenDone(ctx, release)
 	f.log.Debug("forking call to registered contacts", "branches", len(bs))
