@@ -4,7 +4,7 @@
 # starts a fresh gateway, reads its RSS and Go memory from /proc and /metrics
 # before and after, prints one row and stops everything it started (by PID).
 #
-#   scripts/memory.sh [steps...]   steps: idle held-b2b held-b2s (default: all three)
+#   scripts/memory.sh [steps...]   steps: idle held-b2b held-b2s held-s2b (default: all four)
 #
 #   idle      N users log in at LOGIN_RATE/s (answer-only run, no call) and stay
 #             idle: KiB per idle WebSocket connection, and whether every login
@@ -13,6 +13,9 @@
 #             hold them: KiB per held browser → browser call.
 #   held-b2s  200 callers place N calls to SIPp (UAS) and hold them: KiB per
 #             held browser → SIP call.
+#   held-s2b  SIPp (UAC, 200 From users) places N calls at RATE/s to 200
+#             answering browser users and holds them: KiB per held SIP →
+#             browser call.
 #
 # Environment (defaults in brackets): N [10000]  LOGIN_RATE [500]  RATE [500]
 #   DIRECTORY [none]  ws.directory of the gateway (all: everybody learns every login)
@@ -37,9 +40,9 @@ SETTLE=${SETTLE:-5}
 OUT=${OUT:-$PWD/load-results}
 BASE_PORT=${BASE_PORT:-18100}
 SIPP=${SIPP:-$(command -v sipp || true)}
-STEPS=${*:-"idle held-b2b held-b2s"}
+STEPS=${*:-"idle held-b2b held-b2s held-s2b"}
 HTTP=127.0.0.1:$BASE_PORT
-GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) CTL_PORT=$((BASE_PORT + 4))
+GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) UAC_PORT=$((BASE_PORT + 3)) CTL_PORT=$((BASE_PORT + 4))
 SCN=$ROOT/interop/load/testdata/sipp
 USERS=200                             # callers (and callees) of the held steps
 CAP=$(((N + USERS - 1) / USERS + 1))  # calls per user: N calls over 200 users
@@ -207,6 +210,32 @@ held_step() { # $1 = b2b or b2s
 	cleanup
 }
 
+held_s2b_step() { # SIPp UAC → gateway → load tool callees, held
+	local name="memory-held-s2b-$DIRECTORY" csv="$OUT/memory-s2b.csv"
+	[ -n "$SIPP" ] || { echo "sipp not found: apt-get install sip-tester" >&2; exit 1; }
+	{ echo SEQUENTIAL; for i in $(seq 0 $((USERS - 1))); do echo "callee-$i;sipp-$i"; done; } >"$csv"
+	start_gateway "$name"
+	"$LOAD_BIN" load --ws "ws://$HTTP/ws" --users 0 --answer --answer-users "$USERS" --target 'callee-%d' \
+		--duration 900s --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
+		--json "$OUT/$name.json" >"$OUT/$name.txt" 2>"$OUT/$name.progress" &
+	PIDS+=("$!")
+	wait_line "$OUT/$name.progress" "logged in" 120
+	sleep "$SETTLE"
+	local before; before=$(sample)
+	local placing=$(((N + RATE - 1) / RATE))
+	"$SIPP" "127.0.0.1:$GW_SIP" -sf "$SCN/uac_hold.xml" -inf "$csv" -i 127.0.0.1 -p "$UAC_PORT" -t u1 \
+		-cp "$((CTL_PORT + 1))" -r "$RATE" -m "$N" -l "$N" -d 900000 -aa -nostdin -buff_size 4194304 \
+		-timeout $((placing + 900))s -fd 1 >"$OUT/$name.uac.out" 2>&1 &
+	PIDS+=("$!")
+	wait_metric sigbridge_calls_active "$N" $((placing + 60)) || true
+	sleep "$SETTLE"
+	local active; active=$(metric sigbridge_calls_active)
+	local after; after=$(sample)
+	report held-s2b "${active%.*}" "${active%.*}/$N" call "$before" "$after"
+	profiles "$name"
+	cleanup
+}
+
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); N=$N LOGIN_RATE=$LOGIN_RATE RATE=$RATE DIRECTORY=$DIRECTORY; $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 row step dir count "outcome" "RSS MiB" "heap MiB" "stacks MiB" goroutines "KiB each (RSS/heap/stk)"
@@ -216,6 +245,7 @@ for s in $STEPS; do
 	idle) idle_step ;;
 	held-b2b) held_step b2b ;;
 	held-b2s) held_step b2s ;;
-	*) echo "unknown step $s (idle held-b2b held-b2s)" >&2; exit 2 ;;
+	held-s2b) held_s2b_step ;;
+	*) echo "unknown step $s (idle held-b2b held-b2s held-s2b)" >&2; exit 2 ;;
 	esac
 done

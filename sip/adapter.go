@@ -175,7 +175,16 @@ func (a *Adapter) newUA() error {
 	return nil
 }
 
+// onStrayResponse sees responses that match no client transaction. A 2xx
+// to an INVITE of one of our dialogs is a retransmission whose ACK was
+// lost (our INVITE transactions end at the ACK: outLeg.dropInvite): the
+// dialog ACKs it again (RFC 3261 §13.2.2.4).
 func (a *Adapter) onStrayResponse(res *sip.Response) {
+	if cseq := res.CSeq(); res.IsSuccess() && cseq != nil && cseq.MethodName == sip.INVITE {
+		if l := a.dialogs.findResponse(res); l != nil && l.push(reack{cseq: cseq.SeqNo}) == nil {
+			return
+		}
+	}
 	a.log.Debug("response matches no transaction", "status", res.StatusCode)
 }
 

@@ -22,38 +22,26 @@ const (
 
 // reinviteResult is the outcome of our re-INVITE, fed back into the leg.
 type reinviteResult struct {
-	sd   *sdp.SessionDescription // the call's offer (retried after 491)
-	sent *sdp.SessionDescription // what went to the peer (rtpengine's, when anchored)
-	req  *sip.Request
-	res  *sip.Response
-	err  error
+	sd  *sdp.SessionDescription // the call's offer (retried after 491)
+	req *sip.Request
+	res *sip.Response
+	err error
 }
 
 // retryReinvite resends an offer after a 491 back-off.
 type retryReinvite struct{ sd *sdp.SessionDescription }
 
+// confirmed starts the confirmed phase on the leg's goroutine: the probe
+// timer, then the queued work until the queue is empty (serve).
 func (l *legCore) confirmed() {
+	l.wake = l.serve
 	l.armProbe()
-	defer l.stopProbe()
-	for !l.ended {
-		x, ok := l.next(l.dlg.Context().Done())
-		if !ok {
-			l.lost()
-			return
-		}
-		l.handle(x)
-	}
+	l.serve()
 }
 
-// lost: the adapter is closing or sipgo ended the dialog.
-func (l *legCore) lost() {
-	if l.a.ctx.Err() != nil {
-		l.sendBye(gateway.ReasonShutdown)
-		l.hangup(gateway.ReasonShutdown)
-		return
-	}
-	l.hangup(l.disconnected())
-}
+// reack is a retransmitted 2xx to our INVITE or re-INVITE (its transaction
+// is gone: onStrayResponse), to be acknowledged again.
+type reack struct{ cseq uint32 }
 
 func (l *legCore) handle(x any) {
 	switch e := x.(type) {
@@ -83,6 +71,13 @@ func (l *legCore) handle(x any) {
 	case flowClosed:
 		l.log.Info("SIP connection closed; ending call")
 		l.hangup(ReasonFlowClosed) // no BYE: there is no way to the peer
+	case reack:
+		if l.dlg == nil {
+			return
+		}
+		if err := l.dlg.ack(l.remoteTarget, e.cseq); err != nil {
+			l.log.Debug("ACK of a retransmitted 2xx not sent", "err", err)
+		}
 	}
 }
 
@@ -114,7 +109,7 @@ func (l *legCore) onUpdate(r *inRequest) {
 		return
 	}
 	if sd, err := sdpBody(r.req); err == nil && l.isRefresh(sd) {
-		res := sip.NewSDPResponseFromRequest(r.req, sdpBytes(l.localSDP))
+		res := sip.NewSDPResponseFromRequest(r.req, l.localSDP)
 		res.AppendHeader(l.contactHeader())
 		if err := r.tx.Respond(res); err != nil {
 			l.log.Debug("UPDATE refresh answer not sent", "err", err)
@@ -210,8 +205,8 @@ func (l *legCore) answerReinvite(sd *sdp.SessionDescription) {
 		}
 		sd = plain
 	}
-	l.localSDP = sd
-	l.send2xx(r, sd)
+	l.localSDP = sdpBytes(sd)
+	l.send2xx(r, l.localSDP)
 }
 
 // refuseReinvite relays the bridge's refusal of the peer's re-offer (glare
@@ -233,10 +228,10 @@ func (l *legCore) refuseReinvite(f gateway.Failure) {
 	r.finish()
 }
 
-// send2xx answers a re-INVITE with sd and retransmits the 2xx until its ACK
-// (unreliable transports), on its own goroutine.
-func (l *legCore) send2xx(r *inRequest, sd *sdp.SessionDescription) {
-	res := sip.NewSDPResponseFromRequest(r.req, sdpBytes(sd))
+// send2xx answers a re-INVITE with the SDP body and retransmits the 2xx
+// until its ACK (unreliable transports), on its own goroutine.
+func (l *legCore) send2xx(r *inRequest, body []byte) {
+	res := sip.NewSDPResponseFromRequest(r.req, body)
 	res.AppendHeader(l.contactHeader())
 	if err := r.tx.Respond(res); err != nil || sip.IsReliable(l.transport) {
 		r.finish()
@@ -301,7 +296,7 @@ func (l *legCore) startReinvite(sd *sdp.SessionDescription) {
 		ctx, cancel := context.WithTimeout(l.ctx, reinviteTimeout)
 		defer cancel()
 		res, err := l.doInDialog(ctx, req)
-		_ = l.push(reinviteResult{sd: sd, sent: sent, req: req, res: res, err: err})
+		_ = l.push(reinviteResult{sd: sd, req: req, res: res, err: err})
 	}()
 }
 
@@ -326,8 +321,7 @@ func (l *legCore) finishReinvite(e reinviteResult) {
 }
 
 func (l *legCore) reinviteAnswered(e reinviteResult) {
-	ack := sip.NewRequest(sip.ACK, l.remoteTarget)
-	if err := l.dlg.WriteRequest(ack); err != nil {
+	if err := l.dlg.ack(l.remoteTarget, e.req.CSeq().SeqNo); err != nil {
 		l.log.Debug("re-INVITE ACK not sent", "err", err)
 	}
 	sd, err := sdpBody(e.res)
@@ -340,7 +334,7 @@ func (l *legCore) reinviteAnswered(e reinviteResult) {
 		l.hangup(r)
 		return
 	}
-	l.localSDP = e.sent
+	l.localSDP = e.req.Body()
 	l.noteRemote(sd)
 	if l.anchor != nil {
 		web, err := l.anchor.toWeb(l.ctx, sd, false)
@@ -405,7 +399,7 @@ func (l *legCore) doInDialog(ctx context.Context, req *sip.Request) (*sip.Respon
 func (l *legCore) transact(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	l.a.m.transaction("out", string(req.Method))
 	l.a.gm.Message("sip", "out", methodLabel(string(req.Method)))
-	tx, err := l.dlg.TransactionRequest(ctx, req)
+	tx, err := l.dlg.transaction(ctx, req)
 	if err != nil {
 		return nil, err
 	}

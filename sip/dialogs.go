@@ -18,11 +18,11 @@ type dialogLeg interface {
 type dialogTable struct {
 	mu   sync.Mutex
 	legs map[string]dialogLeg
-	out  map[string]struct{}
+	out  map[string]*outLeg // by Call-ID, from the INVITE until the leg ends
 }
 
 func newDialogTable() *dialogTable {
-	return &dialogTable{legs: map[string]dialogLeg{}, out: map[string]struct{}{}}
+	return &dialogTable{legs: map[string]dialogLeg{}, out: map[string]*outLeg{}}
 }
 
 // dialogKey identifies a dialog from our side: Call-ID, our tag, their tag.
@@ -56,6 +56,20 @@ func (t *dialogTable) remove(key string) {
 	t.mu.Unlock()
 }
 
+// findResponse returns the dialog of a response to a request we sent in
+// it: its From tag is ours.
+func (t *dialogTable) findResponse(res *sip.Response) dialogLeg {
+	cid, to, from := res.CallID(), res.To(), res.From()
+	if cid == nil || to == nil || from == nil {
+		return nil
+	}
+	local, _ := from.Params.Get("tag")
+	remote, _ := to.Params.Get("tag")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.legs[dialogKey(cid.Value(), local, remote)]
+}
+
 func (t *dialogTable) find(req *sip.Request) dialogLeg {
 	key, ok := requestKey(req)
 	if !ok {
@@ -66,10 +80,17 @@ func (t *dialogTable) find(req *sip.Request) dialogLeg {
 	return t.legs[key]
 }
 
-func (t *dialogTable) addOut(callID string) {
+func (t *dialogTable) addOut(callID string, l *outLeg) {
 	t.mu.Lock()
-	t.out[callID] = struct{}{}
+	t.out[callID] = l
 	t.mu.Unlock()
+}
+
+// outLeg returns the outbound leg whose INVITE has this Call-ID.
+func (t *dialogTable) outLeg(callID string) *outLeg {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.out[callID]
 }
 
 func (t *dialogTable) removeOut(callID string) {

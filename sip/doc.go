@@ -11,9 +11,15 @@
 // a sip: or tel: target here; it INVITEs once the bridge delivers the offer.
 // An inbound leg (uas.go, we are the UAS) is created for a dialog-creating
 // INVITE, which is placed through gateway.Gateway.Place with the SIP caller
-// as "sip:user@host". Each leg has one goroutine that owns its state; the
+// as "sip:user@host". One goroutine at a time owns a leg's state; the
 // bridge's Deliver and the network's in-dialog requests only queue work for
-// it (queue.go). The confirmed phase (dialog.go) is shared: BYE both ways,
+// it (queue.go). While the call is set up that goroutine waits for events;
+// once the dialog is confirmed it runs only while work is queued
+// (legCore.serve), so a held call has none, and the dialog keeps only what
+// requests in it need (dialogstate.go), not sipgo's session with the
+// INVITE, its 2xx and the INVITE transaction (which ends at our ACK; a
+// retransmitted 2xx is ACKed again from the dialog table). The confirmed
+// phase (dialog.go) is shared: BYE both ways,
 // re-INVITE both ways (offers travel through the bridge; 491 on glare, with
 // the RFC 3261 back-off), OPTIONS, UPDATE without SDP, INFO carrying DTMF
 // both ways (dtmf.go, one INFO per digit, in order); session refreshes
@@ -90,7 +96,8 @@
 // handler.go (request dispatch), parse.go (sipgo's parser, LWS-tolerant),
 // validate.go, auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
-// uas.go, dialog.go (confirmed phase), register.go and registration.go
+// uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
+// dialog keeps), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
 // from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go

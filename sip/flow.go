@@ -161,7 +161,13 @@ func (r flowRequester) Request(ctx context.Context, req *sip.Request) (sip.Clien
 	if req.IsAck() {
 		return nil, r.a.ua.TransportLayer().WriteMsg(req)
 	}
-	return r.a.ua.TransactionLayer().Request(ctx, req)
+	tx, err := r.a.ua.TransactionLayer().Request(ctx, req)
+	if cid := req.CallID(); err == nil && req.IsInvite() && !hasToTag(req) && cid != nil {
+		if l := r.a.dialogs.outLeg(cid.Value()); l != nil {
+			l.setInviteTx(tx) // outLeg.dropInvite ends it after the ACK
+		}
+	}
+	return tx, err
 }
 
 // routeOverFlow points req at its dialog's flow, if it has one. A closed

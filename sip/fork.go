@@ -102,8 +102,7 @@ func (a *Adapter) dialRegistered(ctx context.Context, req gateway.DialRequest, u
 func (a *Adapter) bindingDialer(plan egressPlan, release func()) gateway.Dialer {
 	return gateway.DialerFunc(func(_ context.Context, req gateway.DialRequest) (gateway.Leg, error) {
 		l := newOutLeg(a, req, plan, release)
-		a.wg.Add(1)
-		go l.run()
+		l.start()
 		return l, nil
 	})
 }

@@ -8,19 +8,9 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/pion/sdp/v3"
 
 	"github.com/sigbridge/sigbridge/gateway"
 )
-
-// sessionDialog is what the confirmed phase needs from a sipgo dialog
-// session; DialogClientSession (UAC) and DialogServerSession (UAS) both
-// provide it.
-type sessionDialog interface {
-	TransactionRequest(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error)
-	WriteRequest(req *sip.Request) error
-	Context() context.Context
-}
 
 // inRequest is an in-dialog request handed to a leg's goroutine. The sipgo
 // handler that received it waits for done, so the server transaction lives
@@ -39,7 +29,10 @@ func newInRequest(req *sip.Request, tx sip.ServerTransaction) *inRequest {
 func (r *inRequest) finish() { r.once.Do(func() { close(r.done) }) }
 
 // legCore is the state shared by inbound (UAS) and outbound (UAC) legs. All
-// fields except q, done and acks are owned by the leg's goroutine.
+// fields except q, done and acks are owned by the leg's goroutine: while
+// the call is set up, one goroutine that waits for its next event; once the
+// dialog is confirmed, a goroutine that runs only while events are queued
+// (serve, queue.park).
 type legCore struct {
 	a       *Adapter
 	self    gateway.Leg // the outer leg, as the call knows it
@@ -53,13 +46,13 @@ type legCore struct {
 	ctx     context.Context // ends with the adapter
 	cancel  context.CancelFunc
 
-	dlg          sessionDialog
-	key          string // dialog table key, once registered
+	dlg          *dialogState // once answered
+	key          string       // dialog table key, once registered
 	remoteTarget sip.Uri
 	transport    string
 	remoteCSeq   uint32
-	localSDP     *sdp.SessionDescription // the last SDP we sent to the SIP peer
-	remoteSDP    string                  // the last SDP the peer sent us, marshaled
+	localSDP     []byte    // the last SDP we sent to the SIP peer, as sent
+	remoteSDP    sdpDigest // the last SDP the peer sent us (refresh.go)
 	ended        bool
 	reinvIn      *inRequest // incoming re-INVITE awaiting the bridge's answer
 	reinvOut     bool       // our re-INVITE is in flight
@@ -70,6 +63,8 @@ type legCore struct {
 	flow         flow    // the connection of the dialog (flow.go)
 	flowKey      string  // flow table key, once bound
 	anchor       *anchor // media through rtpengine (anchor.go), else nil
+	wake         func()  // serve, for the queue to start when parked
+	onFinish     func()  // the outer leg's own clean-up, last in finish
 }
 
 func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
@@ -150,9 +145,53 @@ func (l *legCore) finish() {
 		l.anchor.close(l.log)
 		l.anchor = nil
 	}
+	l.stopProbe()
 	l.release()
 	close(l.done)
 	l.a.removeLeg(l)
+	if l.onFinish != nil {
+		l.onFinish()
+	}
+}
+
+// setup runs the leg's set-up phase (waiting for the offer and INVITing,
+// or alerting) on the leg's goroutine; true when the dialog is confirmed.
+// A leg whose set-up failed, ended or panicked is finished here.
+func (l *legCore) setup(phase func() bool) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.panicked(r)
+			ok = false
+		}
+		if !ok {
+			l.finish()
+		}
+	}()
+	return phase() && !l.ended
+}
+
+// serve does the confirmed dialog's queued work; when nothing is queued it
+// parks the queue and returns, and the next push (an event from the call,
+// an in-dialog request, the probe timer) runs serve on a new goroutine. A
+// held call thus has no goroutine. The leg is finished here once it ends.
+func (l *legCore) serve() {
+	defer func() {
+		if r := recover(); r != nil {
+			l.panicked(r)
+			l.finish()
+		}
+	}()
+	for !l.ended {
+		x, ok := l.q.pop()
+		if !ok {
+			if l.q.park(l.wake) {
+				return
+			}
+			continue
+		}
+		l.handle(x)
+	}
+	l.finish()
 }
 
 // bindFlow sends the dialog's requests over f (flow.go).
@@ -170,13 +209,13 @@ type flowClosed struct{}
 // flowGone implements flowLeg.
 func (l *legCore) flowGone() { _ = l.push(flowClosed{}) }
 
-// recoverPanic ends the leg after a panic in its goroutine.
-func (l *legCore) recoverPanic() {
-	if r := recover(); r != nil {
-		l.a.gm.Panic()
-		l.log.Error("sip leg panicked; ending it", "panic", r)
-		l.post(gateway.Hangup{Reason: gateway.ReasonInternal})
-	}
+// panicked reports a panic in the leg's goroutine and ends the call; the
+// caller finishes the leg.
+func (l *legCore) panicked(r any) {
+	l.a.gm.Panic()
+	l.log.Error("sip leg panicked; ending it", "panic", r)
+	l.post(gateway.Hangup{Reason: gateway.ReasonInternal})
+	l.ended = true
 }
 
 // next waits for the leg's next queued item, or for the dialog or the

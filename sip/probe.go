@@ -79,7 +79,7 @@ func (l *legCore) finishProbe(r probeResult) {
 		return
 	}
 	if r.err != nil && l.ctx.Err() != nil {
-		return // the adapter is closing; lost() ends the leg
+		return // the adapter is closing; Shutdown hangs the leg up
 	}
 	if !probeFailed(r) {
 		l.a.m.probe("alive")

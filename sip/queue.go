@@ -15,12 +15,17 @@ var errQueueFull = errors.New("sip: leg inbox full")
 // requests from the network.
 const maxQueue = 256
 
-// queue is a leg's inbox. push never blocks; the leg's goroutine waits on
-// ready and drains with pop.
+// queue is a leg's inbox. push never blocks. While the call is being set up
+// the leg's goroutine waits on ready and drains with pop; once the dialog
+// is confirmed the goroutine parks the queue when it is empty and ends, and
+// the next push starts a new one (wake), so a held call has no goroutine
+// (see gateway/inbox.go for the call's side).
 type queue struct {
 	mu     sync.Mutex
 	items  []any
 	closed bool
+	parked bool   // no goroutine takes items: push starts wake on a new one
+	wake   func() // set by park
 	ready  chan struct{}
 }
 
@@ -28,17 +33,27 @@ func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
 
 func (q *queue) push(x any) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return errQueueClosed
 	}
 	if len(q.items) >= maxQueue {
+		q.mu.Unlock()
 		return errQueueFull
 	}
 	q.items = append(q.items, x)
-	select {
-	case q.ready <- struct{}{}:
-	default:
+	var wake func()
+	if q.parked {
+		q.parked, wake = false, q.wake
+	} else {
+		select {
+		case q.ready <- struct{}{}:
+		default:
+		}
+	}
+	q.mu.Unlock()
+	if wake != nil {
+		go wake()
 	}
 	return nil
 }
@@ -52,7 +67,26 @@ func (q *queue) pop() (any, bool) {
 	x := q.items[0]
 	q.items[0] = nil
 	q.items = q.items[1:]
+	if len(q.items) == 0 {
+		q.items = nil // an idle leg keeps no backing array
+	}
 	return x, true
+}
+
+// park lets the calling goroutine end: true when the queue is empty, and
+// then the next push runs wake on a new goroutine (or closed: nothing
+// more comes). False: there is work, the caller keeps going.
+func (q *queue) park(wake func()) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return true
+	}
+	if len(q.items) > 0 {
+		return false
+	}
+	q.parked, q.wake = true, wake
+	return true
 }
 
 // close refuses further pushes and returns what was left.
@@ -60,6 +94,7 @@ func (q *queue) close() []any {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
+	q.parked, q.wake = false, nil
 	left := q.items
 	q.items = nil
 	return left

@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"crypto/sha256"
+
 	"github.com/pion/sdp/v3"
 )
 
@@ -13,22 +15,37 @@ import (
 // UAs change their SDP without raising the o= version, and those offers
 // still go through the bridge.
 
+// sdpDigest is the SHA-256 of a marshaled SDP: a held call keeps 32 bytes
+// to recognise a refresh, not the peer's whole SDP.
+type sdpDigest struct {
+	sum [sha256.Size]byte
+	set bool
+}
+
+func digestSDP(sd *sdp.SessionDescription) (sdpDigest, bool) {
+	b, err := sd.Marshal()
+	if err != nil {
+		return sdpDigest{}, false
+	}
+	return sdpDigest{sum: sha256.Sum256(b), set: true}, true
+}
+
 // noteRemote records an SDP the peer sent (offer or answer).
 func (l *legCore) noteRemote(sd *sdp.SessionDescription) {
 	if sd == nil {
 		return
 	}
-	if b, err := sd.Marshal(); err == nil {
-		l.remoteSDP = string(b)
+	if d, ok := digestSDP(sd); ok {
+		l.remoteSDP = d
 	}
 }
 
 // isRefresh reports whether sd repeats the peer's last SDP while we have
 // an SDP of ours to repeat.
 func (l *legCore) isRefresh(sd *sdp.SessionDescription) bool {
-	if l.remoteSDP == "" || l.localSDP == nil || sd == nil {
+	if !l.remoteSDP.set || l.localSDP == nil || sd == nil {
 		return false
 	}
-	b, err := sd.Marshal()
-	return err == nil && string(b) == l.remoteSDP
+	d, ok := digestSDP(sd)
+	return ok && d == l.remoteSDP
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,12 +161,24 @@ func TestForkFirstAnswerWins(t *testing.T) {
 }
 
 // TestForkLate2xx: both UAs answer at once; the first 2xx wins and the
-// other answered dialog is ended with BYE while the call goes on.
+// other answered dialog is ended with BYE while the call goes on. Each UA
+// answers only once both have the INVITE: a UA that answered at once could
+// win before the other branch even sent its INVITE (no late 2xx then).
 func TestForkLate2xx(t *testing.T) {
 	env := registrarEnv(t)
 	uas := []*siptest.StreamUA{dialUA(t, env, "WS", "bob"), dialUA(t, env, "TLS", "bob")}
+	both, arrived := make(chan struct{}), atomic.Int32{}
 	for _, ua := range uas {
-		uaAnswers(ua)
+		ua.Answer = func(*sip.Request) (int, string) {
+			if arrived.Add(1) == int32(len(uas)) {
+				close(both)
+			}
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+			}
+			return 200, webrtcSDP("active", "uaua", 40010)
+		}
 		mustRegister(t, env, ua)
 	}
 	caller, call := placeToSIP(t, env, "sip:bob@"+env.a.cfg.Host)

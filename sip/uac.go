@@ -57,8 +57,7 @@ func (a *Adapter) Dial(ctx context.Context, req gateway.DialRequest) (gateway.Le
 		return nil, err
 	}
 	l := newOutLeg(a, req, plan, release)
-	a.wg.Add(1)
-	go l.run()
+	l.start()
 	return l, nil
 }
 
@@ -74,6 +73,7 @@ type outLeg struct {
 	challenges int
 
 	mu           sync.Mutex
+	inviteTx     sip.ClientTransaction // the INVITE's (flowRequester), until the ACK
 	hungUp       bool
 	flowLost     bool   // the binding's connection closed (flow.go)
 	flowKeyOut   string // flowKey, readable from Deliver
@@ -94,8 +94,19 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 	l.remoteTarget = plan.ruri
 	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
 	l.log = l.log.With("call", req.Call.ID(), "callid", l.callID)
+	l.onFinish = func() {
+		a.dialogs.removeOut(l.callID)
+		a.wg.Done()
+	}
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
+}
+
+// start runs the leg: its goroutine until the dialog is confirmed, then on
+// demand (legCore.serve). The adapter waits for it on Close.
+func (l *outLeg) start() {
+	l.a.wg.Add(1)
+	go l.run()
 }
 
 // Deliver implements gateway.Leg; a Hangup before the answer cancels the
@@ -158,14 +169,23 @@ func (l *outLeg) isHungUp() bool {
 func (l *outLeg) onAck(req *sip.Request, _ sip.ServerTransaction) { l.ackSeen(req.CSeq().SeqNo) }
 
 func (l *outLeg) run() {
-	defer l.a.wg.Done()
-	defer l.a.dialogs.removeOut(l.callID)
-	defer l.finish()
-	defer l.recoverPanic()
-	sd, ok := l.waitOffer()
-	if ok && l.invite(sd) {
+	if l.setup(l.dial) {
 		l.confirmed()
 	}
+}
+
+// dial waits for the offer and INVITEs; true once answered.
+func (l *outLeg) dial() bool {
+	sd, ok := l.waitOffer()
+	return ok && l.invite(sd)
+}
+
+// setInviteTx remembers the INVITE's client transaction (a new one after a
+// digest challenge), so that it can end once the 2xx is ACKed.
+func (l *outLeg) setInviteTx(tx sip.ClientTransaction) {
+	l.mu.Lock()
+	l.inviteTx = tx
+	l.mu.Unlock()
 }
 
 // waitOffer returns the first offer; a Hangup or the timeout end the leg.
@@ -223,7 +243,7 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 		l.flowKeyOut = l.flowKey
 		l.mu.Unlock()
 	}
-	l.a.dialogs.addOut(l.callID)
+	l.a.dialogs.addOut(l.callID, l)
 	l.a.m.transaction("out", "INVITE")
 	l.a.gm.Message("sip", "out", "INVITE")
 	sess, err := l.a.dialogUA().WriteInvite(ctx, req)
@@ -240,7 +260,7 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 		l.hangup(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 503, Text: "SIP peer unreachable"})
 		return false
 	}
-	l.sess, l.dlg, l.localSDP = sess, sess, sd
+	l.sess, l.localSDP = sess, req.Body()
 	user, pw := l.creds()
 	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: l.onResponse, Username: user, Password: pw})
 	return l.inviteDone(err)
@@ -379,7 +399,8 @@ func failureCode(err error, hung bool) int {
 
 func (l *outLeg) ackAndBye(res *sip.Response) {
 	l.setRemote(res)
-	if err := l.sess.Ack(context.Background()); err != nil {
+	l.dlg = l.a.uacDialog(l.sess.InviteRequest, res)
+	if err := l.dlg.ack(l.remoteTarget, l.sess.InviteRequest.CSeq().SeqNo); err != nil {
 		l.log.Debug("ACK failed", "err", err)
 	}
 	l.sendBye(gateway.ReasonCancel)
@@ -389,14 +410,17 @@ func (l *outLeg) ackAndBye(res *sip.Response) {
 func (l *outLeg) answered(res *sip.Response) bool {
 	l.a.m.call("out", 200)
 	l.setRemote(res)
+	l.dlg = l.a.uacDialog(l.sess.InviteRequest, res)
 	l.register(res)
-	if err := l.sess.Ack(l.ctx); err != nil {
+	if err := l.dlg.ack(l.remoteTarget, l.sess.InviteRequest.CSeq().SeqNo); err != nil {
 		l.log.Info("ACK failed", "err", err)
 	}
 	sd, err := sdpBody(res)
+	l.dropInvite(res)
 	if errors.Is(err, errNoSDP) && l.early != nil {
 		sd, err = l.early, nil
 	}
+	l.early = nil
 	if err == nil {
 		err = l.checkRemote(sd)
 	}
@@ -444,8 +468,26 @@ func (l *outLeg) setRemote(res *sip.Response) {
 }
 
 func (l *outLeg) register(res *sip.Response) {
-	local, _ := l.sess.InviteRequest.From().Params.Get("tag")
 	remote, _ := res.To().Params.Get("tag")
-	l.key = dialogKey(l.callID, local, remote)
+	l.key = dialogKey(l.callID, l.dlg.localTag(), remote)
 	l.a.dialogs.add(l.key, l)
+}
+
+// dropInvite lets go of the INVITE once its 2xx is ACKed: the dialog keeps
+// what it needs (dialogState). The client transaction ends now rather than
+// 32 s later (Timer M, RFC 6026 §7.2): a retransmitted 2xx then matches no
+// transaction and is ACKed again from the dialog (onStrayResponse). sipgo's
+// Timer M still holds the transaction, its INVITE and the 2xx until it
+// fires, so their SDP bodies, which nothing reads any more, are dropped.
+func (l *outLeg) dropInvite(res *sip.Response) {
+	l.mu.Lock()
+	tx := l.inviteTx
+	l.inviteTx = nil
+	l.mu.Unlock()
+	if tx != nil {
+		tx.Terminate()
+	}
+	l.sess.InviteRequest.SetBody(nil)
+	res.SetBody(nil)
+	l.sess = nil
 }

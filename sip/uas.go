@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -188,7 +189,8 @@ func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic in
 // inLeg is the leg of a SIP caller (we are the UAS).
 type inLeg struct {
 	*legCore
-	sess       *sipgo.DialogServerSession
+	sess       *sipgo.DialogServerSession // until the ACK
+	ackSess    atomic.Pointer[sipgo.DialogServerSession]
 	inviteCSeq uint32
 	rang       bool
 	finalCode  int
@@ -197,6 +199,7 @@ type inLeg struct {
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
+	l.ackSess.Store(sess)
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
 	if c := req.Contact(); c != nil {
@@ -229,17 +232,22 @@ func (l *inLeg) respond(code int, hdrs ...sip.Header) {
 
 func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if req.CSeq().SeqNo == l.inviteCSeq {
-		_ = l.sess.ReadAck(req, tx)
+		if s := l.ackSess.Load(); s != nil {
+			_ = s.ReadAck(req, tx)
+		}
 		return
 	}
 	l.ackSeen(req.CSeq().SeqNo)
 }
 
+// run is the leg's goroutine (sipgo's INVITE handler's) until the dialog
+// is confirmed: then the handler returns, sipgo keeps the INVITE's server
+// transaction for its timer only (TerminateGracefully), and the dialog
+// keeps its dialogState, not the session.
 func (l *inLeg) run() {
-	defer l.finish()
-	defer l.recoverPanic()
-	if l.alerting() {
-		l.dlg = l.sess
+	if l.setup(l.alerting) {
+		l.ackSess.Store(nil)
+		l.sess = nil
 		l.confirmed()
 	}
 }
@@ -345,7 +353,8 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 		}
 		sd = plain
 	}
-	res := sip.NewSDPResponseFromRequest(l.sess.InviteRequest, sdpBytes(sd))
+	body := sdpBytes(sd)
+	res := sip.NewSDPResponseFromRequest(l.sess.InviteRequest, body)
 	res.AppendHeader(l.contactHeader())
 	l.register()
 	l.finalCode = 200
@@ -356,8 +365,8 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 		l.hangup(gateway.ReasonCancel)
 		return false
 	}
-	l.localSDP = sd
-	l.dlg = l.sess
+	l.localSDP = body
+	l.dlg = l.a.uasDialog(l.sess.InviteRequest)
 	if err != nil {
 		l.log.Info("no ACK for our 200; ending the call", "err", err)
 		l.sendBye(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 408, Text: "no ACK"})

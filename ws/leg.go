@@ -194,7 +194,11 @@ func (l *leg) post(ev gateway.Event) error {
 func mids(sd *sdp.SessionDescription) []string {
 	out := make([]string, len(sd.MediaDescriptions))
 	for i, m := range sd.MediaDescriptions {
-		out[i], _ = m.Attribute("mid")
+		mid, _ := m.Attribute("mid")
+		// A copy: pion/sdp's parser puts every string of an SDP in one
+		// buffer the size of the SDP, which a kept substring keeps alive
+		// for the whole call (1-2 KiB per held call and direction).
+		out[i] = strings.Clone(mid)
 	}
 	return out
 }

@@ -1,0 +1,126 @@
+package sip
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// dialogState is what a confirmed dialog keeps to send requests in it
+// (RFC 3261 §12.2.1.1): the Call-ID, our From (our URI and tag) and the
+// peer's To (its URI and tag), our CSeq, the route set and the transport.
+// It replaces sipgo's dialog session once the ACK is done: the session
+// holds the whole INVITE, its 2xx (both with their SDP and every parsed
+// header) and the INVITE transaction for the life of the call, which at
+// thousands of held calls is most of the adapter's memory. The remote
+// target stays with the leg (legCore.remoteTarget), which updates it on
+// target refreshes; requests carry it as their Request-URI.
+type dialogState struct {
+	a         *Adapter
+	callID    sip.CallIDHeader
+	from      sip.FromHeader // us
+	to        sip.ToHeader   // the peer
+	cseq      atomic.Uint32  // our last CSeq
+	routes    []string       // Route header values, in order
+	routeDest bool           // send to the first route's address (sipgo's UAS behaviour)
+	transport string
+}
+
+// uacDialog is the dialog of our answered INVITE: the route set is the
+// 2xx's Record-Route in reverse (RFC 3261 §12.1.2).
+func (a *Adapter) uacDialog(inv *sip.Request, res *sip.Response) *dialogState {
+	d := &dialogState{a: a, transport: inv.Transport()}
+	d.callID = *inv.CallID()
+	d.from = *sip.HeaderClone(inv.From()).(*sip.FromHeader)
+	d.to = *sip.HeaderClone(res.To()).(*sip.ToHeader)
+	d.cseq.Store(inv.CSeq().SeqNo)
+	rr := res.GetHeaders("Record-Route")
+	for i := len(rr) - 1; i >= 0; i-- {
+		d.routes = append(d.routes, rr[i].Value())
+	}
+	return d
+}
+
+// uasDialog is the dialog of an INVITE we answered (inv carries our To
+// tag): the route set is its Record-Route in order (RFC 3261 §12.1.1).
+// Our CSeq starts from the INVITE's, as sipgo's dialog did.
+func (a *Adapter) uasDialog(inv *sip.Request) *dialogState {
+	d := &dialogState{a: a, transport: inv.Transport(), routeDest: true}
+	d.callID = *inv.CallID()
+	d.from = inv.To().AsFrom()
+	d.to = inv.From().AsTo()
+	d.cseq.Store(inv.CSeq().SeqNo)
+	for _, h := range inv.GetHeaders("Record-Route") {
+		d.routes = append(d.routes, h.Value())
+	}
+	return d
+}
+
+// build adds the dialog's headers to req (whose Request-URI is the remote
+// target): From, To, Call-ID, CSeq seq, Max-Forwards, Route, a Contact if
+// it has none, and the transport.
+func (d *dialogState) build(req *sip.Request, seq uint32) {
+	if cseq := req.CSeq(); cseq != nil { // a request sent again (digest): new CSeq only
+		cseq.SeqNo = seq
+	} else {
+		callID, maxFwd := d.callID, sip.MaxForwardsHeader(70)
+		req.PrependHeader(sip.HeaderClone(&d.from), sip.HeaderClone(&d.to), &callID,
+			&sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd)
+	}
+	for _, r := range d.routes {
+		req.AppendHeader(sip.NewHeader("Route", r))
+	}
+	if rh := req.Route(); rh != nil {
+		switch {
+		case d.routeDest:
+			req.SetDestination(rh.Address.HostPort())
+		case !rh.Address.UriParams.Has("lr"):
+			req.Recipient = rh.Address // strict routing, as sipgo does
+		}
+	}
+	if req.Contact() == nil {
+		if ua := d.a.dialogUA(); ua != nil {
+			req.AppendHeader(ua.ContactHDR.Clone()) // as sipgo's dialogs did
+		}
+	}
+	req.SetTransport(d.transport)
+}
+
+// transaction sends req in the dialog with our next CSeq and returns its
+// client transaction.
+func (d *dialogState) transaction(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+	d.build(req, d.cseq.Add(1))
+	return d.a.cli.TransactionRequest(ctx, req, addVia)
+}
+
+// ack acknowledges the 2xx to our INVITE (or re-INVITE) with CSeq cseq:
+// sent to the transport, from our listener, without a transaction (RFC
+// 3261 §13.2.2.4). It is also how a retransmitted 2xx is answered.
+func (d *dialogState) ack(target sip.Uri, cseq uint32) error {
+	req := sip.NewRequest(sip.ACK, target)
+	d.build(req, cseq)
+	d.a.fromListener(req, d.transport)
+	return d.a.cli.WriteRequest(req, addVia)
+}
+
+// localTag is our tag in the dialog.
+func (d *dialogState) localTag() string {
+	tag, _ := d.from.Params.Get("tag")
+	return tag
+}
+
+// addVia is the client option of in-dialog requests: a Via (with a new
+// branch) and a Content-Length; everything else is the dialog's.
+func addVia(c *sipgo.Client, req *sip.Request) error {
+	if req.Via() == nil {
+		if err := sipgo.ClientRequestAddVia(c, req); err != nil {
+			return err
+		}
+	}
+	if req.Body() == nil {
+		req.SetBody(nil)
+	}
+	return nil
+}
