@@ -32,6 +32,7 @@ type Adapter struct {
 	gm        *gateway.Metrics
 	m         *metrics
 	sockShed  socketShed // INVITEs late in the UDP receive queue shed new calls (stale.go)
+	invites   inviteMemo // Call-IDs of the initial INVITEs sipgo took (retrans.go)
 	routes    []*route
 	trusted   []netip.Prefix
 	users     map[string]string

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +37,7 @@ type staleFilter struct {
 	shedAge    time.Duration
 	lastShedW  atomic.Int64
 	retryAfter string        // Retry-After of stateless 503s ("": none are sent)
+	taken      *inviteMemo   // INVITEs sipgo took: their retransmissions are not shed (nil: none)
 	tags       atomic.Uint64 // To tags of stateless 503s
 }
 
@@ -123,7 +123,8 @@ func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 	if a.cfg.MaxInviteAge <= 0 {
 		return pc
 	}
-	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm, shed: &a.sockShed, shedAge: shedAgeFor(a.cfg.MaxInviteAge)}
+	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm, shed: &a.sockShed, shedAge: shedAgeFor(a.cfg.MaxInviteAge),
+		taken: &a.invites}
 	if a.gw != nil {
 		f.retryAfter = strconv.Itoa(max(int(a.gw.Config().ShedRetryAfter.Seconds()), 1))
 	}
@@ -165,62 +166,101 @@ func (f *staleFilter) late(age time.Duration, now time.Time) {
 // the peer's ACK and retransmissions find no transaction and get the same
 // answer). It returns the response, or nil to let sipgo handle the
 // datagram: not shedding, not an INVITE, an in-dialog INVITE (To has a
-// tag: calls in progress are never shed), or anything unusual (folded or
+// tag: calls in progress are never shed), a retransmission of an INVITE
+// passed to sipgo before (retrans.go: the reader remembers the Call-ID of
+// every initial INVITE it passes on), or anything unusual (folded or
 // missing headers).
 func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
-	if f.shed == nil || f.retryAfter == "" || !bytes.HasPrefix(data, invitePrefix) || !f.shed.active(now) {
+	if f.shed == nil || !bytes.HasPrefix(data, invitePrefix) {
 		return nil
 	}
-	head, _, ok := bytes.Cut(data, []byte("\r\n\r\n"))
-	if !ok {
+	shedding := f.retryAfter != "" && f.shed.active(now)
+	if !shedding && f.taken == nil {
 		return nil
 	}
-	_, head, _ = bytes.Cut(head, []byte("\r\n")) // the request line
-	var via [][]byte
-	var from, to, callID, cseq []byte
-	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
-		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
-			return nil // folded: leave it to sipgo
+	h, ok := parseInviteHead(data)
+	if !ok || h.inDialog {
+		return nil
+	}
+	if f.taken != nil {
+		if f.taken.has(h.callIDValue) {
+			return nil // a retransmission: its transaction answers it
 		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
+		if !shedding {
+			f.taken.add(string(h.callIDValue), now)
 			return nil
 		}
-		switch strings.ToLower(string(bytes.TrimSpace(name))) {
-		case "via", "v":
-			via = append(via, line)
-		case "from", "f":
-			from = line
-		case "to", "t":
-			if bytes.Contains(bytes.ToLower(value), []byte("tag=")) {
-				return nil // in dialog
-			}
-			to = line
-		case "call-id", "i":
-			callID = line
-		case "cseq":
-			if !bytes.HasSuffix(bytes.TrimSpace(value), []byte("INVITE")) {
-				return nil
-			}
-			cseq = line
-		}
 	}
-	if len(via) == 0 || from == nil || to == nil || callID == nil || cseq == nil {
-		return nil
-	}
-	out := make([]byte, 0, len(head)+128)
+	out := make([]byte, 0, len(data)+128)
 	out = append(out, "SIP/2.0 503 Service Unavailable\r\n"...)
-	for _, v := range via {
+	for _, v := range h.via {
 		out = append(append(out, v...), "\r\n"...)
 	}
-	out = append(append(out, from...), "\r\n"...)
-	out = append(append(out, to...), ";tag=shed"...)
+	out = append(append(out, h.from...), "\r\n"...)
+	out = append(append(out, h.to...), ";tag=shed"...)
 	out = strconv.AppendUint(out, f.tags.Add(1), 36)
 	out = append(out, "\r\n"...)
-	out = append(append(out, callID...), "\r\n"...)
-	out = append(append(out, cseq...), "\r\n"...)
+	out = append(append(out, h.callID...), "\r\n"...)
+	out = append(append(out, h.cseq...), "\r\n"...)
 	out = append(append(out, "Retry-After: "...), f.retryAfter...)
 	out = append(out, "\r\nContent-Length: 0\r\n\r\n"...)
 	f.m.CallShed("sip", signalSocketDelay)
 	return out
+}
+
+// inviteHead is what statelessShed reads of an INVITE: whole header lines
+// to copy into a 503, and the Call-ID's value.
+type inviteHead struct {
+	via                    [][]byte
+	from, to, callID, cseq []byte
+	callIDValue            []byte
+	inDialog               bool
+}
+
+// parseInviteHead reads the header lines of an INVITE datagram without
+// allocating for names; ok is false for anything unusual (no end of
+// headers, folded lines, a line without a colon, a CSeq of another method,
+// a missing Via, From, To, Call-ID or CSeq), which is then left to sipgo.
+func parseInviteHead(data []byte) (h inviteHead, ok bool) {
+	head, _, found := bytes.Cut(data, []byte("\r\n\r\n"))
+	if !found {
+		return h, false
+	}
+	_, head, _ = bytes.Cut(head, []byte("\r\n")) // the request line
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			return h, false // folded: leave it to sipgo
+		}
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found {
+			return h, false
+		}
+		switch name = bytes.TrimSpace(name); {
+		case isHeader(name, "via", 'v'):
+			h.via = append(h.via, line)
+		case isHeader(name, "from", 'f'):
+			h.from = line
+		case isHeader(name, "to", 't'):
+			h.to = line
+			h.inDialog = bytes.Contains(bytes.ToLower(value), []byte("tag="))
+		case isHeader(name, "call-id", 'i'):
+			h.callID, h.callIDValue = line, bytes.TrimSpace(value)
+		case isHeader(name, "cseq", 0):
+			if !bytes.HasSuffix(bytes.TrimSpace(value), []byte("INVITE")) {
+				return h, false
+			}
+			h.cseq = line
+		}
+	}
+	ok = len(h.via) > 0 && h.from != nil && h.to != nil && len(h.callIDValue) > 0 && h.cseq != nil
+	return h, ok
+}
+
+// isHeader reports whether name is long (any case) or its compact form
+// (RFC 3261 §7.3.3; 0: none).
+func isHeader(name []byte, long string, compact byte) bool {
+	if len(name) == 1 {
+		return compact != 0 && name[0]|0x20 == compact
+	}
+	return len(name) == len(long) && bytes.EqualFold(name, []byte(long))
 }

@@ -3,6 +3,7 @@ package sip
 import (
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,55 @@ func TestStatelessShed(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(f.m.CallsShed.WithLabelValues("sip", signalSocketDelay)); v != 1 {
 		t.Errorf("sigbridge_calls_shed_total{sip,socket_delay} = %v, want 1", v)
+	}
+	// A retransmission of an INVITE sipgo already took goes to its
+	// transaction, not to a 503 that would end an admitted call.
+	f.taken = &inviteMemo{}
+	f.taken.add("c1@127.0.0.1", now)
+	if r := f.statelessShed([]byte(invite), now); r != nil {
+		t.Errorf("retransmission of a taken INVITE answered statelessly: %q", r)
+	}
+	other := strings.Replace(invite, "Call-ID: c1@127.0.0.1", "i:  c2@127.0.0.1 ", 1)
+	if r := f.statelessShed([]byte(other), now); r == nil {
+		t.Error("a new INVITE was not shed while another Call-ID is taken")
+	}
+	// The reader remembers the INVITEs it passes on while not shedding.
+	third := strings.Replace(invite, "Call-ID: c1@127.0.0.1", "CALL-ID: c3@127.0.0.1", 1)
+	f.shed.onTime()
+	f.shed.until.Store(0)
+	if r := f.statelessShed([]byte(third), now); r != nil {
+		t.Fatalf("answered while not shedding: %q", r)
+	}
+	if !f.taken.has([]byte("c3@127.0.0.1")) {
+		t.Fatal("an INVITE passed to sipgo was not remembered")
+	}
+	f.shed.until.Store(now.Add(time.Second).UnixNano())
+	if r := f.statelessShed([]byte(third), now); r != nil {
+		t.Errorf("retransmission of an INVITE passed on before answered statelessly: %q", r)
+	}
+}
+
+// TestInviteMemo: a Call-ID is remembered for one to two generations, and
+// a generation holds at most inviteMemoMax.
+func TestInviteMemo(t *testing.T) {
+	var m inviteMemo
+	t0 := time.Now()
+	m.add("a", t0)
+	if !m.has([]byte("a")) || m.has([]byte("b")) {
+		t.Fatal("has after add")
+	}
+	m.add("b", t0.Add(inviteMemoSpan)) // a moves to the previous generation
+	if !m.has([]byte("a")) || !m.has([]byte("b")) {
+		t.Fatal("a Call-ID forgotten after one generation")
+	}
+	m.add("c", t0.Add(2*inviteMemoSpan))
+	if m.has([]byte("a")) || !m.has([]byte("b")) || !m.has([]byte("c")) {
+		t.Fatal("generations did not turn over")
+	}
+	for i := range inviteMemoMax + 10 {
+		m.add(strconv.Itoa(i), t0.Add(2*inviteMemoSpan))
+	}
+	if len(m.cur) > inviteMemoMax {
+		t.Fatalf("a generation holds %d Call-IDs, at most %d", len(m.cur), inviteMemoMax)
 	}
 }
