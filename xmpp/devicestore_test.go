@@ -127,6 +127,16 @@ func TestDevicesSurviveTakeover(t *testing.T) {
 // store, once e's adapter stopped, and waits for its stream.
 func newTakeover(t *testing.T, e *env, store DeviceStore) *env {
 	t.Helper()
+	other := secondNode(t, e)
+	other.a.SetDeviceStore(store, time.Minute)
+	other.start()
+	return other
+}
+
+// secondNode is another node's gateway and XMPP adapter for e's domain,
+// not started.
+func secondNode(t *testing.T, e *env) *env {
+	t.Helper()
 	other := *e
 	other.browsers = newBrowserDir(t)
 	router := gateway.NewRouter()
@@ -137,9 +147,7 @@ func newTakeover(t *testing.T, e *env, store DeviceStore) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.SetDeviceStore(store, time.Minute)
 	other.a = b
-	other.start()
 	return &other
 }
 

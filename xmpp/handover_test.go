@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sigbridge/sigbridge/gateway"
 )
 
@@ -27,17 +25,8 @@ func TestComponentHandover(t *testing.T) {
 	assertMedia(t, ctx, call.Media, leg.peer)
 
 	// A second node's adapter while the first holds the domain: refused.
-	other := *e
-	other.browsers = newBrowserDir(t)
-	router := gateway.NewRouter()
-	router.Handle(gateway.SchemeUser, other.browsers)
-	other.gw = gateway.New(gateway.Config{RingTimeout: 20 * time.Second}, router, testLogger(t),
-		gateway.NewMetrics(prometheus.NewRegistry()))
-	b, err := New(e.a.cfg, other.gw, testLogger(t).With("node", "b"), other.gw.Metrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	other.a = b
+	other := secondNode(t, e)
+	b := other.a
 	bctx, bstop := context.WithCancel(context.Background())
 	bran := make(chan struct{})
 	go func() { defer close(bran); _ = b.Run(bctx) }()
@@ -67,7 +56,7 @@ func TestComponentHandover(t *testing.T) {
 	other.waitConnected() // b connects within its reconnect back-off
 
 	romeo2 := e.login("romeo")
-	call2, leg2 := placeFromJingle(t, ctx, &other, romeo2, "bob", false)
+	call2, leg2 := placeFromJingle(t, ctx, other, romeo2, "bob", false)
 	assertMedia(t, ctx, call2.Media, leg2.peer)
 	if err := call2.Hangup(ctx, "success"); err != nil {
 		t.Fatal(err)
