@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"mellium.im/xmpp/jid"
 
-	"github.com/sigbridge/sigbridge/internal/natstest"
 	"github.com/sigbridge/sigbridge/xmpp/xmpptest"
 )
 
@@ -29,19 +28,9 @@ import (
 // subscription back) is reached the same way from a browser user on the
 // new holder, which probed his presence.
 func TestClusterDevicesSurviveKill(t *testing.T) {
-	ns := natstest.Start(t)
+	ns, nodes := startNodes(t, LocalOptions{}, 90*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	o := LocalOptions{Binary: sigbridgeBin, Dir: t.TempDir(), Log: testLogger(t), Prosody: needTool(t, "prosody", "prosody")}
-	nodes, err := StartLocalCluster(ctx, o, []string{ns.URL()}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, l := range nodes {
-			_ = l.Close()
-		}
-	})
 	c := &testCluster{nodes: nodes, dep: ClusterDeployment(nodes, "")}
 	lead := c.leader(t, 15*time.Second, -1)
 	xd := c.dep.XMPP

@@ -24,19 +24,7 @@ type testCluster struct {
 
 func startCluster(t *testing.T, o LocalOptions) *testCluster {
 	t.Helper()
-	ns := natstest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	o.Binary, o.Dir, o.Log, o.Prosody = sigbridgeBin, t.TempDir(), testLogger(t), needTool(t, "prosody", "prosody")
-	nodes, err := StartLocalCluster(ctx, o, []string{ns.URL()}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, l := range nodes {
-			_ = l.Close()
-		}
-	})
+	_, nodes := startNodes(t, o, 90*time.Second)
 	var addrs []string
 	for _, l := range nodes {
 		addrs = append(addrs, l.SIPAddr())
@@ -168,4 +156,24 @@ func TestClusterMatrix(t *testing.T) {
 	t.Logf("%d scenarios in %v: %d passed, %d failed, %d unsupported, %d known\n%s", len(rs),
 		time.Since(start).Round(time.Second), n.Passed, n.Failed, n.Unsupported, n.Known, sb.String())
 	t.Logf("Kamailio dispatched INVITEs: %v", c.dispatched())
+}
+
+// startNodes starts a nats-server and three sigbridge nodes on it (with o,
+// Prosody included), within the given time; both stop with the test.
+func startNodes(t *testing.T, o LocalOptions, within time.Duration) (*natstest.Server, []*Local) {
+	t.Helper()
+	ns := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	o.Binary, o.Dir, o.Log, o.Prosody = sigbridgeBin, t.TempDir(), testLogger(t), needTool(t, "prosody", "prosody")
+	nodes, err := StartLocalCluster(ctx, o, []string{ns.URL()}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, l := range nodes {
+			_ = l.Close()
+		}
+	})
+	return ns, nodes
 }

@@ -96,7 +96,7 @@ func dispatchOne(t *testing.T, a *Adapter, st *stream, el []byte) {
 
 // fuzzAdapter is an adapter without a connection: its stream has no
 // session, so whatever it tries to send fails fast.
-func fuzzAdapter(t *testing.T) *Adapter {
+func fuzzAdapter(t testing.TB) *Adapter {
 	gw := gateway.New(gateway.Config{}, gateway.NewRouter(), nil, nil)
 	a, err := New(Config{Component: ComponentConfig{Domain: "gw.test", Secret: "x"},
 		ProposeTimeout: 10 * time.Millisecond, IQTimeout: 10 * time.Millisecond}, gw, nil, nil)
