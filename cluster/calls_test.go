@@ -158,21 +158,28 @@ func waitCallee(t testing.TB, ch chan *recLeg) *recLeg {
 	}
 }
 
+// callBob logs bob in at site b, waits until a's node lists him, and
+// places a call from alice at a; it returns the caller's leg, the call,
+// and bob's leg with the offer it got.
+func callBob(t testing.TB, a, b *site) (caller *recLeg, call *gateway.Call, callee *recLeg, offer gateway.Offer) {
+	t.Helper()
+	bobLegs := b.login(t, "bob")
+	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := a.n.List(KindUser)["bob"]; return ok })
+	caller, call, err := a.place(t, "alice", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee = waitCallee(t, bobLegs)
+	return caller, call, callee, next[gateway.Offer](t, callee)
+}
+
 // TestRemoteCall: a call from a user on node a to a user on node b: every
 // neutral event crosses both ways, in order, and a hang-up ends both.
 func TestRemoteCall(t *testing.T) {
 	srv := natstest.Start(t)
 	ns := startNodes(t, srv, "a", "b")
 	a, b := newSite(t, ns[0]), newSite(t, ns[1])
-	bobLegs := b.login(t, "bob")
-	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
-
-	caller, call, err := a.place(t, "alice", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	callee := waitCallee(t, bobLegs)
-	offer := next[gateway.Offer](t, callee)
+	caller, call, callee, offer := callBob(t, a, b)
 	if len(offer.SDP.MediaDescriptions) != 1 {
 		t.Fatalf("offer has %d m-lines", len(offer.SDP.MediaDescriptions))
 	}
@@ -319,14 +326,7 @@ func TestRemoteCallOverflow(t *testing.T) {
 		return ns[0].Ready() && ns[1].Ready() && len(ns[0].Nodes()) == 2
 	})
 	a, b := newSite(t, ns[0]), newSite(t, ns[1])
-	bobLegs := b.login(t, "bob")
-	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
-	caller, call, err := a.place(t, "alice", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	callee := waitCallee(t, bobLegs)
-	next[gateway.Offer](t, callee)
+	caller, call, callee, _ := callBob(t, a, b)
 	overflowed := false
 	for i := range 100_000 {
 		callee.mu.Lock()
@@ -380,15 +380,8 @@ func TestPartitionedNodeCallsEnd(t *testing.T) {
 	a, b := newSite(t, ns[0]), newSite(t, nb)
 	lost := make(chan string, 4)
 	nb.OnLost(func(kind, key string) { lost <- kind + "/" + key })
-	bobLegs := b.login(t, "bob")
 	b.login(t, "carol")
-	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
-	caller, _, err := a.place(t, "alice", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	callee := waitCallee(t, bobLegs)
-	next[gateway.Offer](t, callee)
+	caller, _, callee, _ := callBob(t, a, b)
 
 	proxy.cutOff()
 	if h := next[gateway.Hangup](t, caller); h.Reason.Condition != gateway.CondConnectivityError {
@@ -429,14 +422,7 @@ func TestRemoteCallRingTimeout(t *testing.T) {
 	cfg := gateway.DefaultConfig()
 	cfg.RingTimeout = 300 * time.Millisecond
 	a, b := newSiteWith(t, ns[0], cfg), newSite(t, ns[1])
-	bobLegs := b.login(t, "bob")
-	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
-	caller, call, err := a.place(t, "alice", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	callee := waitCallee(t, bobLegs)
-	next[gateway.Offer](t, callee)
+	caller, call, callee, _ := callBob(t, a, b)
 	callee.post(t, gateway.Ringing{Code: 180})
 	next[gateway.Ringing](t, caller)
 	for _, l := range []*recLeg{caller, callee} {
@@ -455,14 +441,7 @@ func TestRemoteCallGap(t *testing.T) {
 	srv := natstest.Start(t)
 	ns := startNodes(t, srv, "a", "b")
 	a, b := newSite(t, ns[0]), newSite(t, ns[1])
-	bobLegs := b.login(t, "bob")
-	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return ok })
-	caller, call, err := a.place(t, "alice", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	callee := waitCallee(t, bobLegs)
-	next[gateway.Offer](t, callee)
+	caller, call, callee, _ := callBob(t, a, b)
 	nc, err := nats.Connect(srv.URL())
 	if err != nil {
 		t.Fatal(err)
