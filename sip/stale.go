@@ -178,7 +178,7 @@ func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
 	if !shedding && f.taken == nil {
 		return nil
 	}
-	h, ok := parseInviteHead(data)
+	h, ok := parseInviteHead(data, shedding)
 	if !ok || h.inDialog {
 		return nil
 	}
@@ -214,14 +214,16 @@ type inviteHead struct {
 	via                    [][]byte
 	from, to, callID, cseq []byte
 	callIDValue            []byte
-	inDialog               bool
+	hasVia, inDialog       bool
 }
 
-// parseInviteHead reads the header lines of an INVITE datagram without
-// allocating for names; ok is false for anything unusual (no end of
-// headers, folded lines, a line without a colon, a CSeq of another method,
-// a missing Via, From, To, Call-ID or CSeq), which is then left to sipgo.
-func parseInviteHead(data []byte) (h inviteHead, ok bool) {
+// parseInviteHead reads the header lines of an INVITE datagram; ok is
+// false for anything unusual (no end of headers, folded lines, a line
+// without a colon, a CSeq of another method, a missing Via, From, To,
+// Call-ID or CSeq), which is then left to sipgo. It allocates nothing
+// unless withVia (the Via lines, for a 503): every INVITE read on UDP
+// passes through it.
+func parseInviteHead(data []byte, withVia bool) (h inviteHead, ok bool) {
 	head, _, found := bytes.Cut(data, []byte("\r\n\r\n"))
 	if !found {
 		return h, false
@@ -237,12 +239,15 @@ func parseInviteHead(data []byte) (h inviteHead, ok bool) {
 		}
 		switch name = bytes.TrimSpace(name); {
 		case isHeader(name, "via", 'v'):
-			h.via = append(h.via, line)
+			h.hasVia = true
+			if withVia {
+				h.via = append(h.via, line)
+			}
 		case isHeader(name, "from", 'f'):
 			h.from = line
 		case isHeader(name, "to", 't'):
 			h.to = line
-			h.inDialog = bytes.Contains(bytes.ToLower(value), []byte("tag="))
+			h.inDialog = containsFold(value, "tag=")
 		case isHeader(name, "call-id", 'i'):
 			h.callID, h.callIDValue = line, bytes.TrimSpace(value)
 		case isHeader(name, "cseq", 0):
@@ -252,7 +257,7 @@ func parseInviteHead(data []byte) (h inviteHead, ok bool) {
 			h.cseq = line
 		}
 	}
-	ok = len(h.via) > 0 && h.from != nil && h.to != nil && len(h.callIDValue) > 0 && h.cseq != nil
+	ok = h.hasVia && h.from != nil && h.to != nil && len(h.callIDValue) > 0 && h.cseq != nil
 	return h, ok
 }
 
@@ -263,4 +268,15 @@ func isHeader(name []byte, long string, compact byte) bool {
 		return compact != 0 && name[0]|0x20 == compact
 	}
 	return len(name) == len(long) && bytes.EqualFold(name, []byte(long))
+}
+
+// containsFold reports whether s contains sub, ignoring ASCII case,
+// without allocating.
+func containsFold(s []byte, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if bytes.EqualFold(s[i:i+len(sub)], []byte(sub)) {
+			return true
+		}
+	}
+	return false
 }

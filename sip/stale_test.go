@@ -192,3 +192,22 @@ func TestInviteMemo(t *testing.T) {
 		t.Fatalf("a generation holds %d Call-IDs, at most %d", len(m.cur), inviteMemoMax)
 	}
 }
+
+// TestParseInviteHeadAllocs: reading an INVITE's Call-ID and To tag, which
+// the UDP reader does for every INVITE, allocates nothing; only the Via
+// lines of a 503 do.
+func TestParseInviteHeadAllocs(t *testing.T) {
+	invite := []byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n" +
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>;TAG=b1\r\nCall-ID: c1@127.0.0.1\r\n" +
+		"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+	h, ok := parseInviteHead(invite, false)
+	if !ok || !h.inDialog || string(h.callIDValue) != "c1@127.0.0.1" || h.via != nil {
+		t.Fatalf("parsed %+v, %v", h, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { parseInviteHead(invite, false) }); n != 0 {
+		t.Errorf("%v allocations per INVITE, want 0", n)
+	}
+	if h, ok := parseInviteHead(invite, true); !ok || len(h.via) != 1 {
+		t.Errorf("with Via: %d lines, %v", len(h.via), ok)
+	}
+}
