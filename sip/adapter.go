@@ -66,6 +66,7 @@ type Adapter struct {
 	started   bool
 	dua       *sipgo.DialogUA
 	udpAddr   netip.AddrPort
+	udpConn   *net.UDPConn      // the UDP listener (ackwrite.go)
 	addrs     map[string]string // transport -> bound address
 	listeners []io.Closer
 }

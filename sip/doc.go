@@ -97,7 +97,8 @@
 // validate.go, auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
 // uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
-// dialog keeps), register.go and registration.go
+// dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the
+// listener without sipgo's transport layer), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
 // from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go
