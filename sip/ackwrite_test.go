@@ -236,3 +236,21 @@ func BenchmarkDialogAck(b *testing.B) {
 		}
 	})
 }
+
+// TestWireSize: the INVITE's size for the UDP/TCP choice (RFC 3261
+// §18.1.1) is counted without building the message, and is its length.
+func TestWireSize(t *testing.T) {
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "bob", Host: "192.0.2.7"})
+	callID := sip.CallIDHeader("wiresize")
+	req.AppendHeader(&callID)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody([]byte(webrtcSDP("actpass", "alic", 30000)))
+	if got, want := wireSize(req), len(req.String()); got != want || want < 500 {
+		t.Errorf("wireSize %d, want %d", got, want)
+	}
+	counted := testing.AllocsPerRun(20, func() { wireSize(req) })
+	built := testing.AllocsPerRun(20, func() { _ = req.String() })
+	if counted >= built {
+		t.Errorf("wireSize allocates %v times, building the message %v", counted, built)
+	}
+}
