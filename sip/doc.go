@@ -106,7 +106,9 @@
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
-// queue are dropped unread, new ones shed with a stateless 503), retrans.go
+// queue are dropped unread, new ones shed with a stateless 503),
+// udpsource.go (each datagram's source address, its string made once per
+// peer), retrans.go
 // (the Call-IDs of INVITEs passed to sipgo: their retransmissions are not shed), udpsock.go and udpsock_linux.go (the UDP
 // listener's buffer sizes, forced past the kernel's cap where allowed, and
 // its reader count), anchor.go (media through rtpengine).
