@@ -24,7 +24,7 @@ type RuntimeConfig struct {
 
 // DefaultGCPercent is Go's own default. Measured on 2026-12-06
 // (docs/PERFORMANCE.md, "Setup latency, GC and RSS"): 200 halves the
-// collections of a browser → SIP call (26-29 → 12-13 per 10,000 calls) and
+// collections of a browser → SIP call (25-29 → 12-13 per 10,000 calls) and
 // cuts their mark time, but takes an idle WebSocket from 11.2 to 13.5 KiB
 // and a held browser → SIP call from 20.3 to 24.6 KiB, past the 12 and 24
 // KiB targets. Deployments with memory to spare set 200-400.
