@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,44 +45,71 @@ const (
 // Safe for concurrent use.
 type inviteMemo struct {
 	mu        sync.Mutex
-	cur, prev map[string]uint64
+	cur, prev map[string]inviteFate
 	since     time.Time // when cur started
 }
 
-// decide returns the fate of an initial INVITE with callID read at now, in
-// one step so that two readers holding an INVITE and its retransmission
-// agree: the To tag number of its 503 (0: sipgo takes it), and whether the
-// Call-ID was seen before. A Call-ID seen before keeps its fate; a new one
-// is passed, or shed with the next number of tags when shedding.
-func (m *inviteMemo) decide(callID []byte, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
+// inviteFate is what the reader did with an initial INVITE: passed it to
+// sipgo (shedTag 0) or answered it 503 with To tag shedTag; cseq tells a
+// retransmission of a shed INVITE (same CSeq) from a new request reusing
+// its Call-ID (a caller retrying after Retry-After with CSeq + 1), which is
+// decided anew.
+type inviteFate struct {
+	shedTag uint64
+	cseq    uint32
+}
+
+// decide returns the fate of an initial INVITE with callID and CSeq number
+// cseq read at now, in one step so that two readers holding an INVITE and
+// its retransmission agree: the To tag number of its 503 (0: sipgo takes
+// it), and whether it was seen before. A Call-ID passed to sipgo before is
+// passed again (its transaction, or the dialog's, answers); a shed one
+// gets the same 503 if the CSeq is the same; anything else is passed, or
+// shed with the next number of tags when shedding.
+func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if v, ok := m.lookup(callID); ok {
-		return v, true
+	if v, ok := m.lookup(callID); ok && (v.shedTag == 0 || v.cseq == cseq) {
+		return v.shedTag, true
 	}
 	if shedding {
 		shedTag = tags.Add(1)
 	}
-	m.add(string(callID), shedTag, now)
+	m.add(string(callID), inviteFate{shedTag: shedTag, cseq: cseq}, now)
 	return shedTag, false
 }
 
-// add remembers callID's fate (0: passed to sipgo); m.mu is held.
-func (m *inviteMemo) add(callID string, shedTag uint64, now time.Time) {
+// add remembers callID's fate; m.mu is held.
+func (m *inviteMemo) add(callID string, f inviteFate, now time.Time) {
 	if m.cur == nil || now.Sub(m.since) >= inviteMemoSpan {
-		m.prev, m.cur, m.since = m.cur, make(map[string]uint64), now
+		m.prev, m.cur, m.since = m.cur, make(map[string]inviteFate), now
 	}
 	if len(m.cur) < inviteMemoMax {
-		m.cur[callID] = shedTag
+		m.cur[callID] = f
 	}
 }
 
 // lookup returns callID's remembered fate (it does not allocate); m.mu is
 // held.
-func (m *inviteMemo) lookup(callID []byte) (uint64, bool) {
+func (m *inviteMemo) lookup(callID []byte) (inviteFate, bool) {
 	if v, ok := m.cur[string(callID)]; ok {
 		return v, true
 	}
 	v, ok := m.prev[string(callID)]
 	return v, ok
+}
+
+// cseqNumber is the sequence number of a "CSeq: 1 INVITE" header line (0
+// when it has none).
+func cseqNumber(line []byte) uint32 {
+	_, v, _ := bytes.Cut(line, []byte(":"))
+	v = bytes.TrimLeft(v, " \t")
+	var n uint32
+	for _, c := range v {
+		if c < '0' || c > '9' || n > (1<<31)/10 {
+			break
+		}
+		n = n*10 + uint32(c-'0')
+	}
+	return n
 }

@@ -183,7 +183,7 @@ func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
 	if !ok || h.inDialog {
 		return nil
 	}
-	tag, again := f.shedTag(h.callIDValue, shedding, now)
+	tag, again := f.shedTag(h.callIDValue, cseqNumber(h.cseq), shedding, now)
 	switch {
 	case tag == 0:
 		return nil // new while on time, or a retransmission of one sipgo took: its transaction answers it
@@ -214,14 +214,14 @@ func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
 // shedTag is the To tag number of the 503 for an initial INVITE (0: pass
 // it to sipgo) and whether that INVITE was shed before (a retransmission).
 // Without a memo every INVITE is new and shed while shedding.
-func (f *staleFilter) shedTag(callID []byte, shedding bool, now time.Time) (tag uint64, again bool) {
+func (f *staleFilter) shedTag(callID []byte, cseq uint32, shedding bool, now time.Time) (tag uint64, again bool) {
 	if f.taken == nil {
 		if !shedding {
 			return 0, false
 		}
 		return f.tags.Add(1), false
 	}
-	return f.taken.decide(callID, shedding, now, &f.tags)
+	return f.taken.decide(callID, cseq, shedding, now, &f.tags)
 }
 
 // inviteHead is what statelessShed reads of an INVITE: whole header lines
