@@ -26,9 +26,12 @@
 # Row columns: path, offered calls/s, attempted, answered, failed / of
 # which failed after the gateway admitted them (the rest were refused at
 # once: shed, limits; browser rows only) (+ not placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
-# (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
-# retransmissions seen by SIPp, and the gateway's Go allocation per answered
-# call (KB and allocations, from /metrics: robust on a shared box).
+# (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB),
+# RSS Δ: the gateway's RSS at the end of placing minus at its middle
+# (DURATION/2; MiB; b2s b2b s2b: is RSS flat over the second half of a
+# steady step?), SIP retransmissions seen by SIPp, and the gateway's Go
+# allocation per answered call (KB and allocations, from /metrics: robust on
+# a shared box).
 #
 # Across nodes (cluster/README.md, "What NATS costs per call"): a fresh
 # nats-server -js and two nodes, A and B, per step; the callees log in on B
@@ -143,6 +146,35 @@ per_call() {
 		if (n > 0) printf "%.1f/%.0f", (y[1] - x[1]) / n / 1000, (y[2] - x[2]) / n; else print "-"}'
 }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
+
+# rss_sampler samples process $1's RSS (KiB) into file $2 at DURATION/2
+# and at DURATION after placing began: at once, or (with $3) once file $3
+# says the load tool's users "logged in". RSS_SAMPLER is its PID.
+rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
+	local half
+	half=$(awk -v d="$DURATION" 'BEGIN {printf "%.3f", d / 2}')
+	rm -f "$2"
+	(
+		if [ -n "${3:-}" ]; then
+			for _ in $(seq 600); do grep -q "logged in" "$3" 2>/dev/null && break; sleep 0.1; done
+		fi
+		sleep "$half"
+		rss_kib "$1" >"$2"
+		sleep "$half"
+		rss_kib "$1" >>"$2"
+	) &
+	RSS_SAMPLER=$!
+	PIDS+=("$RSS_SAMPLER")
+}
+
+# rss_delta waits for the sampler and prints the change between its two
+# samples in MiB ("+1.2"), or "-" when a sample is missing.
+rss_delta() { # $1 = file
+	wait "$RSS_SAMPLER" 2>/dev/null || true
+	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else print "-"}' \
+		"$1" 2>/dev/null || echo -
+}
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
 sipp_uas() { # $1 = step name
@@ -178,9 +210,11 @@ sipp_col() {
 	awk -F';' -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} END {print (n ? $n : "?")}' "$1"
 }
 
+# row prints a table row: path, rate, attempted, answered, failed, calls/s,
+# CPU, setup, RSS, RSS Δ, retransmissions, KB/allocs (and the x columns).
 row() {
-	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s | %9s |' "${@:1:11}"
-	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${12:--}" "${13:--}" "${14:--}" "${15:--}"
+	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %6s | %7s | %9s |' "${@:1:12}"
+	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${13:--}" "${14:--}" "${15:--}" "${16:--}"
 	echo
 }
 
@@ -203,21 +237,26 @@ load_run() {
 	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
 	local c0 a0 r0=0 st="$OUT/${3%.after}.uas.csv"; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	[ "$1" = b2s ] && [ -f "$st" ] && r0=$(sipp_col "$st" "Retransmissions(C)")
+	rss_sampler "$GW_PID" "$OUT/$3.rss" "$OUT/$3.progress"
 	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${4}s" \
 		--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
 		--ws-burst $((WSRATE * 2)) --json "$OUT/$3.json" >"$OUT/$3.txt" 2>"$OUT/$3.progress" || true
-	local cpu rss a1; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
+	local cpu rss a1 drss; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
+	drss=$(rss_delta "$OUT/$3.rss")
+	curl -fs "http://$HTTP/metrics" >"$OUT/$3.metrics" || true # sigbridge_call_setup_seconds: the gateway's view
 	local retrans=-
 	if [ "$1" = b2s ]; then # SIPp's cumulative count, minus the step's for the recovery run
 		retrans=$(sipp_col "$st" "Retransmissions(C)")
 		[[ "$retrans$r0" =~ ^[0-9]+$ ]] && retrans=$((retrans - r0))
 	fi
-	jq -r --arg p "$5" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$4" --arg a0 "$a0" --arg a1 "$a1" '
+	jq -r --arg p "$5" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg drss "$drss" --arg rt "$retrans" --arg d "$4" --arg a0 "$a0" --arg a1 "$a1" '
 		[$p, $r, .attempted, .answered, "\(.failed)/\(.failed - (.refused // 0)) (+\(.not_placed))",
 		 (.answered / ($d | tonumber) | floor | tostring),
 		 (if .answered > 0 then (($cpu | tonumber) * 10 / .answered * 100 | round / 100 | tostring) else "-" end),
-		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt, .answered] | @tsv' "$OUT/$3.json" |
-		while IFS=$'\t' read -r a b c d e f g h i j k; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$(per_call "$a0" "$a1" "$k")"; done
+		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $drss, $rt, .answered] | @tsv' "$OUT/$3.json" |
+		while IFS=$'\t' read -r a b c d e f g h i dr j k; do
+			row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$dr" "$j" "$(per_call "$a0" "$a1" "$k")"
+		done
 }
 
 s2b_step() { # SIPp UAC → gateway → load tool callees
@@ -226,8 +265,9 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	start_gateway "$name"
 	start_callees "$name" "ws://$HTTP/ws"
 	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
+	rss_sampler "$GW_PID" "$OUT/$name.rss"
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
-	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)"
+	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)" "$(rss_delta "$OUT/$name.rss")"
 	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
 		sleep 10
 		s2b_after "$name.after" "$csv"
@@ -292,7 +332,7 @@ ref_step() { # SIPp UAC → SIPp UAS, no gateway
 	cleanup
 }
 
-sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS, $6 $7 allocs before/after
+sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS, $6 $7 allocs before/after, $8 RSS Δ
 	local st="$OUT/$3.uac.csv" ok failed retrans
 	ok=$(sipp_col "$st" "SuccessfulCall(C)") failed=$(sipp_col "$st" "FailedCall(C)")
 	retrans=$(sipp_col "$st" "Retransmissions(C)")
@@ -300,7 +340,7 @@ sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref:
 	[ "$ok" -gt 0 ] 2>/dev/null && cpu=$(awk -v t="$4" -v n="$ok" 'BEGIN {printf "%.2f", t * 10 / n}')
 	local alloc=-
 	[ -n "${6:-}" ] && alloc=$(per_call "$6" "$7" "$ok")
-	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans" "$alloc"
+	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "${8:--}" "$retrans" "$alloc"
 }
 
 # --- Across nodes: nats-server and nodes A and B (x2b, xs2b) ---
@@ -402,7 +442,7 @@ x_step() { # $1 = path (x2b, xs2b), $2 = rate
 	local rss="$(rss_mib "$A_PID")+$(rss_mib "$B_PID")" att ans fail cps setup rt cpu alloc msgs kb srv srvcpu
 	IFS=$'\t' read -r att ans fail cps setup rt <<<"$base"
 	IFS=$'\t' read -r cpu alloc msgs kb srv srvcpu <<<"$(x_cols "$s0" "$s1" "$ans")"
-	row "$1" "$2" "$att" "$ans" "$fail" "$cps" "$cpu" "$setup" "$rss" "$rt" "$alloc" "$msgs" "$kb" "$srv" "$srvcpu"
+	row "$1" "$2" "$att" "$ans" "$fail" "$cps" "$cpu" "$setup" "$rss" - "$rt" "$alloc" "$msgs" "$kb" "$srv" "$srvcpu"
 	cleanup
 }
 
@@ -410,9 +450,9 @@ XCOLS=
 case " $PATHS " in *" x2b "* | *" xs2b "*) XCOLS=1 && nats_binary ;; esac
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
-row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs" \
+row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU" "setup ms" "RSS" "RSS Δ" retrans "KB/allocs" \
 	"NATS msg" "NATS KB" "srv in/out" "srv ms"
-row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 for p in $PATHS; do
 	for r in $RATES; do
 		case $p in

@@ -66,7 +66,10 @@ type Adapter struct {
 	started   bool
 	dua       *sipgo.DialogUA
 	udpAddr   netip.AddrPort
+	udpConn   *net.UDPConn      // the UDP listener (ackwrite.go)
 	addrs     map[string]string // transport -> bound address
+	self      []string          // selfAddrs, made from selfOf addresses
+	selfOf    int
 	listeners []io.Closer
 }
 
@@ -240,9 +243,15 @@ func (a *Adapter) AddrOf(transport string) string {
 	return a.addrs[transport]
 }
 
+// selfAddrs are our bound addresses and, for each, Config.Host with its
+// port. Made once per set of listeners (every outbound call's egress
+// check reads them); the slice is never modified once made.
 func (a *Adapter) selfAddrs() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.self != nil && a.selfOf == len(a.addrs) { // addrs only grow, during Start
+		return a.self
+	}
 	out := make([]string, 0, len(a.addrs)*2)
 	for _, hp := range a.addrs {
 		out = append(out, hp)
@@ -250,6 +259,7 @@ func (a *Adapter) selfAddrs() []string {
 			out = append(out, net.JoinHostPort(a.cfg.Host, p))
 		}
 	}
+	a.self, a.selfOf = out, len(a.addrs)
 	return out
 }
 

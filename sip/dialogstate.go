@@ -97,10 +97,14 @@ func (d *dialogState) transaction(ctx context.Context, req *sip.Request) (sip.Cl
 
 // ack acknowledges the 2xx to our INVITE (or re-INVITE) with CSeq cseq:
 // sent to the transport, from our listener, without a transaction (RFC
-// 3261 §13.2.2.4). It is also how a retransmitted 2xx is answered.
+// 3261 §13.2.2.4). It is also how a retransmitted 2xx is answered. On
+// UDP it is written to the listener directly (ackwrite.go).
 func (d *dialogState) ack(target sip.Uri, cseq uint32) error {
 	req := sip.NewRequest(sip.ACK, target)
 	d.build(req, cseq)
+	if sent, err := d.a.writeAckUDP(req, d.transport); sent {
+		return err
+	}
 	d.a.fromListener(req, d.transport)
 	return d.a.cli.WriteRequest(req, addVia)
 }

@@ -97,7 +97,8 @@
 // validate.go, auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
 // uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
-// dialog keeps), register.go and registration.go
+// dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the
+// listener without sipgo's transport layer), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
 // requests over the connection a dialog came in on), registrar.go (REGISTER
 // from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go
@@ -105,7 +106,9 @@
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
-// queue are dropped unread, new ones shed with a stateless 503), retrans.go
+// queue are dropped unread, new ones shed with a stateless 503),
+// udpsource.go (each datagram's source address, its string made once per
+// peer), retrans.go
 // (the Call-IDs of INVITEs passed to sipgo or shed: retransmissions of the
 // first are not shed, of the second get the same 503), udpsock.go and udpsock_linux.go (the UDP
 // listener's buffer sizes, forced past the kernel's cap where allowed, and

@@ -50,8 +50,9 @@ func (a *Adapter) localUser(t gateway.Target) (string, bool) {
 }
 
 func (a *Adapter) isOurPort(port int) bool {
+	ps := strconv.Itoa(port)
 	for _, hp := range a.selfAddrs() {
-		if _, p, err := net.SplitHostPort(hp); err == nil && p == strconv.Itoa(port) {
+		if _, p, err := net.SplitHostPort(hp); err == nil && p == ps {
 			return true
 		}
 	}

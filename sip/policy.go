@@ -312,9 +312,10 @@ func (a *Adapter) isSelf(host string, port int) bool {
 	if port == 0 {
 		port = 5060
 	}
+	ps := strconv.Itoa(port)
 	for _, hp := range a.selfAddrs() {
 		h, p, err := net.SplitHostPort(hp)
-		if err == nil && strings.EqualFold(h, host) && p == strconv.Itoa(port) {
+		if err == nil && strings.EqualFold(h, host) && p == ps {
 			return true
 		}
 	}

@@ -47,6 +47,7 @@ func (a *Adapter) listenUDPTCP(ctx context.Context) error {
 			return fmt.Errorf("sip: listen tcp %s: %w", addr, err)
 		}
 		a.udpAddr, _ = netip.ParseAddrPort(addr)
+		a.udpConn = listenerUDP(pc)
 		a.addrs["udp"], a.addrs["tcp"] = addr, addr
 		a.serveUDP(pc)
 		fl := a.flowListener(ln, "TCP")

@@ -15,8 +15,9 @@ import (
 // reader goroutines reads through its own stampedConn (oob is its buffer).
 type stampedConn struct {
 	*net.UDPConn
-	filter *staleFilter
-	oob    []byte
+	filter  *staleFilter
+	oob     []byte
+	sources udpSources // udpsource.go
 }
 
 func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
@@ -42,25 +43,25 @@ func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
 
 // ReadFrom returns the next datagram that is not a stale INVITE; new
 // INVITEs that arrive while the queue is late are answered 503 here
-// (statelessShed).
+// (statelessShed). The source is a udpSource (udpsource.go).
 func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
-		n, oobn, _, addr, err := c.ReadMsgUDP(b, c.oob)
+		n, oobn, _, ap, err := c.ReadMsgUDPAddrPort(b, c.oob)
 		if err != nil {
-			if addr == nil {
+			if !ap.IsValid() {
 				return n, nil, err
 			}
-			return n, addr, err
+			return n, c.sources.get(ap), err
 		}
 		now := time.Now()
 		if c.filter.stale(b[:n], receiveTime(c.oob[:oobn]), now) {
 			continue
 		}
 		if resp := c.filter.statelessShed(b[:n], now); resp != nil {
-			_, _ = c.WriteToUDP(resp, addr)
+			_, _ = c.WriteToUDPAddrPort(resp, ap)
 			continue
 		}
-		return n, addr, nil
+		return n, c.sources.get(ap), nil
 	}
 }
 

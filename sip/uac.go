@@ -232,7 +232,7 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 		}
 	}
 	req := l.buildInvite(sd)
-	if l.plan.route.transport == "" && len(req.String()) > udpMaxRequest {
+	if l.plan.route.transport == "" && wireSize(req) > udpMaxRequest {
 		l.transport = "TCP"
 		req = l.buildInvite(sd)
 	}
@@ -264,6 +264,21 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	user, pw := l.creds()
 	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: l.onResponse, Username: user, Password: pw})
 	return l.inviteDone(err)
+}
+
+// wireSize is the size of req on the wire, counted without building it.
+func wireSize(req *sip.Request) int {
+	var n byteCount
+	req.StringWrite(&n)
+	return int(n)
+}
+
+// byteCount is an io.StringWriter that only counts.
+type byteCount int
+
+func (c *byteCount) WriteString(s string) (int, error) {
+	*c += byteCount(len(s))
+	return len(s), nil
 }
 
 // udpFallback reports whether a failed INVITE should be retried over UDP:
