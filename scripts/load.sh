@@ -13,8 +13,11 @@
 #   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
 #   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
 #   UAS_ERRORS [0]  1: the SIPp UAS logs every unexpected message to OUT/<step>.uas.err
-#   AFTER_RATE [unset]  b2s/b2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
+#   UAC_ERRORS [0]  1: the SIPp UAC (s2b, ref) does the same to OUT/<step>.uac.err
+#   LOG_LEVEL [info]  the gateway's log_level (debug: every message's fate, in OUT/<step>.gateway.log)
+#   AFTER_RATE [unset]  b2s/b2b/s2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
 #     for AFTER_DURATION [10] s more (row "b2s+10s"): do calls succeed again after an overload?
+#     s2b steps end with a line checking that every call ended on both legs (s2b_ended).
 # Needs: go, sipp (sip-tester), curl, jq.
 #
 # Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
@@ -87,6 +90,7 @@ gateway_config() { # [$1 file, $2 http, $3 sip port, $4 node]
 	{
 		cat <<YAML
 http: $http
+log_level: ${LOG_LEVEL:-info}
 drain_timeout: 5s
 gateway:
   ring_timeout: 10s
@@ -186,12 +190,13 @@ sipp_uas() { # $1 = step name
 # sipp_uac places RATE calls/s for DURATION s toward $1 (host:port), callee
 # field0 from $2's CSV, holding HOLD s; it exits when every call ended.
 sipp_uac() { # $1 = remote, $2 = step name, $3 = rate, $4 = csv
-	local total=$(($3 * DURATION))
+	local total=$(($3 * DURATION)) errs=()
+	[ "${UAC_ERRORS:-0}" = 1 ] && errs=(-trace_err -error_file "$OUT/$2.uac.err")
 	mkdir -p "$OUT/$2.rtt"
 	(cd "$OUT/$2.rtt" && "$SIPP" "$1" -sf "$SCN/uac_hold.xml" -inf "$4" -i 127.0.0.1 -p "$UAC_PORT" -t u1 \
 		-cp "$((CTL_PORT + 1))" -r "$3" -m "$total" -l $(($3 * (HOLD + 10))) -d $((HOLD * 1000)) -aa -nostdin \
 		-buff_size 4194304 -recv_timeout 10000 -timeout $((DURATION + HOLD + 60))s -trace_stat \
-		-stf "$OUT/$2.uac.csv" -fd 1 -trace_rtt -rtt_freq 1 >"$OUT/$2.uac.out" 2>&1) || true
+		-stf "$OUT/$2.uac.csv" -fd 1 -trace_rtt -rtt_freq 1 "${errs[@]}" >"$OUT/$2.uac.out" 2>&1) || true
 }
 
 # rtt_p50_p99 prints SIPp's INVITE → 200 times (ms) of step $1 as p50/p99.
@@ -263,7 +268,46 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	rss_sampler "$GW_PID" "$OUT/$name.rss"
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
 	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)" "$(rss_delta "$OUT/$name.rss")"
+	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
+		sleep 10
+		s2b_after "$name.after" "$csv"
+	fi
+	s2b_ended "$name"
 	cleanup
+}
+
+# s2b_after runs SIPp again at AFTER_RATE for AFTER_DURATION s against the
+# same gateway and callees (row "s2b+10s").
+s2b_after() { # $1 = step name, $2 = csv
+	local DURATION=${AFTER_DURATION:-10} c0 a0
+	c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
+	sipp_uac "127.0.0.1:$GW_SIP" "$1" "$AFTER_RATE" "$2"
+	sipp_row s2b+10s "$AFTER_RATE" "$1" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)"
+}
+
+# s2b_ended checks, once SIPp has ended every call, that each call ended
+# on both legs: it waits up to 40 s (Timer H is 32 s) for the gateway's
+# sigbridge_calls_active to reach 0, stops the callees (their report then
+# counts the hang-ups they got) and prints the gateway's 200s to SIPp,
+# SIPp's completed calls, the callees' answered and hung-up calls and the
+# calls still active. A 200 SIPp never completed, or a callee never hung
+# up, is a call that ended on one leg only.
+s2b_ended() { # $1 = step name
+	local active=? waited=0 ok200 done=0 st
+	for waited in $(seq 0 40); do
+		active=$(curl -fs "http://$HTTP/metrics" | awk '$1 == "sigbridge_calls_active" {print $2}')
+		[ "$active" = 0 ] && break
+		sleep 1
+	done
+	ok200=$(curl -fs "http://$HTTP/metrics" | awk '$1 ~ /^sigbridge_sip_calls_total\{/ && /direction="in"/ && /code="200"/ {print $2}')
+	for st in "$OUT/$1.uac.csv" "$OUT/$1.after.uac.csv"; do
+		[ -f "$st" ] && done=$((done + $(sipp_col "$st" "SuccessfulCall(C)")))
+	done
+	kill "$CALLEES_PID" 2>/dev/null || true
+	wait "$CALLEES_PID" 2>/dev/null || true # it writes its report as it exits
+	jq -r --arg ok "${ok200:-?}" --arg done "$done" --arg act "$active" --arg w "$waited" --arg n "$1" \
+		'"\($n): gateway 200s to SIPp \($ok), SIPp completed \($done); callees answered \(.callee_answered), hung up by the gateway \(.callee_hung_up); calls active at the gateway \($act) (\($w) s after SIPp ended)"' \
+		"$OUT/$1.json"
 }
 
 # start_callees logs USERS answer-only callees (callee-k) in at $2 and
@@ -272,7 +316,8 @@ start_callees() { # $1 = step name, $2 = WebSocket URL
 	"$SIGBRIDGE" load --ws "$2" --users 0 --answer --answer-users "$USERS" --target 'callee-%d' \
 		--duration $((DURATION + HOLD + 70))s --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
 		--json "$OUT/$1.json" >"$OUT/$1.txt" 2>"$OUT/$1.progress" &
-	PIDS+=("$!")
+	CALLEES_PID=$!
+	PIDS+=("$CALLEES_PID")
 	for _ in $(seq 300); do grep -q "logged in" "$OUT/$1.progress" 2>/dev/null && break; sleep 0.2; done
 	grep -q "logged in" "$OUT/$1.progress" || { echo "callees did not log in; see $OUT/$1.progress" >&2; exit 1; }
 }

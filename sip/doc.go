@@ -109,7 +109,8 @@
 // queue are dropped unread, new ones shed with a stateless 503),
 // udpsource.go (each datagram's source address, its string made once per
 // peer), retrans.go
-// (the Call-IDs of INVITEs passed to sipgo: their retransmissions are not shed), udpsock.go and udpsock_linux.go (the UDP
+// (the Call-IDs of INVITEs passed to sipgo or shed: retransmissions of the
+// first are not shed, of the second get the same 503), udpsock.go and udpsock_linux.go (the UDP
 // listener's buffer sizes, forced past the kernel's cap where allowed, and
 // its reader count), anchor.go (media through rtpengine).
 // Package siptest holds a WebRTC-capable SIP endpoint, a plain-RTP phone

@@ -353,6 +353,7 @@ func (r *runner) incomingCall(u *userConn, m inMsg) {
 			select {
 			case in := <-ch:
 				if in.Type == "hang-up" {
+					r.st.add(func(s *stats) { s.hungUpIn++ })
 					return
 				}
 			case <-u.closed:
