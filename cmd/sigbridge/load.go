@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -78,6 +79,7 @@ func runLoad(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	startPprof(slog.New(slog.NewTextHandler(errOut, nil))) // SIGBRIDGE_PPROF: profile the tool itself
 	rep, err := load.Run(ctx, o, errOut)
 	if err != nil {
 		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)

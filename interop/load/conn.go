@@ -15,21 +15,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// inMsg is the part of a server message the tool reads.
-type inMsg struct {
-	Type   string   `json:"type"`
-	CallID string   `json:"callId"`
-	Name   string   `json:"name"`
-	Code   int      `json:"code"`
-	Reason string   `json:"reason"`
-	Text   string   `json:"text"`
-	Ref    string   `json:"ref"`
-	Users  []string `json:"users"`
-	// At is when the read loop got the message off the connection: the
-	// setup latency ends there, not when the call's goroutine got to it.
-	At time.Time `json:"-"`
-}
-
 // features are the extensions the tool opts into: callId lets one
 // connection carry many calls, end-of-candidates is what Chromium's
 // gathering-complete becomes, user-events keeps the directory to changes
@@ -129,26 +114,37 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// readLoop dispatches server messages until the connection closes.
+// readLoop dispatches server messages until the connection closes. One
+// buffer per connection takes every message (decodeInMsg copies what it
+// keeps), instead of a new one per message.
 func (c *userConn) readLoop() {
 	defer close(c.closed)
+	var buf bytes.Buffer
 	for {
-		_, b, err := c.ws.ReadMessage()
+		_, r, err := c.ws.NextReader()
 		if err != nil {
 			return
 		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return
+		}
 		at := time.Now()
-		if c.userList(b) {
-			continue
+		if b := buf.Bytes(); !c.userList(b) {
+			var m inMsg
+			if decodeInMsg(b, &m) == nil {
+				m.At = at
+				c.dispatch(m)
+			}
 		}
-		var m inMsg
-		if json.Unmarshal(b, &m) != nil {
-			continue
+		if buf.Cap() > maxKeptBuffer {
+			buf = bytes.Buffer{} // a big user list once: not kept for the whole run
 		}
-		m.At = at
-		c.dispatch(m)
 	}
 }
+
+// maxKeptBuffer bounds the read buffer a connection keeps between messages.
+const maxKeptBuffer = 64 << 10
 
 // userListPrefix starts the gateway's userlist, user-joined and
 // user-left messages.
@@ -188,6 +184,10 @@ func (c *userConn) dispatch(m inMsg) {
 			c.onOffer(c, m)
 			return
 		}
+	case "new-ice-candidate", "end-of-candidates", "ringing":
+		if m.CallID != "" {
+			return // no call waits for these: not worth a hand-off to its goroutine
+		}
 	}
 	if m.CallID != "" {
 		if ch := c.call(m.CallID); ch != nil {
@@ -211,7 +211,7 @@ func (c *userConn) call(id string) chan inMsg {
 
 // register makes the messages of call id arrive on the returned channel.
 func (c *userConn) register(id string) chan inMsg {
-	ch := make(chan inMsg, 8)
+	ch := make(chan inMsg, 4) // dispatch hands over only answers, errors and hang-ups
 	c.mu.Lock()
 	c.calls[id] = ch
 	c.mu.Unlock()
@@ -274,30 +274,57 @@ func (c *userConn) sendAt(b []byte) (time.Time, error) {
 // sendMedia sends an offer or answer, its three candidates and
 // end-of-candidates, as Chromium's page would (sdp as the
 // RTCSessionDescription object, candidates as toJSON() objects). It returns
-// when the write of the offer or answer began (sendAt).
+// when the write of the offer or answer began (sendAt). The messages are
+// built in one buffer, target and callId encoded once for all five.
 func (c *userConn) sendMedia(typ, callID, target string, m media) (time.Time, error) {
 	kind := "offer"
 	if typ == "video-answer" {
 		kind = "answer"
 	}
-	b := fmt.Appendf(nil, `{"type":"%s","target":%s,"callId":%s,"sdp":{"type":"%s","sdp":`, typ, mustJSON(target), mustJSON(callID), kind)
+	b := make([]byte, 0, len(m.sdp)+160)
+	b = append(append(append(b, `{"type":"`...), typ...), `","target":`...)
+	b = appendJSONString(b, target)
+	ids := len(`{"type":"`) + len(typ) + len(`",`) // "target":…,"callId":… starts here
+	b = appendJSONString(append(b, `,"callId":`...), callID)
+	idsEnd := len(b)
+	b = append(append(append(b, `,"sdp":{"type":"`...), kind...), `","sdp":`...)
 	b = append(append(b, m.sdp...), "}}"...)
 	t0, err := c.sendAt(b)
 	if err != nil {
 		return t0, err
 	}
+	// b's bytes after idsEnd are free now: the target and callId stay in
+	// place at b[ids:idsEnd] and each message is assembled after them.
+	tail := idsEnd
 	for _, cand := range m.cands {
-		b = fmt.Appendf(b[:0], `{"type":"new-ice-candidate","target":%s,"callId":%s,"candidate":`, mustJSON(target), mustJSON(callID))
-		if err := c.send(append(append(b, cand...), '}')); err != nil {
+		msg := append(append(b[:tail], `{"type":"new-ice-candidate",`...), b[ids:idsEnd]...)
+		msg = append(append(append(msg, `,"candidate":`...), cand...), '}')
+		if err := c.send(msg[tail:]); err != nil {
 			return t0, err
 		}
 	}
-	return t0, c.send(fmt.Appendf(b[:0], `{"type":"end-of-candidates","target":%s,"callId":%s}`, mustJSON(target), mustJSON(callID)))
+	msg := append(append(b[:tail], `{"type":"end-of-candidates",`...), b[ids:idsEnd]...)
+	return t0, c.send(append(msg, '}')[tail:])
 }
 
 // hangUp ends call callID.
 func (c *userConn) hangUp(callID string) error {
-	return c.send(fmt.Appendf(nil, `{"type":"hang-up","callId":%s}`, mustJSON(callID)))
+	b := make([]byte, 0, 64)
+	b = appendJSONString(append(b, `{"type":"hang-up","callId":`...), callID)
+	return c.send(append(b, '}'))
+}
+
+// appendJSONString appends s as a JSON string, byte for byte what
+// json.Marshal makes of it: plain printable ASCII is copied between quotes,
+// anything else (escapes, <>& which Marshal escapes, non-ASCII) goes
+// through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return append(b, mustJSON(s)...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // close sends a close frame and waits (bounded) for the read loop to end.

@@ -21,8 +21,9 @@
 // # Files
 //
 // options.go (Options, defaults, patterns), fixtures.go (the Chromium SDPs
-// and candidates in testdata/), conn.go (one user's WebSocket and its
-// per-user budget), run.go (Run: log in, schedule, calls, answers,
+// and candidates in testdata/), conn.go (one user's WebSocket, the
+// messages it writes, its per-user budget), inmsg.go (inMsg: the fields
+// read from a server message, scanned without decoding the rest), run.go (Run: log in, schedule, calls, answers,
 // drain), report.go (Report, progress line, text and JSON), token.go
 // (HS256 tokens per user).
 package load

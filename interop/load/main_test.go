@@ -132,6 +132,13 @@ func runLoad(t *testing.T, o Options) *Report {
 // returns the WebSocket URL.
 func startTokenGateway(t *testing.T, secret string) string {
 	t.Helper()
+	return startGatewayYAML(t, "ws:\n  token_secret: "+secret+"\n")
+}
+
+// startGatewayYAML starts the gateway on loopback without SIP, with yaml
+// appended to its configuration, and returns the WebSocket URL.
+func startGatewayYAML(t testing.TB, yaml string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +147,7 @@ func startTokenGateway(t *testing.T, secret string) string {
 	_ = ln.Close()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sigbridge.yaml")
-	yaml := "http: " + addr + "\nlog_level: warn\ndrain_timeout: 1s\nsip:\n  listen: \"off\"\nws:\n  token_secret: " + secret + "\n"
+	yaml = "http: " + addr + "\nlog_level: warn\ndrain_timeout: 1s\nsip:\n  listen: \"off\"\n" + yaml
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

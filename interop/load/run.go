@@ -269,16 +269,18 @@ func (r *runner) call(u, callee *userConn, id string) {
 		r.st.fail("send failed: connection closed or stuck")
 		return
 	}
-	if !r.awaitAnswer(u, id, ch, t0) {
+	t := time.NewTimer(r.o.SetupTimeout) // one timer per call: the setup timeout, then the hold
+	defer t.Stop()
+	if !r.awaitAnswer(u, id, ch, t0, t) {
 		return
 	}
-	r.hold(u, id, ch)
+	t.Reset(r.o.Hold)
+	r.hold(u, id, ch, t)
 }
 
 // awaitAnswer waits for the call's video-answer and records the outcome.
-func (r *runner) awaitAnswer(u *userConn, id string, ch chan inMsg, t0 time.Time) bool {
-	timeout := time.NewTimer(r.o.SetupTimeout)
-	defer timeout.Stop()
+// timeout fires at the setup timeout.
+func (r *runner) awaitAnswer(u *userConn, id string, ch chan inMsg, t0 time.Time, timeout *time.Timer) bool {
 	for {
 		select {
 		case m := <-ch:
@@ -310,10 +312,8 @@ func (r *runner) awaitAnswer(u *userConn, id string, ch chan inMsg, t0 time.Time
 	}
 }
 
-// hold keeps an answered call up for o.Hold, then hangs up.
-func (r *runner) hold(u *userConn, id string, ch chan inMsg) {
-	t := time.NewTimer(r.o.Hold)
-	defer t.Stop()
+// hold keeps an answered call up until t fires (o.Hold), then hangs up.
+func (r *runner) hold(u *userConn, id string, ch chan inMsg, t *time.Timer) {
 	for {
 		select {
 		case m := <-ch:
