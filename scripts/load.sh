@@ -25,7 +25,8 @@
 # UAC, load tool answer-only callees), ref SIPp UAC → SIPp UAS (no gateway).
 # Row columns: path, offered calls/s, attempted, answered, failed / of
 # which failed after the gateway admitted them (the rest were refused at
-# once: shed, limits; browser rows only) (+ not placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
+# once: shed, limits; browser rows only) (+ not placed), achieved calls/s, gateway CPU ms per answered call
+# (b2s, b2b: and in brackets the load tool's own, user+sys over its whole run, also in OUT/<step>.txt), setup p50/p99
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB),
 # RSS Δ: the gateway's RSS at the end of placing minus at its middle
 # (DURATION/2; MiB; b2s b2b s2b: is RSS flat over the second half of a
@@ -210,10 +211,18 @@ sipp_col() {
 	awk -F';' -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} END {print (n ? $n : "?")}' "$1"
 }
 
+# tool_ms prints the load tool's CPU ms (user+sys) per answered call from
+# the `times` output in file $1 (its second line: the children's) for $2
+# answered calls, or "-".
+tool_ms() { # $1 = times file, $2 = answered calls
+	awk -v n="$2" 'NR == 2 {t = 0; for (i = 1; i <= 2; i++) {split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2]}
+		if (n > 0) printf "%.2f", t * 1000 / n; else print "-"}' "$1" 2>/dev/null || echo -
+}
+
 # row prints a table row: path, rate, attempted, answered, failed, calls/s,
 # CPU, setup, RSS, RSS Δ, retransmissions, KB/allocs (and the x columns).
 row() {
-	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %6s | %7s | %9s |' "${@:1:12}"
+	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %13s | %11s | %5s | %6s | %7s | %9s |' "${@:1:12}"
 	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${13:--}" "${14:--}" "${15:--}" "${16:--}"
 	echo
 }
@@ -238,10 +247,15 @@ load_run() {
 	local c0 a0 r0=0 st="$OUT/${3%.after}.uas.csv"; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	[ "$1" = b2s ] && [ -f "$st" ] && r0=$(sipp_col "$st" "Retransmissions(C)")
 	rss_sampler "$GW_PID" "$OUT/$3.rss" "$OUT/$3.progress"
-	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${4}s" \
-		--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
-		--ws-burst $((WSRATE * 2)) --json "$OUT/$3.json" >"$OUT/$3.txt" 2>"$OUT/$3.progress" || true
-	local cpu rss a1 drss; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
+	( # a subshell of its own: `times` then gives the load tool's CPU (its only child)
+		"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${4}s" \
+			--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
+			--ws-burst $((WSRATE * 2)) --json "$OUT/$3.json" >"$OUT/$3.txt" 2>"$OUT/$3.progress" || true
+		times >"$OUT/$3.times"
+	)
+	local cpu rss a1 drss tool; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
+	tool=$(tool_ms "$OUT/$3.times" "$(jq -r .answered "$OUT/$3.json" 2>/dev/null || echo 0)")
+	echo "load tool CPU (user+sys, whole run with logins and drain): $tool ms per answered call" >>"$OUT/$3.txt"
 	drss=$(rss_delta "$OUT/$3.rss")
 	curl -fs "http://$HTTP/metrics" >"$OUT/$3.metrics" || true # sigbridge_call_setup_seconds: the gateway's view
 	local retrans=-
@@ -255,7 +269,7 @@ load_run() {
 		 (if .answered > 0 then (($cpu | tonumber) * 10 / .answered * 100 | round / 100 | tostring) else "-" end),
 		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $drss, $rt, .answered] | @tsv' "$OUT/$3.json" |
 		while IFS=$'\t' read -r a b c d e f g h i dr j k; do
-			row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$dr" "$j" "$(per_call "$a0" "$a1" "$k")"
+			row "$a" "$b" "$c" "$d" "$e" "$f" "$g ($tool)" "$h" "$i" "$dr" "$j" "$(per_call "$a0" "$a1" "$k")"
 		done
 }
 
@@ -450,7 +464,7 @@ XCOLS=
 case " $PATHS " in *" x2b "* | *" xs2b "*) XCOLS=1 && nats_binary ;; esac
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
-row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU" "setup ms" "RSS" "RSS Δ" retrans "KB/allocs" \
+row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU (tool)" "setup ms" "RSS" "RSS Δ" retrans "KB/allocs" \
 	"NATS msg" "NATS KB" "srv in/out" "srv ms"
 row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 for p in $PATHS; do

@@ -19,7 +19,8 @@
 // follows NATS and every metric has the label node.
 //
 // SIGBRIDGE_PPROF=host:port serves Go's profiler (/debug/pprof/) on a
-// listener of its own, for performance work (pprof.go, docs/PERFORMANCE.md).
+// listener of its own, for performance work (pprof.go, docs/PERFORMANCE.md),
+// in `serve` and in `load` (the load tool's own profile).
 //
 // runtime.gc_percent and runtime.memory_limit set Go's garbage collector at
 // start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
