@@ -234,7 +234,7 @@ func (d *directory) broadcast(b []byte) {
 
 func (d *directory) broadcastLocked(b []byte) {
 	for c := range d.conns {
-		c.enqueue(b, "broadcast")
+		c.enqueueBroadcast(b, "broadcast")
 	}
 }
 
