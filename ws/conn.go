@@ -43,11 +43,10 @@ type conn struct {
 	cancel   context.CancelFunc
 	limiter  *bucket // read goroutine only
 	calls    callTable
-	ext      atomic.Bool   // the client speaks the extensions (features or callId)
-	renames  *bucket       // read goroutine only: the rename budget
-	refused  *refusedIDs   // read goroutine only: callIds of offers just refused (made on demand)
-	pending  *pendingProbe // read goroutine only: is the next message here already (made on demand)
-	presence presence      // what it has been told about who is online; guarded by directory.mu
+	ext      atomic.Bool // the client speaks the extensions (features or callId)
+	renames  *bucket     // read goroutine only: the rename budget
+	refused  *refusedIDs // read goroutine only: callIds of offers just refused (made on demand)
+	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
 
@@ -84,7 +83,7 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 		renames: newRenameBudget(time.Now()),
 		out:     newOutQueue(s.cfg.SendQueue), sock: newSocket(ws), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
-	c.log = s.log.With("conn", c.id, "remote", remote)
+	c.log = newConnLogger(s.log, c.id, remote)
 	return c
 }
 

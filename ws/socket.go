@@ -1,31 +1,36 @@
 package ws
 
 import (
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// socket writes a connection's frames. Every method is called holding
-// conn.wmu. Blocking writes carry the write deadline (writeWait) and clear
-// it afterwards: a non-blocking write (writeNow, socket_linux.go) fails
-// once a deadline has passed.
+// socket writes a connection's frames. Every write method is called
+// holding conn.wmu. Blocking writes carry the write deadline (writeWait)
+// and clear it afterwards: a non-blocking write (writeNow,
+// socket_linux.go) fails once a deadline has passed.
 type socket struct {
 	ws  *websocket.Conn
-	raw rawWriter // nil: no non-blocking writes (TLS terminated here, not Linux)
+	raw syscall.RawConn // the descriptor (nil: TLS terminated here); also the reader's probe (pending_linux.go)
 }
 
 func newSocket(ws *websocket.Conn) socket {
-	return socket{ws: ws, raw: newRawWriter(ws.NetConn())}
+	s := socket{ws: ws}
+	if sc, ok := ws.NetConn().(syscall.Conn); ok { // *net.TCPConn; not *tls.Conn
+		s.raw, _ = sc.SyscallConn()
+	}
+	return s
 }
 
 // canWriteNow reports whether writeNow can work.
-func (s *socket) canWriteNow() bool { return s.raw != nil }
+func (s *socket) canWriteNow() bool { return rawWrites && s.raw != nil }
 
 // writeNow writes as much of b as the socket takes without waiting: n <
 // len(b) with no error means the socket is full.
 func (s *socket) writeNow(b []byte) (int, error) {
-	n, err := s.raw.writeNow(b)
+	n, err := writeRaw(s.raw, b)
 	if err != nil && isTimeout(err) {
 		return n, nil // a deadline left by a control frame: the blocking writer sets a fresh one
 	}
@@ -47,9 +52,4 @@ func (s *socket) control(typ int, data []byte) error {
 	err := s.ws.WriteControl(typ, data, time.Now().Add(writeWait))
 	_ = s.ws.NetConn().SetWriteDeadline(time.Time{})
 	return err
-}
-
-// rawWriter writes to a socket without waiting.
-type rawWriter interface {
-	writeNow(b []byte) (int, error)
 }

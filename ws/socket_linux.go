@@ -3,36 +3,27 @@
 package ws
 
 import (
-	"net"
+	"sync"
 	"syscall"
 )
 
-// fdWriter writes to the socket's descriptor itself, inside RawConn.Write
-// (which holds the descriptor's write lock): one write(2), and on EAGAIN
-// it returns instead of waiting for the poller.
-type fdWriter struct {
-	raw   syscall.RawConn
+// rawWrites: Linux writes without waiting (writeRaw).
+const rawWrites = true
+
+// rawWrite is one non-blocking write: its function runs inside
+// RawConn.Write (which holds the descriptor's write lock), calls write(2)
+// and returns on EAGAIN instead of waiting for the poller. Pooled, so
+// that a connection keeps none and a write allocates none.
+type rawWrite struct {
 	p     []byte
 	n     int
 	errno error
-	fn    func(fd uintptr) bool // made once: a closure per write would allocate
+	fn    func(fd uintptr) bool
 }
 
-func newRawWriter(nc net.Conn) rawWriter {
-	sc, ok := nc.(syscall.Conn) // *net.TCPConn; not *tls.Conn
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	w := &fdWriter{raw: raw}
-	w.fn = w.write
-	return w
-}
+var rawWriters = sync.Pool{New: func() any { w := &rawWrite{}; w.fn = w.write; return w }}
 
-func (w *fdWriter) write(fd uintptr) bool {
+func (w *rawWrite) write(fd uintptr) bool {
 	for w.n < len(w.p) {
 		n, err := syscall.Write(int(fd), w.p[w.n:])
 		if err == syscall.EINTR {
@@ -52,13 +43,16 @@ func (w *fdWriter) write(fd uintptr) bool {
 	return true
 }
 
-func (w *fdWriter) writeNow(b []byte) (int, error) {
+// writeRaw writes as much of b as the socket takes at once.
+func writeRaw(raw syscall.RawConn, b []byte) (int, error) {
+	w := rawWriters.Get().(*rawWrite)
 	w.p, w.n, w.errno = b, 0, nil
-	err := w.raw.Write(w.fn)
-	n := w.n
-	w.p = nil
+	err := raw.Write(w.fn)
+	n, errno := w.n, w.errno
+	w.p, w.errno = nil, nil
+	rawWriters.Put(w)
 	if err != nil {
 		return n, err
 	}
-	return n, w.errno
+	return n, errno
 }

@@ -2,8 +2,15 @@
 
 package ws
 
-import "net"
+import (
+	"errors"
+	"syscall"
+)
 
-// newRawWriter: only Linux writes without waiting (socket_linux.go);
+// rawWrites: only Linux writes without waiting (socket_linux.go);
 // elsewhere every write goes to a dedicated writer goroutine.
-func newRawWriter(net.Conn) rawWriter { return nil }
+const rawWrites = false
+
+func writeRaw(syscall.RawConn, []byte) (int, error) {
+	return 0, errors.New("ws: no non-blocking writes on this platform")
+}
