@@ -184,9 +184,9 @@ func (c *conn) read() {
 			continue // draining until the client's close reply
 		}
 		c.keepAlive()
-		c.receive(typ, buf.Bytes())
+		last := c.receive(typ, buf.Bytes())
 		putReadBuf(buf)
-		if c.inputPending() {
+		if !last && c.inputPending() {
 			continue // the next message is here already: no fresh goroutine for it
 		}
 		handedOn = true
@@ -225,23 +225,24 @@ func putReadBuf(b *bytes.Buffer) {
 	}
 }
 
-// receive applies the frame-level rules, then handles the message.
-func (c *conn) receive(typ int, data []byte) {
+// receive applies the frame-level rules, then handles the message; last
+// is handle's.
+func (c *conn) receive(typ int, data []byte) (last bool) {
 	if !c.limiter.allow(time.Now()) {
 		c.flooded()
-		return
+		return false
 	}
 	if typ != websocket.TextMessage {
 		c.sendError(errorf(ErrMalformed, "binary frames are not accepted"), "", "")
-		return
+		return false
 	}
 	if !utf8.Valid(data) { // RFC 6455 §8.1: fail the connection
 		c.noteError(websocket.CloseInvalidFramePayloadData, "", "invalid UTF-8 in a text frame")
 		c.closeWith(closeInfo{code: websocket.CloseInvalidFramePayloadData, text: "invalid UTF-8",
 			reason: gateway.ReasonDisconnected})
-		return
+		return false
 	}
-	c.handle(data)
+	return c.handle(data)
 }
 
 func (c *conn) flooded() {
