@@ -194,3 +194,47 @@ func TestFrameEncoderChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterPongAndCloseEcho: the server answers a client's ping with a
+// pong carrying its payload and echoes the client's close code, both
+// written between whole frames of the messages queued around them.
+func TestWriterPongAndCloseEcho(t *testing.T) {
+	h := newHarness(t, Config{}, gateway.Config{})
+	ws, c := rawLogin(t, h, "alice")
+	pongs := make(chan string, 1)
+	ws.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	want := payloads()
+	for _, m := range want[:7] {
+		c.enqueue(m, "message")
+	}
+	if err := ws.WriteControl(websocket.PingMessage, []byte("are-you-there"), time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range want[7:] {
+		c.enqueue(m, "message")
+	}
+	readUntil(t, ws, want) // pongs are handled while reading
+	select {
+	case got := <-pongs:
+		if got != "are-you-there" {
+			t.Fatalf("pong %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "bye"), time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !asCloseError(err, &ce) || ce.Code != 4000 {
+			t.Fatalf("read ended with %v, want the echo of close 4000", err)
+		}
+		return
+	}
+}
