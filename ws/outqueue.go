@@ -7,13 +7,19 @@ import "sync"
 // connection keeps no buffer (a channel of send_queue slots would cost
 // every connection 6 KiB for its whole life) and no writer goroutine
 // (another 4-8 KiB of stack): the first push to an idle queue asks for a
-// writer (push returns start), which drains the queue with next and ends
-// once it is empty. Any goroutine may push; only the writer calls next.
+// writer (push returns start; writer.go finds one), which drains the queue
+// with next (or next and settle) until it is empty. Any goroutine may
+// push; only the writer calls next and settle.
 type outQueue struct {
 	mu   sync.Mutex
 	msgs [][]byte
 	max  int
 	busy bool // a writer runs (or was asked to start)
+	// corked counts open batches (gateway.Batcher): while it is above 0 a
+	// push to an idle queue does not ask for a writer; held records that
+	// one is owed, and the last uncork asks for it.
+	corked int32
+	held   bool
 }
 
 func newOutQueue(max int) *outQueue {
@@ -31,7 +37,31 @@ func (q *outQueue) push(b []byte) (ok, start bool) {
 	q.msgs = append(q.msgs, b)
 	start = !q.busy
 	q.busy = true
+	if start && q.corked > 0 {
+		q.held, start = true, false
+	}
 	return true, start
+}
+
+// cork opens a batch: pushes to an idle queue wait for uncork.
+func (q *outQueue) cork() {
+	q.mu.Lock()
+	q.corked++
+	q.mu.Unlock()
+}
+
+// uncork closes a batch; start is true when the caller must find the
+// queue a writer (a push waited for the batch to end).
+func (q *outQueue) uncork() (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.corked > 0 {
+		q.corked--
+	}
+	if q.corked == 0 && q.held {
+		q.held, start = false, true
+	}
+	return start
 }
 
 // wake marks a writer as running and reports whether the caller must
@@ -63,6 +93,19 @@ func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
 		q.busy = false
 	}
 	return msgs, false
+}
+
+// settle is the writer's after a write: true when more was queued
+// meanwhile or the connection is closing (the caller hands the queue on),
+// else the queue is idle again.
+func (q *outQueue) settle(closing func() bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if closing() || len(q.msgs) > 0 {
+		return true
+	}
+	q.busy = false
+	return false
 }
 
 // take returns everything queued and empties the queue (the closing
