@@ -276,6 +276,7 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		c.st.answeredAt = time.Now()
 		c.stopRingTimer() // a held call keeps no timer
 		c.endSetup()
+		c.g.metrics.callAnswered(c.legs[caller].Kind(), c.legs[callee].Kind(), c.st.answeredAt.Sub(c.start))
 		c.debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
 	}
 	c.forwardSDP(s, sd, false)

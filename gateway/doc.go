@@ -66,6 +66,15 @@
 // another node says so (RemoteLeg): sigbridge_calls_total has the label
 // remote, and the call's end record the field callee_node.
 //
+// # Metrics
+//
+// Metrics (metrics.go) counts connections, messages, errors, ended and
+// shed calls, and observes each answered call's setup time
+// (sigbridge_call_setup_seconds: the first offer reaching the gateway, when
+// the Call is created, to the first answer reaching the call's goroutine,
+// by caller and callee leg type), the gateway's own share of the setup
+// latency a client measures.
+//
 // # Routing
 //
 // A Router resolves a target string ("alice", "sip:bob@pbx.example.org",

@@ -13,8 +13,11 @@
 #   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
 #   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
 #   UAS_ERRORS [0]  1: the SIPp UAS logs every unexpected message to OUT/<step>.uas.err
-#   AFTER_RATE [unset]  b2s/b2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
+#   UAC_ERRORS [0]  1: the SIPp UAC (s2b, ref) does the same to OUT/<step>.uac.err
+#   LOG_LEVEL [info]  the gateway's log_level (debug: every message's fate, in OUT/<step>.gateway.log)
+#   AFTER_RATE [unset]  b2s/b2b/s2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
 #     for AFTER_DURATION [10] s more (row "b2s+10s"): do calls succeed again after an overload?
+#     s2b steps end with a line checking that every call ended on both legs (s2b_ended).
 # Needs: go, sipp (sip-tester), curl, jq.
 #
 # Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
@@ -23,9 +26,12 @@
 # Row columns: path, offered calls/s, attempted, answered, failed / of
 # which failed after the gateway admitted them (the rest were refused at
 # once: shed, limits; browser rows only) (+ not placed), achieved calls/s, gateway CPU ms per answered call, setup p50/p99
-# (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB), SIP
-# retransmissions seen by SIPp, and the gateway's Go allocation per answered
-# call (KB and allocations, from /metrics: robust on a shared box).
+# (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB),
+# RSS Δ: the gateway's RSS at the end of placing minus at its middle
+# (DURATION/2; MiB; b2s b2b s2b: is RSS flat over the second half of a
+# steady step?), SIP retransmissions seen by SIPp, and the gateway's Go
+# allocation per answered call (KB and allocations, from /metrics: robust on
+# a shared box).
 #
 # Across nodes (cluster/README.md, "What NATS costs per call"): a fresh
 # nats-server -js and two nodes, A and B, per step; the callees log in on B
@@ -84,6 +90,7 @@ gateway_config() { # [$1 file, $2 http, $3 sip port, $4 node]
 	{
 		cat <<YAML
 http: $http
+log_level: ${LOG_LEVEL:-info}
 drain_timeout: 5s
 gateway:
   ring_timeout: 10s
@@ -139,6 +146,35 @@ per_call() {
 		if (n > 0) printf "%.1f/%.0f", (y[1] - x[1]) / n / 1000, (y[2] - x[2]) / n; else print "-"}'
 }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
+
+# rss_sampler samples process $1's RSS (KiB) into file $2 at DURATION/2
+# and at DURATION after placing began: at once, or (with $3) once file $3
+# says the load tool's users "logged in". RSS_SAMPLER is its PID.
+rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
+	local half
+	half=$(awk -v d="$DURATION" 'BEGIN {printf "%.3f", d / 2}')
+	rm -f "$2"
+	(
+		if [ -n "${3:-}" ]; then
+			for _ in $(seq 600); do grep -q "logged in" "$3" 2>/dev/null && break; sleep 0.1; done
+		fi
+		sleep "$half"
+		rss_kib "$1" >"$2"
+		sleep "$half"
+		rss_kib "$1" >>"$2"
+	) &
+	RSS_SAMPLER=$!
+	PIDS+=("$RSS_SAMPLER")
+}
+
+# rss_delta waits for the sampler and prints the change between its two
+# samples in MiB ("+1.2"), or "-" when a sample is missing.
+rss_delta() { # $1 = file
+	wait "$RSS_SAMPLER" 2>/dev/null || true
+	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else print "-"}' \
+		"$1" 2>/dev/null || echo -
+}
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
 sipp_uas() { # $1 = step name
@@ -154,12 +190,13 @@ sipp_uas() { # $1 = step name
 # sipp_uac places RATE calls/s for DURATION s toward $1 (host:port), callee
 # field0 from $2's CSV, holding HOLD s; it exits when every call ended.
 sipp_uac() { # $1 = remote, $2 = step name, $3 = rate, $4 = csv
-	local total=$(($3 * DURATION))
+	local total=$(($3 * DURATION)) errs=()
+	[ "${UAC_ERRORS:-0}" = 1 ] && errs=(-trace_err -error_file "$OUT/$2.uac.err")
 	mkdir -p "$OUT/$2.rtt"
 	(cd "$OUT/$2.rtt" && "$SIPP" "$1" -sf "$SCN/uac_hold.xml" -inf "$4" -i 127.0.0.1 -p "$UAC_PORT" -t u1 \
 		-cp "$((CTL_PORT + 1))" -r "$3" -m "$total" -l $(($3 * (HOLD + 10))) -d $((HOLD * 1000)) -aa -nostdin \
 		-buff_size 4194304 -recv_timeout 10000 -timeout $((DURATION + HOLD + 60))s -trace_stat \
-		-stf "$OUT/$2.uac.csv" -fd 1 -trace_rtt -rtt_freq 1 >"$OUT/$2.uac.out" 2>&1) || true
+		-stf "$OUT/$2.uac.csv" -fd 1 -trace_rtt -rtt_freq 1 "${errs[@]}" >"$OUT/$2.uac.out" 2>&1) || true
 }
 
 # rtt_p50_p99 prints SIPp's INVITE → 200 times (ms) of step $1 as p50/p99.
@@ -173,9 +210,11 @@ sipp_col() {
 	awk -F';' -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} END {print (n ? $n : "?")}' "$1"
 }
 
+# row prints a table row: path, rate, attempted, answered, failed, calls/s,
+# CPU, setup, RSS, RSS Δ, retransmissions, KB/allocs (and the x columns).
 row() {
-	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %7s | %9s |' "${@:1:11}"
-	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${12:--}" "${13:--}" "${14:--}" "${15:--}"
+	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %6s | %11s | %5s | %6s | %7s | %9s |' "${@:1:12}"
+	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${13:--}" "${14:--}" "${15:--}" "${16:--}"
 	echo
 }
 
@@ -198,21 +237,26 @@ load_run() {
 	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
 	local c0 a0 r0=0 st="$OUT/${3%.after}.uas.csv"; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	[ "$1" = b2s ] && [ -f "$st" ] && r0=$(sipp_col "$st" "Retransmissions(C)")
+	rss_sampler "$GW_PID" "$OUT/$3.rss" "$OUT/$3.progress"
 	"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${4}s" \
 		--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
 		--ws-burst $((WSRATE * 2)) --json "$OUT/$3.json" >"$OUT/$3.txt" 2>"$OUT/$3.progress" || true
-	local cpu rss a1; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
+	local cpu rss a1 drss; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
+	drss=$(rss_delta "$OUT/$3.rss")
+	curl -fs "http://$HTTP/metrics" >"$OUT/$3.metrics" || true # sigbridge_call_setup_seconds: the gateway's view
 	local retrans=-
 	if [ "$1" = b2s ]; then # SIPp's cumulative count, minus the step's for the recovery run
 		retrans=$(sipp_col "$st" "Retransmissions(C)")
 		[[ "$retrans$r0" =~ ^[0-9]+$ ]] && retrans=$((retrans - r0))
 	fi
-	jq -r --arg p "$5" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg rt "$retrans" --arg d "$4" --arg a0 "$a0" --arg a1 "$a1" '
+	jq -r --arg p "$5" --arg r "$2" --arg cpu "$cpu" --arg rss "$rss" --arg drss "$drss" --arg rt "$retrans" --arg d "$4" --arg a0 "$a0" --arg a1 "$a1" '
 		[$p, $r, .attempted, .answered, "\(.failed)/\(.failed - (.refused // 0)) (+\(.not_placed))",
 		 (.answered / ($d | tonumber) | floor | tostring),
 		 (if .answered > 0 then (($cpu | tonumber) * 10 / .answered * 100 | round / 100 | tostring) else "-" end),
-		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $rt, .answered] | @tsv' "$OUT/$3.json" |
-		while IFS=$'\t' read -r a b c d e f g h i j k; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$(per_call "$a0" "$a1" "$k")"; done
+		 "\(.setup_ms.p50 * 10 | round / 10)/\(.setup_ms.p99 * 10 | round / 10)", $rss, $drss, $rt, .answered] | @tsv' "$OUT/$3.json" |
+		while IFS=$'\t' read -r a b c d e f g h i dr j k; do
+			row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$dr" "$j" "$(per_call "$a0" "$a1" "$k")"
+		done
 }
 
 s2b_step() { # SIPp UAC → gateway → load tool callees
@@ -221,9 +265,49 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	start_gateway "$name"
 	start_callees "$name" "ws://$HTTP/ws"
 	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
+	rss_sampler "$GW_PID" "$OUT/$name.rss"
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
-	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)"
+	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)" "$(rss_delta "$OUT/$name.rss")"
+	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
+		sleep 10
+		s2b_after "$name.after" "$csv"
+	fi
+	s2b_ended "$name"
 	cleanup
+}
+
+# s2b_after runs SIPp again at AFTER_RATE for AFTER_DURATION s against the
+# same gateway and callees (row "s2b+10s").
+s2b_after() { # $1 = step name, $2 = csv
+	local DURATION=${AFTER_DURATION:-10} c0 a0
+	c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
+	sipp_uac "127.0.0.1:$GW_SIP" "$1" "$AFTER_RATE" "$2"
+	sipp_row s2b+10s "$AFTER_RATE" "$1" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)"
+}
+
+# s2b_ended checks, once SIPp has ended every call, that each call ended
+# on both legs: it waits up to 40 s (Timer H is 32 s) for the gateway's
+# sigbridge_calls_active to reach 0, stops the callees (their report then
+# counts the hang-ups they got) and prints the gateway's 200s to SIPp,
+# SIPp's completed calls, the callees' answered and hung-up calls and the
+# calls still active. A 200 SIPp never completed, or a callee never hung
+# up, is a call that ended on one leg only.
+s2b_ended() { # $1 = step name
+	local active=? waited=0 ok200 done=0 st
+	for waited in $(seq 0 40); do
+		active=$(curl -fs "http://$HTTP/metrics" | awk '$1 == "sigbridge_calls_active" {print $2}')
+		[ "$active" = 0 ] && break
+		sleep 1
+	done
+	ok200=$(curl -fs "http://$HTTP/metrics" | awk '$1 ~ /^sigbridge_sip_calls_total\{/ && /direction="in"/ && /code="200"/ {print $2}')
+	for st in "$OUT/$1.uac.csv" "$OUT/$1.after.uac.csv"; do
+		[ -f "$st" ] && done=$((done + $(sipp_col "$st" "SuccessfulCall(C)")))
+	done
+	kill "$CALLEES_PID" 2>/dev/null || true
+	wait "$CALLEES_PID" 2>/dev/null || true # it writes its report as it exits
+	jq -r --arg ok "${ok200:-?}" --arg done "$done" --arg act "$active" --arg w "$waited" --arg n "$1" \
+		'"\($n): gateway 200s to SIPp \($ok), SIPp completed \($done); callees answered \(.callee_answered), hung up by the gateway \(.callee_hung_up); calls active at the gateway \($act) (\($w) s after SIPp ended)"' \
+		"$OUT/$1.json"
 }
 
 # start_callees logs USERS answer-only callees (callee-k) in at $2 and
@@ -232,7 +316,8 @@ start_callees() { # $1 = step name, $2 = WebSocket URL
 	"$SIGBRIDGE" load --ws "$2" --users 0 --answer --answer-users "$USERS" --target 'callee-%d' \
 		--duration $((DURATION + HOLD + 70))s --ws-rate "$WSRATE" --ws-burst $((WSRATE * 2)) \
 		--json "$OUT/$1.json" >"$OUT/$1.txt" 2>"$OUT/$1.progress" &
-	PIDS+=("$!")
+	CALLEES_PID=$!
+	PIDS+=("$CALLEES_PID")
 	for _ in $(seq 300); do grep -q "logged in" "$OUT/$1.progress" 2>/dev/null && break; sleep 0.2; done
 	grep -q "logged in" "$OUT/$1.progress" || { echo "callees did not log in; see $OUT/$1.progress" >&2; exit 1; }
 }
@@ -247,7 +332,7 @@ ref_step() { # SIPp UAC → SIPp UAS, no gateway
 	cleanup
 }
 
-sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS, $6 $7 allocs before/after
+sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref: of the SIPp UAS), $5 RSS, $6 $7 allocs before/after, $8 RSS Δ
 	local st="$OUT/$3.uac.csv" ok failed retrans
 	ok=$(sipp_col "$st" "SuccessfulCall(C)") failed=$(sipp_col "$st" "FailedCall(C)")
 	retrans=$(sipp_col "$st" "Retransmissions(C)")
@@ -255,7 +340,7 @@ sipp_row() { # $1 path, $2 rate, $3 step name, $4 CPU ticks of the gateway (ref:
 	[ "$ok" -gt 0 ] 2>/dev/null && cpu=$(awk -v t="$4" -v n="$ok" 'BEGIN {printf "%.2f", t * 10 / n}')
 	local alloc=-
 	[ -n "${6:-}" ] && alloc=$(per_call "$6" "$7" "$ok")
-	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "$retrans" "$alloc"
+	row "$1" "$2" $((ok + failed)) "$ok" "$failed" $((ok / DURATION)) "$cpu" "$(rtt_p50_p99 "$3")" "$5" "${8:--}" "$retrans" "$alloc"
 }
 
 # --- Across nodes: nats-server and nodes A and B (x2b, xs2b) ---
@@ -357,7 +442,7 @@ x_step() { # $1 = path (x2b, xs2b), $2 = rate
 	local rss="$(rss_mib "$A_PID")+$(rss_mib "$B_PID")" att ans fail cps setup rt cpu alloc msgs kb srv srvcpu
 	IFS=$'\t' read -r att ans fail cps setup rt <<<"$base"
 	IFS=$'\t' read -r cpu alloc msgs kb srv srvcpu <<<"$(x_cols "$s0" "$s1" "$ans")"
-	row "$1" "$2" "$att" "$ans" "$fail" "$cps" "$cpu" "$setup" "$rss" "$rt" "$alloc" "$msgs" "$kb" "$srv" "$srvcpu"
+	row "$1" "$2" "$att" "$ans" "$fail" "$cps" "$cpu" "$setup" "$rss" - "$rt" "$alloc" "$msgs" "$kb" "$srv" "$srvcpu"
 	cleanup
 }
 
@@ -365,9 +450,9 @@ XCOLS=
 case " $PATHS " in *" x2b "* | *" xs2b "*) XCOLS=1 && nats_binary ;; esac
 gateway_config
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); DURATION=${DURATION}s HOLD=${HOLD}s USERS=$USERS"
-row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU" "setup ms" "RSS" retrans "KB/allocs" \
+row path rate attempt answered "failed/adm(+np)" "calls/s" "ms CPU" "setup ms" "RSS" "RSS Δ" retrans "KB/allocs" \
 	"NATS msg" "NATS KB" "srv in/out" "srv ms"
-row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+row ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 for p in $PATHS; do
 	for r in $RATES; do
 		case $p in

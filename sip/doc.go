@@ -103,13 +103,14 @@
 // requests over the connection a dialog came in on), registrar.go (REGISTER
 // from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go
 // (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
-// sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit),
+// sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit), timerm.go (sipgo's Timer M),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread, new ones shed with a stateless 503),
 // udpsource.go (each datagram's source address, its string made once per
 // peer), retrans.go
-// (the Call-IDs of INVITEs passed to sipgo: their retransmissions are not shed), udpsock.go and udpsock_linux.go (the UDP
+// (the Call-IDs of INVITEs passed to sipgo or shed: retransmissions of the
+// first are not shed, of the second get the same 503), udpsock.go and udpsock_linux.go (the UDP
 // listener's buffer sizes, forced past the kernel's cap where allowed, and
 // its reader count), anchor.go (media through rtpengine).
 // Package siptest holds a WebRTC-capable SIP endpoint, a plain-RTP phone

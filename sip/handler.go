@@ -128,6 +128,9 @@ func (a *Adapter) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		a.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if in, ok := leg.(*inLeg); ok && req.Method == sip.BYE {
+		in.byeBeforeAck() // a lost ACK must not hold the BYE for 32 s
+	}
 	r := newInRequest(req, tx)
 	if err := leg.push(r); err != nil {
 		a.reply(req, tx, 481, "Call/Transaction Does Not Exist")

@@ -2,10 +2,14 @@ package sip
 
 import (
 	"bytes"
+	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/sigbridge/sigbridge/gateway"
 )
@@ -94,4 +98,43 @@ func TestOutboundRetransmitted2xxAckedAgain(t *testing.T) {
 	if n := strings.Count(uas.messageLog(t), "ACK sip:"); n != 2 {
 		t.Errorf("the callee received %d ACKs, want 2", n)
 	}
+}
+
+// TestAnsweredInviteReleased: once an outbound call is answered and ACKed,
+// nothing keeps its INVITE (and so its transaction, 2xx and SDPs): sipgo's
+// Timer M, which Terminate does not stop, would pin them for 32 s
+// (timerM).
+func TestAnsweredInviteReleased(t *testing.T) {
+	released := make(chan struct{})
+	var once sync.Once
+	testInviteSent = func(r *sip.Request) {
+		runtime.AddCleanup(r, func(struct{}) { once.Do(func() { close(released) }) }, struct{}{})
+	}
+	t.Cleanup(func() { testInviteSent = nil })
+	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
+	uas := startSIPp(t, "uas_answer.xml", "")
+	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
+	expectAnswer(t, caller)
+	waitNoLegGoroutine(t, env)
+	// Well under Timer M's 32 s default; the call is still up.
+	deadline := time.Now().Add(10 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-released:
+			done = true
+		case <-time.After(100 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("the answered INVITE is still referenced 10 s after the ACK")
+			}
+		}
+	}
+	if n := env.gw.ActiveCalls(); n != 1 {
+		t.Fatalf("%d calls active, want the held one", n)
+	}
+	if err := call.Post(caller, gateway.Hangup{}); err != nil {
+		t.Fatal(err)
+	}
+	uas.wait(t)
+	waitDone(t, call)
 }

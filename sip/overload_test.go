@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,4 +303,131 @@ func TestLateResponsesShedOffers(t *testing.T) {
 	}
 	waitDone(t, call)
 	uas.wait(t)
+}
+
+// TestSIPToBrowserOverloadAdmittedSucceed: SIP → browser beyond capacity,
+// with a real SIPp UAC. With 3 calls in setup allowed and callees that
+// answer only when the test says so, SIPp places 20 calls at 100/s: 3 are
+// admitted (they ring) and the 17 others get 503 with Retry-After before
+// any admitted call is answered, i.e. at once. Then the 3 are answered;
+// SIPp ACKs, holds and hangs up each, every admitted call ends on the
+// browser leg too, and SIPp exits 0 (every call took its scenario's path:
+// 200, ACK, BYE answered 200; or 503 and its ACK). From SIPp's message log:
+// exactly the 17 excess Call-IDs got a 503 (each 503 with Retry-After) and
+// exactly the 3 admitted got their 200 (none of them a 503 as well: the
+// caller would have ended it on the 503 and never ACKed the 200). Once the
+// overload is over, 5 SIPp calls one after the other all succeed.
+func TestSIPToBrowserOverloadAdmittedSucceed(t *testing.T) {
+	env := newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
+		RingTimeout: 30 * time.Second, MaxCallsInSetup: 3, MaxQueueDelay: -1, ShedRetryAfter: 3 * time.Second,
+		MaxCallsPerUser: 100},
+		Config{TrustedSources: []string{"127.0.0.1"}, MaxCallsPerUser: 100, CallsPerSecond: 1000, CallsBurst: 1000})
+	const calls, admittedN = 20, 3
+	uac := startSIPp(t, "uac_call_or_503.xml", env.a.Addr(), "-s", "ring", "-m", strconv.Itoa(calls), "-r", "100")
+	var admitted []*testLeg
+	for range admittedN {
+		admitted = append(admitted, env.users.leg(t, "ring"))
+	}
+	shedMetric := env.gm.CallsShed.WithLabelValues("sip", gateway.SignalCallsInSetup)
+	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(shedMetric) < calls-admittedN; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v of the %d excess INVITEs shed while 3 calls ring\n%s", testutil.ToFloat64(shedMetric),
+				calls-admittedN, uac.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if testutil.ToFloat64(env.a.m.calls.WithLabelValues("in", "200")) != 0 {
+		t.Fatal("a call was answered before the test answered the admitted ones")
+	}
+	for _, l := range admitted {
+		if err := l.call.Post(l, gateway.Answer{SDP: answerFor(nil)}); err != nil {
+			t.Fatalf("answer: %v", err)
+		}
+	}
+	for _, l := range admitted {
+		waitDone(t, l.call) // SIPp's BYE ended the browser leg too
+	}
+	uac.wait(t)
+	if v := testutil.ToFloat64(shedMetric); v != calls-admittedN {
+		t.Errorf("sigbridge_calls_shed_total{sip,calls_in_setup} = %v, want %d", v, calls-admittedN)
+	}
+	got := sippFinals(uac.messageLog(t))
+	var shed, answered int
+	for id, f := range got {
+		switch {
+		case f.codes[503] && f.codes[200]:
+			t.Errorf("call %s got both 503 and 200 to its INVITE", id)
+		case f.codes[503]:
+			shed++
+			if !f.retryAfter {
+				t.Errorf("call %s: 503 without Retry-After: 3", id)
+			}
+		case f.codes[200]:
+			answered++
+			if !f.byeOK {
+				t.Errorf("admitted call %s: no 200 to SIPp's BYE", id)
+			}
+		default:
+			t.Errorf("call %s: no final response to its INVITE (%v)", id, f.codes)
+		}
+	}
+	if shed != calls-admittedN || answered != admittedN {
+		t.Errorf("SIPp saw %d calls shed and %d answered, want %d and %d", shed, answered, calls-admittedN, admittedN)
+	}
+	if v := callsMetric(env, "in", "200"); v != admittedN {
+		t.Errorf("calls{in,200} = %v, want the %d admitted", v, admittedN)
+	}
+
+	after := startSIPp(t, "uac_call.xml", env.a.Addr(), "-s", "answer", "-m", "5", "-l", "1")
+	after.wait(t)
+	if v := callsMetric(env, "in", "200"); v != admittedN+5 {
+		t.Errorf("calls{in,200} = %v after the overload, want %d", v, admittedN+5)
+	}
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(env.gm.ActiveCalls) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v calls still active after SIPp ended them all", testutil.ToFloat64(env.gm.ActiveCalls))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sippFinal is what SIPp received for one Call-ID: the status codes of
+// the responses to its INVITE, whether a 503 carried Retry-After: 3, and
+// whether its BYE got a 200.
+type sippFinal struct {
+	codes      map[int]bool
+	retryAfter bool
+	byeOK      bool
+}
+
+// sippFinals reads the responses SIPp received from its -trace_msg log,
+// by Call-ID.
+func sippFinals(log string) map[string]*sippFinal {
+	out := map[string]*sippFinal{}
+	log = strings.ReplaceAll(log, "\r\n", "\n") // SIPp logs messages as sent, between its own \n lines
+	for _, block := range strings.Split(log, "message received")[1:] {
+		_, msg, _ := strings.Cut(block, "\n\n")
+		msg, _, _ = strings.Cut(msg, "\n-----")
+		head, _, _ := strings.Cut(msg, "\n\n") // the headers are enough
+		res, err := sip.ParseMessage([]byte(strings.ReplaceAll(strings.Replace(head, "Content-Length:", "X-Length:", 1), "\n", "\r\n") + "\r\nContent-Length: 0\r\n\r\n"))
+		r, ok := res.(*sip.Response)
+		if err != nil || !ok || r.CallID() == nil || r.CSeq() == nil {
+			continue
+		}
+		f := out[r.CallID().Value()]
+		if f == nil {
+			f = &sippFinal{codes: map[int]bool{}}
+			out[r.CallID().Value()] = f
+		}
+		switch r.CSeq().MethodName {
+		case sip.INVITE:
+			f.codes[r.StatusCode] = true
+			if h := r.GetHeader("Retry-After"); r.StatusCode == 503 && h != nil && h.Value() == "3" {
+				f.retryAfter = true
+			}
+		case sip.BYE:
+			f.byeOK = f.byeOK || r.StatusCode == 200
+		}
+	}
+	return out
 }

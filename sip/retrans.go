@@ -1,20 +1,24 @@
 package sip
 
 import (
+	"bytes"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// The INVITEs sipgo took: while the UDP receive queue is late, the reader
-// answers new INVITEs 503 itself (statelessShed), but a retransmission of
-// an INVITE sipgo already has a server transaction for must reach that
-// transaction (which repeats its last response, RFC 3261 §17.2.1): a 503
+// The INVITEs sipgo took, and those shed: while the UDP receive queue is
+// late, the reader answers new INVITEs 503 itself (statelessShed), but a
+// retransmission of an INVITE sipgo already has a server transaction for
+// must reach that transaction (which repeats its last response, RFC 3261 §17.2.1): a 503
 // for it would end at the caller a call the gateway admitted and answers.
 // Under overload that is when retransmissions come (the caller's Timer A
 // fires while our responses wait), so the reader remembers the Call-ID of
 // every initial INVITE it passes to sipgo and tells retransmissions apart
 // by it (remembering in the reader, not in the INVITE handler, which runs
 // later: a retransmission queued right behind its INVITE must find it).
+// Likewise a retransmission of an INVITE the reader shed must get its 503
+// again, never reach sipgo as a new call (see inviteMemo).
 
 // Bounds of the memo of initial INVITEs.
 const (
@@ -22,36 +26,90 @@ const (
 	inviteMemoMax  = 1 << 17          // Call-IDs per generation (about 130 k: 8,000 INVITEs/s)
 )
 
-// inviteMemo remembers the Call-IDs of the initial INVITEs the UDP reader
-// passed to sipgo for 16-32 s, in two generations. It is bounded: beyond
-// inviteMemoMax in one generation new Call-IDs are not remembered (their
-// retransmissions may then be shed like new INVITEs). Safe for concurrent
-// use.
+// inviteMemo remembers, for 16-32 s in two generations, the Call-ID of
+// every initial INVITE the UDP reader saw and what it did with it: passed
+// to sipgo (0), or answered with a stateless 503 (the 503's To tag number).
+// A retransmission gets the same fate: sipgo's transaction repeats its
+// response, and a shed INVITE's retransmission gets the same 503 again with
+// the same To tag (RFC 3261 §8.2.7: a stateless UAS answers the same
+// request the same way), even once the queue is on time again. Before,
+// the shed INVITEs were not remembered: when the caller had retransmitted
+// before our 503 reached it (the queue was late by more than T1) and
+// shedding had stopped by the time the reader got to the retransmission,
+// sipgo took it as a new call, the callee answered, and the caller, which
+// had ended the call on the 503, never ACKed our 200 (1,211 of 20,485
+// answered calls at 3,000/s for 20 s; docs/PERFORMANCE.md).
+//
+// It is bounded: beyond inviteMemoMax in one generation new Call-IDs are
+// not remembered (their retransmissions are then treated as new INVITEs).
+// Safe for concurrent use.
 type inviteMemo struct {
 	mu        sync.Mutex
-	cur, prev map[string]struct{}
+	cur, prev map[string]inviteFate
 	since     time.Time // when cur started
 }
 
-// add remembers callID (received at now).
-func (m *inviteMemo) add(callID string, now time.Time) {
+// inviteFate is what the reader did with an initial INVITE: passed it to
+// sipgo (shedTag 0) or answered it 503 with To tag shedTag; cseq tells a
+// retransmission of a shed INVITE (same CSeq) from a new request reusing
+// its Call-ID (a caller retrying after Retry-After with CSeq + 1), which is
+// decided anew.
+type inviteFate struct {
+	shedTag uint64
+	cseq    uint32
+}
+
+// decide returns the fate of an initial INVITE with callID and CSeq number
+// cseq read at now, in one step so that two readers holding an INVITE and
+// its retransmission agree: the To tag number of its 503 (0: sipgo takes
+// it), and whether it was seen before. A Call-ID passed to sipgo before is
+// passed again (its transaction, or the dialog's, answers); a shed one
+// gets the same 503 if the CSeq is the same; anything else is passed, or
+// shed with the next number of tags when shedding.
+func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if v, ok := m.lookup(callID); ok && (v.shedTag == 0 || v.cseq == cseq) {
+		return v.shedTag, true
+	}
+	if shedding {
+		shedTag = tags.Add(1)
+	}
+	m.add(string(callID), inviteFate{shedTag: shedTag, cseq: cseq}, now)
+	return shedTag, false
+}
+
+// add remembers callID's fate; m.mu is held.
+func (m *inviteMemo) add(callID string, f inviteFate, now time.Time) {
 	if m.cur == nil || now.Sub(m.since) >= inviteMemoSpan {
-		m.prev, m.cur, m.since = m.cur, make(map[string]struct{}), now
+		m.prev, m.cur, m.since = m.cur, make(map[string]inviteFate), now
 	}
 	if len(m.cur) < inviteMemoMax {
-		m.cur[callID] = struct{}{}
+		m.cur[callID] = f
 	}
 }
 
-// has reports whether callID was remembered (it does not allocate).
-func (m *inviteMemo) has(callID []byte) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.cur[string(callID)]; ok {
-		return true
+// lookup returns callID's remembered fate (it does not allocate); m.mu is
+// held.
+func (m *inviteMemo) lookup(callID []byte) (inviteFate, bool) {
+	if v, ok := m.cur[string(callID)]; ok {
+		return v, true
 	}
-	_, ok := m.prev[string(callID)]
-	return ok
+	v, ok := m.prev[string(callID)]
+	return v, ok
+}
+
+// cseqNumber is the sequence number of a "CSeq: 1 INVITE" header line (0
+// when it has none).
+func cseqNumber(line []byte) uint32 {
+	_, v, _ := bytes.Cut(line, []byte(":"))
+	v = bytes.TrimLeft(v, " \t")
+	var n uint32
+	for _, c := range v {
+		if c < '0' || c > '9' || n > (1<<31)/10 {
+			break
+		}
+		n = n*10 + uint32(c-'0')
+	}
+	return n
 }

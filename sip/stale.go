@@ -37,7 +37,7 @@ type staleFilter struct {
 	shedAge    time.Duration
 	lastShedW  atomic.Int64
 	retryAfter string        // Retry-After of stateless 503s ("": none are sent)
-	taken      *inviteMemo   // INVITEs sipgo took: their retransmissions are not shed (nil: none)
+	taken      *inviteMemo   // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
 	tags       atomic.Uint64 // To tags of stateless 503s
 }
 
@@ -169,7 +169,8 @@ func (f *staleFilter) late(age time.Duration, now time.Time) {
 // tag: calls in progress are never shed), a retransmission of an INVITE
 // passed to sipgo before (retrans.go: the reader remembers the Call-ID of
 // every initial INVITE it passes on), or anything unusual (folded or
-// missing headers).
+// missing headers). A retransmission of an INVITE it shed gets the same
+// 503 (same To tag) again, shedding or not.
 func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
 	if f.shed == nil || !bytes.HasPrefix(data, invitePrefix) {
 		return nil
@@ -182,12 +183,12 @@ func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
 	if !ok || h.inDialog {
 		return nil
 	}
-	if f.taken != nil {
-		if f.taken.has(h.callIDValue) {
-			return nil // a retransmission: its transaction answers it
-		}
-		if !shedding {
-			f.taken.add(string(h.callIDValue), now)
+	tag, again := f.shedTag(h.callIDValue, cseqNumber(h.cseq), shedding, now)
+	switch {
+	case tag == 0:
+		return nil // new while on time, or a retransmission of one sipgo took: its transaction answers it
+	case again && !shedding: // a retransmission of an INVITE shed before: the same 503 again
+		if h, ok = parseInviteHead(data, true); !ok {
 			return nil
 		}
 	}
@@ -198,14 +199,29 @@ func (f *staleFilter) statelessShed(data []byte, now time.Time) []byte {
 	}
 	out = append(append(out, h.from...), "\r\n"...)
 	out = append(append(out, h.to...), ";tag=shed"...)
-	out = strconv.AppendUint(out, f.tags.Add(1), 36)
+	out = strconv.AppendUint(out, tag, 36)
 	out = append(out, "\r\n"...)
 	out = append(append(out, h.callID...), "\r\n"...)
 	out = append(append(out, h.cseq...), "\r\n"...)
 	out = append(append(out, "Retry-After: "...), f.retryAfter...)
 	out = append(out, "\r\nContent-Length: 0\r\n\r\n"...)
-	f.m.CallShed("sip", signalSocketDelay)
+	if !again {
+		f.m.CallShed("sip", signalSocketDelay)
+	}
 	return out
+}
+
+// shedTag is the To tag number of the 503 for an initial INVITE (0: pass
+// it to sipgo) and whether that INVITE was shed before (a retransmission).
+// Without a memo every INVITE is new and shed while shedding.
+func (f *staleFilter) shedTag(callID []byte, cseq uint32, shedding bool, now time.Time) (tag uint64, again bool) {
+	if f.taken == nil {
+		if !shedding {
+			return 0, false
+		}
+		return f.tags.Add(1), false
+	}
+	return f.taken.decide(callID, cseq, shedding, now, &f.tags)
 }
 
 // inviteHead is what statelessShed reads of an INVITE: whole header lines

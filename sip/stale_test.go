@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,13 +145,14 @@ func TestStatelessShed(t *testing.T) {
 	// A retransmission of an INVITE sipgo already took goes to its
 	// transaction, not to a 503 that would end an admitted call.
 	f.taken = &inviteMemo{}
-	f.taken.add("c1@127.0.0.1", now)
+	f.taken.add("c1@127.0.0.1", inviteFate{cseq: 1}, now)
 	if r := f.statelessShed([]byte(invite), now); r != nil {
 		t.Errorf("retransmission of a taken INVITE answered statelessly: %q", r)
 	}
 	other := strings.Replace(invite, "Call-ID: c1@127.0.0.1", "i:  c2@127.0.0.1 ", 1)
-	if r := f.statelessShed([]byte(other), now); r == nil {
-		t.Error("a new INVITE was not shed while another Call-ID is taken")
+	shed := string(f.statelessShed([]byte(other), now))
+	if shed == "" {
+		t.Fatal("a new INVITE was not shed while another Call-ID is taken")
 	}
 	// The reader remembers the INVITEs it passes on while not shedding.
 	third := strings.Replace(invite, "Call-ID: c1@127.0.0.1", "CALL-ID: c3@127.0.0.1", 1)
@@ -159,34 +161,81 @@ func TestStatelessShed(t *testing.T) {
 	if r := f.statelessShed([]byte(third), now); r != nil {
 		t.Fatalf("answered while not shedding: %q", r)
 	}
-	if !f.taken.has([]byte("c3@127.0.0.1")) {
-		t.Fatal("an INVITE passed to sipgo was not remembered")
+	if v, ok := f.taken.lookup([]byte("c3@127.0.0.1")); !ok || v.shedTag != 0 {
+		t.Fatal("an INVITE passed to sipgo was not remembered as passed")
+	}
+	// A retransmission of the INVITE shed before gets the same 503, with
+	// the same To tag, though the queue is on time now: passed to sipgo it
+	// would become a call its caller, which ended it on the 503, never ACKs.
+	if again := string(f.statelessShed([]byte(other), now)); again != shed {
+		t.Errorf("retransmission of a shed INVITE once on time: got %q, want the same 503 %q", again, shed)
 	}
 	f.shed.until.Store(now.Add(time.Second).UnixNano())
 	if r := f.statelessShed([]byte(third), now); r != nil {
 		t.Errorf("retransmission of an INVITE passed on before answered statelessly: %q", r)
 	}
+	if again := string(f.statelessShed([]byte(other), now)); again != shed {
+		t.Errorf("retransmission of a shed INVITE while shedding: got %q, want the same 503 %q", again, shed)
+	}
+	if v := testutil.ToFloat64(f.m.CallsShed.WithLabelValues("sip", signalSocketDelay)); v != 2 {
+		t.Errorf("sigbridge_calls_shed_total{sip,socket_delay} = %v, want 2 (retransmissions are not new calls)", v)
+	}
+	// The caller retries after Retry-After with the same Call-ID, CSeq 2:
+	// a new request, passed to sipgo once the queue is on time.
+	f.shed.until.Store(0)
+	retry := strings.Replace(other, "CSeq: 1 INVITE", "CSeq: 2 INVITE", 1)
+	if r := f.statelessShed([]byte(retry), now); r != nil {
+		t.Errorf("a retry (CSeq 2) of a shed INVITE once on time answered statelessly: %q", r)
+	}
 }
 
-// TestInviteMemo: a Call-ID is remembered for one to two generations, and
-// a generation holds at most inviteMemoMax.
+// TestInviteMemo: a Call-ID is remembered with its fate for one to two
+// generations, decide agrees with itself, and a generation holds at most
+// inviteMemoMax.
 func TestInviteMemo(t *testing.T) {
 	var m inviteMemo
+	var tags atomic.Uint64
 	t0 := time.Now()
-	m.add("a", t0)
-	if !m.has([]byte("a")) || m.has([]byte("b")) {
-		t.Fatal("has after add")
+	if tag, seen := m.decide([]byte("a"), 1, false, t0, &tags); tag != 0 || seen {
+		t.Fatalf("new INVITE while on time: tag %d seen %v, want passed", tag, seen)
 	}
-	m.add("b", t0.Add(inviteMemoSpan)) // a moves to the previous generation
-	if !m.has([]byte("a")) || !m.has([]byte("b")) {
+	if tag, seen := m.decide([]byte("a"), 1, true, t0, &tags); tag != 0 || !seen {
+		t.Fatalf("retransmission of a passed INVITE while shedding: tag %d seen %v, want passed again", tag, seen)
+	}
+	shedTag, seen := m.decide([]byte("s"), 1, true, t0, &tags)
+	if shedTag == 0 || seen {
+		t.Fatalf("new INVITE while shedding: tag %d seen %v, want shed", shedTag, seen)
+	}
+	if tag, seen := m.decide([]byte("s"), 1, false, t0, &tags); tag != shedTag || !seen {
+		t.Fatalf("retransmission of a shed INVITE while on time: tag %d seen %v, want %d again", tag, seen, shedTag)
+	}
+	// A caller retrying after Retry-After with the same Call-ID and CSeq + 1
+	// sends a new request: decided anew, not refused for the old one.
+	if tag, seen := m.decide([]byte("s"), 2, false, t0, &tags); tag != 0 || seen {
+		t.Fatalf("new INVITE (CSeq 2) reusing a shed Call-ID while on time: tag %d seen %v, want passed", tag, seen)
+	}
+	if tag, seen := m.decide([]byte("s"), 2, true, t0, &tags); tag != 0 || !seen {
+		t.Fatalf("its retransmission while shedding: tag %d seen %v, want passed again", tag, seen)
+	}
+	for line, want := range map[string]uint32{"CSeq: 12 INVITE": 12, "CSeq:7 INVITE": 7, "CSeq: \t3 INVITE": 3, "CSeq: x": 0} {
+		if got := cseqNumber([]byte(line)); got != want {
+			t.Errorf("cseqNumber(%q) = %d, want %d", line, got, want)
+		}
+	}
+	has := func(id string) bool { _, ok := m.lookup([]byte(id)); return ok }
+	if !has("a") || has("b") {
+		t.Fatal("lookup after add")
+	}
+	m.add("b", inviteFate{}, t0.Add(inviteMemoSpan)) // a moves to the previous generation
+	if !has("a") || !has("b") {
 		t.Fatal("a Call-ID forgotten after one generation")
 	}
-	m.add("c", t0.Add(2*inviteMemoSpan))
-	if m.has([]byte("a")) || !m.has([]byte("b")) || !m.has([]byte("c")) {
+	m.add("c", inviteFate{}, t0.Add(2*inviteMemoSpan))
+	if has("a") || !has("b") || !has("c") {
 		t.Fatal("generations did not turn over")
 	}
 	for i := range inviteMemoMax + 10 {
-		m.add(strconv.Itoa(i), t0.Add(2*inviteMemoSpan))
+		m.add(strconv.Itoa(i), inviteFate{}, t0.Add(2*inviteMemoSpan))
 	}
 	if len(m.cur) > inviteMemoMax {
 		t.Fatalf("a generation holds %d Call-IDs, at most %d", len(m.cur), inviteMemoMax)

@@ -261,10 +261,16 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 		return false
 	}
 	l.sess, l.localSDP = sess, req.Body()
+	if testInviteSent != nil {
+		testInviteSent(req)
+	}
 	user, pw := l.creds()
 	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: l.onResponse, Username: user, Password: pw})
 	return l.inviteDone(err)
 }
+
+// testInviteSent, when set by a test, sees each INVITE sent.
+var testInviteSent func(*sip.Request)
 
 // wireSize is the size of req on the wire, counted without building it.
 func wireSize(req *sip.Request) int {
@@ -493,7 +499,8 @@ func (l *outLeg) register(res *sip.Response) {
 // 32 s later (Timer M, RFC 6026 §7.2): a retransmitted 2xx then matches no
 // transaction and is ACKed again from the dialog (onStrayResponse). sipgo's
 // Timer M still holds the transaction, its INVITE and the 2xx until it
-// fires, so their SDP bodies, which nothing reads any more, are dropped.
+// fires (timerM, 1 s), so their SDP bodies, which nothing reads any more,
+// are dropped.
 func (l *outLeg) dropInvite(res *sip.Response) {
 	l.mu.Lock()
 	tx := l.inviteTx

@@ -240,6 +240,31 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	l.ackSeen(req.CSeq().SeqNo)
 }
 
+// byeBeforeAck: a BYE in the dialog of our 2xx while the leg still waits
+// for that 2xx's ACK (answer, in sipgo's WriteResponse). The BYE carries
+// our To tag, which its sender can only have from our 2xx: it has the 2xx,
+// and its ACK was lost or is queued behind the BYE. Left alone, the BYE
+// would wait in the leg's queue until Timer H (32 s) gave up on the ACK,
+// its sender would give up on the BYE first (SIPp after -recv_timeout),
+// and the gateway would then BYE a dialog the caller already ended. So the
+// BYE ends the wait as the ACK would (the dialog is confirmed), and the leg
+// answers it 200 and hangs up the other leg as in any confirmed dialog
+// (RFC 3261 §15.1.2). Under overload the kernel drops datagrams when the
+// socket's receive queue is full, ACKs included.
+func (l *inLeg) byeBeforeAck() {
+	s := l.ackSess.Load()
+	if s == nil || s.LoadState() != sip.DialogStateEstablished {
+		return // not waiting for the ACK (not answered yet, or confirmed)
+	}
+	ack := sip.NewRequest(sip.ACK, s.InviteRequest.Recipient)
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: l.inviteCSeq, MethodName: sip.ACK})
+	if err := s.ReadAck(ack, nil); err != nil {
+		l.log.Debug("BYE before the ACK did not confirm the dialog", "err", err)
+		return
+	}
+	l.log.Debug("BYE before the ACK of our 200: the dialog is confirmed")
+}
+
 // run is the leg's goroutine (sipgo's INVITE handler's) until the dialog
 // is confirmed: then the handler returns, sipgo keeps the INVITE's server
 // transaction for its timer only (TerminateGracefully), and the dialog

@@ -1,8 +1,11 @@
 package sip
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/sigbridge/sigbridge/gateway"
 )
@@ -71,4 +74,42 @@ func TestInboundUntrustedRefused(t *testing.T) {
 	uac := startSIPp(t, "uac_forbidden.xml", env.a.Addr(), "-s", "answer")
 	uac.wait(t)
 	waitMetric(t, env, "in", "403")
+}
+
+// TestInboundByeBeforeAck: the caller's ACK for our 200 is lost (under
+// overload the kernel drops datagrams of a full receive queue) and its BYE
+// comes first. The BYE, which can only carry our To tag because the caller
+// has our 200, confirms the dialog: it is answered 200 well before Timer H
+// (32 s) would have given up on the ACK, the browser leg is hung up, and
+// the gateway sends no BYE of its own for "no ACK".
+func TestInboundByeBeforeAck(t *testing.T) {
+	env := trustedEnv(t)
+	c := dialRaw(t, env.a.Addr())
+	callID := fmt.Sprintf("byeack-%d@127.0.0.1", time.Now().UnixNano())
+	c.send(t, c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+		"!From: <sip:alice@127.0.0.1>;tag=ba1", "!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
+	callee := env.users.leg(t, "answer")
+	ok := c.final(10 * time.Second)
+	if ok == nil || ok.StatusCode != 200 {
+		t.Fatalf("INVITE: got %v, want 200", ok)
+	}
+	bye := fmt.Sprintf("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKbye%d\r\nFrom: %s\r\nTo: %s\r\n"+
+		"Call-ID: %s\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		ok.Contact().Address.String(), c.local(), time.Now().UnixNano(), ok.From().Value(), ok.To().Value(), callID)
+	c.send(t, bye)
+	var byeOK *sip.Response
+	for deadline := time.Now().Add(10 * time.Second); byeOK == nil && time.Now().Before(deadline); {
+		switch m := c.read(time.Until(deadline)).(type) {
+		case *sip.Response:
+			if m.CSeq().MethodName == sip.BYE {
+				byeOK = m
+			} // else a retransmission of our 200, unACKed
+		case *sip.Request:
+			t.Fatalf("the gateway sent %s while the caller's BYE waited", m.Method)
+		}
+	}
+	if byeOK == nil || byeOK.StatusCode != 200 {
+		t.Fatalf("BYE before the ACK: got %v, want 200 before Timer H", byeOK)
+	}
+	waitDone(t, callee.call)
 }

@@ -159,7 +159,7 @@ func inprocSide(b *testing.B, h *harness, name string) benchSide {
 			}
 		}
 	}
-	return benchSide{send: c.handle, wait: wait}
+	return benchSide{send: func(b []byte) { c.handle(b) }, wait: wait}
 }
 
 func waitLoggedIn(b *testing.B, h *harness, name string) {

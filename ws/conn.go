@@ -26,12 +26,13 @@ const (
 )
 
 // conn is one browser connection. The read goroutine (serve: reads, parses,
-// handles, posts to calls) lives as long as the connection; a write
-// goroutine (writeLoop: the only writer of data frames) runs only while
-// messages are queued and to send the close frame; pings are sent by a
-// timer. Everybody else (call goroutines, broadcasts, Dial) only queues
-// messages with enqueue, which never blocks: a full queue drops the
-// connection.
+// handles, posts to calls) lives as long as the connection. Everybody else
+// (call goroutines, broadcasts, Dial) queues messages with enqueue, which
+// never blocks: a full queue drops the connection. The queue's writer
+// (writer.go) is the goroutine that queued to an idle queue, writing
+// without blocking, or the server's writer pool for broadcasts; a
+// dedicated goroutine (writeLoop) runs only while a slow client's socket
+// is full and to send the close frame. Pings are sent by a timer.
 type conn struct {
 	s        *Server
 	ws       *websocket.Conn
@@ -42,22 +43,24 @@ type conn struct {
 	cancel   context.CancelFunc
 	limiter  *bucket // read goroutine only
 	calls    callTable
-	ext      atomic.Bool   // the client speaks the extensions (features or callId)
-	renames  *bucket       // read goroutine only: the rename budget
-	refused  *refusedIDs   // read goroutine only: callIds of offers just refused (made on demand)
-	pending  *pendingProbe // read goroutine only: is the next message here already (made on demand)
-	presence presence      // what it has been told about who is online; guarded by directory.mu
+	ext      atomic.Bool // the client speaks the extensions (features or callId)
+	renames  *bucket     // read goroutine only: the rename budget
+	refused  *refusedIDs // read goroutine only: callIds of offers just refused (made on demand)
+	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
 
 	out        *outQueue
+	sock       socket        // writes frames (socket.go); holding wmu
+	wmu        sync.Mutex    // held by whoever writes a frame (writer.go)
+	unsent     *unsent       // what a write that stopped halfway left (holding wmu)
 	done       chan struct{} // closed when the connection starts closing
 	closeOnce  sync.Once
 	info       closeInfo // written once, before done is closed
 	closeSent  atomic.Bool
 	linger     atomic.Bool   // unread input is waiting (oversized message)
 	writerDone chan struct{} // closed by the writer that sent the close frame
-	onWake     func()        // tests: replaces starting the writer goroutine
+	onWake     func()        // tests: replaces finding the queue a writer
 
 	mu   sync.Mutex // guards name and ping
 	name string
@@ -78,9 +81,9 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 	c := &conn{s: s, ws: ws, identity: identity, ctx: ctx, cancel: cancel,
 		limiter: newBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, time.Now()),
 		renames: newRenameBudget(time.Now()),
-		out:     newOutQueue(s.cfg.SendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
+		out:     newOutQueue(s.cfg.SendQueue), sock: newSocket(ws), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
-	c.log = s.log.With("conn", c.id, "remote", remote)
+	c.log = newConnLogger(s.log, c.id, remote)
 	return c
 }
 
@@ -123,6 +126,22 @@ func (c *conn) configure() {
 	c.ws.SetReadLimit(int64(c.s.cfg.MaxMessageBytes))
 	c.keepAlive()
 	c.ws.SetPongHandler(func(string) error { c.keepAlive(); return nil })
+	c.ws.SetPingHandler(c.pong)
+	c.ws.SetCloseHandler(c.echoClose)
+}
+
+// echoClose answers the client's close frame with its code, as gorilla's
+// default handler does, but under wmu; no data frame follows it.
+func (c *conn) echoClose(code int, _ string) error {
+	msg := []byte{}
+	if code != websocket.CloseNoStatusReceived {
+		msg = websocket.FormatCloseMessage(code, "")
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.closeSent.Store(true)
+	_ = c.sock.control(websocket.CloseMessage, msg)
+	return nil
 }
 
 // keepAlive pushes the read deadline out by one ping interval plus the pong
@@ -165,9 +184,9 @@ func (c *conn) read() {
 			continue // draining until the client's close reply
 		}
 		c.keepAlive()
-		c.receive(typ, buf.Bytes())
+		last := c.receive(typ, buf.Bytes())
 		putReadBuf(buf)
-		if c.inputPending() {
+		if !last && c.inputPending() {
 			continue // the next message is here already: no fresh goroutine for it
 		}
 		handedOn = true
@@ -206,23 +225,24 @@ func putReadBuf(b *bytes.Buffer) {
 	}
 }
 
-// receive applies the frame-level rules, then handles the message.
-func (c *conn) receive(typ int, data []byte) {
+// receive applies the frame-level rules, then handles the message; last
+// is handle's.
+func (c *conn) receive(typ int, data []byte) (last bool) {
 	if !c.limiter.allow(time.Now()) {
 		c.flooded()
-		return
+		return false
 	}
 	if typ != websocket.TextMessage {
 		c.sendError(errorf(ErrMalformed, "binary frames are not accepted"), "", "")
-		return
+		return false
 	}
 	if !utf8.Valid(data) { // RFC 6455 §8.1: fail the connection
 		c.noteError(websocket.CloseInvalidFramePayloadData, "", "invalid UTF-8 in a text frame")
 		c.closeWith(closeInfo{code: websocket.CloseInvalidFramePayloadData, text: "invalid UTF-8",
 			reason: gateway.ReasonDisconnected})
-		return
+		return false
 	}
-	c.handle(data)
+	return c.handle(data)
 }
 
 func (c *conn) flooded() {
@@ -299,10 +319,15 @@ func (c *conn) drainInput() {
 
 func (c *conn) recoverPanic(where string) {
 	if r := recover(); r != nil {
-		c.s.metrics.Panic()
-		c.log.Error("connection panicked; closing it", "in", where, "panic", fmt.Sprint(r))
-		c.abort(closeInfo{code: websocket.CloseInternalServerErr, text: "internal error", reason: gateway.ReasonInternal})
+		c.panicked(where, r)
 	}
+}
+
+// panicked counts and logs a recovered panic and closes the connection.
+func (c *conn) panicked(where string, r any) {
+	c.s.metrics.Panic()
+	c.log.Error("connection panicked; closing it", "in", where, "panic", fmt.Sprint(r))
+	c.abort(closeInfo{code: websocket.CloseInternalServerErr, text: "internal error", reason: gateway.ReasonInternal})
 }
 
 // closing reports whether the connection has started to close.
@@ -322,7 +347,7 @@ func (c *conn) closeWith(info closeInfo) {
 		c.info = info
 		close(c.done)
 		if c.out.wake() {
-			c.startWriter()
+			c.kick(writeClosing)
 		}
 	})
 }
@@ -337,9 +362,16 @@ func goingAway() closeInfo {
 	return closeInfo{code: websocket.CloseGoingAway, text: "server shutting down", flush: true, reason: gateway.ReasonShutdown}
 }
 
-// enqueue queues one message for the writer without blocking. A full queue
-// means the client does not read: the connection is dropped.
-func (c *conn) enqueue(b []byte, typ string) bool {
+// enqueue queues one message without blocking. If the queue was idle, the
+// caller writes it at once when the socket takes it without waiting. A
+// full queue means the client does not read: the connection is dropped.
+func (c *conn) enqueue(b []byte, typ string) bool { return c.queue(b, typ, writeInline) }
+
+// enqueueBroadcast is enqueue for a message that goes to every connection
+// (its caller holds directory.mu): the writer pool writes it.
+func (c *conn) enqueueBroadcast(b []byte, typ string) bool { return c.queue(b, typ, writePooled) }
+
+func (c *conn) queue(b []byte, typ string, mode writeMode) bool {
 	if c.closing() {
 		return false
 	}
@@ -349,87 +381,20 @@ func (c *conn) enqueue(b []byte, typ string) bool {
 		c.abort(closeInfo{code: websocket.ClosePolicyViolation, text: "send queue overflow", reason: gateway.ReasonDisconnected})
 		return false
 	}
-	if start {
-		c.startWriter()
-	}
 	c.s.metrics.Message("ws", "out", typ)
+	if start {
+		c.kick(mode)
+	}
 	return true
 }
 
-// startWriter starts the writer goroutine; the queue said none runs.
-func (c *conn) startWriter() {
-	if c.onWake != nil {
-		c.onWake()
-		return
-	}
-	go c.writeLoop()
-}
-
-// writeLoop is the writer: it runs only while there is something to write
-// (see outQueue) and once to send the close frame. writerDone is closed by
-// the writer that closes (or panics), never by one that ends idle.
-func (c *conn) writeLoop() {
-	idle := false
-	defer func() {
-		if !idle {
-			close(c.writerDone)
-		}
-	}()
-	defer c.recoverPanic("write")
-	for {
-		msgs, closing := c.out.next(c.closing)
-		if closing {
-			c.writeClose()
-			return
-		}
-		if len(msgs) == 0 {
-			idle = true
-			return
-		}
-		if err := c.writeAll(msgs); err != nil {
-			c.log.Debug("write failed", "err", err)
-			c.abort(closeInfo{code: websocket.CloseAbnormalClosure, reason: gateway.ReasonDisconnected})
-		}
-	}
-}
-
-// writeAll writes msgs, unless the connection starts closing without a
-// flush meanwhile.
-func (c *conn) writeAll(msgs [][]byte) error {
-	for _, b := range msgs {
-		if c.closing() && !c.info.flush {
-			return nil
-		}
-		if err := c.write(b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // startPing arms the keepalive ping: a timer, not a goroutine, so that an
-// idle connection costs no writer. WriteControl may run concurrently with
-// the writer (gorilla/websocket allows it).
+// idle connection costs no writer. The ping is written under wmu, between
+// whole frames (writer.go).
 func (c *conn) startPing() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.sendPing)
-}
-
-func (c *conn) sendPing() {
-	if c.closing() {
-		return
-	}
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-		c.log.Debug("ping failed", "err", err)
-		c.abort(closeInfo{code: websocket.CloseAbnormalClosure, reason: gateway.ReasonDisconnected})
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ping != nil && !c.closing() {
-		c.ping.Reset(c.s.cfg.PingInterval)
-	}
 }
 
 func (c *conn) stopPing() {
@@ -439,33 +404,6 @@ func (c *conn) stopPing() {
 		c.ping.Stop()
 		c.ping = nil
 	}
-}
-
-func (c *conn) write(b []byte) error {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	return c.ws.WriteMessage(websocket.TextMessage, b)
-}
-
-// writeClose sends what is queued (when asked to) and the close frame, then
-// gives the reader closeGrace to see the client's reply.
-func (c *conn) writeClose() {
-	if c.info.flush && !c.flush() {
-		return
-	}
-	if c.closeSent.CompareAndSwap(false, true) {
-		msg := websocket.FormatCloseMessage(c.info.code, c.info.text)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
-	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
-}
-
-func (c *conn) flush() bool {
-	for _, b := range c.out.take() {
-		if c.write(b) != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // sendError tells the client that a message was refused, logs and counts it.

@@ -13,7 +13,7 @@ import (
 
 // handle parses one text frame and acts on it. Every refusal becomes an
 // `error` message; the connection stays up.
-func (c *conn) handle(data []byte) {
+func (c *conn) handle(data []byte) (last bool) {
 	m, err := parseClientMessage(data)
 	c.s.metrics.Message("ws", "in", metricType(m.Type, err))
 	if err == nil {
@@ -22,6 +22,20 @@ func (c *conn) handle(data []byte) {
 	if err != nil {
 		c.sendError(err, m.Type, m.CallID)
 	}
+	return lastOfBurst(m.Type)
+}
+
+// lastOfBurst reports whether a client message of type typ usually ends
+// what the client sends at once (its offer or answer and candidates end
+// with end-of-candidates; a hang-up ends a call; a login waits for the
+// list): the reader then does not ask the kernel whether the next
+// message is there already (inputPending) and hands reading on at once.
+func lastOfBurst(typ string) bool {
+	switch typ {
+	case typeEndOfCandidates, typeHangUp, typeDecline, typeBusy, typeUsername:
+		return true
+	}
+	return false
 }
 
 // metricType bounds the type label: known types, else "invalid".

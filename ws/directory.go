@@ -25,7 +25,7 @@ type directory struct {
 	nextID  int64
 	conns   map[*conn]struct{}
 	names   map[string]*conn
-	seen    map[string]struct{} // names logged in since start: offline (480), not unknown (404)
+	seen    map[string]struct{} // names that were online here since start and left: offline (480), not unknown (404)
 	peak    int                 // most connections since the maps were last rebuilt
 	release *memReleaser
 	lists   userlists // what clients are told about who is online
@@ -70,6 +70,9 @@ func (d *directory) remove(c *conn) {
 // others learn it left unless another node has it too.
 func (d *directory) dropNameLocked(name string) {
 	delete(d.names, name)
+	if len(d.seen) < maxSeen {
+		d.seen[name] = struct{}{} // from now on offline (480), not unknown (404)
+	}
 	if d.reg != nil {
 		d.reg.Release(name)
 	}
@@ -191,9 +194,6 @@ func (d *directory) setNameLocked(c *conn, name string) {
 	d.names[name] = c
 	d.lists.joined(name)
 	c.setName(name)
-	if len(d.seen) < maxSeen {
-		d.seen[name] = struct{}{}
-	}
 }
 
 // lookup returns the connection logged in as name: ErrOffline for a name
@@ -234,7 +234,7 @@ func (d *directory) broadcast(b []byte) {
 
 func (d *directory) broadcastLocked(b []byte) {
 	for c := range d.conns {
-		c.enqueue(b, "broadcast")
+		c.enqueueBroadcast(b, "broadcast")
 	}
 }
 

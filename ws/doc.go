@@ -59,11 +59,16 @@
 // Each connection has one reader at a time: it parses, checks and handles
 // a message, posts events to calls, then hands reading on to a fresh
 // goroutine (whose stack is only what a blocked read needs: an idle
-// connection costs about 10 KiB). A write goroutine runs only while
-// messages are queued (and once for the close frame) and is then the only
-// writer of data frames; pings are sent by a timer. Anybody else (call
-// goroutines, userlist flushes, Dial) only queues with conn.enqueue, which
-// never blocks: a client whose queue overflows is dropped. Shared state is small and locked in one order: directory.mu
+// connection costs about 10 KiB). Anybody else (call goroutines, userlist
+// flushes, Dial) queues with conn.enqueue, which never blocks: a client
+// whose queue overflows is dropped. The queue has one writer at a time
+// (writer.go): the goroutine that queued to an idle queue writes at once
+// if the socket takes it without waiting (socket.go, socket_linux.go);
+// broadcasts are written by a small writer pool; the frames of everything
+// queued go out in one write (frame.go). A dedicated writer goroutine runs
+// only while a slow client's socket is full, and once for the close frame;
+// pings are sent by a timer. Frames are written under conn.wmu, which is
+// released only between whole frames. Shared state is small and locked in one order: directory.mu
 // (who is online), then conn.mu (its name); a connection's callTable has
 // its own mutex. Nothing calls into the gateway while holding a lock. A
 // panic is recovered per connection (counted in sigbridge_recovered_panics_total)

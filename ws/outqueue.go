@@ -7,8 +7,9 @@ import "sync"
 // connection keeps no buffer (a channel of send_queue slots would cost
 // every connection 6 KiB for its whole life) and no writer goroutine
 // (another 4-8 KiB of stack): the first push to an idle queue asks for a
-// writer (push returns start), which drains the queue with next and ends
-// once it is empty. Any goroutine may push; only the writer calls next.
+// writer (push returns start; writer.go finds one), which drains the queue
+// with next (or next and settle) until it is empty. Any goroutine may
+// push; only the writer calls next and settle.
 type outQueue struct {
 	mu   sync.Mutex
 	msgs [][]byte
@@ -63,6 +64,19 @@ func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
 		q.busy = false
 	}
 	return msgs, false
+}
+
+// settle is the writer's after a write: true when more was queued
+// meanwhile or the connection is closing (the caller hands the queue on),
+// else the queue is idle again.
+func (q *outQueue) settle(closing func() bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if closing() || len(q.msgs) > 0 {
+		return true
+	}
+	q.busy = false
+	return false
 }
 
 // take returns everything queued and empties the queue (the closing

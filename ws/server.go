@@ -47,6 +47,7 @@ type Server struct {
 	mu      sync.Mutex // orders admit against Shutdown
 	closing atomic.Bool
 	wg      sync.WaitGroup // one per connection
+	writers *writerPool    // writes broadcasts (writer.go)
 }
 
 // NewServer returns a server and registers it on gw's router as the dialer
@@ -69,11 +70,12 @@ func NewServer(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gatew
 		log.Error("ws: invalid TURN configuration; no TURN credentials", "err", err)
 	}
 	s := &Server{turn: turn, cfg: cfg, gw: gw, log: log, metrics: metrics, auth: newAuthenticator(cfg, log),
-		dir: newDirectory(cfg.Directory, cfg.listInterval)}
+		dir: newDirectory(cfg.Directory, cfg.listInterval), writers: newWriterPool()}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		// An idle connection keeps a small read buffer and no write
-		// buffer: writes borrow one from the pool (see memory.go).
+		// buffer: data frames are written by writer.go from pooled
+		// chunks, and gorilla writes only control frames, without a buffer.
 		ReadBufferSize:  readBufferSize,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{Subprotocol},

@@ -128,20 +128,20 @@ func (u *userlists) flush() {
 		switch {
 		case p.incremental && !p.started:
 			everybody = lazy(everybody, func() []byte { return encode(userEventMsg{Type: typeUserJoined, Users: u.names}) })
-			c.enqueue(everybody, typeUserJoined)
+			c.enqueueBroadcast(everybody, typeUserJoined)
 			p.started = true
 		case p.incremental:
 			if len(gone) > 0 {
 				leftMsg = lazy(leftMsg, func() []byte { return encode(userEventMsg{Type: typeUserLeft, Users: gone}) })
-				c.enqueue(leftMsg, typeUserLeft)
+				c.enqueueBroadcast(leftMsg, typeUserLeft)
 			}
 			if len(came) > 0 {
 				joinedMsg = lazy(joinedMsg, func() []byte { return encode(userEventMsg{Type: typeUserJoined, Users: came}) })
-				c.enqueue(joinedMsg, typeUserJoined)
+				c.enqueueBroadcast(joinedMsg, typeUserJoined)
 			}
 		case p.sent != u.version:
 			full = lazy(full, func() []byte { return encode(userlistMsg{Type: typeUserlist, Users: orEmpty(u.names)}) })
-			c.enqueue(full, typeUserlist)
+			c.enqueueBroadcast(full, typeUserlist)
 			p.sent = u.version
 		}
 	}

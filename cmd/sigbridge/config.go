@@ -38,6 +38,8 @@ type Config struct {
 	// Cluster makes this process one node of several (package cluster);
 	// without nats URLs it is a single process.
 	Cluster cluster.Config `yaml:"cluster"`
+	// Runtime tunes Go's garbage collector (goruntime.go).
+	Runtime RuntimeConfig `yaml:"runtime"`
 }
 
 // sipOff as sip.listen (or --sip) turns the SIP adapter off.
@@ -49,7 +51,7 @@ func defaultConfig() Config {
 	return Config{HTTP: "127.0.0.1:8080", LogLevel: "info", DrainTimeout: 30 * time.Second,
 		Gateway: gateway.DefaultConfig(), WS: ws.DefaultConfig(), SIP: sip.Config{Listen: sip.DefaultListen},
 		RTPEngine: sip.DefaultRTPEngineConfig(),
-		Cluster:   cluster.DefaultConfig()}
+		Cluster:   cluster.DefaultConfig(), Runtime: defaultRuntimeConfig()}
 }
 
 // loadConfig reads a YAML file over the defaults, rejecting unknown keys.
@@ -81,6 +83,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Cluster.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Runtime.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	for _, h := range c.AllowedHosts {

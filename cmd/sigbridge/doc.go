@@ -21,5 +21,8 @@
 // SIGBRIDGE_PPROF=host:port serves Go's profiler (/debug/pprof/) on a
 // listener of its own, for performance work (pprof.go, docs/PERFORMANCE.md).
 //
+// runtime.gc_percent and runtime.memory_limit set Go's garbage collector at
+// start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
+//
 // This is the only package that may exit the process.
 package main

@@ -77,4 +77,7 @@ func TestREADMEConfigExample(t *testing.T) {
 	if cfg.Gateway != gateway.DefaultConfig() {
 		t.Errorf("README shows gateway %+v, defaults %+v", cfg.Gateway, gateway.DefaultConfig())
 	}
+	if cfg.Runtime != defaultRuntimeConfig() {
+		t.Errorf("README shows runtime %+v, defaults %+v", cfg.Runtime, defaultRuntimeConfig())
+	}
 }

@@ -67,6 +67,7 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	log := newLogger(errOut, cfg.LogLevel)
 	sip.RouteLibraryLogs(log) // sipgo's package-wide logger, once per process
+	applyRuntime(cfg.Runtime, log)
 	startPprof(log)
 	if err := serve(ctx, cfg, log, nil); err != nil {
 		log.Error("sigbridge stopped", "err", err)

@@ -25,6 +25,9 @@ type inMsg struct {
 	Text   string   `json:"text"`
 	Ref    string   `json:"ref"`
 	Users  []string `json:"users"`
+	// At is when the read loop got the message off the connection: the
+	// setup latency ends there, not when the call's goroutine got to it.
+	At time.Time `json:"-"`
 }
 
 // features are the extensions the tool opts into: callId lets one
@@ -134,6 +137,7 @@ func (c *userConn) readLoop() {
 		if err != nil {
 			return
 		}
+		at := time.Now()
 		if c.userList(b) {
 			continue
 		}
@@ -141,6 +145,7 @@ func (c *userConn) readLoop() {
 		if json.Unmarshal(b, &m) != nil {
 			continue
 		}
+		m.At = at
 		c.dispatch(m)
 	}
 }
@@ -248,35 +253,46 @@ func (c *userConn) inFlight() int {
 
 // send writes one text message.
 func (c *userConn) send(b []byte) error {
+	_, err := c.sendAt(b)
+	return err
+}
+
+// sendAt writes one text message and returns when the write began: after
+// the connection's write lock was taken, so that a wait behind another
+// call's message on the same connection is not counted as the gateway's.
+func (c *userConn) sendAt(b []byte) (time.Time, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	t0 := time.Now()
+	_ = c.ws.SetWriteDeadline(t0.Add(writeTimeout))
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		return fmt.Errorf("load: %s: send: %w", c.name, err)
+		return t0, fmt.Errorf("load: %s: send: %w", c.name, err)
 	}
-	return nil
+	return t0, nil
 }
 
 // sendMedia sends an offer or answer, its three candidates and
 // end-of-candidates, as Chromium's page would (sdp as the
-// RTCSessionDescription object, candidates as toJSON() objects).
-func (c *userConn) sendMedia(typ, callID, target string, m media) error {
+// RTCSessionDescription object, candidates as toJSON() objects). It returns
+// when the write of the offer or answer began (sendAt).
+func (c *userConn) sendMedia(typ, callID, target string, m media) (time.Time, error) {
 	kind := "offer"
 	if typ == "video-answer" {
 		kind = "answer"
 	}
 	b := fmt.Appendf(nil, `{"type":"%s","target":%s,"callId":%s,"sdp":{"type":"%s","sdp":`, typ, mustJSON(target), mustJSON(callID), kind)
 	b = append(append(b, m.sdp...), "}}"...)
-	if err := c.send(b); err != nil {
-		return err
+	t0, err := c.sendAt(b)
+	if err != nil {
+		return t0, err
 	}
 	for _, cand := range m.cands {
 		b = fmt.Appendf(b[:0], `{"type":"new-ice-candidate","target":%s,"callId":%s,"candidate":`, mustJSON(target), mustJSON(callID))
 		if err := c.send(append(append(b, cand...), '}')); err != nil {
-			return err
+			return t0, err
 		}
 	}
-	return c.send(fmt.Appendf(b[:0], `{"type":"end-of-candidates","target":%s,"callId":%s}`, mustJSON(target), mustJSON(callID)))
+	return t0, c.send(fmt.Appendf(b[:0], `{"type":"end-of-candidates","target":%s,"callId":%s}`, mustJSON(target), mustJSON(callID)))
 }
 
 // hangUp ends call callID.

@@ -50,9 +50,13 @@ type Report struct {
 	// Setup is the latency video-offer sent → video-answer received.
 	Setup Latency `json:"setup_ms"`
 	// Offers and AnsweredIn are the answering callees' incoming calls and
-	// their answers (with --answer).
+	// their answers (with --answer); HungUpIn the answered ones the caller's
+	// side then hung up (the gateway's hang-up reached the callee). A call
+	// that ended on the caller's leg ended on the callee's too when
+	// HungUpIn equals AnsweredIn once the run is over.
 	Offers     int `json:"callee_offers"`
 	AnsweredIn int `json:"callee_answered"`
+	HungUpIn   int `json:"callee_hung_up"`
 }
 
 // Latency summarises setup times in milliseconds.
@@ -69,7 +73,7 @@ type stats struct {
 	mu                                     sync.Mutex
 	attempted, answered, failed, notPlaced int
 	refused                                int
-	offers, answeredIn                     int
+	offers, answeredIn, hungUpIn           int
 	failures, dropped, errors              map[string]int
 	setup                                  []time.Duration
 	window                                 []time.Duration // since the last progress line
@@ -145,7 +149,7 @@ func (s *stats) report(r *Report) {
 	defer s.mu.Unlock()
 	r.Attempted, r.Answered, r.Failed, r.NotPlaced = s.attempted, s.answered, s.failed, s.notPlaced
 	r.Refused = s.refused
-	r.Offers, r.AnsweredIn = s.offers, s.answeredIn
+	r.Offers, r.AnsweredIn, r.HungUpIn = s.offers, s.answeredIn, s.hungUpIn
 	r.Failures, r.Dropped, r.Errors = maps.Clone(s.failures), maps.Clone(s.dropped), maps.Clone(s.errors)
 	r.Setup = summarize(s.setup)
 }
@@ -153,8 +157,8 @@ func (s *stats) report(r *Report) {
 // WriteText prints the final report.
 func (r *Report) WriteText(w io.Writer) error {
 	if r.Users == 0 {
-		_, err := fmt.Fprintf(w, "sigbridge load: %s, answer only: %d users %s, %.1fs\nanswering callees: %d incoming calls, %d answered\n",
-			r.WS, r.Callees, r.Target, r.ElapsedS, r.Offers, r.AnsweredIn)
+		_, err := fmt.Fprintf(w, "sigbridge load: %s, answer only: %d users %s, %.1fs\nanswering callees: %d incoming calls, %d answered, %d of them hung up by the caller's side\n",
+			r.WS, r.Callees, r.Target, r.ElapsedS, r.Offers, r.AnsweredIn, r.HungUpIn)
 		return err
 	}
 	_, err := fmt.Fprintf(w, `sigbridge load: %s → %s, %d users, %.0f calls/s, hold %s
@@ -167,7 +171,8 @@ setup latency (offer sent → answer received, %d calls): p50 %.1fms  p95 %.1fms
 		return err
 	}
 	if r.Offers > 0 {
-		fmt.Fprintf(w, "answering callees: %d incoming calls, %d answered\n", r.Offers, r.AnsweredIn)
+		fmt.Fprintf(w, "answering callees: %d incoming calls, %d answered, %d of them hung up by the caller's side\n",
+			r.Offers, r.AnsweredIn, r.HungUpIn)
 	}
 	for _, sec := range []struct {
 		title string

@@ -264,8 +264,8 @@ func (r *runner) call(u, callee *userConn, id string) {
 		})
 	}()
 	r.st.add(func(s *stats) { s.attempted++ })
-	t0 := time.Now()
-	if err := u.sendMedia("video-offer", id, expand(r.o.Target, u.index), r.offer); err != nil {
+	t0, err := u.sendMedia("video-offer", id, expand(r.o.Target, u.index), r.offer)
+	if err != nil {
 		r.st.fail("send failed: connection closed or stuck")
 		return
 	}
@@ -284,7 +284,7 @@ func (r *runner) awaitAnswer(u *userConn, id string, ch chan inMsg, t0 time.Time
 		case m := <-ch:
 			switch {
 			case m.Type == "video-answer":
-				r.st.answer(time.Since(t0))
+				r.st.answer(m.At.Sub(t0))
 				return true
 			case m.Type == "error" && m.Ref == "video-offer":
 				r.st.refuse(reasonOf(m))
@@ -345,7 +345,7 @@ func (r *runner) incomingCall(u *userConn, m inMsg) {
 	r.st.add(func(s *stats) { s.offers++ })
 	r.incoming.Go(func() {
 		defer u.unregister(m.CallID)
-		if err := u.sendMedia("video-answer", m.CallID, m.Name, r.answer); err != nil {
+		if _, err := u.sendMedia("video-answer", m.CallID, m.Name, r.answer); err != nil {
 			return
 		}
 		r.st.add(func(s *stats) { s.answeredIn++ })
@@ -353,6 +353,7 @@ func (r *runner) incomingCall(u *userConn, m inMsg) {
 			select {
 			case in := <-ch:
 				if in.Type == "hang-up" {
+					r.st.add(func(s *stats) { s.hungUpIn++ })
 					return
 				}
 			case <-u.closed:

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"os"
+	"runtime/debug"
+)
+
+// RuntimeConfig holds the Go runtime's garbage-collector settings
+// (`runtime:` in the file). The environment variables GOGC and GOMEMLIMIT,
+// when set, win over them, as they do for any Go program.
+type RuntimeConfig struct {
+	// GCPercent is the collector's target: the heap may grow this many
+	// percent over the live heap before the next collection (GOGC). 0: the
+	// default; negative: collections only near MemoryLimit (then required).
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimit is a soft limit on the process's Go memory in bytes
+	// (GOMEMLIMIT): near it the collector runs more often, whatever
+	// GCPercent says. 0: none.
+	MemoryLimit int64 `yaml:"memory_limit"`
+}
+
+// DefaultGCPercent is Go's own default. Measured on 2026-12-06
+// (docs/PERFORMANCE.md, "Setup latency, GC and RSS"): 200 halves the
+// collections of a browser → SIP call (25-29 → 12-13 per 10,000 calls) and
+// cuts their mark time, but takes an idle WebSocket from 11.2 to 13.5 KiB
+// and a held browser → SIP call from 20.3 to 24.6 KiB, past the 12 and 24
+// KiB targets. Deployments with memory to spare set 200-400.
+const DefaultGCPercent = 100
+
+func defaultRuntimeConfig() RuntimeConfig { return RuntimeConfig{GCPercent: DefaultGCPercent} }
+
+// Validate refuses a configuration that would never collect.
+func (c RuntimeConfig) Validate() error {
+	if c.MemoryLimit < 0 {
+		return errors.New("runtime.memory_limit is negative")
+	}
+	if c.GCPercent < 0 && c.MemoryLimit == 0 {
+		return errors.New("runtime.gc_percent is negative (collector off) but runtime.memory_limit is not set: memory would grow without bound")
+	}
+	return nil
+}
+
+// applyRuntime sets the collector from c, except what GOGC or GOMEMLIMIT
+// set, and logs the values in effect.
+func applyRuntime(c RuntimeConfig, log *slog.Logger) {
+	gcFrom, limitFrom := "config", "config"
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		gcFrom = "GOGC"
+	} else {
+		pct := c.GCPercent
+		if pct == 0 {
+			pct = DefaultGCPercent
+		}
+		debug.SetGCPercent(pct)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+		limitFrom = "GOMEMLIMIT"
+	} else if c.MemoryLimit > 0 {
+		debug.SetMemoryLimit(c.MemoryLimit)
+	}
+	pct := debug.SetGCPercent(-1) // read it back...
+	debug.SetGCPercent(pct)       // ... and restore it
+	limit := debug.SetMemoryLimit(-1)
+	attrs := []any{"gc_percent", pct, "gc_percent_from", gcFrom, "memory_limit_from", limitFrom}
+	if limit == math.MaxInt64 {
+		attrs = append(attrs, "memory_limit", "none")
+	} else {
+		attrs = append(attrs, "memory_limit", limit)
+	}
+	log.Info("go runtime", attrs...)
+}
