@@ -21,7 +21,10 @@
 // event arrives and none runs, and that goroutine ends once the inbox is
 // empty, or, while the call is in setup, waits for the next event (a held
 // call has none). Deliver is only ever called from it and must
-// not block (legs queue and write on their own goroutine).
+// not block (legs queue and write on their own goroutine). A leg that is
+// also a Batcher gets events the bridge delivers back to back (an SDP, the
+// candidates held for it and end-of-candidates) between BeginBatch and
+// EndBatch, so that it can write them at once (trickle_bridge.go).
 //
 // # Capabilities and half trickle
 //

@@ -22,3 +22,14 @@ type Leg interface {
 	// is gone, and the call ends.
 	Deliver(ev Event) error
 }
+
+// Batcher is an optional interface of a Leg that writes to a socket. The
+// bridge brackets events it delivers back to back with BeginBatch and
+// EndBatch (an answer and the end-of-candidates that completes it): the
+// leg may hold back what Deliver queued until EndBatch, so that they go
+// out in one write. EndBatch must send what was held. Both are called on
+// the call's goroutine, like Deliver.
+type Batcher interface {
+	BeginBatch()
+	EndBatch()
+}

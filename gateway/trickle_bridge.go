@@ -28,6 +28,7 @@ func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 
 func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 	o := 1 - s
+	defer c.batch(o)() // the SDP, held candidates and end-of-candidates: one write
 	if !c.legs[o].Caps().Trickle {
 		StripTrickleOption(sd)
 	}
@@ -142,4 +143,15 @@ func (c *Call) onEndOfCandidates(s int, e EndOfCandidates) {
 	case c.legs[1-s].Caps().Trickle:
 		c.send(1-s, e)
 	}
+}
+
+// batch calls BeginBatch on leg s if it is a Batcher, and returns the
+// matching EndBatch (or a no-op).
+func (c *Call) batch(s int) func() {
+	b, ok := c.legs[s].(Batcher)
+	if !ok {
+		return func() {}
+	}
+	b.BeginBatch()
+	return b.EndBatch
 }

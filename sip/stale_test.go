@@ -44,16 +44,7 @@ func TestStaleFilterOnlyOldInvites(t *testing.T) {
 // receive queue is skipped by ReadFrom; the OPTIONS and the fresh INVITE
 // sent after it are read.
 func TestStampedConnDropsQueuedInvite(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	f := &staleFilter{max: time.Second, log: slog.New(slog.DiscardHandler), m: gateway.NewMetrics(nil)}
-	sc, err := stampPackets(pc, f)
-	if err != nil {
-		t.Fatalf("stampPackets: %v", err)
-	}
+	pc, sc, f := stampedTestConn(t)
 	// The first socket asking for timestamps switches them on kernel-wide
 	// from a work queue; a datagram queued before that gets the time of
 	// the read instead. Production only loses its first datagrams' times.
@@ -259,4 +250,21 @@ func TestParseInviteHeadAllocs(t *testing.T) {
 	if h, ok := parseInviteHead(invite, true); !ok || len(h.via) != 1 {
 		t.Errorf("with Via: %d lines, %v", len(h.via), ok)
 	}
+}
+
+// stampedTestConn is a loopback UDP socket read through stampPackets with a
+// 1 s stale limit; it is closed when the test ends.
+func stampedTestConn(t *testing.T) (net.PacketConn, net.PacketConn, *staleFilter) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	f := &staleFilter{max: time.Second, log: slog.New(slog.DiscardHandler), m: gateway.NewMetrics(nil)}
+	sc, err := stampPackets(pc, f)
+	if err != nil {
+		t.Fatalf("stampPackets: %v", err)
+	}
+	return pc, sc, f
 }

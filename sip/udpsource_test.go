@@ -2,29 +2,17 @@ package sip
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // TestStampedConnSources: every datagram is delivered with its own source,
 // written as net.UDPAddr writes it, from several senders interleaved; a
 // source seen again is the same address value (made once).
 func TestStampedConnSources(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	f := &staleFilter{max: time.Second, log: slog.New(slog.DiscardHandler), m: gateway.NewMetrics(nil)}
-	sc, err := stampPackets(pc, f)
-	if err != nil {
-		t.Fatalf("stampPackets: %v", err)
-	}
+	pc, sc, _ := stampedTestConn(t)
 	var senders []net.Conn
 	for range 3 {
 		c, err := net.Dial("udp", pc.LocalAddr().String())

@@ -59,6 +59,18 @@ func (l *leg) Deliver(ev gateway.Event) error {
 	return nil
 }
 
+// BeginBatch and EndBatch make the leg a gateway.Batcher: what Deliver
+// queues in between (an answer and its end-of-candidates) goes out in one
+// write when the batch ends.
+func (l *leg) BeginBatch() { l.c.out.cork() }
+
+// EndBatch sends what the batch held back.
+func (l *leg) EndBatch() {
+	if l.c.out.uncork() {
+		l.c.kick(writeInline)
+	}
+}
+
 // render turns a gateway event into a message for the browser, or nil for
 // events this client does not get.
 func (l *leg) render(ev gateway.Event) ([]byte, string) {

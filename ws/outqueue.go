@@ -15,6 +15,11 @@ type outQueue struct {
 	msgs [][]byte
 	max  int
 	busy bool // a writer runs (or was asked to start)
+	// corked counts open batches (gateway.Batcher): while it is above 0 a
+	// push to an idle queue does not ask for a writer; held records that
+	// one is owed, and the last uncork asks for it.
+	corked int32
+	held   bool
 }
 
 func newOutQueue(max int) *outQueue {
@@ -32,7 +37,31 @@ func (q *outQueue) push(b []byte) (ok, start bool) {
 	q.msgs = append(q.msgs, b)
 	start = !q.busy
 	q.busy = true
+	if start && q.corked > 0 {
+		q.held, start = true, false
+	}
 	return true, start
+}
+
+// cork opens a batch: pushes to an idle queue wait for uncork.
+func (q *outQueue) cork() {
+	q.mu.Lock()
+	q.corked++
+	q.mu.Unlock()
+}
+
+// uncork closes a batch; start is true when the caller must find the
+// queue a writer (a push waited for the batch to end).
+func (q *outQueue) uncork() (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.corked > 0 {
+		q.corked--
+	}
+	if q.corked == 0 && q.held {
+		q.held, start = false, true
+	}
+	return start
 }
 
 // wake marks a writer as running and reports whether the caller must

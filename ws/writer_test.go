@@ -238,3 +238,43 @@ func TestWriterPongAndCloseEcho(t *testing.T) {
 		return
 	}
 }
+
+// TestBatchHeldUntilEnd: what a call delivers inside a batch (an answer
+// and its end-of-candidates, gateway.Batcher) waits in the queue until
+// the batch ends, then goes out, intact and in order.
+func TestBatchHeldUntilEnd(t *testing.T) {
+	h := newHarness(t, Config{}, gateway.Config{})
+	ws, c := rawLogin(t, h, "alice")
+	deadline := time.Now().Add(10 * time.Second)
+	for c.out.isBusy() { // the greeting and user list are written first
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never went idle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l := &leg{c: c}
+	want := payloads()[:4]
+	l.BeginBatch()
+	l.BeginBatch() // batches nest: only the last end writes
+	for _, m := range want {
+		if !c.enqueue(m, "message") {
+			t.Fatal("enqueue refused")
+		}
+	}
+	l.EndBatch()
+	if n := c.out.len(); n != len(want) {
+		t.Fatalf("%d messages queued inside the batch, want %d (none written yet)", n, len(want))
+	}
+	l.EndBatch()
+	readUntil(t, ws, want)
+	if n := c.out.len(); n != 0 {
+		t.Fatalf("%d messages left after the batch", n)
+	}
+}
+
+// isBusy reports whether a writer runs or is owed.
+func (q *outQueue) isBusy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.busy
+}

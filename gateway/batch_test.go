@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// batchLeg is a testLeg that is a Batcher: it records, for each event, whether
+// it was delivered inside a batch, and how many batches ended.
+type batchLeg struct {
+	*testLeg
+	mu      sync.Mutex
+	open    int
+	ended   int
+	inBatch map[string]bool
+}
+
+func (l *batchLeg) BeginBatch() { l.mu.Lock(); l.open++; l.mu.Unlock() }
+func (l *batchLeg) EndBatch()   { l.mu.Lock(); l.open--; l.ended++; l.mu.Unlock() }
+
+func (l *batchLeg) Deliver(ev Event) error {
+	l.mu.Lock()
+	l.inBatch[ev.EventName()] = l.open > 0
+	l.mu.Unlock()
+	return l.testLeg.Deliver(ev)
+}
+
+// TestAnswerAndEndOfCandidatesBatched: a complete SIP answer reaches a
+// browser leg as the answer and end-of-candidates inside one batch, which
+// ends before the bridge goes on; ringing is not batched.
+func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
+	r := NewRouter()
+	callee := newTestLeg("callee", sipCaps)
+	r.Handle(SchemeUser, fixedDialer(callee))
+	gw := New(Config{GatherQuiet: time.Hour, GatherMax: time.Hour}, r, nil, NewMetrics(nil))
+	caller := &batchLeg{testLeg: newTestLeg("caller", browserCaps), inBatch: map[string]bool{}}
+	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice", Target: "bob",
+		Offer: loadSDP(t, "chrome156_offer_av_dc_initial.sdp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { call.Hangup(ReasonShutdown); <-call.Done() })
+	_ = call.Post(caller, EndOfCandidates{})
+	nextAs[Offer](t, callee)
+	_ = call.Post(callee, Ringing{})
+	nextAs[Ringing](t, caller.testLeg)
+	_ = call.Post(callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_gathered.sdp")})
+	nextAs[Answer](t, caller.testLeg)
+	nextAs[EndOfCandidates](t, caller.testLeg)
+	caller.mu.Lock()
+	defer caller.mu.Unlock()
+	if !caller.inBatch["answer"] || !caller.inBatch["end-of-candidates"] {
+		t.Errorf("answer or end-of-candidates delivered outside a batch: %v", caller.inBatch)
+	}
+	if caller.inBatch["ringing"] {
+		t.Error("ringing delivered inside a batch")
+	}
+	if caller.open != 0 || caller.ended != 1 {
+		t.Errorf("%d batches open, %d ended; want 0 and 1", caller.open, caller.ended)
+	}
+}
