@@ -95,7 +95,7 @@ func (c ICECandidate) rank() int {
 	if err != nil || c.Component != 1 {
 		return -1
 	}
-	r := map[string]int{"relay": 300, "srflx": 200, "prflx": 150, "host": 100}[c.Type]
+	r := typeRank(c.Type)
 	if addr.Unmap().Is4() {
 		r += 20
 	}
@@ -103,4 +103,19 @@ func (c ICECandidate) rank() int {
 		r += 10
 	}
 	return r
+}
+
+// typeRank is the part of rank that the candidate type gives.
+func typeRank(typ string) int {
+	switch typ {
+	case "relay":
+		return 300
+	case "srflx":
+		return 200
+	case "prflx":
+		return 150
+	case "host":
+		return 100
+	}
+	return 0
 }

@@ -39,6 +39,15 @@
 // candidates are dropped toward legs that cannot resolve them, both inside SDPs
 // and when trickled.
 //
+// The bridge never changes an SDP a leg posted: forwardSDP hands the other
+// leg a copy (CloneSDP), which the bridge and that leg may change. The copy
+// takes a fixed number of allocations (its m-lines' attributes and formats
+// share backing arrays, each slice capped so that appending to one cannot
+// write into the next), and MarshalSDP's string shares the marshalled bytes.
+// Each b2s call parses two SDPs (offer, answer), clones two and marshals
+// three (INVITE body, the answer's refresh digest, video-answer);
+// docs/PERFORMANCE.md has the figures.
+//
 // # Teardown
 //
 // A Hangup from either leg, a failed delivery, a ring timeout (no answer

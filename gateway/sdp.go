@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/pion/sdp/v3"
 )
@@ -40,10 +41,12 @@ func ParseSDP(s string) (*sdp.SessionDescription, error) {
 // MarshalSDP renders sd as text with CRLF line ends.
 func MarshalSDP(sd *sdp.SessionDescription) string {
 	b, err := sd.Marshal()
-	if err != nil {
+	if err != nil || len(b) == 0 {
 		return ""
 	}
-	return string(b)
+	// b is ours alone and never written again: the string shares its
+	// memory instead of copying the whole SDP (what strings.Builder does).
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // normalizeSDP splits s into lines, checks line lengths and moves session-level
@@ -151,16 +154,38 @@ func countAttr(attrs []sdp.Attribute, key string) int {
 const cloneAttrRoom = 8
 
 // CloneSDP returns a copy of sd whose media sections and attribute slices can
-// be changed without touching sd.
+// be changed without touching sd. The copy takes a fixed number of
+// allocations whatever the number of m-lines: the media sections, their
+// attributes and their formats each share one backing array, cut with a
+// capacity limit so that appending to one m-line's slice never writes into
+// the next one's.
 func CloneSDP(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	c := *sd
 	c.Attributes = append([]sdp.Attribute(nil), sd.Attributes...)
-	c.MediaDescriptions = make([]*sdp.MediaDescription, len(sd.MediaDescriptions))
+	n := len(sd.MediaDescriptions)
+	c.MediaDescriptions = make([]*sdp.MediaDescription, n)
+	nAttrs, nFormats := 0, 0
+	for _, m := range sd.MediaDescriptions {
+		nAttrs += len(m.Attributes) + cloneAttrRoom
+		nFormats += len(m.MediaName.Formats)
+	}
+	mds := make([]sdp.MediaDescription, n)
+	attrs := make([]sdp.Attribute, 0, nAttrs)
+	formats := make([]string, 0, nFormats)
 	for i, m := range sd.MediaDescriptions {
-		mc := *m
-		mc.Attributes = append(make([]sdp.Attribute, 0, len(m.Attributes)+cloneAttrRoom), m.Attributes...)
-		mc.MediaName.Formats = append([]string(nil), m.MediaName.Formats...)
-		c.MediaDescriptions[i] = &mc
+		mds[i] = *m
+		mc := &mds[i]
+		a := len(attrs)
+		attrs = append(attrs, m.Attributes...)
+		mc.Attributes = attrs[a : len(attrs) : len(attrs)+cloneAttrRoom]
+		attrs = attrs[:len(attrs)+cloneAttrRoom]
+		f := len(formats)
+		formats = append(formats, m.MediaName.Formats...)
+		mc.MediaName.Formats = formats[f:len(formats):len(formats)]
+		if len(m.MediaName.Formats) == 0 {
+			mc.MediaName.Formats = nil // as append to nil made it
+		}
+		c.MediaDescriptions[i] = mc
 	}
 	return &c
 }
@@ -239,7 +264,7 @@ func stripTrickle(attrs []sdp.Attribute) []sdp.Attribute {
 	out := attrs[:0]
 	for _, a := range attrs {
 		if a.Key == "ice-options" {
-			a.Value = strings.Join(removeWord(strings.Fields(a.Value), "trickle"), " ")
+			a.Value = removeOption(a.Value, "trickle")
 			if a.Value == "" {
 				continue
 			}
@@ -249,12 +274,40 @@ func stripTrickle(attrs []sdp.Attribute) []sdp.Attribute {
 	return out
 }
 
-func removeWord(words []string, w string) []string {
-	out := words[:0]
-	for _, x := range words {
-		if x != w {
-			out = append(out, x)
+// removeOption returns the white-space separated options of v without w,
+// joined by single spaces. It builds a string only when it must: v without
+// w and already in that form is returned as is, and v that is w alone (the
+// "trickle" browsers write) becomes "".
+func removeOption(v, w string) string {
+	has, other, joined, pos := false, false, true, 0
+	for f := range strings.FieldsSeq(v) {
+		if f == w {
+			has = true
+		} else {
+			other = true
 		}
+		if pos > 0 {
+			joined = joined && pos < len(v) && v[pos] == ' '
+			pos++
+		}
+		joined = joined && strings.HasPrefix(v[min(pos, len(v)):], f)
+		pos += len(f)
 	}
-	return out
+	switch {
+	case !has && joined && pos == len(v):
+		return v
+	case has && !other:
+		return ""
+	}
+	var b strings.Builder
+	for f := range strings.FieldsSeq(v) {
+		if f == w {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+	}
+	return b.String()
 }

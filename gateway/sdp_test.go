@@ -103,6 +103,9 @@ func FuzzParseSDP(f *testing.F) {
 			return
 		}
 		c := CloneSDP(sd)
+		if MarshalSDP(c) != MarshalSDP(sd) {
+			t.Fatal("the clone differs from the original")
+		}
 		FilterMDNS(c)
 		StripTrickleOption(c)
 		g := newGatherer(c, true, true)

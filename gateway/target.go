@@ -58,7 +58,50 @@ func sipString(t Target) string {
 	if t.Secure {
 		s = "sips:"
 	}
-	return s + joinUserHost(t.User, t.Host)
+	if t.User == "" {
+		return s + t.Host
+	}
+	return s + t.User + "@" + t.Host // one allocation
+}
+
+// CanonicalTarget returns the canonical form of the target s (Target.String)
+// and s itself when it does not parse. An s already in canonical form (what
+// a browser sends with each message of a call) is returned without
+// building its copy.
+func CanonicalTarget(s string) string {
+	t, err := ParseTarget(s)
+	if err != nil {
+		return s
+	}
+	if t.isString(s) {
+		return s
+	}
+	return t.String()
+}
+
+// isString reports whether t.String() == s, for the forms that
+// canonicalize most often (user names, sip: and sips: URIs), without
+// building t.String(); it reports false for the others.
+func (t Target) isString(s string) bool {
+	switch t.Scheme {
+	case SchemeUser:
+		return s == t.User
+	case SchemeSIP:
+		prefix := "sip:"
+		if t.Secure {
+			prefix = "sips:"
+		}
+		rest, ok := strings.CutPrefix(s, prefix)
+		if !ok {
+			return false
+		}
+		if t.User == "" {
+			return rest == t.Host
+		}
+		user, host, ok := strings.Cut(rest, "@")
+		return ok && user == t.User && host == t.Host
+	}
+	return false
 }
 
 func joinUserHost(user, host string) string {

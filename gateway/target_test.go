@@ -56,6 +56,24 @@ func TestParseTarget(t *testing.T) {
 			t.Errorf("ParseTarget(%q) = %+v (%s)", tt.in, got, got.String())
 		}
 	}
+	for _, tt := range tests {
+		want := tt.canon
+		if tt.err != nil {
+			want = tt.in // does not parse: kept as is
+		}
+		if got := CanonicalTarget(tt.in); got != want {
+			t.Errorf("CanonicalTarget(%q) = %q, want %q", tt.in, got, want)
+		}
+	}
+	for _, s := range []string{"sip:pbx.example.org", "sips:pbx.example.org", "sip:a@b@c", "sip:%41@host", "sip:bob@HOST"} {
+		want := s
+		if tg, err := ParseTarget(s); err == nil {
+			want = tg.String()
+		}
+		if got := CanonicalTarget(s); got != want {
+			t.Errorf("CanonicalTarget(%q) = %q, want %q", s, got, want)
+		}
+	}
 }
 
 func TestRouterResolve(t *testing.T) {

@@ -135,8 +135,16 @@ func setDefaultAddress(m *sdp.MediaDescription, c ICECandidate, ok bool) {
 		addrType = "IP6"
 	}
 	m.MediaName.Port.Value = c.Port
-	m.ConnectionInformation = &sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType,
-		Address: &sdp.Address{Address: c.Address}}
+	ca := &connAddr{ci: sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType},
+		addr: sdp.Address{Address: c.Address}}
+	ca.ci.Address = &ca.addr
+	m.ConnectionInformation = &ca.ci
+}
+
+// connAddr is a c= line and its address in one allocation.
+type connAddr struct {
+	ci   sdp.ConnectionInformation
+	addr sdp.Address
 }
 
 // candidateValue is the a=candidate attribute value of a trickled line

@@ -70,9 +70,18 @@ func hasAttr(sd *sdp.SessionDescription, m *sdp.MediaDescription, key string) bo
 	return ok
 }
 
+// secureProto reports whether the m-line's protocol ("UDP/TLS/RTP/SAVPF",
+// "RTP/SAVP", "UDP/DTLS/SCTP"...) names SAVP or DTLS in any case. It looks
+// at each part: neither name holds a "/", so none spans two parts, and
+// ToUpper allocates nothing for a part already in upper case.
 func secureProto(protos []string) bool {
-	p := strings.ToUpper(strings.Join(protos, "/"))
-	return strings.Contains(p, "SAVP") || strings.Contains(p, "DTLS")
+	for _, p := range protos {
+		p = strings.ToUpper(p)
+		if strings.Contains(p, "SAVP") || strings.Contains(p, "DTLS") {
+			return true
+		}
+	}
+	return false
 }
 
 // sdpBytes renders sd for a SIP body.

@@ -26,7 +26,8 @@ func setCandidate(m *clientMessage, raw json.RawMessage) error {
 }
 
 func (m *clientMessage) setCandidateObject(raw json.RawMessage) error {
-	fields, err := splitObject(raw)
+	var buf [4]field
+	fields, err := splitObject(buf[:0], raw)
 	if err != nil {
 		return err
 	}

@@ -306,13 +306,7 @@ func hangupReason(m *clientMessage) gateway.Reason {
 
 // canonicalTarget is the form of an address used to match calls: "tel:+1…"
 // and "+1…" are the same peer.
-func canonicalTarget(s string) string {
-	t, err := gateway.ParseTarget(s)
-	if err != nil {
-		return s
-	}
-	return t.String()
-}
+func canonicalTarget(s string) string { return gateway.CanonicalTarget(s) }
 
 // greet sends the id greeting (with iceServers) and, for an authenticated
 // connection, logs it in under its identity. An identity that is already

@@ -155,3 +155,30 @@ func TestFuzzCorpus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONInt checks the integer decoder and the shared-word decoder
+// against encoding/json.
+func FuzzJSONInt(f *testing.F) {
+	for _, s := range []string{`0`, `-0`, `180`, `-5`, `1.0`, `1e2`, `1E+2`, `99999999999999999999`, `-9223372036854775808`,
+		`"type"`, `"typ\u0065"`, `"video-offer"`, `"x"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		raw = bytes.TrimSpace(raw)
+		if !json.Valid(raw) {
+			return
+		}
+		var n int
+		err := json.Unmarshal(raw, &n)
+		want := err == nil && n >= -1000 && n <= 1000
+		got, ok := jsonInt(raw, -1000, 1000)
+		if ok != want || (ok && got != n) {
+			t.Fatalf("jsonInt(%s) = %d, %v; encoding/json says %d, %v", raw, got, ok, n, err)
+		}
+		ws, wok := jsonWord(raw)
+		ss, sok := jsonString(raw)
+		if ws != ss || wok != sok {
+			t.Fatalf("jsonWord(%s) = %q, %v; jsonString %q, %v", raw, ws, wok, ss, sok)
+		}
+	})
+}

@@ -135,7 +135,8 @@ func join(parts ...any) []string {
 // error's ref). Errors wrap ErrMalformed (400) or ErrUnknownType (501).
 func parseClientMessage(data []byte) (*clientMessage, error) {
 	m := &clientMessage{}
-	fields, err := readObject(data)
+	var buf [8]field // the members of every message type fit: no allocation
+	fields, err := readObject(buf[:0], data)
 	if err != nil {
 		m.Type = probeType(data)
 		return m, err
@@ -169,7 +170,7 @@ func messageType(fields []field) (string, error) {
 		if f.key != "type" {
 			continue
 		}
-		s, ok := jsonString(f.raw)
+		s, ok := jsonWord(f.raw)
 		if !ok || s == "" {
 			return "", errorf(ErrMalformed, "type must be a non-empty string")
 		}
@@ -310,13 +311,18 @@ func setSDP(m *clientMessage, raw json.RawMessage) error {
 }
 
 func (m *clientMessage) setSDPObject(raw json.RawMessage) error {
-	fields, err := splitObject(raw)
+	var buf [2]field
+	fields, err := splitObject(buf[:0], raw)
 	if err != nil {
 		return err
 	}
 	var typ string
 	for _, f := range fields {
-		s, ok := jsonString(f.raw)
+		read := jsonString
+		if f.key == "type" {
+			read = jsonWord
+		}
+		s, ok := read(f.raw)
 		switch {
 		case f.key != "type" && f.key != "sdp":
 			return errorf(ErrMalformed, "unknown field sdp."+token(f.key))

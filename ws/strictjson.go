@@ -19,23 +19,24 @@ type field struct {
 	raw json.RawMessage
 }
 
-// readObject reads data as exactly one JSON object and returns its members
-// in order. It refuses what encoding/json would let through silently:
+// readObject reads data as exactly one JSON object and appends its members
+// in order to buf (a caller's array spares the allocations of a growing
+// slice). It refuses what encoding/json would let through silently:
 // duplicate keys, keys that differ only in case ("type" and "TYPE"), and
 // trailing data. Errors wrap ErrMalformed. The document is checked once
 // with json.Valid (which allocates nothing), then split by a small scanner.
-func readObject(data []byte) ([]field, error) {
+func readObject(buf []field, data []byte) ([]field, error) {
 	if !json.Valid(data) {
 		return nil, errInvalidJSON
 	}
-	return splitObject(data)
+	return splitObject(buf, data)
 }
 
 // splitObject is readObject for a value already known to be valid JSON (a
 // member of a checked document).
-func splitObject(data []byte) ([]field, error) {
+func splitObject(buf []field, data []byte) ([]field, error) {
 	r := objectReader{data: data}
-	fields, err := r.object()
+	fields, err := r.object(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -52,11 +53,10 @@ type objectReader struct {
 	pos  int
 }
 
-func (r *objectReader) object() ([]field, error) {
+func (r *objectReader) object(fields []field) ([]field, error) {
 	if r.skipSpace(); !r.eat('{') {
 		return nil, errorf(ErrMalformed, "not a JSON object")
 	}
-	var fields []field
 	if r.skipSpace(); r.eat('}') {
 		return fields, nil
 	}
@@ -84,7 +84,7 @@ func (r *objectReader) member() (field, error) {
 	if err != nil || keyRaw[0] != '"' {
 		return field{}, errInvalidJSON
 	}
-	key, ok := jsonString(keyRaw)
+	key, ok := jsonWord(keyRaw)
 	if r.skipSpace(); !ok || !r.eat(':') {
 		return field{}, errInvalidJSON
 	}
@@ -307,13 +307,56 @@ func hex4(s []byte) (rune, bool) {
 	return r, true
 }
 
-// jsonInt decodes raw, which must be an integral JSON number in [min, max].
+// jsonWord is jsonString for member names and values from a small known
+// set (the dialect's keys, message types, SDP types): those come back as
+// the one shared string instead of a new copy each time.
+func jsonWord(raw json.RawMessage) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' {
+		if w, ok := knownWords[string(raw[1:len(raw)-1])]; ok { // no allocation for the lookup
+			return w, true
+		}
+	}
+	return jsonString(raw)
+}
+
+// knownWords holds the strings jsonWord shares. Escaped spellings of them
+// ("typ\u0065") are not in it and are decoded as any other string.
+var knownWords = func() map[string]string {
+	m := make(map[string]string)
+	for _, w := range []string{
+		"type", "name", "id", "date", "features", "text", "target", "callId", "sdp", "candidate",
+		"sdpMid", "sdpMLineIndex", "usernameFragment", "reason", "code", "digits", "duration",
+		"offer", "answer",
+		typeUsername, typeMessage, typeVideoOffer, typeVideoAnswer, typeNewICECandidate, typeHangUp,
+		typeDecline, typeBusy, typeRinging, typeEndOfCandidates, typeDTMF,
+	} {
+		m[w] = w
+	}
+	return m
+}()
+
+// jsonInt decodes raw, which must be an integral JSON number in [min, max]
+// (what json.Unmarshal into an int accepts: no fraction, no exponent). The
+// document is valid JSON, so raw is a well-formed number.
 func jsonInt(raw json.RawMessage, min, max int) (int, bool) {
-	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 { // 18 digits cannot overflow an int64
 		return 0, false
 	}
-	var n int
-	if json.Unmarshal(raw, &n) != nil || n < min || n > max {
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if raw[0] == '-' {
+		n = -n
+	}
+	if n < min || n > max {
 		return 0, false
 	}
 	return n, true

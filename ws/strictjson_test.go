@@ -29,7 +29,7 @@ func TestReadObject(t *testing.T) {
 			`"q":17,"r":18,"s":19,"t":20,"u":21,"v":22,"w":23,"x":24,"y":25,"z":26,"A1":1,"B1":1,"C1":1,"D1":1,"E1":1,"F1":1,"G1":1}`, nil},
 	}
 	for _, tc := range cases {
-		fields, err := readObject([]byte(tc.in))
+		fields, err := readObject(nil, []byte(tc.in))
 		if tc.keys == nil {
 			if err == nil || !errors.Is(err, ErrMalformed) {
 				t.Errorf("%q: err %v, want ErrMalformed", tc.in, err)

@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pion/sdp/v3"
+)
+
+// TestCloneSDPIndependent checks that the m-lines of a clone share no
+// memory with the original or with each other, though their slices are cut
+// from shared backing arrays: appending within and beyond the spare room,
+// deleting formats in place (what xmpp's sdpedit does) and changing fields
+// touch nothing else.
+func TestCloneSDPIndependent(t *testing.T) {
+	sd := loadSDP(t, "chrome156_offer_av_dc_initial.sdp")
+	want := MarshalSDP(sd)
+	c := CloneSDP(sd)
+	if got := MarshalSDP(c); got != want {
+		t.Fatalf("clone:\n%s\nwant:\n%s", got, want)
+	}
+	if len(c.MediaDescriptions) < 2 {
+		t.Fatal("the fixture needs two m-lines")
+	}
+	second := MarshalSDP(&sdp.SessionDescription{MediaDescriptions: c.MediaDescriptions[1:]})
+	m := c.MediaDescriptions[0]
+	for i := range cloneAttrRoom + 3 { // within the room, then beyond it
+		m.Attributes = append(m.Attributes, sdp.NewAttribute("candidate", strings.Repeat("x", i+1)))
+	}
+	m.MediaName.Formats = slices.DeleteFunc(m.MediaName.Formats, func(string) bool { return true })
+	m.MediaName.Formats = append(m.MediaName.Formats, "127")
+	m.MediaName.Port.Value = 1
+	c.Attributes = append(c.Attributes, sdp.NewAttribute("x", "y"))
+	if got := MarshalSDP(sd); got != want {
+		t.Errorf("the original changed:\n%s", got)
+	}
+	if got := MarshalSDP(&sdp.SessionDescription{MediaDescriptions: c.MediaDescriptions[1:]}); got != second {
+		t.Errorf("the second m-line of the clone changed:\n%s\nwant:\n%s", got, second)
+	}
+}
+
+// TestCloneSDPEmptyFormats keeps a clone's empty format list nil, as the
+// copy by append did.
+func TestCloneSDPEmptyFormats(t *testing.T) {
+	sd := &sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{
+		{MediaName: sdp.MediaName{Media: "audio", Formats: []string{}}}, {}}}
+	for i, m := range CloneSDP(sd).MediaDescriptions {
+		if m.MediaName.Formats != nil {
+			t.Errorf("m-line %d: formats %#v", i, m.MediaName.Formats)
+		}
+	}
+}
+
+// TestRemoveOptionAgrees checks removeOption against what it replaced:
+// the options split on white space, w removed, joined by single spaces.
+func TestRemoveOptionAgrees(t *testing.T) {
+	old := func(v, w string) string {
+		var out []string
+		for _, f := range strings.Fields(v) {
+			if f != w {
+				out = append(out, f)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for _, v := range []string{"", " ", "trickle", " trickle ", "trickle renomination", "renomination trickle",
+		"renomination", "renomination  ice2", " renomination", "renomination ", "a\ttrickle\tb", "a\tb",
+		"trickle trickle", "tricklex", "a trickle b trickle c", "a\u00a0b", "a\u00a0trickle"} {
+		if got, want := removeOption(v, "trickle"), old(v, "trickle"); got != want {
+			t.Errorf("removeOption(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
