@@ -39,7 +39,8 @@
 // the route's credentials, a second fails the call; 3xx is never followed.
 //
 // Inbound: while the gateway sheds load (gateway.Gateway.Shed, overload.go)
-// 503 with Retry-After at once, before any other work; else 100 at once;
+// 503 with Retry-After at once, before any other work; no 100 of ours
+// (sipgo's transaction sends one after 200 ms if nothing else was sent);
 // then loop detection (482), drain (503), the trust
 // check (TrustedSources, else a digest challenge against InboundUsers), the
 // offer (an offerless INVITE is refused with 488 and

@@ -31,15 +31,21 @@ type inCall struct {
 	release func()
 }
 
-// inbound handles a dialog-creating INVITE: 100 at once, admission, then
-// the call placed through the gateway. The handler goroutine becomes the
-// leg's goroutine until the call ends.
+// inbound handles a dialog-creating INVITE: admission, then the call
+// placed through the gateway. The handler goroutine becomes the leg's
+// goroutine until the call ends.
+//
+// No 100 Trying of ours: sipgo's INVITE server transaction sends one
+// itself 200 ms after the INVITE (sip.Timer_1xx) unless a response was
+// sent first, as RFC 3261 §17.2.1 asks of a TU that may take longer than
+// 200 ms. A refusal, the 180 of a ringing browser or its answer usually
+// comes sooner, and the 100 they make needless was a response built,
+// written and sent for every call (TestInboundTryingOnlyWhenSlow).
 func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
 	if rej := a.shed(); rej != nil {
 		a.refuse(req, tx, rej)
 		return
 	}
-	a.reply(req, tx, 100, "Trying")
 	ic, rej := a.admit(req)
 	if rej != nil {
 		a.refuse(req, tx, rej)
