@@ -196,6 +196,7 @@ func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic in
 type inLeg struct {
 	*legCore
 	sess       *sipgo.DialogServerSession // until the ACK
+	invite     *sip.Request               // as received (the transaction's), until the ACK
 	ackSess    atomic.Pointer[sipgo.DialogServerSession]
 	inviteCSeq uint32
 	rang       bool
@@ -203,7 +204,7 @@ type inLeg struct {
 }
 
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
-	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
+	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, invite: req, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
 	l.ackSess.Store(sess)
 	l.transport = req.Transport()
@@ -278,9 +279,27 @@ func (l *inLeg) byeBeforeAck() {
 func (l *inLeg) run() {
 	if l.setup(l.alerting) {
 		l.ackSess.Store(nil)
-		l.sess = nil
+		l.dropInvite()
 		l.confirmed()
 	}
+}
+
+// dropInvite lets go of the INVITE's SDP once the dialog is confirmed.
+// sipgo keeps the accepted INVITE server transaction until Timer L (64*T1,
+// 32 s; its Terminate does not stop that timer), and with it the INVITE as
+// received, and the session (held by the transaction's callbacks) with its
+// copy of the INVITE: two copies of the caller's offer per call for 32 s,
+// some 2 KB a call, 64 MB at 1,000 calls/s. Nothing reads those bodies any
+// more: the offer was parsed at admission and the dialog keeps its
+// dialogState. Timer L itself stays: until it fires, the transaction
+// answers a retransmitted INVITE with our 200 (RFC 6026 §8.7), whose body
+// (localSDP) is kept. The transaction reads no header of the INVITE while
+// it waits, and this goroutine was the INVITE handler: no one else reads it.
+func (l *inLeg) dropInvite() {
+	l.invite.SetBody(nil)
+	l.sess.InviteRequest.SetBody(nil)
+	l.invite = nil
+	l.sess = nil
 }
 
 // alerting runs until the call is answered (true) or over (false).
