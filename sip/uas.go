@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -41,10 +42,22 @@ type inCall struct {
 // 200 ms. A refusal, the 180 of a ringing browser or its answer usually
 // comes sooner, and the 100 they make needless was a response built,
 // written and sent for every call (TestInboundTryingOnlyWhenSlow).
+//
+// Except while the UDP receive queue is late: an INVITE that waited over
+// 300 ms in the socket can have its first retransmission (T1, 500 ms)
+// right behind it, and sipgo's transaction stops that 200 ms timer when it
+// receives a retransmission before any response, then answers it with
+// nothing: a callee that never rings (most browsers) would leave the
+// caller without a provisional response until its Timer B (32 s) ends the
+// call. So when a datagram was late (over the shed age, 250 ms) in the
+// last second, the 100 goes at once, as it always did.
 func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
 	if rej := a.shed(); rej != nil {
 		a.refuse(req, tx, rej)
 		return
+	}
+	if a.sockShed.recentlyLate(time.Now()) {
+		a.reply(req, tx, 100, "Trying")
 	}
 	ic, rej := a.admit(req)
 	if rej != nil {

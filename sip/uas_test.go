@@ -181,6 +181,24 @@ func TestInboundTryingOnlyWhenSlow(t *testing.T) {
 		t.Errorf("after the callee's busy: got %v, want 486", res)
 	}
 	waitDone(t, l.call)
+
+	// The receive queue was late a moment ago (as the UDP reader notes a
+	// datagram that waited over the shed age): the 100 goes at once, before
+	// the callee rings or answers, since a retransmission may be right
+	// behind the INVITE and would stop sipgo's timer.
+	env.a.sockShed.lastLate.Store(time.Now().UnixNano())
+	late := dialRaw(t, env.a.Addr())
+	sent = invite(late, "silent")
+	l = <-silent
+	res, ok = late.read(5 * time.Second).(*sip.Response)
+	if !ok || res.StatusCode != 100 || time.Since(sent) >= sip.Timer_1xx {
+		t.Errorf("INVITE while the queue is late: got %v after %v, want 100 Trying at once", res, time.Since(sent))
+	}
+	_ = l.call.Post(l, gateway.Hangup{Reason: gateway.Reason{Condition: gateway.CondBusy, Code: 486}})
+	if res := late.final(5 * time.Second); res == nil || res.StatusCode != 486 {
+		t.Errorf("after the callee's busy: got %v, want 486", res)
+	}
+	waitDone(t, l.call)
 }
 
 func slicesContains(s []int, v int) bool {
