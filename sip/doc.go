@@ -39,7 +39,8 @@
 // the route's credentials, a second fails the call; 3xx is never followed.
 //
 // Inbound: while the gateway sheds load (gateway.Gateway.Shed, overload.go)
-// 503 with Retry-After at once, before any other work; else 100 at once;
+// 503 with Retry-After at once, before any other work; no 100 of ours
+// (sipgo's transaction sends one after 200 ms if nothing else was sent);
 // then loop detection (482), drain (503), the trust
 // check (TrustedSources, else a digest challenge against InboundUsers), the
 // offer (an offerless INVITE is refused with 488 and
@@ -94,7 +95,9 @@
 // adapter.go (New, Start), shutdown.go (Shutdown, Close: every dialog
 // ends before the transports close), server.go and ws_listener.go (listeners),
 // handler.go (request dispatch), parse.go (sipgo's parser, LWS-tolerant),
-// validate.go, auth.go (trust, digest),
+// validate.go and ctlbytes.go (control bytes in typed headers, checked
+// without writing them), auth.go (trust, digest), lazylog.go (legs'
+// loggers, attributes formatted only for records written),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
 // uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
 // dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the

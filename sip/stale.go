@@ -70,6 +70,7 @@ const (
 // socketShed is the adapter's "the receive queue is late" signal.
 type socketShed struct {
 	lateSince atomic.Int64 // unix nanos of the first late datagram since one on time (0: none)
+	lastLate  atomic.Int64 // unix nanos of the last late datagram (0: none yet)
 	until     atomic.Int64 // unix nanos: new calls are shed until then
 }
 
@@ -77,6 +78,7 @@ type socketShed struct {
 // have been late long enough to shed (shedding then lasts socketShedWindow).
 func (s *socketShed) note(now time.Time) bool {
 	n := now.UnixNano()
+	s.lastLate.Store(n)
 	s.lateSince.CompareAndSwap(0, n)
 	if n-s.lateSince.Load() < int64(socketShedSustain) {
 		return false
@@ -89,6 +91,14 @@ func (s *socketShed) note(now time.Time) bool {
 func (s *socketShed) onTime() { s.lateSince.Store(0) }
 
 func (s *socketShed) active(now time.Time) bool { return now.UnixNano() < s.until.Load() }
+
+// recentlyLate reports whether a datagram was late (waited over the shed
+// age in the socket) less than a second before now. Unlike lateSince it
+// is not reset by a datagram on time.
+func (s *socketShed) recentlyLate(now time.Time) bool {
+	last := s.lastLate.Load()
+	return last != 0 && now.UnixNano()-last < int64(time.Second)
+}
 
 // shedAgeFor is the queue delay that sheds new INVITEs for max_invite_age.
 func shedAgeFor(maxAge time.Duration) time.Duration { return min(shedInviteAge, maxAge/2) }

@@ -93,7 +93,7 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 	}
 	l.remoteTarget = plan.ruri
 	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
-	l.log = l.log.With("call", req.Call.ID(), "callid", l.callID)
+	l.log = withLazy(l.log, "call", req.Call.ID(), "callid", l.callID)
 	l.onFinish = func() {
 		a.dialogs.removeOut(l.callID)
 		a.wg.Done()
@@ -471,7 +471,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 // media: rtpengine; nil (the leg hung up with 503) when rtpengine fails.
 func (l *outLeg) anchorOffer(ctx context.Context, sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
-	l.log = l.log.With("rtpengine-call", l.anchor.callID)
+	l.log = withLazy(l.log, "rtpengine-call", l.anchor.callID)
 	plain, err := l.anchor.toSIP(ctx, sd, true)
 	if err != nil {
 		l.log.Warn("outbound call needs rtpengine, which failed", "err", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -31,15 +32,33 @@ type inCall struct {
 	release func()
 }
 
-// inbound handles a dialog-creating INVITE: 100 at once, admission, then
-// the call placed through the gateway. The handler goroutine becomes the
-// leg's goroutine until the call ends.
+// inbound handles a dialog-creating INVITE: admission, then the call
+// placed through the gateway. The handler goroutine becomes the leg's
+// goroutine until the call ends.
+//
+// No 100 Trying of ours: sipgo's INVITE server transaction sends one
+// itself 200 ms after the INVITE (sip.Timer_1xx) unless a response was
+// sent first, as RFC 3261 §17.2.1 asks of a TU that may take longer than
+// 200 ms. A refusal, the 180 of a ringing browser or its answer usually
+// comes sooner, and the 100 they make needless was a response built,
+// written and sent for every call (TestInboundTryingOnlyWhenSlow).
+//
+// Except while the UDP receive queue is late: an INVITE that waited over
+// 300 ms in the socket can have its first retransmission (T1, 500 ms)
+// right behind it, and sipgo's transaction stops that 200 ms timer when it
+// receives a retransmission before any response, then answers it with
+// nothing: a callee that never rings (most browsers) would leave the
+// caller without a provisional response until its Timer B (32 s) ends the
+// call. So when a datagram was late (over the shed age, 250 ms) in the
+// last second, the 100 goes at once, as it always did.
 func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
 	if rej := a.shed(); rej != nil {
 		a.refuse(req, tx, rej)
 		return
 	}
-	a.reply(req, tx, 100, "Trying")
+	if a.sockShed.recentlyLate(time.Now()) {
+		a.reply(req, tx, 100, "Trying")
+	}
 	ic, rej := a.admit(req)
 	if rej != nil {
 		a.refuse(req, tx, rej)
@@ -182,7 +201,7 @@ func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic in
 		return
 	}
 	leg.call = call
-	leg.log = leg.log.With("call", call.ID())
+	leg.log = withLazy(leg.log, "call", call.ID())
 	leg.run()
 }
 
@@ -190,6 +209,7 @@ func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic in
 type inLeg struct {
 	*legCore
 	sess       *sipgo.DialogServerSession // until the ACK
+	invite     *sip.Request               // as received (the transaction's), until the ACK
 	ackSess    atomic.Pointer[sipgo.DialogServerSession]
 	inviteCSeq uint32
 	rang       bool
@@ -197,7 +217,7 @@ type inLeg struct {
 }
 
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
-	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, inviteCSeq: req.CSeq().SeqNo}
+	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, invite: req, inviteCSeq: req.CSeq().SeqNo}
 	l.self = l
 	l.ackSess.Store(sess)
 	l.transport = req.Transport()
@@ -205,7 +225,7 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, rel
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
-	l.log = l.log.With("callid", req.CallID().Value())
+	l.log = withLazy(l.log, "callid", req.CallID().Value())
 	tag, _ := sess.InviteRequest.To().Params.Get("tag")
 	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
@@ -272,9 +292,27 @@ func (l *inLeg) byeBeforeAck() {
 func (l *inLeg) run() {
 	if l.setup(l.alerting) {
 		l.ackSess.Store(nil)
-		l.sess = nil
+		l.dropInvite()
 		l.confirmed()
 	}
+}
+
+// dropInvite lets go of the INVITE's SDP once the dialog is confirmed.
+// sipgo keeps the accepted INVITE server transaction until Timer L (64*T1,
+// 32 s; its Terminate does not stop that timer), and with it the INVITE as
+// received, and the session (held by the transaction's callbacks) with its
+// copy of the INVITE: two copies of the caller's offer per call for 32 s,
+// some 2 KB a call, 64 MB at 1,000 calls/s. Nothing reads those bodies any
+// more: the offer was parsed at admission and the dialog keeps its
+// dialogState. Timer L itself stays: until it fires, the transaction
+// answers a retransmitted INVITE with our 200 (RFC 6026 §8.7), whose body
+// (localSDP) is kept. The transaction reads no header of the INVITE while
+// it waits, and this goroutine was the INVITE handler: no one else reads it.
+func (l *inLeg) dropInvite() {
+	l.invite.SetBody(nil)
+	l.sess.InviteRequest.SetBody(nil)
+	l.invite = nil
+	l.sess = nil
 }
 
 // alerting runs until the call is answered (true) or over (false).
@@ -352,7 +390,7 @@ func (l *inLeg) earlyRequest(r *inRequest) {
 // refused with 503, the leg finished) when rtpengine fails.
 func (l *inLeg) anchorOffer(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
-	l.log = l.log.With("rtpengine-call", l.anchor.callID)
+	l.log = withLazy(l.log, "rtpengine-call", l.anchor.callID)
 	web, err := l.anchor.toWeb(l.ctx, sd, true)
 	if err == nil {
 		return web

@@ -113,3 +113,99 @@ func TestInboundByeBeforeAck(t *testing.T) {
 	}
 	waitDone(t, callee.call)
 }
+
+// TestInboundTryingOnlyWhenSlow: the gateway sends no 100 Trying of its own
+// at once; sipgo's INVITE server transaction sends one 200 ms after the
+// INVITE when nothing else was sent by then (RFC 3261 §17.2.1). A callee
+// that rings and answers at once: 180 and 200, and a 100 only if the box
+// was too slow for that (then never before the 200 ms). A callee that
+// neither rings nor answers: a 100, so the caller stops retransmitting.
+func TestInboundTryingOnlyWhenSlow(t *testing.T) {
+	env := trustedEnv(t)
+	invite := func(c *rawClient, user string) time.Time {
+		callID := fmt.Sprintf("trying-%s-%d@127.0.0.1", user, time.Now().UnixNano())
+		c.send(t, c.rawRequest("INVITE", "sip:"+user+"@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+			"!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
+		return time.Now()
+	}
+
+	fast := dialRaw(t, env.a.Addr())
+	sent := invite(fast, "answer")
+	callee := env.users.leg(t, "answer")
+	var codes []int
+	var ok200 *sip.Response
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		res, ok := fast.read(time.Until(deadline)).(*sip.Response)
+		if !ok {
+			continue
+		}
+		codes = append(codes, res.StatusCode)
+		if res.StatusCode == 100 && time.Since(sent) < sip.Timer_1xx {
+			t.Errorf("100 Trying %v after the INVITE: sent at once, not by the 200 ms timer", time.Since(sent))
+		}
+		if res.StatusCode >= 200 {
+			ok200 = res
+			break
+		}
+	}
+	if len(codes) == 0 || codes[len(codes)-1] != 200 {
+		t.Fatalf("answered INVITE got %v, want 180 and 200", codes)
+	}
+	if !slicesContains(codes, 180) {
+		t.Errorf("answered INVITE got %v, no 180", codes)
+	}
+	for i, method := range []string{"ACK", "BYE"} {
+		fast.send(t, fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%d\r\nFrom: %s\r\nTo: %s\r\n"+
+			"Call-ID: %s\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+			method, ok200.Contact().Address.String(), fast.local(), method, time.Now().UnixNano(),
+			ok200.From().Value(), ok200.To().Value(), ok200.CallID().Value(), i+1, method))
+	}
+	waitDone(t, callee.call)
+
+	silent := make(chan *testLeg, 1)
+	env.users.handle("silent", func(req gateway.DialRequest) gateway.Leg {
+		l := newTestLeg("silent") // takes the offer, never rings or answers
+		l.call = req.Call
+		silent <- l
+		return l
+	})
+	slow := dialRaw(t, env.a.Addr())
+	invite(slow, "silent")
+	res, ok := slow.read(5 * time.Second).(*sip.Response)
+	if !ok || res.StatusCode != 100 {
+		t.Fatalf("INVITE to a callee that does not ring: got %v, want 100 Trying", res)
+	}
+	l := <-silent
+	_ = l.call.Post(l, gateway.Hangup{Reason: gateway.Reason{Condition: gateway.CondBusy, Code: 486}})
+	if res := slow.final(5 * time.Second); res == nil || res.StatusCode != 486 {
+		t.Errorf("after the callee's busy: got %v, want 486", res)
+	}
+	waitDone(t, l.call)
+
+	// The receive queue was late a moment ago (as the UDP reader notes a
+	// datagram that waited over the shed age): the 100 goes at once, before
+	// the callee rings or answers, since a retransmission may be right
+	// behind the INVITE and would stop sipgo's timer.
+	env.a.sockShed.lastLate.Store(time.Now().UnixNano())
+	late := dialRaw(t, env.a.Addr())
+	sent = invite(late, "silent")
+	l = <-silent
+	res, ok = late.read(5 * time.Second).(*sip.Response)
+	if !ok || res.StatusCode != 100 || time.Since(sent) >= sip.Timer_1xx {
+		t.Errorf("INVITE while the queue is late: got %v after %v, want 100 Trying at once", res, time.Since(sent))
+	}
+	_ = l.call.Post(l, gateway.Hangup{Reason: gateway.Reason{Condition: gateway.CondBusy, Code: 486}})
+	if res := late.final(5 * time.Second); res == nil || res.StatusCode != 486 {
+		t.Errorf("after the callee's busy: got %v, want 486", res)
+	}
+	waitDone(t, l.call)
+}
+
+func slicesContains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -45,8 +45,16 @@ var singletons = []struct {
 }
 
 func checkSingletons(req *sip.Request) (int, string) {
-	for _, s := range singletons {
-		n := len(req.GetHeaders(s.name))
+	var counts [6]int // singletons' order; counted in one pass, no slices
+	for _, h := range req.Headers() {
+		for i, s := range singletons {
+			if strings.EqualFold(h.Name(), s.name) {
+				counts[i]++
+			}
+		}
+	}
+	for i, s := range singletons {
+		n := counts[i]
 		if n > 1 {
 			return 400, "Duplicate " + s.name
 		}
@@ -83,11 +91,11 @@ func checkHeaderBytes(req *sip.Request) (int, string) {
 		if n := h.Name(); n != "To" && n != "From" {
 			bad = "\x00\r\n"
 		}
-		if strings.ContainsAny(h.Value(), bad) || strings.ContainsAny(h.Name(), "\x00\r\n :") {
+		if hasCtl(h, bad) || strings.ContainsAny(h.Name(), "\x00\r\n :") {
 			return dropRequest, "control character in header"
 		}
 	}
-	if strings.ContainsAny(req.Recipient.String(), "\x00\r\n") {
+	if uriCtl(&req.Recipient, "\x00\r\n") {
 		return dropRequest, "control character in Request-URI"
 	}
 	return 0, ""

@@ -1,0 +1,39 @@
+package sip
+
+import (
+	"bytes"
+	"log/slog"
+	"testing"
+)
+
+// TestWithLazySameOutput: a logger made by withLazy writes exactly what
+// slog's With writes, attributes in the same order, through nested
+// withLazy, With and WithGroup, and nothing below the handler's level.
+func TestWithLazySameOutput(t *testing.T) {
+	write := func(with func(*slog.Logger, ...any) *slog.Logger) string {
+		var buf bytes.Buffer
+		base := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo,
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			}})).With("adapter", "sip")
+		l := with(base, "leg", "sip-in")
+		l = with(l, "callid", "abc@h", slog.Int("n", 3))
+		l.Debug("not written", "x", 1)
+		l.Info("one", "code", 200)
+		l.With("more", true).Warn("two")
+		l.WithGroup("g").Info("three", "k", "v")
+		with(l, "call", "c1").Error("four", "err", "boom")
+		return buf.String()
+	}
+	eager := write(func(l *slog.Logger, args ...any) *slog.Logger { return l.With(args...) })
+	lazy := write(withLazy)
+	if lazy != eager {
+		t.Errorf("withLazy wrote\n%s\nslog's With wrote\n%s", lazy, eager)
+	}
+	if !bytes.Contains([]byte(lazy), []byte(`level=ERROR msg=four adapter=sip leg=sip-in callid=abc@h n=3 call=c1 err=boom`)) {
+		t.Errorf("unexpected output:\n%s", lazy)
+	}
+}
