@@ -210,6 +210,7 @@ type inLeg struct {
 	*legCore
 	sess       *sipgo.DialogServerSession // until the ACK
 	invite     *sip.Request               // as received (the transaction's), until the ACK
+	ok         *sip.Response              // our 200 (the transaction's), until the ACK
 	ackSess    atomic.Pointer[sipgo.DialogServerSession]
 	inviteCSeq uint32
 	rang       bool
@@ -305,13 +306,19 @@ func (l *inLeg) run() {
 // some 2 KB a call, 64 MB at 1,000 calls/s. Nothing reads those bodies any
 // more: the offer was parsed at admission and the dialog keeps its
 // dialogState. Timer L itself stays: until it fires, the transaction
-// answers a retransmitted INVITE with our 200 (RFC 6026 §8.7), whose body
-// (localSDP) is kept. The transaction reads no header of the INVITE while
-// it waits, and this goroutine was the INVITE handler: no one else reads it.
+// absorbs a retransmitted INVITE (RFC 6026 §8.7; sipgo sends nothing for
+// it in the "Accepted" state) and reads neither message. Our 200's body
+// goes too: sipgo's WriteResponse, which retransmitted it until the ACK,
+// has returned, and the dialog keeps that SDP for refreshes (localSDP)
+// only while the call lasts, not 32 s. This goroutine was the INVITE
+// handler: no one else reads them.
 func (l *inLeg) dropInvite() {
 	l.invite.SetBody(nil)
 	l.sess.InviteRequest.SetBody(nil)
-	l.invite = nil
+	if l.ok != nil {
+		l.ok.SetBody(nil)
+	}
+	l.invite, l.ok = nil, nil
 	l.sess = nil
 }
 
@@ -422,6 +429,10 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 	l.register()
 	l.finalCode = 200
 	l.a.m.call("in", 200)
+	l.ok = res
+	if testOKSent != nil {
+		testOKSent(res)
+	}
 	err := l.sess.WriteResponse(res)
 	if err != nil && l.sess.LoadState() < sip.DialogStateEstablished {
 		l.log.Info("200 not sent", "err", err)
@@ -438,6 +449,9 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 	}
 	return true
 }
+
+// testOKSent, when set by a test, sees each 200 an inbound leg sends.
+var testOKSent func(*sip.Response)
 
 // register puts the dialog in the table so in-dialog requests reach us.
 func (l *inLeg) register() {
