@@ -96,8 +96,7 @@
 // ends before the transports close), server.go and ws_listener.go (listeners),
 // handler.go (request dispatch), parse.go (sipgo's parser, LWS-tolerant),
 // validate.go and ctlbytes.go (control bytes in typed headers, checked
-// without writing them), auth.go (trust, digest), lazylog.go (legs'
-// loggers, attributes formatted only for records written),
+// without writing them), auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
 // uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
 // dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the

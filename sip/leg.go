@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // inRequest is an in-dialog request handed to a leg's goroutine. The sipgo
@@ -71,7 +72,7 @@ func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *leg
 	ctx, cancel := context.WithCancel(a.ctx)
 	return &legCore{a: a, dir: dir, call: call, q: newQueue(), done: make(chan struct{}),
 		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel,
-		log: withLazy(a.log, "leg", "sip-"+dir), creds: func() (string, string) { return "", "" }}
+		log: lazylog.With(a.log, "leg", "sip-"+dir), creds: func() (string, string) { return "", "" }}
 }
 
 // Kind implements gateway.Leg.

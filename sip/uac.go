@@ -15,6 +15,7 @@ import (
 	"github.com/pion/sdp/v3"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // offerWait bounds the wait for the bridge's first offer after Dial (the
@@ -93,7 +94,7 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 	}
 	l.remoteTarget = plan.ruri
 	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
-	l.log = withLazy(l.log, "call", req.Call.ID(), "callid", l.callID)
+	l.log = lazylog.With(l.log, "call", req.Call.ID(), "callid", l.callID)
 	l.onFinish = func() {
 		a.dialogs.removeOut(l.callID)
 		a.wg.Done()
@@ -471,7 +472,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 // media: rtpengine; nil (the leg hung up with 503) when rtpengine fails.
 func (l *outLeg) anchorOffer(ctx context.Context, sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
-	l.log = withLazy(l.log, "rtpengine-call", l.anchor.callID)
+	l.log = lazylog.With(l.log, "rtpengine-call", l.anchor.callID)
 	plain, err := l.anchor.toSIP(ctx, sd, true)
 	if err != nil {
 		l.log.Warn("outbound call needs rtpengine, which failed", "err", err)

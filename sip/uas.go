@@ -12,6 +12,7 @@ import (
 	"github.com/pion/sdp/v3"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // rejection is a refused INVITE: the status we answer with and the metric
@@ -201,7 +202,7 @@ func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic in
 		return
 	}
 	leg.call = call
-	leg.log = withLazy(leg.log, "call", call.ID())
+	leg.log = lazylog.With(leg.log, "call", call.ID())
 	leg.run()
 }
 
@@ -226,7 +227,7 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, rel
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
-	l.log = withLazy(l.log, "callid", req.CallID().Value())
+	l.log = lazylog.With(l.log, "callid", req.CallID().Value())
 	tag, _ := sess.InviteRequest.To().Params.Get("tag")
 	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
@@ -397,7 +398,7 @@ func (l *inLeg) earlyRequest(r *inRequest) {
 // refused with 503, the leg finished) when rtpengine fails.
 func (l *inLeg) anchorOffer(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
-	l.log = withLazy(l.log, "rtpengine-call", l.anchor.callID)
+	l.log = lazylog.With(l.log, "rtpengine-call", l.anchor.callID)
 	web, err := l.anchor.toWeb(l.ctx, sd, true)
 	if err == nil {
 		return web

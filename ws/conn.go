@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // Timings that are not worth configuring.
@@ -83,7 +84,7 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 		renames: newRenameBudget(time.Now()),
 		out:     newOutQueue(s.cfg.SendQueue), sock: newSocket(ws), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
-	c.log = newConnLogger(s.log, c.id, remote)
+	c.log = lazylog.With(s.log, "conn", c.id, "remote", remote)
 	return c
 }
 

@@ -1,4 +1,4 @@
-package sip
+package lazylog
 
 import (
 	"context"
@@ -6,14 +6,17 @@ import (
 	"slices"
 )
 
-// withLazy is log.With(args...) for the per-call loggers of legs, whose
-// attributes (leg, callid, call) are rarely written: at the default info
-// level a call writes one or two records, if any. slog's built-in handlers
-// format the attributes of With at once (TextHandler.WithAttrs: about ten
-// allocations for each call of With, some 30 per inbound call); lazyHandler
-// keeps them as they are and adds them, in the same order before the
-// record's own, only to records that are written.
-func withLazy(log *slog.Logger, args ...any) *slog.Logger {
+// With is log.With(args...) for loggers whose attributes are rarely
+// written: the per-call loggers of SIP legs (leg, callid, call; at the
+// default info level a call writes one or two records, if any) and the
+// per-connection loggers of WebSocket connections (conn, remote; an idle
+// connection writes none). slog's built-in handlers format the attributes
+// of With at once into a copy of the handler (TextHandler.WithAttrs: about
+// ten allocations for each call of With, some 30 per inbound SIP call, and
+// a few hundred bytes that every idle connection would keep); the handler
+// returned here keeps them as they are and adds them, in the same order
+// before the record's own, only to records that are written.
+func With(log *slog.Logger, args ...any) *slog.Logger {
 	if len(args) == 0 {
 		return log
 	}

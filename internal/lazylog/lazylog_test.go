@@ -1,4 +1,4 @@
-package sip
+package lazylog
 
 import (
 	"bytes"
@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestWithLazySameOutput: a logger made by withLazy writes exactly what
+// TestWithLazySameOutput: a logger made by With writes exactly what
 // slog's With writes, attributes in the same order, through nested
-// withLazy, With and WithGroup, and nothing below the handler's level.
+// With, With and WithGroup, and nothing below the handler's level.
 func TestWithLazySameOutput(t *testing.T) {
 	write := func(with func(*slog.Logger, ...any) *slog.Logger) string {
 		var buf bytes.Buffer
@@ -29,9 +29,9 @@ func TestWithLazySameOutput(t *testing.T) {
 		return buf.String()
 	}
 	eager := write(func(l *slog.Logger, args ...any) *slog.Logger { return l.With(args...) })
-	lazy := write(withLazy)
+	lazy := write(With)
 	if lazy != eager {
-		t.Errorf("withLazy wrote\n%s\nslog's With wrote\n%s", lazy, eager)
+		t.Errorf("With wrote\n%s\nslog's With wrote\n%s", lazy, eager)
 	}
 	if !bytes.Contains([]byte(lazy), []byte(`level=ERROR msg=four adapter=sip leg=sip-in callid=abc@h n=3 call=c1 err=boom`)) {
 		t.Errorf("unexpected output:\n%s", lazy)
