@@ -45,6 +45,7 @@ type Adapter struct {
 	resolver  *net.Resolver
 	dialogs   *dialogTable
 	flows     *flowTable
+	late      lateTable // our INVITEs, for 2xx that come after we gave up (late2xx.go)
 	reg       *registrar
 	anchors   *anchors // nil: no rtpengine configured (anchor.go)
 
@@ -182,10 +183,14 @@ func (a *Adapter) newUA() error {
 // onStrayResponse sees responses that match no client transaction. A 2xx
 // to an INVITE of one of our dialogs is a retransmission whose ACK was
 // lost (our INVITE transactions end at the ACK: outLeg.dropInvite): the
-// dialog ACKs it again (RFC 3261 §13.2.2.4).
+// dialog ACKs it again (RFC 3261 §13.2.2.4). A 2xx to an INVITE we gave up
+// (cancelled, failed, timed out) is ACKed and BYEd (late2xx.go).
 func (a *Adapter) onStrayResponse(res *sip.Response) {
 	if cseq := res.CSeq(); res.IsSuccess() && cseq != nil && cseq.MethodName == sip.INVITE {
 		if l := a.dialogs.findResponse(res); l != nil && l.push(reack{cseq: cseq.SeqNo}) == nil {
+			return
+		}
+		if a.onLate2xx(res) {
 			return
 		}
 	}
