@@ -78,7 +78,7 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 			tx = next
 		case <-hang:
 			hang = nil
-			t := time.NewTimer(lateSpan)
+			t := time.NewTimer(l.a.cancelWait)
 			defer t.Stop()
 			deadline = t.C
 			if provisional {
@@ -127,6 +127,7 @@ func (l *outLeg) retryDigest(ctx context.Context, sess *sipgo.DialogClientSessio
 		return nil, err, true
 	}
 	inv.RemoveHeader("Via")
+	sess.InviteResponse = r // sipgo's request builder reads it, as WaitAnswer sets it
 	next, err = sess.TransactionRequest(ctx, inv)
 	return next, err, true
 }
