@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // A 2xx to an INVITE we gave up on. When our outbound leg cancels its
@@ -45,8 +47,8 @@ type lateInvite struct {
 	from      *sip.FromHeader // ours, the INVITE's own (never modified after it is sent)
 	transport string
 	flow      flow
-	reason    sip.Header
-	done      []string // remote tags that need no BYE (guarded by lateTable.mu)
+	reason    sip.Header // set when the leg gives up (nil: ReasonCancel's)
+	done      []string   // remote tags that need no BYE (guarded by lateTable.mu)
 }
 
 // lateTable remembers our INVITEs in two generations of lateSpan. Safe for
@@ -223,9 +225,10 @@ func (ld *lateDialog) ack(cseq uint32) error {
 func (ld *lateDialog) bye(ctx context.Context, reason sip.Header) {
 	a := ld.d.a
 	req := sip.NewRequest(sip.BYE, ld.target)
-	if reason != nil {
-		req.AppendHeader(sip.HeaderClone(reason))
+	if reason == nil {
+		reason = reasonHeader(gateway.ReasonCancel)
 	}
+	req.AppendHeader(sip.HeaderClone(reason))
 	ld.d.build(req, ld.d.cseq.Add(1))
 	ld.overFlow(req)
 	ctx, cancel := context.WithTimeout(ctx, byeTimeout)

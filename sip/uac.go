@@ -271,8 +271,7 @@ func (l *outLeg) rememberInvite(req *sip.Request) {
 	from := req.From()
 	tag, _ := from.Params.Get("tag")
 	l.lateKey = flowKey(l.callID, tag)
-	l.late = &lateInvite{from: from, transport: req.Transport(), flow: l.plan.flow,
-		reason: reasonHeader(gateway.ReasonCancel)}
+	l.late = &lateInvite{from: from, transport: req.Transport(), flow: l.plan.flow}
 	l.a.late.put(l.lateKey, l.late, time.Now())
 }
 
