@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -333,5 +334,46 @@ func TestLateTableGenerations(t *testing.T) {
 	tab.drop("b")
 	if rec, _, _ := tab.claim("b", "z"); rec != nil || tab.count() != 0 {
 		t.Errorf("after drop: %v, %d left", rec, tab.count())
+	}
+}
+
+// TestAnchorLate2xx: an anchored call (media: rtpengine) that a WebSocket
+// browser abandons while SIPp rings; SIPp answers 481 to the CANCEL, then
+// 200: it gets the ACK and the BYE, the browser no answer, and rtpengine
+// keeps no session of ours.
+func TestAnchorLate2xx(t *testing.T) {
+	sent := make(chan struct{}, 1)
+	testInviteSent = func(*sip.Request) {
+		select {
+		case sent <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testInviteSent = nil })
+	env, _ := newAnchorEnv(t, nil, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	uas := startSIPp(t, "uas_cancel_481_late.xml", "")
+	b := env.audioBrowser(ctx, t, "alice")
+	if err := b.call("sip:bob@" + uas.addr); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sent:
+	case <-ctx.Done():
+		t.Fatal("no INVITE sent")
+	}
+	if err := b.hangUp(); err != nil {
+		t.Fatal(err)
+	}
+	uas.wait(t) // it got the ACK and the BYE with its Reason
+	waitNoSessions(ctx, t, env.a)
+	select {
+	case sdp := <-b.answers:
+		t.Errorf("the browser got an answer for a call it hung up:\n%s", sdp)
+	default:
+	}
+	if got := testutil.ToFloat64(env.a.m.lateAnswers); got != 1 {
+		t.Errorf("late answers = %v, want 1", got)
 	}
 }
