@@ -26,29 +26,30 @@ import (
 // Adapter is the SIP side of sigbridge: a B2BUA whose legs join gateway
 // calls. Create it with New, then Start it.
 type Adapter struct {
-	cfg        Config
-	gw         *gateway.Gateway
-	log        *slog.Logger
-	gm         *gateway.Metrics
-	m          *metrics
-	sockShed   socketShed // INVITEs late in the UDP receive queue shed new calls (stale.go)
-	invites    inviteMemo // Call-IDs of the initial INVITEs sipgo took (retrans.go)
-	routes     []*route
-	trusted    []netip.Prefix
-	users      map[string]string
-	digestAl   []string // offered digest algorithms, most preferred first
-	accounts   []*account
-	nonceKey   []byte
-	loopTok    string
-	limits     *limiter
-	regLimits  *limiter // REGISTER rate per source address
-	resolver   *net.Resolver
-	dialogs    *dialogTable
-	flows      *flowTable
+	cfg       Config
+	gw        *gateway.Gateway
+	log       *slog.Logger
+	gm        *gateway.Metrics
+	m         *metrics
+	sockShed  socketShed // INVITEs late in the UDP receive queue shed new calls (stale.go)
+	invites   inviteMemo // Call-IDs of the initial INVITEs sipgo took (retrans.go)
+	routes    []*route
+	trusted   []netip.Prefix
+	users     map[string]string
+	digestAl  []string // offered digest algorithms, most preferred first
+	accounts  []*account
+	nonceKey  []byte
+	loopTok   string
+	limits    *limiter
+	regLimits *limiter // REGISTER rate per source address
+	resolver  *net.Resolver
+	dialogs   *dialogTable
+	flows     *flowTable
+	reg       *registrar
+	anchors   *anchors // nil: no rtpengine configured (anchor.go)
+
 	late       lateTable     // our INVITEs, for 2xx that come after we gave up (late2xx.go)
 	cancelWait time.Duration // for the INVITE's final response after our CANCEL (64*T1; tests shorten it)
-	reg        *registrar
-	anchors    *anchors // nil: no rtpengine configured (anchor.go)
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
