@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/rtpenginetest"
 )
 
 // TestOutboundLate2xx: the caller hangs up while the SIPp callee rings, and
@@ -337,42 +338,29 @@ func TestLateTableGenerations(t *testing.T) {
 	}
 }
 
-// TestAnchorLate2xx: an anchored call (media: rtpengine) that a WebSocket
-// browser abandons while SIPp rings; SIPp answers 481 to the CANCEL, then
-// 200: it gets the ACK and the BYE, the browser no answer, and rtpengine
-// keeps no session of ours.
+// TestAnchorLate2xx: an anchored call (media: rtpengine, a real
+// rtpengine) abandoned while SIPp rings; SIPp answers 481 to the CANCEL,
+// then 200: it gets the ACK and the BYE, the caller no answer, and
+// rtpengine keeps no session of ours.
 func TestAnchorLate2xx(t *testing.T) {
-	sent := make(chan struct{}, 1)
-	testInviteSent = func(*sip.Request) {
-		select {
-		case sent <- struct{}{}:
-		default:
-		}
-	}
-	t.Cleanup(func() { testInviteSent = nil })
-	env, _ := newAnchorEnv(t, nil, Config{})
+	r := rtpenginetest.Start(t)
+	env := newEnv(t, Config{Routes: []Route{anchoredRoute()}, RTPEngine: RTPEngineConfig{NG: []string{r.NG},
+		Timeout: 400 * time.Millisecond, PingInterval: 200 * time.Millisecond, SweepInterval: time.Hour}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	uas := startSIPp(t, "uas_cancel_481_late.xml", "")
-	b := env.audioBrowser(ctx, t, "alice")
-	if err := b.call("sip:bob@" + uas.addr); err != nil {
-		t.Fatal(err)
+	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
+	caller.expect(t, "ringing")
+	if n := len(ourSessions(ctx, t, env.a)); n != 1 {
+		t.Fatalf("rtpengine holds %d sessions of ours while ringing, want 1", n)
 	}
-	select {
-	case <-sent:
-	case <-ctx.Done():
-		t.Fatal("no INVITE sent")
-	}
-	if err := b.hangUp(); err != nil {
+	if err := call.Post(caller, gateway.Hangup{}); err != nil {
 		t.Fatal(err)
 	}
 	uas.wait(t) // it got the ACK and the BYE with its Reason
+	waitDone(t, call)
 	waitNoSessions(ctx, t, env.a)
-	select {
-	case sdp := <-b.answers:
-		t.Errorf("the browser got an answer for a call it hung up:\n%s", sdp)
-	default:
-	}
+	noAnswer(t, caller)
 	if got := testutil.ToFloat64(env.a.m.lateAnswers); got != 1 {
 		t.Errorf("late answers = %v, want 1", got)
 	}
