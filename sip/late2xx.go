@@ -195,25 +195,31 @@ func (a *Adapter) lateDialog(rec *lateInvite, res *sip.Response) (*lateDialog, e
 }
 
 // overFlow points req at the INVITE's flow, as flowRequester would have
-// while the leg was bound to it.
-func (ld *lateDialog) overFlow(req *sip.Request) {
+// while the leg was bound to it; a closed connection is not redialed.
+func (ld *lateDialog) overFlow(req *sip.Request) error {
 	if !ld.flow.valid() {
-		return
+		return nil
 	}
 	req.SetTransport(ld.flow.transport)
 	req.SetDestination(ld.flow.remote)
 	if !ld.flow.reliable() {
 		ld.d.a.fromListener(req, "UDP")
-		return
+		return nil
 	}
 	req.Laddr = sip.Addr{}
+	if !ld.d.a.flowAlive(ld.flow) {
+		return errFlowClosed
+	}
+	return nil
 }
 
 // ack acknowledges the 2xx with CSeq cseq (dialogState.ack, over the flow).
 func (ld *lateDialog) ack(cseq uint32) error {
 	req := sip.NewRequest(sip.ACK, ld.target)
 	ld.d.build(req, cseq)
-	ld.overFlow(req)
+	if err := ld.overFlow(req); err != nil {
+		return err
+	}
 	if sent, err := ld.d.a.writeAckUDP(req, req.Transport()); sent {
 		return err
 	}
@@ -230,7 +236,10 @@ func (ld *lateDialog) bye(ctx context.Context, reason sip.Header) {
 	}
 	req.AppendHeader(sip.HeaderClone(reason))
 	ld.d.build(req, ld.d.cseq.Add(1))
-	ld.overFlow(req)
+	if err := ld.overFlow(req); err != nil {
+		a.log.Info("BYE after a late 2xx not sent", "callid", ld.d.callID.Value(), "err", err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
 	defer cancel()
 	a.m.transaction("out", "BYE")

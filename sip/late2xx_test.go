@@ -365,3 +365,52 @@ func TestAnchorLate2xx(t *testing.T) {
 		t.Errorf("late answers = %v, want 1", got)
 	}
 }
+
+// TestRegisteredLate2xxAfterGiveUp: a call to a registered UA (its Contact
+// host never resolves) that never answers our CANCEL; the leg gives up and
+// ends, and only then does the UA's 200 arrive: the ACK and the BYE reach
+// it over its own connection (the INVITE's flow), over WS, TCP, TLS and
+// UDP.
+func TestRegisteredLate2xxAfterGiveUp(t *testing.T) {
+	for _, tr := range flowTransports {
+		t.Run(tr, func(t *testing.T) {
+			env := registrarEnv(t)
+			env.a.cancelWait = 100 * time.Millisecond
+			ua := dialUA(t, env, tr, "bob")
+			ringing := make(chan *sip.Request, 1)
+			ua.Cancel = func(_, inv *sip.Request) { // no answer to the CANCEL
+				if inv != nil { // nil: a retransmission (UDP)
+					ringing <- inv
+				}
+			}
+			mustRegister(t, env, ua)
+			caller, call := placeToSIP(t, env, "sip:bob@"+env.a.cfg.Host)
+			expectInDialog(t, ua, "INVITE")
+			caller.expect(t, "ringing")
+			if err := call.Post(caller, gateway.Hangup{}); err != nil {
+				t.Fatal(err)
+			}
+			expectInDialog(t, ua, "CANCEL")
+			var inv *sip.Request
+			select {
+			case inv = <-ringing:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no CANCEL handed to the UA")
+			}
+			waitDone(t, call)
+			waitLegsGone(t, env)
+			if err := ua.Reply(inv, 200, webrtcSDP("active", "uaua", 40010)); err != nil {
+				t.Fatal(err)
+			}
+			expectInDialog(t, ua, "ACK")
+			bye := expectInDialog(t, ua, "BYE")
+			if h := bye.GetHeader("Reason"); h == nil || !strings.HasPrefix(h.Value(), "SIP;cause=487") {
+				t.Errorf("BYE Reason %v, want SIP;cause=487", h)
+			}
+			if got := testutil.ToFloat64(env.a.m.lateAnswers); got != 1 {
+				t.Errorf("late answers = %v, want 1", got)
+			}
+			noAnswer(t, caller)
+		})
+	}
+}
