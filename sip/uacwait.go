@@ -46,6 +46,7 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 	if tx == nil {
 		return nil, errors.New("sip: INVITE without a client transaction")
 	}
+	// hang is nil once the leg is hung up.
 	var (
 		provisional, cancelled bool
 		deadline               <-chan time.Time
@@ -58,7 +59,8 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 				if hang != nil {
 					l.progress(r)
 				} else if !cancelled {
-					cancelled = l.sendCancel(sess.InviteRequest)
+					l.sendCancel(sess.InviteRequest)
+					cancelled = true
 				}
 				continue
 			}
@@ -68,7 +70,7 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 			if hang == nil {
 				return r, &sipgo.ErrDialogResponse{Res: r}
 			}
-			next, err, retried := l.retryDigest(ctx, sess, tx, r)
+			next, retried, err := l.retryDigest(ctx, sess, tx, r)
 			if !retried {
 				return r, &sipgo.ErrDialogResponse{Res: r}
 			}
@@ -82,7 +84,8 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 			defer t.Stop()
 			deadline = t.C
 			if provisional {
-				cancelled = l.sendCancel(sess.InviteRequest)
+				l.sendCancel(sess.InviteRequest)
+				cancelled = true
 			}
 		case <-deadline:
 			l.giveUp(tx)
@@ -104,38 +107,38 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 // INVITE transaction, CSeq + 1); a second one that is not stale fails the
 // call (errAuthFailed). retried is false for any other final response.
 func (l *outLeg) retryDigest(ctx context.Context, sess *sipgo.DialogClientSession, tx sip.ClientTransaction,
-	r *sip.Response) (next sip.ClientTransaction, err error, retried bool) {
+	r *sip.Response) (next sip.ClientTransaction, retried bool, err error) {
 	chal := "WWW-Authenticate"
 	switch r.StatusCode {
 	case 401:
 	case 407:
 		chal = "Proxy-Authenticate"
 	default:
-		return nil, nil, false
+		return nil, false, nil
 	}
 	l.challenges++
 	if l.challenges > 1 && !isStale(r) {
-		return nil, fmt.Errorf("%w (%d)", errAuthFailed, r.StatusCode), true
+		return nil, true, fmt.Errorf("%w (%d)", errAuthFailed, r.StatusCode)
 	}
 	user, pw := l.creds()
 	if pw == "" || r.GetHeader(chal) == nil || l.challenges > 2 {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	tx.Terminate()
 	inv := sess.InviteRequest
 	if err := applyDigest(inv, r, user, pw); err != nil {
-		return nil, err, true
+		return nil, true, err
 	}
 	inv.RemoveHeader("Via")
 	sess.InviteResponse = r // sipgo's request builder reads it, as WaitAnswer sets it
 	next, err = sess.TransactionRequest(ctx, inv)
-	return next, err, true
+	return next, true, err
 }
 
 // sendCancel CANCELs the INVITE (RFC 3261 §9.1) on its own goroutine; the
 // answer (200, or 481 when the callee had answered) is only logged: the
-// INVITE's own final response decides. Always true (sent or tried).
-func (l *outLeg) sendCancel(inv *sip.Request) bool {
+// INVITE's own final response decides.
+func (l *outLeg) sendCancel(inv *sip.Request) {
 	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
 	req.AppendHeader(sip.HeaderClone(inv.Via()))
 	req.AppendHeader(sip.HeaderClone(inv.From()))
@@ -158,7 +161,6 @@ func (l *outLeg) sendCancel(inv *sip.Request) bool {
 	l.a.m.transaction("out", "CANCEL")
 	l.a.gm.Message("sip", "out", "CANCEL")
 	go l.cancelTransaction(req)
-	return true
 }
 
 func (l *outLeg) cancelTransaction(req *sip.Request) {
