@@ -364,11 +364,18 @@ func (l *legCore) sendBye(r gateway.Reason) { l.sendByeWithin(r, byeTimeout) }
 
 // sendByeWithin sends the BYE and waits at most d for its answer.
 func (l *legCore) sendByeWithin(r gateway.Reason, d time.Duration) {
+	l.sendByeHeaderWithin(reasonHeader(r), d)
+}
+
+// sendByeHeader ends the dialog with the Reason header h.
+func (l *legCore) sendByeHeader(h sip.Header) { l.sendByeHeaderWithin(h, byeTimeout) }
+
+func (l *legCore) sendByeHeaderWithin(h sip.Header, d time.Duration) {
 	if l.dlg == nil {
 		return
 	}
 	bye := sip.NewRequest(sip.BYE, l.remoteTarget)
-	bye.AppendHeader(reasonHeader(r))
+	bye.AppendHeader(h)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	res, err := l.doInDialog(ctx, bye)
