@@ -212,7 +212,7 @@ type inLeg struct {
 	sess        *sipgo.DialogServerSession // until the ACK
 	tx          sip.ServerTransaction      // the INVITE's, until the ACK
 	acc         *acceptedInvite            // what a retransmitted INVITE finds (timerl.go)
-	acked       chan struct{}              // the ACK of our 2xx, or a BYE standing for it
+	acked       chan bool                  // the ACK of our 2xx or a BYE standing for it (true), the flow's end (false)
 	awaitingAck atomic.Bool                // our 2xx is out, its ACK not in
 	inviteCSeq  uint32
 	rang        bool
@@ -221,7 +221,7 @@ type inLeg struct {
 
 func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, tx sip.ServerTransaction, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, tx: tx, inviteCSeq: req.CSeq().SeqNo,
-		acked: make(chan struct{}, 1)}
+		acked: make(chan bool, 1)}
 	l.self = l
 	l.acc = a.rememberInvite(req)
 	l.transport = req.Transport()
@@ -263,12 +263,22 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // ackArrived ends the wait for the ACK of our 2xx (accept), if there is one.
-func (l *inLeg) ackArrived() {
+func (l *inLeg) ackArrived() { l.endAckWait(true) }
+
+// flowGone implements flowLeg: the dialog's connection closed. That also
+// ends a wait for the ACK, which can no longer come (sipgo drops what
+// arrives on a closed connection); the leg then ends the call.
+func (l *inLeg) flowGone() {
+	l.legCore.flowGone()
+	l.endAckWait(false)
+}
+
+func (l *inLeg) endAckWait(acked bool) {
 	if !l.awaitingAck.Load() {
 		return // not answered yet, or confirmed: a retransmitted ACK
 	}
 	select {
-	case l.acked <- struct{}{}:
+	case l.acked <- acked:
 	default:
 	}
 }
@@ -441,6 +451,9 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 // errNoAck: our 2xx was retransmitted for 64*T1 without an ACK.
 var errNoAck = errors.New("no ACK for the 2xx within 64*T1")
 
+// errFlowGone: the connection of the dialog closed before the ACK.
+var errFlowGone = errors.New("connection closed before the ACK")
+
 // accept sends our 2xx in the INVITE's transaction and waits for its ACK
 // (sent false: the transaction had ended, a CANCEL or transport error).
 //
@@ -449,7 +462,8 @@ var errNoAck = errors.New("no ACK for the 2xx within 64*T1")
 // one retransmits through the transaction and fails once it is gone, and
 // sipgo ends it at Timer L, which is short (timerl.go). So the 2xx goes
 // straight to the transaction's connection, at T1, 2*T1 ... T2, until the
-// ACK (onAck), a BYE standing for it (byeBeforeAck) or 64*T1 with neither,
+// ACK (onAck), a BYE standing for it (byeBeforeAck), the close of the
+// dialog's connection (flowGone) or 64*T1 with none of them,
 // on every transport (end to end there may be UDP hops behind a reliable
 // one, §13.3.1.4). Meanwhile a retransmitted INVITE gets the same 2xx
 // (Adapter.inviteAgain).
@@ -480,7 +494,10 @@ func (l *inLeg) waitAck(res *sip.Response) error {
 	defer giveUp.Stop()
 	for {
 		select {
-		case <-l.acked:
+		case acked := <-l.acked:
+			if !acked {
+				return errFlowGone
+			}
 			return nil
 		case <-giveUp.C:
 			return errNoAck
