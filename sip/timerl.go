@@ -29,7 +29,7 @@ import (
 //     connection, until the ACK or 64*T1 (inLeg.accept: RFC 3261 §13.3.1.4
 //     makes that the TU's job), so the end of the transaction ends no ACK
 //     wait. A retransmitted INVITE that finds no transaction is recognised
-//     by its Call-ID, From tag and CSeq (acceptedInvites, remembered for
+//     by its Call-ID, From tag and CSeq (Adapter.accepted, remembered for
 //     32-64 s from the INVITE, longer than the caller's Timer B): while the
 //     leg waits for the ACK it gets the same 2xx again, after that it is
 //     absorbed as the transaction would have, and it never becomes a second
@@ -42,7 +42,7 @@ import (
 //     unless our answers to the request and to two or three of its
 //     retransmissions were all lost. For BYE, the one non-INVITE request of
 //     every call, even that case is covered: a BYE in a dialog that ended
-//     in the last 32-64 s gets 200 again (endedDialogs), never 481. Others
+//     in the last 32-64 s gets 200 again (dialogTable.ended), never 481. Others
 //     are answered anew: OPTIONS and an empty UPDATE the same way, an INFO
 //     with a digit relays the digit again, a REGISTER is refused as out of
 //     order (its binding was stored by the first).
