@@ -128,15 +128,16 @@ func (a *Adapter) inviteAgain(req *sip.Request, tx sip.ServerTransaction) bool {
 }
 
 // testTxEnded, when a test sets it, is told when the server transaction of
-// an initial INVITE or of an in-dialog request ends (its method, Call-ID).
-var testTxEnded atomic.Pointer[func(method, callID string)]
+// an initial INVITE or of an in-dialog request ends ("<CSeq> <Call-ID>",
+// "2 INVITE abc@host").
+var testTxEnded atomic.Pointer[func(request string)]
 
 // watchTx tells testTxEnded of tx's end.
 func watchTx(req *sip.Request, tx sip.ServerTransaction) {
 	f := testTxEnded.Load()
-	if f == nil || req.CallID() == nil {
+	if f == nil || req.CallID() == nil || req.CSeq() == nil {
 		return
 	}
-	method, callID := string(req.Method), req.CallID().Value()
-	tx.OnTerminate(func(string, error) { (*f)(method, callID) })
+	request := req.CSeq().Value() + " " + req.CallID().Value()
+	tx.OnTerminate(func(string, error) { (*f)(request) })
 }

@@ -13,13 +13,13 @@ import (
 )
 
 // watchTxEnds makes the test see the end of the server transactions of
-// initial INVITEs and in-dialog requests ("INVITE <Call-ID>").
+// initial INVITEs and in-dialog requests ("<CSeq> <Call-ID>").
 func watchTxEnds(t *testing.T) <-chan string {
 	t.Helper()
 	ch := make(chan string, 64)
-	f := func(method, callID string) {
+	f := func(request string) {
 		select {
-		case ch <- method + " " + callID:
+		case ch <- request:
 		default:
 		}
 	}
@@ -28,7 +28,7 @@ func watchTxEnds(t *testing.T) <-chan string {
 	return ch
 }
 
-// waitTxEnd waits until the transaction of want ("METHOD Call-ID") ended.
+// waitTxEnd waits until the transaction of want ("<CSeq> <Call-ID>") ended.
 func waitTxEnd(t *testing.T, ends <-chan string, want string) {
 	t.Helper()
 	deadline := time.After(15 * time.Second)
@@ -95,10 +95,10 @@ func TestInboundRetransmissionsAfterTransactions(t *testing.T) {
 		t.Fatalf("INVITE: got %v, want 200", ok)
 	}
 	toTag, _ := ok.To().Params.Get("tag")
-	waitTxEnd(t, ends, "INVITE "+callID) // Timer L: no ACK yet
+	waitTxEnd(t, ends, "1 INVITE "+callID) // Timer L: no ACK yet
 
 	c.send(t, invite) // the same INVITE again, same branch
-	waitTxEnd(t, ends, "INVITE "+callID)
+	waitTxEnd(t, ends, "1 INVITE "+callID)
 	inviteResponses(t, c, toTag, func(m sip.Message) bool { return isResponse(m, sip.INVITE, 200) })
 
 	inDialog := func(method string, cseq int, branch string) string {
@@ -125,7 +125,7 @@ func TestInboundRetransmissionsAfterTransactions(t *testing.T) {
 		t.Errorf("callee hangup %+v, want success (the caller's BYE)", h.Reason)
 	}
 	waitDone(t, callee.call)
-	waitTxEnd(t, ends, "BYE "+callID) // Timer J
+	waitTxEnd(t, ends, "2 BYE "+callID) // Timer J
 	c.send(t, bye)
 	inviteResponses(t, c, toTag, func(m sip.Message) bool {
 		if res, ok := m.(*sip.Response); ok && res.CSeq().MethodName == sip.BYE {
@@ -294,6 +294,52 @@ func TestInboundAnswerReleased(t *testing.T) {
 	c.send(t, inDialog("BYE", 2))
 	if h := callee.expect(t, "hangup").(gateway.Hangup); h.Reason.Condition != gateway.CondSuccess {
 		t.Errorf("callee hangup %+v, want success (the caller's BYE)", h.Reason)
+	}
+	waitDone(t, callee.call)
+}
+
+// TestInboundReinviteAgainAfterTimerL: the caller's re-INVITE, answered
+// 200 and retransmitted after its transaction ended (Timer L), gets our
+// 200 again, not "500 CSeq Out Of Order", and is no new offer; its late
+// ACK and the BYE end the call normally.
+func TestInboundReinviteAgainAfterTimerL(t *testing.T) {
+	ends := watchTxEnds(t)
+	env := trustedEnv(t)
+	c := dialRaw(t, env.a.Addr())
+	callID := fmt.Sprintf("reinv-%d@127.0.0.1", time.Now().UnixNano())
+	c.send(t, c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+		"!From: <sip:alice@127.0.0.1>;tag=ri1", "!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
+	callee := env.users.leg(t, "answer")
+	ok := c.final(10 * time.Second)
+	if ok == nil || ok.StatusCode != 200 {
+		t.Fatalf("INVITE: got %v, want 200", ok)
+	}
+	toTag, _ := ok.To().Params.Get("tag")
+	inDialog := func(method string, cseq int, branch, body string) string {
+		ct := ""
+		if body != "" {
+			ct = "Content-Type: application/sdp\r\nContact: <sip:alice@" + c.local() + ">\r\n"
+		}
+		return fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s\r\nFrom: %s\r\nTo: %s\r\n"+
+			"Call-ID: %s\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\n%sContent-Length: %d\r\n\r\n%s",
+			method, ok.Contact().Address.String(), c.local(), branch, ok.From().Value(), ok.To().Value(),
+			callID, cseq, method, ct, len(body), body)
+	}
+	c.send(t, inDialog("ACK", 1, "riack1", ""))
+	waitNoLegGoroutine(t, env)
+
+	reinvite := inDialog("INVITE", 2, "rireinv", webrtcSDP("actpass", "rawd", 30002))
+	c.send(t, reinvite)
+	inviteResponses(t, c, toTag, func(m sip.Message) bool { return isResponse(m, sip.INVITE, 200) })
+	waitTxEnd(t, ends, "2 INVITE "+callID) // Timer L of the re-INVITE: no ACK yet
+	c.send(t, reinvite)
+	inviteResponses(t, c, toTag, func(m sip.Message) bool { return isResponse(m, sip.INVITE, 200) })
+	c.send(t, inDialog("ACK", 2, "riack2", ""))
+	c.send(t, inDialog("BYE", 3, "ribye", ""))
+	inviteResponses(t, c, toTag, func(m sip.Message) bool { return isResponse(m, sip.BYE, 200) })
+	h := callee.expect(t, "hangup").(gateway.Hangup)
+	if h.Reason.Condition != gateway.CondSuccess {
+		t.Errorf("callee hangup %+v, want success (the caller's BYE): the retransmitted re-INVITE must change nothing", h.Reason)
 	}
 	waitDone(t, callee.call)
 }
