@@ -31,8 +31,9 @@ type Adapter struct {
 	log       *slog.Logger
 	gm        *gateway.Metrics
 	m         *metrics
-	sockShed  socketShed // INVITEs late in the UDP receive queue shed new calls (stale.go)
-	invites   inviteMemo // Call-IDs of the initial INVITEs sipgo took (retrans.go)
+	sockShed  socketShed               // INVITEs late in the UDP receive queue shed new calls (stale.go)
+	invites   inviteMemo               // Call-IDs of the initial INVITEs sipgo took (retrans.go)
+	accepted  genMemo[*acceptedInvite] // inbound legs' INVITEs, for retransmissions (timerl.go)
 	routes    []*route
 	trusted   []netip.Prefix
 	users     map[string]string
@@ -89,7 +90,8 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
 		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
-		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{},
+		resolver:  net.DefaultResolver, dialogs: newDialogTable(),
+		accepted: genMemo[*acceptedInvite]{span: acceptedSpan, max: acceptedMax}, flows: newFlowTable(), addrs: map[string]string{},
 		live: map[*legCore]struct{}{}, cancelWait: lateSpan}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.reg = newRegistrar(a.m.bindings)

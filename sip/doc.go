@@ -109,6 +109,8 @@
 // from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go
 // (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit), timerm.go (sipgo's Timer M),
+// timerl.go (sipgo's Timer L and Timer J, and the retransmitted INVITEs the
+// adapter recognises instead), memo.go (a two-generation memo),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread, new ones shed with a stateless 503),
