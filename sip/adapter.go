@@ -49,7 +49,7 @@ type Adapter struct {
 	reg       *registrar
 	anchors   *anchors // nil: no rtpengine configured (anchor.go)
 
-	late       lateTable     // our INVITEs, for 2xx that come after we gave up (late2xx.go)
+	late       *lateTable    // our INVITEs, for 2xx that come after we gave up (late2xx.go)
 	cancelWait time.Duration // for the INVITE's final response after our CANCEL (64*T1; tests shorten it)
 
 	ua       *sipgo.UserAgent
@@ -92,7 +92,7 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
 		resolver:  net.DefaultResolver, dialogs: newDialogTable(),
 		accepted: genMemo[*acceptedInvite]{span: acceptedSpan, max: acceptedMax}, flows: newFlowTable(), addrs: map[string]string{},
-		live: map[*legCore]struct{}{}, cancelWait: lateSpan}
+		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {

@@ -308,32 +308,32 @@ func (c *rawClient) answer(req *sip.Request, code int, sdp string) string {
 // TestLateTableGenerations: an INVITE is kept one to two generations after
 // its last put; each remote tag gets one BYE; drop forgets it at once.
 func TestLateTableGenerations(t *testing.T) {
-	var tab lateTable
+	tab := newLateTable()
 	t0 := time.Unix(1000, 0)
 	a, b := &lateInvite{}, &lateInvite{}
 	tab.put("a", a, t0)
-	if rec, _, bye := tab.claim("a", "x"); rec != a || !bye {
+	if rec, _, bye := tab.claim("a", "x", t0); rec != a || !bye {
 		t.Fatalf("first claim: %v %v", rec, bye)
 	}
-	if _, _, bye := tab.claim("a", "x"); bye {
+	if _, _, bye := tab.claim("a", "x", t0); bye {
 		t.Error("second claim of the same tag wants a BYE again")
 	}
-	if _, _, bye := tab.claim("a", "y"); !bye {
+	if _, _, bye := tab.claim("a", "y", t0); !bye {
 		t.Error("another tag (another dialog) wants no BYE")
 	}
 	tab.put("b", b, t0.Add(lateSpan)) // a new generation: a is in the previous one
-	if rec, _, _ := tab.claim("a", "x"); rec != a {
+	if rec, _, _ := tab.claim("a", "x", t0.Add(lateSpan)); rec != a {
 		t.Error("a forgotten after one generation")
 	}
 	tab.put("b", b, t0.Add(2*lateSpan)) // and another: a is gone, b moved on
-	if rec, _, _ := tab.claim("a", "x"); rec != nil {
+	if rec, _, _ := tab.claim("a", "x", t0.Add(2*lateSpan)); rec != nil {
 		t.Error("a kept beyond two generations")
 	}
-	if rec, _, _ := tab.claim("b", "x"); rec != b {
+	if rec, _, _ := tab.claim("b", "x", t0.Add(2*lateSpan)); rec != b {
 		t.Error("b, put again, was forgotten")
 	}
 	tab.drop("b")
-	if rec, _, _ := tab.claim("b", "z"); rec != nil || tab.count() != 0 {
+	if rec, _, _ := tab.claim("b", "z", t0.Add(2*lateSpan)); rec != nil || tab.count() != 0 {
 		t.Errorf("after drop: %v, %d left", rec, tab.count())
 	}
 }
