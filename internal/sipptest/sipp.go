@@ -134,7 +134,7 @@ func (s *SIPp) buildArgs(o Options) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sipptest: %w", err)
 	}
-	media, err := daemon.FreeUDPPort()
+	media, err := daemon.FreeUDPPorts(4) // SIPp binds -mp and -mp+2 at start-up (RTP of audio and video)
 	if err != nil {
 		return nil, fmt.Errorf("sipptest: %w", err)
 	}
