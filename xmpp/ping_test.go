@@ -134,7 +134,15 @@ func TestSessionPingOutcomes(t *testing.T) {
 		{"no answer", func(reply) string { return "" }, true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s, a, dir := startPingEnv(t, 50*time.Millisecond, 500*time.Millisecond)
+			// The ping timeout ends the call only where no answer comes; a
+			// loaded CI box once took over 500 ms to answer a ping, so the
+			// answered cases wait long, and "no answer" 3 s (its pings
+			// before the accept are answered too).
+			timeout := 10 * time.Second
+			if tt.name == "no answer" {
+				timeout = 3 * time.Second
+			}
+			s, a, dir := startPingEnv(t, 50*time.Millisecond, timeout)
 			// Pings start with session-initiate, while alice's leg is
 			// still answering: an answer that ends the call must wait until
 			// the call is accepted (on a loaded box the first ping came
