@@ -37,7 +37,7 @@ func TestLeadPartition(t *testing.T) {
 	waitFor(t, 10*time.Second, "b to see leader a", func() bool { who, _ := b.Leader(KindXMPPComponent, "gw.test"); return who == "a" })
 
 	proxy.cutOff()
-	waitFor(t, 5*time.Second, "b leads while a is cut off", func() bool {
+	waitFor(t, 10*time.Second, "b leads while a is cut off", func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.current["b"]
