@@ -164,7 +164,7 @@ func waitCallee(t testing.TB, ch chan *recLeg) *recLeg {
 func callBob(t testing.TB, a, b *site) (caller *recLeg, call *gateway.Call, callee *recLeg, offer gateway.Offer) {
 	t.Helper()
 	bobLegs := b.login(t, "bob")
-	waitFor(t, 5*time.Second, "a sees bob", func() bool { _, ok := a.n.List(KindUser)["bob"]; return ok })
+	waitFor(t, 10*time.Second, "a sees bob", func() bool { _, ok := a.n.List(KindUser)["bob"]; return ok })
 	caller, call, err := a.place(t, "alice", "bob")
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ func TestRemoteCall(t *testing.T) {
 		t.Fatalf("caller hangup %+v", h.Reason)
 	}
 	<-call.Done()
-	waitFor(t, 5*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
+	waitFor(t, 10*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
 	if s := ns[0].Stats(); s.CallMessages == 0 {
 		t.Fatal("no call messages counted on a")
 	}
@@ -248,7 +248,7 @@ func TestRemoteCallErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = b
-	waitFor(t, 5*time.Second, "a sees carol", func() bool { _, ok := ns[0].List(KindUser)["carol"]; return ok })
+	waitFor(t, 10*time.Second, "a sees carol", func() bool { _, ok := ns[0].List(KindUser)["carol"]; return ok })
 	if _, _, err := a.place(t, "alice", "carol"); !errors.Is(err, gateway.ErrNotFound) {
 		t.Fatalf("call carol: %v, want ErrNotFound", err)
 	}
@@ -272,7 +272,7 @@ func TestNodeLostEndsCalls(t *testing.T) {
 	a, b, c := newSite(t, ns[0]), newSite(t, ns[1]), newSite(t, ns[2])
 	bobLegs := b.login(t, "bob")
 	carolLegs := c.login(t, "carol")
-	waitFor(t, 5*time.Second, "users visible", func() bool {
+	waitFor(t, 10*time.Second, "users visible", func() bool {
 		l := ns[0].List(KindUser)
 		return l["bob"] == "b" && l["carol"] == "c" && ns[1].List(KindUser)["carol"] == "c"
 	})
@@ -303,7 +303,7 @@ func TestNodeLostEndsCalls(t *testing.T) {
 	if h.Reason.Condition != gateway.CondConnectivityError {
 		t.Fatalf("callee on c: %+v, want connectivity-error", h.Reason)
 	}
-	waitFor(t, 5*time.Second, "bob left a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
+	waitFor(t, 10*time.Second, "bob left a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
 }
 
 // TestRemoteCallOverflow: a leg that posts faster than its events can
@@ -387,7 +387,7 @@ func TestPartitionedNodeCallsEnd(t *testing.T) {
 	if h := next[gateway.Hangup](t, caller); h.Reason.Condition != gateway.CondConnectivityError {
 		t.Fatalf("caller on a: %+v", h.Reason)
 	}
-	waitFor(t, 5*time.Second, "bob gone from a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
+	waitFor(t, 10*time.Second, "bob gone from a's view", func() bool { _, ok := ns[0].List(KindUser)["bob"]; return !ok })
 	if err := ns[0].Claim(context.Background(), KindUser, "carol"); err != nil { // b's carol, free now
 		t.Fatalf("claim carol on a while b is cut off: %v", err)
 	}
@@ -431,7 +431,7 @@ func TestRemoteCallRingTimeout(t *testing.T) {
 		}
 	}
 	<-call.Done()
-	waitFor(t, 5*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
+	waitFor(t, 10*time.Second, "endpoints gone", func() bool { return ns[0].calls.count() == 0 && ns[1].calls.count() == 0 })
 }
 
 // TestRemoteCallGap: a message missing from a call's sequence (here a

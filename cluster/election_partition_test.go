@@ -26,19 +26,18 @@ func TestLeadPartition(t *testing.T) {
 	a := electionNode(t, proxy.URL(), "a") // reaches NATS through the proxy
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Lead(ctx, KindXMPPComponent, "gw.test", l.run("a")) }()
-	if who := l.waitLeader(5*time.Second, ""); who != "a" {
+	if who := l.waitLeader(10*time.Second, ""); who != "a" {
 		t.Fatalf("leader %s, want a", who)
 	}
 	b := electionNode(t, ns.URL(), "b")
 	wg.Add(1)
 	go func() { defer wg.Done(); b.Lead(ctx, KindXMPPComponent, "gw.test", l.run("b")) }()
 	time.Sleep(1500 * time.Millisecond)
-	if who, _ := b.Leader(KindXMPPComponent, "gw.test"); who != "a" {
-		t.Fatalf("b sees leader %q, want a", who)
-	}
+	// b's view follows the registry's watch (late on a loaded box).
+	waitFor(t, 10*time.Second, "b to see leader a", func() bool { who, _ := b.Leader(KindXMPPComponent, "gw.test"); return who == "a" })
 
 	proxy.cutOff()
-	waitFor(t, 5*time.Second, "b leads while a is cut off", func() bool {
+	waitFor(t, 10*time.Second, "b leads while a is cut off", func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.current["b"]

@@ -111,16 +111,18 @@ func TestLeadOneAtATime(t *testing.T) {
 		go func() { defer close(ran); n.Lead(ctx, KindXMPPComponent, "gw.test", l.run(name)) }()
 		t.Cleanup(func() { cancel(); <-ran })
 	}
-	first := l.waitLeader(5*time.Second, "")
+	first := l.waitLeader(10*time.Second, "")
 	time.Sleep(600 * time.Millisecond) // the others keep polling
 	target, err := gateway.ParseTarget("xmpp:juliet@example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, n := range nodes {
-		if who, ok := n.Leader(KindXMPPComponent, "gw.test"); !ok || who != first {
-			t.Errorf("node %s sees leader %q (%v), want %s", name, who, ok, first)
-		}
+		// Each node's view follows the registry's watch (late on a loaded box).
+		waitFor(t, 10*time.Second, "node "+name+" to see leader "+first, func() bool {
+			who, ok := n.Leader(KindXMPPComponent, "gw.test")
+			return ok && who == first
+		})
 		node, remote, err := n.LeaderLocator(KindXMPPComponent, "gw.test")(context.Background(), target)
 		if err != nil || remote != (name != first) || (remote && node != first) {
 			t.Errorf("locator on %s: %q remote=%v err=%v", name, node, remote, err)
@@ -130,14 +132,14 @@ func TestLeadOneAtATime(t *testing.T) {
 	start := time.Now()
 	stops[first]()
 	<-done[first]
-	second := l.waitLeader(3*time.Second, first)
+	second := l.waitLeader(10*time.Second, first)
 	t.Logf("step-down: %s → %s in %v", first, second, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	stops[second]() // a node shutting down ends its campaigns first (as serve does), then closes
 	<-done[second]
 	_ = nodes[second].Close()
-	third := l.waitLeader(3*time.Second, second)
+	third := l.waitLeader(10*time.Second, second)
 	t.Logf("close: %s → %s in %v", second, third, time.Since(start).Round(time.Millisecond))
 	if third == first {
 		t.Fatalf("the stopped campaign of %s leads again", first)
@@ -159,16 +161,19 @@ func TestLeadOneAtATime(t *testing.T) {
 		waitFor(t, 10*time.Second, name+" ready after the NATS restart", n.Ready)
 	}
 	time.Sleep(2 * time.Second) // past the campaigners' NodeTimeout in step
-	if who, ok := nodes[third].Leader(KindXMPPComponent, "gw.test"); !ok || who != third {
-		t.Errorf("after the NATS restart the registry names %q (%v), want %s", who, ok, third)
-	}
+	waitFor(t, 10*time.Second, "the registry to name "+third+" after the NATS restart", func() bool {
+		who, ok := nodes[third].Leader(KindXMPPComponent, "gw.test")
+		return ok && who == third
+	})
 	if n := terms(); n != before {
 		t.Errorf("the NATS restart changed the leader: %d terms, want %d", n, before)
 	}
 
 	start = time.Now()
 	nodes[third].nc.Close() // silent: no release, no goodbye
-	deadline := time.Now().Add(4 * time.Second)
+	// The time taken is logged; the bound is for a loaded box, not a
+	// performance check.
+	deadline := time.Now().Add(10 * time.Second)
 	var fourth string
 	for fourth == "" && time.Now().Before(deadline) {
 		l.mu.Lock()
@@ -190,7 +195,7 @@ func TestLeadOneAtATime(t *testing.T) {
 		}
 	}
 	if fourth == "" {
-		t.Fatalf("nobody took over from %s within 4 s of its silence", third)
+		t.Fatalf("nobody took over from %s within 10 s of its silence", third)
 	}
 	t.Logf("silent loss: %s → %s in %v (node timeout 1 s)", third, fourth, time.Since(start).Round(time.Millisecond))
 }

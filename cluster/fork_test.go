@@ -48,7 +48,7 @@ func newForkEnv(t *testing.T, setup func(uas []*siptest.StreamUA, ns []*Node)) *
 			t.Fatalf("REGISTER: %v %v", res, err)
 		}
 	}
-	waitFor(t, 5*time.Second, "node c sees bob@a and bob@b", func() bool {
+	waitFor(t, 10*time.Second, "node c sees bob@a and bob@b", func() bool {
 		l := e.ns[2].List(KindSIPBinding)
 		return l["bob@a"] == "a" && l["bob@b"] == "b"
 	})
@@ -157,7 +157,7 @@ func TestSIPForkNodeDiesMidRing(t *testing.T) {
 		}
 	}
 	crash(e.ns[0])
-	waitFor(t, 5*time.Second, "node c sees node a dead", func() bool { return len(e.ns[2].Nodes()) == 2 })
+	waitFor(t, 10*time.Second, "node c sees node a dead", func() bool { return len(e.ns[2].Nodes()) == 2 })
 	time.Sleep(200 * time.Millisecond) // the lost branch is gone, the call still rings
 	select {
 	case <-e.call.Done():

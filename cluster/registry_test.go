@@ -28,13 +28,13 @@ func TestClaimUniqueAcrossNodes(t *testing.T) {
 		}
 	}
 	for _, n := range ns {
-		waitFor(t, 5*time.Second, n.Name()+" sees alice on a", func() bool {
+		waitFor(t, 10*time.Second, n.Name()+" sees alice on a", func() bool {
 			node, ok, err := n.Lookup(ctx, KindUser, "alice")
 			return err == nil && ok && node == "a"
 		})
 	}
 	ns[0].Release(KindUser, "alice")
-	waitFor(t, 5*time.Second, "alice released", func() bool {
+	waitFor(t, 10*time.Second, "alice released", func() bool {
 		_, ok, _ := ns[2].Lookup(ctx, KindUser, "alice")
 		return !ok
 	})
@@ -75,7 +75,7 @@ func TestClaimRace(t *testing.T) {
 			t.Fatalf("key %s won by %v", k, won[k])
 		}
 		for _, n := range ns {
-			waitFor(t, 5*time.Second, n.Name()+" agrees on "+k, func() bool {
+			waitFor(t, 10*time.Second, n.Name()+" agrees on "+k, func() bool {
 				node, ok, _ := n.Lookup(context.Background(), KindUser, k)
 				return ok && node == won[k][0]
 			})
@@ -123,7 +123,7 @@ func TestDeadNodeKeysLeave(t *testing.T) {
 	if err := ns[2].Claim(ctx, KindUser, "bob"); err != nil {
 		t.Fatalf("claim bob on c after b died: %v", err)
 	}
-	waitFor(t, 5*time.Second, "carol reaped from the bucket", func() bool {
+	waitFor(t, 10*time.Second, "carol reaped from the bucket", func() bool {
 		_, ok := ns[2].mir.get(KindUser, "carol")
 		return !ok
 	})
@@ -160,7 +160,7 @@ func TestStartWithoutNATS(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = other.Close() })
 	waitFor(t, 10*time.Second, "b ready", other.Ready)
-	waitFor(t, 5*time.Second, "b sees alice on a", func() bool {
+	waitFor(t, 10*time.Second, "b sees alice on a", func() bool {
 		node, ok, _ := other.Lookup(context.Background(), KindUser, "alice")
 		return ok && node == "a"
 	})

@@ -58,7 +58,7 @@ func TestSIPBindingOnAnotherNode(t *testing.T) {
 	if res, err := ua.Register(ctx, bindingRealm, "bobpass", 300); err != nil || res.StatusCode != 200 {
 		t.Fatalf("REGISTER: %v %v", res, err)
 	}
-	waitFor(t, 5*time.Second, "node b sees bob@a", func() bool { return ns[1].List(KindSIPBinding)["bob@a"] == "a" })
+	waitFor(t, 10*time.Second, "node b sees bob@a", func() bool { return ns[1].List(KindSIPBinding)["bob@a"] == "a" })
 
 	offer, err := gateway.ParseSDP(readSDP(t, "chrome156_offer_audio_only.sdp"))
 	if err != nil {
@@ -87,7 +87,7 @@ func TestSIPBindingOnAnotherNode(t *testing.T) {
 	}
 
 	_ = ua.Close()
-	waitFor(t, 5*time.Second, "bob@a gone", func() bool { _, ok := ns[1].List(KindSIPBinding)["bob@a"]; return !ok })
+	waitFor(t, 10*time.Second, "bob@a gone", func() bool { _, ok := ns[1].List(KindSIPBinding)["bob@a"]; return !ok })
 	caller2 := newRecLeg("caller")
 	_, err = b.gw.Place(ctx, gateway.PlaceRequest{Caller: caller2, From: "alice", Target: "sip:bob@" + bindingRealm, Offer: offer})
 	if !errors.Is(err, gateway.ErrOffline) {

@@ -54,7 +54,7 @@ func TestStateStoreOutlivesWriter(t *testing.T) {
 	}
 
 	crash(ns[0])
-	waitFor(t, 5*time.Second, "a dead for b", func() bool { return !ns[1].Alive("a") })
+	waitFor(t, 10*time.Second, "a dead for b", func() bool { return !ns[1].Alive("a") })
 	got, err := sb.Load(ctx)
 	if err != nil {
 		t.Fatalf("load on b: %v", err)
@@ -134,7 +134,7 @@ func TestStateStoreWithoutNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Kill()
-	waitFor(t, 5*time.Second, "a sees NATS gone", func() bool { return !ns[0].Ready() })
+	waitFor(t, 10*time.Second, "a sees NATS gone", func() bool { return !ns[0].Ready() })
 	start := time.Now()
 	if err := s.Put(ctx, "k", []byte("v2")); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("put without NATS: %v, want ErrUnavailable", err)

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // baresipAgent is a SIP party played by baresip (Debian baresip-core), a
@@ -517,18 +519,9 @@ func (a *baresipAgent) cleanup() { _ = os.RemoveAll(a.dir) }
 
 // freeSIPPortOn finds a port on host free for both UDP and TCP.
 func freeSIPPortOn(host string) (int, error) {
-	for range 20 {
-		ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return 0, fmt.Errorf("interop: free port on %s: %w", host, err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp4", net.JoinHostPort(host, strconv.Itoa(port)))
-		_ = ln.Close()
-		if err == nil {
-			_ = pc.Close()
-			return port, nil
-		}
+	port, err := daemon.FreePortOn(host)
+	if err != nil {
+		return 0, fmt.Errorf("interop: on %s: %w", host, err)
 	}
-	return 0, errors.New("interop: no port free for UDP and TCP")
+	return port, nil
 }

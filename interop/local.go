@@ -588,12 +588,11 @@ func loClientAddr() string {
 
 // freeTCPPortOn returns a TCP port on host that was free just now.
 func freeTCPPortOn(host string) (int, error) {
-	ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	port, err := daemon.FreeTCPPortOn(host)
 	if err != nil {
-		return 0, fmt.Errorf("interop: free port on %s: %w", host, err)
+		return 0, fmt.Errorf("interop: on %s: %w", host, err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return port, nil
 }
 
 // hasRegistrar asks the gateway's SIP side, over UDP, whether it takes

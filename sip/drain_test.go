@@ -61,7 +61,7 @@ func drainRound(t *testing.T) {
 	waitCalls(t, env, 2*drainAnswered+2*drainRinging)
 	uacLate := startSIPpN(t, "uac_drain_lateack.xml", env.a.Addr(), drainLateACK, "-s", "drainans")
 	waitCalls(t, env, 2*drainAnswered+2*drainRinging+drainLateACK)
-	time.Sleep(200 * time.Millisecond) // the late 200s are out; their ACKs wait 1.5 s
+	waitReceived(t, uacLate, "SIP/2.0 200", drainLateACK) // the late 200s are out; their ACKs wait 1.5 s
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -100,6 +100,20 @@ func waitCalls(t *testing.T, env *testEnv, n int) {
 	for env.gw.ActiveCalls() < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d calls up, want %d", env.gw.ActiveCalls(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitReceived waits until SIPp has received start (see received) in n
+// calls. (A fixed 200 ms for the late-ACK calls' 200s was once too short
+// on a loaded box: the drain found some still unanswered.)
+func waitReceived(t *testing.T, p *sippProc, start string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for p.received(t, start) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIPp received %s in %d calls, want %d", start, p.received(t, start), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

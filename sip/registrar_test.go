@@ -135,8 +135,12 @@ func TestForkFirstAnswerWins(t *testing.T) {
 	env := registrarEnv(t)
 	ringer := dialUA(t, env, "WS", "bob")
 	answerer := dialUA(t, env, "TCP", "bob")
+	rang := make(chan struct{}) // the answer waits until the caller heard the ringer ring (was: 300 ms)
 	answerer.Answer = func(*sip.Request) (int, string) {
-		time.Sleep(300 * time.Millisecond) // both branches are ringing by now
+		select {
+		case <-rang:
+		case <-time.After(10 * time.Second):
+		}
 		return 200, webrtcSDP("active", "uaua", 40010)
 	}
 	mustRegister(t, env, ringer)
@@ -145,6 +149,7 @@ func TestForkFirstAnswerWins(t *testing.T) {
 	expectInDialog(t, ringer, "INVITE")
 	expectInDialog(t, answerer, "INVITE")
 	caller.expect(t, "ringing")
+	close(rang)
 	expectAnswer(t, caller)
 	cancel := expectInDialog(t, ringer, "CANCEL")
 	if h := cancel.GetHeader("Reason"); h == nil || !strings.Contains(h.Value(), "cause=200") {

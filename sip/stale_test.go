@@ -48,7 +48,8 @@ func TestStampedConnDropsQueuedInvite(t *testing.T) {
 	// The first socket asking for timestamps switches them on kernel-wide
 	// from a work queue; a datagram queued before that gets the time of
 	// the read instead. Production only loses its first datagrams' times.
-	time.Sleep(200 * time.Millisecond)
+	// (A fixed 200 ms wait for it could be too short on a loaded box.)
+	waitKernelStamps(t, pc)
 	out, err := net.Dial("udp", pc.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)

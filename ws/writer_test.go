@@ -51,8 +51,10 @@ func payloads() [][]byte {
 // the greeting and user lists; it fails on anything out of order.
 func readUntil(t *testing.T, ws *websocket.Conn, want [][]byte) {
 	t.Helper()
-	_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for i := 0; i < len(want); {
+		// A bound per message, not for all of them: a loaded CI box with
+		// -race once took more than 20 s for TestWriterSocketFull's 16 MiB.
+		_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 		typ, got, err := ws.ReadMessage()
 		if err != nil {
 			t.Fatalf("message %d of %d: %v", i, len(want), err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigbridge/sigbridge/internal/daemon"
 	"github.com/sigbridge/sigbridge/internal/natstest"
 )
 
@@ -31,7 +31,7 @@ func startNodeProc(t *testing.T, bin, natsURL, name string) *nodeProc {
 // the defaults: --sip off).
 func startNodeProcArgs(t *testing.T, bin, natsURL, name string, args ...string) *nodeProc {
 	t.Helper()
-	port, err := freeTCPPort()
+	port, err := daemon.FreeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,15 +69,6 @@ func (p *nodeProc) kill() {
 }
 
 func (p *nodeProc) ws() string { return "ws://" + p.http + "/ws" }
-
-func freeTCPPort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
 
 func tail(s string, n int) string {
 	if len(s) <= n {

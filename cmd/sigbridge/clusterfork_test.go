@@ -13,6 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/sigbridge/sigbridge/cluster"
+	"github.com/sigbridge/sigbridge/internal/daemon"
 	"github.com/sigbridge/sigbridge/internal/natstest"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/sip/siptest"
@@ -229,7 +230,7 @@ func TestClusterSIPForkNodeKilled(t *testing.T) {
 // its SIP TCP address.
 func startSIPNodeProc(t *testing.T, bin, natsURL, name string) (*nodeProc, string) {
 	t.Helper()
-	port, err := freeTCPPort()
+	port, err := daemon.FreePort() // the SIP listener binds UDP and TCP
 	if err != nil {
 		t.Fatal(err)
 	}

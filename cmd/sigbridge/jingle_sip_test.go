@@ -232,7 +232,14 @@ func TestJingleSIPHold(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond) // the ACK
+	// The re-INVITE's ACK must reach SIPp before our BYE (its scenario
+	// wants them in that order): wait for it rather than a fixed 200 ms.
+	for strings.Count(uas.messages(), "ACK sip:") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ACK of the re-INVITE's 200\n%s", uas.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := call.Hangup(ctx, "success"); err != nil {
 		t.Fatal(err)
 	}

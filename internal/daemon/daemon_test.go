@@ -147,6 +147,42 @@ func TestProbes(t *testing.T) {
 	}
 }
 
+// TestFreePortsBelowEphemeral: the free ports come from the band below
+// Linux's ephemeral range (which bind(":0") and outgoing connections never
+// take), free for what was asked, and a port taken is never returned.
+func TestFreePortsBelowEphemeral(t *testing.T) {
+	lo, hi := PickBand()
+	eph := ephemeralLow()
+	if hi > eph || lo >= hi {
+		t.Fatalf("band %d-%d, ephemeral range from %d", lo, hi, eph)
+	}
+	for range 20 {
+		p, err := FreePort()
+		if err != nil || p < lo || p >= hi {
+			t.Fatalf("FreePort %d, %v; want a port in %d-%d", p, err, lo, hi)
+		}
+		u, err := net.ListenPacket("udp4", Loopback(p))
+		if err != nil {
+			t.Fatalf("FreePort %d not free for UDP: %v", p, err)
+		}
+		l, err := net.Listen("tcp4", Loopback(p))
+		if err != nil {
+			t.Fatalf("FreePort %d not free for TCP: %v", p, err)
+		}
+		// While both are held, no Free function returns p.
+		for range 50 {
+			if q, err := FreeUDPPorts(4); err != nil || (q <= p && p < q+4) {
+				t.Fatalf("FreeUDPPorts(4) = %d, %v while %d is bound", q, err, p)
+			}
+			if q, err := FreeTCPPort(); err != nil || q == p {
+				t.Fatalf("FreeTCPPort = %d, %v while %d is bound", q, err, p)
+			}
+		}
+		u.Close()
+		l.Close()
+	}
+}
+
 // TestBuildAndRun: a failed build is exit code 1 and run is not called; a
 // good one hands run an executable that is gone afterwards.
 func TestBuildAndRun(t *testing.T) {

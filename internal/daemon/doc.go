@@ -14,7 +14,9 @@
 //
 // Files: daemon.go (Spec, Daemon: Start, Stop, Kill, Restart), ready.go
 // (readiness probes: DialTCP, Listening, ListeningTCP, ListeningUDP),
-// ports.go (free loopback ports), tail.go (log tails), cleanup.go (TB,
+// ports.go (free ports, picked from a band below the ephemeral range so
+// that no bind(":0") or outgoing connection takes them before the peer
+// binds them), tail.go (log tails), cleanup.go (TB,
 // Cleanup), gobuild.go (GoBuild, BuildAndRun: the Go command a test main
 // builds once for its tests), testdata/hello (the command its test
 // builds).

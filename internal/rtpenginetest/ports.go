@@ -5,16 +5,20 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 // mediaRange picks n consecutive UDP ports of 127.0.0.1, all free just now,
-// from a random base in 10000-32767: below Linux's ephemeral range
-// (32768-60999), so rtpengine's media ports never take a port another
-// test's starter found free with ":0" (Kamailio once failed to bind one),
-// and parallel instances rarely collide; rtpengine skips ports taken later.
+// from a random base between 10000 and the band daemon's Free functions
+// pick from (just below Linux's ephemeral range, 32768-60999): so
+// rtpengine's media ports never take a port another test's starter found
+// free (Kamailio once failed to bind one), and parallel instances rarely
+// collide; rtpengine skips ports taken later.
 func mediaRange(n int) (lo, hi int, err error) {
+	top, _ := daemon.PickBand()
 	for range 50 {
-		base := 10000 + rand.IntN(32768-10000-n)
+		base := 10000 + rand.IntN(top-10000-n)
 		base &^= 1 // RTP on even ports
 		if allFree(base, n) {
 			return base, base + n - 1, nil

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/daemon"
 )
 
 func TestStartPingStop(t *testing.T) {
@@ -39,6 +41,9 @@ func TestSpawnMediaBelowEphemeral(t *testing.T) {
 	defer r.Stop()
 	if lo, hi := ephemeralRange(t); r.PortMin < 1024 || r.PortMax >= lo || r.PortMax-r.PortMin+1 != mediaPorts {
 		t.Fatalf("media ports %d-%d, want %d ports below the ephemeral range %d-%d", r.PortMin, r.PortMax, mediaPorts, lo, hi)
+	}
+	if band, _ := daemon.PickBand(); r.PortMax >= band {
+		t.Fatalf("media ports %d-%d reach into the band of daemon's free ports (from %d)", r.PortMin, r.PortMax, band)
 	}
 	if err := Ping(r.NG, time.Second); err != nil {
 		t.Fatalf("ping: %v\n%s", err, r.LogTail())

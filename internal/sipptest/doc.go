@@ -8,7 +8,9 @@
 // it). A UAS (no Remote) is ready once its SIP port is bound, read from
 // /proc/net (SIPp's t1 mode serves the first connection only, so nothing
 // connects to check); a UAC starts calling at once. SIPp's exit status is
-// the verdict: 0 when every call of -m ran the scenario to its end.
+// the verdict: 0 when every call of -m ran the scenario to its end. A UAS
+// that could not bind a port picked for it (taken between the pick and
+// the bind) is started again on other ports.
 //
 // The package does not import testing (the interop harness, part of the
 // sigbridge binary, runs SIPp with Start); StartT takes a TB, which

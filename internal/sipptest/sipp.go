@@ -68,10 +68,36 @@ type SIPp struct {
 	d    *daemon.Daemon
 }
 
+// startAttempts bounds the starts of a UAS whose ports were taken.
+const startAttempts = 3
+
 // Start runs SIPp with o. A UAS returns once its SIP port is bound (or
 // SIPp exits, or ctx ends, or 20 s pass); a UAC at once. The caller ends
-// it with Wait, Stop or Kill.
+// it with Wait, Stop or Kill. A UAS that could not bind one of the ports
+// picked for it (free when picked, taken before SIPp bound it) is started
+// again on other ports, up to startAttempts times.
 func Start(ctx context.Context, o Options) (*SIPp, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, o)
+		if err == nil {
+			return s, nil
+		}
+		if attempt == startAttempts || s == nil || !s.bindFailed() {
+			return nil, err
+		}
+		if o.Log != nil {
+			o.Log.Info("sipp could not bind a port; starting it on others", "attempt", attempt, "err", err)
+		}
+	}
+}
+
+// bindFailed reports whether SIPp said a port it was given is in use.
+func (s *SIPp) bindFailed() bool {
+	b, err := os.ReadFile(s.ErrorsPath())
+	return err == nil && strings.Contains(string(b), "errno = 98")
+}
+
+func start(ctx context.Context, o Options) (*SIPp, error) {
 	if o.Dir == "" || o.Scenario == "" {
 		return nil, errors.New("sipptest: Start needs a scenario and a directory")
 	}
@@ -111,8 +137,9 @@ func Start(ctx context.Context, o Options) (*SIPp, error) {
 		o.Log.Debug("starting sipp", "args", args)
 	}
 	s.d = daemon.New(spec)
+	_ = os.Remove(s.ErrorsPath()) // a former attempt's
 	if err := s.d.Start(ctx); err != nil {
-		return nil, fmt.Errorf("sipptest: %w\n%s", err, s.Logs())
+		return s, fmt.Errorf("sipptest: %w\n%s", err, s.Logs())
 	}
 	return s, nil
 }
@@ -134,7 +161,7 @@ func (s *SIPp) buildArgs(o Options) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sipptest: %w", err)
 	}
-	media, err := daemon.FreeUDPPort()
+	media, err := daemon.FreeUDPPorts(4) // SIPp binds -mp and -mp+2 at start-up (RTP of audio and video)
 	if err != nil {
 		return nil, fmt.Errorf("sipptest: %w", err)
 	}

@@ -1,9 +1,12 @@
 package sipptest
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -58,5 +61,35 @@ func TestUACFails(t *testing.T) {
 	uac.Stop()
 	if _, err := Start(context.Background(), Options{Dir: t.TempDir()}); err == nil {
 		t.Fatal("Start without a scenario succeeded")
+	}
+}
+
+// TestUASPortTaken: a UAS whose SIP port is taken before SIPp binds it is
+// seen to fail on the bind and started again (here on the same port,
+// since the test fixes it, so every attempt fails and Start says so). The
+// port is taken by a TCP socket bound but not listening, which the
+// readiness probe does not mistake for SIPp's listener.
+func TestUASPortTaken(t *testing.T) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	_, err = Start(context.Background(), Options{Scenario: scenario(t, "uas_options.xml"), Dir: t.TempDir(),
+		Host: "127.0.0.1", Port: sa.(*syscall.SockaddrInet4).Port, Transport: "t1", Timeout: 20 * time.Second,
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err == nil {
+		t.Fatal("a UAS on a taken port started")
+	}
+	if n := strings.Count(log.String(), "starting it on others"); n != startAttempts-1 {
+		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, startAttempts-1, log.String(), err)
 	}
 }

@@ -139,12 +139,11 @@ func startTokenGateway(t *testing.T, secret string) string {
 // appended to its configuration, and returns the WebSocket URL.
 func startGatewayYAML(t testing.TB, yaml string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	port, err := daemon.FreeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := daemon.Loopback(port)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sigbridge.yaml")
 	yaml = "http: " + addr + "\nlog_level: warn\ndrain_timeout: 1s\nsip:\n  listen: \"off\"\n" + yaml

@@ -94,12 +94,16 @@ func NewPlainUA(user string, log *slog.Logger) (*PlainUA, error) {
 	go func() { _ = u.srv.ServeUDP(muteConn{conn, &u.mute}) }()
 	// Our requests must leave from the listening socket: wait until sipgo
 	// has it in its pool (else Dial binds the port a second time).
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	// (Bounded generously: a loaded box may start the serving goroutine late.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		if c, err := u.ua.TransportLayer().GetConnection("udp", u.Addr()); err == nil && c != nil {
-			break
+			return u, nil
+		}
+		if time.Now().After(deadline) {
+			_ = u.Close()
+			return nil, errors.New("siptest: the UA's socket never reached sipgo's pool")
 		}
 	}
-	return u, nil
 }
 
 // muteConn drops every datagram once mute is set: a phone that vanished.
