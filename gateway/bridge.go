@@ -253,7 +253,7 @@ func (c *Call) onDTMF(s int, e DTMF) {
 // refused first offer is a Hangup, not a Failure.
 func (c *Call) onFailure(s int, f Failure) {
 	if !c.st.answered || c.st.pending != 1-s {
-		c.logger().Info("failure ignored: no re-offer pending", "side", s, "code", f.Code)
+		c.debug("failure ignored: no re-offer pending", "side", s, "code", f.Code)
 		return
 	}
 	c.st.pending = nobody
@@ -398,6 +398,6 @@ func (c *Call) deliver(s int, ev Event) (err error) {
 // refuse tells leg s that its message was not accepted; the call goes on.
 func (c *Call) refuse(s int, ref string, err error) {
 	code, cond := Status(err)
-	c.logger().Info("message refused", "side", s, "ref", ref, "err", err)
+	c.debug("message refused", "side", s, "ref", ref, "err", err)
 	c.send(s, Failure{Code: code, Reason: cond, Text: err.Error(), Ref: ref})
 }

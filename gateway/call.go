@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // Call is one bridged call: two legs and the goroutine that owns their state.
@@ -71,7 +73,7 @@ func (c *Call) logger() *slog.Logger {
 	if l := c.lg.Load(); l != nil {
 		return l
 	}
-	l := c.g.log.With("call", c.id, "from", c.from, "to", c.target.String())
+	l := lazylog.With(c.g.log, "call", c.id, "from", c.from, "to", c.target.String())
 	c.lg.CompareAndSwap(nil, l)
 	return c.lg.Load()
 }
