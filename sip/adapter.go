@@ -31,8 +31,9 @@ type Adapter struct {
 	log       *slog.Logger
 	gm        *gateway.Metrics
 	m         *metrics
-	sockShed  socketShed // INVITEs late in the UDP receive queue shed new calls (stale.go)
-	invites   inviteMemo // Call-IDs of the initial INVITEs sipgo took (retrans.go)
+	sockShed  socketShed               // INVITEs late in the UDP receive queue shed new calls (stale.go)
+	invites   inviteMemo               // Call-IDs of the initial INVITEs sipgo took (retrans.go)
+	accepted  genMemo[*acceptedInvite] // inbound legs' INVITEs, for retransmissions (timerl.go)
 	routes    []*route
 	trusted   []netip.Prefix
 	users     map[string]string
@@ -47,6 +48,9 @@ type Adapter struct {
 	flows     *flowTable
 	reg       *registrar
 	anchors   *anchors // nil: no rtpengine configured (anchor.go)
+
+	late       *lateTable    // our INVITEs, for 2xx that come after we gave up (late2xx.go)
+	cancelWait time.Duration // for the INVITE's final response after our CANCEL (64*T1; tests shorten it)
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -86,8 +90,9 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 	a := &Adapter{cfg: cfg, gw: gw, log: log.With("adapter", "sip"), gm: metrics, m: newMetrics(reg),
 		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
-		resolver:  net.DefaultResolver, dialogs: newDialogTable(), flows: newFlowTable(), addrs: map[string]string{},
-		live: map[*legCore]struct{}{}}
+		resolver:  net.DefaultResolver, dialogs: newDialogTable(),
+		accepted: genMemo[*acceptedInvite]{span: acceptedSpan, max: acceptedMax}, flows: newFlowTable(), addrs: map[string]string{},
+		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
@@ -182,10 +187,14 @@ func (a *Adapter) newUA() error {
 // onStrayResponse sees responses that match no client transaction. A 2xx
 // to an INVITE of one of our dialogs is a retransmission whose ACK was
 // lost (our INVITE transactions end at the ACK: outLeg.dropInvite): the
-// dialog ACKs it again (RFC 3261 §13.2.2.4).
+// dialog ACKs it again (RFC 3261 §13.2.2.4). A 2xx to an INVITE we gave up
+// (cancelled, failed, timed out) is ACKed and BYEd (late2xx.go).
 func (a *Adapter) onStrayResponse(res *sip.Response) {
 	if cseq := res.CSeq(); res.IsSuccess() && cseq != nil && cseq.MethodName == sip.INVITE {
 		if l := a.dialogs.findResponse(res); l != nil && l.push(reack{cseq: cseq.SeqNo}) == nil {
+			return
+		}
+		if a.onLate2xx(res) {
 			return
 		}
 	}

@@ -122,6 +122,9 @@ func (l *legCore) onUpdate(r *inRequest) {
 // onReinvite takes an offer from the SIP peer into the call; the bridge's
 // Answer (or Failure) completes it.
 func (l *legCore) onReinvite(r *inRequest) {
+	if l.reinviteAgain(r) {
+		return
+	}
 	if rej := l.checkReinvite(r.req); rej != nil {
 		l.a.reply(r.req, r.tx, rej.code, rej.reason, rej.hdrs...)
 		r.finish()
@@ -160,6 +163,27 @@ func (l *legCore) onReinvite(r *inRequest) {
 	l.noteRemote(sd)
 	l.reinvIn = r
 	l.post(gateway.Offer{SDP: offer})
+}
+
+// reinviteAgain handles a retransmission of the re-INVITE we answered 2xx
+// last (true), which sipgo passed on as a new request because the first
+// transaction ended (Timer L, timerl.go): while that 2xx waits for its
+// ACK it goes again, afterwards the request is absorbed, as RFC 6026 §8.7
+// has the "Accepted" transaction do, and it is not a new offer (nor a
+// 500 for its CSeq, which is not higher than the last).
+func (l *legCore) reinviteAgain(r *inRequest) bool {
+	if l.reinvCSeq == 0 || r.req.CSeq().SeqNo != l.reinvCSeq {
+		return false
+	}
+	defer r.finish()
+	if res := l.reinvOK.Load(); res != nil {
+		if err := r.tx.Respond(res); err != nil {
+			l.log.Debug("2xx for a retransmitted re-INVITE not sent", "err", err)
+		}
+		return true
+	}
+	r.tx.Terminate()
+	return true
 }
 
 func (l *legCore) checkReinvite(req *sip.Request) *rejection {
@@ -229,19 +253,28 @@ func (l *legCore) refuseReinvite(f gateway.Failure) {
 }
 
 // send2xx answers a re-INVITE with the SDP body and retransmits the 2xx
-// until its ACK (unreliable transports), on its own goroutine.
+// until its ACK (unreliable transports), on its own goroutine. The
+// retransmissions go straight to the transaction's connection: sipgo ends
+// the transaction at Timer L, soon after the 2xx (timerl.go).
 func (l *legCore) send2xx(r *inRequest, body []byte) {
 	res := sip.NewSDPResponseFromRequest(r.req, body)
 	res.AppendHeader(l.contactHeader())
-	if err := r.tx.Respond(res); err != nil || sip.IsReliable(l.transport) {
+	err := r.tx.Respond(res)
+	if err == nil {
+		l.reinvCSeq = r.req.CSeq().SeqNo
+	}
+	if err != nil || sip.IsReliable(l.transport) {
 		r.finish()
 		return
 	}
+	l.reinvOK.Store(res)
 	go l.retransmit2xx(r, res)
 }
 
 func (l *legCore) retransmit2xx(r *inRequest, res *sip.Response) {
 	defer r.finish()
+	defer l.reinvOK.CompareAndSwap(res, nil)
+	conn := txConnection(r.tx)
 	want, interval := r.req.CSeq().SeqNo, sip.T1
 	t := time.NewTimer(interval)
 	defer t.Stop()
@@ -253,8 +286,11 @@ func (l *legCore) retransmit2xx(r *inRequest, res *sip.Response) {
 				return
 			}
 		case <-t.C:
-			if r.tx.Respond(res) != nil {
+			if conn == nil {
 				return
+			}
+			if err := conn.WriteMsg(res); err != nil {
+				l.log.Debug("re-INVITE 2xx retransmission not sent", "err", err)
 			}
 			interval = min(2*interval, sip.T2)
 			t.Reset(interval)
@@ -364,11 +400,18 @@ func (l *legCore) sendBye(r gateway.Reason) { l.sendByeWithin(r, byeTimeout) }
 
 // sendByeWithin sends the BYE and waits at most d for its answer.
 func (l *legCore) sendByeWithin(r gateway.Reason, d time.Duration) {
+	l.sendByeHeaderWithin(reasonHeader(r), d)
+}
+
+// sendByeHeader ends the dialog with the Reason header h.
+func (l *legCore) sendByeHeader(h sip.Header) { l.sendByeHeaderWithin(h, byeTimeout) }
+
+func (l *legCore) sendByeHeaderWithin(h sip.Header, d time.Duration) {
 	if l.dlg == nil {
 		return
 	}
 	bye := sip.NewRequest(sip.BYE, l.remoteTarget)
-	bye.AppendHeader(reasonHeader(r))
+	bye.AppendHeader(h)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	res, err := l.doInDialog(ctx, bye)

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -14,15 +15,25 @@ type dialogLeg interface {
 }
 
 // dialogTable maps established dialogs to their legs, and remembers the
-// Call-IDs of our outbound legs for loop detection. Safe for concurrent use.
+// Call-IDs of our outbound legs for loop detection, and the dialogs that
+// ended lately. Safe for concurrent use.
 type dialogTable struct {
-	mu   sync.Mutex
-	legs map[string]dialogLeg
-	out  map[string]*outLeg // by Call-ID, from the INVITE until the leg ends
+	mu    sync.Mutex
+	legs  map[string]dialogLeg
+	out   map[string]*outLeg // by Call-ID, from the INVITE until the leg ends
+	ended genMemo[struct{}]  // keys of dialogs removed in the last 32-64 s
 }
 
+// Bounds of the memo of ended dialogs: a BYE retransmitted after its
+// transaction ended (Timer J, timerl.go) gets 200 again, not 481.
+const (
+	endedSpan = 32 * time.Second // one generation; a key lives 32-64 s (Timer F is 32 s)
+	endedMax  = 1 << 17          // dialogs per generation
+)
+
 func newDialogTable() *dialogTable {
-	return &dialogTable{legs: map[string]dialogLeg{}, out: map[string]*outLeg{}}
+	return &dialogTable{legs: map[string]dialogLeg{}, out: map[string]*outLeg{},
+		ended: genMemo[struct{}]{span: endedSpan, max: endedMax}}
 }
 
 // dialogKey identifies a dialog from our side: Call-ID, our tag, their tag.
@@ -52,8 +63,23 @@ func (t *dialogTable) add(key string, l dialogLeg) {
 
 func (t *dialogTable) remove(key string) {
 	t.mu.Lock()
+	_, ok := t.legs[key]
 	delete(t.legs, key)
 	t.mu.Unlock()
+	if ok {
+		t.ended.put(key, struct{}{}, time.Now())
+	}
+}
+
+// endedLately reports whether req is in a dialog removed in the last
+// 32-64 s.
+func (t *dialogTable) endedLately(req *sip.Request) bool {
+	key, ok := requestKey(req)
+	if !ok {
+		return false
+	}
+	_, ok = t.ended.get(key, time.Now())
+	return ok
 }
 
 // findResponse returns the dialog of a response to a request we sent in

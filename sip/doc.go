@@ -33,8 +33,10 @@
 //
 // Outbound: 180/183 become gateway.Ringing once (a 183's SDP is kept and
 // used only if the 200 has none); 200 is ACKed at once and its SDP becomes
-// the Answer; a caller hang-up before the answer sends CANCEL, and a 200
-// that crosses the CANCEL is ACKed and BYEd; failures keep their SIP code
+// the Answer; a caller hang-up before the answer sends CANCEL and the leg
+// waits for the INVITE's final response whatever the CANCEL's answer (200
+// or 481); a 2xx that crosses the CANCEL, or comes after the leg gave up
+// (late2xx.go), is ACKed and BYEd and never reaches the call; failures keep their SIP code
 // (gateway.ReasonFromSIP); one digest challenge (401/407) is answered with
 // the route's credentials, a second fails the call; 3xx is never followed.
 //
@@ -98,7 +100,8 @@
 // validate.go and ctlbytes.go (control bytes in typed headers, checked
 // without writing them), auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
-// uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
+// uacwait.go (the INVITE's wait for its final response, our CANCEL),
+// late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
 // dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the
 // listener without sipgo's transport layer), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
@@ -106,6 +109,8 @@
 // from InboundUsers), fork.go (calls to registered users, on gateway.Fork), bindingwatch.go
 // (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit), timerm.go (sipgo's Timer M),
+// timerl.go (sipgo's Timer L and Timer J, and the retransmitted INVITEs the
+// adapter recognises instead), memo.go (a two-generation memo),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread, new ones shed with a stateless 503),

@@ -53,9 +53,8 @@ type flowLeg interface {
 
 // flowEntry is one dialog (or INVITE branch) bound to a flow.
 type flowEntry struct {
-	f      flow
-	leg    flowLeg
-	reason sip.Header // Reason of our CANCEL, if any
+	f   flow
+	leg flowLeg
 }
 
 // flowTable maps our dialogs (Call-ID and our tag) to their flows. Safe for
@@ -103,16 +102,6 @@ func (t *flowTable) unindex(key string) {
 	delete(keys, key)
 	if len(keys) == 0 {
 		delete(t.byFlow, e.f)
-	}
-}
-
-// setCancelReason gives the CANCEL of the dialog key a Reason header.
-func (t *flowTable) setCancelReason(key string, h sip.Header) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e, ok := t.entries[key]; ok {
-		e.reason = h
-		t.entries[key] = e
 	}
 }
 
@@ -178,9 +167,6 @@ func (a *Adapter) routeOverFlow(req *sip.Request) error {
 		return nil
 	}
 	f := e.f
-	if req.IsCancel() && e.reason != nil && req.GetHeader("Reason") == nil {
-		req.AppendHeader(sip.HeaderClone(e.reason))
-	}
 	req.SetTransport(f.transport)
 	req.SetDestination(f.remote)
 	if !f.reliable() {

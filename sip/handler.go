@@ -108,6 +108,10 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.onInDialog(req, tx)
 		return
 	}
+	watchTx(req, tx)
+	if a.inviteAgain(req, tx) {
+		return // a retransmission (timerl.go)
+	}
 	a.inbound(req, tx)
 }
 
@@ -123,9 +127,10 @@ func hasToTag(req *sip.Request) bool {
 // onInDialog hands a request inside a dialog to its leg and keeps the
 // transaction open until the leg has answered it.
 func (a *Adapter) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	watchTx(req, tx)
 	leg := a.dialogs.find(req)
 	if leg == nil {
-		a.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		a.noDialog(req, tx)
 		return
 	}
 	if in, ok := leg.(*inLeg); ok && req.Method == sip.BYE {
@@ -133,13 +138,25 @@ func (a *Adapter) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	r := newInRequest(req, tx)
 	if err := leg.push(r); err != nil {
-		a.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		a.noDialog(req, tx)
 		return
 	}
 	select {
 	case <-r.done:
 	case <-time.After(inDialogWait):
 	}
+}
+
+// noDialog answers a request in a dialog we do not have: 481, except a
+// BYE in a dialog that ended lately, which gets 200 (a retransmission
+// whose transaction is gone, Timer J in timerl.go, or a BYE that crossed
+// ours): the dialog is over, as its sender wants.
+func (a *Adapter) noDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if req.Method == sip.BYE && a.dialogs.endedLately(req) {
+		a.reply(req, tx, 200, "OK")
+		return
+	}
+	a.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 }
 
 func (a *Adapter) onAck(req *sip.Request, tx sip.ServerTransaction) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -55,9 +56,11 @@ type legCore struct {
 	localSDP     []byte    // the last SDP we sent to the SIP peer, as sent
 	remoteSDP    sdpDigest // the last SDP the peer sent us (refresh.go)
 	ended        bool
-	reinvIn      *inRequest // incoming re-INVITE awaiting the bridge's answer
-	reinvOut     bool       // our re-INVITE is in flight
-	probing      bool       // our OPTIONS probe is in flight
+	reinvIn      *inRequest                   // incoming re-INVITE awaiting the bridge's answer
+	reinvCSeq    uint32                       // CSeq of the last re-INVITE we answered 2xx
+	reinvOK      atomic.Pointer[sip.Response] // that 2xx, while it waits for its ACK
+	reinvOut     bool                         // our re-INVITE is in flight
+	probing      bool                         // our OPTIONS probe is in flight
 	probeTimer   *time.Timer
 	dtmf         dtmfOut // digits going out as INFO (dtmf.go)
 	creds        func() (string, string)

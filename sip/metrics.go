@@ -15,6 +15,7 @@ type metrics struct {
 	denied       *prometheus.CounterVec // direction, reason
 	probes       *prometheus.CounterVec // result
 	bindings     prometheus.Gauge       // registrar bindings
+	lateAnswers  prometheus.Counter     // 2xx to INVITEs we had given up, ACKed and BYEd (late2xx.go)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,9 +32,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "In-dialog OPTIONS probes by result (alive|gone)."}, []string{"result"}),
 		bindings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_sip_registrar_bindings",
 			Help: "Contacts currently registered at the gateway's registrar."}),
+		lateAnswers: prometheus.NewCounter(prometheus.CounterOpts{Name: "sigbridge_sip_late_answers_total",
+			Help: "2xx answers to outbound INVITEs already cancelled or given up (one per dialog): ACKed, then ended with BYE."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied, m.probes, m.bindings)
+		reg.MustRegister(m.calls, m.registration, m.transactions, m.denied, m.probes, m.bindings, m.lateAnswers)
 	}
 	return m
 }
@@ -45,6 +48,8 @@ func (m *metrics) call(direction string, code int) {
 func (m *metrics) transaction(direction, method string) {
 	m.transactions.WithLabelValues(direction, methodLabel(method)).Inc()
 }
+
+func (m *metrics) lateAnswer() { m.lateAnswers.Inc() }
 
 func (m *metrics) probe(result string) { m.probes.WithLabelValues(result).Inc() }
 

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"bytes"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -43,11 +42,7 @@ const (
 // It is bounded: beyond inviteMemoMax in one generation new Call-IDs are
 // not remembered (their retransmissions are then treated as new INVITEs).
 // Safe for concurrent use.
-type inviteMemo struct {
-	mu        sync.Mutex
-	cur, prev map[string]inviteFate
-	since     time.Time // when cur started
-}
+type inviteMemo struct{ genMemo[inviteFate] }
 
 // inviteFate is what the reader did with an initial INVITE: passed it to
 // sipgo (shedTag 0) or answered it 503 with To tag shedTag; cseq tells a
@@ -69,34 +64,30 @@ type inviteFate struct {
 func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if v, ok := m.lookup(callID); ok && (v.shedTag == 0 || v.cseq == cseq) {
+	m.ready()
+	if v, ok := m.lookupLocked(callID, now); ok && (v.shedTag == 0 || v.cseq == cseq) {
 		return v.shedTag, true
 	}
 	if shedding {
 		shedTag = tags.Add(1)
 	}
-	m.add(string(callID), inviteFate{shedTag: shedTag, cseq: cseq}, now)
+	m.putLocked(string(callID), inviteFate{shedTag: shedTag, cseq: cseq}, now)
 	return shedTag, false
 }
 
-// add remembers callID's fate; m.mu is held.
-func (m *inviteMemo) add(callID string, f inviteFate, now time.Time) {
-	if m.cur == nil || now.Sub(m.since) >= inviteMemoSpan {
-		m.prev, m.cur, m.since = m.cur, make(map[string]inviteFate), now
-	}
-	if len(m.cur) < inviteMemoMax {
-		m.cur[callID] = f
-	}
+// put remembers callID's fate (genMemo.put for the zero value).
+func (m *inviteMemo) put(callID string, f inviteFate, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ready()
+	m.putLocked(callID, f, now)
 }
 
-// lookup returns callID's remembered fate (it does not allocate); m.mu is
-// held.
-func (m *inviteMemo) lookup(callID []byte) (inviteFate, bool) {
-	if v, ok := m.cur[string(callID)]; ok {
-		return v, true
+// ready gives the zero value its span and bound; m.mu is held.
+func (m *inviteMemo) ready() {
+	if m.span == 0 {
+		m.span, m.max = inviteMemoSpan, inviteMemoMax
 	}
-	v, ok := m.prev[string(callID)]
-	return v, ok
 }
 
 // cseqNumber is the sequence number of a "CSeq: 1 INVITE" header line (0

@@ -136,7 +136,7 @@ func TestStatelessShed(t *testing.T) {
 	// A retransmission of an INVITE sipgo already took goes to its
 	// transaction, not to a 503 that would end an admitted call.
 	f.taken = &inviteMemo{}
-	f.taken.add("c1@127.0.0.1", inviteFate{cseq: 1}, now)
+	f.taken.put("c1@127.0.0.1", inviteFate{cseq: 1}, now)
 	if r := f.statelessShed([]byte(invite), now); r != nil {
 		t.Errorf("retransmission of a taken INVITE answered statelessly: %q", r)
 	}
@@ -152,7 +152,7 @@ func TestStatelessShed(t *testing.T) {
 	if r := f.statelessShed([]byte(third), now); r != nil {
 		t.Fatalf("answered while not shedding: %q", r)
 	}
-	if v, ok := f.taken.lookup([]byte("c3@127.0.0.1")); !ok || v.shedTag != 0 {
+	if v, ok := f.taken.get("c3@127.0.0.1", now); !ok || v.shedTag != 0 {
 		t.Fatal("an INVITE passed to sipgo was not remembered as passed")
 	}
 	// A retransmission of the INVITE shed before gets the same 503, with
@@ -213,20 +213,23 @@ func TestInviteMemo(t *testing.T) {
 			t.Errorf("cseqNumber(%q) = %d, want %d", line, got, want)
 		}
 	}
-	has := func(id string) bool { _, ok := m.lookup([]byte(id)); return ok }
+	now := t0
+	has := func(id string) bool { _, ok := m.get(id, now); return ok }
 	if !has("a") || has("b") {
-		t.Fatal("lookup after add")
+		t.Fatal("get after decide")
 	}
-	m.add("b", inviteFate{}, t0.Add(inviteMemoSpan)) // a moves to the previous generation
+	now = t0.Add(inviteMemoSpan)
+	m.put("b", inviteFate{}, now) // a moves to the previous generation
 	if !has("a") || !has("b") {
 		t.Fatal("a Call-ID forgotten after one generation")
 	}
-	m.add("c", inviteFate{}, t0.Add(2*inviteMemoSpan))
+	now = t0.Add(2 * inviteMemoSpan)
+	m.put("c", inviteFate{}, now)
 	if has("a") || !has("b") || !has("c") {
 		t.Fatal("generations did not turn over")
 	}
 	for i := range inviteMemoMax + 10 {
-		m.add(strconv.Itoa(i), inviteFate{}, t0.Add(2*inviteMemoSpan))
+		m.put(strconv.Itoa(i), inviteFate{}, now)
 	}
 	if len(m.cur) > inviteMemoMax {
 		t.Fatalf("a generation holds %d Call-IDs, at most %d", len(m.cur), inviteMemoMax)

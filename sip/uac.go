@@ -73,17 +73,21 @@ type outLeg struct {
 	rang       bool
 	challenges int
 
+	late    *lateInvite // the INVITE in the adapter's late-2xx table (late2xx.go)
+	lateKey string
+
 	mu           sync.Mutex
 	inviteTx     sip.ClientTransaction // the INVITE's (flowRequester), until the ACK
 	hungUp       bool
-	flowLost     bool   // the binding's connection closed (flow.go)
-	flowKeyOut   string // flowKey, readable from Deliver
+	hang         chan struct{}  // closed by the hang-up (awaitAnswer CANCELs)
+	hangReason   gateway.Reason // the hang-up's
+	flowLost     bool           // the binding's connection closed (flow.go)
 	cancelInvite context.CancelCauseFunc
 }
 
 func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release func()) *outLeg {
 	l := &outLeg{legCore: newLegCore(a, "out", req.Call, release), plan: plan, from: req.From,
-		callID: hex.EncodeToString(randomBytes(16))}
+		callID: hex.EncodeToString(randomBytes(16)), hang: make(chan struct{})}
 	l.self = l
 	l.transport = plan.route.transport
 	if plan.flow.valid() {
@@ -111,34 +115,23 @@ func (l *outLeg) start() {
 }
 
 // Deliver implements gateway.Leg; a Hangup before the answer cancels the
-// INVITE at once.
+// INVITE at once (awaitAnswer).
 func (l *outLeg) Deliver(ev gateway.Event) error {
 	if h, ok := ev.(gateway.Hangup); ok {
-		if h.Reason == ReasonAnsweredElsewhere {
-			l.cancelReason()
-		}
-		l.stopInvite()
+		l.stopInvite(h.Reason)
 	}
 	return l.legCore.Deliver(ev)
 }
 
-// cancelReason makes our CANCEL say "completed elsewhere" (RFC 3326), so
-// the phone shows no missed call.
-func (l *outLeg) cancelReason() {
-	l.mu.Lock()
-	key := l.flowKeyOut
-	l.mu.Unlock()
-	if key != "" {
-		l.a.flows.setCancelReason(key, sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
-	}
-}
-
-func (l *outLeg) stopInvite() {
+// stopInvite marks the leg hung up; a branch that lost its fork
+// (ReasonAnsweredElsewhere) CANCELs with Reason SIP;cause=200 (RFC 3326),
+// so the phone shows no missed call.
+func (l *outLeg) stopInvite(r gateway.Reason) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.hungUp = true
-	if l.cancelInvite != nil {
-		l.cancelInvite(nil)
+	if !l.hungUp {
+		l.hungUp, l.hangReason = true, r
+		close(l.hang)
 	}
 }
 
@@ -240,19 +233,18 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	if l.plan.flow.valid() {
 		tag, _ := req.From().Params.Get("tag")
 		l.bindFlow(l.callID, tag, l.plan.flow)
-		l.mu.Lock()
-		l.flowKeyOut = l.flowKey
-		l.mu.Unlock()
 	}
 	l.a.dialogs.addOut(l.callID, l)
 	l.a.m.transaction("out", "INVITE")
 	l.a.gm.Message("sip", "out", "INVITE")
+	l.rememberInvite(req)
 	sess, err := l.a.dialogUA().WriteInvite(ctx, req)
 	if err != nil && l.udpFallback(err) {
 		l.log.Info("TCP connection refused; retrying the INVITE once over UDP",
 			"target", l.plan.ruri.String(), "bytes", len(req.String()), "err", err)
 		l.transport = "UDP"
 		req = l.buildInvite(sd)
+		l.rememberInvite(req)
 		sess, err = l.a.dialogUA().WriteInvite(ctx, req)
 	}
 	if err != nil {
@@ -265,9 +257,22 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	if testInviteSent != nil {
 		testInviteSent(req)
 	}
-	user, pw := l.creds()
-	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: l.onResponse, Username: user, Password: pw})
-	return l.inviteDone(err)
+	res, err := l.awaitAnswer(ctx, sess)
+	return l.inviteDone(res, err)
+}
+
+// rememberInvite puts the INVITE in the adapter's late-2xx table before it
+// is sent: a 2xx that finds no transaction is ACKed and BYEd from there
+// until the leg is answered (late2xx.go).
+func (l *outLeg) rememberInvite(req *sip.Request) {
+	if l.late != nil {
+		l.a.late.drop(l.lateKey)
+	}
+	from := req.From()
+	tag, _ := from.Params.Get("tag")
+	l.lateKey = flowKey(l.callID, tag)
+	l.late = &lateInvite{from: from, transport: req.Transport(), flow: l.plan.flow}
+	l.a.late.put(l.lateKey, l.late, time.Now())
 }
 
 // testInviteSent, when set by a test, sees each INVITE sent.
@@ -344,22 +349,12 @@ func displayName(s string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(q, `"`), `"`)
 }
 
-// onResponse sees every response to the INVITE: ringing goes to the call
-// once (a 183's SDP is kept, never forwarded); a second challenge fails.
-func (l *outLeg) onResponse(res *sip.Response) error {
-	switch code := res.StatusCode; {
-	case code == 180 || code == 183:
-		l.progress(res)
-	case code == 401 || code == 407:
-		l.challenges++
-		if l.challenges > 1 && !isStale(res) {
-			return fmt.Errorf("%w (%d)", errAuthFailed, code)
-		}
-	}
-	return nil
-}
-
+// progress takes a provisional response: 180 and 183 ring the call once
+// (a 183's SDP is kept, never forwarded).
 func (l *outLeg) progress(res *sip.Response) {
+	if res.StatusCode != 180 && res.StatusCode != 183 {
+		return
+	}
 	if res.StatusCode == 183 && l.early == nil {
 		if sd, err := sdpBody(res); err == nil {
 			l.early = sd
@@ -371,26 +366,28 @@ func (l *outLeg) progress(res *sip.Response) {
 	}
 }
 
-// inviteDone handles WaitAnswer's outcome; true when the call is answered.
-func (l *outLeg) inviteDone(err error) bool {
+// inviteDone handles awaitAnswer's outcome; true when the call is answered.
+func (l *outLeg) inviteDone(res *sip.Response, err error) bool {
 	if l.isFlowLost() {
 		l.a.m.call("out", 408)
 		l.log.Info("SIP connection closed before the answer")
 		l.hangup(ReasonFlowClosed)
 		return false
 	}
-	res := l.sess.InviteResponse
 	hung := l.isHungUp()
 	if err == nil && !hung {
+		l.a.late.drop(l.lateKey) // the dialog table answers from now on
 		return l.answered(res)
 	}
-	if res != nil && res.IsSuccess() {
-		// A 200 that crossed our CANCEL, or came after the caller left.
-		l.a.m.call("out", 200)
-		l.ackAndBye(res)
-		l.hangup(gateway.ReasonCancel)
+	if err == nil {
+		// A 2xx that crossed our CANCEL, or came after the caller left:
+		// the call was not answered.
+		l.a.m.call("out", 487)
+		l.crossed(res)
+		l.ended = true
 		return false
 	}
+	l.keepLate()
 	code := failureCode(err, hung)
 	l.a.m.call("out", code)
 	l.log.Info("outbound call failed", "code", code, "err", err)
@@ -409,7 +406,7 @@ func failureCode(err error, hung bool) int {
 		return dr.Res.StatusCode
 	case errors.Is(err, errAuthFailed):
 		return 401
-	case hung || errors.Is(err, context.Canceled):
+	case hung || errors.Is(err, context.Canceled) || errors.Is(err, errCancelUnanswered):
 		return 487
 	case errors.Is(err, sip.ErrTransactionTimeout):
 		return 408
@@ -417,15 +414,6 @@ func failureCode(err error, hung bool) int {
 		return 503
 	}
 	return 408
-}
-
-func (l *outLeg) ackAndBye(res *sip.Response) {
-	l.setRemote(res)
-	l.dlg = l.a.uacDialog(l.sess.InviteRequest, res)
-	if err := l.dlg.ack(l.remoteTarget, l.sess.InviteRequest.CSeq().SeqNo); err != nil {
-		l.log.Debug("ACK failed", "err", err)
-	}
-	l.sendBye(gateway.ReasonCancel)
 }
 
 // answered ACKs the 200 and hands its SDP (or the 183's) to the call.

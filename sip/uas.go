@@ -77,7 +77,7 @@ func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
 		a.refuse(req, tx, &rejection{code: 400, reason: "Bad Request"})
 		return
 	}
-	a.place(req, sess, ic)
+	a.place(req, tx, sess, ic)
 }
 
 // admit runs the checks of protocols.md §5.2 (incoming, step 1) in order.
@@ -187,8 +187,8 @@ func (a *Adapter) refuse(req *sip.Request, tx sip.ServerTransaction, rej *reject
 }
 
 // place starts the call through the gateway and runs the leg.
-func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic inCall) {
-	leg := newInLeg(a, sess, req, ic.release)
+func (a *Adapter) place(req *sip.Request, tx sip.ServerTransaction, sess *sipgo.DialogServerSession, ic inCall) {
+	leg := newInLeg(a, sess, req, tx, ic.release)
 	leg.noteRemote(ic.offer)
 	offer := ic.offer
 	if ic.anchor {
@@ -209,19 +209,21 @@ func (a *Adapter) place(req *sip.Request, sess *sipgo.DialogServerSession, ic in
 // inLeg is the leg of a SIP caller (we are the UAS).
 type inLeg struct {
 	*legCore
-	sess       *sipgo.DialogServerSession // until the ACK
-	invite     *sip.Request               // as received (the transaction's), until the ACK
-	ok         *sip.Response              // our 200 (the transaction's), until the ACK
-	ackSess    atomic.Pointer[sipgo.DialogServerSession]
-	inviteCSeq uint32
-	rang       bool
-	finalCode  int
+	sess        *sipgo.DialogServerSession // until the ACK
+	tx          sip.ServerTransaction      // the INVITE's, until the ACK
+	acc         *acceptedInvite            // what a retransmitted INVITE finds (timerl.go)
+	acked       chan bool                  // the ACK of our 2xx or a BYE standing for it (true), the flow's end (false)
+	awaitingAck atomic.Bool                // our 2xx is out, its ACK not in
+	inviteCSeq  uint32
+	rang        bool
+	finalCode   int
 }
 
-func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, release func()) *inLeg {
-	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, invite: req, inviteCSeq: req.CSeq().SeqNo}
+func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, tx sip.ServerTransaction, release func()) *inLeg {
+	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, tx: tx, inviteCSeq: req.CSeq().SeqNo,
+		acked: make(chan bool, 1)}
 	l.self = l
-	l.ackSess.Store(sess)
+	l.acc = a.rememberInvite(req)
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
 	if c := req.Contact(); c != nil {
@@ -254,73 +256,69 @@ func (l *inLeg) respond(code int, hdrs ...sip.Header) {
 
 func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if req.CSeq().SeqNo == l.inviteCSeq {
-		if s := l.ackSess.Load(); s != nil {
-			_ = s.ReadAck(req, tx)
-		}
+		l.ackArrived()
 		return
 	}
 	l.ackSeen(req.CSeq().SeqNo)
 }
 
+// ackArrived ends the wait for the ACK of our 2xx (accept), if there is one.
+func (l *inLeg) ackArrived() { l.endAckWait(true) }
+
+// flowGone implements flowLeg: the dialog's connection closed. That also
+// ends a wait for the ACK, which can no longer come (sipgo drops what
+// arrives on a closed connection); the leg then ends the call.
+func (l *inLeg) flowGone() {
+	l.legCore.flowGone()
+	l.endAckWait(false)
+}
+
+func (l *inLeg) endAckWait(acked bool) {
+	if !l.awaitingAck.Load() {
+		return // not answered yet, or confirmed: a retransmitted ACK
+	}
+	select {
+	case l.acked <- acked:
+	default:
+	}
+}
+
 // byeBeforeAck: a BYE in the dialog of our 2xx while the leg still waits
-// for that 2xx's ACK (answer, in sipgo's WriteResponse). The BYE carries
-// our To tag, which its sender can only have from our 2xx: it has the 2xx,
-// and its ACK was lost or is queued behind the BYE. Left alone, the BYE
-// would wait in the leg's queue until Timer H (32 s) gave up on the ACK,
-// its sender would give up on the BYE first (SIPp after -recv_timeout),
-// and the gateway would then BYE a dialog the caller already ended. So the
-// BYE ends the wait as the ACK would (the dialog is confirmed), and the leg
-// answers it 200 and hangs up the other leg as in any confirmed dialog
-// (RFC 3261 §15.1.2). Under overload the kernel drops datagrams when the
-// socket's receive queue is full, ACKs included.
+// for that 2xx's ACK (accept). The BYE carries our To tag, which its
+// sender can only have from our 2xx: it has the 2xx, and its ACK was lost
+// or is queued behind the BYE. Left alone, the BYE would wait in the leg's
+// queue until the leg gave up on the ACK (64*T1, 32 s), its sender would
+// give up on the BYE first (SIPp after -recv_timeout), and the gateway
+// would then BYE a dialog the caller already ended. So the BYE ends the
+// wait as the ACK would (the dialog is confirmed), and the leg answers it
+// 200 and hangs up the other leg as in any confirmed dialog (RFC 3261
+// §15.1.2). Under overload the kernel drops datagrams when the socket's
+// receive queue is full, ACKs included.
 func (l *inLeg) byeBeforeAck() {
-	s := l.ackSess.Load()
-	if s == nil || s.LoadState() != sip.DialogStateEstablished {
-		return // not waiting for the ACK (not answered yet, or confirmed)
+	if l.awaitingAck.Load() {
+		l.log.Debug("BYE before the ACK of our 200: the dialog is confirmed")
+		l.ackArrived()
 	}
-	ack := sip.NewRequest(sip.ACK, s.InviteRequest.Recipient)
-	ack.AppendHeader(&sip.CSeqHeader{SeqNo: l.inviteCSeq, MethodName: sip.ACK})
-	if err := s.ReadAck(ack, nil); err != nil {
-		l.log.Debug("BYE before the ACK did not confirm the dialog", "err", err)
-		return
-	}
-	l.log.Debug("BYE before the ACK of our 200: the dialog is confirmed")
 }
 
 // run is the leg's goroutine (sipgo's INVITE handler's) until the dialog
-// is confirmed: then the handler returns, sipgo keeps the INVITE's server
-// transaction for its timer only (TerminateGracefully), and the dialog
-// keeps its dialogState, not the session.
+// is confirmed: then the handler returns, and the dialog keeps its
+// dialogState, not the session. sipgo ends the INVITE's transaction at
+// Timer L, timerL after our 2xx (timerl.go).
 func (l *inLeg) run() {
 	if l.setup(l.alerting) {
-		l.ackSess.Store(nil)
 		l.dropInvite()
 		l.confirmed()
 	}
 }
 
-// dropInvite lets go of the INVITE's SDP once the dialog is confirmed.
-// sipgo keeps the accepted INVITE server transaction until Timer L (64*T1,
-// 32 s; its Terminate does not stop that timer), and with it the INVITE as
-// received, and the session (held by the transaction's callbacks) with its
-// copy of the INVITE: two copies of the caller's offer per call for 32 s,
-// some 2 KB a call, 64 MB at 1,000 calls/s. Nothing reads those bodies any
-// more: the offer was parsed at admission and the dialog keeps its
-// dialogState. Timer L itself stays: until it fires, the transaction
-// absorbs a retransmitted INVITE (RFC 6026 §8.7; sipgo sends nothing for
-// it in the "Accepted" state) and reads neither message. Our 200's body
-// goes too: sipgo's WriteResponse, which retransmitted it until the ACK,
-// has returned, and the dialog keeps that SDP for refreshes (localSDP)
-// only while the call lasts, not 32 s. This goroutine was the INVITE
-// handler: no one else reads them.
+// dropInvite lets go of the INVITE, its transaction and the session once
+// the dialog is confirmed: the offer was parsed at admission and the
+// dialog keeps its dialogState. sipgo keeps the transaction (with the
+// INVITE, our 2xx and, through its callbacks, the session) only until
+// Timer L, one second after our 2xx (timerl.go), no longer 32 s.
 func (l *inLeg) dropInvite() {
-	l.invite.SetBody(nil)
-	l.sess.InviteRequest.SetBody(nil)
-	if l.ok != nil {
-		l.ok.SetBody(nil)
-	}
-	l.invite, l.ok = nil, nil
-	l.sess = nil
+	l.sess, l.tx = nil, nil
 }
 
 // alerting runs until the call is answered (true) or over (false).
@@ -430,12 +428,11 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 	l.register()
 	l.finalCode = 200
 	l.a.m.call("in", 200)
-	l.ok = res
 	if testOKSent != nil {
 		testOKSent(res)
 	}
-	err := l.sess.WriteResponse(res)
-	if err != nil && l.sess.LoadState() < sip.DialogStateEstablished {
+	sent, err := l.accept(res)
+	if !sent {
 		l.log.Info("200 not sent", "err", err)
 		l.hangup(gateway.ReasonCancel)
 		return false
@@ -449,6 +446,81 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 		return false
 	}
 	return true
+}
+
+// errNoAck: our 2xx was retransmitted for 64*T1 without an ACK.
+var errNoAck = errors.New("no ACK for the 2xx within 64*T1")
+
+// errFlowGone: the connection of the dialog closed before the ACK.
+var errFlowGone = errors.New("connection closed before the ACK")
+
+// accept sends our 2xx in the INVITE's transaction and waits for its ACK
+// (sent false: the transaction had ended, a CANCEL or transport error).
+//
+// The wait and the 2xx retransmissions are ours, the transaction user's
+// (RFC 3261 §13.3.1.4, RFC 6026 §7.1), not sipgo's WriteResponse: that
+// one retransmits through the transaction and fails once it is gone, and
+// sipgo ends it at Timer L, which is short (timerl.go). So the 2xx goes
+// straight to the transaction's connection, at T1, 2*T1 ... T2, until the
+// ACK (onAck), a BYE standing for it (byeBeforeAck), the close of the
+// dialog's connection (flowGone) or 64*T1 with none of them,
+// on every transport (end to end there may be UDP hops behind a reliable
+// one, §13.3.1.4). Meanwhile a retransmitted INVITE gets the same 2xx
+// (Adapter.inviteAgain).
+func (l *inLeg) accept(res *sip.Response) (sent bool, err error) {
+	select {
+	case <-l.tx.Done():
+		return false, l.tx.Err()
+	default:
+	}
+	l.acc.answered.Store(true)
+	l.acc.ok.Store(res)
+	defer l.acc.ok.Store(nil)
+	l.awaitingAck.Store(true)
+	defer l.awaitingAck.Store(false)
+	if err := l.tx.Respond(res); err != nil {
+		return false, err
+	}
+	return true, l.waitAck(res)
+}
+
+// waitAck retransmits res until the ACK (nil) or 64*T1 (errNoAck).
+func (l *inLeg) waitAck(res *sip.Response) error {
+	conn := txConnection(l.tx)
+	interval := sip.T1
+	again := time.NewTimer(interval)
+	defer again.Stop()
+	giveUp := time.NewTimer(ackWait())
+	defer giveUp.Stop()
+	for {
+		select {
+		case acked := <-l.acked:
+			if !acked {
+				return errFlowGone
+			}
+			return nil
+		case <-giveUp.C:
+			return errNoAck
+		case <-again.C:
+			if conn != nil {
+				if err := conn.WriteMsg(res); err != nil {
+					l.log.Debug("2xx retransmission not sent", "err", err)
+				}
+			}
+			interval = min(2*interval, sip.T2)
+			again.Reset(interval)
+		}
+	}
+}
+
+// txConnection is the connection a server transaction answers on; it
+// stays usable after the transaction ends (the UDP listener, or the
+// stream the request came on while it is open).
+func txConnection(tx sip.ServerTransaction) sip.Connection {
+	if c, ok := tx.(interface{ Connection() sip.Connection }); ok {
+		return c.Connection()
+	}
+	return nil
 }
 
 // testOKSent, when set by a test, sees each 200 an inbound leg sends.

@@ -38,6 +38,9 @@ type StreamUA struct {
 	// Answer decides how an INVITE is answered: the status (100-699) and,
 	// for 2xx, the SDP body. nil rings (180) and never answers.
 	Answer func(req *sip.Request) (code int, sdp string)
+	// Cancel, when set, takes a CANCEL and the ringing INVITE it cancels
+	// (nil if none) instead of the UA's own 200 and 487 (see Reply).
+	Cancel func(cancel, invite *sip.Request)
 
 	ws     *websocket.Conn
 	conn   net.Conn
@@ -189,6 +192,10 @@ func (u *StreamUA) onRequest(req *sip.Request) {
 	case sip.OPTIONS, sip.BYE, sip.UPDATE, sip.INFO:
 		_ = u.Send(u.response(req, 200, "OK", "", ""))
 	case sip.CANCEL:
+		if u.Cancel != nil {
+			u.Cancel(req, u.takeInvite(req.CallID().Value()))
+			return
+		}
 		_ = u.Send(u.response(req, 200, "OK", "", ""))
 		if inv := u.takeInvite(req.CallID().Value()); inv != nil {
 			_ = u.Send(u.response(inv, 487, "Request Terminated", "", ""))
@@ -214,6 +221,16 @@ func (u *StreamUA) onInvite(req *sip.Request) {
 		ctype = "application/sdp"
 	}
 	_ = u.Send(u.response(req, code, statusText(code), ctype, body))
+}
+
+// Reply sends a response to a request the UA received (an INVITE's keeps
+// the UA's To tag), with sdp as its body when not empty.
+func (u *StreamUA) Reply(req *sip.Request, code int, sdp string) error {
+	ctype := ""
+	if sdp != "" {
+		ctype = "application/sdp"
+	}
+	return u.Send(u.response(req, code, statusText(code), ctype, sdp))
 }
 
 func (u *StreamUA) takeInvite(callID string) *sip.Request {
