@@ -32,64 +32,106 @@ type bridgeState struct {
 	answeredAt time.Time
 }
 
-// run is the call's first goroutine: it delivers the first offer, then
-// handles the events queued meanwhile (drain).
-func (c *Call) run(offer *sdp.SessionDescription) {
-	ran := false
-	defer func() {
-		if !ran {
-			c.finish() // panicked
-		}
-	}()
-	defer c.recoverPanic()
-	c.st.pending = nobody
-	c.st.ringTimer = time.AfterFunc(c.g.cfg.RingTimeout, func() { c.postInternal(ringTimeout{}) })
-	c.onOffer(caller, offer)
-	ran = true
-	c.drain()
+// run delivers the call's first offer, holding the inbox's claim (a new
+// call's inbox starts claimed), then handles what was queued meanwhile.
+// inline says run is on the goroutine that placed the call
+// (PlaceRequest.Inline): it returns once the call is idle. Otherwise it is
+// the call's first goroutine (serve).
+func (c *Call) run(offer *sdp.SessionDescription, inline bool) {
+	if !c.handle(func() {
+		c.st.pending = nobody
+		c.st.ringTimer = time.AfterFunc(c.g.cfg.RingTimeout, func() { c.postTimer(ringTimeout{}) })
+		c.onOffer(caller, offer)
+	}) {
+		return
+	}
+	if !inline {
+		c.serve()
+		return
+	}
+	if !c.inbox.release() {
+		go c.serve()
+	}
 }
 
-// drain handles the queued events in order until the queue is empty, then
-// returns: the call has a goroutine only while it has events to handle
-// (an inbox; one goroutine at a time), so a held call costs no stack.
-// While the call is in setup the goroutine waits for the next event
-// instead (inbox.takeWait). The goroutine that sees the call end finishes
-// it.
-func (c *Call) drain() {
-	idle := false
-	defer func() {
-		if !idle {
-			c.finish()
+// runInline is the claimant's work of an inline poster (PostInline): one
+// batch, then the inbox goes idle, or to a goroutine of its own when more
+// was queued meanwhile.
+func (c *Call) runInline() {
+	if c.drainOnce() && !c.inbox.release() {
+		go c.serve()
+	}
+}
+
+// serve is the call's goroutine, started by a poster that found the call
+// idle: it handles the queued events in order until the inbox is empty,
+// then ends. A call has a goroutine only while it has events to handle,
+// so a held call costs no stack. While the call is in setup it waits for
+// the next event instead (inbox.wait: the events of a setup come in quick
+// succession, and a goroutine started for each of them would grow a new
+// stack every time; the calls in setup are bounded, max_calls_in_setup);
+// an inline poster still handles its own event meanwhile.
+func (c *Call) serve() {
+	for {
+		for c.drainOnce() {
 		}
-	}()
-	defer c.recoverPanic()
-	for !c.st.ended {
-		var batch []envelope
-		if c.inSetup.Load() {
-			batch = c.inbox.takeWait()
-		} else {
-			batch = c.inbox.take()
-		}
-		if len(batch) == 0 {
-			idle = true
+		if c.finished() || !c.inbox.wait(c.inSetup.Load) {
 			return
 		}
+	}
+}
+
+// drainOnce takes one batch of events as the claimant and handles them in
+// order. It reports whether the claim is still held: false when the inbox
+// was empty (now idle) or the call ended (finished).
+func (c *Call) drainOnce() bool {
+	batch := c.inbox.take()
+	if len(batch) == 0 {
+		return false
+	}
+	return c.handle(func() {
 		for _, env := range batch {
 			if c.st.ended {
 				break
 			}
 			c.dispatch(env)
 		}
+	})
+}
+
+// handle runs f as the claimant. A panic ends the call on both legs. The
+// claimant that sees the call end finishes it; handle then reports false.
+func (c *Call) handle(f func()) (held bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.panicked(r)
+			held = false
+		}
+		if !held {
+			c.finish()
+		}
+	}()
+	f()
+	return !c.st.ended
+}
+
+// finished reports whether the call has ended (Done is closed).
+func (c *Call) finished() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
 	}
 }
 
-func (c *Call) recoverPanic() {
-	if r := recover(); r != nil {
-		c.g.metrics.Panic()
-		c.logger().Error("call panicked; ending it", "panic", fmt.Sprint(r))
-		if !c.st.ended {
-			c.endBoth(ReasonInternal)
-		}
+// panicked counts and logs a panic of the call's handling and ends the
+// call on both legs.
+func (c *Call) panicked(r any) {
+	c.g.metrics.Panic()
+	c.logger().Error("call panicked; ending it", "panic", fmt.Sprint(r))
+	if !c.st.ended {
+		c.endBoth(ReasonInternal)
 	}
 }
 
@@ -211,7 +253,7 @@ func (c *Call) onDTMF(s int, e DTMF) {
 // refused first offer is a Hangup, not a Failure.
 func (c *Call) onFailure(s int, f Failure) {
 	if !c.st.answered || c.st.pending != 1-s {
-		c.logger().Info("failure ignored: no re-offer pending", "side", s, "code", f.Code)
+		c.debug("failure ignored: no re-offer pending", "side", s, "code", f.Code)
 		return
 	}
 	c.st.pending = nobody
@@ -242,7 +284,7 @@ func (c *Call) onOffer(s int, sd *sdp.SessionDescription) {
 func (c *Call) armOfferTimer() {
 	c.stopOfferTimer()
 	gen := c.st.offerGen
-	c.st.offerTimer = time.AfterFunc(c.g.cfg.OfferTimeout, func() { c.postInternal(offerTimeout{gen: gen}) })
+	c.st.offerTimer = time.AfterFunc(c.g.cfg.OfferTimeout, func() { c.postTimer(offerTimeout{gen: gen}) })
 }
 
 // stopOfferTimer stops the re-offer timer and invalidates one already fired.
@@ -356,6 +398,6 @@ func (c *Call) deliver(s int, ev Event) (err error) {
 // refuse tells leg s that its message was not accepted; the call goes on.
 func (c *Call) refuse(s int, ref string, err error) {
 	code, cond := Status(err)
-	c.logger().Info("message refused", "side", s, "ref", ref, "err", err)
+	c.debug("message refused", "side", s, "ref", ref, "err", err)
 	c.send(s, Failure{Code: code, Reason: cond, Text: err.Error(), Ref: ref})
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // Call is one bridged call: two legs and the goroutine that owns their state.
@@ -55,7 +57,7 @@ func (forceHangup) EventName() string   { return "force-hangup" }
 func newCall(g *Gateway, from string, t Target, caller Leg) *Call {
 	id := newID()
 	return &Call{id: id, from: from, target: t, g: g, legs: [2]Leg{caller},
-		inbox: inbox{max: g.cfg.InboxSize, busy: true}, done: make(chan struct{}), start: time.Now()}
+		inbox: inbox{max: g.cfg.InboxSize, running: true}, done: make(chan struct{}), start: time.Now()}
 }
 
 func newID() string {
@@ -71,7 +73,7 @@ func (c *Call) logger() *slog.Logger {
 	if l := c.lg.Load(); l != nil {
 		return l
 	}
-	l := c.g.log.With("call", c.id, "from", c.from, "to", c.target.String())
+	l := lazylog.With(c.g.log, "call", c.id, "from", c.from, "to", c.target.String())
 	c.lg.CompareAndSwap(nil, l)
 	return c.lg.Load()
 }
@@ -88,10 +90,12 @@ func (c *Call) debug(msg string, args ...any) {
 	}
 }
 
-// endSetup gives the call's admission slot back, once.
+// endSetup gives the call's admission slot back, once, and lets a
+// goroutine waiting for the call's next event (serve) end.
 func (c *Call) endSetup() {
 	if c.inSetup.CompareAndSwap(true, false) {
 		c.g.adm.release()
+		c.inbox.poke()
 	}
 }
 
@@ -110,7 +114,21 @@ func (c *Call) Done() <-chan struct{} { return c.done }
 
 // Post hands an event from leg into the call. It returns ErrCallEnded once the
 // call is over. It blocks only while the call's queue is full.
-func (c *Call) Post(leg Leg, ev Event) error {
+func (c *Call) Post(leg Leg, ev Event) error { return c.postFrom(leg, ev, false) }
+
+// PostInline is Post for a caller that can run the call itself: when no
+// goroutine handles the call's events, the calling goroutine handles ev
+// (and what was queued with it) before PostInline returns, instead of
+// handing it to a goroutine that hands what it delivers on again (a
+// wake-up and a switch per message, each way). Events queued meanwhile by
+// others are handed to a goroutine: the caller handles one batch at most.
+// The caller must hold no lock that a leg's Deliver might take (the call
+// delivers to any of its legs, the caller's own included) and must not
+// call it from inside a Deliver. A connection's reader goroutine is such
+// a caller.
+func (c *Call) PostInline(leg Leg, ev Event) error { return c.postFrom(leg, ev, true) }
+
+func (c *Call) postFrom(leg Leg, ev Event, inline bool) error {
 	select {
 	case <-c.done:
 		return ErrCallEnded
@@ -119,7 +137,7 @@ func (c *Call) Post(leg Leg, ev Event) error {
 	if c.relay != nil {
 		return c.relay.Post(ev)
 	}
-	return c.post(envelope{leg: leg, ev: ev})
+	return c.post(envelope{leg: leg, ev: ev}, inline)
 }
 
 // Hangup ends the call from outside (drain, shutdown), telling both legs.
@@ -128,16 +146,23 @@ func (c *Call) Hangup(r Reason) {
 		c.relay.Hangup(r)
 		return
 	}
-	c.postInternal(forceHangup{r})
+	_ = c.post(envelope{ev: forceHangup{r}}, false)
 }
 
-func (c *Call) postInternal(ev Event) { _ = c.post(envelope{ev: ev}) }
+// postTimer queues the event of a timer that fired: the timer's goroutine
+// holds no lock and has nothing else to do, so it handles the event
+// itself when the call is idle.
+func (c *Call) postTimer(ev Event) { _ = c.post(envelope{ev: ev}, true) }
 
-// post queues env, starting the call's goroutine if none runs.
-func (c *Call) post(env envelope) error {
-	start, err := c.inbox.push(env)
-	if start {
-		go c.drain()
+// post queues env and, when the call was idle, handles it on this
+// goroutine (inline) or starts a goroutine for it.
+func (c *Call) post(env envelope, inline bool) error {
+	cl, err := c.inbox.push(env, inline)
+	switch cl {
+	case claimInline:
+		c.runInline()
+	case claimServe:
+		go c.serve()
 	}
 	return err
 }

@@ -17,11 +17,16 @@
 //
 // Adapters post events with Call.Post; the bridge hands them to the other leg
 // with Leg.Deliver. One goroutine at a time owns all of the call's state, so
-// no locks guard it: the call's inbox (inbox.go) starts a goroutine when an
-// event arrives and none runs, and that goroutine ends once the inbox is
-// empty, or, while the call is in setup, waits for the next event (a held
-// call has none). Deliver is only ever called from it and must
-// not block (legs queue and write on their own goroutine). A leg that is
+// no locks guard it: whoever posts to a call whose inbox (inbox.go) nobody
+// handles claims it. A poster that holds no lock (Call.PostInline, used by
+// a WebSocket connection's reader, and the call's timers;
+// PlaceRequest.Inline for the first offer) handles the event itself, on its
+// own goroutine, and hands what others queued meanwhile to a goroutine;
+// any other poster starts a goroutine, which ends once the inbox is empty,
+// or, while the call is in setup, waits for the next event without
+// holding the claim (a held call has none). Deliver is only ever called by
+// the claimant and must not block (legs queue and write on their own
+// goroutine). A leg that is
 // also a Batcher gets events the bridge delivers back to back (an SDP, the
 // candidates held for it and end-of-candidates) between BeginBatch and
 // EndBatch, so that it can write them at once (trickle_bridge.go).

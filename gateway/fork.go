@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // A forked call rings its callee in several places at once (a SIP user
@@ -58,7 +60,7 @@ func Fork(ctx context.Context, req DialRequest, branches []Branch) (Leg, error) 
 	f := &forkLeg{call: req.Call}
 	for _, b := range branches {
 		br := &forkBranch{f: f, name: b.Name}
-		br.rc = NewRelayCall(req.Call.ID(), req.From, req.Target, base.With("branch", b.Name),
+		br.rc = NewRelayCall(req.Call.ID(), req.From, req.Target, lazylog.With(base, "branch", b.Name),
 			Relay{Post: br.post, Hangup: br.hangup})
 		f.branches = append(f.branches, br)
 	}

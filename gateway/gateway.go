@@ -52,6 +52,11 @@ type PlaceRequest struct {
 	From   string                  // the caller's authenticated, routable address
 	Target string                  // whom to call, in any router syntax
 	Offer  *sdp.SessionDescription // the caller's first offer
+	// Inline lets Place deliver the offer on the calling goroutine before
+	// it returns, instead of on a goroutine of the call's (which then
+	// hands the delivery over to the callee's writer). For callers that
+	// may use Call.PostInline (see there): a connection's reader.
+	Inline bool
 }
 
 // Place starts a call: it resolves the target, creates the callee leg and
@@ -96,7 +101,11 @@ func (g *Gateway) place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	c.legs[callee] = leg
 	g.register(c)
 	c.debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
-	go c.run(req.Offer)
+	if req.Inline {
+		c.run(req.Offer, true)
+	} else {
+		go c.run(req.Offer, false)
+	}
 	return c, nil
 }
 

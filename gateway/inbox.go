@@ -4,36 +4,53 @@ import "sync"
 
 // inbox is a call's queue of events. It takes memory only while it holds
 // events (a channel of inbox_size slots would cost every call 8 KiB for its
-// whole life) and tells the poster when the call has no goroutine running:
-// the first push to an idle inbox starts one (Call.drain), which takes
-// batches until the inbox is empty and then ends. At most max events wait;
-// a poster beyond that blocks until the call takes them or ends.
+// whole life) and runs the call's events one at a time without a goroutine
+// of its own while the call is idle. Whoever pushes to an inbox that no
+// goroutine handles claims it (push's claim): an inline poster
+// (Call.PostInline: a connection's reader, a timer) handles the events
+// itself, on its own goroutine; any other poster starts one (Call.serve).
+// The claimant takes the queued events (take) until the inbox is empty or
+// it hands the inbox on (release); the call's state belongs to whoever
+// holds the claim. A goroutine may wait for the next event without
+// holding the claim (wait; a call in setup, whose events come in quick
+// succession from posters that cannot handle them inline): a push then
+// wakes it instead of starting another, but an inline poster still
+// handles its event itself. At most max events wait; a poster beyond that
+// blocks until the call takes them or ends.
 type inbox struct {
 	mu      sync.Mutex
 	q       []envelope
 	max     int
-	busy    bool          // a goroutine handles the call's events
+	running bool          // a claimant handles the call's events
+	parked  bool          // a goroutine waits in wait
 	closed  bool          // the call ended: pushes fail
 	notFull chan struct{} // closed when a full inbox is emptied or closed (made on demand)
-	wake    chan struct{} // signalled by push and close while takeWait waits (made on demand)
+	wake    chan struct{} // signalled by push, poke and close while wait waits (made on demand)
 }
 
-// push queues env. start is true when no goroutine handles the call: the
-// caller must start one. ErrCallEnded once the call is over.
-func (b *inbox) push(env envelope) (start bool, err error) {
+// claim says what a push asks of its caller.
+type claim int
+
+const (
+	claimNone   claim = iota // a claimant (or a waiting goroutine) will handle the event
+	claimInline              // the caller holds the inbox: it handles the events itself
+	claimServe               // the caller holds the inbox for a new goroutine (Call.serve)
+)
+
+// push queues env. inline says the caller can handle the call's events
+// itself. ErrCallEnded once the call is over.
+func (b *inbox) push(env envelope, inline bool) (claim, error) {
 	for {
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()
-			return false, ErrCallEnded
+			return claimNone, ErrCallEnded
 		}
 		if len(b.q) < b.max {
 			b.q = append(b.q, env)
-			start = !b.busy
-			b.busy = true
-			b.signalLocked()
+			c := b.claimLocked(inline)
 			b.mu.Unlock()
-			return start, nil
+			return c, nil
 		}
 		if b.notFull == nil {
 			b.notFull = make(chan struct{})
@@ -44,29 +61,67 @@ func (b *inbox) push(env envelope) (start bool, err error) {
 	}
 }
 
-// take returns the queued events, oldest first, and empties the inbox. An
-// empty result means the inbox is idle again: the caller's goroutine ends.
+func (b *inbox) claimLocked(inline bool) claim {
+	switch {
+	case b.running:
+		return claimNone
+	case inline:
+		b.running = true
+		return claimInline
+	case b.parked:
+		b.signalLocked()
+		return claimNone
+	}
+	b.running = true
+	return claimServe
+}
+
+// take is the claimant's: it returns the queued events, oldest first, and
+// empties the inbox. An empty result means the inbox is idle again: the
+// claim is given up.
 func (b *inbox) take() []envelope {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.q
 	b.q = nil
 	if len(q) == 0 {
-		b.busy = false
+		b.running = false
 	}
 	b.wakeLocked()
 	return q
 }
 
-// takeWait is take for a call in setup: with nothing queued it waits for
-// the next push (or the end of the call) instead of going idle. A call in
-// setup gets its events in a quick succession (the caller's trickled
-// candidates, ringing, the answer), and a goroutine started for each of
-// them would grow a new stack every time; the calls in setup are bounded
-// (max_calls_in_setup), held calls still cost no goroutine.
-func (b *inbox) takeWait() []envelope {
+// release is the claimant's: it gives up the claim and reports true when
+// nothing is queued; false means events were queued meanwhile and the
+// caller still holds the inbox (an inline claimant hands it to a
+// goroutine instead of handling them: a reader is never held up by
+// another leg's stream of events).
+func (b *inbox) release() bool {
 	b.mu.Lock()
-	for len(b.q) == 0 && !b.closed {
+	defer b.mu.Unlock()
+	if len(b.q) > 0 && !b.closed {
+		return false
+	}
+	b.running = false
+	return true
+}
+
+// wait is for a goroutine that holds no claim: it waits until it can claim
+// the inbox with events queued (true), or until stay reports false or the
+// call ends (false). stay is called with the inbox locked; whoever makes
+// it false calls poke afterwards.
+func (b *inbox) wait(stay func() bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for !b.closed {
+		if !b.running && len(b.q) > 0 {
+			b.running, b.parked = true, false
+			return true
+		}
+		if !stay() {
+			break
+		}
+		b.parked = true
 		if b.wake == nil {
 			b.wake = make(chan struct{}, 1)
 		}
@@ -75,8 +130,15 @@ func (b *inbox) takeWait() []envelope {
 		<-w
 		b.mu.Lock()
 	}
+	b.parked = false
+	return false
+}
+
+// poke wakes a goroutine in wait, to check its stay condition again.
+func (b *inbox) poke() {
+	b.mu.Lock()
+	b.signalLocked()
 	b.mu.Unlock()
-	return b.take()
 }
 
 // close makes every later push fail and wakes blocked posters.
@@ -89,7 +151,7 @@ func (b *inbox) close() {
 	b.signalLocked()
 }
 
-// signalLocked wakes takeWait, if it waits.
+// signalLocked wakes wait, if it waits.
 func (b *inbox) signalLocked() {
 	if b.wake != nil {
 		select {

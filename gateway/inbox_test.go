@@ -1,36 +1,126 @@
 package gateway
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
-	"time"
 )
 
-// TestInboxTakeWait: takeWait waits for the next push (which then needs no
-// new goroutine: the inbox stays busy), and for the close of the call.
-func TestInboxTakeWait(t *testing.T) {
+// TestInboxClaims: the first push to an idle inbox claims it (for the
+// poster itself when inline, else for a new goroutine); pushes while it
+// is claimed queue; release gives it up only when nothing is queued.
+func TestInboxClaims(t *testing.T) {
 	b := &inbox{max: 4}
-	if start, err := b.push(envelope{ev: ringTimeout{}}); !start || err != nil {
-		t.Fatalf("first push: start %v err %v, want a start", start, err)
+	if cl, err := b.push(envelope{ev: ringTimeout{}}, true); cl != claimInline || err != nil {
+		t.Fatalf("inline push to an idle inbox: %v %v, want claimInline", cl, err)
 	}
-	if got := b.take(); len(got) != 1 {
-		t.Fatalf("take: %d events, want 1", len(got))
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, false); cl != claimNone {
+		t.Fatalf("push to a claimed inbox: %v, want claimNone", cl)
 	}
-	got := make(chan []envelope)
-	go func() { got <- b.takeWait() }()
-	select {
-	case q := <-got:
-		t.Fatalf("takeWait returned %d events with none queued", len(q))
-	case <-time.After(50 * time.Millisecond):
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, true); cl != claimNone {
+		t.Fatalf("inline push to a claimed inbox: %v, want claimNone", cl)
 	}
-	if start, err := b.push(envelope{ev: offerTimeout{}}); start || err != nil {
-		t.Fatalf("push while takeWait waits: start %v err %v, want no new goroutine", start, err)
+	if q := b.take(); len(q) != 3 || q[0].ev.EventName() != "ring-timeout" {
+		t.Fatalf("take: %v, want the three events oldest first", q)
 	}
-	if q := <-got; len(q) != 1 || q[0].ev.EventName() != "offer-timeout" {
-		t.Fatalf("takeWait after a push: %v", q)
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, false); cl != claimNone {
+		t.Fatalf("push while the claimant handles a batch: %v", cl)
 	}
-	go func() { got <- b.takeWait() }()
+	if b.release() {
+		t.Fatal("release with an event queued gave the claim up")
+	}
+	if q := b.take(); len(q) != 1 {
+		t.Fatalf("take: %d events, want 1", len(q))
+	}
+	if !b.release() {
+		t.Fatal("release of an empty inbox kept the claim")
+	}
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, false); cl != claimServe {
+		t.Fatalf("push to an idle inbox: %v, want claimServe", cl)
+	}
+	if q := b.take(); len(q) != 1 {
+		t.Fatalf("take: %d events, want 1", len(q))
+	}
+	if q := b.take(); len(q) != 0 {
+		t.Fatalf("take of an empty inbox: %d events", len(q))
+	}
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, true); cl != claimInline {
+		t.Fatalf("take of an empty inbox did not make it idle: %v", cl)
+	}
 	b.close()
-	if q := <-got; len(q) != 0 {
-		t.Fatalf("takeWait after close: %d events, want none", len(q))
+	if _, err := b.push(envelope{ev: offerTimeout{}}, true); err != ErrCallEnded {
+		t.Fatalf("push after close: %v, want ErrCallEnded", err)
+	}
+}
+
+// TestInboxWait: a goroutine in wait is woken by a push that cannot be
+// handled inline and claims the inbox; an inline push is handled by its
+// poster while the goroutine keeps waiting; poke makes it check its stay
+// condition, close ends it. Every step is synchronised on the inbox's
+// own state (parked), not on time.
+func TestInboxWait(t *testing.T) {
+	b := &inbox{max: 4}
+	var stay atomic.Bool
+	stay.Store(true)
+	got := make(chan bool)
+	waitParked := func() {
+		t.Helper()
+		for {
+			b.mu.Lock()
+			p := b.parked
+			b.mu.Unlock()
+			if p {
+				return
+			}
+			select {
+			case r := <-got:
+				t.Fatalf("wait returned %v before anything happened", r)
+			default:
+			}
+			runtime.Gosched()
+		}
+	}
+	start := func() { go func() { got <- b.wait(stay.Load) }() }
+
+	start()
+	waitParked()
+	if cl, _ := b.push(envelope{ev: ringTimeout{}}, true); cl != claimInline {
+		t.Fatalf("inline push while a goroutine waits: %v, want claimInline", cl)
+	}
+	if q := b.take(); len(q) != 1 || !b.release() {
+		t.Fatalf("inline claimant: took %d events", len(q))
+	}
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, false); cl != claimNone {
+		t.Fatalf("push while a goroutine waits: %v, want claimNone (it is woken)", cl)
+	}
+	if !<-got {
+		t.Fatal("woken wait did not claim the inbox")
+	}
+	if q := b.take(); len(q) != 1 || q[0].ev.EventName() != "offer-timeout" {
+		t.Fatalf("take after wait: %v", q)
+	}
+	if q := b.take(); len(q) != 0 {
+		t.Fatalf("take: %d events, want none", len(q))
+	}
+
+	start()
+	waitParked()
+	stay.Store(false)
+	b.poke()
+	if <-got {
+		t.Fatal("wait claimed the inbox after its stay condition went false")
+	}
+	if cl, _ := b.push(envelope{ev: offerTimeout{}}, false); cl != claimServe {
+		t.Fatalf("push after the waiting goroutine left: %v, want claimServe", cl)
+	}
+	_ = b.take()
+	_ = b.take()
+
+	stay.Store(true)
+	start()
+	waitParked()
+	b.close()
+	if <-got {
+		t.Fatal("wait claimed a closed inbox")
 	}
 }

@@ -3,6 +3,8 @@ package gateway
 import (
 	"log/slog"
 	"time"
+
+	"github.com/sigbridge/sigbridge/internal/lazylog"
 )
 
 // Relay is where a relay call sends what its leg posts: the bridge of the
@@ -29,7 +31,7 @@ func NewRelayCall(id, from string, t Target, log *slog.Logger, r Relay) *Call {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Call{id: id, from: from, target: t, relay: &r, start: time.Now(), done: make(chan struct{})}
-	c.lg.Store(log.With("call", id, "from", from, "to", t.String()))
+	c.lg.Store(lazylog.With(log, "call", id, "from", from, "to", t.String()))
 	return c
 }
 

@@ -3,6 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -143,5 +146,38 @@ func TestReasonMapping(t *testing.T) {
 	}
 	if got := (Reason{Condition: CondBusy, Code: 600}).SIPCode(); got != 600 {
 		t.Errorf("explicit code lost: %d", got)
+	}
+}
+
+// TestIsUserNameMatchesRegexp: IsUserName accepts exactly what the regular
+// expression it replaced matches, on edge cases and on random strings of
+// ASCII, Unicode letters, digits, marks, symbols and invalid UTF-8 (a
+// fixed seed: the same strings every run).
+func TestIsUserNameMatchesRegexp(t *testing.T) {
+	re := regexp.MustCompile(`^[\p{L}\p{N}._~-]{1,64}$`)
+	cases := []string{"", "a", "alice", "callee-17", "a.b_c~d-e", "Zoë", "名前", "١٢٣", "Ⅻ", "a b", "a@b",
+		"a/b", "a\x00", "\xff", "a\xffb", "é\u0301", "😀", strings.Repeat("a", 64), strings.Repeat("a", 65),
+		strings.Repeat("é", 64), strings.Repeat("é", 65), strings.Repeat("名", 64) + "x"}
+	valid, invalid := []rune("aZ09._~-é名١Ⅻ"), []rune("@ /:+\u0301😀\u00a0\u200b\ufffd")
+	rng := rand.New(rand.NewPCG(11, 42))
+	for range 5000 {
+		n := rng.IntN(70)
+		var b strings.Builder
+		for range n {
+			switch p := rng.IntN(100); {
+			case p < 1:
+				b.WriteByte(0xff)
+			case p < 3:
+				b.WriteRune(invalid[rng.IntN(len(invalid))])
+			default:
+				b.WriteRune(valid[rng.IntN(len(valid))])
+			}
+		}
+		cases = append(cases, b.String())
+	}
+	for _, s := range cases {
+		if got, want := IsUserName(s), re.MatchString(s); got != want {
+			t.Fatalf("IsUserName(%q) = %v, the regexp says %v", s, got, want)
+		}
 	}
 }

@@ -70,7 +70,7 @@ func (c *Call) armGather(s int, d time.Duration) {
 	}
 	c.st.gatherGen[s]++
 	gen := c.st.gatherGen[s]
-	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postInternal(gatherTimeout{side: s, gen: gen}) })
+	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postTimer(gatherTimeout{side: s, gen: gen}) })
 }
 
 func (c *Call) onGatherTimeout(e gatherTimeout) {

@@ -164,7 +164,8 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, placeTimeout)
 	defer cancel()
-	call, err := c.s.gw.Place(ctx, gateway.PlaceRequest{Caller: l, From: name, Target: m.Target, Offer: sd})
+	call, err := c.s.gw.Place(ctx, gateway.PlaceRequest{Caller: l, From: name, Target: m.Target, Offer: sd,
+		Inline: true}) // the reader delivers the offer itself (leg.post)
 	if err != nil {
 		c.calls.remove(l)
 		c.refuseCall(l, err)

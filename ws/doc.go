@@ -57,9 +57,12 @@
 // # Concurrency
 //
 // Each connection has one reader at a time: it parses, checks and handles
-// a message, posts events to calls, then hands reading on to a fresh
-// goroutine (whose stack is only what a blocked read needs: an idle
-// connection costs about 10 KiB). Anybody else (call goroutines, userlist
+// a message, posts events to calls (gateway.Call.PostInline: when the call
+// is idle the reader handles the event itself and writes what the other
+// leg gets, with no hand-off to a call goroutine), then hands reading on
+// to a fresh goroutine (whose stack is only what a blocked read needs: an
+// idle connection costs about 10 KiB). A reader grows its stack in one
+// step, while it is shallow (growStack), when its first message arrives. Anybody else (call goroutines, userlist
 // flushes, Dial) queues with conn.enqueue, which never blocks: a client
 // whose queue overflows is dropped. The queue has one writer at a time
 // (writer.go): the goroutine that queued to an idle queue writes at once

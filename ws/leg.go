@@ -193,13 +193,17 @@ func wireRef(event string) string {
 	return event
 }
 
-// post hands an event from the browser to the call.
+// post hands an event from the browser to the call. It is called by the
+// connection's reader (and by finish, on the last one), which holds no
+// lock: when the call is idle, the reader handles the event itself
+// (gateway.Call.PostInline) and the message the other leg gets is
+// written by this goroutine too, with no hand-off to the call's goroutine.
 func (l *leg) post(ev gateway.Event) error {
 	call := l.call.Load()
 	if call == nil {
 		return ErrNoSuchCall
 	}
-	return call.Post(l, ev)
+	return call.PostInline(l, ev)
 }
 
 // mids lists the a=mid of each m-line ("" where there is none).

@@ -42,7 +42,6 @@ const (
 )
 
 var (
-	callIDRE  = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,64}$`)
 	reasonRE  = regexp.MustCompile(`^[a-z][a-z-]{0,39}$`)
 	featureRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 )
@@ -270,9 +269,28 @@ func setTarget(m *clientMessage, raw json.RawMessage) error {
 	return nil
 }
 
+// maxCallIDLen bounds a callId.
+const maxCallIDLen = 64
+
+// isCallID reports whether s is a valid callId: 1-64 of [A-Za-z0-9._~-]
+// (a loop rather than a regular expression: most call messages carry one).
+func isCallID(s string) bool {
+	if s == "" || len(s) > maxCallIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '.' || c == '_' || c == '~' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func setCallID(m *clientMessage, raw json.RawMessage) error {
 	s, ok := jsonString(raw)
-	if !ok || !callIDRE.MatchString(s) {
+	if !ok || !isCallID(s) {
 		return badType("callId", "1-64 of [A-Za-z0-9._~-]")
 	}
 	m.CallID = s

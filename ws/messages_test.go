@@ -2,6 +2,8 @@ package ws
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/sigbridge/sigbridge/gateway"
@@ -130,3 +132,21 @@ type wrapped struct {
 
 func (w *wrapped) Error() string { return w.sentinel.Error() + ": " + w.detail }
 func (w *wrapped) Unwrap() error { return w.sentinel }
+
+// callIDRE is the rule isCallID implements (the fuzz test checks accepted
+// messages against it too).
+var callIDRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,64}$`)
+
+// TestIsCallIDMatchesRegexp: isCallID accepts exactly what callIDRE
+// matches, on edge cases and on every string of one or two bytes.
+func TestIsCallIDMatchesRegexp(t *testing.T) {
+	cases := []string{"", "a", "abc-DEF_1.2~3", "a b", "a/b", "é", "a\x00", strings.Repeat("x", 64), strings.Repeat("x", 65)}
+	for i := range 256 {
+		cases = append(cases, string([]byte{byte(i)}), string([]byte{'a', byte(i)}))
+	}
+	for _, s := range cases {
+		if got, want := isCallID(s), callIDRE.MatchString(s); got != want {
+			t.Fatalf("isCallID(%q) = %v, the regexp says %v", s, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,9 +123,16 @@ type server struct {
 	xmppDone sync.WaitGroup
 }
 
+// goroutinesCreated adds go_sched_goroutines_created_goroutines_total
+// (runtime/metrics /sched/goroutines-created) to the Go collector's
+// default set: goroutines started per call, the hand-offs a call costs
+// (docs/PERFORMANCE.md).
+var goroutinesCreated = collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
+	Matcher: regexp.MustCompile(`^/sched/goroutines-created:goroutines$`)})
+
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(goroutinesCreated), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerer := nodeRegisterer(reg, cfg.Cluster)
 	metrics := gateway.NewMetrics(registerer)
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)
