@@ -85,6 +85,7 @@ func (l *legCore) onRequest(r *inRequest) {
 	switch r.req.Method {
 	case sip.BYE:
 		l.a.reply(r.req, r.tx, 200, "OK")
+		l.byeIn = true
 		r.finish()
 		l.hangup(reasonFromBye(r.req))
 	case sip.INVITE:

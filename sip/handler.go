@@ -148,9 +148,10 @@ func (a *Adapter) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // noDialog answers a request in a dialog we do not have: 481, except a
-// BYE in a dialog that ended lately, which gets 200 (a retransmission
-// whose transaction is gone, Timer J in timerl.go, or a BYE that crossed
-// ours): the dialog is over, as its sender wants.
+// BYE in a dialog that the peer's BYE ended lately, which gets 200 (a
+// retransmission whose transaction is gone, Timer J in timerl.go): the
+// dialog is over, as its sender wants. A BYE that crossed ours gets 481
+// (RFC 3261 §15.1.2), as before Timer J was short.
 func (a *Adapter) noDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if req.Method == sip.BYE && a.dialogs.endedLately(req) {
 		a.reply(req, tx, 200, "OK")

@@ -56,6 +56,7 @@ type legCore struct {
 	localSDP     []byte    // the last SDP we sent to the SIP peer, as sent
 	remoteSDP    sdpDigest // the last SDP the peer sent us (refresh.go)
 	ended        bool
+	byeIn        bool                         // the peer ended the dialog with a BYE we answered 200
 	reinvIn      *inRequest                   // incoming re-INVITE awaiting the bridge's answer
 	reinvCSeq    uint32                       // CSeq of the last re-INVITE we answered 2xx
 	reinvOK      atomic.Pointer[sip.Response] // that 2xx, while it waits for its ACK
@@ -129,7 +130,7 @@ func (l *legCore) ackSeen(cseq uint32) {
 func (l *legCore) finish() {
 	l.ended = true
 	if l.key != "" {
-		l.a.dialogs.remove(l.key)
+		l.a.dialogs.remove(l.key, l.byeIn)
 	}
 	if l.flowKey != "" {
 		l.a.flows.remove(l.flowKey)

@@ -385,6 +385,7 @@ func (l *inLeg) earlyRequest(r *inRequest) {
 	defer r.finish()
 	if r.req.Method == sip.BYE {
 		l.a.reply(r.req, r.tx, 200, "OK")
+		l.byeIn = true
 		l.respond(487)
 		l.hangup(gateway.ReasonCancel)
 		return
