@@ -117,18 +117,7 @@ func TestAnsweredInviteReleased(t *testing.T) {
 	expectAnswer(t, caller)
 	waitNoLegGoroutine(t, env)
 	// Well under Timer M's 32 s default; the call is still up.
-	deadline := time.Now().Add(10 * time.Second)
-	for done := false; !done; {
-		runtime.GC()
-		select {
-		case <-released:
-			done = true
-		case <-time.After(100 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("the answered INVITE is still referenced 10 s after the ACK")
-			}
-		}
-	}
+	waitReleased(t, released, "the answered INVITE")
 	if n := env.gw.ActiveCalls(); n != 1 {
 		t.Fatalf("%d calls active, want the held one", n)
 	}

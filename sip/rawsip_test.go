@@ -3,6 +3,7 @@ package sip
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,38 @@ func replaceHeader(hdrs []string, name, line string) []string {
 		}
 	}
 	return append(hdrs, line)
+}
+
+// answeredCall has c call the test user "answer" through env's adapter
+// with a WebRTC offer (From tag fromTag, Call-ID prefix-<time>): it returns
+// the Call-ID, the callee's leg and the gateway's 200, not yet ACKed.
+func (c *rawClient) answeredCall(t *testing.T, env *testEnv, prefix, fromTag string) (string, *testLeg, *sip.Response) {
+	t.Helper()
+	callID := fmt.Sprintf("%s-%d@127.0.0.1", prefix, time.Now().UnixNano())
+	c.send(t, c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+		"!From: <sip:alice@127.0.0.1>;tag=" + fromTag, "!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
+	callee := env.users.leg(t, "answer")
+	ok := c.final(10 * time.Second)
+	if ok == nil || ok.StatusCode != 200 {
+		t.Fatalf("INVITE: got %v, want 200", ok)
+	}
+	return callID, callee, ok
+}
+
+// waitReleased waits, collecting garbage, until released is closed (a
+// cleanup attached to what must no longer be referenced), for at most 10 s.
+func waitReleased(t *testing.T, released <-chan struct{}, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-released:
+			return
+		case <-time.After(100 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is still referenced 10 s after the ACK", what)
+			}
+		}
+	}
 }

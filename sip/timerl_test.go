@@ -260,14 +260,7 @@ func TestInboundAnswerReleased(t *testing.T) {
 	t.Cleanup(func() { testOKSent = nil })
 	env := trustedEnv(t)
 	c := dialRaw(t, env.a.Addr())
-	callID := fmt.Sprintf("released-%d@127.0.0.1", time.Now().UnixNano())
-	c.send(t, c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
-		"!From: <sip:alice@127.0.0.1>;tag=rl1", "!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
-	callee := env.users.leg(t, "answer")
-	ok := c.final(10 * time.Second)
-	if ok == nil || ok.StatusCode != 200 {
-		t.Fatalf("INVITE: got %v, want 200", ok)
-	}
+	callID, callee, ok := c.answeredCall(t, env, "released", "rl1")
 	inDialog := func(method string, cseq int) string {
 		return fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%d\r\nFrom: %s\r\nTo: %s\r\n"+
 			"Call-ID: %s\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
@@ -276,18 +269,7 @@ func TestInboundAnswerReleased(t *testing.T) {
 	}
 	c.send(t, inDialog("ACK", 1))
 	waitNoLegGoroutine(t, env)
-	deadline := time.Now().Add(10 * time.Second)
-	for done := false; !done; {
-		runtime.GC()
-		select {
-		case <-released:
-			done = true
-		case <-time.After(100 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("the answered call's 200 is still referenced 10 s after the ACK")
-			}
-		}
-	}
+	waitReleased(t, released, "the answered call's 200")
 	if n := env.gw.ActiveCalls(); n != 1 {
 		t.Fatalf("%d calls active, want the held one", n)
 	}
@@ -306,14 +288,7 @@ func TestInboundReinviteAgainAfterTimerL(t *testing.T) {
 	ends := watchTxEnds(t)
 	env := trustedEnv(t)
 	c := dialRaw(t, env.a.Addr())
-	callID := fmt.Sprintf("reinv-%d@127.0.0.1", time.Now().UnixNano())
-	c.send(t, c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
-		"!From: <sip:alice@127.0.0.1>;tag=ri1", "!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
-	callee := env.users.leg(t, "answer")
-	ok := c.final(10 * time.Second)
-	if ok == nil || ok.StatusCode != 200 {
-		t.Fatalf("INVITE: got %v, want 200", ok)
-	}
+	callID, callee, ok := c.answeredCall(t, env, "reinv", "ri1")
 	toTag, _ := ok.To().Params.Get("tag")
 	inDialog := func(method string, cseq int, branch, body string) string {
 		ct := ""

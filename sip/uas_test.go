@@ -85,14 +85,7 @@ func TestInboundUntrustedRefused(t *testing.T) {
 func TestInboundByeBeforeAck(t *testing.T) {
 	env := trustedEnv(t)
 	c := dialRaw(t, env.a.Addr())
-	callID := fmt.Sprintf("byeack-%d@127.0.0.1", time.Now().UnixNano())
-	c.send(t, c.rawRequest("INVITE", "sip:answer@"+env.a.Addr(), []string{"Content-Type: application/sdp",
-		"!From: <sip:alice@127.0.0.1>;tag=ba1", "!Call-ID: " + callID}, webrtcSDP("actpass", "rawc", 30000)))
-	callee := env.users.leg(t, "answer")
-	ok := c.final(10 * time.Second)
-	if ok == nil || ok.StatusCode != 200 {
-		t.Fatalf("INVITE: got %v, want 200", ok)
-	}
+	callID, callee, ok := c.answeredCall(t, env, "byeack", "ba1")
 	bye := fmt.Sprintf("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKbye%d\r\nFrom: %s\r\nTo: %s\r\n"+
 		"Call-ID: %s\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
 		ok.Contact().Address.String(), c.local(), time.Now().UnixNano(), ok.From().Value(), ok.To().Value(), callID)
