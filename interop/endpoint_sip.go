@@ -145,7 +145,23 @@ func (a *sipAgent) listen(_ context.Context, d *SIPDeployment) error {
 	}
 	go func() { _ = a.srv.ServeUDP(a.conn) }()
 	go func() { _ = a.srv.ServeTCP(a.ln) }()
-	return nil
+	return a.waitPooled(conn.LocalAddr().String())
+}
+
+// waitPooled waits until sipgo has the UDP socket served at addr in its
+// connection pool: our requests leave from it (WithClientPort), and one
+// made before (the serving goroutine can start late on a loaded box) would
+// bind the port a second time and fail with "address already in use".
+// Bounded by 10 s.
+func (a *sipAgent) waitPooled(addr string) error {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if c, err := a.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("interop: sip: the socket at %s never reached sipgo's pool", addr)
+		}
+	}
 }
 
 // listenUDPTCP binds UDP and TCP on addr; port 0 picks a port free for both.

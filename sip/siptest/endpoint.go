@@ -69,6 +69,10 @@ func NewEndpoint(user string, log *slog.Logger) (*Endpoint, error) {
 	}
 	go func() { _ = e.srv.ServeUDP(conn) }()
 	go func() { _ = e.srv.ServeTCP(ln) }()
+	if err := e.waitPooled(e.Addr()); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
 	return e, nil
 }
 

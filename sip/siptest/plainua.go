@@ -92,18 +92,11 @@ func NewPlainUA(user string, log *slog.Logger) (*PlainUA, error) {
 		return nil, err
 	}
 	go func() { _ = u.srv.ServeUDP(muteConn{conn, &u.mute}) }()
-	// Our requests must leave from the listening socket: wait until sipgo
-	// has it in its pool (else Dial binds the port a second time).
-	// (Bounded generously: a loaded box may start the serving goroutine late.)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if c, err := u.ua.TransportLayer().GetConnection("udp", u.Addr()); err == nil && c != nil {
-			return u, nil
-		}
-		if time.Now().After(deadline) {
-			_ = u.Close()
-			return nil, errors.New("siptest: the UA's socket never reached sipgo's pool")
-		}
+	if err := u.waitPooled(u.Addr()); err != nil {
+		_ = u.Close()
+		return nil, err
 	}
+	return u, nil
 }
 
 // muteConn drops every datagram once mute is set: a phone that vanished.
