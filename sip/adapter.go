@@ -49,8 +49,10 @@ type Adapter struct {
 	reg       *registrar
 	anchors   *anchors // nil: no rtpengine configured (anchor.go)
 
-	late       *lateTable    // our INVITEs, for 2xx that come after we gave up (late2xx.go)
-	cancelWait time.Duration // for the INVITE's final response after our CANCEL (64*T1; tests shorten it)
+	late       *lateTable     // our INVITEs, for 2xx that come after we gave up (late2xx.go)
+	clientTxs  *clientTxTable // our client transactions over UDP (clienttx.go)
+	parser     *sip.Parser    // sipgo's, with our header parsers (parse.go)
+	cancelWait time.Duration  // for the INVITE's final response after our CANCEL (64*T1; tests shorten it)
 
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
@@ -92,7 +94,7 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
 		resolver:  net.DefaultResolver, dialogs: newDialogTable(),
 		accepted: genMemo[*acceptedInvite]{span: acceptedSpan, max: acceptedMax}, flows: newFlowTable(), addrs: map[string]string{},
-		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable()}
+		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable(), clientTxs: newClientTxTable(), parser: newParser()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
@@ -166,7 +168,7 @@ func randomBytes(n int) []byte {
 func (a *Adapter) newUA() error {
 	quiet := slog.New(demoteHandler{a.log.Handler()}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(a.cfg.UserAgent), sipgo.WithUserAgentHostname(a.cfg.Host),
-		sipgo.WithUserAgentParser(newParser()),
+		sipgo.WithUserAgentParser(a.parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet),
 			sip.WithTransactionLayerUnhandledResponseHandler(a.onStrayResponse)))
@@ -190,6 +192,9 @@ func (a *Adapter) newUA() error {
 // dialog ACKs it again (RFC 3261 §13.2.2.4). A 2xx to an INVITE we gave up
 // (cancelled, failed, timed out) is ACKed and BYEd (late2xx.go).
 func (a *Adapter) onStrayResponse(res *sip.Response) {
+	if a.clientTxs.dispatch(res) {
+		return // one of our UDP transactions, read by a reader without stampedConn
+	}
 	if cseq := res.CSeq(); res.IsSuccess() && cseq != nil && cseq.MethodName == sip.INVITE {
 		if l := a.dialogs.findResponse(res); l != nil && l.push(reack{cseq: cseq.SeqNo}) == nil {
 			return

@@ -150,7 +150,15 @@ func (r flowRequester) Request(ctx context.Context, req *sip.Request) (sip.Clien
 	if req.IsAck() {
 		return nil, r.a.ua.TransportLayer().WriteMsg(req)
 	}
-	tx, err := r.a.ua.TransactionLayer().Request(ctx, req)
+	var (
+		tx  sip.ClientTransaction
+		err error
+	)
+	if sip.NetworkToLower(req.Transport()) == "udp" {
+		tx, err = r.a.requestUDP(ctx, req) // clienttx.go
+	} else {
+		tx, err = r.a.ua.TransactionLayer().Request(ctx, req)
+	}
 	if cid := req.CallID(); err == nil && req.IsInvite() && !hasToTag(req) && cid != nil {
 		if l := r.a.dialogs.outLeg(cid.Value()); l != nil {
 			l.setInviteTx(tx) // outLeg.dropInvite ends it after the ACK

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/sigbridge/sigbridge/gateway"
 )
 
@@ -36,9 +38,11 @@ type staleFilter struct {
 	shed       *socketShed
 	shedAge    time.Duration
 	lastShedW  atomic.Int64
-	retryAfter string        // Retry-After of stateless 503s ("": none are sent)
-	taken      *inviteMemo   // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
-	tags       atomic.Uint64 // To tags of stateless 503s
+	retryAfter string         // Retry-After of stateless 503s ("": none are sent)
+	taken      *inviteMemo    // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
+	tags       atomic.Uint64  // To tags of stateless 503s
+	txs        *clientTxTable // responses to our transactions are taken here (clienttx.go)
+	parser     *sip.Parser
 }
 
 // Shedding on the receive queue's delay. A datagram that waited shedAge in
@@ -134,7 +138,7 @@ func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 		return pc
 	}
 	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm, shed: &a.sockShed, shedAge: shedAgeFor(a.cfg.MaxInviteAge),
-		taken: &a.invites}
+		taken: &a.invites, txs: a.clientTxs, parser: a.parser}
 	if a.gw != nil {
 		f.retryAfter = strconv.Itoa(max(int(a.gw.Config().ShedRetryAfter.Seconds()), 1))
 	}

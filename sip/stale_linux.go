@@ -43,7 +43,8 @@ func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
 
 // ReadFrom returns the next datagram that is not a stale INVITE; new
 // INVITEs that arrive while the queue is late are answered 503 here
-// (statelessShed). The source is a udpSource (udpsource.go).
+// (statelessShed), and responses to our client transactions are handed to
+// them (clientTxTable.take). The source is a udpSource (udpsource.go).
 func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, oobn, _, ap, err := c.ReadMsgUDPAddrPort(b, c.oob)
@@ -61,7 +62,11 @@ func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			_, _ = c.WriteToUDPAddrPort(resp, ap)
 			continue
 		}
-		return n, c.sources.get(ap), nil
+		src := c.sources.get(ap)
+		if c.filter.txs != nil && c.filter.txs.take(c.filter.parser, b[:n], src.str) {
+			continue
+		}
+		return n, src, nil
 	}
 }
 

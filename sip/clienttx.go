@@ -1,0 +1,394 @@
+package sip
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Our client transactions over UDP (RFC 3261 §17.1, with RFC 6026's
+// Accepted state for INVITE), in place of sipgo's for every request the
+// adapter sends over UDP (flowRequester). sipgo's transaction layer starts
+// a goroutine for every response it receives (handleResponseBackground),
+// because its transaction blocks until the transaction user has taken the
+// response from an unbuffered channel; at 2,000 browser → SIP calls/s that
+// was four goroutines per call (100, 180 and 200 to the INVITE, 200 to the
+// BYE), each a creation, a stack that grows while parsing and a hand-off to
+// the scheduler. Ours never block: a response goes into a buffered channel
+// (a final one always fits), so the UDP reader that parsed it hands it to
+// its transaction itself (stampedConn, Adapter.onStrayResponse for the
+// other readers). Behaviour is sipgo's: Timer A/E retransmissions over
+// UDP (doubling, for non-INVITE capped at T2, T2 once provisional), Timer
+// B/F timeouts until the first response, the ACK of a non-2xx final answer
+// (sent again for each retransmission of it, for Timer D), a 2xx moves an
+// INVITE to Accepted for Timer M (its retransmissions go to the
+// OnRetransmission hook), a non-INVITE final waits Timer K to absorb
+// retransmissions. Reliable transports keep sipgo's transactions.
+
+// clientTxState is where a client transaction is in RFC 3261 §17.1.
+type clientTxState uint8
+
+const (
+	txCalling clientTxState = iota // Calling (INVITE) or Trying (non-INVITE)
+	txProceeding
+	txAccepted  // INVITE answered 2xx (RFC 6026)
+	txCompleted // final answer (non-2xx for INVITE)
+	txTerminated
+)
+
+// txResponseBuffer is how many responses wait for the transaction user; the
+// last slot is kept for the final response (provisional ones beyond it are
+// dropped, as their retransmissions would be).
+const txResponseBuffer = 4
+
+// clientTx is one client transaction of ours. It implements
+// sip.ClientTransaction.
+type clientTx struct {
+	key    string
+	origin *sip.Request
+	conn   sip.Connection
+	table  *clientTxTable
+	invite bool
+
+	responses chan *sip.Response
+	done      chan struct{}
+
+	mu        sync.Mutex
+	state     clientTxState
+	err       error
+	retrans   time.Duration // current interval of Timer A/E
+	timerA    *time.Timer   // A or E
+	timerB    *time.Timer   // B or F
+	timerEnd  *time.Timer   // D, K or M
+	ack       *sip.Request  // the ACK of a non-2xx final answer
+	onTerm    []sip.FnTxTerminate
+	onRetrans sip.FnTxResponse
+}
+
+var _ sip.ClientTransaction = (*clientTx)(nil)
+
+// clientTxTable holds our live client transactions by key (branch and
+// method, sip.ClientTxKeyMake). Safe for concurrent use.
+type clientTxTable struct {
+	mu  sync.Mutex
+	txs map[string]*clientTx
+}
+
+func newClientTxTable() *clientTxTable { return &clientTxTable{txs: map[string]*clientTx{}} }
+
+// request starts a client transaction for req over conn (which it owns
+// from now: the transaction releases it when it ends) and sends req.
+func (t *clientTxTable) request(req *sip.Request, conn sip.Connection) (*clientTx, error) {
+	key, err := sip.ClientTxKeyMake(req)
+	if err != nil {
+		_, _ = conn.TryClose()
+		return nil, err
+	}
+	tx := &clientTx{key: key, origin: req, conn: conn, table: t, invite: req.IsInvite(),
+		responses: make(chan *sip.Response, txResponseBuffer), done: make(chan struct{})}
+	t.mu.Lock()
+	if _, dup := t.txs[key]; dup {
+		t.mu.Unlock()
+		_, _ = conn.TryClose()
+		return nil, fmt.Errorf("sip: client transaction %q already exists", key)
+	}
+	t.txs[key] = tx
+	t.mu.Unlock()
+	tx.start()
+	if err := conn.WriteMsg(req); err != nil {
+		tx.end(fmt.Errorf("sip: send %s: %w: %w", req.Method, err, sip.ErrTransactionTransport))
+		return nil, fmt.Errorf("sip: send %s: %w", req.Method, err)
+	}
+	return tx, nil
+}
+
+// dispatch hands res to its transaction; false: it matches none of ours.
+func (t *clientTxTable) dispatch(res *sip.Response) bool {
+	key, err := sip.ClientTxKeyMake(res)
+	if err != nil {
+		return false
+	}
+	t.mu.Lock()
+	tx := t.txs[key]
+	t.mu.Unlock()
+	if tx == nil {
+		return false
+	}
+	tx.receive(res)
+	return true
+}
+
+func (t *clientTxTable) drop(tx *clientTx) {
+	t.mu.Lock()
+	if t.txs[tx.key] == tx {
+		delete(t.txs, tx.key)
+	}
+	t.mu.Unlock()
+}
+
+// len is the number of live transactions (tests).
+func (t *clientTxTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.txs)
+}
+
+// start arms Timer A/E (unreliable transports) and Timer B/F.
+func (tx *clientTx) start() {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if !sip.IsReliable(tx.origin.Transport()) {
+		tx.retrans = sip.Timer_A
+		tx.timerA = time.AfterFunc(tx.retrans, tx.retransmit)
+	}
+	tx.timerB = time.AfterFunc(sip.Timer_B, func() {
+		tx.end(fmt.Errorf("Timer_B timed out. %w", sip.ErrTransactionTimeout))
+	})
+}
+
+// retransmit is Timer A (INVITE: while Calling, doubling) or Timer E
+// (non-INVITE: doubling up to T2, T2 once Proceeding).
+func (tx *clientTx) retransmit() {
+	tx.mu.Lock()
+	if tx.timerA == nil || (tx.state != txCalling && (tx.invite || tx.state != txProceeding)) {
+		tx.mu.Unlock()
+		return
+	}
+	switch {
+	case tx.invite:
+		tx.retrans *= 2
+	case tx.state == txProceeding:
+		tx.retrans = sip.T2
+	default:
+		tx.retrans = min(2*tx.retrans, sip.T2)
+	}
+	tx.timerA.Reset(tx.retrans)
+	tx.mu.Unlock()
+	if err := tx.conn.WriteMsg(tx.origin); err != nil {
+		tx.end(fmt.Errorf("sip: resend %s: %w: %w", tx.origin.Method, err, sip.ErrTransactionTransport))
+	}
+}
+
+// receive runs the state machine for one response. The transaction user
+// gets the first provisional responses and the first final one through the
+// buffered channel; nothing here blocks but the ACK's write.
+func (tx *clientTx) receive(res *sip.Response) {
+	var (
+		ack     *sip.Request
+		retrans sip.FnTxResponse
+	)
+	tx.mu.Lock()
+	switch {
+	case tx.state == txTerminated:
+	case res.IsProvisional():
+		if tx.state == txCalling || tx.state == txProceeding {
+			tx.state = txProceeding
+			if tx.invite {
+				tx.stopTimers(false) // Timer A and B; the transaction user bounds the wait
+			}
+			if len(tx.responses) < cap(tx.responses)-1 {
+				tx.responses <- res
+			}
+		}
+	case tx.state == txCalling || tx.state == txProceeding:
+		tx.stopTimers(false)
+		tx.responses <- res // the slot kept for it
+		switch {
+		case tx.invite && res.IsSuccess():
+			tx.state = txAccepted
+			tx.timerEnd = time.AfterFunc(sip.Timer_M, tx.expire)
+		case tx.invite:
+			tx.state = txCompleted
+			tx.ack = nonSuccessACK(tx.origin, res)
+			ack = tx.ack
+			tx.timerEnd = time.AfterFunc(tx.wait(sip.Timer_D), tx.expire)
+		default:
+			tx.state = txCompleted
+			tx.timerEnd = time.AfterFunc(tx.wait(sip.Timer_K), tx.expire)
+		}
+	case tx.state == txAccepted && res.IsSuccess():
+		retrans = tx.onRetrans
+	case tx.state == txCompleted && tx.invite:
+		ack = tx.ack // a retransmitted final answer: our ACK was lost
+	}
+	tx.mu.Unlock()
+	if retrans != nil {
+		retrans(res)
+	}
+	if ack != nil {
+		if err := tx.conn.WriteMsg(ack); err != nil {
+			tx.end(fmt.Errorf("sip: send ACK: %w: %w", err, sip.ErrTransactionTransport))
+		}
+	}
+}
+
+// wait is Timer D or K: d over UDP, none over reliable transports.
+func (tx *clientTx) wait(d time.Duration) time.Duration {
+	if sip.IsReliable(tx.origin.Transport()) {
+		return 0
+	}
+	return d
+}
+
+// expire ends the transaction when Timer D, K or M fires.
+func (tx *clientTx) expire() { tx.end(sip.ErrTransactionTerminated) }
+
+// stopTimers stops Timer A and B (and D/K/M with all); tx.mu is held.
+func (tx *clientTx) stopTimers(all bool) {
+	for _, t := range []**time.Timer{&tx.timerA, &tx.timerB} {
+		if *t != nil {
+			(*t).Stop()
+			*t = nil
+		}
+	}
+	if all && tx.timerEnd != nil {
+		tx.timerEnd.Stop()
+		tx.timerEnd = nil
+	}
+}
+
+// end terminates the transaction with err (once): timers stop, Done
+// closes, the table forgets it, the OnTerminate hooks run and the
+// connection is released.
+func (tx *clientTx) end(err error) {
+	tx.mu.Lock()
+	if tx.state == txTerminated {
+		tx.mu.Unlock()
+		return
+	}
+	tx.state = txTerminated
+	tx.err = err
+	tx.stopTimers(true)
+	hooks := tx.onTerm
+	tx.onTerm, tx.onRetrans, tx.ack = nil, nil, nil
+	close(tx.done)
+	tx.mu.Unlock()
+	tx.table.drop(tx)
+	for _, f := range hooks {
+		f(tx.key, err)
+	}
+	_, _ = tx.conn.TryClose()
+}
+
+// Terminate ends the transaction at once (sipgo: Err is then
+// sip.ErrTransactionCanceled).
+func (tx *clientTx) Terminate() { tx.end(sip.ErrTransactionCanceled) }
+
+// OnTerminate registers f for the end of the transaction; false if it has
+// ended already.
+func (tx *clientTx) OnTerminate(f sip.FnTxTerminate) bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state == txTerminated {
+		return false
+	}
+	tx.onTerm = append(tx.onTerm, f)
+	return true
+}
+
+// Done is closed when the transaction ends.
+func (tx *clientTx) Done() <-chan struct{} { return tx.done }
+
+// Err is why the transaction ended (nil while it runs).
+func (tx *clientTx) Err() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.err
+}
+
+// Responses delivers the transaction's responses: provisional ones (some
+// may be dropped if nobody reads) and the final one.
+func (tx *clientTx) Responses() <-chan *sip.Response { return tx.responses }
+
+// OnRetransmission registers f for retransmitted 2xx answers to an INVITE
+// (while Accepted); false if the transaction has ended.
+func (tx *clientTx) OnRetransmission(f sip.FnTxResponse) bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state == txTerminated {
+		return false
+	}
+	if prev := tx.onRetrans; prev != nil {
+		tx.onRetrans = func(r *sip.Response) { prev(r); f(r) }
+	} else {
+		tx.onRetrans = f
+	}
+	return true
+}
+
+// nonSuccessACK is the ACK of a non-2xx final answer to inv (RFC 3261
+// §17.1.1.3): inv's Request-URI, top Via, Route, From, Call-ID and CSeq
+// number, the response's To (with its tag).
+func nonSuccessACK(inv *sip.Request, res *sip.Response) *sip.Request {
+	ack := sip.NewRequest(sip.ACK, *inv.Recipient.Clone())
+	ack.SipVersion = inv.SipVersion
+	if via := inv.Via(); via != nil {
+		ack.AppendHeader(via.Clone())
+	}
+	for _, h := range inv.GetHeaders("Route") {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	mf := sip.MaxForwardsHeader(70)
+	ack.AppendHeader(&mf)
+	if h := inv.From(); h != nil {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	if h := res.To(); h != nil {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	if h := inv.CallID(); h != nil {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	if h := inv.CSeq(); h != nil {
+		ack.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: sip.ACK})
+	}
+	ack.SetBody(nil)
+	ack.SetTransport(inv.Transport())
+	ack.SetSource(inv.Source())
+	ack.SetDestination(inv.Destination())
+	ack.Laddr = inv.Laddr
+	return ack
+}
+
+// requestUDP starts one of our client transactions for a request leaving
+// over UDP.
+func (a *Adapter) requestUDP(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+	conn, err := a.ua.TransportLayer().ClientRequestConnection(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("sip: connection for %s: %w", req.Method, err)
+	}
+	tx, err := a.clientTxs.request(req, conn)
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+var responsePrefix = []byte("SIP/2.0 ")
+
+// take parses a UDP datagram from src that is a response and hands it to
+// its transaction, if it is one of ours: the reader that read it does the
+// transaction's work (no goroutine per response, and sipgo does not parse
+// it again). false: not a response, unparsable, or for no transaction of
+// ours; the datagram then goes to sipgo as before (a stray 2xx reaches
+// Adapter.onStrayResponse from there).
+func (t *clientTxTable) take(p *sip.Parser, data []byte, src string) bool {
+	if p == nil || !bytes.HasPrefix(data, responsePrefix) {
+		return false
+	}
+	msg, err := p.ParseSIP(data)
+	if err != nil {
+		return false
+	}
+	res, ok := msg.(*sip.Response)
+	if !ok {
+		return false
+	}
+	res.SetTransport("UDP")
+	res.SetSource(src)
+	return t.dispatch(res)
+}

@@ -1,0 +1,244 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// txPeer is a raw SIP UAS on loopback: it reads what the adapter sends
+// and answers by hand.
+type txPeer struct {
+	conn *net.UDPConn
+	from *net.UDPAddr // where the last request came from
+}
+
+func newTxPeer(t *testing.T) *txPeer {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &txPeer{conn: conn}
+}
+
+// request returns the next request within 10 s (fails the test if none).
+func (p *txPeer) request(t *testing.T) *sip.Request {
+	t.Helper()
+	buf := make([]byte, 65535)
+	_ = p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, from, err := p.conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("peer: no request: %v", err)
+		}
+		msg, err := sip.NewParser().ParseSIP(buf[:n])
+		if err != nil {
+			t.Fatalf("peer: unparsable %q: %v", buf[:n], err)
+		}
+		if req, ok := msg.(*sip.Request); ok {
+			p.from = from
+			return req
+		}
+	}
+}
+
+// respond answers req with status (and a To tag).
+func (p *txPeer) respond(t *testing.T, req *sip.Request, status int, reason string) {
+	t.Helper()
+	res := sip.NewResponseFromRequest(req, status, reason, nil)
+	if status > 100 {
+		res.To().Params.Add("tag", "peer1")
+	}
+	if _, err := p.conn.WriteToUDP([]byte(res.String()), p.from); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// peerRequest is a request from the adapter's UDP listener to p.
+func peerRequest(env *testEnv, p *txPeer, method sip.RequestMethod) *sip.Request {
+	addr := p.conn.LocalAddr().(*net.UDPAddr)
+	req := sip.NewRequest(method, sip.Uri{Scheme: "sip", User: "peer", Host: "127.0.0.1", Port: addr.Port})
+	env.a.fromListener(req, "UDP")
+	return req
+}
+
+// nextResponse is the transaction's next response within 10 s.
+func nextResponse(t *testing.T, tx sip.ClientTransaction) *sip.Response {
+	t.Helper()
+	select {
+	case r := <-tx.Responses():
+		return r
+	case <-tx.Done():
+		t.Fatalf("transaction ended: %v", tx.Err())
+	case <-time.After(10 * time.Second):
+		t.Fatal("no response within 10 s")
+	}
+	return nil
+}
+
+// A non-2xx final answer to our INVITE over UDP reaches the transaction
+// user after the provisional ones, is ACKed by the transaction (RFC 3261
+// §17.1.1.3: same branch, the response's To tag), and each retransmission
+// of it is ACKed again (Completed, Timer D) while the user is not told
+// twice; Terminate ends it.
+func TestClientTxNonSuccessACK(t *testing.T) {
+	env := newEnv(t, Config{})
+	peer := newTxPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ours := tx.(*clientTx); !ours {
+		t.Fatalf("transaction over UDP is %T, want *clientTx", tx)
+	}
+	inv := peer.request(t)
+	peer.respond(t, inv, 100, "Trying")
+	peer.respond(t, inv, 180, "Ringing")
+	peer.respond(t, inv, 486, "Busy Here")
+	for _, want := range []int{100, 180, 486} {
+		if r := nextResponse(t, tx); r.StatusCode != want {
+			t.Fatalf("got %d, want %d", r.StatusCode, want)
+		}
+	}
+	branch, _ := inv.Via().Params.Get("branch")
+	for i := range 2 {
+		ack := peer.request(t)
+		for ack.Method == sip.INVITE { // a retransmission sent before our 100 arrived
+			ack = peer.request(t)
+		}
+		if ack.Method != sip.ACK {
+			t.Fatalf("ACK %d: got %s", i, ack.Method)
+		}
+		if b, _ := ack.Via().Params.Get("branch"); b != branch {
+			t.Errorf("ACK %d: branch %q, want the INVITE's %q", i, b, branch)
+		}
+		if tag, _ := ack.To().Params.Get("tag"); tag != "peer1" {
+			t.Errorf("ACK %d: To tag %q, want peer1", i, tag)
+		}
+		if c := ack.CSeq(); c.SeqNo != inv.CSeq().SeqNo || c.MethodName != sip.ACK {
+			t.Errorf("ACK %d: CSeq %s", i, c.Value())
+		}
+		if i == 0 {
+			peer.respond(t, inv, 486, "Busy Here") // retransmitted: our ACK was "lost"
+		}
+	}
+	select {
+	case r := <-tx.Responses():
+		t.Fatalf("retransmitted final passed up again: %d", r.StatusCode)
+	default:
+	}
+	tx.Terminate()
+	<-tx.Done()
+	if !errors.Is(tx.Err(), sip.ErrTransactionCanceled) {
+		t.Errorf("Err after Terminate: %v", tx.Err())
+	}
+	if n := env.a.clientTxs.len(); n != 0 {
+		t.Errorf("%d transactions left after Terminate", n)
+	}
+}
+
+// An unanswered INVITE over UDP is retransmitted (Timer A) with the same
+// branch until a response comes; its 2xx reaches the user, and a
+// retransmitted 2xx goes to the OnRetransmission hook (Accepted, RFC 6026).
+func TestClientTxRetransmitsUntilAnswered(t *testing.T) {
+	env := newEnv(t, Config{})
+	peer := newTxPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	retrans := make(chan *sip.Response, 1)
+	if !tx.OnRetransmission(func(r *sip.Response) { retrans <- r }) {
+		t.Fatal("OnRetransmission refused on a live transaction")
+	}
+	first := peer.request(t)
+	again := peer.request(t)
+	if again.Method != sip.INVITE || again.Via().Value() != first.Via().Value() {
+		t.Fatalf("second datagram: %s with Via %s, want the INVITE again with Via %s",
+			again.Method, again.Via().Value(), first.Via().Value())
+	}
+	peer.respond(t, first, 200, "OK")
+	if r := nextResponse(t, tx); r.StatusCode != 200 {
+		t.Fatalf("got %d, want 200", r.StatusCode)
+	}
+	peer.respond(t, first, 200, "OK")
+	select {
+	case r := <-retrans:
+		if r.StatusCode != 200 {
+			t.Fatalf("retransmission hook got %d", r.StatusCode)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("retransmitted 2xx did not reach OnRetransmission")
+	}
+}
+
+// A non-INVITE request over UDP gets its final answer; provisional ones
+// come first.
+func TestClientTxNonInvite(t *testing.T) {
+	env := newEnv(t, Config{})
+	peer := newTxPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	var got *sip.Response
+	go func() {
+		var err error
+		got, err = env.a.cli.Do(ctx, peerRequest(env, peer, sip.OPTIONS))
+		done <- err
+	}()
+	req := peer.request(t)
+	if req.Method != sip.OPTIONS {
+		t.Fatalf("got %s", req.Method)
+	}
+	peer.respond(t, req, 100, "Trying")
+	peer.respond(t, req, 200, "OK")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got.StatusCode != 200 || !strings.HasPrefix(got.Source(), "127.0.0.1:") {
+		t.Fatalf("got %d from %q", got.StatusCode, got.Source())
+	}
+	if n := env.a.clientTxs.len(); n != 0 {
+		t.Errorf("%d transactions left after Do", n)
+	}
+}
+
+// nonSuccessACK copies Route headers of the INVITE (RFC 3261 §17.1.1.3).
+func TestNonSuccessACKRoute(t *testing.T) {
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "b", Host: "example.com"})
+	inv.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc"))
+	inv.AppendHeader(sip.NewHeader("Route", "<sip:proxy.example.com;lr>"))
+	fromParams := sip.NewParams()
+	fromParams.Add("tag", "f1")
+	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "a", Host: "example.com"}, Params: fromParams})
+	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "b", Host: "example.com"}, Params: sip.NewParams()})
+	cid := sip.CallIDHeader("c1@example.com")
+	inv.AppendHeader(&cid)
+	inv.AppendHeader(&sip.CSeqHeader{SeqNo: 7, MethodName: sip.INVITE})
+	res := sip.NewResponseFromRequest(inv, 503, "Service Unavailable", nil)
+	res.To().Params.Add("tag", "t9")
+	ack := nonSuccessACK(inv, res)
+	s := ack.String()
+	for _, want := range []string{"ACK sip:b@example.com SIP/2.0", "branch=z9hG4bKabc", "Route: <sip:proxy.example.com;lr>",
+		"tag=t9", "CSeq: 7 ACK", "Call-ID: c1@example.com"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("ACK lacks %q:\n%s", want, s)
+		}
+	}
+	if fmt.Sprint(len(ack.GetHeaders("Via"))) != "1" {
+		t.Errorf("ACK has %d Via", len(ack.GetHeaders("Via")))
+	}
+}
