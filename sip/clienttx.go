@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -20,7 +19,7 @@ import (
 // BYE), each a creation, a stack that grows while parsing and a hand-off to
 // the scheduler. Ours never block: a response goes into a buffered channel
 // (a final one always fits), so the UDP reader that parsed it hands it to
-// its transaction itself (stampedConn, Adapter.onStrayResponse for the
+// its transaction itself (udptake.go; Adapter.onStrayResponse for the
 // other readers). Behaviour is sipgo's: Timer A/E retransmissions over
 // UDP (doubling, for non-INVITE capped at T2, T2 once provisional), Timer
 // B/F timeouts until the first response, the ACK of a non-2xx final answer
@@ -128,6 +127,19 @@ func (t *clientTxTable) drop(tx *clientTx) {
 		delete(t.txs, tx.key)
 	}
 	t.mu.Unlock()
+}
+
+// terminateAll ends every live transaction (Adapter.stop).
+func (t *clientTxTable) terminateAll() {
+	t.mu.Lock()
+	txs := make([]*clientTx, 0, len(t.txs))
+	for _, tx := range t.txs {
+		txs = append(txs, tx)
+	}
+	t.mu.Unlock()
+	for _, tx := range txs {
+		tx.end(sip.ErrTransactionTerminated)
+	}
 }
 
 // len is the number of live transactions (tests).
@@ -366,29 +378,4 @@ func (a *Adapter) requestUDP(ctx context.Context, req *sip.Request) (sip.ClientT
 		return nil, err
 	}
 	return tx, nil
-}
-
-var responsePrefix = []byte("SIP/2.0 ")
-
-// take parses a UDP datagram from src that is a response and hands it to
-// its transaction, if it is one of ours: the reader that read it does the
-// transaction's work (no goroutine per response, and sipgo does not parse
-// it again). false: not a response, unparsable, or for no transaction of
-// ours; the datagram then goes to sipgo as before (a stray 2xx reaches
-// Adapter.onStrayResponse from there).
-func (t *clientTxTable) take(p *sip.Parser, data []byte, src string) bool {
-	if p == nil || !bytes.HasPrefix(data, responsePrefix) {
-		return false
-	}
-	msg, err := p.ParseSIP(data)
-	if err != nil {
-		return false
-	}
-	res, ok := msg.(*sip.Response)
-	if !ok {
-		return false
-	}
-	res.SetTransport("UDP")
-	res.SetSource(src)
-	return t.dispatch(res)
 }

@@ -100,7 +100,8 @@ func (a *Adapter) Close() error {
 }
 
 // stop unregisters the accounts, stops the listeners and the legs still
-// running (they see their context end) and closes the user agent.
+// running (they see their context end), ends our client transactions
+// and closes the user agent.
 func (a *Adapter) stop() error {
 	a.cancel()
 	waitGroup(&a.regs, 3*time.Second) // they unregister through the listeners
@@ -111,5 +112,6 @@ func (a *Adapter) stop() error {
 	if a.anchors != nil {
 		a.anchors.rtp.Close()
 	}
+	a.clientTxs.terminateAll() // before their connections close, as sipgo's transaction layer does
 	return a.ua.Close()
 }

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"github.com/sigbridge/sigbridge/gateway"
 )
 
@@ -38,11 +36,10 @@ type staleFilter struct {
 	shed       *socketShed
 	shedAge    time.Duration
 	lastShedW  atomic.Int64
-	retryAfter string         // Retry-After of stateless 503s ("": none are sent)
-	taken      *inviteMemo    // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
-	tags       atomic.Uint64  // To tags of stateless 503s
-	txs        *clientTxTable // responses to our transactions are taken here (clienttx.go)
-	parser     *sip.Parser
+	retryAfter string                             // Retry-After of stateless 503s ("": none are sent)
+	taken      *inviteMemo                        // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
+	tags       atomic.Uint64                      // To tags of stateless 503s
+	take       func(data []byte, src string) bool // what the reader handles itself (udptake.go; nil: nothing)
 }
 
 // Shedding on the receive queue's delay. A datagram that waited shedAge in
@@ -138,7 +135,7 @@ func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 		return pc
 	}
 	f := &staleFilter{max: a.cfg.MaxInviteAge, log: a.log, m: a.gm, shed: &a.sockShed, shedAge: shedAgeFor(a.cfg.MaxInviteAge),
-		taken: &a.invites, txs: a.clientTxs, parser: a.parser}
+		taken: &a.invites, take: a.takeUDP}
 	if a.gw != nil {
 		f.retryAfter = strconv.Itoa(max(int(a.gw.Config().ShedRetryAfter.Seconds()), 1))
 	}

@@ -43,8 +43,8 @@ func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
 
 // ReadFrom returns the next datagram that is not a stale INVITE; new
 // INVITEs that arrive while the queue is late are answered 503 here
-// (statelessShed), and responses to our client transactions are handed to
-// them (clientTxTable.take). The source is a udpSource (udpsource.go).
+// (statelessShed), and what the reader handles itself (Adapter.takeUDP:
+// responses to our client transactions, the ACK of our 2xx) is done here. The source is a udpSource (udpsource.go).
 func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, oobn, _, ap, err := c.ReadMsgUDPAddrPort(b, c.oob)
@@ -63,7 +63,7 @@ func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			continue
 		}
 		src := c.sources.get(ap)
-		if c.filter.txs != nil && c.filter.txs.take(c.filter.parser, b[:n], src.str) {
+		if c.filter.take != nil && c.filter.take(b[:n], src.str) {
 			continue
 		}
 		return n, src, nil
