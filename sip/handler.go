@@ -137,7 +137,11 @@ func (a *Adapter) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		in.byeBeforeAck() // a lost ACK must not hold the BYE for 32 s
 	}
 	r := newInRequest(req, tx)
-	if err := leg.push(r); err != nil {
+	push := leg.push
+	if h, ok := leg.(interface{ pushHere(any) error }); ok {
+		push = h.pushHere // a parked leg runs here: no goroutine of its own (queue.go)
+	}
+	if err := push(r); err != nil {
 		a.noDialog(req, tx)
 		return
 	}

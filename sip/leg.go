@@ -100,6 +100,18 @@ func (l *legCore) Deliver(ev gateway.Event) error {
 // push queues an in-dialog request or an internal event.
 func (l *legCore) push(x any) error { return l.q.push(x) }
 
+// pushHere queues x and, when the leg's goroutine is parked (a confirmed
+// dialog), runs the leg on the calling goroutine until its queue is empty
+// again, rather than starting one: for a request handler that waits for
+// the leg's answer anyway (Adapter.onInDialog).
+func (l *legCore) pushHere(x any) error {
+	wake, err := l.q.pushHere(x)
+	if wake != nil {
+		wake()
+	}
+	return err
+}
+
 func (l *legCore) doneCh() <-chan struct{} { return l.done }
 
 // post hands ev to the call; a call that already ended is not an error.

@@ -58,6 +58,30 @@ func (q *queue) push(x any) error {
 	return nil
 }
 
+// pushHere is push for a caller that would wait for x anyway: when the
+// queue is parked it returns wake for the caller to run on its own
+// goroutine instead of starting a new one.
+func (q *queue) pushHere(x any) (wake func(), err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, errQueueClosed
+	}
+	if len(q.items) >= maxQueue {
+		return nil, errQueueFull
+	}
+	q.items = append(q.items, x)
+	if q.parked {
+		q.parked, wake = false, q.wake
+		return wake, nil
+	}
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return nil, nil
+}
+
 func (q *queue) pop() (any, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
