@@ -63,6 +63,8 @@ type clientTx struct {
 	timerA    *time.Timer   // A or E
 	timerB    *time.Timer   // B or F
 	timerEnd  *time.Timer   // D, K or M
+	endWait   time.Duration // timerEnd's duration
+	endDelays int           // times expire waited for the user (maxEndDelays)
 	ack       *sip.Request  // the ACK of a non-2xx final answer
 	onTerm    []sip.FnTxTerminate
 	onRetrans sip.FnTxResponse
@@ -212,15 +214,15 @@ func (tx *clientTx) receive(res *sip.Response) {
 		switch {
 		case tx.invite && res.IsSuccess():
 			tx.state = txAccepted
-			tx.timerEnd = time.AfterFunc(sip.Timer_M, tx.expire)
+			tx.endAfter(sip.Timer_M)
 		case tx.invite:
 			tx.state = txCompleted
 			tx.ack = nonSuccessACK(tx.origin, res)
 			ack = tx.ack
-			tx.timerEnd = time.AfterFunc(tx.wait(sip.Timer_D), tx.expire)
+			tx.endAfter(tx.wait(sip.Timer_D))
 		default:
 			tx.state = txCompleted
-			tx.timerEnd = time.AfterFunc(tx.wait(sip.Timer_K), tx.expire)
+			tx.endAfter(tx.wait(sip.Timer_K))
 		}
 	case tx.state == txAccepted && res.IsSuccess():
 		retrans = tx.onRetrans
@@ -246,8 +248,33 @@ func (tx *clientTx) wait(d time.Duration) time.Duration {
 	return d
 }
 
-// expire ends the transaction when Timer D, K or M fires.
-func (tx *clientTx) expire() { tx.end(sip.ErrTransactionTerminated) }
+// maxEndDelays bounds how often expire waits again for a transaction
+// user that has not read its responses.
+const maxEndDelays = 64
+
+// expire ends the transaction when Timer D, K or M fires, unless a
+// response still waits in the channel: a user selecting on Responses and
+// Done at once could otherwise see Done first and lose the final answer
+// (sipgo starts these timers only once the user has taken the response,
+// as its pass-up blocks until then; Timer M is 1 s here, timerm.go). Then
+// the timer runs again, at most maxEndDelays times.
+func (tx *clientTx) expire() {
+	tx.mu.Lock()
+	if tx.state != txTerminated && len(tx.responses) > 0 && tx.endDelays < maxEndDelays && tx.timerEnd != nil {
+		tx.endDelays++
+		tx.timerEnd.Reset(max(tx.endWait, sip.T1))
+		tx.mu.Unlock()
+		return
+	}
+	tx.mu.Unlock()
+	tx.end(sip.ErrTransactionTerminated)
+}
+
+// endAfter arms Timer D, K or M (d); tx.mu is held.
+func (tx *clientTx) endAfter(d time.Duration) {
+	tx.endWait = d
+	tx.timerEnd = time.AfterFunc(d, tx.expire)
+}
 
 // stopTimers stops Timer A and B (and D/K/M with all); tx.mu is held.
 func (tx *clientTx) stopTimers(all bool) {

@@ -242,3 +242,42 @@ func TestNonSuccessACKRoute(t *testing.T) {
 		t.Errorf("ACK has %d Via", len(ack.GetHeaders("Via")))
 	}
 }
+
+// Timer M (D, K) does not end a transaction whose final answer the user
+// has not read yet: a user selecting on Responses and Done would
+// otherwise see Done first and lose the 2xx (the box stalls, the leg's
+// goroutine runs late). Once it is read, the timer ends it.
+func TestClientTxWaitsForUnreadFinal(t *testing.T) {
+	env := newEnv(t, Config{})
+	peer := newTxPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	ours := tx.(*clientTx)
+	inv := peer.request(t)
+	ok := sip.NewResponseFromRequest(inv, 200, "OK", nil)
+	ok.To().Params.Add("tag", "peer1")
+	ours.receive(ok) // as the reader would, without the network's timing
+	ours.expire()    // Timer M fires before the user read the 200
+	select {
+	case <-tx.Done():
+		t.Fatal("Timer M ended the transaction with its 2xx unread")
+	default:
+	}
+	if r := nextResponse(t, tx); r.StatusCode != 200 {
+		t.Fatalf("got %d, want 200", r.StatusCode)
+	}
+	ours.expire() // read now: Timer M ends it
+	select {
+	case <-tx.Done():
+	default:
+		t.Fatal("Timer M did not end the transaction once its 2xx was read")
+	}
+	if !errors.Is(tx.Err(), sip.ErrTransactionTerminated) {
+		t.Errorf("Err: %v", tx.Err())
+	}
+}

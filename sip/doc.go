@@ -100,6 +100,9 @@
 // validate.go and ctlbytes.go (control bytes in typed headers, checked
 // without writing them), auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
+// clienttx.go (our client transactions for requests sent over UDP, in place
+// of sipgo's), udptake.go (what the UDP readers handle themselves: responses
+// to our transactions, retransmitted 2xx, the ACK of our 2xx),
 // uacwait.go (the INVITE's wait for its final response, our CANCEL),
 // late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
 // dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the
