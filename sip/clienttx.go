@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -361,10 +362,16 @@ func (tx *clientTx) OnRetransmission(f sip.FnTxResponse) bool {
 
 // nonSuccessACK is the ACK of a non-2xx final answer to inv (RFC 3261
 // §17.1.1.3): inv's Request-URI, top Via, Route, From, Call-ID and CSeq
-// number, the response's To (with its tag).
+// number, the response's To (with its tag). It is made from a clone of
+// inv, which keeps the address inv was sent to (resolved once, kept
+// unexported by sipgo): the ACK goes to the same address without
+// resolving the destination again, as sipgo's own ACK does.
 func nonSuccessACK(inv *sip.Request, res *sip.Response) *sip.Request {
-	ack := sip.NewRequest(sip.ACK, *inv.Recipient.Clone())
-	ack.SipVersion = inv.SipVersion
+	ack := inv.Clone()
+	ack.Method = sip.ACK
+	for _, h := range slices.Clone(ack.Headers()) {
+		ack.RemoveHeader(h.Name())
+	}
 	if via := inv.Via(); via != nil {
 		ack.AppendHeader(via.Clone())
 	}
@@ -386,10 +393,6 @@ func nonSuccessACK(inv *sip.Request, res *sip.Response) *sip.Request {
 		ack.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: sip.ACK})
 	}
 	ack.SetBody(nil)
-	ack.SetTransport(inv.Transport())
-	ack.SetSource(inv.Source())
-	ack.SetDestination(inv.Destination())
-	ack.Laddr = inv.Laddr
 	return ack
 }
 

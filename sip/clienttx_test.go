@@ -228,6 +228,9 @@ func TestNonSuccessACKRoute(t *testing.T) {
 	cid := sip.CallIDHeader("c1@example.com")
 	inv.AppendHeader(&cid)
 	inv.AppendHeader(&sip.CSeqHeader{SeqNo: 7, MethodName: sip.INVITE})
+	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	inv.SetBody([]byte("v=0\r\n"))
+	inv.SetDestination("192.0.2.7:5060")
 	res := sip.NewResponseFromRequest(inv, 503, "Service Unavailable", nil)
 	res.To().Params.Add("tag", "t9")
 	ack := nonSuccessACK(inv, res)
@@ -237,6 +240,17 @@ func TestNonSuccessACKRoute(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("ACK lacks %q:\n%s", want, s)
 		}
+	}
+	for _, gone := range []string{"Content-Type", "v=0", "INVITE"} {
+		if strings.Contains(s, gone) {
+			t.Errorf("ACK has %q:\n%s", gone, s)
+		}
+	}
+	if !strings.Contains(s, "Content-Length: 0") || len(ack.Body()) != 0 {
+		t.Errorf("ACK has a body:\n%s", s)
+	}
+	if ack.Destination() != inv.Destination() {
+		t.Errorf("ACK to %q, want the INVITE's %q", ack.Destination(), inv.Destination())
 	}
 	if fmt.Sprint(len(ack.GetHeaders("Via"))) != "1" {
 		t.Errorf("ACK has %d Via", len(ack.GetHeaders("Via")))
