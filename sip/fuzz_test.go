@@ -67,8 +67,8 @@ func inviteSeed(user string, extra string) string {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 }
 
-// FuzzInboundMessage feeds arbitrary bytes through sipgo's parser and our
-// request handling (validation, trust, digest, SDP, routing, the UAS leg).
+// FuzzInboundMessage feeds arbitrary bytes through the UDP reader's own
+// handling (Adapter.takeUDP), sipgo's parser and our request handling (validation, trust, digest, SDP, routing, the UAS leg).
 // Nothing may panic (recovered panics count as failures), every handler
 // returns, and no response carries CR or LF inside a header value (To and
 // From are echoed as sent, RFC 4475 quoted-pair NULs included).
@@ -82,6 +82,7 @@ func FuzzInboundMessage(f *testing.F) {
 	a := fuzzAdapter(f)
 	parser := newParser() // the parser our transports use
 	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = a.takeUDP(data, "127.0.0.1:5070") // what the UDP reader handles itself (udptake.go)
 		for _, trusted := range []bool{true, false} {
 			msg, err := parser.ParseSIP(data)
 			if err != nil {

@@ -18,7 +18,8 @@ import (
 //   - a retransmitted 2xx to an INVITE of one of our dialogs: the dialog
 //     ACKs it again (Adapter.onStrayResponse does the same for the other
 //     readers);
-//   - the ACK of the 2xx an inbound leg is waiting for (inLeg.accept).
+//   - the ACK of the 2xx an inbound leg is waiting for (inLeg.accept),
+//     unless it carries the INVITE's branch (see takeAck).
 //
 // Anything else, or anything the reader cannot parse, goes to sipgo as
 // before, which parses it again (rare: stray responses, late 2xx, ACKs
@@ -31,7 +32,14 @@ var (
 
 // takeUDP handles a datagram from src in the reader that read it; false:
 // sipgo gets it.
-func (a *Adapter) takeUDP(data []byte, src string) bool {
+func (a *Adapter) takeUDP(data []byte, src string) (taken bool) {
+	defer func() {
+		if r := recover(); r != nil { // remote input must not end the reader
+			a.gm.Panic()
+			a.log.Error("sip UDP reader: panic on a datagram; passed to sipgo", "panic", r)
+			taken = false
+		}
+	}()
 	isResponse := bytes.HasPrefix(data, responsePrefix)
 	if !isResponse && !bytes.HasPrefix(data, ackPrefix) {
 		return false
@@ -71,8 +79,23 @@ func (a *Adapter) takeAck(req *sip.Request) bool {
 	if !req.IsAck() || !hasToTag(req) {
 		return false
 	}
+	cseq := req.CSeq()
+	if cseq == nil {
+		return false
+	}
 	l, ok := a.dialogs.find(req).(*inLeg)
-	if !ok || !l.awaitingAck.Load() || req.CSeq().SeqNo != l.inviteCSeq {
+	if !ok || !l.awaitingAck.Load() || cseq.SeqNo != l.inviteCSeq {
+		return false
+	}
+	via := req.Via()
+	if via == nil {
+		return false
+	}
+	if br, _ := via.Params.Get("branch"); br == l.inviteBr {
+		// An ACK with the INVITE's branch (SIPp sends them) matches sipgo's
+		// INVITE server transaction, which then ends at once; without it,
+		// that transaction waits for Timer L, whose goroutine sipgo does
+		// not stop (timerl.go): sipgo gets it, as before.
 		return false
 	}
 	if code, _ := validateRequest(req); code != 0 {
