@@ -245,6 +245,7 @@ func (f *forkLeg) Caps() Caps {
 		}
 		c.Trickle = c.Trickle && bc.Trickle
 		c.MDNS = c.MDNS && bc.MDNS
+		c.ReadsSDP = c.ReadsSDP && bc.ReadsSDP
 	}
 	return c
 }

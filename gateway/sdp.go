@@ -233,6 +233,19 @@ func HasEndOfCandidates(sd *sdp.SessionDescription) bool {
 	return true
 }
 
+// hasMDNS reports whether an m-line of sd has an mDNS (".local") candidate:
+// whether FilterMDNS would change it.
+func hasMDNS(sd *sdp.SessionDescription) bool {
+	for _, m := range sd.MediaDescriptions {
+		for _, a := range m.Attributes {
+			if a.Key == "candidate" && IsMDNSCandidate(a.Value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FilterMDNS removes mDNS (".local") candidates from every m-line of sd in
 // place and returns how many it removed.
 func FilterMDNS(sd *sdp.SessionDescription) int {

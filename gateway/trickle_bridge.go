@@ -8,11 +8,17 @@ import (
 )
 
 // forwardSDP sends an offer or answer from side s to the other leg, adapting
-// candidates to what that leg can do (half trickle, mDNS filtering).
+// candidates to what that leg can do (half trickle, mDNS filtering). The
+// other leg gets a copy of sd (the bridge never changes an SDP a leg
+// posted), unless it only reads SDPs (Caps.ReadsSDP) and the bridge has
+// nothing to change: it trickles (no gathering, no ice-options edit) and
+// resolves mDNS or sd has no mDNS candidate.
 func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 	o := 1 - s
 	to, from := c.legs[o].Caps(), c.legs[s].Caps()
-	sd = CloneSDP(sd)
+	if !to.ReadsSDP || !to.Trickle || (!to.MDNS && hasMDNS(sd)) {
+		sd = CloneSDP(sd)
+	}
 	c.st.sdpOut[s] = false
 	if !to.MDNS {
 		if n := FilterMDNS(sd); n > 0 {

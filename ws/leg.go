@@ -35,8 +35,9 @@ type leg struct {
 // Kind implements gateway.Leg.
 func (l *leg) Kind() string { return "ws" }
 
-// Caps implements gateway.Leg: browsers trickle and resolve mDNS names.
-func (l *leg) Caps() gateway.Caps { return gateway.Caps{Trickle: true, MDNS: true} }
+// Caps implements gateway.Leg: browsers trickle and resolve mDNS names;
+// the leg only reads the SDPs it renders (render, within Deliver).
+func (l *leg) Caps() gateway.Caps { return gateway.Caps{Trickle: true, MDNS: true, ReadsSDP: true} }
 
 // Deliver implements gateway.Leg. It never blocks: the message is queued on
 // the connection; a full queue drops the connection (and errConnGone ends
