@@ -72,6 +72,7 @@ func (c *Call) runInline() {
 // stack every time; the calls in setup are bounded, max_calls_in_setup);
 // an inline poster still handles its own event meanwhile.
 func (c *Call) serve() {
+	growStack()
 	for {
 		for c.drainOnce() {
 		}
