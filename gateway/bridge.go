@@ -21,7 +21,7 @@ type bridgeState struct {
 	sdpOut     [2]bool        // the side's latest SDP reached the other leg
 	held       [2][]Event     // candidates / ends waiting for their SDP to go out
 	gather     [2]*gatherer   // half trickle in progress for the side's SDP
-	gatherGen  [2]int         // invalidates stale gather timers
+	gatherDue  [2]time.Time   // when the gather timer is due: an earlier fire is stale
 	gatherEnd  [2]time.Time   // the GatherMax deadline
 	gatherTmr  [2]*time.Timer // quiet / max timer
 	trickled   [2]int

@@ -66,21 +66,25 @@ func (c *Call) startGather(s int, sd *sdp.SessionDescription, isOffer, dropMDNS 
 }
 
 // armGather (re)starts side s's gather timer to fire after d, but never
-// after the GatherMax deadline.
+// after the GatherMax deadline. The side keeps one timer for its gather,
+// reset at every candidate (not a new one each time): a fire that was
+// already on its way when it was reset comes before the new due time and
+// is ignored (onGatherTimeout).
 func (c *Call) armGather(s int, d time.Duration) {
-	if left := time.Until(c.st.gatherEnd[s]); d > left {
+	now := time.Now()
+	if left := c.st.gatherEnd[s].Sub(now); d > left {
 		d = left
 	}
-	if c.st.gatherTmr[s] != nil {
-		c.st.gatherTmr[s].Stop()
+	c.st.gatherDue[s] = now.Add(d)
+	if t := c.st.gatherTmr[s]; t != nil {
+		t.Reset(d)
+		return
 	}
-	c.st.gatherGen[s]++
-	gen := c.st.gatherGen[s]
-	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postTimer(gatherTimeout{side: s, gen: gen}) })
+	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postTimer(gatherTimeout{side: s}) })
 }
 
 func (c *Call) onGatherTimeout(e gatherTimeout) {
-	if c.st.gather[e.side] != nil && e.gen == c.st.gatherGen[e.side] {
+	if c.st.gather[e.side] != nil && !time.Now().Before(c.st.gatherDue[e.side]) {
 		c.flushGather(e.side)
 	}
 }
@@ -88,7 +92,6 @@ func (c *Call) onGatherTimeout(e gatherTimeout) {
 func (c *Call) flushGather(s int) {
 	g := c.st.gather[s]
 	c.st.gather[s] = nil
-	c.st.gatherGen[s]++
 	if c.st.gatherTmr[s] != nil {
 		c.st.gatherTmr[s].Stop()
 	}
