@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -166,16 +168,23 @@ func (c *Call) finish() {
 // the setup time of an answered call and the duration. Its other records
 // are at debug.
 func (c *Call) logEnd() {
-	attrs := []any{"call", c.id, "from", c.from, "to", c.target.String(), "outcome", c.st.outcome,
-		"caller", c.legs[caller].Kind(), "callee", c.legs[callee].Kind(),
-		"duration", time.Since(c.start).Round(time.Millisecond)}
+	if !c.g.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	// Attrs in an array, not key-value pairs in a []any: no value boxed,
+	// no slice allocated (the record keeps up to five inline).
+	var buf [10]slog.Attr
+	attrs := append(buf[:0], slog.String("call", c.id), slog.String("from", c.from),
+		slog.String("to", c.target.String()), slog.String("outcome", c.st.outcome),
+		slog.String("caller", c.legs[caller].Kind()), slog.String("callee", c.legs[callee].Kind()),
+		slog.Duration("duration", time.Since(c.start).Round(time.Millisecond)))
 	if c.st.answered {
-		attrs = append(attrs, "setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		attrs = append(attrs, slog.Duration("setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond)))
 	}
 	if n := remoteNode(c.legs[callee]); n != "" {
-		attrs = append(attrs, "callee_node", n)
+		attrs = append(attrs, slog.String("callee_node", n))
 	}
-	c.g.log.Info("call ended", attrs...)
+	c.g.log.LogAttrs(context.Background(), slog.LevelInfo, "call ended", attrs...)
 }
 
 func (c *Call) dispatch(env envelope) {
