@@ -133,6 +133,7 @@ func (c *conn) onOffer(m *clientMessage, name string) error {
 	if err != nil {
 		return err
 	}
+	m.releaseSDP()
 	l, err := c.findLeg(m)
 	switch {
 	case err == nil:
@@ -232,6 +233,7 @@ func (l *leg) event(m *clientMessage) (gateway.Event, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.releaseSDP()
 		l.localMids = mids(sd)
 		return gateway.Answer{SDP: sd}, nil
 	case typeNewICECandidate:
