@@ -14,7 +14,9 @@ import (
 // handle parses one text frame and acts on it. Every refusal becomes an
 // `error` message; the connection stays up.
 func (c *conn) handle(data []byte) (last bool) {
-	m, err := parseClientMessage(data)
+	m := getMessage()
+	defer putMessage(m)
+	err := m.parse(data)
 	c.s.metrics.Message("ws", "in", metricType(m.Type, err))
 	if err == nil {
 		err = c.dispatch(m)

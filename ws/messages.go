@@ -135,23 +135,28 @@ func join(parts ...any) []string {
 // error's ref). Errors wrap ErrMalformed (400) or ErrUnknownType (501).
 func parseClientMessage(data []byte) (*clientMessage, error) {
 	m := &clientMessage{}
+	return m, m.parse(data)
+}
+
+// parse is parseClientMessage into m, which must be zero.
+func (m *clientMessage) parse(data []byte) error {
 	var buf [8]field // the members of every message type fit: no allocation
 	fields, err := readObject(buf[:0], data)
 	if err != nil {
 		m.Type = probeType(data)
-		return m, err
+		return err
 	}
 	if m.Type, err = messageType(fields); err != nil {
-		return m, err
+		return err
 	}
 	sch, ok := schemaFor[m.Type]
 	if !ok {
-		return m, errorf(ErrUnknownType, token(m.Type))
+		return errorf(ErrUnknownType, token(m.Type))
 	}
 	if err := m.decode(sch, fields); err != nil {
-		return m, err
+		return err
 	}
-	return m, m.validate()
+	return m.validate()
 }
 
 // probeType reads the type of a message that failed the strict reading
