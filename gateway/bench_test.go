@@ -112,9 +112,9 @@ func BenchmarkBrowserToSIPSDP(b *testing.B) {
 	}
 }
 
-// wsCaps are the browser leg's (ws): it reads the SDPs it renders within
-// Deliver, as sdpLeg does.
-var wsCaps = Caps{Trickle: true, MDNS: true, ReadsSDP: true}
+// wsCaps are the browser leg's (ws): it gives up the SDPs it posts and reads
+// the SDPs it renders within Deliver, as sdpLeg does.
+var wsCaps = Caps{Trickle: true, MDNS: true, ReadsSDP: true, GivesSDP: true}
 
 // sdpLeg marshals the offers and answers it is given, as the adapters do
 // to put them on the wire, and drops every other event.

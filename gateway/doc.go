@@ -50,12 +50,17 @@
 // which renders them in Deliver) gets the posted SDP itself when the bridge
 // has nothing to change in it (it trickles, and resolves mDNS or there is
 // no mDNS candidate): no copy for browser → browser SDPs, the SIP answer
-// of a browser → SIP call or the SIP offer of a SIP → browser call. The copy
+// of a browser → SIP call or the SIP offer of a SIP → browser call. A leg
+// that gives up the SDPs it posts (Caps.GivesSDP: the browser leg) has its
+// SDP changed in place for the other leg (the browser's offer toward SIP,
+// gathered; its answer in a SIP → browser call), except toward a fork,
+// whose branches were dialed with the first offer. The copy
 // takes a fixed number of allocations (its m-lines' attributes and formats
 // share backing arrays, each slice capped so that appending to one cannot
 // write into the next), and MarshalSDP's string shares the marshalled bytes.
-// Each b2s call parses two SDPs (offer, answer), clones one (the offer,
-// for the gatherer) and marshals three (INVITE body, the answer's refresh digest, video-answer);
+// Each b2s call parses two SDPs (offer, answer), clones none (one toward a
+// fork) and marshals
+// three (INVITE body, the answer's refresh digest, video-answer);
 // docs/PERFORMANCE.md has the figures.
 //
 // # Teardown

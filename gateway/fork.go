@@ -246,6 +246,7 @@ func (f *forkLeg) Caps() Caps {
 		c.Trickle = c.Trickle && bc.Trickle
 		c.MDNS = c.MDNS && bc.MDNS
 		c.ReadsSDP = c.ReadsSDP && bc.ReadsSDP
+		c.GivesSDP = c.GivesSDP && bc.GivesSDP
 	}
 	return c
 }

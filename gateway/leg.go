@@ -15,6 +15,11 @@ type Caps struct {
 	// when it has nothing to change in it (browsers: about 6 KB of a
 	// Chrome offer's attributes not copied per SDP).
 	ReadsSDP bool
+	// GivesSDP is true when the leg never reads or changes an SDP once it
+	// has posted it (an Offer, an Answer, PlaceRequest.Offer): the bridge
+	// may then change it in place for the other leg (half trickle, mDNS
+	// filtering) instead of changing a copy.
+	GivesSDP bool
 }
 
 // Leg is one side of a call, in one dialect.

@@ -10,13 +10,11 @@ import (
 // forwardSDP sends an offer or answer from side s to the other leg, adapting
 // candidates to what that leg can do (half trickle, mDNS filtering). The
 // other leg gets a copy of sd (the bridge never changes an SDP a leg
-// posted), unless it only reads SDPs (Caps.ReadsSDP) and the bridge has
-// nothing to change: it trickles (no gathering, no ice-options edit) and
-// resolves mDNS or sd has no mDNS candidate.
+// still holds), unless no copy is needed (ownSDP).
 func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 	o := 1 - s
 	to, from := c.legs[o].Caps(), c.legs[s].Caps()
-	if !to.ReadsSDP || !to.Trickle || (!to.MDNS && hasMDNS(sd)) {
+	if !c.ownSDP(o, from, to, sd) {
 		sd = CloneSDP(sd)
 	}
 	c.st.sdpOut[s] = false
@@ -30,6 +28,20 @@ func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 		return
 	}
 	c.deliverSDP(s, sd, isOffer)
+}
+
+// ownSDP reports whether sd, posted by the leg with caps from, may go to
+// leg o (caps to) without a copy: the poster gave it up (Caps.GivesSDP)
+// and o is not a fork (whose branches were dialed with the first offer and
+// may read it on their own goroutines), so the bridge and o may change it;
+// or o only reads SDPs (Caps.ReadsSDP) and the bridge has nothing to
+// change: o trickles (no gathering, no ice-options edit) and resolves mDNS
+// or sd has no mDNS candidate.
+func (c *Call) ownSDP(o int, from, to Caps, sd *sdp.SessionDescription) bool {
+	if _, fork := c.legs[o].(*forkLeg); from.GivesSDP && !fork {
+		return true
+	}
+	return to.ReadsSDP && to.Trickle && (to.MDNS || !hasMDNS(sd))
 }
 
 func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
@@ -55,6 +67,7 @@ func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 }
 
 func (c *Call) startGather(s int, sd *sdp.SessionDescription, isOffer, dropMDNS bool) {
+	makeAttrRoom(sd)
 	c.st.gather[s] = newGatherer(sd, isOffer, dropMDNS)
 	c.st.gatherEnd[s] = time.Now().Add(c.g.cfg.GatherMax)
 	c.armGather(s, c.g.cfg.GatherMax)
