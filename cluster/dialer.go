@@ -62,9 +62,15 @@ func (n *Node) RemoteDialer(scheme string, local gateway.Dialer, locate Locator)
 // RegistryLocator locates targets through the registry: key(t) names the
 // registry key of t of kind; a key held by another live node is remote,
 // anything else local (the local dialer then says not found or offline).
+// A key the mirror lacks is read from the bucket (lookupBucket): a user
+// whose login has just completed on another node is callable at once,
+// before this node's watch has delivered the claim.
 func (n *Node) RegistryLocator(kind string, key func(gateway.Target) string) Locator {
 	return func(ctx context.Context, t gateway.Target) (string, bool, error) {
 		node, ok, err := n.Lookup(ctx, kind, key(t))
+		if err == nil && !ok {
+			node, ok = n.lookupBucket(ctx, kind, key(t))
+		}
 		if err != nil || !ok || node == n.cfg.Node {
 			return "", false, nil
 		}

@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_cluster_bytes_total",
 			Help: "NATS payload bytes by direction."}, []string{"direction"}),
 		registry: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sigbridge_cluster_registry_ops_total",
-			Help: "Registry claims by result (ok, taken, unavailable)."}, []string{"op", "result"}),
+			Help: "Registry operations (claim; lookup: a read of the bucket for a key the mirror lacks) by result (ok, taken, unavailable)."}, []string{"op", "result"}),
 		dialTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sigbridge_cluster_dial_seconds",
 			Help:    "Time to get a callee leg from another node (request and reply), answered dials only.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2}}),

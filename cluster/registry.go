@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -91,6 +92,41 @@ func (n *Node) Lookup(_ context.Context, kind, key string) (node string, ok bool
 	}
 	node, ok = n.mir.lookup(kind, key)
 	return node, ok, nil
+}
+
+// bucketLookupTimeout bounds lookupBucket's read.
+const bucketLookupTimeout = 500 * time.Millisecond
+
+// lookupBucket reads (kind, key) from the bucket itself, for a key the
+// mirror lacks: the claim of a login that has just completed on another
+// node is in the bucket (Claim returns once it is) before every node's
+// watch has delivered it. The holder must be a live boot, as in the
+// mirror. Any error (no bucket yet, NATS slow or away, no such key, a bad
+// value) is "not held": the caller dials locally, which says not found.
+func (n *Node) lookupBucket(ctx context.Context, kind, key string) (string, bool) {
+	if checkKey(kind, key) != nil {
+		return "", false
+	}
+	kv := n.kv.Load()
+	if kv == nil {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(ctx, bucketLookupTimeout)
+	defer cancel()
+	e, err := (*kv).Get(ctx, kvKey(kind, key))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		n.metrics.registryOp("lookup", nil)
+		return "", false
+	}
+	n.metrics.registryOp("lookup", err)
+	if err != nil {
+		return "", false
+	}
+	h, err := decodeHolder(e.Value())
+	if err != nil || !n.live.alive(h) {
+		return "", false
+	}
+	return h.node, true
 }
 
 // List returns every key of kind held by a live node, with its holder.

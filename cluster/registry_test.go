@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigbridge/sigbridge/gateway"
 	"github.com/sigbridge/sigbridge/internal/natstest"
 )
 
@@ -166,5 +167,34 @@ func TestStartWithoutNATS(t *testing.T) {
 	})
 	if err := other.Claim(context.Background(), KindUser, "alice"); !errors.Is(err, ErrTaken) {
 		t.Fatalf("claim of a's alice on b: %v", err)
+	}
+}
+
+// TestLocatorReadsBucketOnMirrorMiss: a user whose claim another node's
+// mirror has not received yet (the watch lags on a busy box) is still
+// located on its node, from the bucket; a key nobody holds is not.
+func TestLocatorReadsBucketOnMirrorMiss(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a", "b")
+	ctx := context.Background()
+	if err := ns[0].Claim(ctx, KindUser, "alice"); err != nil {
+		t.Fatalf("claim on a: %v", err)
+	}
+	waitFor(t, 10*time.Second, "b's mirror has alice", func() bool {
+		_, ok, _ := ns[1].Lookup(ctx, KindUser, "alice")
+		return ok
+	})
+	// b's watch has not delivered the claim yet: as on a busy box.
+	ns[1].mir.apply(KindUser, "alice", entry{}, true)
+	if _, ok, _ := ns[1].Lookup(ctx, KindUser, "alice"); ok {
+		t.Fatal("b's mirror still has alice")
+	}
+	locate := ns[1].RegistryLocator(KindUser, func(t gateway.Target) string { return t.User })
+	node, remote, err := locate(ctx, gateway.Target{User: "alice"})
+	if err != nil || !remote || node != "a" {
+		t.Fatalf("locate alice from b: node %q remote %v err %v; want a, true", node, remote, err)
+	}
+	if node, remote, err := locate(ctx, gateway.Target{User: "nobody"}); err != nil || remote {
+		t.Fatalf("locate nobody from b: node %q remote %v err %v; want local", node, remote, err)
 	}
 }

@@ -87,7 +87,7 @@ func BenchmarkBrowserToSIPSDP(b *testing.B) {
 	gw := New(Config{MaxTrickled: 1 << 30, MaxCallsPerUser: 1 << 30}, r, nil, NewMetrics(nil))
 	b.ReportAllocs()
 	for b.Loop() {
-		caller := &sdpLeg{caps: browserCaps, got: make(chan struct{}, 1)}
+		caller := &sdpLeg{caps: wsCaps, got: make(chan struct{}, 1)}
 		sd, err := ParseSDP(offer)
 		if err != nil {
 			b.Fatal(err)
@@ -111,6 +111,10 @@ func BenchmarkBrowserToSIPSDP(b *testing.B) {
 		<-call.Done()
 	}
 }
+
+// wsCaps are the browser leg's (ws): it gives up the SDPs it posts and reads
+// the SDPs it renders within Deliver, as sdpLeg does.
+var wsCaps = Caps{Trickle: true, MDNS: true, ReadsSDP: true, GivesSDP: true}
 
 // sdpLeg marshals the offers and answers it is given, as the adapters do
 // to put them on the wire, and drops every other event.

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -21,7 +23,7 @@ type bridgeState struct {
 	sdpOut     [2]bool        // the side's latest SDP reached the other leg
 	held       [2][]Event     // candidates / ends waiting for their SDP to go out
 	gather     [2]*gatherer   // half trickle in progress for the side's SDP
-	gatherGen  [2]int         // invalidates stale gather timers
+	gatherDue  [2]time.Time   // when the gather timer is due: an earlier fire is stale
 	gatherEnd  [2]time.Time   // the GatherMax deadline
 	gatherTmr  [2]*time.Timer // quiet / max timer
 	trickled   [2]int
@@ -72,6 +74,7 @@ func (c *Call) runInline() {
 // stack every time; the calls in setup are bounded, max_calls_in_setup);
 // an inline poster still handles its own event meanwhile.
 func (c *Call) serve() {
+	growStack()
 	for {
 		for c.drainOnce() {
 		}
@@ -165,16 +168,23 @@ func (c *Call) finish() {
 // the setup time of an answered call and the duration. Its other records
 // are at debug.
 func (c *Call) logEnd() {
-	attrs := []any{"call", c.id, "from", c.from, "to", c.target.String(), "outcome", c.st.outcome,
-		"caller", c.legs[caller].Kind(), "callee", c.legs[callee].Kind(),
-		"duration", time.Since(c.start).Round(time.Millisecond)}
+	if !c.g.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	// Attrs in an array, not key-value pairs in a []any: no value boxed,
+	// no slice allocated (the record keeps up to five inline).
+	var buf [10]slog.Attr
+	attrs := append(buf[:0], slog.String("call", c.id), slog.String("from", c.from),
+		slog.String("to", c.target.String()), slog.String("outcome", c.st.outcome),
+		slog.String("caller", c.legs[caller].Kind()), slog.String("callee", c.legs[callee].Kind()),
+		slog.Duration("duration", time.Since(c.start).Round(time.Millisecond)))
 	if c.st.answered {
-		attrs = append(attrs, "setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		attrs = append(attrs, slog.Duration("setup", c.st.answeredAt.Sub(c.start).Round(time.Millisecond)))
 	}
 	if n := remoteNode(c.legs[callee]); n != "" {
-		attrs = append(attrs, "callee_node", n)
+		attrs = append(attrs, slog.String("callee_node", n))
 	}
-	c.g.log.Info("call ended", attrs...)
+	c.g.log.LogAttrs(context.Background(), slog.LevelInfo, "call ended", attrs...)
 }
 
 func (c *Call) dispatch(env envelope) {

@@ -43,7 +43,7 @@ type envelope struct {
 
 // Internal events.
 type (
-	gatherTimeout struct{ side, gen int }
+	gatherTimeout struct{ side int }
 	ringTimeout   struct{}
 	offerTimeout  struct{ gen int }
 	forceHangup   struct{ reason Reason }

@@ -45,11 +45,21 @@
 // and when trickled.
 //
 // The bridge never changes an SDP a leg posted: forwardSDP hands the other
-// leg a copy (CloneSDP), which the bridge and that leg may change. The copy
+// leg a copy (CloneSDP), which the bridge and that leg may change. A leg
+// that only reads the SDPs delivered to it (Caps.ReadsSDP: the browser leg,
+// which renders them in Deliver) gets the posted SDP itself when the bridge
+// has nothing to change in it (it trickles, and resolves mDNS or there is
+// no mDNS candidate): no copy for browser → browser SDPs, the SIP answer
+// of a browser → SIP call or the SIP offer of a SIP → browser call. A leg
+// that gives up the SDPs it posts (Caps.GivesSDP: the browser leg) has its
+// SDP changed in place for the other leg (the browser's offer toward SIP,
+// gathered; its answer in a SIP → browser call), except toward a fork,
+// whose branches were dialed with the first offer. The copy
 // takes a fixed number of allocations (its m-lines' attributes and formats
 // share backing arrays, each slice capped so that appending to one cannot
 // write into the next), and MarshalSDP's string shares the marshalled bytes.
-// Each b2s call parses two SDPs (offer, answer), clones two and marshals
+// Each b2s call parses two SDPs (offer, answer), clones none (one toward a
+// fork) and marshals
 // three (INVITE body, the answer's refresh digest, video-answer);
 // docs/PERFORMANCE.md has the figures.
 //

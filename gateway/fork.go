@@ -245,6 +245,8 @@ func (f *forkLeg) Caps() Caps {
 		}
 		c.Trickle = c.Trickle && bc.Trickle
 		c.MDNS = c.MDNS && bc.MDNS
+		c.ReadsSDP = c.ReadsSDP && bc.ReadsSDP
+		c.GivesSDP = c.GivesSDP && bc.GivesSDP
 	}
 	return c
 }

@@ -8,6 +8,18 @@ type Caps struct {
 	Trickle bool
 	// MDNS is true when the far end can resolve mDNS ".local" candidates.
 	MDNS bool
+	// ReadsSDP is true when the leg only reads the SDPs it is delivered,
+	// within Deliver, and keeps nothing that shares their memory (slices
+	// of attributes, formats, m-lines; strings are fine). The bridge may
+	// then hand it the very SDP the other leg posted instead of a copy,
+	// when it has nothing to change in it (browsers: about 6 KB of a
+	// Chrome offer's attributes not copied per SDP).
+	ReadsSDP bool
+	// GivesSDP is true when the leg never reads or changes an SDP once it
+	// has posted it (an Offer, an Answer, PlaceRequest.Offer): the bridge
+	// may then change it in place for the other leg (half trickle, mDNS
+	// filtering) instead of changing a copy.
+	GivesSDP bool
 }
 
 // Leg is one side of a call, in one dialect.

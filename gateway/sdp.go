@@ -190,6 +190,30 @@ func CloneSDP(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	return &c
 }
 
+// makeAttrRoom gives each m-line of sd room for cloneAttrRoom more
+// attributes (the gatherer appends candidates and a=end-of-candidates),
+// all in one backing array as CloneSDP does, unless each has room for one
+// already (a CloneSDP copy). An SDP as pion/sdp parsed it has none: an
+// append per m-line would each copy that m-line's attributes into an array
+// twice their size.
+func makeAttrRoom(sd *sdp.SessionDescription) {
+	n, full := 0, false
+	for _, m := range sd.MediaDescriptions {
+		n += len(m.Attributes) + cloneAttrRoom
+		full = full || cap(m.Attributes) == len(m.Attributes)
+	}
+	if !full {
+		return
+	}
+	attrs := make([]sdp.Attribute, 0, n)
+	for _, m := range sd.MediaDescriptions {
+		a := len(attrs)
+		attrs = append(attrs, m.Attributes...)
+		m.Attributes = attrs[a : len(attrs) : len(attrs)+cloneAttrRoom]
+		attrs = attrs[:len(attrs)+cloneAttrRoom]
+	}
+}
+
 // MediaIndex returns the index of the m-line a candidate belongs to: the one
 // whose a=mid equals mid, else mlineIndex when in range, else -1.
 func MediaIndex(sd *sdp.SessionDescription, mid string, mlineIndex int) int {
@@ -231,6 +255,19 @@ func HasEndOfCandidates(sd *sdp.SessionDescription) bool {
 		}
 	}
 	return true
+}
+
+// hasMDNS reports whether an m-line of sd has an mDNS (".local") candidate:
+// whether FilterMDNS would change it.
+func hasMDNS(sd *sdp.SessionDescription) bool {
+	for _, m := range sd.MediaDescriptions {
+		for _, a := range m.Attributes {
+			if a.Key == "candidate" && IsMDNSCandidate(a.Value) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FilterMDNS removes mDNS (".local") candidates from every m-line of sd in

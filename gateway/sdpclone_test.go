@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/sdp/v3"
 )
@@ -70,5 +72,100 @@ func TestRemoveOptionAgrees(t *testing.T) {
 		if got, want := removeOption(v, "trickle"), old(v, "trickle"); got != want {
 			t.Errorf("removeOption(%q) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestForwardedSDPSharedOnlyWhenUnchanged checks when the bridge hands the
+// callee the offer the caller posted instead of a copy (Caps.ReadsSDP):
+// only when the callee only reads SDPs and there is nothing to change in
+// it. Whatever the callee gets, the posted offer stays as it was (the
+// caller does not give it up).
+func TestForwardedSDPSharedOnlyWhenUnchanged(t *testing.T) {
+	const file = "chrome156_offer_av_dc_gathered.sdp" // mDNS candidates, a=ice-options:trickle
+	want := MarshalSDP(loadSDP(t, file))
+	for _, tc := range []struct {
+		name     string
+		caps     Caps
+		shared   bool
+		keepMDNS bool
+	}{
+		{"reads, trickles, mDNS", Caps{Trickle: true, MDNS: true, ReadsSDP: true}, true, true},
+		{"reads, trickles, no mDNS", Caps{Trickle: true, ReadsSDP: true}, false, false},
+		{"reads, no trickle", Caps{MDNS: true, ReadsSDP: true}, false, true},
+		{"browser", browserCaps, false, true},
+		{"SIP", sipCaps, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRouter()
+			callee := newTestLeg("callee", tc.caps)
+			r.Handle(SchemeUser, fixedDialer(callee))
+			gw := New(Config{GatherMax: 30 * time.Millisecond}, r, nil, NewMetrics(nil))
+			posted := loadSDP(t, file)
+			call, err := gw.Place(context.Background(), PlaceRequest{Caller: newTestLeg("caller", browserCaps),
+				From: "alice", Target: "bob", Offer: posted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { call.Hangup(ReasonShutdown); <-call.Done() })
+			got := nextAs[Offer](t, callee).SDP
+			if (got == posted) != tc.shared {
+				t.Errorf("callee got the posted SDP itself: %v, want %v", got == posted, tc.shared)
+			}
+			if has := hasMDNS(got); has != tc.keepMDNS {
+				t.Errorf("callee's SDP has mDNS candidates: %v, want %v", has, tc.keepMDNS)
+			}
+			if s := MarshalSDP(posted); s != want {
+				t.Errorf("the posted offer changed:\n%s", s)
+			}
+		})
+	}
+}
+
+// TestForwardedSDPGivenUp checks a caller that gives up the SDPs it posts
+// (Caps.GivesSDP, the browser leg): the bridge changes the posted offer
+// itself for a SIP callee (half trickle: mDNS candidates dropped, the
+// trickled candidates and a=end-of-candidates folded in) instead of a copy,
+// unless the callee is a fork, whose branches were dialed with that offer.
+func TestForwardedSDPGivenUp(t *testing.T) {
+	const file = "chrome156_offer_av_dc_initial.sdp"
+	givesCaps := Caps{Trickle: true, MDNS: true, ReadsSDP: true, GivesSDP: true}
+	for _, fork := range []bool{false, true} {
+		t.Run(map[bool]string{false: "SIP callee", true: "fork of SIP branches"}[fork], func(t *testing.T) {
+			r := NewRouter()
+			callee := newTestLeg("callee", sipCaps)
+			d := fixedDialer(callee)
+			if fork {
+				other := newTestLeg("callee2", sipCaps)
+				d = DialerFunc(func(ctx context.Context, req DialRequest) (Leg, error) {
+					return Fork(ctx, req, []Branch{{Name: "a", Dialer: fixedDialer(callee)}, {Name: "b", Dialer: fixedDialer(other)}})
+				})
+			}
+			r.Handle(SchemeUser, d)
+			gw := New(Config{GatherMax: 30 * time.Millisecond}, r, nil, NewMetrics(nil))
+			posted := loadSDP(t, file)
+			caller := newTestLeg("caller", givesCaps)
+			call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice", Target: "bob",
+				Offer: posted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { call.Hangup(ReasonShutdown); <-call.Done() })
+			for _, c := range loadTrickle(t, "chrome156_trickle_offerer.json") {
+				if err := call.Post(caller, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = call.Post(caller, EndOfCandidates{})
+			got := nextAs[Offer](t, callee).SDP
+			if !HasEndOfCandidates(got) || hasMDNS(got) {
+				t.Fatalf("the callee's offer is not complete or has mDNS candidates:\n%s", MarshalSDP(got))
+			}
+			if (got == posted) == fork {
+				t.Errorf("callee got the posted SDP itself: %v, want %v", got == posted, !fork)
+			}
+			if fork && MarshalSDP(posted) != MarshalSDP(loadSDP(t, file)) {
+				t.Error("the offer the fork's branches were dialed with changed")
+			}
+		})
 	}
 }

@@ -8,11 +8,15 @@ import (
 )
 
 // forwardSDP sends an offer or answer from side s to the other leg, adapting
-// candidates to what that leg can do (half trickle, mDNS filtering).
+// candidates to what that leg can do (half trickle, mDNS filtering). The
+// other leg gets a copy of sd (the bridge never changes an SDP a leg
+// still holds), unless no copy is needed (ownSDP).
 func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 	o := 1 - s
 	to, from := c.legs[o].Caps(), c.legs[s].Caps()
-	sd = CloneSDP(sd)
+	if !c.ownSDP(o, from, to, sd) {
+		sd = CloneSDP(sd)
+	}
 	c.st.sdpOut[s] = false
 	if !to.MDNS {
 		if n := FilterMDNS(sd); n > 0 {
@@ -24,6 +28,20 @@ func (c *Call) forwardSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 		return
 	}
 	c.deliverSDP(s, sd, isOffer)
+}
+
+// ownSDP reports whether sd, posted by the leg with caps from, may go to
+// leg o (caps to) without a copy: the poster gave it up (Caps.GivesSDP)
+// and o is not a fork (whose branches were dialed with the first offer and
+// may read it on their own goroutines), so the bridge and o may change it;
+// or o only reads SDPs (Caps.ReadsSDP) and the bridge has nothing to
+// change: o trickles (no gathering, no ice-options edit) and resolves mDNS
+// or sd has no mDNS candidate.
+func (c *Call) ownSDP(o int, from, to Caps, sd *sdp.SessionDescription) bool {
+	if _, fork := c.legs[o].(*forkLeg); from.GivesSDP && !fork {
+		return true
+	}
+	return to.ReadsSDP && to.Trickle && (to.MDNS || !hasMDNS(sd))
 }
 
 func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
@@ -49,6 +67,7 @@ func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 }
 
 func (c *Call) startGather(s int, sd *sdp.SessionDescription, isOffer, dropMDNS bool) {
+	makeAttrRoom(sd)
 	c.st.gather[s] = newGatherer(sd, isOffer, dropMDNS)
 	c.st.gatherEnd[s] = time.Now().Add(c.g.cfg.GatherMax)
 	c.armGather(s, c.g.cfg.GatherMax)
@@ -60,21 +79,25 @@ func (c *Call) startGather(s int, sd *sdp.SessionDescription, isOffer, dropMDNS 
 }
 
 // armGather (re)starts side s's gather timer to fire after d, but never
-// after the GatherMax deadline.
+// after the GatherMax deadline. The side keeps one timer for its gather,
+// reset at every candidate (not a new one each time): a fire that was
+// already on its way when it was reset comes before the new due time and
+// is ignored (onGatherTimeout).
 func (c *Call) armGather(s int, d time.Duration) {
-	if left := time.Until(c.st.gatherEnd[s]); d > left {
+	now := time.Now()
+	if left := c.st.gatherEnd[s].Sub(now); d > left {
 		d = left
 	}
-	if c.st.gatherTmr[s] != nil {
-		c.st.gatherTmr[s].Stop()
+	c.st.gatherDue[s] = now.Add(d)
+	if t := c.st.gatherTmr[s]; t != nil {
+		t.Reset(d)
+		return
 	}
-	c.st.gatherGen[s]++
-	gen := c.st.gatherGen[s]
-	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postTimer(gatherTimeout{side: s, gen: gen}) })
+	c.st.gatherTmr[s] = time.AfterFunc(d, func() { c.postTimer(gatherTimeout{side: s}) })
 }
 
 func (c *Call) onGatherTimeout(e gatherTimeout) {
-	if c.st.gather[e.side] != nil && e.gen == c.st.gatherGen[e.side] {
+	if c.st.gather[e.side] != nil && !time.Now().Before(c.st.gatherDue[e.side]) {
 		c.flushGather(e.side)
 	}
 }
@@ -82,7 +105,6 @@ func (c *Call) onGatherTimeout(e gatherTimeout) {
 func (c *Call) flushGather(s int) {
 	g := c.st.gather[s]
 	c.st.gather[s] = nil
-	c.st.gatherGen[s]++
 	if c.st.gatherTmr[s] != nil {
 		c.st.gatherTmr[s].Stop()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/webrtc/v4"
+	"github.com/sigbridge/sigbridge/internal/sippool"
 )
 
 // sipAgent is a SIP party: a sipgo user agent on UDP whose calls carry a
@@ -123,7 +124,7 @@ func sipHostPort(uri string) string {
 // listen binds UDP and TCP on the same port (RFC 3261 §18: a UA takes
 // both; a gateway sends requests over 1300 bytes, such as a WebRTC offer,
 // over TCP) and starts serving.
-func (a *sipAgent) listen(_ context.Context, d *SIPDeployment) error {
+func (a *sipAgent) listen(ctx context.Context, d *SIPDeployment) error {
 	addr := d.Listen
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -145,23 +146,7 @@ func (a *sipAgent) listen(_ context.Context, d *SIPDeployment) error {
 	}
 	go func() { _ = a.srv.ServeUDP(a.conn) }()
 	go func() { _ = a.srv.ServeTCP(a.ln) }()
-	return a.waitPooled(conn.LocalAddr().String())
-}
-
-// waitPooled waits until sipgo has the UDP socket served at addr in its
-// connection pool: our requests leave from it (WithClientPort), and one
-// made before (the serving goroutine can start late on a loaded box) would
-// bind the port a second time and fail with "address already in use".
-// Bounded by 10 s.
-func (a *sipAgent) waitPooled(addr string) error {
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if c, err := a.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("interop: sip: the socket at %s never reached sipgo's pool", addr)
-		}
-	}
+	return sippool.WaitPooled(ctx, a.ua, conn.LocalAddr().String())
 }
 
 // listenUDPTCP binds UDP and TCP on addr; port 0 picks a port free for both.

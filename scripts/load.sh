@@ -10,6 +10,8 @@
 #   RATES ["250 500 1000"]  calls/s per step     DURATION [20]  seconds of placing per step
 #   HOLD [1]  seconds a call is held               USERS [200]    caller users (and callees)
 #   OUT [./load-results]  reports, SIPp stats and gateway logs
+#   CAP [16]  calls in flight per caller user (the tool's --max-calls-per-user; the gateway's
+#     per-user limits are twice it): with the 1 s hold, USERS × CAP bounds the rate (200 × 16: ~2,800/s)
 #   BASE_PORT [18000]  the script uses BASE_PORT..BASE_PORT+4 on 127.0.0.1
 #   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
 #   UAS_ERRORS [0]  1: the SIPp UAS logs every unexpected message to OUT/<step>.uas.err
@@ -63,7 +65,7 @@ HTTP=127.0.0.1:$BASE_PORT
 GW_SIP=$((BASE_PORT + 1)) UAS_PORT=$((BASE_PORT + 2)) UAC_PORT=$((BASE_PORT + 3)) CTL_PORT=$((BASE_PORT + 4))
 HTTP_B=127.0.0.1:$((BASE_PORT + 5)) NATS_PORT=$((BASE_PORT + 6)) NATS_MON=127.0.0.1:$((BASE_PORT + 7)) GW_SIP_B=$((BASE_PORT + 8))
 SCN=$ROOT/interop/load/testdata/sipp
-CAP=16 # calls in flight per user: the load tool keeps within it
+CAP=${CAP:-16} # calls in flight per user: the load tool keeps within it
 # gateway.max_calls_per_user and sip.max_calls_per_user are twice that: the
 # gateway counts a call until its last leg has ended (a BYE answered), the
 # tool frees its slot 100 ms after its hang-up, so under overload a cap equal

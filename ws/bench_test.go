@@ -179,3 +179,39 @@ func wake(ready chan struct{}) {
 	default:
 	}
 }
+
+// BenchmarkReadObject splits a video-offer (an SDP of about 5 KB in one
+// JSON string) and a new-ice-candidate into members: "one pass" is
+// readObject, which checks the JSON syntax as it splits; "two passes" is
+// json.Valid and then the split (readObject before).
+func BenchmarkReadObject(b *testing.B) {
+	offer, _, cand := benchMessages(b)
+	for _, msg := range []struct {
+		name string
+		data []byte
+	}{{"video-offer", offer}, {"new-ice-candidate", cand}} {
+		b.Run(msg.name+"/one pass", func(b *testing.B) {
+			var buf [8]field
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg.data)))
+			for b.Loop() {
+				if _, err := readObject(buf[:0], msg.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(msg.name+"/two passes", func(b *testing.B) {
+			var buf [8]field
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg.data)))
+			for b.Loop() {
+				if !json.Valid(msg.data) {
+					b.Fatal("invalid")
+				}
+				if _, err := splitObject(buf[:0], msg.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -14,7 +14,9 @@ import (
 // handle parses one text frame and acts on it. Every refusal becomes an
 // `error` message; the connection stays up.
 func (c *conn) handle(data []byte) (last bool) {
-	m, err := parseClientMessage(data)
+	m := getMessage()
+	defer putMessage(m)
+	err := m.parse(data)
 	c.s.metrics.Message("ws", "in", metricType(m.Type, err))
 	if err == nil {
 		err = c.dispatch(m)
@@ -133,6 +135,7 @@ func (c *conn) onOffer(m *clientMessage, name string) error {
 	if err != nil {
 		return err
 	}
+	m.releaseSDP()
 	l, err := c.findLeg(m)
 	switch {
 	case err == nil:
@@ -232,6 +235,7 @@ func (l *leg) event(m *clientMessage) (gateway.Event, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.releaseSDP()
 		l.localMids = mids(sd)
 		return gateway.Answer{SDP: sd}, nil
 	case typeNewICECandidate:

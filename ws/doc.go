@@ -34,7 +34,9 @@
 // # How it maps to the gateway
 //
 // Each call of a connection is a leg (type leg, a gateway.Leg with
-// Caps{Trickle, MDNS}). A video-offer for a target without a call places
+// Caps{Trickle, MDNS, ReadsSDP, GivesSDP}: it only reads the SDPs it
+// renders, and never touches one it posted, so the bridge copies neither).
+// A video-offer for a target without a call places
 // one through gateway.Gateway.Place; a video-offer for an existing call is
 // a re-offer. The other messages become Answer, Candidate,
 // EndOfCandidates, Ringing, DTMF and Hangup events posted to the call. In the

@@ -182,3 +182,46 @@ func FuzzJSONInt(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScannerValid checks the strict scanner's syntax check against
+// json.Valid: readObject relies on it instead of a json.Valid pass.
+func FuzzScannerValid(f *testing.F) {
+	for _, s := range jsonValidCases {
+		f.Add([]byte(s))
+	}
+	for _, s := range fuzzSeeds(f) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := scanValue(data), json.Valid(data); got != want {
+			t.Fatalf("%q: scanner %v, json.Valid %v", data, got, want)
+		}
+	})
+}
+
+// FuzzReadObjectOnePass checks that readObject, which checks the syntax
+// as it splits, accepts and refuses what json.Valid followed by the split
+// did, with the same members and the same error.
+func FuzzReadObjectOnePass(f *testing.F) {
+	for _, s := range jsonValidCases {
+		f.Add([]byte(s))
+	}
+	for _, s := range fuzzSeeds(f) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotErr := readObject(nil, data)
+		want, wantErr := readObjectTwoPass(data)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Fatalf("%q: error %v, two passes: %v", data, gotErr, wantErr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d members, two passes: %d", data, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].key != want[i].key || !bytes.Equal(got[i].raw, want[i].raw) {
+				t.Fatalf("%q: member %d %q=%s, two passes: %q=%s", data, i, got[i].key, got[i].raw, want[i].key, want[i].raw)
+			}
+		}
+	})
+}

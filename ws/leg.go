@@ -35,8 +35,13 @@ type leg struct {
 // Kind implements gateway.Leg.
 func (l *leg) Kind() string { return "ws" }
 
-// Caps implements gateway.Leg: browsers trickle and resolve mDNS names.
-func (l *leg) Caps() gateway.Caps { return gateway.Caps{Trickle: true, MDNS: true} }
+// Caps implements gateway.Leg: browsers trickle and resolve mDNS names;
+// the leg only reads the SDPs it renders (render, within Deliver), and an
+// SDP it parsed from the browser is the gateway's once posted (its mids
+// are taken before: localMids).
+func (l *leg) Caps() gateway.Caps {
+	return gateway.Caps{Trickle: true, MDNS: true, ReadsSDP: true, GivesSDP: true}
+}
 
 // Deliver implements gateway.Leg. It never blocks: the message is queued on
 // the connection; a full queue drops the connection (and errConnGone ends

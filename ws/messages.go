@@ -57,7 +57,8 @@ type clientMessage struct {
 	Text        string // message: chat text; hang-up: free text
 	Target      string
 	CallID      string
-	SDP         string // video-offer / video-answer: the SDP text
+	SDP         string  // video-offer / video-answer: the SDP text (in sdpBuf, if set)
+	sdpBuf      *[]byte // the pooled buffer SDP's text is in (releaseSDP)
 	Candidate   candidateInit
 	Reason      string // hang-up: a Jingle condition
 	Code        int    // hang-up: a SIP status; ringing: 180 or 183
@@ -134,23 +135,28 @@ func join(parts ...any) []string {
 // error's ref). Errors wrap ErrMalformed (400) or ErrUnknownType (501).
 func parseClientMessage(data []byte) (*clientMessage, error) {
 	m := &clientMessage{}
+	return m, m.parse(data)
+}
+
+// parse is parseClientMessage into m, which must be zero.
+func (m *clientMessage) parse(data []byte) error {
 	var buf [8]field // the members of every message type fit: no allocation
 	fields, err := readObject(buf[:0], data)
 	if err != nil {
 		m.Type = probeType(data)
-		return m, err
+		return err
 	}
 	if m.Type, err = messageType(fields); err != nil {
-		return m, err
+		return err
 	}
 	sch, ok := schemaFor[m.Type]
 	if !ok {
-		return m, errorf(ErrUnknownType, token(m.Type))
+		return errorf(ErrUnknownType, token(m.Type))
 	}
 	if err := m.decode(sch, fields); err != nil {
-		return m, err
+		return err
 	}
-	return m, m.validate()
+	return m.validate()
 }
 
 // probeType reads the type of a message that failed the strict reading
@@ -318,8 +324,7 @@ func setCode(m *clientMessage, raw json.RawMessage) error {
 // setSDP accepts the RTCSessionDescription object {type, sdp} (what the MDN
 // code sends) or a bare SDP string (what its prose says).
 func setSDP(m *clientMessage, raw json.RawMessage) error {
-	if s, ok := jsonString(raw); ok {
-		m.SDP = s
+	if m.setSDPText(raw) {
 		return nil
 	}
 	if len(raw) == 0 || raw[0] != '{' {
@@ -336,20 +341,21 @@ func (m *clientMessage) setSDPObject(raw json.RawMessage) error {
 	}
 	var typ string
 	for _, f := range fields {
-		read := jsonString
-		if f.key == "type" {
-			read = jsonWord
-		}
-		s, ok := read(f.raw)
-		switch {
-		case f.key != "type" && f.key != "sdp":
+		var s string
+		ok := false
+		switch f.key {
+		case "type":
+			s, ok = jsonWord(f.raw)
+		case "sdp":
+			ok = m.setSDPText(f.raw)
+		default:
 			return errorf(ErrMalformed, "unknown field sdp."+token(f.key))
+		}
+		switch {
 		case !ok:
 			return badType("sdp."+f.key, "a string")
 		case f.key == "type":
 			typ = s
-		default:
-			m.SDP = s
 		}
 	}
 	if want := sdpTypeFor(m.Type); typ != want {

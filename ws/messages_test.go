@@ -1,11 +1,13 @@
 package ws
 
 import (
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/pion/sdp/v3"
 	"github.com/sigbridge/sigbridge/gateway"
 )
 
@@ -148,5 +150,44 @@ func TestIsCallIDMatchesRegexp(t *testing.T) {
 		if got, want := isCallID(s), callIDRE.MatchString(s); got != want {
 			t.Fatalf("isCallID(%q) = %v, the regexp says %v", s, got, want)
 		}
+	}
+}
+
+// TestSDPTextBufferReused checks the pooled SDP text (sdptext.go): once
+// an SDP is parsed and its buffer released, the next message's SDP is
+// decoded into that buffer, and the first parsed SDP must not change
+// (pion/sdp copies every string it keeps).
+func TestSDPTextBufferReused(t *testing.T) {
+	first, second := offerSDP(t), answerSDP(t)
+	parse := func(sdpText, typ, sdpType string) *sdp.SessionDescription {
+		data, err := json.Marshal(map[string]any{"type": typ, "target": "bob",
+			"sdp": map[string]any{"type": sdpType, "sdp": sdpText}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := parseClientMessage(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.SDP != sdpText {
+			t.Fatalf("sdp text %q, want %q", m.SDP, sdpText)
+		}
+		sd, err := gateway.ParseSDP(m.SDP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.releaseSDP()
+		if m.SDP != "" || m.sdpBuf != nil {
+			t.Fatal("released SDP still set")
+		}
+		return sd
+	}
+	sd := parse(first, typeVideoOffer, "offer")
+	want := gateway.MarshalSDP(sd)
+	for range 20 { // the pool may drop a buffer; some of these reuse it
+		parse(second, typeVideoAnswer, "answer")
+	}
+	if got := gateway.MarshalSDP(sd); got != want {
+		t.Fatalf("the first SDP changed after its buffer was reused:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -23,17 +23,22 @@ type field struct {
 // in order to buf (a caller's array spares the allocations of a growing
 // slice). It refuses what encoding/json would let through silently:
 // duplicate keys, keys that differ only in case ("type" and "TYPE"), and
-// trailing data. Errors wrap ErrMalformed. The document is checked once
-// with json.Valid (which allocates nothing), then split by a small scanner.
+// trailing data. Errors wrap ErrMalformed. The scanner checks the JSON
+// syntax as it splits (what json.Valid accepts, in the same pass, without
+// allocating); a document it refuses for its shape (not an object, a
+// duplicate key, data after it) is checked whole with json.Valid, so that
+// an invalid one gets "invalid JSON" whatever comes first, as when
+// json.Valid ran before the split.
 func readObject(buf []field, data []byte) ([]field, error) {
-	if !json.Valid(data) {
+	fields, err := splitObject(buf, data)
+	if err != nil && err != errInvalidJSON && !json.Valid(data) {
 		return nil, errInvalidJSON
 	}
-	return splitObject(buf, data)
+	return fields, err
 }
 
-// splitObject is readObject for a value already known to be valid JSON (a
-// member of a checked document).
+// splitObject is readObject without the precedence of "invalid JSON", for
+// a member of a checked document.
 func splitObject(buf []field, data []byte) ([]field, error) {
 	r := objectReader{data: data}
 	fields, err := r.object(buf)
@@ -48,15 +53,21 @@ func splitObject(buf []field, data []byte) ([]field, error) {
 
 var errInvalidJSON = errorf(ErrMalformed, "invalid JSON")
 
+// maxNestingDepth is encoding/json's: a document with more arrays and
+// objects open at once is not valid JSON to json.Valid.
+const maxNestingDepth = 10000
+
 type objectReader struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	depth int // arrays and objects open around pos
 }
 
 func (r *objectReader) object(fields []field) ([]field, error) {
 	if r.skipSpace(); !r.eat('{') {
 		return nil, errorf(ErrMalformed, "not a JSON object")
 	}
+	r.depth++
 	if r.skipSpace(); r.eat('}') {
 		return fields, nil
 	}
@@ -96,64 +107,217 @@ func (r *objectReader) member() (field, error) {
 	return field{key: key, raw: raw}, nil
 }
 
-// value returns the next JSON value (the document is valid JSON).
+// value returns the next JSON value, its syntax checked (errInvalidJSON).
 func (r *objectReader) value() (json.RawMessage, error) {
 	start := r.pos
-	if r.pos >= len(r.data) {
+	ok := false
+	if r.pos < len(r.data) && (r.data[r.pos] == '{' || r.data[r.pos] == '[') {
+		ok = r.skipNested()
+	} else {
+		ok = r.skipScalar()
+	}
+	if !ok {
 		return nil, errInvalidJSON
+	}
+	return r.data[start:r.pos], nil
+}
+
+// skipScalar moves past a string, number, true, false or null and reports
+// whether it was one.
+func (r *objectReader) skipScalar() bool {
+	if r.pos >= len(r.data) {
+		return false
 	}
 	switch r.data[r.pos] {
 	case '"':
-		r.skipString()
-	case '{', '[':
-		r.skipNested()
-	default:
-		r.skipLiteral()
+		return r.skipString()
+	case 't':
+		return r.skipWord("true")
+	case 'f':
+		return r.skipWord("false")
+	case 'n':
+		return r.skipWord("null")
 	}
-	raw := r.data[start:r.pos]
-	if len(raw) == 0 {
-		return nil, errInvalidJSON
-	}
-	return raw, nil
+	return r.skipNumber()
 }
 
-func (r *objectReader) skipString() {
-	for r.pos++; r.pos < len(r.data); r.pos++ {
-		switch r.data[r.pos] {
-		case '\\':
-			r.pos++
-		case '"':
-			r.pos++
-			return
-		}
+// strPlain marks the bytes a JSON string holds as they are: not the
+// quote, the backslash or a control character. Bytes of 0x80 and above
+// are not checked for UTF-8 here (json.Valid does not either; a text
+// frame's UTF-8 is checked before).
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
 	}
-	r.pos = min(r.pos, len(r.data)) // an escape at the very end
-}
+	return t
+}()
 
-// skipNested moves past a balanced {…} or […], minding strings.
-func (r *objectReader) skipNested() {
-	depth := 0
-	for r.pos < len(r.data) {
-		switch r.data[r.pos] {
-		case '"':
-			r.skipString()
+// skipString moves past the string at pos and reports whether it is one:
+// closed, no control characters, only the escapes of RFC 8259.
+func (r *objectReader) skipString() bool {
+	d := r.data
+	for i := r.pos + 1; i < len(d); i++ {
+		if strPlain[d[i]] {
 			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
 		}
-		r.pos++
-		if depth == 0 {
-			return
+		switch d[i] {
+		case '"':
+			r.pos = i + 1
+			return true
+		case '\\':
+			n := escapeLen(d[i:])
+			if n == 0 {
+				return false
+			}
+			i += n - 1
+		default:
+			return false // a control character
+		}
+	}
+	return false
+}
+
+// escapeLen returns the length of the escape at the start of s, 0 if it
+// is none.
+func escapeLen(s []byte) int {
+	if len(s) < 2 {
+		return 0
+	}
+	switch s[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if _, ok := hex4(s[2:]); ok {
+			return 6
+		}
+	}
+	return 0
+}
+
+func (r *objectReader) skipWord(w string) bool {
+	if !bytes.HasPrefix(r.data[r.pos:], []byte(w)) {
+		return false
+	}
+	r.pos += len(w)
+	return true
+}
+
+// skipNumber moves past a number of RFC 8259's grammar:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. What follows it is the
+// caller's to check.
+func (r *objectReader) skipNumber() bool {
+	d, i := r.data, r.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		i = skipDigits(d, i)
+	default:
+		return false
+	}
+	if i < len(d) && d[i] == '.' {
+		j := skipDigits(d, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := skipDigits(d, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	r.pos = i
+	return true
+}
+
+func skipDigits(d []byte, i int) int {
+	for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// skipNested moves past the array or object at pos and everything in it,
+// checking the syntax, without recursion: objs records which of the
+// containers open at each depth are objects.
+func (r *objectReader) skipNested() bool {
+	var objs [maxNestingDepth/64 + 1]uint64
+	d, base := r.data, r.depth
+	for {
+		// A value starts at pos.
+		if r.pos < len(d) && (d[r.pos] == '{' || d[r.pos] == '[') {
+			if r.depth == maxNestingDepth {
+				return false
+			}
+			obj := d[r.pos] == '{'
+			if obj {
+				objs[r.depth/64] |= 1 << (r.depth % 64)
+			} else {
+				objs[r.depth/64] &^= 1 << (r.depth % 64)
+			}
+			r.depth++
+			r.pos++
+			r.skipSpace()
+			if !r.eat(closer(obj)) {
+				if obj && !r.key() {
+					return false
+				}
+				continue
+			}
+			r.depth--
+		} else if !r.skipScalar() {
+			return false
+		}
+		// A value ended: the next element, or the end of containers.
+		for {
+			if r.depth == base {
+				return true
+			}
+			r.skipSpace()
+			obj := objs[(r.depth-1)/64]&(1<<((r.depth-1)%64)) != 0
+			if r.eat(',') {
+				r.skipSpace()
+				if obj && !r.key() {
+					return false
+				}
+				break
+			}
+			if !r.eat(closer(obj)) {
+				return false
+			}
+			r.depth--
 		}
 	}
 }
 
-func (r *objectReader) skipLiteral() {
-	for r.pos < len(r.data) && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(r.data[r.pos])) {
-		r.pos++
+// key moves past a member's name and its colon, and the spaces after.
+func (r *objectReader) key() bool {
+	if r.pos >= len(r.data) || r.data[r.pos] != '"' || !r.skipString() {
+		return false
 	}
+	r.skipSpace()
+	if !r.eat(':') {
+		return false
+	}
+	r.skipSpace()
+	return true
+}
+
+func closer(obj bool) byte {
+	if obj {
+		return '}'
+	}
+	return ']'
 }
 
 func (r *objectReader) skipSpace() {
@@ -209,17 +373,27 @@ func jsonString(raw json.RawMessage) (string, bool) {
 // unquote decodes the inside of a valid JSON string literal as
 // encoding/json does: invalid UTF-8 and lone surrogates become U+FFFD.
 func unquote(inner []byte) (string, bool) {
-	b := make([]byte, 0, len(inner))
+	b, ok := appendUnquoted(make([]byte, 0, len(inner)), inner)
+	if !ok {
+		return "", false
+	}
+	// b is ours alone and never written again: the string shares its
+	// memory instead of copying it (what strings.Builder does).
+	return unsafe.String(unsafe.SliceData(b), len(b)), true
+}
+
+// appendUnquoted is unquote appending to b.
+func appendUnquoted(b, inner []byte) ([]byte, bool) {
 	for i := 0; i < len(inner); {
 		switch c := inner[i]; {
 		case c == '\\':
 			n := unescape(&b, inner[i:])
 			if n == 0 {
-				return "", false
+				return nil, false
 			}
 			i += n
 		case c < 0x20:
-			return "", false
+			return nil, false
 		case c < utf8.RuneSelf:
 			b = append(b, c)
 			i++
@@ -229,9 +403,7 @@ func unquote(inner []byte) (string, bool) {
 			i += size
 		}
 	}
-	// b is ours alone and never written again: the string shares its
-	// memory instead of copying it (what strings.Builder does).
-	return unsafe.String(unsafe.SliceData(b), len(b)), true
+	return b, true
 }
 
 // unescape appends the character of the escape at the start of s and

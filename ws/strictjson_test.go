@@ -1,7 +1,9 @@
 package ws
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +80,76 @@ func TestJSONScalars(t *testing.T) {
 	}
 	if _, ok := jsonStrings([]byte(`["a","b"]`), 1); ok {
 		t.Error("over-long array accepted")
+	}
+}
+
+// jsonValidCases are documents at the edges of JSON's grammar, valid and
+// not, for the scanner's check against json.Valid (and seeds of
+// FuzzScannerValid).
+var jsonValidCases = []string{
+	`{}`, `[]`, ` { } `, `{"a":[]}`, `{"a":{}}`, `[1,[2,[3]],{"b":[{}]}]`, `{"a":[1,2,]}`, `{"a":{"b":1,}}`,
+	`{"a":[1 2]}`, `{"a":{"b" 1}}`, `{"a":{1:2}}`, `{"a":[}`, `{"a":{]}`, `{"a":[[]]]}`, `[`, `{"a":[`,
+	`0`, `-0`, `01`, `-`, `1.`, `1.5`, `.5`, `1e5`, `1E+5`, `1e-5`, `1e`, `1e+`, `-01`, `2.0e0`, `1.e1`,
+	`true`, `tru`, `truex`, `false`, `null`, `nul`, `nulll`, `True`,
+	`"a"`, `"`, `"\"`, `"\\"`, `"\/\b\f\n\r\t"`, `"\u00e9"`, `"\u00G9"`, `"\u00e"`, `"\x"`, "\"\x01\"", "\"\x7f\"",
+	"\"\xff\"", "\"\t\"", `{"a":"\ud800"}`, "{\"a\"\t:\n1\r}", `{"a":1}x`, `{"a":1} `, ``, ` `,
+	`{"sdp":{"type":"offer","sdp":"v=0\r\n"}}`, `{"a":[true,false,null,-1.5e+3,"x",{"b":[]}]}`,
+}
+
+// scanValue reports whether data is one JSON value (spaces around it) to
+// the scanner.
+func scanValue(data []byte) bool {
+	r := objectReader{data: data}
+	r.skipSpace()
+	_, err := r.value()
+	r.skipSpace()
+	return err == nil && r.pos == len(data)
+}
+
+// TestScannerValid checks the scanner's syntax check against json.Valid,
+// nesting depth at encoding/json's limit included.
+func TestScannerValid(t *testing.T) {
+	for _, s := range jsonValidCases {
+		if got, want := scanValue([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("%q: scanner %v, json.Valid %v", s, got, want)
+		}
+	}
+	for _, depth := range []int{maxNestingDepth, maxNestingDepth + 1} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := "]"
+			if open != "[" {
+				close = "}"
+			}
+			doc := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+			if got, want := scanValue(doc), json.Valid(doc); got != want {
+				t.Errorf("%d × %q: scanner %v, json.Valid %v", depth, open, got, want)
+			}
+			obj := []byte(`{"a":` + strings.Repeat(open, depth-1) + "1" + strings.Repeat(close, depth-1) + "}")
+			_, err := readObject(nil, obj)
+			if got, want := err == nil, json.Valid(obj); got != want {
+				t.Errorf("object, %d levels of %q: readObject %v, json.Valid %v", depth, open, err, want)
+			}
+		}
+	}
+}
+
+// readObjectTwoPass is readObject as it was: json.Valid first, then the
+// split. The one-pass readObject must agree with it on every input
+// (FuzzReadObjectOnePass).
+func readObjectTwoPass(data []byte) ([]field, error) {
+	if !json.Valid(data) {
+		return nil, errInvalidJSON
+	}
+	return splitObject(nil, data)
+}
+
+// TestReadObjectOnePassErrors: a document that is both invalid JSON and
+// wrong in shape gets "invalid JSON", whichever comes first.
+func TestReadObjectOnePassErrors(t *testing.T) {
+	for _, s := range []string{`{"a":1,"a":2,}`, `{"a":1,"A":2`, `[1,}`, `{"a":1} {`, `{"a":1,"a":2} x`} {
+		_, err := readObject(nil, []byte(s))
+		if err != errInvalidJSON {
+			t.Errorf("%q: %v, want %v", s, err, errInvalidJSON)
+		}
 	}
 }

@@ -14,5 +14,6 @@
 // loopback, the far end of calls anchored in rtpengine. It answers
 // re-INVITEs, can hold and resume, and can vanish without a BYE. Both are
 // built on one sipgo stack (stack.go: user agent, server, client, dialog
-// caches, ACK and OPTIONS handlers).
+// caches, ACK and OPTIONS handlers); both wait for sipgo's pool to hold
+// their socket before their first request (internal/sippool).
 package siptest

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/sigbridge/sigbridge/internal/sippool"
 )
 
 // Endpoint is a WebRTC-capable SIP user agent for tests, standing in for an
@@ -69,7 +70,7 @@ func NewEndpoint(user string, log *slog.Logger) (*Endpoint, error) {
 	}
 	go func() { _ = e.srv.ServeUDP(conn) }()
 	go func() { _ = e.srv.ServeTCP(ln) }()
-	if err := e.waitPooled(e.Addr()); err != nil {
+	if err := sippool.WaitPooled(context.Background(), e.ua, e.Addr()); err != nil {
 		_ = e.Close()
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/sigbridge/sigbridge/internal/sippool"
 )
 
 // PlainUA is a SIP phone without WebRTC for tests: RTP/AVP, no ICE, no
@@ -92,7 +93,7 @@ func NewPlainUA(user string, log *slog.Logger) (*PlainUA, error) {
 		return nil, err
 	}
 	go func() { _ = u.srv.ServeUDP(muteConn{conn, &u.mute}) }()
-	if err := u.waitPooled(u.Addr()); err != nil {
+	if err := sippool.WaitPooled(context.Background(), u.ua, u.Addr()); err != nil {
 		_ = u.Close()
 		return nil, err
 	}

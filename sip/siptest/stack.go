@@ -1,9 +1,7 @@
 package siptest
 
 import (
-	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -45,20 +43,4 @@ func (s *stack) setup(agent, user, addr string, port int, log *slog.Logger) erro
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	return nil
-}
-
-// waitPooled waits until sipgo has the UDP socket the server serves at addr
-// in its connection pool: the UA's requests must leave from it, and a
-// client request made before (the serving goroutine can start late on a
-// loaded box) would bind the port a second time and fail with "address
-// already in use". Bounded by 10 s.
-func (s *stack) waitPooled(addr string) error {
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if c, err := s.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("siptest: the UA's socket never reached sipgo's pool")
-		}
-	}
 }
