@@ -215,7 +215,6 @@ type inLeg struct {
 	acked       chan bool                  // the ACK of our 2xx or a BYE standing for it (true), the flow's end (false)
 	awaitingAck atomic.Bool                // our 2xx is out, its ACK not in
 	inviteCSeq  uint32
-	inviteBr    string // the INVITE's Via branch (never changes: the UDP readers read it, udptake.go)
 	rang        bool
 	finalCode   int
 }
@@ -227,9 +226,6 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, tx 
 	l.acc = a.rememberInvite(req)
 	l.transport = req.Transport()
 	l.remoteCSeq = req.CSeq().SeqNo
-	if via := req.Via(); via != nil {
-		l.inviteBr, _ = via.Params.Get("branch")
-	}
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}

@@ -19,7 +19,9 @@ import (
 //     ACKs it again (Adapter.onStrayResponse does the same for the other
 //     readers);
 //   - the ACK of the 2xx an inbound leg is waiting for (inLeg.accept),
-//     unless it carries the INVITE's branch (see takeAck).
+//     also one that (against RFC 3261 §17.1.1.3) carries the INVITE's
+//     branch: sipgo would hand that one to the INVITE's server transaction,
+//     which keeps it from the leg.
 //
 // Anything else, or anything the reader cannot parse, goes to sipgo as
 // before, which parses it again (rare: stray responses, late 2xx, ACKs
@@ -85,17 +87,6 @@ func (a *Adapter) takeAck(req *sip.Request) bool {
 	}
 	l, ok := a.dialogs.find(req).(*inLeg)
 	if !ok || !l.awaitingAck.Load() || cseq.SeqNo != l.inviteCSeq {
-		return false
-	}
-	via := req.Via()
-	if via == nil {
-		return false
-	}
-	if br, _ := via.Params.Get("branch"); br == l.inviteBr {
-		// An ACK with the INVITE's branch (SIPp sends them) matches sipgo's
-		// INVITE server transaction, which then ends at once; without it,
-		// that transaction waits for Timer L, whose goroutine sipgo does
-		// not stop (timerl.go): sipgo gets it, as before.
 		return false
 	}
 	if code, _ := validateRequest(req); code != 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // The UDP reader takes only the ACK of our 2xx itself: the ACK of a
@@ -25,13 +27,36 @@ func TestReaderLeavesNon2xxAckToTransaction(t *testing.T) {
 }
 
 // The ACK of our 2xx, taken by the reader, confirms the call: the leg
-// stops retransmitting its 200 and the INVITE handler returns.
+// stops retransmitting its 200 and the INVITE handler returns. So does
+// one that carries the INVITE's branch (against RFC 3261 §17.1.1.3),
+// which sipgo would have handed to the INVITE's server transaction, not
+// to the leg. The caller's BYE then ends the call.
 func TestReaderTakesAckOf2xx(t *testing.T) {
-	env := trustedEnv(t)
-	c := dialRaw(t, env.a.Addr())
-	callID, _, ok := c.answeredCall(t, env, "take-ack", "ta1")
-	c.send(t, fmt.Sprintf("ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKtakeack\r\nFrom: %s\r\nTo: %s\r\n"+
-		"Call-ID: %s\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-		ok.Contact().Address.String(), c.local(), ok.From().Value(), ok.To().Value(), callID))
-	waitNoLegGoroutine(t, env)
+	for _, sameBranch := range []bool{false, true} {
+		env := trustedEnv(t)
+		c := dialRaw(t, env.a.Addr())
+		callID, callee, ok := c.answeredCall(t, env, "take-ack", "ta1")
+		via := "SIP/2.0/UDP " + c.local() + ";branch=z9hG4bKtakeack"
+		if sameBranch {
+			via = ok.Via().Value()
+		}
+		inDialog := func(method string, cseq int, via string) string {
+			return fmt.Sprintf("%s %s SIP/2.0\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\n"+
+				"Call-ID: %s\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+				method, ok.Contact().Address.String(), via, ok.From().Value(), ok.To().Value(), callID, cseq, method)
+		}
+		c.send(t, inDialog("ACK", 1, via))
+		waitNoLegGoroutine(t, env)
+		c.send(t, inDialog("BYE", 2, "SIP/2.0/UDP "+c.local()+";branch=z9hG4bKtakebye"))
+		for {
+			m := c.read(10 * time.Second)
+			if m == nil {
+				t.Fatal("no 200 to the BYE")
+			}
+			if isResponse(m, sip.BYE, 200) {
+				break
+			}
+		}
+		waitDone(t, callee.call)
+	}
 }
