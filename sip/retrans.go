@@ -42,7 +42,15 @@ const (
 // It is bounded: beyond inviteMemoMax in one generation new Call-IDs are
 // not remembered (their retransmissions are then treated as new INVITEs).
 // Safe for concurrent use.
-type inviteMemo struct{ genMemo[inviteFate] }
+//
+// A Call-ID is held as its memoHash (memo.go), with its fate: 24 bytes of
+// map slot, nothing the garbage collector scans. Two Call-IDs whose hashes
+// collide (below 2^-46 per INVITE) are taken for one: a new INVITE is then
+// passed to sipgo though shedding (sipgo makes it a call as any other), or,
+// when the other one was shed with the same CSeq number, refused with its
+// 503 (the caller may retry after Retry-After). It is never answered for
+// another call: this memo answers nothing but 503s.
+type inviteMemo struct{ genMemo[uint64, inviteFate] }
 
 // inviteFate is what the reader did with an initial INVITE: passed it to
 // sipgo (shedTag 0) or answered it 503 with To tag shedTag; cseq tells a
@@ -62,16 +70,17 @@ type inviteFate struct {
 // gets the same 503 if the CSeq is the same; anything else is passed, or
 // shed with the next number of tags when shedding.
 func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
+	key := memoHashBytes(callID)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ready()
-	if v, ok := m.lookupLocked(callID, now); ok && (v.shedTag == 0 || v.cseq == cseq) {
+	if v, ok := m.lookupLocked(key, now); ok && (v.shedTag == 0 || v.cseq == cseq) {
 		return v.shedTag, true
 	}
 	if shedding {
 		shedTag = tags.Add(1)
 	}
-	m.putLocked(string(callID), inviteFate{shedTag: shedTag, cseq: cseq}, now)
+	m.putLocked(key, inviteFate{shedTag: shedTag, cseq: cseq}, now)
 	return shedTag, false
 }
 
@@ -80,7 +89,12 @@ func (m *inviteMemo) put(callID string, f inviteFate, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ready()
-	m.putLocked(callID, f, now)
+	m.putLocked(memoHash(callID), f, now)
+}
+
+// get returns the fate remembered for callID at now.
+func (m *inviteMemo) get(callID string, now time.Time) (inviteFate, bool) {
+	return m.genMemo.get(memoHash(callID), now)
 }
 
 // ready gives the zero value its span and bound; m.mu is held.
