@@ -2,6 +2,7 @@ package sip
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -120,3 +121,177 @@ func memoHash(key string) uint64 { return maphash.String(memoSeed, key) }
 // memoHashBytes is memoHash of a key in bytes (the same hash as for the
 // string; it does not allocate).
 func memoHashBytes(key []byte) uint64 { return maphash.Bytes(memoSeed, key) }
+
+// genSet is genMemo for the per-call memos: a set of memoHash keys, each
+// with one flag, in two generations of span (a key put at t is found until
+// t+span at least and t+2*span at most), at most max keys per generation.
+// A generation is a flat open-addressing table of uint64 (hashGen): 8 bytes
+// a slot, filled to at most 3/4, sized from the generation before it, so a
+// key costs 11-16 bytes where a Go map costs 33-37 (a map's slot of 8 bytes
+// of key and an empty or one-byte value is 16 bytes, and its table doubles
+// at 7/8), and nothing the garbage collector scans. Keys are never deleted
+// (open addressing without tombstones); a generation is dropped whole.
+// Safe for concurrent use; the memos built on it (inviteMemo,
+// acceptedMemo) guard their own fields with its mu.
+type genSet struct {
+	span time.Duration
+	max  int
+
+	mu        sync.Mutex
+	cur, prev hashGen
+	since     time.Time // when cur started
+}
+
+// put remembers key with flag.
+func (s *genSet) put(key uint64, flag bool, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.putLocked(key, flag, now)
+}
+
+// putLocked is put with s.mu held.
+func (s *genSet) putLocked(key uint64, flag bool, now time.Time) {
+	if s.cur.slots == nil || now.Sub(s.since) >= s.span {
+		s.prev, s.cur, s.since = s.cur, newHashGen(s.cur.n), now
+	}
+	if s.cur.n < s.max {
+		s.cur.put(key, flag)
+	}
+}
+
+// get returns key's flag, and whether key is remembered at now.
+func (s *genSet) get(key uint64, now time.Time) (flag, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookupLocked(key, now)
+}
+
+// lookupLocked is get with s.mu held.
+func (s *genSet) lookupLocked(key uint64, now time.Time) (flag, ok bool) {
+	switch age := now.Sub(s.since); {
+	case age >= 2*s.span: // nothing put for a while: both generations are old
+		return false, false
+	case age >= s.span: // cur is as old as prev would be after a put
+		return s.cur.get(key)
+	}
+	if flag, ok = s.cur.get(key); ok {
+		return flag, true
+	}
+	return s.prev.get(key)
+}
+
+// update sets key's flag where it is held, without making it younger; a key
+// not held stays unknown.
+func (s *genSet) update(key uint64, flag bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cur.set(key, flag) {
+		s.prev.set(key, flag)
+	}
+}
+
+// len is the number of keys held, expired ones included.
+func (s *genSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.n + s.prev.n
+}
+
+// hashGen is one generation of a genSet: an open-addressing table with
+// linear probing. A slot holds a key's upper 63 bits and, in bit 0, its
+// flag; 0 is an empty slot (a key whose upper bits are 0 is taken as 2).
+type hashGen struct {
+	slots []uint64
+	n     int
+}
+
+// hashGenMin is the fewest slots of a generation.
+const hashGenMin = 1024
+
+// newHashGen makes a generation for about as many keys as n, the count of
+// the one before: 4/3 of it, so that it fills to 3/4 without growing.
+func newHashGen(n int) hashGen {
+	return hashGen{slots: make([]uint64, max(hashGenMin, n+n/3+1))}
+}
+
+// slotKey is key as a slot holds it, without its flag.
+func slotKey(key uint64) uint64 {
+	if key &^= 1; key == 0 {
+		return 2
+	}
+	return key
+}
+
+// home is key's first slot in a table of n: the upper bits of key times n
+// (Lemire's multiply-shift), which needs no power of two.
+func home(key uint64, n int) int {
+	hi, _ := bits.Mul64(key, uint64(n))
+	return int(hi)
+}
+
+// find returns the slot of key (without its flag), or the empty slot where
+// it goes.
+func (g *hashGen) find(k uint64) int {
+	n := len(g.slots)
+	for i := home(k, n); ; i++ {
+		if i == n {
+			i = 0
+		}
+		if s := g.slots[i]; s == 0 || s&^1 == k {
+			return i
+		}
+	}
+}
+
+func (g *hashGen) get(key uint64) (flag, ok bool) {
+	if g.n == 0 {
+		return false, false
+	}
+	s := g.slots[g.find(slotKey(key))]
+	return s&1 == 1, s != 0
+}
+
+// set sets the flag of key if held (true).
+func (g *hashGen) set(key uint64, flag bool) bool {
+	if g.n == 0 {
+		return false
+	}
+	k := slotKey(key)
+	i := g.find(k)
+	if g.slots[i] == 0 {
+		return false
+	}
+	g.slots[i] = k | flagBit(flag)
+	return true
+}
+
+// put adds key with flag (or sets its flag), growing the table to twice its
+// size when it would be more than 3/4 full.
+func (g *hashGen) put(key uint64, flag bool) {
+	k := slotKey(key)
+	if (g.n+1)*4 > len(g.slots)*3 {
+		g.grow()
+	}
+	i := g.find(k)
+	if g.slots[i] == 0 {
+		g.n++
+	}
+	g.slots[i] = k | flagBit(flag)
+}
+
+func (g *hashGen) grow() {
+	old := g.slots
+	g.slots = make([]uint64, 2*len(old))
+	for _, s := range old {
+		if s != 0 {
+			g.slots[g.find(s&^1)] = s
+		}
+	}
+}
+
+func flagBit(flag bool) uint64 {
+	if flag {
+		return 1
+	}
+	return 0
+}

@@ -108,15 +108,16 @@ func BenchmarkAcceptedInvite(b *testing.B) {
 		req := reqs[i%len(reqs)]
 		a.rememberInvite(req)
 		key, _ := inviteHash(req)
-		if _, ok := a.accepted.memo.get(key, time.Now()); !ok {
+		if _, ok := a.accepted.set.get(key, time.Now()); !ok {
 			b.Fatal("not remembered")
 		}
 	}
 }
 
-// TestMemosHoldNoPointers: the per-call memos' maps hold neither keys nor
-// values with pointers, so the garbage collector does not scan them, and
-// their 2xx are gone once ACKed.
+// TestMemosHoldNoPointers: the per-call memos hold their calls in tables
+// without pointers, so the garbage collector does not scan them, and their
+// 2xx are gone once ACKed; the memo of shed INVITEs is empty when none
+// was shed.
 func TestMemosHoldNoPointers(t *testing.T) {
 	a := memoAdapter()
 	reqs := make([]*sip.Request, 100)
@@ -127,19 +128,76 @@ func TestMemosHoldNoPointers(t *testing.T) {
 	if n := a.accepted.waiting(); n != 0 {
 		t.Errorf("%d 2xx held after their ACK", n)
 	}
-	for name, n := range map[string]int{"inviteMemo": a.invites.len(), "accepted": a.accepted.memo.len(), "ended": a.dialogs.ended.len()} {
+	for name, n := range map[string]int{"inviteMemo": a.invites.passed.len(), "accepted": a.accepted.set.len(), "ended": a.dialogs.ended.len()} {
 		if n != len(reqs) {
 			t.Errorf("%s holds %d calls, want %d", name, n, len(reqs))
 		}
 	}
-	for name, v := range map[string]any{"inviteMemo": a.invites.cur, "accepted": a.accepted.memo.cur, "ended": a.dialogs.ended.cur} {
-		m := reflect.TypeOf(v)
-		if hasPointers(m.Key()) || hasPointers(m.Elem()) {
-			t.Errorf("%s is a %v: the garbage collector scans it", name, m)
+	if n := len(a.invites.shed.cur) + len(a.invites.shed.prev); n != 0 {
+		t.Errorf("%d shed INVITEs held, none shed", n)
+	}
+	for name, v := range map[string]any{"inviteMemo": a.invites.passed.cur.slots, "accepted": a.accepted.set.cur.slots,
+		"ended": a.dialogs.ended.cur.slots, "inviteMemo shed": a.invites.shed.cur} {
+		typ := reflect.TypeOf(v)
+		if typ.Kind() == reflect.Map && hasPointers(typ.Key()) || hasPointers(typ.Elem()) {
+			t.Errorf("%s is a %v: the garbage collector scans it", name, typ)
 		}
 	}
 }
 
+// TestGenSet: a key is found with its flag for one span at least and two
+// at most, a generation grows as it fills and is bounded, and a new
+// generation is sized from the one before.
+func TestGenSet(t *testing.T) {
+	s := genSet{span: 10 * time.Second, max: 5000}
+	t0 := time.Unix(1000, 0)
+	key := func(i int) uint64 { return memoHash(strconv.Itoa(i)) }
+	s.put(key(0), false, t0)
+	for _, c := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, true}, {9 * time.Second, true}, {15 * time.Second, true}, {20 * time.Second, false}} {
+		if _, ok := s.get(key(0), t0.Add(c.at)); ok != c.want {
+			t.Errorf("get at +%v: found %v, want %v", c.at, ok, c.want)
+		}
+	}
+	s.update(key(0), true)
+	if flag, ok := s.get(key(0), t0); !flag || !ok {
+		t.Errorf("after update: flag %v, found %v", flag, ok)
+	}
+	s.update(key(1), true) // not held: stays unknown
+	if _, ok := s.get(key(1), t0); ok {
+		t.Error("update added a key")
+	}
+	for i := 1; i < 6000; i++ { // grows past hashGenMin, up to max
+		s.put(key(i), i%2 == 1, t0)
+	}
+	if s.cur.n != s.max || s.cur.n*4 > len(s.cur.slots)*3 {
+		t.Fatalf("%d keys in %d slots, want %d in at least %d", s.cur.n, len(s.cur.slots), s.max, s.max*4/3)
+	}
+	for i := range 6000 {
+		flag, ok := s.get(key(i), t0)
+		if want := i < s.max; ok != want || ok && i > 0 && flag != (i%2 == 1) {
+			t.Fatalf("key %d: found %v flag %v, want found %v flag %v", i, ok, flag, want, i%2 == 1)
+		}
+	}
+	s.put(key(-1), false, t0.Add(12*time.Second)) // a new generation; the others are in the old one
+	if _, ok := s.get(key(7), t0.Add(13*time.Second)); !ok {
+		t.Error("a key lost at the turn")
+	}
+	if len(s.cur.slots) < s.max*4/3 {
+		t.Errorf("new generation of %d slots after one of %d keys", len(s.cur.slots), s.max)
+	}
+	if _, ok := s.get(key(7), t0.Add(22*time.Second)); ok {
+		t.Error("a key found two spans after its generation started")
+	}
+	// A key whose upper 63 bits are 0 is a key like any other.
+	s.put(0, true, t0.Add(13*time.Second))
+	s.put(1, false, t0.Add(13*time.Second))
+	if flag, ok := s.get(0, t0.Add(13*time.Second)); !ok || flag {
+		t.Errorf("key 0: found %v flag %v, want found, flag false (1 and 0 are one key)", ok, flag)
+	}
+}
 // hasPointers reports whether values of t hold pointers.
 func hasPointers(t reflect.Type) bool {
 	switch t.Kind() {

@@ -43,14 +43,19 @@ const (
 // not remembered (their retransmissions are then treated as new INVITEs).
 // Safe for concurrent use.
 //
-// A Call-ID is held as its memoHash (memo.go), with its fate: 24 bytes of
-// map slot, nothing the garbage collector scans. Two Call-IDs whose hashes
-// collide (below 2^-46 per INVITE) are taken for one: a new INVITE is then
-// passed to sipgo though shedding (sipgo makes it a call as any other), or,
-// when the other one was shed with the same CSeq number, refused with its
-// 503 (the caller may retry after Retry-After). It is never answered for
-// another call: this memo answers nothing but 503s.
-type inviteMemo struct{ genMemo[uint64, inviteFate] }
+// A Call-ID passed to sipgo is held as its memoHash in a genSet (memo.go):
+// 11-16 bytes, nothing the garbage collector scans. A shed one (only while
+// shedding) is held with its fate in a genMemo of the same span beside it.
+// Two Call-IDs whose hashes collide (below 2^-45 per INVITE) are taken for
+// one: a new INVITE is then passed to sipgo though shedding (sipgo makes
+// it a call as any other), or, when the other one was shed with the same
+// CSeq number, refused with its 503 (the caller may retry after
+// Retry-After). It is never answered for another call: this memo answers
+// nothing but 503s.
+type inviteMemo struct {
+	passed genSet                      // Call-IDs passed to sipgo; passed.mu guards shed too
+	shed   genMemo[uint64, inviteFate] // Call-IDs shed, with their 503's tag
+}
 
 // inviteFate is what the reader did with an initial INVITE: passed it to
 // sipgo (shedTag 0) or answered it 503 with To tag shedTag; cseq tells a
@@ -71,8 +76,8 @@ type inviteFate struct {
 // shed with the next number of tags when shedding.
 func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
 	key := memoHashBytes(callID)
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
 	m.ready()
 	if v, ok := m.lookupLocked(key, now); ok && (v.shedTag == 0 || v.cseq == cseq) {
 		return v.shedTag, true
@@ -84,23 +89,53 @@ func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.
 	return shedTag, false
 }
 
-// put remembers callID's fate (genMemo.put for the zero value).
+// put remembers callID's fate.
 func (m *inviteMemo) put(callID string, f inviteFate, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
 	m.ready()
 	m.putLocked(memoHash(callID), f, now)
 }
 
 // get returns the fate remembered for callID at now.
 func (m *inviteMemo) get(callID string, now time.Time) (inviteFate, bool) {
-	return m.genMemo.get(memoHash(callID), now)
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
+	return m.lookupLocked(memoHash(callID), now)
 }
 
-// ready gives the zero value its span and bound; m.mu is held.
+// putLocked remembers the fate of the Call-ID with hash key; m.passed.mu
+// is held.
+func (m *inviteMemo) putLocked(key uint64, f inviteFate, now time.Time) {
+	if f.shedTag == 0 {
+		m.passed.putLocked(key, false, now)
+		return
+	}
+	m.shed.putLocked(key, f, now)
+}
+
+// lookupLocked returns the fate of the Call-ID with hash key: passed if it
+// was passed (whatever was shed before), else its 503's; m.passed.mu is
+// held.
+func (m *inviteMemo) lookupLocked(key uint64, now time.Time) (inviteFate, bool) {
+	if _, ok := m.passed.lookupLocked(key, now); ok {
+		return inviteFate{}, true
+	}
+	return m.shed.lookupLocked(key, now)
+}
+
+// len is the number of Call-IDs held, expired ones included.
+func (m *inviteMemo) len() int {
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
+	return m.passed.cur.n + m.passed.prev.n + len(m.shed.cur) + len(m.shed.prev)
+}
+
+// ready gives the zero value its span and bound; m.passed.mu is held.
 func (m *inviteMemo) ready() {
-	if m.span == 0 {
-		m.span, m.max = inviteMemoSpan, inviteMemoMax
+	if m.passed.span == 0 {
+		m.passed.span, m.passed.max = inviteMemoSpan, inviteMemoMax
+		m.shed.span, m.shed.max = inviteMemoSpan, inviteMemoMax
 	}
 }
 

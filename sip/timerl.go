@@ -3,7 +3,6 @@ package sip
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,26 +76,23 @@ const (
 // and the 2xx of each leg that waits for its ACK. Safe for concurrent use.
 //
 // An INVITE is held as the memoHash of its Call-ID, From tag and CSeq
-// number (inviteHash) with one bit, whether a 2xx was sent: a map slot of
-// 16 bytes, nothing the garbage collector scans. The 2xx itself is held
+// number (inviteHash) with one bit, whether a 2xx was sent, in a genSet
+// (memo.go): 11-16 bytes, nothing the garbage collector scans. The 2xx itself is held
 // only while its leg waits for the ACK (acking: usually one round trip,
 // a few legs at a time), which is the only time a retransmission is
 // answered with it; before a retransmission gets it, it is checked against
 // the retransmission's Call-ID, From tag and CSeq (sameInvite), so an
-// INVITE whose hash collides with another's (below 2^-46 per INVITE,
+// INVITE whose hash collides with another's (below 2^-45 per INVITE,
 // memo.go) is never answered with another call's 2xx. A collision costs
 // that one new INVITE its call: it is absorbed, or answered 482, as a
 // retransmission of the other.
 type acceptedMemo struct {
-	memo genMemo[uint64, bool] // inviteHash → a 2xx was sent
-
-	mu     sync.Mutex
+	set    genSet                   // inviteHash, flag: a 2xx was sent; set.mu guards acking too
 	acking map[uint64]*sip.Response // our 2xx while its leg waits for the ACK
 }
 
 func newAcceptedMemo() *acceptedMemo {
-	return &acceptedMemo{memo: genMemo[uint64, bool]{span: acceptedSpan, max: acceptedMax},
-		acking: map[uint64]*sip.Response{}}
+	return &acceptedMemo{set: genSet{span: acceptedSpan, max: acceptedMax}, acking: map[uint64]*sip.Response{}}
 }
 
 // acceptedInvite is an inbound leg's INVITE in the memo.
@@ -113,10 +109,10 @@ func (acc *acceptedInvite) sending(res *sip.Response) {
 	if !acc.ok {
 		return
 	}
-	acc.m.memo.update(acc.key, true)
-	acc.m.mu.Lock()
+	acc.m.set.update(acc.key, true)
+	acc.m.set.mu.Lock()
 	acc.m.acking[acc.key] = res
-	acc.m.mu.Unlock()
+	acc.m.set.mu.Unlock()
 }
 
 // acked ends the wait for the ACK of res (sent with sending).
@@ -124,19 +120,19 @@ func (acc *acceptedInvite) acked(res *sip.Response) {
 	if !acc.ok {
 		return
 	}
-	acc.m.mu.Lock()
+	acc.m.set.mu.Lock()
 	if acc.m.acking[acc.key] == res {
 		delete(acc.m.acking, acc.key)
 	}
-	acc.m.mu.Unlock()
+	acc.m.set.mu.Unlock()
 }
 
 // ackingFor returns the 2xx waiting for its ACK that req, an initial
 // INVITE with hash key, is a retransmission of (nil: none).
 func (m *acceptedMemo) ackingFor(key uint64, req *sip.Request) *sip.Response {
-	m.mu.Lock()
+	m.set.mu.Lock()
 	res := m.acking[key]
-	m.mu.Unlock()
+	m.set.mu.Unlock()
 	if res == nil || !sameInvite(req, res) {
 		return nil
 	}
@@ -145,8 +141,8 @@ func (m *acceptedMemo) ackingFor(key uint64, req *sip.Request) *sip.Response {
 
 // waiting is the number of 2xx waiting for their ACK.
 func (m *acceptedMemo) waiting() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.set.mu.Lock()
+	defer m.set.mu.Unlock()
 	return len(m.acking)
 }
 
@@ -187,7 +183,7 @@ func sameInvite(req *sip.Request, res *sip.Response) bool {
 func (a *Adapter) rememberInvite(req *sip.Request) *acceptedInvite {
 	acc := &acceptedInvite{m: a.accepted}
 	if acc.key, acc.ok = inviteHash(req); acc.ok {
-		a.accepted.memo.put(acc.key, false, time.Now())
+		a.accepted.set.put(acc.key, false, time.Now())
 	}
 	return acc
 }
@@ -205,7 +201,7 @@ func (a *Adapter) inviteAgain(req *sip.Request, tx sip.ServerTransaction) bool {
 	if !ok {
 		return false
 	}
-	answered, ok := a.accepted.memo.get(key, time.Now())
+	answered, ok := a.accepted.set.get(key, time.Now())
 	if !ok {
 		return false
 	}
