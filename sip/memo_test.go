@@ -198,6 +198,7 @@ func TestGenSet(t *testing.T) {
 		t.Errorf("key 0: found %v flag %v, want found, flag false (1 and 0 are one key)", ok, flag)
 	}
 }
+
 // hasPointers reports whether values of t hold pointers.
 func hasPointers(t reflect.Type) bool {
 	switch t.Kind() {
