@@ -10,19 +10,19 @@ import (
 // genMemo remembers values by key for one to two spans, in two
 // generations: a key put at t is found until t+span at least and t+2*span
 // at most, with no timer and no per-entry time. Beyond max keys in one
-// generation new keys are not remembered. Safe for concurrent use. It is
-// the one memo of the package: the UDP reader's initial INVITEs
-// (inviteMemo, retrans.go), inbound INVITEs for their retransmissions
-// (acceptedMemo, timerl.go), ended dialogs (dialogs.go) and our given-up
-// INVITEs (lateTable, late2xx.go).
+// generation new keys are not remembered. Safe for concurrent use. The
+// package's memos are built on it or on genSet, its form for the memos
+// that hold an entry for every call: the UDP reader's initial INVITEs
+// (inviteMemo, retrans.go: a genSet, and a genMemo for the shed ones),
+// inbound INVITEs for their retransmissions (acceptedMemo, timerl.go: a
+// genSet), ended dialogs (dialogTable.ended, dialogs.go: a genSet) and our
+// given-up INVITEs (lateTable, late2xx.go: a genMemo of records).
 //
-// The three memos that hold an entry for every call (the first three) are
-// keyed by memoHash and hold small values without pointers: their maps
-// then have no pointers, the garbage collector does not scan them, and an
-// entry costs the map's slot (8 bytes of key, the value, a control byte),
-// not a key string, a map slot pointing at it and a record (at 2,000
-// calls/s for 64 s their keys and records had been 30-40 MiB of live
-// heap, all of it scanned by every GC cycle; docs/PERFORMANCE.md).
+// The per-call memos are keyed by memoHash and hold a flag, in a genSet:
+// no pointers, so the garbage collector does not scan them, and an entry
+// costs 11-16 bytes, not a key string, a map slot pointing at it and a
+// record (at 2,000 calls/s for 64 s those had been about 37 MB of live,
+// scanned heap; docs/PERFORMANCE.md).
 type genMemo[K comparable, V any] struct {
 	span time.Duration
 	max  int
@@ -74,20 +74,6 @@ func (m *genMemo[K, V]) lookupLocked(key K, now time.Time) (v V, ok bool) {
 	return v, ok
 }
 
-// update replaces the value of key where it is held, in whichever
-// generation, without making it younger; a key not held stays unknown.
-func (m *genMemo[K, V]) update(key K, v V) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.cur[key]; ok {
-		m.cur[key] = v
-		return
-	}
-	if _, ok := m.prev[key]; ok {
-		m.prev[key] = v
-	}
-}
-
 // delete forgets key.
 func (m *genMemo[K, V]) delete(key K) {
 	m.mu.Lock()
@@ -111,11 +97,12 @@ var memoSeed = maphash.MakeSeed()
 // seeded hash of the full key. Two keys collide with probability 2^-64 per
 // pair: with the memos full (2^17 keys per generation, two generations) a
 // new key meets a held one with probability below 2^-46 (at 2,000 new
-// keys/s, once in about 1,000 years). What a collision may cost is written
+// keys/s, once in about 1,000 years; genSet keeps 63 of the 64 bits, and
+// its bit 0 for the flag: below 2^-45, once in about 500 years). What a collision may cost is written
 // at each memo (inviteMemo, acceptedMemo, dialogTable.ended): at most the
 // one call's setup, never another call's answer (the one answer a memo
 // holds, our 2xx to a retransmitted INVITE, is checked against the
-// request, acceptedMemo.again).
+// request, acceptedMemo.ackingFor).
 func memoHash(key string) uint64 { return maphash.String(memoSeed, key) }
 
 // memoHashBytes is memoHash of a key in bytes (the same hash as for the
