@@ -128,7 +128,7 @@ func TestMemosHoldNoPointers(t *testing.T) {
 	if n := a.accepted.waiting(); n != 0 {
 		t.Errorf("%d 2xx held after their ACK", n)
 	}
-	for name, n := range map[string]int{"inviteMemo": a.invites.passed.len(), "accepted": a.accepted.set.len(), "ended": a.dialogs.ended.len()} {
+	for name, n := range map[string]int{"inviteMemo": a.invites.len(), "accepted": a.accepted.set.len(), "ended": a.dialogs.ended.len()} {
 		if n != len(reqs) {
 			t.Errorf("%s holds %d calls, want %d", name, n, len(reqs))
 		}
