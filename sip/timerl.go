@@ -30,8 +30,9 @@ import (
 //     connection, until the ACK or 64*T1 (inLeg.accept: RFC 3261 §13.3.1.4
 //     makes that the TU's job), so the end of the transaction ends no ACK
 //     wait. A retransmitted INVITE that finds no transaction is recognised
-//     by its Call-ID, From tag and CSeq (Adapter.accepted, an acceptedMemo,
-//     remembered for 32-64 s from the INVITE, longer than the caller's Timer B): while the
+//     by its Call-ID, From tag and CSeq (Adapter.accepted, an
+//     acceptedMemo, remembered for 32-64 s from the INVITE, longer than
+//     the caller's Timer B): while the
 //     leg waits for the ACK it gets the same 2xx again, after that it is
 //     absorbed as the transaction would have, and it never becomes a second
 //     call. Re-INVITEs are handled the same way by the leg
@@ -77,9 +78,10 @@ const (
 //
 // An INVITE is held as the memoHash of its Call-ID, From tag and CSeq
 // number (inviteHash) with one bit, whether a 2xx was sent, in a genSet
-// (memo.go): 11-16 bytes, nothing the garbage collector scans. The 2xx itself is held
-// only while its leg waits for the ACK (acking: usually one round trip,
-// a few legs at a time), which is the only time a retransmission is
+// (memo.go): 11-16 bytes, nothing the garbage collector scans. The 2xx
+// itself is held only while its leg waits for the ACK (acking: usually
+// one round trip, a few legs at a time), which is the only time a
+// retransmission is
 // answered with it; before a retransmission gets it, it is checked against
 // the retransmission's Call-ID, From tag and CSeq (sameInvite), so an
 // INVITE whose hash collides with another's (below 2^-45 per INVITE,
