@@ -268,7 +268,7 @@ func (g *hashGen) put(key uint64, flag bool) {
 
 func (g *hashGen) grow() {
 	old := g.slots
-	g.slots = make([]uint64, 2*len(old))
+	g.slots = make([]uint64, max(hashGenMin, 2*len(old)))
 	for _, s := range old {
 		if s != 0 {
 			g.slots[g.find(s&^1)] = s

@@ -191,6 +191,11 @@ func TestGenSet(t *testing.T) {
 	if _, ok := s.get(key(7), t0.Add(22*time.Second)); ok {
 		t.Error("a key found two spans after its generation started")
 	}
+	var g hashGen // a zero generation takes keys too
+	g.put(key(1), true)
+	if flag, ok := g.get(key(1)); !ok || !flag {
+		t.Errorf("zero generation: found %v flag %v", ok, flag)
+	}
 	// A key whose upper 63 bits are 0 is a key like any other.
 	s.put(0, true, t0.Add(13*time.Second))
 	s.put(1, false, t0.Add(13*time.Second))
