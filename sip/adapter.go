@@ -31,9 +31,9 @@ type Adapter struct {
 	log       *slog.Logger
 	gm        *gateway.Metrics
 	m         *metrics
-	sockShed  socketShed               // INVITEs late in the UDP receive queue shed new calls (stale.go)
-	invites   inviteMemo               // Call-IDs of the initial INVITEs sipgo took (retrans.go)
-	accepted  genMemo[*acceptedInvite] // inbound legs' INVITEs, for retransmissions (timerl.go)
+	sockShed  socketShed    // INVITEs late in the UDP receive queue shed new calls (stale.go)
+	invites   inviteMemo    // Call-IDs of the initial INVITEs sipgo took (retrans.go)
+	accepted  *acceptedMemo // inbound legs' INVITEs, for retransmissions (timerl.go)
 	routes    []*route
 	trusted   []netip.Prefix
 	users     map[string]string
@@ -93,7 +93,7 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		limits:    newLimiter(cfg.MaxCallsPerUser, cfg.CallsPerSecond, cfg.CallsBurst),
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
 		resolver:  net.DefaultResolver, dialogs: newDialogTable(),
-		accepted: genMemo[*acceptedInvite]{span: acceptedSpan, max: acceptedMax}, flows: newFlowTable(), addrs: map[string]string{},
+		accepted: newAcceptedMemo(), flows: newFlowTable(), addrs: map[string]string{},
 		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable(), clientTxs: newClientTxTable(), parser: newParser()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.reg = newRegistrar(a.m.bindings)

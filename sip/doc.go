@@ -113,7 +113,8 @@
 // (which users have bindings here, for a cluster's registry), sdp.go, reason.go (RFC 3326),
 // sanitize.go, metrics.go, status.go, mtu.go (sipgo's UDP size limit), timerm.go (sipgo's Timer M),
 // timerl.go (sipgo's Timer L and Timer J, and the retransmitted INVITEs the
-// adapter recognises instead), memo.go (a two-generation memo),
+// adapter recognises instead), memo.go (two-generation memos: genMemo, and genSet of
+// 64-bit hashes for the per-call memos),
 // overload.go (503 for INVITEs shed by the gateway's admission), stale.go
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread, new ones shed with a stateless 503),

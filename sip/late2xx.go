@@ -58,14 +58,18 @@ const lateMax = 1 << 17
 
 // lateTable remembers our INVITEs in two generations of lateSpan (a
 // genMemo); mu guards the records' reason and done. Safe for concurrent
-// use.
+// use. Unlike the per-call memos (memo.go) it keeps its keys and records
+// as they are: a record holds what a late 2xx is answered with (our From,
+// the flow, the Reason), and an INVITE is held from when it is sent only
+// until it is answered (drop) or, when its leg ends without an answer,
+// for lateSpan to 2*lateSpan: answered calls leave nothing behind.
 type lateTable struct {
-	memo genMemo[*lateInvite]
+	memo genMemo[string, *lateInvite]
 	mu   sync.Mutex
 }
 
 func newLateTable() *lateTable {
-	return &lateTable{memo: genMemo[*lateInvite]{span: lateSpan, max: lateMax}}
+	return &lateTable{memo: genMemo[string, *lateInvite]{span: lateSpan, max: lateMax}}
 }
 
 // put (re)places rec under key in the current generation: at the INVITE

@@ -42,7 +42,20 @@ const (
 // It is bounded: beyond inviteMemoMax in one generation new Call-IDs are
 // not remembered (their retransmissions are then treated as new INVITEs).
 // Safe for concurrent use.
-type inviteMemo struct{ genMemo[inviteFate] }
+//
+// A Call-ID passed to sipgo is held as its memoHash in a genSet (memo.go):
+// 11-16 bytes, nothing the garbage collector scans. A shed one (only while
+// shedding) is held with its fate in a genMemo of the same span beside it.
+// Two Call-IDs whose hashes collide (below 2^-45 per INVITE) are taken for
+// one: a new INVITE is then passed to sipgo though shedding (sipgo makes
+// it a call as any other), or, when the other one was shed with the same
+// CSeq number, refused with its 503 (the caller may retry after
+// Retry-After). It is never answered for another call: this memo answers
+// nothing but 503s.
+type inviteMemo struct {
+	passed genSet                      // Call-IDs passed to sipgo; passed.mu guards shed too
+	shed   genMemo[uint64, inviteFate] // Call-IDs shed, with their 503's tag
+}
 
 // inviteFate is what the reader did with an initial INVITE: passed it to
 // sipgo (shedTag 0) or answered it 503 with To tag shedTag; cseq tells a
@@ -62,31 +75,67 @@ type inviteFate struct {
 // gets the same 503 if the CSeq is the same; anything else is passed, or
 // shed with the next number of tags when shedding.
 func (m *inviteMemo) decide(callID []byte, cseq uint32, shedding bool, now time.Time, tags *atomic.Uint64) (shedTag uint64, seen bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	key := memoHashBytes(callID)
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
 	m.ready()
-	if v, ok := m.lookupLocked(callID, now); ok && (v.shedTag == 0 || v.cseq == cseq) {
+	if v, ok := m.lookupLocked(key, now); ok && (v.shedTag == 0 || v.cseq == cseq) {
 		return v.shedTag, true
 	}
 	if shedding {
 		shedTag = tags.Add(1)
 	}
-	m.putLocked(string(callID), inviteFate{shedTag: shedTag, cseq: cseq}, now)
+	m.putLocked(key, inviteFate{shedTag: shedTag, cseq: cseq}, now)
 	return shedTag, false
 }
 
-// put remembers callID's fate (genMemo.put for the zero value).
+// put remembers callID's fate.
 func (m *inviteMemo) put(callID string, f inviteFate, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
 	m.ready()
-	m.putLocked(callID, f, now)
+	m.putLocked(memoHash(callID), f, now)
 }
 
-// ready gives the zero value its span and bound; m.mu is held.
+// get returns the fate remembered for callID at now.
+func (m *inviteMemo) get(callID string, now time.Time) (inviteFate, bool) {
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
+	return m.lookupLocked(memoHash(callID), now)
+}
+
+// putLocked remembers the fate of the Call-ID with hash key; m.passed.mu
+// is held.
+func (m *inviteMemo) putLocked(key uint64, f inviteFate, now time.Time) {
+	if f.shedTag == 0 {
+		m.passed.putLocked(key, false, now)
+		return
+	}
+	m.shed.putLocked(key, f, now)
+}
+
+// lookupLocked returns the fate of the Call-ID with hash key: passed if it
+// was passed (whatever was shed before), else its 503's; m.passed.mu is
+// held.
+func (m *inviteMemo) lookupLocked(key uint64, now time.Time) (inviteFate, bool) {
+	if _, ok := m.passed.lookupLocked(key, now); ok {
+		return inviteFate{}, true
+	}
+	return m.shed.lookupLocked(key, now)
+}
+
+// len is the number of Call-IDs held, expired ones included.
+func (m *inviteMemo) len() int {
+	m.passed.mu.Lock()
+	defer m.passed.mu.Unlock()
+	return m.passed.cur.n + m.passed.prev.n + len(m.shed.cur) + len(m.shed.prev)
+}
+
+// ready gives the zero value its span and bound; m.passed.mu is held.
 func (m *inviteMemo) ready() {
-	if m.span == 0 {
-		m.span, m.max = inviteMemoSpan, inviteMemoMax
+	if m.passed.span == 0 {
+		m.passed.span, m.passed.max = inviteMemoSpan, inviteMemoMax
+		m.shed.span, m.shed.max = inviteMemoSpan, inviteMemoMax
 	}
 }
 

@@ -1,7 +1,8 @@
 package sip
 
 import (
-	"strconv"
+	"encoding/binary"
+	"hash/maphash"
 	"sync/atomic"
 	"time"
 
@@ -29,8 +30,9 @@ import (
 //     connection, until the ACK or 64*T1 (inLeg.accept: RFC 3261 §13.3.1.4
 //     makes that the TU's job), so the end of the transaction ends no ACK
 //     wait. A retransmitted INVITE that finds no transaction is recognised
-//     by its Call-ID, From tag and CSeq (Adapter.accepted, remembered for
-//     32-64 s from the INVITE, longer than the caller's Timer B): while the
+//     by its Call-ID, From tag and CSeq (Adapter.accepted, an
+//     acceptedMemo, remembered for 32-64 s from the INVITE, longer than
+//     the caller's Timer B): while the
 //     leg waits for the ACK it gets the same 2xx again, after that it is
 //     absorbed as the transaction would have, and it never becomes a second
 //     call. Re-INVITEs are handled the same way by the leg
@@ -70,29 +72,120 @@ const (
 	acceptedMax  = 1 << 17          // INVITEs per generation (about 130 k: 4,000 calls/s)
 )
 
-// acceptedInvite is what a retransmission of an inbound leg's INVITE finds
-// once the INVITE's transaction may be gone.
-type acceptedInvite struct {
-	ok       atomic.Pointer[sip.Response] // our 2xx while the leg waits for its ACK
-	answered atomic.Bool                  // a 2xx was sent
+// acceptedMemo remembers the initial INVITEs of inbound legs for their
+// retransmissions, from the INVITE for acceptedSpan to 2*acceptedSpan,
+// and the 2xx of each leg that waits for its ACK. Safe for concurrent use.
+//
+// An INVITE is held as the memoHash of its Call-ID, From tag and CSeq
+// number (inviteHash) with one bit, whether a 2xx was sent, in a genSet
+// (memo.go): 11-16 bytes, nothing the garbage collector scans. The 2xx
+// itself is held only while its leg waits for the ACK (acking: usually
+// one round trip, a few legs at a time), which is the only time a
+// retransmission is
+// answered with it; before a retransmission gets it, it is checked against
+// the retransmission's Call-ID, From tag and CSeq (sameInvite), so an
+// INVITE whose hash collides with another's (below 2^-45 per INVITE,
+// memo.go) is never answered with another call's 2xx. A collision costs
+// that one new INVITE its call: it is absorbed, or answered 482, as a
+// retransmission of the other.
+type acceptedMemo struct {
+	set    genSet                   // inviteHash, flag: a 2xx was sent; set.mu guards acking too
+	acking map[uint64]*sip.Response // our 2xx while its leg waits for the ACK
 }
 
-// inviteID identifies an initial INVITE apart from its branch: Call-ID,
-// From tag and CSeq number (RFC 3261 §8.2.2.2).
-func inviteID(req *sip.Request) (string, bool) {
+func newAcceptedMemo() *acceptedMemo {
+	return &acceptedMemo{set: genSet{span: acceptedSpan, max: acceptedMax}, acking: map[uint64]*sip.Response{}}
+}
+
+// acceptedInvite is an inbound leg's INVITE in the memo.
+type acceptedInvite struct {
+	m   *acceptedMemo
+	key uint64
+	ok  bool // the INVITE has a Call-ID, From and CSeq: it is remembered
+}
+
+// sending notes that the leg is sending res, its 2xx, and waits for the
+// ACK: until acked, a retransmission of the INVITE gets res again, and
+// after it, it is absorbed.
+func (acc *acceptedInvite) sending(res *sip.Response) {
+	if !acc.ok {
+		return
+	}
+	acc.m.set.update(acc.key, true)
+	acc.m.set.mu.Lock()
+	acc.m.acking[acc.key] = res
+	acc.m.set.mu.Unlock()
+}
+
+// acked ends the wait for the ACK of res (sent with sending).
+func (acc *acceptedInvite) acked(res *sip.Response) {
+	if !acc.ok {
+		return
+	}
+	acc.m.set.mu.Lock()
+	if acc.m.acking[acc.key] == res {
+		delete(acc.m.acking, acc.key)
+	}
+	acc.m.set.mu.Unlock()
+}
+
+// ackingFor returns the 2xx waiting for its ACK that req, an initial
+// INVITE with hash key, is a retransmission of (nil: none).
+func (m *acceptedMemo) ackingFor(key uint64, req *sip.Request) *sip.Response {
+	m.set.mu.Lock()
+	res := m.acking[key]
+	m.set.mu.Unlock()
+	if res == nil || !sameInvite(req, res) {
+		return nil
+	}
+	return res
+}
+
+// waiting is the number of 2xx waiting for their ACK.
+func (m *acceptedMemo) waiting() int {
+	m.set.mu.Lock()
+	defer m.set.mu.Unlock()
+	return len(m.acking)
+}
+
+// inviteHash is the memoHash of what identifies an initial INVITE apart
+// from its branch: Call-ID, From tag and CSeq number (RFC 3261 §8.2.2.2).
+// It does not allocate.
+func inviteHash(req *sip.Request) (uint64, bool) {
 	cid, from, cseq := req.CallID(), req.From(), req.CSeq()
 	if cid == nil || from == nil || cseq == nil {
-		return "", false
+		return 0, false
 	}
 	tag, _ := from.Params.Get("tag")
-	return cid.Value() + "\x00" + tag + "\x00" + strconv.FormatUint(uint64(cseq.SeqNo), 10), true
+	var h maphash.Hash
+	h.SetSeed(memoSeed)
+	h.WriteString(cid.Value())
+	h.WriteByte(0)
+	h.WriteString(tag)
+	var n [5]byte
+	binary.BigEndian.PutUint32(n[1:], cseq.SeqNo)
+	h.Write(n[:])
+	return h.Sum64(), true
 }
 
-// remember notes the INVITE of a new inbound leg.
+// sameInvite reports whether res answers req, an initial INVITE: the same
+// Call-ID, From tag and CSeq number.
+func sameInvite(req *sip.Request, res *sip.Response) bool {
+	rc, rf, rs := res.CallID(), res.From(), res.CSeq()
+	qc, qf, qs := req.CallID(), req.From(), req.CSeq()
+	if rc == nil || rf == nil || rs == nil || qc == nil || qf == nil || qs == nil {
+		return false
+	}
+	rt, _ := rf.Params.Get("tag")
+	qt, _ := qf.Params.Get("tag")
+	return rc.Value() == qc.Value() && rt == qt && rs.SeqNo == qs.SeqNo
+}
+
+// rememberInvite notes the INVITE of a new inbound leg.
 func (a *Adapter) rememberInvite(req *sip.Request) *acceptedInvite {
-	acc := &acceptedInvite{}
-	if id, ok := inviteID(req); ok {
-		a.accepted.put(id, acc, time.Now())
+	acc := &acceptedInvite{m: a.accepted}
+	if acc.key, acc.ok = inviteHash(req); acc.ok {
+		a.accepted.set.put(acc.key, false, time.Now())
 	}
 	return acc
 }
@@ -106,20 +199,20 @@ func (a *Adapter) rememberInvite(req *sip.Request) *acceptedInvite {
 // 2xx still has its transaction, so this is a merged request (RFC 3261
 // §8.2.2.2): 482.
 func (a *Adapter) inviteAgain(req *sip.Request, tx sip.ServerTransaction) bool {
-	id, ok := inviteID(req)
+	key, ok := inviteHash(req)
 	if !ok {
 		return false
 	}
-	acc, ok := a.accepted.get(id, time.Now())
+	answered, ok := a.accepted.set.get(key, time.Now())
 	if !ok {
 		return false
 	}
-	switch res := acc.ok.Load(); {
+	switch res := a.accepted.ackingFor(key, req); {
 	case res != nil:
 		if err := tx.Respond(res); err != nil {
 			a.log.Debug("2xx for a retransmitted INVITE not sent", "err", err)
 		}
-	case acc.answered.Load():
+	case answered:
 		tx.Terminate() // absorbed: no response, no 100 Trying
 	default:
 		a.reply(req, tx, 482, "Loop Detected")

@@ -3,6 +3,7 @@ package sip
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -208,20 +209,73 @@ func TestInviteAgainOutcomes(t *testing.T) {
 		}
 	}
 	check("no 2xx yet", 482, false)
-	acc.answered.Store(true)
-	acc.ok.Store(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	ok := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	acc.sending(ok)
 	check("awaiting the ACK", 200, false)
-	acc.ok.Store(nil)
+	acc.acked(ok)
 	check("ACKed", 0, true)
+	if n := env.a.accepted.waiting(); n != 0 {
+		t.Errorf("%d 2xx held after their ACK", n)
+	}
 	if env.a.inviteAgain(other, newFakeServerTx()) {
 		t.Error("an INVITE with another CSeq was taken for a retransmission")
+	}
+	// A hash collision (made here: another INVITE's 2xx waiting for its
+	// ACK under req's hash) never answers req with another call's 2xx: it
+	// is absorbed as a retransmission of an answered INVITE.
+	otherOK := sip.NewResponseFromRequest(other, 200, "OK", nil)
+	(&acceptedInvite{m: env.a.accepted, key: acc.key, ok: true}).sending(otherOK)
+	check("colliding with another INVITE's 2xx", 0, true)
+	acc.acked(ok) // not the 2xx held: it stays
+	if n := env.a.accepted.waiting(); n != 1 {
+		t.Errorf("acked of a 2xx not held: %d 2xx held, want 1", n)
+	}
+}
+
+// TestInviteHash: what identifies an initial INVITE (Call-ID, From tag,
+// CSeq number) and nothing else makes its hash, and sameInvite checks the
+// same three.
+func TestInviteHash(t *testing.T) {
+	parse := func(callID, fromTag string, cseq int, via string) *sip.Request {
+		t.Helper()
+		msg, err := sip.ParseMessage([]byte("INVITE sip:b@127.0.0.1 SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-" + via + "\r\n" +
+			"From: <sip:a@127.0.0.1>;tag=" + fromTag + "\r\nTo: <sip:b@127.0.0.1>\r\n" +
+			"Call-ID: " + callID + "\r\nCSeq: " + strconv.Itoa(cseq) + " INVITE\r\nContent-Length: 0\r\n\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg.(*sip.Request)
+	}
+	base := parse("c1@x", "f1", 1, "b1")
+	h0, ok := inviteHash(base)
+	if !ok {
+		t.Fatal("no hash")
+	}
+	if h, _ := inviteHash(parse("c1@x", "f1", 1, "b2")); h != h0 {
+		t.Error("another branch changed the hash")
+	}
+	for _, other := range []*sip.Request{parse("c2@x", "f1", 1, "b1"), parse("c1@x", "f2", 1, "b1"),
+		parse("c1@x", "f1", 2, "b1"), parse("c1@xf", "1", 1, "b1")} {
+		if h, _ := inviteHash(other); h == h0 {
+			t.Errorf("%s %s: same hash as %s", other.CallID().Value(), other.CSeq().Value(), base.CallID().Value())
+		}
+		if sameInvite(other, sip.NewResponseFromRequest(base, 200, "OK", nil)) {
+			t.Errorf("%s %s: taken for the same INVITE", other.CallID().Value(), other.CSeq().Value())
+		}
+	}
+	if !sameInvite(parse("c1@x", "f1", 1, "b2"), sip.NewResponseFromRequest(base, 200, "OK", nil)) {
+		t.Error("a retransmission (another branch) not taken for the same INVITE")
+	}
+	if n := testing.AllocsPerRun(100, func() { inviteHash(base) }); n != 0 {
+		t.Errorf("inviteHash allocates %v times", n)
 	}
 }
 
 // TestGenMemoGenerations: a key is found for one span at least and two at
 // most, also when nothing else is put meanwhile.
 func TestGenMemoGenerations(t *testing.T) {
-	m := genMemo[int]{span: 10 * time.Second, max: 2}
+	m := genMemo[string, int]{span: 10 * time.Second, max: 2}
 	t0 := time.Unix(1000, 0)
 	m.put("a", 1, t0)
 	for _, c := range []struct {

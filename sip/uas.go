@@ -474,9 +474,8 @@ func (l *inLeg) accept(res *sip.Response) (sent bool, err error) {
 		return false, l.tx.Err()
 	default:
 	}
-	l.acc.answered.Store(true)
-	l.acc.ok.Store(res)
-	defer l.acc.ok.Store(nil)
+	l.acc.sending(res)
+	defer l.acc.acked(res)
 	l.awaitingAck.Store(true)
 	defer l.awaitingAck.Store(false)
 	if err := l.tx.Respond(res); err != nil {
