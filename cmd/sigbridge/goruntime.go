@@ -20,6 +20,10 @@ type RuntimeConfig struct {
 	// (GOMEMLIMIT): near it the collector runs more often, whatever
 	// GCPercent says. 0: none.
 	MemoryLimit int64 `yaml:"memory_limit"`
+	// GCMinHeap is a floor in bytes under the collector's heap goal: after
+	// each collection GOGC is raised, never lowered below GCPercent, so
+	// that the goal is at least this (gcfloor.go). 0: none.
+	GCMinHeap int64 `yaml:"gc_min_heap"`
 }
 
 // DefaultGCPercent is Go's own default. Measured on 2026-12-06
@@ -37,15 +41,26 @@ func (c RuntimeConfig) Validate() error {
 	if c.MemoryLimit < 0 {
 		return errors.New("runtime.memory_limit is negative")
 	}
+	if c.GCMinHeap < 0 || c.GCMinHeap > maxGCMinHeap {
+		return errors.New("runtime.gc_min_heap must be between 0 and 1 TiB")
+	}
+	if c.GCMinHeap > 0 && c.GCPercent < 0 {
+		return errors.New("runtime.gc_min_heap needs runtime.gc_percent not negative (a floor under a collector that is off means nothing)")
+	}
 	if c.GCPercent < 0 && c.MemoryLimit == 0 {
 		return errors.New("runtime.gc_percent is negative (collector off) but runtime.memory_limit is not set: memory would grow without bound")
 	}
 	return nil
 }
 
+// maxGCMinHeap bounds runtime.gc_min_heap (1 TiB).
+const maxGCMinHeap = 1 << 40
+
 // applyRuntime sets the collector from c, except what GOGC or GOMEMLIMIT
-// set, and logs the values in effect.
-func applyRuntime(c RuntimeConfig, log *slog.Logger) {
+// set, starts the heap floor (c.GCMinHeap, on top of the percentage in
+// effect; not with the collector off) and logs the values in effect. The
+// floor is returned (nil: none); its Stop puts the percentage back.
+func applyRuntime(c RuntimeConfig, log *slog.Logger) *gcFloor {
 	gcFrom, limitFrom := "config", "config"
 	if _, ok := os.LookupEnv("GOGC"); ok {
 		gcFrom = "GOGC"
@@ -70,5 +85,16 @@ func applyRuntime(c RuntimeConfig, log *slog.Logger) {
 	} else {
 		attrs = append(attrs, "memory_limit", limit)
 	}
+	var floor *gcFloor
+	switch {
+	case c.GCMinHeap > 0 && pct >= 0:
+		floor = startGCFloor(c.GCMinHeap, pct)
+		attrs = append(attrs, "gc_min_heap", c.GCMinHeap)
+	case c.GCMinHeap > 0:
+		attrs = append(attrs, "gc_min_heap", "off: GOGC=off")
+	default:
+		attrs = append(attrs, "gc_min_heap", "none")
+	}
 	log.Info("go runtime", attrs...)
+	return floor
 }
