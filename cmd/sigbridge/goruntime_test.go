@@ -59,15 +59,14 @@ func TestRuntimeConfig(t *testing.T) {
 	if cfg.Runtime.GCPercent != 300 || cfg.Runtime.MemoryLimit != 512<<20 {
 		t.Errorf("runtime %+v, want gc_percent 300, memory_limit 512 MiB", cfg.Runtime)
 	}
-	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 || d.GCMinHeap != 0 {
+	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 || d.GCMinHeap != DefaultGCMinHeap {
 		t.Errorf("default runtime %+v", d)
 	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
 		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)
 	}
 	for _, bad := range []string{"runtime:\n  gc_percent: -1\n", "runtime:\n  memory_limit: -5\n", "runtime:\n  gc: 1\n",
-		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n",
-		"runtime:\n  gc_percent: -1\n  memory_limit: 1073741824\n  gc_min_heap: 67108864\n"} {
+		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n"} {
 		if _, err := loadYAML(t, bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
@@ -196,5 +195,16 @@ func TestGCFloor(t *testing.T) {
 	runtime.GC()
 	if g := heapGoal(); g >= floor {
 		t.Errorf("heap goal %d after stop, want the floor gone", g)
+	}
+
+	// With the collector off (collections only near memory_limit) there is
+	// no goal to hold up: no floor, and the log says so.
+	buf.Reset()
+	if f := applyRuntime(RuntimeConfig{GCPercent: -1, MemoryLimit: 1 << 30, GCMinHeap: floor}, log); f != nil {
+		f.Stop()
+		t.Error("a floor started with gc_percent -1")
+	}
+	if !strings.Contains(buf.String(), `gc_min_heap="off: gc_percent negative"`) {
+		t.Errorf("log %q does not say the floor is off", buf.String())
 	}
 }
