@@ -284,6 +284,7 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 	rss_sampler "$GW_PID" "$OUT/$name.rss"
 	sipp_uac "127.0.0.1:$GW_SIP" "$name" "$1" "$csv"
 	sipp_row s2b "$1" "$name" "$(($(cpu_ticks "$GW_PID") - c0))" "$(rss_mib "$GW_PID")" "$a0" "$(allocs)" "$(rss_delta "$OUT/$name.rss")"
+	curl -fs "http://$HTTP/metrics" >"$OUT/$name.metrics" || true # as for b2s and b2b
 	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
 		sleep 10
 		s2b_after "$name.after" "$csv"

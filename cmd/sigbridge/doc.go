@@ -24,6 +24,9 @@
 //
 // runtime.gc_percent and runtime.memory_limit set Go's garbage collector at
 // start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
+// runtime.gc_min_heap keeps the collector's heap goal at or above a floor
+// by raising GOGC after each collection while the live heap is small
+// (gcfloor.go).
 //
 // This is the only package that may exit the process.
 package main

@@ -6,7 +6,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 )
@@ -57,10 +59,14 @@ func TestRuntimeConfig(t *testing.T) {
 	if cfg.Runtime.GCPercent != 300 || cfg.Runtime.MemoryLimit != 512<<20 {
 		t.Errorf("runtime %+v, want gc_percent 300, memory_limit 512 MiB", cfg.Runtime)
 	}
-	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 {
+	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 || d.GCMinHeap != DefaultGCMinHeap {
 		t.Errorf("default runtime %+v", d)
 	}
-	for _, bad := range []string{"runtime:\n  gc_percent: -1\n", "runtime:\n  memory_limit: -5\n", "runtime:\n  gc: 1\n"} {
+	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
+		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)
+	}
+	for _, bad := range []string{"runtime:\n  gc_percent: -1\n", "runtime:\n  memory_limit: -5\n", "runtime:\n  gc: 1\n",
+		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n"} {
 		if _, err := loadYAML(t, bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
@@ -102,5 +108,103 @@ func TestApplyRuntime(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "gc_percent_from=GOGC") {
 		t.Errorf("log %q does not say GOGC set it", buf.String())
+	}
+}
+
+// TestFloorPercent: the percentage whose heap goal reaches the floor, never
+// below the configured one, and no higher than the one whose minimum heap
+// alone is the floor.
+func TestFloorPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		floor, live, scan uint64
+		base, want        int
+	}{
+		{64 * mib, 16 * mib, 0, 100, 300},        // 16 + 16·3 = 64
+		{64 * mib, 16 * mib, 16 * mib, 100, 150}, // 16 + 32·1.5 = 64
+		{64 * mib, 15 * mib, 0, 100, 327},        // rounded up: 15 + 15·3.27 ≥ 64
+		{64 * mib, 40 * mib, 0, 100, 100},        // 40·2 > 64: the configured percentage
+		{64 * mib, 64 * mib, 0, 100, 100},        // live at the floor
+		{64 * mib, 100 * mib, 0, 200, 200},       // live above the floor
+		{64 * mib, 1 * mib, 0, 100, 1600},        // capped: 4 MiB·16 = 64 MiB, the floor
+		{64 * mib, 0, 0, 100, 1600},              // nothing marked yet
+		{64 * mib, 16 * mib, 0, 500, 500},        // the configured percentage is already higher
+	} {
+		got := floorPercent(c.floor, c.live, c.scan, c.base)
+		if got != c.want {
+			t.Errorf("floorPercent(floor %d MiB, live %d MiB, scan %d MiB, base %d) = %d, want %d",
+				c.floor/mib, c.live/mib, c.scan/mib, c.base, got, c.want)
+		}
+		if got > c.base && c.live < c.floor { // the goal the runtime computes reaches the floor
+			goal := max(c.live+(c.live+c.scan)*uint64(got)/100, defaultHeapMinimum*uint64(got)/100)
+			if goal < c.floor {
+				t.Errorf("%+v: goal %d below the floor %d", c, goal, c.floor)
+			}
+		}
+	}
+}
+
+// heapGoal reads the runtime's heap goal.
+func heapGoal() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestGCFloor: with runtime.gc_min_heap the heap goal after a collection is
+// at least the floor (this test's heap is far smaller), the percentage in
+// effect goes back when it stops, and the log names the floor.
+func TestGCFloor(t *testing.T) {
+	restoreRuntime(t)
+	unsetEnv(t, "GOGC")
+	unsetEnv(t, "GOMEMLIMIT")
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	debug.SetMemoryLimit(math.MaxInt64) // a limit would cap the goal under the floor
+	const floor = 512 << 20
+	f := applyRuntime(RuntimeConfig{GCPercent: 100, GCMinHeap: floor}, log)
+	if f == nil {
+		t.Fatal("no floor started")
+	}
+	if !strings.Contains(buf.String(), "gc_min_heap=536870912") {
+		t.Errorf("log %q does not name the floor", buf.String())
+	}
+	// The goal is set at once from the heap as it is, and again after each
+	// collection (the finalizer): both must reach the floor.
+	if g := heapGoal(); g < floor {
+		t.Errorf("heap goal %d right after start, want at least %d", g, floor)
+	}
+	n := f.adjusted.Load()
+	for i := 0; f.adjusted.Load() < n+2; i++ {
+		if i == 10000 {
+			t.Fatalf("%d adjustments after %d collections, want 2", f.adjusted.Load()-n, i)
+		}
+		runtime.GC() // each cycle queues the sentinel's finalizer, which runs on its own goroutine
+		runtime.Gosched()
+	}
+	if g := heapGoal(); g < floor {
+		t.Errorf("heap goal %d after collections, want at least %d", g, floor)
+	}
+	if pct, _ := gcSettings(); pct <= 100 {
+		t.Errorf("gc_percent %d with a small heap under a 512 MiB floor, want above 100", pct)
+	}
+	f.Stop()
+	if pct, _ := gcSettings(); pct != 100 {
+		t.Errorf("gc_percent %d after stop, want 100", pct)
+	}
+	runtime.GC()
+	if g := heapGoal(); g >= floor {
+		t.Errorf("heap goal %d after stop, want the floor gone", g)
+	}
+
+	// With the collector off (collections only near memory_limit) there is
+	// no goal to hold up: no floor, and the log says so.
+	buf.Reset()
+	if f := applyRuntime(RuntimeConfig{GCPercent: -1, MemoryLimit: 1 << 30, GCMinHeap: floor}, log); f != nil {
+		f.Stop()
+		t.Error("a floor started with gc_percent -1")
+	}
+	if !strings.Contains(buf.String(), `gc_min_heap="off: gc_percent negative"`) {
+		t.Errorf("log %q does not say the floor is off", buf.String())
 	}
 }

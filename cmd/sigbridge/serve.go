@@ -123,12 +123,15 @@ type server struct {
 	xmppDone sync.WaitGroup
 }
 
-// goroutinesCreated adds go_sched_goroutines_created_goroutines_total
-// (runtime/metrics /sched/goroutines-created) to the Go collector's
-// default set: goroutines started per call, the hand-offs a call costs
-// (docs/PERFORMANCE.md).
+// goroutinesCreated adds to the Go collector's default set, from
+// runtime/metrics: go_sched_goroutines_created_goroutines_total
+// (/sched/goroutines-created: goroutines started per call, the hand-offs a
+// call costs), go_sched_latencies_seconds (/sched/latencies: how long
+// goroutines waited runnable for a CPU) and go_sched_pauses_total_gc_seconds
+// (/sched/pauses/total/gc: the collector's stop-the-world pauses), the
+// figures behind the setup tail (docs/PERFORMANCE.md).
 var goroutinesCreated = collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
-	Matcher: regexp.MustCompile(`^/sched/goroutines-created:goroutines$`)})
+	Matcher: regexp.MustCompile(`^/sched/(goroutines-created:goroutines|latencies:seconds|pauses/total/gc:seconds)$`)})
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
