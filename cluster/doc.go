@@ -38,7 +38,9 @@
 // appear and disappear, including when their node dies. After every
 // (re)connection the bucket is opened again (created if it was lost), the
 // mirror reloaded, and every node writes the claims the bucket lacks and
-// deletes entries of its boot it no longer owns.
+// deletes entries of its boot it no longer owns. A node whose entry a peer
+// deletes while it still holds it (the peer took it for dead: heartbeats
+// late on a starved box) writes it again at once.
 //
 // # State that outlives its writer
 //

@@ -149,7 +149,7 @@ type opKind int
 const (
 	opClaim    opKind = iota
 	opRelease         // the caller's release: delete if this node holds it
-	opReassert        // after a resync: claim again what this node owns
+	opReassert        // after a resync, or a peer reaped it: claim again what this node owns
 	opDrop            // delete an entry of this boot that it does not own
 	opReap            // delete an entry of a dead node
 )
@@ -230,7 +230,7 @@ func (n *Node) apply(op *regOp) {
 		if err := n.claim(ctx, *kv, op.k); errors.Is(err, ErrTaken) {
 			n.owned.remove(op.k)
 			kind, key, _ := parseKVKey(op.k)
-			n.log.Warn("cluster claim lost to another node while disconnected", "kind", kind, "key", key)
+			n.log.Warn("cluster claim lost to another node while disconnected or declared dead", "kind", kind, "key", key)
 			n.lost(kind, key)
 		}
 	case opRelease:

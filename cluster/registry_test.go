@@ -198,3 +198,45 @@ func TestLocatorReadsBucketOnMirrorMiss(t *testing.T) {
 		t.Fatalf("locate nobody from b: node %q remote %v err %v; want local", node, remote, err)
 	}
 }
+
+// TestReapedClaimReasserted: a peer that took this node for dead (its
+// heartbeats late on a starved box) deletes its entries from the bucket
+// while this node's connection stays up; this node, still holding the
+// key, writes it again, and every node sees the user on it again.
+func TestReapedClaimReasserted(t *testing.T) {
+	srv := natstest.Start(t)
+	ns := startNodes(t, srv, "a", "b")
+	ctx := context.Background()
+	if err := ns[0].Claim(ctx, KindUser, "alice"); err != nil {
+		t.Fatalf("claim on a: %v", err)
+	}
+	waitFor(t, 10*time.Second, "b sees alice on a", func() bool {
+		node, ok, _ := ns[1].Lookup(ctx, KindUser, "alice")
+		return ok && node == "a"
+	})
+	kv := ns[1].kv.Load()
+	if err := (*kv).Delete(ctx, kvKey(KindUser, "alice")); err != nil { // b reaps it
+		t.Fatalf("delete from b: %v", err)
+	}
+	waitFor(t, 10*time.Second, "alice back in the bucket, held by a", func() bool {
+		e, err := (*kv).Get(ctx, kvKey(KindUser, "alice"))
+		if err != nil {
+			return false
+		}
+		h, err := decodeHolder(e.Value())
+		return err == nil && h.node == "a"
+	})
+	waitFor(t, 10*time.Second, "b sees alice on a again", func() bool {
+		node, ok, _ := ns[1].Lookup(ctx, KindUser, "alice")
+		return ok && node == "a"
+	})
+	// A release of a's own is not reasserted.
+	ns[0].Release(KindUser, "alice")
+	waitFor(t, 10*time.Second, "alice released", func() bool {
+		_, err := (*kv).Get(ctx, kvKey(KindUser, "alice"))
+		return err != nil
+	})
+	if err := ns[1].Claim(ctx, KindUser, "alice"); err != nil {
+		t.Fatalf("claim on b after a's release: %v", err)
+	}
+}

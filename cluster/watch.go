@@ -105,6 +105,9 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry, snapshot map[string]map[str
 	}
 	if !loading {
 		n.mir.apply(kind, key, en, del)
+		if del {
+			n.reassertIfOwned(e.Key())
+		}
 		return
 	}
 	if del {
@@ -115,6 +118,21 @@ func (n *Node) applyEntry(e jetstream.KeyValueEntry, snapshot map[string]map[str
 		snapshot[kind] = map[string]entry{}
 	}
 	snapshot[kind][key] = en
+}
+
+// reassertIfOwned writes k again if this node still holds it: the delete
+// came from a peer that declared this node dead (its heartbeats late on a
+// starved box: a long pause, a busy CPU) and reaped its entries, while
+// this node's connection stayed up, so no reconnection's reconcile would
+// restore them; the users logged in here would stay unreachable from the
+// other nodes until they logged in again. A release of our own takes k
+// out of the owned set before it deletes it, so its delete is not
+// reasserted. If another node has taken k meanwhile, the claim is lost
+// (apply, opReassert).
+func (n *Node) reassertIfOwned(k string) {
+	if n.owned.has(k) {
+		n.shardOf(k).q.push(&regOp{kind: opReassert, k: k})
+	}
 }
 
 // reconcile, once the mirror is complete: write again what this node owns
