@@ -70,6 +70,21 @@ func peerRequest(env *testEnv, p *txPeer, method sip.RequestMethod) *sip.Request
 	return req
 }
 
+// startInviteTx sends an INVITE from a fresh adapter to a fresh raw peer
+// over UDP and returns the client transaction that carries it.
+func startInviteTx(t *testing.T) (*testEnv, *txPeer, sip.ClientTransaction) {
+	t.Helper()
+	env := newEnv(t, Config{})
+	peer := newTxPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, peer, tx
+}
+
 // nextResponse is the transaction's next response within 10 s.
 func nextResponse(t *testing.T, tx sip.ClientTransaction) *sip.Response {
 	t.Helper()
@@ -90,14 +105,7 @@ func nextResponse(t *testing.T, tx sip.ClientTransaction) *sip.Response {
 // of it is ACKed again (Completed, Timer D) while the user is not told
 // twice; Terminate ends it.
 func TestClientTxNonSuccessACK(t *testing.T) {
-	env := newEnv(t, Config{})
-	peer := newTxPeer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, peer, tx := startInviteTx(t)
 	if _, ours := tx.(*clientTx); !ours {
 		t.Fatalf("transaction over UDP is %T, want *clientTx", tx)
 	}
@@ -151,14 +159,7 @@ func TestClientTxNonSuccessACK(t *testing.T) {
 // branch until a response comes; its 2xx reaches the user, and a
 // retransmitted 2xx goes to the OnRetransmission hook (Accepted, RFC 6026).
 func TestClientTxRetransmitsUntilAnswered(t *testing.T) {
-	env := newEnv(t, Config{})
-	peer := newTxPeer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, peer, tx := startInviteTx(t)
 	defer tx.Terminate()
 	retrans := make(chan *sip.Response, 1)
 	if !tx.OnRetransmission(func(r *sip.Response) { retrans <- r }) {
@@ -262,14 +263,7 @@ func TestNonSuccessACKRoute(t *testing.T) {
 // otherwise see Done first and lose the 2xx (the box stalls, the leg's
 // goroutine runs late). Once it is read, the timer ends it.
 func TestClientTxWaitsForUnreadFinal(t *testing.T) {
-	env := newEnv(t, Config{})
-	peer := newTxPeer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tx, err := env.a.cli.TransactionRequest(ctx, peerRequest(env, peer, sip.INVITE))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, peer, tx := startInviteTx(t)
 	defer tx.Terminate()
 	ours := tx.(*clientTx)
 	inv := peer.request(t)
