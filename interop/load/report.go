@@ -57,6 +57,9 @@ type Report struct {
 	Offers     int `json:"callee_offers"`
 	AnsweredIn int `json:"callee_answered"`
 	HungUpIn   int `json:"callee_hung_up"`
+	// Self is the tool's own Go runtime while placing and draining: its
+	// collections and how long its goroutines waited for a CPU.
+	Self SelfStats `json:"tool_runtime"`
 }
 
 // Latency summarises setup times in milliseconds.
@@ -198,6 +201,9 @@ setup latency (offer sent → answer received, %d calls): p50 %.1fms  p95 %.1fms
 		}
 		fmt.Fprintln(w, "  (the gateway's own view: sigbridge_call_setup_seconds on its /metrics)")
 	}
+	fmt.Fprintf(w, "the tool itself: %d GC cycles (%.1fms paused); its goroutines waited for a CPU p50 %.3fms p99 %.3fms p99.9 %.3fms max %.1fms (%d waits)\n",
+		r.Self.GCCycles, r.Self.GCPauseMS, r.Self.SchedLatency.P50, r.Self.SchedLatency.P99, r.Self.SchedLatency.P999,
+		r.Self.SchedLatency.Max, r.Self.SchedLatency.Count)
 	if r.Offers > 0 {
 		fmt.Fprintf(w, "answering callees: %d incoming calls, %d answered, %d of them hung up by the caller's side\n",
 			r.Offers, r.AnsweredIn, r.HungUpIn)
