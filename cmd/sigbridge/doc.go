@@ -26,7 +26,8 @@
 // start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
 // runtime.gc_min_heap keeps the collector's heap goal at or above a floor
 // by raising GOGC after each collection while the live heap is small
-// (gcfloor.go).
+// (gcfloor.go). `sigbridge load` keeps the same floor for itself
+// (--gc-min-heap, default 64 MiB), since it is on the interval it measures.
 //
 // This is the only package that may exit the process.
 package main
