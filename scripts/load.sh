@@ -35,6 +35,8 @@
 # steady step?), SIP retransmissions seen by SIPp, and the gateway's Go
 # allocation per answered call (KB and allocations, from /metrics: robust on
 # a shared box).
+# b2s/b2b: OUT/<step>.txt ends with a "tail:" line splitting the setup tail
+# between the load tool and the gateway (tail_split).
 #
 # Across nodes (cluster/README.md, "What NATS costs per call"): a fresh
 # nats-server -js and two nodes, A and B, per step; the callees log in on B
@@ -273,6 +275,30 @@ load_run() {
 		while IFS=$'\t' read -r a b c d e f g h i dr j k; do
 			row "$a" "$b" "$c" "$d" "$e" "$f" "$g ($tool)" "$h" "$i" "$dr" "$j" "$(per_call "$a0" "$a1" "$k")"
 		done
+	tail_split "$3" >>"$OUT/$3.txt"
+}
+
+# tail_split prints where step $1's setup tail is: the share of setups
+# within 5 ms by the load tool (offer written → answer read) and by the
+# gateway's own histogram (offer in → answer in), the gateway's GC cycles
+# and goroutine scheduling latency (go_sched_latencies_seconds: coarse
+# buckets) and the tool's GC cycles and scheduling latency, and the box's
+# load average. Its own line in OUT/<step>.txt (docs/PERFORMANCE.md, "The
+# setup tail at half the maximum rate").
+tail_split() { # $1 = step name
+	local gw
+	gw=$(awk '/^sigbridge_call_setup_seconds_bucket/ && /le="0.005"/ {w += $2} /^sigbridge_call_setup_seconds_count/ {n += $2}
+		/^go_gc_duration_seconds_count/ {gc = $2}
+		/^go_sched_latencies_seconds_bucket/ {match($0, /le="[^"]+"/); b[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2}
+		/^go_sched_latencies_seconds_count/ {t = $2}
+		END {p = "-"; for (i = 1; i <= k; i++) if (t > 0 && c[i] >= 0.99 * t) {p = (b[i] == "+Inf" ? b[i] : sprintf("%.3g", b[i] * 1000)); break}
+			printf "%s %s %s", (n > 0 ? sprintf("%.1f %%", w * 100 / n) : "-"), gc + 0, p}' "$OUT/$1.metrics" 2>/dev/null)
+	read -r gw5 gwpct gwgc gwp99 <<<"$gw"
+	jq -r --arg gw5 "$gw5 $gwpct" --arg gwgc "$gwgc" --arg gwp99 "$gwp99" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '
+		"tail: setup within 5 ms: tool \((.setup_ms.within // [] | map(select(.le_ms == 5)) | .[0].share // 0) * 1000 | round / 10) %, " +
+		"gateway \($gw5); gateway GC cycles \($gwgc), its goroutines waiting for a CPU p99 <= \($gwp99) ms; " +
+		"tool GC cycles \(.tool_runtime.gc_cycles // "-"), its goroutines waiting p99 \(.tool_runtime.sched_latency_ms.p99 // "-" | if type == "number" then . * 100 | round / 100 else . end) ms; load average \($load)"' \
+		"$OUT/$1.json" 2>/dev/null || true
 }
 
 s2b_step() { # SIPp UAC → gateway → load tool callees
