@@ -32,7 +32,8 @@
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB),
 # RSS Δ: the gateway's RSS at the end of placing minus at its middle
 # (DURATION/2; MiB; b2s b2b s2b: is RSS flat over the second half of a
-# steady step?), SIP retransmissions seen by SIPp, and the gateway's Go
+# steady step?) and in brackets the same change by a line fitted through
+# one sample a second over that half (rss_delta), SIP retransmissions seen by SIPp, and the gateway's Go
 # allocation per answered call (KB and allocations, from /metrics: robust on
 # a shared box).
 # b2s/b2b: OUT/<step>.txt ends with a "tail:" line splitting the setup tail
@@ -155,18 +156,24 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
 
 # rss_sampler samples process $1's RSS (KiB) into file $2 at DURATION/2
 # and at DURATION after placing began: at once, or (with $3) once file $3
-# says the load tool's users "logged in". RSS_SAMPLER is its PID.
+# says the load tool's users "logged in"; and once a second over the second
+# half into $2.all ("seconds KiB" lines). RSS_SAMPLER is its PID.
 rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 	local half
 	half=$(awk -v d="$DURATION" 'BEGIN {printf "%.3f", d / 2}')
-	rm -f "$2"
+	rm -f "$2" "$2.all"
 	(
 		if [ -n "${3:-}" ]; then
 			for _ in $(seq 600); do grep -q "logged in" "$3" 2>/dev/null && break; sleep 0.1; done
 		fi
 		sleep "$half"
 		rss_kib "$1" >"$2"
-		sleep "$half"
+		local i n
+		n=$(awk -v h="$half" 'BEGIN {print int(h)}')
+		for i in $(seq 0 $((n - 1))); do
+			echo "$i $(rss_kib "$1")" >>"$2.all"
+			sleep 1
+		done
 		rss_kib "$1" >>"$2"
 	) &
 	RSS_SAMPLER=$!
@@ -174,11 +181,18 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 }
 
 # rss_delta waits for the sampler and prints the change between its two
-# samples in MiB ("+1.2"), or "-" when a sample is missing.
+# samples in MiB ("+1.2"), or "-" when a sample is missing, and in brackets
+# the change of the least-squares line through the per-second samples over
+# the same half ("(+0.4)"): a single sample moves with the goroutine stacks
+# of the calls in setup at that instant and with the scavenger (±15-25 MiB
+# at 3,000 calls/s on a shared box; docs/PERFORMANCE.md, "The setup tail at
+# half the maximum rate"), the line much less.
 rss_delta() { # $1 = file
 	wait "$RSS_SAMPLER" 2>/dev/null || true
-	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else print "-"}' \
-		"$1" 2>/dev/null || echo -
+	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else printf "-"}' \
+		"$1" 2>/dev/null || printf -
+	awk '$2 ~ /^[0-9]+$/ {n++; x += $1; y += $2; xx += $1 * $1; xy += $1 * $2; last = $1}
+		END {d = n * xx - x * x; if (n >= 3 && d > 0) printf " (%+.1f)", (n * xy - x * y) / d * (last + 1) / 1024}' "$1.all" 2>/dev/null || true
 }
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
@@ -226,7 +240,7 @@ tool_ms() { # $1 = times file, $2 = answered calls
 # row prints a table row: path, rate, attempted, answered, failed, calls/s,
 # CPU, setup, RSS, RSS Δ, retransmissions, KB/allocs (and the x columns).
 row() {
-	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %13s | %11s | %5s | %6s | %7s | %9s |' "${@:1:12}"
+	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %13s | %11s | %5s | %13s | %7s | %9s |' "${@:1:12}"
 	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${13:--}" "${14:--}" "${15:--}" "${16:--}"
 	echo
 }
