@@ -295,16 +295,16 @@ load_run() {
 # tail_split prints where step $1's setup tail is: the share of setups
 # within 5 ms by the load tool (offer written → answer read) and by the
 # gateway's own histogram (offer in → answer in), the gateway's GC cycles
-# and goroutine scheduling latency (go_sched_latencies_seconds: coarse
-# buckets) and the tool's GC cycles and scheduling latency, and the box's
+# and goroutine scheduling latency (the p99 bucket of
+# sigbridge_sched_latency_seconds) and the tool's GC cycles and scheduling latency, and the box's
 # load average. Its own line in OUT/<step>.txt (docs/PERFORMANCE.md, "The
 # setup tail at half the maximum rate").
 tail_split() { # $1 = step name
 	local gw
 	gw=$(awk '/^sigbridge_call_setup_seconds_bucket/ && /le="0.005"/ {w += $2} /^sigbridge_call_setup_seconds_count/ {n += $2}
 		/^go_gc_duration_seconds_count/ {gc = $2}
-		/^go_sched_latencies_seconds_bucket/ {match($0, /le="[^"]+"/); b[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2}
-		/^go_sched_latencies_seconds_count/ {t = $2}
+		/^sigbridge_sched_latency_seconds_bucket/ {match($0, /le="[^"]+"/); b[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2}
+		/^sigbridge_sched_latency_seconds_count/ {t = $2}
 		END {p = "-"; for (i = 1; i <= k; i++) if (t > 0 && c[i] >= 0.99 * t) {p = (b[i] == "+Inf" ? b[i] : sprintf("%.3g", b[i] * 1000)); break}
 			printf "%s %s %s", (n > 0 ? sprintf("%.1f %%", w * 100 / n) : "-"), gc + 0, p}' "$OUT/$1.metrics" 2>/dev/null)
 	read -r gw5 gwpct gwgc gwp99 <<<"$gw"
