@@ -168,12 +168,15 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 		fi
 		sleep "$half"
 		rss_kib "$1" >"$2"
-		local i n
-		n=$(awk -v h="$half" 'BEGIN {print int(h)}')
-		for i in $(seq 0 $((n - 1))); do
-			echo "$i $(rss_kib "$1")" >>"$2.all"
-			sleep 1
+		local t0 now
+		t0=$(date +%s.%N)
+		while :; do # one sample a second, by the clock, until the half is over
+			now=$(date +%s.%N)
+			awk -v a="$t0" -v b="$now" -v h="$half" 'BEGIN {exit !(b - a < h - 0.5)}' || break
+			echo "$(awk -v a="$t0" -v b="$now" 'BEGIN {printf "%.2f", b - a}') $(rss_kib "$1")" >>"$2.all"
+			sleep "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {d = 1 - (b - a) % 1; printf "%.3f", d}')"
 		done
+		sleep "$(awk -v a="$t0" -v b="$(date +%s.%N)" -v h="$half" 'BEGIN {d = h - (b - a); printf "%.3f", (d > 0 ? d : 0)}')"
 		rss_kib "$1" >>"$2"
 	) &
 	RSS_SAMPLER=$!
@@ -188,11 +191,13 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 # at 3,000 calls/s on a shared box; docs/PERFORMANCE.md, "The setup tail at
 # half the maximum rate"), the line much less.
 rss_delta() { # $1 = file
-	wait "$RSS_SAMPLER" 2>/dev/null || true
+	wait "$RSS_SAMPLER" 2>/dev/null || true # (in $(...), not our child: then the loop below waits)
+	local _
+	for _ in $(seq 100); do [ "$(wc -l <"$1" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
 	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else printf "-"}' \
 		"$1" 2>/dev/null || printf -
 	awk '$2 ~ /^[0-9]+$/ {n++; x += $1; y += $2; xx += $1 * $1; xy += $1 * $2; last = $1}
-		END {d = n * xx - x * x; if (n >= 3 && d > 0) printf " (%+.1f)", (n * xy - x * y) / d * (last + 1) / 1024}' "$1.all" 2>/dev/null || true
+		END {d = n * xx - x * x; if (n >= 3 && d > 0) printf " (%+.1f)", (n * xy - x * y) / d * h / 1024}' h="$(awk -v d="$DURATION" 'BEGIN {print d / 2}')" "$1.all" 2>/dev/null || true
 }
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
