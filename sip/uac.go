@@ -163,6 +163,7 @@ func (l *outLeg) isHungUp() bool {
 func (l *outLeg) onAck(req *sip.Request, _ sip.ServerTransaction) { l.ackSeen(req.CSeq().SeqNo) }
 
 func (l *outLeg) run() {
+	growStack()
 	if l.setup(l.dial) {
 		l.confirmed()
 	}
@@ -452,7 +453,9 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		}
 		sd = web
 	}
-	l.post(gateway.Answer{SDP: sd})
+	// The leg's goroutine holds no lock here and the call's Deliver to
+	// this leg only queues: the call handles the answer on it.
+	l.postHere(gateway.Answer{SDP: sd})
 	return true
 }
 
