@@ -351,7 +351,8 @@ func displayName(s string) string {
 }
 
 // progress takes a provisional response: 180 and 183 ring the call once
-// (a 183's SDP is kept, never forwarded).
+// (a 183's SDP is kept, never forwarded). It runs on the leg's goroutine
+// (awaitAnswer), which holds no lock: the call handles the ringing on it.
 func (l *outLeg) progress(res *sip.Response) {
 	if res.StatusCode != 180 && res.StatusCode != 183 {
 		return
@@ -363,7 +364,7 @@ func (l *outLeg) progress(res *sip.Response) {
 	}
 	if !l.rang {
 		l.rang = true
-		l.post(gateway.Ringing{Code: res.StatusCode})
+		l.postHere(gateway.Ringing{Code: res.StatusCode}) // on run's goroutine (awaitAnswer), no lock held
 	}
 }
 
