@@ -19,7 +19,8 @@
 // with Leg.Deliver. One goroutine at a time owns all of the call's state, so
 // no locks guard it: whoever posts to a call whose inbox (inbox.go) nobody
 // handles claims it. A poster that holds no lock (Call.PostInline, used by
-// a WebSocket connection's reader, and the call's timers;
+// a WebSocket connection's reader, a SIP outbound leg's goroutine for the
+// callee's ringing and answer, and the call's timers;
 // PlaceRequest.Inline for the first offer) handles the event itself, on its
 // own goroutine, and hands what others queued meanwhile to a goroutine;
 // any other poster starts a goroutine, which ends once the inbox is empty,

@@ -99,7 +99,7 @@
 // handler.go (request dispatch), parse.go (sipgo's parser, LWS-tolerant),
 // validate.go and ctlbytes.go (control bytes in typed headers, checked
 // without writing them), auth.go (trust, digest),
-// policy.go (egress), limits.go, leg.go and queue.go (the leg core), uac.go,
+// policy.go (egress), limits.go, leg.go and queue.go (the leg core), stack.go (a leg goroutine's stack grown in one step), uac.go,
 // clienttx.go (our client transactions for requests sent over UDP, in place
 // of sipgo's), udptake.go (what the UDP readers handle themselves: responses
 // to our transactions, retransmitted 2xx, the ACK of our 2xx),

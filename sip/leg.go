@@ -124,6 +124,19 @@ func (l *legCore) post(ev gateway.Event) {
 	}
 }
 
+// postHere is post for the leg's own goroutine while it holds no lock (the
+// outbound leg's run, with the answer): when the call is idle, this
+// goroutine handles ev in the call (gateway.Call.PostInline) instead of
+// starting a goroutine of the call's for it.
+func (l *legCore) postHere(ev gateway.Event) {
+	if l.call == nil {
+		return
+	}
+	if err := l.call.PostInline(l.self, ev); err != nil && !errors.Is(err, gateway.ErrCallEnded) {
+		l.log.Debug("post failed", "event", ev.EventName(), "err", err)
+	}
+}
+
 // hangup tells the call this leg is over and stops the leg.
 func (l *legCore) hangup(r gateway.Reason) {
 	l.post(gateway.Hangup{Reason: r})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
@@ -32,7 +33,11 @@ func sdpBody(m sip.Message) (*sdp.SessionDescription, error) {
 	if ct := m.GetHeaders("Content-Type"); len(ct) > 0 && !isSDPType(ct[0].Value()) {
 		return nil, errUnsupportedBody
 	}
-	return gateway.ParseSDP(string(body))
+	// The parser copies every value it keeps (pion/sdp's lexer), and the
+	// body is the message's own (sipgo's parsers allocate it per message;
+	// nothing here writes to a received body): it is parsed in place
+	// instead of copied into a string first.
+	return gateway.ParseSDP(unsafe.String(unsafe.SliceData(body), len(body)))
 }
 
 func isSDPType(v string) bool {

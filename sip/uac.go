@@ -163,6 +163,7 @@ func (l *outLeg) isHungUp() bool {
 func (l *outLeg) onAck(req *sip.Request, _ sip.ServerTransaction) { l.ackSeen(req.CSeq().SeqNo) }
 
 func (l *outLeg) run() {
+	growStack()
 	if l.setup(l.dial) {
 		l.confirmed()
 	}
@@ -350,7 +351,8 @@ func displayName(s string) string {
 }
 
 // progress takes a provisional response: 180 and 183 ring the call once
-// (a 183's SDP is kept, never forwarded).
+// (a 183's SDP is kept, never forwarded). It runs on the leg's goroutine
+// (awaitAnswer), which holds no lock: the call handles the ringing on it.
 func (l *outLeg) progress(res *sip.Response) {
 	if res.StatusCode != 180 && res.StatusCode != 183 {
 		return
@@ -362,7 +364,7 @@ func (l *outLeg) progress(res *sip.Response) {
 	}
 	if !l.rang {
 		l.rang = true
-		l.post(gateway.Ringing{Code: res.StatusCode})
+		l.postHere(gateway.Ringing{Code: res.StatusCode}) // on run's goroutine (awaitAnswer), no lock held
 	}
 }
 
@@ -452,7 +454,9 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		}
 		sd = web
 	}
-	l.post(gateway.Answer{SDP: sd})
+	// The leg's goroutine holds no lock here and the call's Deliver to
+	// this leg only queues: the call handles the answer on it.
+	l.postHere(gateway.Answer{SDP: sd})
 	return true
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sigbridge/sigbridge/cluster"
 	"github.com/sigbridge/sigbridge/gateway"
+	"github.com/sigbridge/sigbridge/internal/logbuf"
 	"github.com/sigbridge/sigbridge/sip"
 	"github.com/sigbridge/sigbridge/ws"
 	"github.com/sigbridge/sigbridge/xmpp"
@@ -66,7 +67,12 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintln(errOut, "sigbridge:", err)
 		return 2
 	}
-	log := newLogger(errOut, cfg.LogLevel)
+	// One write per 100 ms at most while busy (the one INFO record per
+	// call); what is pending goes out when serve returns. A crash loses at
+	// most the last 100 ms of lines (internal/logbuf).
+	logOut := logbuf.New(errOut)
+	defer logOut.Close()
+	log := newLogger(logOut, cfg.LogLevel)
 	sip.RouteLibraryLogs(log) // sipgo's package-wide logger, once per process
 	applyRuntime(cfg.Runtime, log)
 	startPprof(log)
