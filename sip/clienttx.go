@@ -190,10 +190,15 @@ func (tx *clientTx) retransmit() {
 
 // receive runs the state machine for one response. The transaction user
 // gets the first provisional responses and the first final one through the
-// buffered channel; nothing here blocks but the ACK's write.
+// buffered channel; nothing here blocks but the ACK's write. The ACK of a
+// non-2xx final answer is written before that answer reaches the user, as
+// RFC 3261 §17.1.1.2 orders it: a user that answers a 401 or 407 with a new
+// INVITE at once must not get it to the peer ahead of the ACK (a UAS that
+// waits for the ACK, SIPp's uas_auth.xml, aborts the call otherwise).
 func (tx *clientTx) receive(res *sip.Response) {
 	var (
 		ack     *sip.Request
+		final   *sip.Response // a non-2xx final answer for the user, after its ACK
 		retrans sip.FnTxResponse
 	)
 	tx.mu.Lock()
@@ -211,17 +216,18 @@ func (tx *clientTx) receive(res *sip.Response) {
 		}
 	case tx.state == txCalling || tx.state == txProceeding:
 		tx.stopTimers(false)
-		tx.responses <- res // the slot kept for it
 		switch {
 		case tx.invite && res.IsSuccess():
+			tx.responses <- res // the slot kept for it
 			tx.state = txAccepted
 			tx.endAfter(sip.Timer_M)
 		case tx.invite:
+			final = res // the slot stays kept: no other final answer gets past Completed
 			tx.state = txCompleted
 			tx.ack = nonSuccessACK(tx.origin, res)
-			ack = tx.ack
-			tx.endAfter(tx.wait(sip.Timer_D))
+			ack = tx.ack // Timer D starts once the user has the answer (below)
 		default:
+			tx.responses <- res // the slot kept for it
 			tx.state = txCompleted
 			tx.endAfter(tx.wait(sip.Timer_K))
 		}
@@ -238,6 +244,14 @@ func (tx *clientTx) receive(res *sip.Response) {
 		if err := tx.conn.WriteMsg(ack); err != nil {
 			tx.end(fmt.Errorf("sip: send ACK: %w: %w", err, sip.ErrTransactionTransport))
 		}
+	}
+	if final != nil {
+		tx.responses <- final
+		tx.mu.Lock()
+		if tx.state == txCompleted && tx.timerEnd == nil {
+			tx.endAfter(tx.wait(sip.Timer_D))
+		}
+		tx.mu.Unlock()
 	}
 }
 
