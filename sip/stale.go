@@ -39,7 +39,7 @@ type staleFilter struct {
 	retryAfter string                             // Retry-After of stateless 503s ("": none are sent)
 	taken      *inviteMemo                        // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
 	tags       atomic.Uint64                      // To tags of stateless 503s
-	take       func(data []byte, src string) bool // what the reader handles itself (udptake.go; nil: nothing)
+	take       func(data []byte, src *udpSource) bool // what the reader handles itself (udptake.go; nil: nothing)
 }
 
 // Shedding on the receive queue's delay. A datagram that waited shedAge in
