@@ -25,9 +25,15 @@ import (
 //     branch: sipgo would hand that one to the INVITE's server transaction,
 //     which keeps it from the leg.
 //
+//   - every request but REGISTER with an RFC 3261 branch goes into our
+//     server transactions (servertx.go): a retransmission, the ACK of a
+//     non-2xx answer and a CANCEL of an INVITE in progress are answered
+//     here; a new request gets its transaction and its handler's goroutine
+//     (Adapter.serveTx), the one goroutine sipgo would have started.
+//
 // Anything else, or anything the reader cannot parse, goes to sipgo as
-// before, which parses it again (rare: stray responses, late 2xx, ACKs
-// of non-2xx answers, which sipgo's INVITE server transaction must see).
+// before, which parses it again (rare: stray responses, late 2xx,
+// REGISTER, ACKs that match none of our transactions).
 
 var (
 	responsePrefix = []byte("SIP/2.0 ")
