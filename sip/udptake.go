@@ -140,7 +140,9 @@ func (a *Adapter) takeRequest(req *sip.Request, src *udpSource) bool {
 	if tx = a.serverTxs.add(key, req, &udpReply{uc: a.udpConn, dest: src.ap}); tx == nil {
 		return true // its first copy, read by another reader a moment ago, is being handled
 	}
-	go a.serveTx(req, tx)
+	if !a.byeInline(req, tx) {
+		go a.serveTx(req, tx)
+	}
 	return true
 }
 
