@@ -33,7 +33,7 @@ import (
 //
 // Anything else, or anything the reader cannot parse, goes to sipgo as
 // before, which parses it again (rare: stray responses, late 2xx,
-// REGISTER, ACKs that match none of our transactions).
+// REGISTER, requests without an RFC 3261 branch).
 
 var (
 	responsePrefix = []byte("SIP/2.0 ")
@@ -128,7 +128,10 @@ func (a *Adapter) takeRequest(req *sip.Request, src *udpSource) bool {
 	tx := a.serverTxs.get(key)
 	switch {
 	case req.IsAck():
-		return tx != nil && tx.ack(req)
+		if tx == nil || !tx.ack(req) {
+			a.ackInline(req)
+		}
+		return true
 	case tx != nil:
 		tx.retransmission()
 		return true
@@ -144,6 +147,20 @@ func (a *Adapter) takeRequest(req *sip.Request, src *udpSource) bool {
 		go a.serveTx(req, tx)
 	}
 	return true
+}
+
+// ackInline runs the ACK handler for an ACK that none of our transactions
+// takes (a retransmitted ACK, the ACK of a re-INVITE's 2xx: Adapter.onAck,
+// which never blocks) on the reader, without a transaction, as sipgo's
+// transaction layer passes such ACKs to the handler without one.
+func (a *Adapter) ackInline(req *sip.Request) {
+	a.m.transaction("in", "ACK")
+	a.gm.Message("sip", "in", "ACK")
+	if code, reason := validateRequest(req); code != 0 {
+		a.log.Debug("invalid sip request", "method", "ACK", "code", code, "reason", reason, "source", req.Source())
+		return
+	}
+	a.onAck(req, nil)
 }
 
 // takeCancel answers a CANCEL of one of our INVITE transactions: 200 in
