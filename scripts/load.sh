@@ -32,9 +32,12 @@
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB),
 # RSS Δ: the gateway's RSS at the end of placing minus at its middle
 # (DURATION/2; MiB; b2s b2b s2b: is RSS flat over the second half of a
-# steady step?), SIP retransmissions seen by SIPp, and the gateway's Go
+# steady step?) and in brackets the same change by a line fitted through
+# one sample a second over that half (rss_delta), SIP retransmissions seen by SIPp, and the gateway's Go
 # allocation per answered call (KB and allocations, from /metrics: robust on
 # a shared box).
+# b2s/b2b: OUT/<step>.txt ends with a "tail:" line splitting the setup tail
+# between the load tool and the gateway (tail_split).
 #
 # Across nodes (cluster/README.md, "What NATS costs per call"): a fresh
 # nats-server -js and two nodes, A and B, per step; the callees log in on B
@@ -153,18 +156,27 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
 
 # rss_sampler samples process $1's RSS (KiB) into file $2 at DURATION/2
 # and at DURATION after placing began: at once, or (with $3) once file $3
-# says the load tool's users "logged in". RSS_SAMPLER is its PID.
+# says the load tool's users "logged in"; and once a second over the second
+# half into $2.all ("seconds KiB" lines). RSS_SAMPLER is its PID.
 rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 	local half
 	half=$(awk -v d="$DURATION" 'BEGIN {printf "%.3f", d / 2}')
-	rm -f "$2"
+	rm -f "$2" "$2.all"
 	(
 		if [ -n "${3:-}" ]; then
 			for _ in $(seq 600); do grep -q "logged in" "$3" 2>/dev/null && break; sleep 0.1; done
 		fi
 		sleep "$half"
 		rss_kib "$1" >"$2"
-		sleep "$half"
+		local t0 now
+		t0=$(date +%s.%N)
+		while :; do # one sample a second, by the clock, until the half is over
+			now=$(date +%s.%N)
+			awk -v a="$t0" -v b="$now" -v h="$half" 'BEGIN {exit !(b - a < h - 0.5)}' || break
+			echo "$(awk -v a="$t0" -v b="$now" 'BEGIN {printf "%.2f", b - a}') $(rss_kib "$1")" >>"$2.all"
+			sleep "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {d = 1 - (b - a) % 1; printf "%.3f", d}')"
+		done
+		sleep "$(awk -v a="$t0" -v b="$(date +%s.%N)" -v h="$half" 'BEGIN {d = h - (b - a); printf "%.3f", (d > 0 ? d : 0)}')"
 		rss_kib "$1" >>"$2"
 	) &
 	RSS_SAMPLER=$!
@@ -172,11 +184,20 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 }
 
 # rss_delta waits for the sampler and prints the change between its two
-# samples in MiB ("+1.2"), or "-" when a sample is missing.
+# samples in MiB ("+1.2"), or "-" when a sample is missing, and in brackets
+# the change of the least-squares line through the per-second samples over
+# the same half ("(+0.4)"): a single sample moves with the goroutine stacks
+# of the calls in setup at that instant and with the scavenger (±15-25 MiB
+# at 3,000 calls/s on a shared box; docs/PERFORMANCE.md, "The setup tail at
+# half the maximum rate"), the line much less.
 rss_delta() { # $1 = file
-	wait "$RSS_SAMPLER" 2>/dev/null || true
-	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else print "-"}' \
-		"$1" 2>/dev/null || echo -
+	wait "$RSS_SAMPLER" 2>/dev/null || true # (in $(...), not our child: then the loop below waits)
+	local _
+	for _ in $(seq 100); do [ "$(wc -l <"$1" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else printf "-"}' \
+		"$1" 2>/dev/null || printf -
+	awk '$2 ~ /^[0-9]+$/ {n++; x += $1; y += $2; xx += $1 * $1; xy += $1 * $2; last = $1}
+		END {d = n * xx - x * x; if (n >= 3 && d > 0) printf " (%+.1f)", (n * xy - x * y) / d * h / 1024}' h="$(awk -v d="$DURATION" 'BEGIN {print d / 2}')" "$1.all" 2>/dev/null || true
 }
 
 # sipp_uas runs SIPp answering on UAS_PORT over UDP until killed.
@@ -224,7 +245,7 @@ tool_ms() { # $1 = times file, $2 = answered calls
 # row prints a table row: path, rate, attempted, answered, failed, calls/s,
 # CPU, setup, RSS, RSS Δ, retransmissions, KB/allocs (and the x columns).
 row() {
-	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %13s | %11s | %5s | %6s | %7s | %9s |' "${@:1:12}"
+	printf '| %-4s | %5s | %7s | %7s | %9s | %7s | %13s | %11s | %5s | %13s | %7s | %9s |' "${@:1:12}"
 	[ -z "$XCOLS" ] || printf ' %8s | %7s | %10s | %6s |' "${13:--}" "${14:--}" "${15:--}" "${16:--}"
 	echo
 }
@@ -273,6 +294,30 @@ load_run() {
 		while IFS=$'\t' read -r a b c d e f g h i dr j k; do
 			row "$a" "$b" "$c" "$d" "$e" "$f" "$g ($tool)" "$h" "$i" "$dr" "$j" "$(per_call "$a0" "$a1" "$k")"
 		done
+	tail_split "$3" >>"$OUT/$3.txt"
+}
+
+# tail_split prints where step $1's setup tail is: the share of setups
+# within 5 ms by the load tool (offer written → answer read) and by the
+# gateway's own histogram (offer in → answer in), the gateway's GC cycles
+# and goroutine scheduling latency (the p99 bucket of
+# sigbridge_sched_latency_seconds) and the tool's GC cycles and scheduling latency, and the box's
+# load average. Its own line in OUT/<step>.txt (docs/PERFORMANCE.md, "The
+# setup tail at half the maximum rate").
+tail_split() { # $1 = step name
+	local gw
+	gw=$(awk '/^sigbridge_call_setup_seconds_bucket/ && /le="0.005"/ {w += $2} /^sigbridge_call_setup_seconds_count/ {n += $2}
+		/^go_gc_duration_seconds_count/ {gc = $2}
+		/^sigbridge_sched_latency_seconds_bucket/ {match($0, /le="[^"]+"/); b[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2}
+		/^sigbridge_sched_latency_seconds_count/ {t = $2}
+		END {p = "-"; for (i = 1; i <= k; i++) if (t > 0 && c[i] >= 0.99 * t) {p = (b[i] == "+Inf" ? b[i] : sprintf("%.3g", b[i] * 1000)); break}
+			printf "%s %s %s", (n > 0 ? sprintf("%.1f %%", w * 100 / n) : "-"), gc + 0, p}' "$OUT/$1.metrics" 2>/dev/null)
+	read -r gw5 gwpct gwgc gwp99 <<<"$gw"
+	jq -r --arg gw5 "$gw5 $gwpct" --arg gwgc "$gwgc" --arg gwp99 "$gwp99" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '
+		"tail: setup within 5 ms: tool \((.setup_ms.within // [] | map(select(.le_ms == 5)) | .[0].share // 0) * 1000 | round / 10) %, " +
+		"gateway \($gw5); gateway GC cycles \($gwgc), its goroutines waiting for a CPU p99 <= \($gwp99) ms; " +
+		"tool GC cycles \(.tool_runtime.gc_cycles // "-"), its goroutines waiting p99 \(.tool_runtime.sched_latency_ms.p99 // "-" | if type == "number" then . * 100 | round / 100 else . end) ms; load average \($load)"' \
+		"$OUT/$1.json" 2>/dev/null || true
 }
 
 s2b_step() { # SIPp UAC → gateway → load tool callees

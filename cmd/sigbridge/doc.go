@@ -26,7 +26,11 @@
 // start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
 // runtime.gc_min_heap keeps the collector's heap goal at or above a floor
 // by raising GOGC after each collection while the live heap is small
-// (gcfloor.go).
+// (gcfloor.go). `sigbridge load` keeps the same floor for itself
+// (--gc-min-heap, default 64 MiB), since it is on the interval it measures.
+//
+// /metrics has sigbridge_sched_latency_seconds (schedhist.go): Go's
+// scheduling latency in buckets fine enough for the 5 ms setup target.
 //
 // This is the only package that may exit the process.
 package main

@@ -26,9 +26,20 @@ See interop/load/README.md.
 
 `
 
-func parseLoadFlags(args []string, errOut io.Writer) (load.Options, string, error) {
+// loadFlags are the subcommand's own settings beyond load.Options.
+type loadFlags struct {
+	json string
+	// gcMinHeap is the tool's heap floor (gcfloor.go), as serve's
+	// runtime.gc_min_heap: the tool is on the measured path (offer sent →
+	// answer read), and with its small live heap it would otherwise collect
+	// about once a second at 1,500 calls/s, each cycle taking CPU from the
+	// gateway on a shared box and assisting in the tool's read loops.
+	gcMinHeap int64
+}
+
+func parseLoadFlags(args []string, errOut io.Writer) (load.Options, loadFlags, error) {
 	var o load.Options
-	var jsonFile string
+	var lf loadFlags
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() { fmt.Fprint(errOut, strings.ReplaceAll(loadUsage, "%%", "%")); fs.PrintDefaults() }
@@ -55,31 +66,38 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, string, erro
 	fs.Float64Var(&o.LoginRate, "login-rate", 0, "users logged in per second (0: as fast as 32 concurrent handshakes go)")
 	fs.DurationVar(&o.StartDelay, "start-delay", 0, "pause between the last login and the first call")
 	fs.StringVar(&o.Origin, "origin", "", "Origin header to send (default none, as non-browser clients)")
-	fs.StringVar(&jsonFile, "json", "", "write the report as JSON to this file")
+	fs.StringVar(&lf.json, "json", "", "write the report as JSON to this file")
+	fs.Int64Var(&lf.gcMinHeap, "gc-min-heap", DefaultGCMinHeap, "the tool's own floor under its GC heap goal in bytes, as serve's runtime.gc_min_heap (0: none; GOGC in the environment still wins)")
 	if err := fs.Parse(args); err != nil {
-		return o, "", err
+		return o, lf, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(errOut, "sigbridge load: unexpected argument %q\n", fs.Arg(0))
-		return o, "", errors.New("unexpected argument")
+		return o, lf, errors.New("unexpected argument")
+	}
+	if err := (RuntimeConfig{GCMinHeap: lf.gcMinHeap}).Validate(); err != nil {
+		fmt.Fprintf(errOut, "sigbridge load: --gc-min-heap: %v\n", err)
+		return o, lf, err
 	}
 	if err := o.Validate(); err != nil {
 		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
-		return o, "", err
+		return o, lf, err
 	}
-	return o, jsonFile, nil
+	return o, lf, nil
 }
 
 // runLoad is `sigbridge load`.
 func runLoad(ctx context.Context, args []string, out, errOut io.Writer) int {
-	o, jsonFile, err := parseLoadFlags(args, errOut)
+	o, lf, err := parseLoadFlags(args, errOut)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
 		return 2
 	}
-	startPprof(slog.New(slog.NewTextHandler(errOut, nil))) // SIGBRIDGE_PPROF: profile the tool itself
+	log := slog.New(slog.NewTextHandler(errOut, nil))
+	startPprof(log) // SIGBRIDGE_PPROF: profile the tool itself
+	defer applyRuntime(RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: lf.gcMinHeap}, log).Stop()
 	rep, err := load.Run(ctx, o, errOut)
 	if err != nil {
 		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
@@ -89,8 +107,8 @@ func runLoad(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
 		return 1
 	}
-	if jsonFile != "" {
-		if err := writeLoadJSON(jsonFile, rep); err != nil {
+	if lf.json != "" {
+		if err := writeLoadJSON(lf.json, rep); err != nil {
 			fmt.Fprintf(errOut, "sigbridge load: %v\n", err)
 			return 1
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,8 @@ func TestLoadFlags(t *testing.T) {
 		"two verbs":     {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "a%d%d"}, "at most one"},
 		"answer to sip": {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "sip:a@b", "--answer"}, "--answer"},
 		"extra arg":     {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "oops"}, "unexpected"},
+		"negative heap floor": {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "--gc-min-heap", "-1"},
+			"--gc-min-heap"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), tc.args, nil, &out, &errOut); code != 2 {
@@ -30,11 +33,25 @@ func TestLoadFlags(t *testing.T) {
 }
 
 // A gateway that is not there: the run fails (status 1) with the reason.
+// The tool logs its collector settings first: the heap floor by default,
+// none with --gc-min-heap 0.
 func TestLoadNoGateway(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "--users", "1"},
-		nil, &out, &errOut)
-	if code != 1 || !strings.Contains(errOut.String(), "load-0") {
-		t.Errorf("exit %d, stderr %q: want 1 and the user that could not connect", code, errOut.String())
+	floor := "gc_min_heap=67108864"
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		floor = "gc_min_heap=" // GOGC=off turns the floor off; the line is there all the same
+	}
+	for _, tc := range []struct {
+		extra []string
+		want  string
+	}{{nil, floor}, {[]string{"--gc-min-heap", "0"}, "gc_min_heap=none"}} {
+		var out, errOut bytes.Buffer
+		args := append([]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "--users", "1"}, tc.extra...)
+		code := run(context.Background(), args, nil, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "load-0") {
+			t.Errorf("%v: exit %d, stderr %q: want 1 and the user that could not connect", tc.extra, code, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), `msg="go runtime"`) || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: stderr %q lacks the go runtime line with %s", tc.extra, errOut.String(), tc.want)
+		}
 	}
 }

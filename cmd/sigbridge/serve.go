@@ -135,7 +135,8 @@ var goroutinesCreated = collectors.WithGoCollectorRuntimeMetrics(collectors.GoRu
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(goroutinesCreated), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(goroutinesCreated), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newSchedLatency())
 	registerer := nodeRegisterer(reg, cfg.Cluster)
 	metrics := gateway.NewMetrics(registerer)
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)

@@ -16,7 +16,10 @@
 // The Report counts attempted, answered and failed calls, failures by the
 // gateway's code and reason (from its error and hang-up messages), calls
 // that could not be placed, and the setup latency (offer sent → answer
-// received) p50/p95/p99/max.
+// received) p50/p95/p99/max, with the share of setups within the
+// gateway's own histogram bounds (1-50 ms) and the tool's own GC and
+// scheduling latency, so that the tail can be split between the gateway and
+// the generator.
 //
 // # Files
 //
@@ -24,6 +27,7 @@
 // and candidates in testdata/), conn.go (one user's WebSocket, the
 // messages it writes, its per-user budget), inmsg.go (inMsg: the fields
 // read from a server message, scanned without decoding the rest), run.go (Run: log in, schedule, calls, answers,
-// drain), report.go (Report, progress line, text and JSON), token.go
+// drain), report.go (Report, progress line, text and JSON), selfstats.go
+// (the tool's own GC cycles and scheduling latency during a run), token.go
 // (HS256 tokens per user).
 package load

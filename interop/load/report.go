@@ -57,6 +57,9 @@ type Report struct {
 	Offers     int `json:"callee_offers"`
 	AnsweredIn int `json:"callee_answered"`
 	HungUpIn   int `json:"callee_hung_up"`
+	// Self is the tool's own Go runtime while placing and draining: its
+	// collections and how long its goroutines waited for a CPU.
+	Self SelfStats `json:"tool_runtime"`
 }
 
 // Latency summarises setup times in milliseconds.
@@ -66,7 +69,23 @@ type Latency struct {
 	P95   float64 `json:"p95"`
 	P99   float64 `json:"p99"`
 	Max   float64 `json:"max"`
+	// Within is the share of the calls answered within each of
+	// WithinBoundsMS: the gateway's sigbridge_call_setup_seconds buckets up
+	// to 50 ms, so that the tool's figures and the gateway's own can be
+	// set side by side (how much of the tail is outside the gateway).
+	Within []Share `json:"within,omitempty"`
 }
+
+// Share is the share (0-1) of the answered calls set up within LEMS
+// milliseconds.
+type Share struct {
+	LEMS  float64 `json:"le_ms"`
+	Share float64 `json:"share"`
+}
+
+// WithinBoundsMS are the bounds of Latency.Within, in milliseconds: the
+// gateway's setup histogram buckets (gateway.SetupBuckets) up to 50 ms.
+var WithinBoundsMS = []float64{1, 2, 5, 10, 20, 50}
 
 // stats collects a run's outcomes from many goroutines.
 type stats struct {
@@ -127,7 +146,12 @@ func summarize(ds []time.Duration) Latency {
 		i = max(0, min(i, len(s)-1))
 		return ms(s[i])
 	}
-	return Latency{Count: len(s), P50: pick(0.50), P95: pick(0.95), P99: pick(0.99), Max: ms(s[len(s)-1])}
+	l := Latency{Count: len(s), P50: pick(0.50), P95: pick(0.95), P99: pick(0.99), Max: ms(s[len(s)-1])}
+	for _, b := range WithinBoundsMS {
+		n, _ := slices.BinarySearch(s, time.Duration(b*float64(time.Millisecond))+1) // ≤ b
+		l.Within = append(l.Within, Share{LEMS: b, Share: float64(n) / float64(len(s))})
+	}
+	return l
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -170,6 +194,16 @@ setup latency (offer sent → answer received, %d calls): p50 %.1fms  p95 %.1fms
 	if err != nil {
 		return err
 	}
+	if len(r.Setup.Within) > 0 {
+		fmt.Fprint(w, "answered within")
+		for _, sh := range r.Setup.Within {
+			fmt.Fprintf(w, "  %gms %.2f%%", sh.LEMS, sh.Share*100)
+		}
+		fmt.Fprintln(w, "  (the gateway's own view: sigbridge_call_setup_seconds on its /metrics)")
+	}
+	fmt.Fprintf(w, "the tool itself: %d GC cycles (%.1fms paused); its goroutines waited for a CPU p50 %.3fms p99 %.3fms p99.9 %.3fms max %.1fms (%d waits)\n",
+		r.Self.GCCycles, r.Self.GCPauseMS, r.Self.SchedLatency.P50, r.Self.SchedLatency.P99, r.Self.SchedLatency.P999,
+		r.Self.SchedLatency.Max, r.Self.SchedLatency.Count)
 	if r.Offers > 0 {
 		fmt.Fprintf(w, "answering callees: %d incoming calls, %d answered, %d of them hung up by the caller's side\n",
 			r.Offers, r.AnsweredIn, r.HungUpIn)

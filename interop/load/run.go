@@ -61,7 +61,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	}
 	rep := &Report{WS: o.WS, Target: o.Target, Users: o.Users, Callees: len(r.callees), Rate: o.Rate, HoldMS: o.Hold.Milliseconds(),
 		Started: time.Now().UTC().Format(time.RFC3339)}
-	start := time.Now()
+	start, self := time.Now(), readSelf()
 	stopProgress := r.startProgress(start)
 	if o.Users == 0 {
 		r.answerOnly(ctx)
@@ -72,6 +72,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	r.drain(ctx)
 	stopProgress()
 	rep.ElapsedS = time.Since(start).Seconds()
+	rep.Self = readSelf().since(self)
 	r.st.report(rep)
 	return rep, nil
 }
