@@ -113,10 +113,11 @@ func (a *Adapter) takeAck(req *sip.Request) bool {
 
 // takeRequest runs req, a request other than REGISTER, in a server
 // transaction of ours (servertx.go); false: sipgo gets it (no RFC 3261
-// branch, no UDP listener to answer from, an ACK that matches none of our
-// transactions). A retransmission, the ACK of a non-2xx answer and a
-// CANCEL of an INVITE in progress are handled here; a new request gets
-// its transaction and its handler's goroutine (the one sipgo would start).
+// branch, no UDP listener to answer from). A retransmission, the ACK of a
+// non-2xx answer and a CANCEL of an INVITE in progress are handled here,
+// and so is an ACK that matches none of our transactions (ackInline); a
+// new request gets its transaction and its handler's goroutine (the one
+// sipgo would start), except a BYE the reader runs itself (byeInline).
 func (a *Adapter) takeRequest(req *sip.Request, src *udpSource) bool {
 	if a.udpConn == nil || req.Method == sip.REGISTER {
 		return false
