@@ -11,20 +11,6 @@ import (
 	"github.com/sigbridge/sigbridge/gateway"
 )
 
-// readUntil returns the first message within 10 s that match accepts
-// (failing the test if none comes); others are skipped.
-func (c *rawClient) readUntil(t *testing.T, what string, match func(sip.Message) bool) sip.Message {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := c.read(time.Until(deadline)); m != nil && match(m) {
-			return m
-		}
-	}
-	t.Fatalf("no %s within 10 s", what)
-	return nil
-}
-
 // ourServerTx returns the server transaction of ours that req (as sent
 // raw) is in; it fails the test if the UDP reader did not take it.
 func ourServerTx(t *testing.T, env *testEnv, raw string) *srvTx {
