@@ -97,6 +97,10 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		accepted: newAcceptedMemo(), flows: newFlowTable(), addrs: map[string]string{},
 		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable(), clientTxs: newClientTxTable(), serverTxs: newSrvTxTable(), parser: newParser()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.serverTxs.clock.onPanic = func(r any) {
+		a.gm.Panic()
+		a.log.Error("sip transaction timer panicked", "panic", r)
+	}
 	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,59 @@ func FuzzSrvTxKey(f *testing.F) {
 			t.Fatalf("key %q, sipgo's %q", key, want)
 		}
 	})
+}
+
+// A panic in a transaction's OnTerminate callback, run by a timer on the
+// clock's goroutine, is recovered and reported, and the other
+// transactions' timers still fire (here two non-INVITE transactions ending
+// at Timer J; the first one's callback panics).
+func TestTxClockSurvivesPanic(t *testing.T) {
+	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	table := newSrvTxTable()
+	defer table.terminateAll()
+	panics := make(chan any, 2)
+	table.clock.onPanic = func(r any) { panics <- r }
+	reply := &udpReply{uc: uc, dest: uc.LocalAddr().(*net.UDPAddr).AddrPort()}
+	var txs []*srvTx
+	for i := range 2 {
+		raw := fmt.Sprintf("OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKclock%d\r\n"+
+			"From: <sip:b@127.0.0.1>;tag=f\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: clock%d\r\nCSeq: 1 OPTIONS\r\n"+
+			"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n", i, i)
+		msg, err := sip.NewParser().ParseSIP([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := msg.(*sip.Request)
+		key, _ := srvTxKey(req, "")
+		tx := table.add(key, req, reply)
+		if i == 0 {
+			tx.OnTerminate(func(string, error) { panic("callback") })
+		}
+		if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	for _, tx := range txs {
+		select {
+		case <-tx.Done():
+		case <-time.After(15 * time.Second):
+			t.Fatal("Timer J did not end the transaction")
+		}
+	}
+	select {
+	case r := <-panics:
+		if r != "callback" {
+			t.Fatalf("recovered %v, want the callback's panic", r)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the panic was not reported")
+	}
+	if n := table.len(); n != 0 {
+		t.Fatalf("%d transactions left in the table", n)
+	}
 }

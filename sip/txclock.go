@@ -24,6 +24,7 @@ type txClock struct {
 	started bool
 	quit    chan struct{}
 	ended   chan struct{}
+	onPanic func(any) // a timer's work panicked (recovered; nil: ignored)
 }
 
 type clockEntry struct {
@@ -97,7 +98,7 @@ func (c *txClock) run() {
 		var next int64
 		batch, next = c.due(now.UnixNano(), batch[:0])
 		for i := range batch {
-			batch[i].tx.fire(batch[i].seq, now)
+			c.fire(batch[i], now)
 			batch[i] = clockEntry{}
 		}
 		if next != 0 {
@@ -112,6 +113,18 @@ func (c *txClock) run() {
 			return
 		}
 	}
+}
+
+// fire runs one due timer; a panic in it (a transaction's OnTerminate
+// callback, say) is recovered: it must neither end the process nor stop
+// the other transactions' timers.
+func (c *txClock) fire(e clockEntry, now time.Time) {
+	defer func() {
+		if r := recover(); r != nil && c.onPanic != nil {
+			c.onPanic(r)
+		}
+	}()
+	e.tx.fire(e.seq, now)
 }
 
 // stop ends the clock's goroutine; pending timers never fire.
