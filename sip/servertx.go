@@ -317,13 +317,26 @@ func (tx *srvTx) cancel(req *sip.Request) {
 		return
 	}
 	tx.err = sip.ErrTransactionCanceled
-	tx.complete(sip.NewResponseFromRequest(tx.origin, 487, "Request Terminated", nil))
+	res := sip.NewResponseFromRequest(tx.origin, 487, "Request Terminated", nil)
+	if tag, to := toTagOf(tx.last), res.To(); tag != "" && to != nil { // one To tag for every response to a request (RFC 3261 §8.2.6.2)
+		to.Params.Add("tag", tag)
+	}
+	tx.complete(res)
 	fns := tx.onCancel
 	tx.onCancel = nil
 	tx.mu.Unlock()
 	for _, f := range fns {
 		f(req)
 	}
+}
+
+// toTagOf is the To tag of res ("": none, or no res).
+func toTagOf(res *sip.Response) string {
+	if res == nil || res.To() == nil {
+		return ""
+	}
+	tag, _ := res.To().Params.Get("tag")
+	return tag
 }
 
 // end terminates the transaction with err (nil: a normal end).

@@ -105,6 +105,9 @@ func TestServerTxInviteRetransmissionAndCancel(t *testing.T) {
 			got200 = true
 		} else {
 			got487 = true
+			if toTag(m) != toTag(ringing) {
+				t.Errorf("487 has To tag %q, the 180 had %q", toTag(m), toTag(ringing))
+			}
 			c.ackFailure(m.(*sip.Response))
 		}
 	}
