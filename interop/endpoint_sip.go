@@ -46,6 +46,7 @@ type sipAgent struct {
 	in        *sipgo.DialogServerSession // our incoming call
 	inReq     *sip.Request
 	cancel    context.CancelFunc // cancels WaitAnswer (sends CANCEL)
+	waitDone  chan struct{}      // closed when waitAnswer has returned
 	answered  bool
 	byeReason *Event // the Reason of a BYE received
 	ended     bool
@@ -226,10 +227,14 @@ func (a *sipAgent) Call(ctx context.Context, target string) error {
 		return fmt.Errorf("interop: INVITE: %w", err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	a.mu.Lock()
-	a.out, a.cancel = sess, cancel
+	a.out, a.cancel, a.waitDone = sess, cancel, done
 	a.mu.Unlock()
-	go a.waitAnswer(wctx, sess)
+	go func() {
+		defer close(done)
+		a.waitAnswer(wctx, sess)
+	}()
 	return nil
 }
 
@@ -543,10 +548,20 @@ func (a *sipAgent) Vanish() error {
 // that it does not outlive the scenario in the gateway.
 func (a *sipAgent) Close() error {
 	a.mu.Lock()
-	cancel, out, in, live := a.cancel, a.out, a.in, a.answered && !a.ended && !a.closed
+	cancel, waitDone, out, in, live := a.cancel, a.waitDone, a.out, a.in, a.answered && !a.ended && !a.closed
 	a.mu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+	if waitDone != nil {
+		// A CANCEL that WaitAnswer sent must have its answer before the
+		// UA closes: sipgo's Terminate of a client transaction closes
+		// Done before it sets Err, and its CANCEL then dereferences a nil
+		// response (a panic that ended the interop test binary once).
+		select {
+		case <-waitDone:
+		case <-time.After(5 * time.Second):
+		}
 	}
 	if live {
 		ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)

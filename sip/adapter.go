@@ -51,6 +51,7 @@ type Adapter struct {
 
 	late       *lateTable     // our INVITEs, for 2xx that come after we gave up (late2xx.go)
 	clientTxs  *clientTxTable // our client transactions over UDP (clienttx.go)
+	serverTxs  *srvTxTable    // our server transactions over UDP (servertx.go)
 	parser     *sip.Parser    // sipgo's, with our header parsers (parse.go)
 	cancelWait time.Duration  // for the INVITE's final response after our CANCEL (64*T1; tests shorten it)
 
@@ -94,8 +95,12 @@ func New(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gateway.Met
 		regLimits: newLimiter(math.MaxInt, registerRate, registerBurst),
 		resolver:  net.DefaultResolver, dialogs: newDialogTable(),
 		accepted: newAcceptedMemo(), flows: newFlowTable(), addrs: map[string]string{},
-		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable(), clientTxs: newClientTxTable(), parser: newParser()}
+		live: map[*legCore]struct{}{}, cancelWait: lateSpan, late: newLateTable(), clientTxs: newClientTxTable(), serverTxs: newSrvTxTable(), parser: newParser()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.serverTxs.clock.onPanic = func(r any) {
+		a.gm.Panic()
+		a.log.Error("sip transaction timer panicked", "panic", r)
+	}
 	a.reg = newRegistrar(a.m.bindings)
 	if err := a.compile(); err != nil {
 		return nil, err

@@ -101,8 +101,12 @@
 // without writing them), auth.go (trust, digest),
 // policy.go (egress), limits.go, leg.go and queue.go (the leg core), stack.go (a leg goroutine's stack grown in one step), uac.go,
 // clienttx.go (our client transactions for requests sent over UDP, in place
-// of sipgo's), udptake.go (what the UDP readers handle themselves: responses
-// to our transactions, retransmitted 2xx, the ACK of our 2xx),
+// of sipgo's), servertx.go (our server transactions for requests received
+// over UDP, in place of sipgo's; txclock.go runs their timers on one
+// goroutine), udptake.go (what the UDP readers handle themselves: responses
+// to our transactions, retransmitted 2xx, the ACK of our 2xx, every request
+// but REGISTER into our server transactions), inlinebye.go (the peer's BYE
+// of a parked leg, run on the reader),
 // uacwait.go (the INVITE's wait for its final response, our CANCEL),
 // late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
 // dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,6 +59,9 @@ var fuzzSeeds = []string{
 	"CANCEL sip:gw@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK3\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:gw@127.0.0.1>\r\nCall-ID: f3\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
 }
 
+// fuzzSource is the source of the datagrams FuzzInboundMessage reads.
+var fuzzSource = &udpSource{ap: netip.MustParseAddrPort("127.0.0.1:5070"), str: "127.0.0.1:5070"}
+
 // inviteSeed is an INVITE to a browser user with a WebRTC offer.
 func inviteSeed(user string, extra string) string {
 	body := webrtcSDP("actpass", "fuzz", 30000)
@@ -82,7 +86,7 @@ func FuzzInboundMessage(f *testing.F) {
 	a := fuzzAdapter(f)
 	parser := newParser() // the parser our transports use
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = a.takeUDP(data, "127.0.0.1:5070") // what the UDP reader handles itself (udptake.go)
+		_ = a.takeUDP(data, fuzzSource) // what the UDP reader handles itself (udptake.go)
 		for _, trusted := range []bool{true, false} {
 			msg, err := parser.ParseSIP(data)
 			if err != nil {

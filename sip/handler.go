@@ -15,8 +15,10 @@ const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
 // a leg (a re-INVITE waits for the other leg's answer, then the ACK).
 const inDialogWait = 70 * time.Second
 
-// handleRequests installs the request handlers. sipgo runs each request's
-// handler on its own goroutine.
+// handleRequests installs the request handlers. Each request's handler
+// runs on its own goroutine: sipgo's for REGISTER and on TCP, TLS and
+// WebSocket, the UDP reader's (Adapter.serveTx, servertx.go) for the
+// others over UDP.
 func (a *Adapter) handleRequests() {
 	a.handlers = map[sip.RequestMethod]sipgo.RequestHandler{
 		sip.INVITE:   a.guard(a.onInvite),
@@ -170,8 +172,9 @@ func (a *Adapter) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// onCancel sees only CANCELs that match no INVITE transaction (sipgo
-// answers the others with 200 and 487 itself).
+// onCancel sees only CANCELs that match no INVITE transaction (the
+// transaction layer, ours on UDP (Adapter.takeCancel) or sipgo's, answers
+// the others with 200 and 487 itself).
 func (a *Adapter) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 	a.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 }

@@ -82,6 +82,20 @@ func (q *queue) pushHere(x any) (wake func(), err error) {
 	return nil, nil
 }
 
+// pushIfParked queues x only when the queue is parked (no goroutine takes
+// items, none are queued) and returns wake for the caller to run; false:
+// x was not queued.
+func (q *queue) pushIfParked(x any) (wake func(), ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !q.parked {
+		return nil, false
+	}
+	q.items = append(q.items, x)
+	q.parked, wake = false, q.wake
+	return wake, true
+}
+
 func (q *queue) pop() (any, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -55,6 +55,20 @@ func (c *rawClient) read(d time.Duration) sip.Message {
 	return msg
 }
 
+// readUntil returns the first message within 10 s that match accepts
+// (failing the test if none comes); others are skipped.
+func (c *rawClient) readUntil(t *testing.T, what string, match func(sip.Message) bool) sip.Message {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := c.read(time.Until(deadline)); m != nil && match(m) {
+			return m
+		}
+	}
+	t.Fatalf("no %s within 10 s", what)
+	return nil
+}
+
 // final returns the first final response within d (nil if none). A
 // non-2xx final answer to an INVITE is ACKed, as a UAC does (RFC 3261
 // §17.1.1.3), so the gateway's INVITE transaction completes.

@@ -112,6 +112,7 @@ func (a *Adapter) stop() error {
 	if a.anchors != nil {
 		a.anchors.rtp.Close()
 	}
+	a.serverTxs.terminateAll()
 	a.clientTxs.terminateAll() // before their connections close, as sipgo's transaction layer does
 	return a.ua.Close()
 }

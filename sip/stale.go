@@ -36,10 +36,10 @@ type staleFilter struct {
 	shed       *socketShed
 	shedAge    time.Duration
 	lastShedW  atomic.Int64
-	retryAfter string                             // Retry-After of stateless 503s ("": none are sent)
-	taken      *inviteMemo                        // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
-	tags       atomic.Uint64                      // To tags of stateless 503s
-	take       func(data []byte, src string) bool // what the reader handles itself (udptake.go; nil: nothing)
+	retryAfter string                                 // Retry-After of stateless 503s ("": none are sent)
+	taken      *inviteMemo                            // initial INVITEs seen: passed to sipgo or shed (retrans.go; nil: none)
+	tags       atomic.Uint64                          // To tags of stateless 503s
+	take       func(data []byte, src *udpSource) bool // what the reader handles itself (udptake.go; nil: nothing)
 }
 
 // Shedding on the receive queue's delay. A datagram that waited shedAge in

@@ -63,7 +63,7 @@ func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			continue
 		}
 		src := c.sources.get(ap)
-		if c.filter.take != nil && c.filter.take(b[:n], src.str) {
+		if c.filter.take != nil && c.filter.take(b[:n], src) {
 			continue
 		}
 		return n, src, nil

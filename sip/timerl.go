@@ -49,6 +49,11 @@ import (
 //     with a digit relays the digit again, a REGISTER is refused as out of
 //     order (its binding was stored by the first).
 //
+// Our own server transactions on UDP (servertx.go) use the same two
+// values, on their one clock goroutine (txclock.go) rather than one
+// time.AfterFunc goroutine per firing; sipgo's (REGISTER, TCP, TLS, WS)
+// use the package variables below.
+//
 // Like Timer M (timerm.go) they are sipgo package variables: set once,
 // before any transaction exists. sip.SetTimers would reset them; nothing
 // in sigbridge calls it.

@@ -37,7 +37,8 @@ type inCall struct {
 // placed through the gateway. The handler goroutine becomes the leg's
 // goroutine until the call ends.
 //
-// No 100 Trying of ours: sipgo's INVITE server transaction sends one
+// No 100 Trying of ours: the INVITE server transaction (ours on UDP,
+// servertx.go, or sipgo's) sends one
 // itself 200 ms after the INVITE (sip.Timer_1xx) unless a response was
 // sent first, as RFC 3261 §17.2.1 asks of a TU that may take longer than
 // 200 ms. A refusal, the 180 of a ringing browser or its answer usually
@@ -48,7 +49,7 @@ type inCall struct {
 // 300 ms in the socket can have its first retransmission (T1, 500 ms)
 // right behind it, and sipgo's transaction stops that 200 ms timer when it
 // receives a retransmission before any response, then answers it with
-// nothing: a callee that never rings (most browsers) would leave the
+// nothing (ours answers it 100 Trying, srvTx.retransmission): a callee that never rings (most browsers) would leave the
 // caller without a provisional response until its Timer B (32 s) ends the
 // call. So when a datagram was late (over the shed age, 250 ms) in the
 // last second, the 100 goes at once, as it always did.
