@@ -15,10 +15,37 @@ type batchLeg struct {
 	open    int
 	ended   int
 	inBatch map[string]bool
+	endedCh chan struct{} // a send per EndBatch, while its buffer has room
+}
+
+func newBatchLeg(name string) *batchLeg {
+	return &batchLeg{testLeg: newTestLeg(name, browserCaps), inBatch: map[string]bool{}, endedCh: make(chan struct{}, 8)}
 }
 
 func (l *batchLeg) BeginBatch() { l.mu.Lock(); l.open++; l.mu.Unlock() }
-func (l *batchLeg) EndBatch()   { l.mu.Lock(); l.open--; l.ended++; l.mu.Unlock() }
+
+func (l *batchLeg) EndBatch() {
+	l.mu.Lock()
+	l.open--
+	l.ended++
+	l.mu.Unlock()
+	select {
+	case l.endedCh <- struct{}{}:
+	default: // nobody waits for that many
+	}
+}
+
+// waitBatchEnded waits for an EndBatch: the call ends the batch after the
+// last event's Deliver returned, so a test that read that event may get
+// there first.
+func (l *batchLeg) waitBatchEnded(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.endedCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch ended within 10 s")
+	}
+}
 
 func (l *batchLeg) Deliver(ev Event) error {
 	l.mu.Lock()
@@ -35,7 +62,7 @@ func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
 	callee := newTestLeg("callee", sipCaps)
 	r.Handle(SchemeUser, fixedDialer(callee))
 	gw := New(Config{GatherQuiet: time.Hour, GatherMax: time.Hour}, r, nil, NewMetrics(nil))
-	caller := &batchLeg{testLeg: newTestLeg("caller", browserCaps), inBatch: map[string]bool{}}
+	caller := newBatchLeg("caller")
 	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice", Target: "bob",
 		Offer: loadSDP(t, "chrome156_offer_av_dc_initial.sdp")})
 	if err != nil {
@@ -49,6 +76,7 @@ func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
 	_ = call.Post(callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_gathered.sdp")})
 	nextAs[Answer](t, caller.testLeg)
 	nextAs[EndOfCandidates](t, caller.testLeg)
+	caller.waitBatchEnded(t)
 	caller.mu.Lock()
 	defer caller.mu.Unlock()
 	if !caller.inBatch["answer"] || !caller.inBatch["end-of-candidates"] {
