@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigbridge/sigbridge/internal/daemon"
 	"github.com/sigbridge/sigbridge/internal/kamailiotest"
 	"github.com/sigbridge/sigbridge/internal/natstest"
 )
@@ -171,9 +172,22 @@ func startNodes(t *testing.T, o LocalOptions, within time.Duration) (*natstest.S
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for i, l := range nodes {
+				t.Logf("node%d log (warnings, errors, cluster and XMPP stream events):\n%s", i+1,
+					daemon.MatchingLines(l.LogFile, notableNodeLine, 300))
+			}
+		}
 		for _, l := range nodes {
 			_ = l.Close()
 		}
 	})
 	return ns, nodes
+}
+
+// notableNodeLine picks the lines of a node's log that explain a failed
+// cluster test: warnings, errors, leadership and the XMPP stream.
+func notableNodeLine(line string) bool {
+	return strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") ||
+		strings.Contains(line, `msg="cluster: `) || strings.Contains(line, `msg="xmpp stream`)
 }

@@ -16,7 +16,7 @@
 // (readiness probes: DialTCP, Listening, ListeningTCP, ListeningUDP),
 // ports.go (free ports, picked from a band below the ephemeral range so
 // that no bind(":0") or outgoing connection takes them before the peer
-// binds them), tail.go (log tails), cleanup.go (TB,
+// binds them), tail.go (log tails, matching lines), cleanup.go (TB,
 // Cleanup), gobuild.go (GoBuild, BuildAndRun: the Go command a test main
 // builds once for its tests), testdata/hello (the command its test
 // builds).

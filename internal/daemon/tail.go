@@ -26,3 +26,19 @@ func Tail(n int, paths ...string) string {
 	}
 	return b.String()
 }
+
+// MatchingLines returns the last n lines of the file at path that keep
+// accepts, for a failure message ("" if it cannot be read).
+func MatchingLines(path string, keep func(line string) bool, n int) string {
+	data, _ := os.ReadFile(path)
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if keep(l) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
