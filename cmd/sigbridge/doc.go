@@ -26,8 +26,8 @@
 // start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
 // runtime.gc_min_heap keeps the collector's heap goal at or above a floor
 // by raising GOGC after each collection while the live heap is small
-// (gcfloor.go). `sigbridge load` keeps the same floor for itself
-// (--gc-min-heap, default 64 MiB), since it is on the interval it measures.
+// (gcfloor.go). `sigbridge load` can keep one for itself (--gc-min-heap;
+// none by default: with 64 MiB the gateway beside it did worse).
 //
 // /metrics has sigbridge_sched_latency_seconds (schedhist.go): Go's
 // scheduling latency in buckets fine enough for the 5 ms setup target.

@@ -30,10 +30,12 @@ See interop/load/README.md.
 type loadFlags struct {
 	json string
 	// gcMinHeap is the tool's heap floor (gcfloor.go), as serve's
-	// runtime.gc_min_heap: the tool is on the measured path (offer sent →
-	// answer read), and with its small live heap it would otherwise collect
-	// about once a second at 1,500 calls/s, each cycle taking CPU from the
-	// gateway on a shared box and assisting in the tool's read loops.
+	// runtime.gc_min_heap; none by default. With 64 MiB the tool collected
+	// less often, but at browser → SIP 3,000 calls/s on the 2-core box the
+	// gateway beside it shed 10-12 % of the calls instead of 1-5 % and spent
+	// 0.44 ms per call instead of 0.39-0.41 (docs/PERFORMANCE.md, "Measured:
+	// 2026-12-06 13:42-14:10 UTC"): the tool's larger heap costs the shared
+	// cores more than its collections do.
 	gcMinHeap int64
 }
 
@@ -67,7 +69,7 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, loadFlags, e
 	fs.DurationVar(&o.StartDelay, "start-delay", 0, "pause between the last login and the first call")
 	fs.StringVar(&o.Origin, "origin", "", "Origin header to send (default none, as non-browser clients)")
 	fs.StringVar(&lf.json, "json", "", "write the report as JSON to this file")
-	fs.Int64Var(&lf.gcMinHeap, "gc-min-heap", DefaultGCMinHeap, "the tool's own floor under its GC heap goal in bytes, as serve's runtime.gc_min_heap (0: none; GOGC in the environment still wins)")
+	fs.Int64Var(&lf.gcMinHeap, "gc-min-heap", 0, "the tool's own floor under its GC heap goal in bytes, as serve's runtime.gc_min_heap (0: none, the default; GOGC in the environment still wins)")
 	if err := fs.Parse(args); err != nil {
 		return o, lf, err
 	}
