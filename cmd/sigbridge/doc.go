@@ -26,8 +26,11 @@
 // start (goruntime.go); GOGC and GOMEMLIMIT, when set, win.
 // runtime.gc_min_heap keeps the collector's heap goal at or above a floor
 // by raising GOGC after each collection while the live heap is small
-// (gcfloor.go). `sigbridge load` can keep one for itself (--gc-min-heap;
-// none by default: with 64 MiB the gateway beside it did worse).
+// (gcfloor.go); runtime.gc_min_interval raises that floor under load to the
+// live heap plus one interval's allocation, up to runtime.gc_max_heap, so
+// that the collector runs about once per interval whatever the call rate.
+// `sigbridge load` can keep a fixed floor for itself (--gc-min-heap; none
+// by default: with 64 MiB the gateway beside it did worse).
 //
 // /metrics has sigbridge_sched_latency_seconds (schedhist.go): Go's
 // scheduling latency in buckets fine enough for the 5 ms setup target.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"time"
 )
 
 // RuntimeConfig holds the Go runtime's garbage-collector settings
@@ -25,7 +26,29 @@ type RuntimeConfig struct {
 	// that the goal is at least this (gcfloor.go). 0: none. Default
 	// DefaultGCMinHeap.
 	GCMinHeap int64 `yaml:"gc_min_heap"`
+	// GCMinInterval raises that floor with the allocation rate: after each
+	// collection the goal is at least the live heap plus what the process
+	// allocated in this interval at the rate since the collection before,
+	// so under load the collector runs about once per interval (gcfloor.go).
+	// 0: off. Default DefaultGCMinInterval.
+	GCMinInterval time.Duration `yaml:"gc_min_interval"`
+	// GCMaxHeap caps what GCMinInterval raises the goal to, in bytes (the
+	// fixed floor and GCPercent's goal are not capped by it; MemoryLimit
+	// caps every goal). Default DefaultGCMaxHeap.
+	GCMaxHeap int64 `yaml:"gc_max_heap"`
 }
+
+// DefaultGCMinInterval is runtime.gc_min_interval's default: collections at
+// most about once a second under load. Measured on 2026-12-06
+// (docs/PERFORMANCE.md, "Collections once a second under load"): browser →
+// SIP at 3,000 calls/s collected 3.4 times a second with the 64 MiB floor
+// alone.
+const DefaultGCMinInterval = time.Second
+
+// DefaultGCMaxHeap is runtime.gc_max_heap's default, 256 MiB: the rate
+// floor of a browser → SIP load of 5,000 calls/s (live heap ~25 MB, 200
+// MB/s allocated) fits under it.
+const DefaultGCMaxHeap = 256 << 20
 
 // DefaultGCPercent is Go's own default. Measured on 2026-12-06
 // (docs/PERFORMANCE.md, "Setup latency, GC and RSS"): 200 halves the
@@ -48,7 +71,8 @@ const DefaultGCPercent = 100
 const DefaultGCMinHeap = 64 << 20
 
 func defaultRuntimeConfig() RuntimeConfig {
-	return RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: DefaultGCMinHeap}
+	return RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: DefaultGCMinHeap,
+		GCMinInterval: DefaultGCMinInterval, GCMaxHeap: DefaultGCMaxHeap}
 }
 
 // Validate refuses a configuration that would never collect.
@@ -59,14 +83,26 @@ func (c RuntimeConfig) Validate() error {
 	if c.GCMinHeap < 0 || c.GCMinHeap > maxGCMinHeap {
 		return errors.New("runtime.gc_min_heap must be between 0 and 1 TiB")
 	}
+	if c.GCMinInterval < 0 || c.GCMinInterval > maxGCMinInterval {
+		return errors.New("runtime.gc_min_interval must be between 0 and 1m")
+	}
+	if c.GCMaxHeap < 0 || c.GCMaxHeap > maxGCMinHeap {
+		return errors.New("runtime.gc_max_heap must be between 0 and 1 TiB")
+	}
+	if c.GCMinInterval > 0 && c.GCMaxHeap == 0 {
+		return errors.New("runtime.gc_min_interval is set but runtime.gc_max_heap is 0: set a ceiling for it")
+	}
 	if c.GCPercent < 0 && c.MemoryLimit == 0 {
 		return errors.New("runtime.gc_percent is negative (collector off) but runtime.memory_limit is not set: memory would grow without bound")
 	}
 	return nil
 }
 
-// maxGCMinHeap bounds runtime.gc_min_heap (1 TiB).
+// maxGCMinHeap bounds runtime.gc_min_heap and gc_max_heap (1 TiB).
 const maxGCMinHeap = 1 << 40
+
+// maxGCMinInterval bounds runtime.gc_min_interval.
+const maxGCMinInterval = time.Minute
 
 // applyRuntime sets the collector from c, except what GOGC or GOMEMLIMIT
 // set, starts the heap floor (c.GCMinHeap, on top of the percentage in
@@ -98,11 +134,15 @@ func applyRuntime(c RuntimeConfig, log *slog.Logger) *gcFloor {
 		attrs = append(attrs, "memory_limit", limit)
 	}
 	var floor *gcFloor
+	on := c.GCMinHeap > 0 || c.GCMinInterval > 0
 	switch {
-	case c.GCMinHeap > 0 && pct >= 0:
-		floor = startGCFloor(c.GCMinHeap, pct)
+	case on && pct >= 0:
+		floor = startGCFloor(gcFloorConfig{floor: c.GCMinHeap, interval: c.GCMinInterval, maxHeap: c.GCMaxHeap}, pct)
 		attrs = append(attrs, "gc_min_heap", c.GCMinHeap)
-	case c.GCMinHeap > 0: // collections only near memory_limit: no goal to hold up
+		if c.GCMinInterval > 0 {
+			attrs = append(attrs, "gc_min_interval", c.GCMinInterval.String(), "gc_max_heap", c.GCMaxHeap)
+		}
+	case on: // collections only near memory_limit: no goal to hold up
 		attrs = append(attrs, "gc_min_heap", "off: gc_percent negative")
 	default:
 		attrs = append(attrs, "gc_min_heap", "none")

@@ -11,6 +11,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"testing"
+	"time"
 )
 
 // restoreRuntime puts the collector settings back after a test changed them.
@@ -59,14 +60,24 @@ func TestRuntimeConfig(t *testing.T) {
 	if cfg.Runtime.GCPercent != 300 || cfg.Runtime.MemoryLimit != 512<<20 {
 		t.Errorf("runtime %+v, want gc_percent 300, memory_limit 512 MiB", cfg.Runtime)
 	}
-	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 || d.GCMinHeap != DefaultGCMinHeap {
+	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 || d.GCMinHeap != DefaultGCMinHeap ||
+		d.GCMinInterval != DefaultGCMinInterval || d.GCMaxHeap != DefaultGCMaxHeap {
 		t.Errorf("default runtime %+v", d)
+	}
+	if cfg, err := loadYAML(t, "runtime:\n  gc_min_interval: 2s\n  gc_max_heap: 134217728\n"); err != nil ||
+		cfg.Runtime.GCMinInterval != 2*time.Second || cfg.Runtime.GCMaxHeap != 128<<20 {
+		t.Errorf("gc_min_interval 2s, gc_max_heap 128 MiB: %+v, %v", cfg.Runtime, err)
+	}
+	if cfg, err := loadYAML(t, "runtime:\n  gc_min_interval: 0s\n  gc_max_heap: 0\n"); err != nil || cfg.Runtime.GCMinInterval != 0 {
+		t.Errorf("gc_min_interval off: %+v, %v", cfg.Runtime, err)
 	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
 		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)
 	}
 	for _, bad := range []string{"runtime:\n  gc_percent: -1\n", "runtime:\n  memory_limit: -5\n", "runtime:\n  gc: 1\n",
-		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n"} {
+		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n",
+		"runtime:\n  gc_min_interval: -1s\n", "runtime:\n  gc_min_interval: 2h\n", "runtime:\n  gc_max_heap: -1\n",
+		"runtime:\n  gc_max_heap: 0\n"} { // the default interval with no ceiling
 		if _, err := loadYAML(t, bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
@@ -141,6 +152,79 @@ func TestFloorPercent(t *testing.T) {
 				t.Errorf("%+v: goal %d below the floor %d", c, goal, c.floor)
 			}
 		}
+	}
+}
+
+// TestFloorNow: with runtime.gc_min_interval the floor for the next cycle
+// is the live heap plus one interval's allocation at the rate since the
+// last adjustment, between the fixed floor and gc_max_heap; without an
+// interval, or before a rate is known, it is the fixed floor.
+func TestFloorNow(t *testing.T) {
+	const mib = 1 << 20
+	t0 := time.Unix(1000, 0)
+	f := &gcFloor{floor: 64 * mib, interval: time.Second, maxHeap: 256 * mib}
+	for i, c := range []struct {
+		live, allocs uint64
+		at           time.Duration
+		want         uint64
+	}{
+		{25 * mib, 1000 * mib, 0, 64 * mib},                        // no rate yet
+		{25 * mib, 1100 * mib, time.Second, 125 * mib},             // 100 MiB/s: 25 + 100
+		{25 * mib, 1200 * mib, 1500 * time.Millisecond, 225 * mib}, // 200 MiB/s
+		{25 * mib, 1600 * mib, 2 * time.Second, 256 * mib},         // 800 MiB/s: capped
+		{25 * mib, 1601 * mib, 12 * time.Second, 64 * mib},         // idle: the fixed floor
+		{200 * mib, 1621 * mib, 13 * time.Second, 220 * mib},       // large live heap: live + 20
+		{25 * mib, 10 * mib, 14 * time.Second, 64 * mib},           // counter went back: no rate
+		{25 * mib, 20 * mib, 14 * time.Second, 64 * mib},           // no time passed: no rate
+	} {
+		if got := f.floorNow(c.live, c.allocs, t0.Add(c.at)); got != c.want {
+			t.Errorf("step %d: floorNow(live %d MiB, allocs %d MiB, +%v) = %.1f MiB, want %d MiB",
+				i, c.live/mib, c.allocs/mib, c.at, float64(got)/mib, c.want/mib)
+		}
+	}
+	off := &gcFloor{floor: 64 * mib, maxHeap: 256 * mib}
+	off.floorNow(25*mib, 0, t0)
+	if got := off.floorNow(25*mib, 1000*mib, t0.Add(time.Second)); got != 64*mib {
+		t.Errorf("no interval: floor %d, want the fixed 64 MiB", got)
+	}
+}
+
+// TestGCRateFloor: with gc_min_interval and a process that allocates fast,
+// the goal after collections is above both the fixed floor and GOGC's
+// goal for this test's small live heap, and never above gc_max_heap.
+func TestGCRateFloor(t *testing.T) {
+	restoreRuntime(t)
+	unsetEnv(t, "GOGC")
+	unsetEnv(t, "GOMEMLIMIT")
+	debug.SetMemoryLimit(math.MaxInt64)
+	const floor, ceiling = 8 << 20, 192 << 20
+	var buf bytes.Buffer
+	f := applyRuntime(RuntimeConfig{GCPercent: 100, GCMinHeap: floor, GCMinInterval: time.Minute, GCMaxHeap: ceiling},
+		slog.New(slog.NewTextHandler(&buf, nil)))
+	if f == nil {
+		t.Fatal("no floor started")
+	}
+	defer f.Stop()
+	if !strings.Contains(buf.String(), "gc_min_interval=1m0s") || !strings.Contains(buf.String(), "gc_max_heap=201326592") {
+		t.Errorf("log %q does not name the interval and the ceiling", buf.String())
+	}
+	// Allocate between forced collections: at any rate, a minute's worth
+	// is far above 8 MiB, so the goal goes to the ceiling.
+	var sink [][]byte
+	n := f.adjusted.Load()
+	for i := 0; f.adjusted.Load() < n+3; i++ {
+		if i == 10000 {
+			t.Fatalf("%d adjustments after %d collections, want 3", f.adjusted.Load()-n, i)
+		}
+		for range 64 {
+			sink = append(sink, make([]byte, 16<<10))
+		}
+		sink = sink[:0]
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if g := heapGoal(); g < ceiling*9/10 || g > ceiling+ceiling/10 {
+		t.Errorf("heap goal %d MiB, want about the 192 MiB ceiling", g>>20)
 	}
 }
 
