@@ -89,3 +89,40 @@ func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
 		t.Errorf("%d batches open, %d ended; want 0 and 1", caller.open, caller.ended)
 	}
 }
+
+// TestPostInlineAllBatched: events a leg posts together (a SIP leg's
+// ringing and the answer queued behind it) reach a browser leg inside one
+// batch, in order, and every batch opened is ended.
+func TestPostInlineAllBatched(t *testing.T) {
+	r := NewRouter()
+	callee := newTestLeg("callee", sipCaps)
+	r.Handle(SchemeUser, fixedDialer(callee))
+	gw := New(Config{GatherQuiet: time.Hour, GatherMax: time.Hour}, r, nil, NewMetrics(nil))
+	caller := newBatchLeg("caller")
+	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice", Target: "bob",
+		Offer: loadSDP(t, "chrome156_offer_av_dc_initial.sdp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { call.Hangup(ReasonShutdown); <-call.Done() })
+	_ = call.Post(caller, EndOfCandidates{})
+	nextAs[Offer](t, callee)
+	if err := call.PostInlineAll(callee, Ringing{}, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_gathered.sdp")}); err != nil {
+		t.Fatal(err)
+	}
+	nextAs[Ringing](t, caller.testLeg)
+	nextAs[Answer](t, caller.testLeg)
+	nextAs[EndOfCandidates](t, caller.testLeg)
+	caller.waitBatchEnded(t) // the bridge's, around the answer and end-of-candidates
+	caller.waitBatchEnded(t) // the inbox batch's
+	caller.mu.Lock()
+	defer caller.mu.Unlock()
+	for _, ev := range []string{"ringing", "answer", "end-of-candidates"} {
+		if !caller.inBatch[ev] {
+			t.Errorf("%s delivered outside a batch: %v", ev, caller.inBatch)
+		}
+	}
+	if caller.open != 0 {
+		t.Errorf("%d batches still open", caller.open)
+	}
+}

@@ -93,6 +93,9 @@ func (c *Call) drainOnce() bool {
 		return false
 	}
 	return c.handle(func() {
+		if len(batch) > 1 {
+			defer endBatches(c.beginBatches())
+		}
 		for _, env := range batch {
 			if c.st.ended {
 				break
@@ -100,6 +103,30 @@ func (c *Call) drainOnce() bool {
 			c.dispatch(env)
 		}
 	})
+}
+
+// beginBatches opens a batch on every leg that is a Batcher, for the
+// events of one inbox batch: what they make a browser leg send (a ringing
+// and the answer behind it) goes out in one write. The legs are noted, so
+// that the same ones end it (endBatches) whatever the events change.
+func (c *Call) beginBatches() [2]Batcher {
+	var open [2]Batcher
+	for i, l := range c.legs {
+		if b, ok := l.(Batcher); ok {
+			b.BeginBatch()
+			open[i] = b
+		}
+	}
+	return open
+}
+
+// endBatches ends the batches beginBatches opened.
+func endBatches(open [2]Batcher) {
+	for _, b := range open {
+		if b != nil {
+			b.EndBatch()
+		}
+	}
 }
 
 // handle runs f as the claimant. A panic ends the call on both legs. The

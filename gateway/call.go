@@ -128,6 +128,34 @@ func (c *Call) Post(leg Leg, ev Event) error { return c.postFrom(leg, ev, false)
 // a caller.
 func (c *Call) PostInline(leg Leg, ev Event) error { return c.postFrom(leg, ev, true) }
 
+// PostInlineAll is PostInline for events that leg has at once (a SIP
+// leg's ringing and the answer that came right behind it): the call
+// handles them in one batch, so that what they make a browser leg send
+// goes out in one write (drainOnce).
+func (c *Call) PostInlineAll(leg Leg, evs ...Event) error {
+	select {
+	case <-c.done:
+		return ErrCallEnded
+	default:
+	}
+	if c.relay != nil {
+		for _, ev := range evs {
+			if err := c.relay.Post(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var buf [4]envelope
+	envs := buf[:0]
+	for _, ev := range evs {
+		envs = append(envs, envelope{leg: leg, ev: ev})
+	}
+	cl, err := c.inbox.pushAll(envs, true)
+	c.claimed(cl)
+	return err
+}
+
 func (c *Call) postFrom(leg Leg, ev Event, inline bool) error {
 	select {
 	case <-c.done:
@@ -158,11 +186,16 @@ func (c *Call) postTimer(ev Event) { _ = c.post(envelope{ev: ev}, true) }
 // goroutine (inline) or starts a goroutine for it.
 func (c *Call) post(env envelope, inline bool) error {
 	cl, err := c.inbox.push(env, inline)
+	c.claimed(cl)
+	return err
+}
+
+// claimed does what a push's claim asks of the poster.
+func (c *Call) claimed(cl claim) {
 	switch cl {
 	case claimInline:
 		c.runInline()
 	case claimServe:
 		go c.serve()
 	}
-	return err
 }

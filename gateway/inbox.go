@@ -40,14 +40,20 @@ const (
 // push queues env. inline says the caller can handle the call's events
 // itself. ErrCallEnded once the call is over.
 func (b *inbox) push(env envelope, inline bool) (claim, error) {
+	return b.pushAll([]envelope{env}, inline)
+}
+
+// pushAll queues envs together: a claimant takes them in one batch. They
+// wait for room together (an empty inbox takes them even beyond max).
+func (b *inbox) pushAll(envs []envelope, inline bool) (claim, error) {
 	for {
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()
 			return claimNone, ErrCallEnded
 		}
-		if len(b.q) < b.max {
-			b.q = append(b.q, env)
+		if len(b.q)+len(envs) <= b.max || len(b.q) == 0 {
+			b.q = append(b.q, envs...)
 			c := b.claimLocked(inline)
 			b.mu.Unlock()
 			return c, nil

@@ -137,6 +137,17 @@ func (l *legCore) postHere(ev gateway.Event) {
 	}
 }
 
+// postHereAll is postHere for events the leg has at once: the call
+// handles them in one batch (gateway.Call.PostInlineAll).
+func (l *legCore) postHereAll(evs ...gateway.Event) {
+	if l.call == nil {
+		return
+	}
+	if err := l.call.PostInlineAll(l.self, evs...); err != nil && !errors.Is(err, gateway.ErrCallEnded) {
+		l.log.Debug("post failed", "events", len(evs), "err", err)
+	}
+}
+
 // hangup tells the call this leg is over and stops the leg.
 func (l *legCore) hangup(r gateway.Reason) {
 	l.post(gateway.Hangup{Reason: r})

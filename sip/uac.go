@@ -71,6 +71,8 @@ type outLeg struct {
 	sess       *sipgo.DialogClientSession
 	early      *sdp.SessionDescription // SDP of a 183, used if the 200 has none
 	rang       bool
+	ring       gateway.Ringing // the ringing held for the response queued behind it (progress)
+	ringHeld   bool
 	challenges int
 
 	late    *lateInvite // the INVITE in the adapter's late-2xx table (late2xx.go)
@@ -353,6 +355,11 @@ func displayName(s string) string {
 // progress takes a provisional response: 180 and 183 ring the call once
 // (a 183's SDP is kept, never forwarded). It runs on the leg's goroutine
 // (awaitAnswer), which holds no lock: the call handles the ringing on it.
+// The ringing is held (ringHeld) while another response is queued behind
+// it: awaitAnswer posts it before it waits again (flushRinging), and a
+// callee that answers at once sends 180 and 200 back to back: then the
+// ringing goes to the call with the answer (answered), so that the
+// browser gets both in one write.
 func (l *outLeg) progress(res *sip.Response) {
 	if res.StatusCode != 180 && res.StatusCode != 183 {
 		return
@@ -364,19 +371,30 @@ func (l *outLeg) progress(res *sip.Response) {
 	}
 	if !l.rang {
 		l.rang = true
-		l.postHere(gateway.Ringing{Code: res.StatusCode}) // on run's goroutine (awaitAnswer), no lock held
+		l.ring, l.ringHeld = gateway.Ringing{Code: res.StatusCode}, true
+	}
+}
+
+// flushRinging posts the ringing progress held, if any.
+func (l *outLeg) flushRinging() {
+	if l.ringHeld {
+		l.ringHeld = false
+		l.postHere(l.ring) // on run's goroutine (awaitAnswer, inviteDone), no lock held
 	}
 }
 
 // inviteDone handles awaitAnswer's outcome; true when the call is answered.
 func (l *outLeg) inviteDone(res *sip.Response, err error) bool {
-	if l.isFlowLost() {
+	lost, hung := l.isFlowLost(), l.isHungUp()
+	if err != nil || lost || hung {
+		l.flushRinging() // no answer to go with it
+	}
+	if lost {
 		l.a.m.call("out", 408)
 		l.log.Info("SIP connection closed before the answer")
 		l.hangup(ReasonFlowClosed)
 		return false
 	}
-	hung := l.isHungUp()
 	if err == nil && !hung {
 		l.a.late.drop(l.lateKey) // the dialog table answers from now on
 		return l.answered(res)
@@ -437,6 +455,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		err = l.checkRemote(sd)
 	}
 	if err != nil {
+		l.flushRinging()
 		r := gateway.Reason{Condition: gateway.CondIncompatibleParameters, Code: 488, Text: "unusable answer"}
 		l.log.Info("answer refused", "err", err)
 		l.sendBye(r)
@@ -447,6 +466,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 	if l.anchor != nil {
 		web, err := l.anchor.toWeb(l.ctx, sd, false)
 		if err != nil {
+			l.flushRinging()
 			l.log.Warn("anchored answer failed; ending the call", "err", err)
 			l.sendBye(reasonAnchor)
 			l.hangup(reasonAnchor)
@@ -455,7 +475,13 @@ func (l *outLeg) answered(res *sip.Response) bool {
 		sd = web
 	}
 	// The leg's goroutine holds no lock here and the call's Deliver to
-	// this leg only queues: the call handles the answer on it.
+	// this leg only queues: the call handles the answer on it, with the
+	// ringing held for it (progress) in one batch.
+	if l.ringHeld {
+		l.ringHeld = false
+		l.postHereAll(l.ring, gateway.Answer{SDP: sd})
+		return true
+	}
 	l.postHere(gateway.Answer{SDP: sd})
 	return true
 }

@@ -26,6 +26,10 @@ import (
 // CANCEL. A 2xx then is ACKed and BYEd (outLeg.crossed); one that comes
 // even later is the stray-response handler's (late2xx.go).
 
+// testAwaitAnswer, when set by a test, runs as a leg starts to wait for
+// its INVITE's responses.
+var testAwaitAnswer func(sip.ClientTransaction)
+
 // errCancelUnanswered: no final response 64*T1 after our CANCEL.
 var errCancelUnanswered = errors.New("sip: no final response to the cancelled INVITE")
 
@@ -46,12 +50,18 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 	if tx == nil {
 		return nil, errors.New("sip: INVITE without a client transaction")
 	}
+	if testAwaitAnswer != nil {
+		testAwaitAnswer(tx)
+	}
 	// hang is nil once the leg is hung up.
 	var (
 		provisional, cancelled bool
 		deadline               <-chan time.Time
 	)
 	for {
+		if len(tx.Responses()) == 0 {
+			l.flushRinging() // nothing behind it to go with: the call rings now
+		}
 		select {
 		case r := <-tx.Responses():
 			if r.IsProvisional() {

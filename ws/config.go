@@ -60,6 +60,7 @@ type Config struct {
 	Directory string `yaml:"directory"`
 
 	listInterval time.Duration // least time between two lists to a connection (tests shorten it)
+	onHandOn     func(int)     // tests: a reader hands reading on after handling this many messages
 }
 
 // Validate reports a configuration that cannot work.

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -51,6 +52,7 @@ type conn struct {
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
 
+	br         *bufio.Reader // gorilla's read buffer, ours (readbuf.go); nil in tests that build a conn by hand
 	out        *outQueue
 	sock       socket        // writes frames (socket.go); holding wmu
 	wmu        sync.Mutex    // held by whoever writes a frame (writer.go)
@@ -163,9 +165,10 @@ func (c *conn) keepAlive() {
 // has the small stack that a blocked read needs: an idle connection does
 // not keep the stack that handling a message grew (8 KiB or more) until
 // the garbage collector shrinks it. When the next message has arrived
-// already (inputPending), the reader goes on reading it itself: a fresh
-// goroutine would only grow its stack again at once. When reading ends, the last reader
-// closes the connection (finish).
+// already (inputPending; also after the last message of a burst when the
+// read buffer holds more), the reader goes on reading it itself: a fresh
+// goroutine would only grow its stack again at once. When reading ends,
+// the last reader closes the connection (finish).
 func (c *conn) read() {
 	handedOn := false
 	defer func() {
@@ -176,6 +179,7 @@ func (c *conn) read() {
 	defer c.recoverPanic("read")
 	growReadStack()
 	grown := false
+	handled := 0
 	for {
 		typ, buf, err := c.readMessage()
 		if err != nil {
@@ -193,8 +197,12 @@ func (c *conn) read() {
 		}
 		last := c.receive(typ, buf.Bytes())
 		putReadBuf(buf)
-		if !last && c.inputPending() {
+		handled++
+		if c.buffered() || !last && c.inputPending() {
 			continue // the next message is here already: no fresh goroutine for it
+		}
+		if c.s.cfg.onHandOn != nil {
+			c.s.cfg.onHandOn(handled)
 		}
 		handedOn = true
 		go c.read()

@@ -31,7 +31,8 @@ func (c *conn) handle(data []byte) (last bool) {
 // what the client sends at once (its offer or answer and candidates end
 // with end-of-candidates; a hang-up ends a call; a login waits for the
 // list): the reader then does not ask the kernel whether the next
-// message is there already (inputPending) and hands reading on at once.
+// message is there already (inputPending) and hands reading on at once,
+// unless its read buffer holds more (readbuf.go).
 func lastOfBurst(typ string) bool {
 	switch typ {
 	case typeEndOfCandidates, typeHangUp, typeDecline, typeBusy, typeUsername:

@@ -2,6 +2,7 @@
 
 package ws
 
-// inputPending: only Linux can tell (pending_linux.go); elsewhere reading
-// is always handed on to a fresh goroutine.
-func (c *conn) inputPending() bool { return false }
+// inputPending reports whether bytes of the client's next message are in
+// the connection's read buffer already; elsewhere than on Linux the
+// kernel's queue is not asked (pending_linux.go).
+func (c *conn) inputPending() bool { return c.buffered() }

@@ -25,10 +25,6 @@ var (
 	errShuttingDown = errors.New("server shutting down")
 )
 
-// readBufferSize is each connection's read buffer (a message larger than it
-// is read in several pieces).
-const readBufferSize = 1024
-
 // Server is the browser adapter: the HTTP handler (WebSocket + demo page),
 // the directory of connected users and the gateway.Dialer that reaches them.
 type Server struct {
@@ -76,7 +72,8 @@ func NewServer(cfg Config, gw *gateway.Gateway, log *slog.Logger, metrics *gatew
 		// An idle connection keeps a small read buffer and no write
 		// buffer: data frames are written by writer.go from pooled
 		// chunks, and gorilla writes only control frames, without a buffer.
-		ReadBufferSize:  readBufferSize,
+		// The read buffer (readBufferSize) is ours (ownReader): gorilla
+		// reads through the one the hijack returns when ReadBufferSize is 0.
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{Subprotocol},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, in checkOrigin
@@ -129,7 +126,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, identity string
 		s.refuse(w, r, http.StatusServiceUnavailable, errShuttingDown)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	own := &ownReader{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(own, r, nil)
 	if err != nil {
 		s.wg.Done()
 		s.log.Info("upgrade failed", "remote", r.RemoteAddr, "err", err)
@@ -139,7 +137,9 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, identity string
 	// the handler: net/http's goroutine would otherwise keep the request,
 	// its 4 KiB read and write buffers and a deep stack for the
 	// connection's life (about 12 KiB of an idle connection's memory).
-	newConn(s, ws, identity, r.RemoteAddr).serve()
+	c := newConn(s, ws, identity, r.RemoteAddr)
+	c.br = own.br
+	c.serve()
 }
 
 // admit counts a new connection unless the server is shutting down.
