@@ -34,6 +34,18 @@ import (
 // timerl.go argues (T2 and 1 s: retransmissions beyond them are answered
 // by the TU, acceptedMemo and dialogTable.ended). TCP, TLS and WebSocket
 // keep sipgo's transactions, and so does REGISTER.
+//
+// Once its final response is out a transaction keeps only what its state
+// still needs, not the parsed request and response: a BYE's lives Timer J
+// (4 s) after its 200, four times as long as the call's own hold in a
+// steady SIP → browser load, and the INVITE's Timer L (1 s) after the
+// 2xx. Completed (a non-2xx answer to an INVITE, any final answer to
+// another request) keeps its key and the bytes of that answer, which
+// Timer G and the retransmissions of the request get; Accepted (a 2xx to
+// an INVITE) keeps its key only, as it absorbs retransmissions and the TU
+// sends its 2xx again itself. The request (which only Proceeding uses: 100
+// Trying, 487 for a CANCEL), the last provisional response and the CANCEL
+// callbacks (which only Proceeding calls) go at the final response.
 
 // srvTxState is where a server transaction is in RFC 3261 §17.2.
 type srvTxState uint8
@@ -65,7 +77,8 @@ type srvTx struct {
 
 	mu       sync.Mutex
 	state    srvTxState
-	last     *sip.Response // last response sent
+	last     *sip.Response // the last provisional response sent, until the final one
+	wire     []byte        // Completed: the final response as sent, for Timer G and retransmissions
 	err      error
 	clockSeq uint32        // the one pending timer's sequence (txClock)
 	gNext    time.Duration // Timer G's next interval
@@ -174,7 +187,7 @@ func (tx *srvTx) fire(seq uint32, now time.Time) {
 		tx.mu.Unlock()
 	case srvCompleted:
 		if tx.invite && now.Before(tx.hAt) { // Timer G
-			tx.write(tx.last)
+			_ = tx.conn.writeBytes(tx.wire)
 			tx.schedule(minTime(now.Add(tx.gNext), tx.hAt))
 			tx.gNext = min(2*tx.gNext, sip.T2)
 			tx.mu.Unlock()
@@ -199,10 +212,27 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// send writes res as the transaction's latest response; tx.mu is held.
+// send writes res, a provisional response, as the transaction's latest;
+// tx.mu is held.
 func (tx *srvTx) send(res *sip.Response) error {
 	tx.last = res
 	return tx.write(res)
+}
+
+// sendFinal writes res, the final response, and lets go of what only
+// Proceeding needs (the request, the last provisional response, the
+// CANCEL callbacks); keep keeps res's bytes for Completed. tx.mu is held,
+// tx.state is the state after res.
+func (tx *srvTx) sendFinal(res *sip.Response, keep bool) error {
+	tx.origin, tx.last, tx.onCancel = nil, nil, nil
+	if !keep {
+		return tx.write(res)
+	}
+	tx.wire = wireBytes(res)
+	if err := tx.conn.writeBytes(tx.wire); err != nil {
+		return fmt.Errorf("sip: send %d: %w", res.StatusCode, err)
+	}
+	return nil
 }
 
 func (tx *srvTx) write(res *sip.Response) error {
@@ -228,7 +258,7 @@ func (tx *srvTx) Respond(res *sip.Response) error {
 	}
 	tx.state = srvCompleted
 	tx.schedule(time.Now().Add(timerJ))
-	return tx.send(res)
+	return tx.sendFinal(res, true)
 }
 
 // respondInvite is Respond for an INVITE; it unlocks tx.mu.
@@ -247,7 +277,7 @@ func (tx *srvTx) respondInvite(res *sip.Response) error {
 	case res.IsSuccess():
 		tx.state = srvAccepted
 		tx.schedule(time.Now().Add(timerL))
-		err := tx.send(res)
+		err := tx.sendFinal(res, false)
 		tx.mu.Unlock()
 		return err
 	}
@@ -264,7 +294,7 @@ func (tx *srvTx) complete(res *sip.Response) {
 	tx.hAt = now.Add(64 * sip.T1)
 	tx.gNext = min(2*sip.T1, sip.T2)
 	tx.schedule(now.Add(sip.T1))
-	_ = tx.send(res) // a lost write is what Timer G is for
+	_ = tx.sendFinal(res, true) // a lost write is what Timer G is for
 }
 
 // retransmission handles a retransmitted request (the reader's goroutine).
@@ -281,7 +311,7 @@ func (tx *srvTx) retransmission() {
 			_ = tx.write(tx.last)
 		}
 	case srvCompleted:
-		_ = tx.write(tx.last)
+		_ = tx.conn.writeBytes(tx.wire)
 	}
 	// Trying (non-INVITE, nothing to repeat), Accepted (the TU retransmits
 	// its 2xx, RFC 6026 §7.1), Confirmed, Terminated: absorbed.
@@ -321,9 +351,9 @@ func (tx *srvTx) cancel(req *sip.Request) {
 	if tag, to := toTagOf(tx.last), res.To(); tag != "" && to != nil { // one To tag for every response to a request (RFC 3261 §8.2.6.2)
 		to.Params.Add("tag", tag)
 	}
-	tx.complete(res)
-	fns := tx.onCancel
+	fns := tx.onCancel // before complete, which lets go of them
 	tx.onCancel = nil
+	tx.complete(res)
 	tx.mu.Unlock()
 	for _, f := range fns {
 		f(req)
@@ -354,9 +384,10 @@ func (tx *srvTx) end(err error) {
 	err = tx.err
 	fns := tx.onTerm
 	tx.onTerm, tx.onCancel = nil, nil
-	close(tx.done)
+	tx.origin, tx.last, tx.wire = nil, nil, nil
 	tx.mu.Unlock()
 	tx.table.drop(tx)
+	close(tx.done) // once out of the table: Done means gone (only the first end gets here)
 	for _, f := range fns {
 		f(tx.key, err)
 	}
@@ -366,7 +397,7 @@ func (tx *srvTx) end(err error) {
 // final response.
 func (tx *srvTx) handlerDone() {
 	tx.mu.Lock()
-	final := tx.last != nil && !tx.last.IsProvisional()
+	final := tx.state >= srvAccepted // Terminated too: Terminate is then a no-op
 	tx.mu.Unlock()
 	if !final {
 		tx.Terminate()
@@ -436,9 +467,23 @@ func (c *udpReply) WriteMsg(msg sip.Message) error {
 	defer ackBufs.Put(buf)
 	buf.Reset()
 	msg.StringWrite(buf)
-	if buf.Len() > sip.UDPMTUSize-200 {
+	return c.writeBytes(buf.Bytes())
+}
+
+// writeBytes sends a serialised message.
+func (c *udpReply) writeBytes(b []byte) error {
+	if len(b) > sip.UDPMTUSize-200 {
 		return sip.ErrUDPMTUCongestion
 	}
-	_, err := c.uc.WriteToUDPAddrPort(buf.Bytes(), c.dest)
+	_, err := c.uc.WriteToUDPAddrPort(b, c.dest)
 	return err
+}
+
+// wireBytes is msg serialised, in a slice of its own length.
+func wireBytes(msg sip.Message) []byte {
+	buf := ackBufs.Get().(*bytes.Buffer)
+	defer ackBufs.Put(buf)
+	buf.Reset()
+	msg.StringWrite(buf)
+	return bytes.Clone(buf.Bytes())
 }
