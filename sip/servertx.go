@@ -69,10 +69,9 @@ type srvTx struct {
 	key    string
 	origin *sip.Request
 	invite bool
-	conn   *udpReply
+	conn   udpReply
 	table  *srvTxTable
 
-	done chan struct{}
 	acks chan *sip.Request // cap 1: the ACK of a non-2xx final answer
 
 	mu       sync.Mutex
@@ -85,7 +84,11 @@ type srvTx struct {
 	hAt      time.Time     // Timer H's deadline while Completed
 	onTerm   []sip.FnTxTerminate
 	onCancel []sip.FnTxCancel
+	done     chan struct{} // made by the first Done (few transactions are asked), closed at the end
 }
+
+// closedDone is the Done of a transaction that ended before anyone asked.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 var _ sip.ServerTransaction = (*srvTx)(nil)
 
@@ -111,9 +114,8 @@ func (t *srvTxTable) get(key string) *srvTx {
 // add starts a transaction for req, a new request with key, answered
 // through conn; nil if one with that key exists (a retransmission that
 // raced its first copy to another reader).
-func (t *srvTxTable) add(key string, req *sip.Request, conn *udpReply) *srvTx {
-	tx := &srvTx{key: key, origin: req, invite: req.IsInvite(), conn: conn, table: t,
-		done: make(chan struct{})}
+func (t *srvTxTable) add(key string, req *sip.Request, conn udpReply) *srvTx {
+	tx := &srvTx{key: key, origin: req, invite: req.IsInvite(), conn: conn, table: t}
 	if tx.invite {
 		tx.state = srvProceeding
 		tx.acks = make(chan *sip.Request, 1)
@@ -382,12 +384,14 @@ func (tx *srvTx) end(err error) {
 		tx.err = err
 	}
 	err = tx.err
-	fns := tx.onTerm
+	fns, done := tx.onTerm, tx.done
 	tx.onTerm, tx.onCancel = nil, nil
 	tx.origin, tx.last, tx.wire = nil, nil, nil
 	tx.mu.Unlock()
 	tx.table.drop(tx)
-	close(tx.done) // once out of the table: Done means gone (only the first end gets here)
+	if done != nil {
+		close(done) // once out of the table: Done means gone (only the first end gets here)
+	}
 	for _, f := range fns {
 		f(tx.key, err)
 	}
@@ -429,7 +433,19 @@ func (tx *srvTx) OnCancel(f sip.FnTxCancel) bool {
 	return true
 }
 
-func (tx *srvTx) Done() <-chan struct{} { return tx.done }
+// Done is closed when the transaction has ended (and left the table).
+func (tx *srvTx) Done() <-chan struct{} {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	switch {
+	case tx.done != nil:
+	case tx.state == srvTerminated:
+		return closedDone
+	default:
+		tx.done = make(chan struct{})
+	}
+	return tx.done
+}
 
 func (tx *srvTx) Err() error {
 	tx.mu.Lock()
@@ -443,7 +459,7 @@ func (tx *srvTx) Acks() <-chan *sip.Request { return tx.acks }
 
 // Connection is where the transaction answers (inLeg.waitAck retransmits
 // its 2xx there after the transaction ended).
-func (tx *srvTx) Connection() sip.Connection { return tx.conn }
+func (tx *srvTx) Connection() sip.Connection { return &tx.conn }
 
 // udpReply is the sip.Connection of a server transaction over UDP:
 // responses go from the listening socket to the request's source (as

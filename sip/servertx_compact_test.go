@@ -14,7 +14,7 @@ import (
 // reads what the transactions send.
 type compactTxEnv struct {
 	tbl   *srvTxTable
-	reply *udpReply
+	reply udpReply
 	peer  *net.UDPConn
 }
 
@@ -32,7 +32,7 @@ func newCompactTxEnv(t *testing.T) *compactTxEnv {
 	tbl := newSrvTxTable()
 	tbl.clock.stop()
 	return &compactTxEnv{tbl: tbl, peer: peer,
-		reply: &udpReply{uc: ours, dest: peer.LocalAddr().(*net.UDPAddr).AddrPort()}}
+		reply: udpReply{uc: ours, dest: peer.LocalAddr().(*net.UDPAddr).AddrPort()}}
 }
 
 // start makes the transaction of raw, a request as received.
@@ -227,5 +227,34 @@ func TestServerTxCompactCancel(t *testing.T) {
 	tx.retransmission()
 	if again := e.read(t, "487 for the retransmitted INVITE"); !bytes.Equal(again, first) {
 		t.Errorf("retransmitted INVITE got %q, want %q", again, first)
+	}
+}
+
+// A transaction makes its Done channel only when asked: asked before the
+// end it is closed by the end (and the transaction is out of the table by
+// then), asked after the end it is closed already.
+func TestServerTxDoneMadeWhenAsked(t *testing.T) {
+	e := newCompactTxEnv(t)
+	asked, _ := e.start(t, compactRequest("OPTIONS", "cdone1", "1"))
+	done := asked.Done()
+	select {
+	case <-done:
+		t.Fatal("Done closed before the end")
+	default:
+	}
+	asked.Terminate()
+	<-done
+	if e.tbl.len() != 0 {
+		t.Fatalf("%d transactions in the table after Done", e.tbl.len())
+	}
+	late, _ := e.start(t, compactRequest("OPTIONS", "cdone2", "1"))
+	late.Terminate()
+	select {
+	case <-late.Done():
+	default:
+		t.Fatal("Done of an ended transaction not closed")
+	}
+	if asked.Done() != done {
+		t.Error("Done changed after the end")
 	}
 }
