@@ -21,7 +21,7 @@ type dialogTable struct {
 	mu    sync.Mutex
 	legs  map[string]dialogLeg
 	out   map[string]*outLeg // by Call-ID, from the INVITE until the leg ends
-	ended genSet             // memoHash of the keys of dialogs the peer's BYE ended in the last 32-64 s
+	ended genSet             // memoHash of the keys of dialogs the peer's BYE ended in the last 32-40 s
 }
 
 // Bounds of the memo of ended dialogs: a BYE retransmitted after its
@@ -31,8 +31,8 @@ type dialogTable struct {
 // have whose key's hash collides with an ended one's (below 2^-45 per
 // BYE) gets 200 instead of 481: either way its sender ends the dialog.
 const (
-	endedSpan = 32 * time.Second // one generation; a key lives 32-64 s (Timer F is 32 s)
-	endedMax  = 1 << 17          // dialogs per generation
+	endedSpan = 32 * time.Second // a key lives 32-40 s (Timer F is 32 s)
+	endedMax  = 1 << 17          // dialogs per span
 )
 
 func newDialogTable() *dialogTable {
@@ -68,7 +68,7 @@ func (t *dialogTable) add(key string, l dialogLeg) {
 // remove forgets the dialog of key; byeIn (the peer ended it with a BYE
 // we answered) remembers it among the dialogs ended lately, for that BYE's
 // retransmissions. A dialog we ended is not remembered: the peer sent no
-// BYE to retransmit, and a browser → SIP call would hold 32-64 s of keys
+// BYE to retransmit, and a browser → SIP call would hold 32-40 s of keys
 // for nothing (about 15 MB at 1,500 calls/s).
 func (t *dialogTable) remove(key string, byeIn bool) {
 	t.mu.Lock()
@@ -81,7 +81,7 @@ func (t *dialogTable) remove(key string, byeIn bool) {
 }
 
 // endedLately reports whether req is in a dialog removed in the last
-// 32-64 s.
+// 32-40 s.
 func (t *dialogTable) endedLately(req *sip.Request) bool {
 	key, ok := requestKey(req)
 	if !ok {

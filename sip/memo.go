@@ -95,7 +95,7 @@ var memoSeed = maphash.MakeSeed()
 
 // memoHash is the key of an entry in the per-call memos: 64 bits of a
 // seeded hash of the full key. Two keys collide with probability 2^-64 per
-// pair: with the memos full (2^17 keys per generation, two generations) a
+// pair: with the memos full (2^17 keys a span, at most 1.25 spans held) a
 // new key meets a held one with probability below 2^-46 (at 2,000 new
 // keys/s, once in about 1,000 years; genSet keeps 63 of the 64 bits, and
 // its bit 0 for the flag: below 2^-45, once in about 500 years). What a collision may cost is written
@@ -110,24 +110,63 @@ func memoHash(key string) uint64 { return maphash.String(memoSeed, key) }
 func memoHashBytes(key []byte) uint64 { return maphash.Bytes(memoSeed, key) }
 
 // genSet is genMemo for the per-call memos: a set of memoHash keys, each
-// with one flag, in two generations of span (a key put at t is found until
-// t+span at least and t+2*span at most), at most max keys per generation.
-// A generation is a flat open-addressing table of uint64 (hashGen): 8 bytes
-// a slot, filled to at most 3/4, sized from the generation before it, so a
-// key costs 11-16 bytes where a Go map costs 33-37 (a map's slot of 8 bytes
-// of key and an empty or one-byte value is 16 bytes, and its table doubles
-// at 7/8), and nothing the garbage collector scans. Keys are never deleted
-// (open addressing without tombstones); a generation is dropped whole.
+// with one flag, in genParts+1 generations of span/genParts each: a key put
+// at t is found until t+span at least and about t+span+span/genParts at
+// most, and at most max keys a span are taken (max/genParts a
+// generation). A generation is a flat open-addressing table of uint64
+// (hashGen): 8 bytes a slot, filled to at most 3/4, sized from the
+// generation before it, so a key costs 11-16 bytes where a Go map costs
+// 33-37 (a map's slot of 8 bytes of key and an empty or one-byte value is
+// 16 bytes, and its table doubles at 7/8), and nothing the garbage
+// collector scans. Keys are never deleted (open addressing without
+// tombstones); a generation is dropped whole.
+//
+// Why genParts short generations rather than two of a span each (as
+// genMemo has): two generations hold between one and two spans of keys,
+// two on average over a turn, and a steady load fills them for two spans
+// (64 s for the 32 s memos) with a step each time a generation starts,
+// which is sized for a span of keys at once: at 3,000 SIP → browser calls/s
+// the memos' turn at 32 s made the live heap 3 MB larger, and the heap
+// goal twice that, in the middle of the last 30 s of a 60 s load step.
+// With genParts short ones they hold 1 to 1+1/genParts spans (1.25 on
+// average less than two, so 37 % less at a steady rate), are full after
+// 1+1/genParts spans (40 s), and a turn starts a table a quarter the
+// size. A lookup of a key not held probes genParts+1 tables instead of
+// two (BenchmarkAcceptedInvite).
+//
 // Safe for concurrent use; the memos built on it (inviteMemo,
 // acceptedMemo) guard their own fields with its mu.
 type genSet struct {
 	span time.Duration
 	max  int
 
-	mu        sync.Mutex
-	cur, prev hashGen
-	since     time.Time // when cur started
+	mu    sync.Mutex
+	gens  [genParts + 1]hashGen // a ring; gens[head] takes new keys
+	head  int
+	since time.Time // when gens[head] started
 }
+
+// genParts is how many generations of a genSet make its span.
+const genParts = 4
+
+// slice is how long a generation takes keys.
+func (s *genSet) slice() time.Duration { return s.span / genParts }
+
+// turns is how many generations would have started since gens[head] by
+// now (genParts+1: all of them, nothing held is young enough).
+func (s *genSet) turns(now time.Time) int {
+	age := now.Sub(s.since)
+	if s.since.IsZero() || age >= time.Duration(genParts+1)*s.slice() {
+		return genParts + 1
+	}
+	if age < 0 {
+		return 0
+	}
+	return int(age / s.slice())
+}
+
+// cur is the generation that takes new keys.
+func (s *genSet) cur() *hashGen { return &s.gens[s.head] }
 
 // put remembers key with flag.
 func (s *genSet) put(key uint64, flag bool, now time.Time) {
@@ -136,13 +175,22 @@ func (s *genSet) put(key uint64, flag bool, now time.Time) {
 	s.putLocked(key, flag, now)
 }
 
-// putLocked is put with s.mu held.
+// putLocked is put with s.mu held. The generations the time since the
+// last turn has made too old are dropped, and a new one, as large as the
+// one it follows (so that it does not grow, and rehash, while it fills at
+// a steady rate), takes the key.
 func (s *genSet) putLocked(key uint64, flag bool, now time.Time) {
-	if s.cur.slots == nil || now.Sub(s.since) >= s.span {
-		s.prev, s.cur, s.since = s.cur, newHashGen(s.cur.n), now
+	if k := s.turns(now); k > 0 {
+		n := s.cur().n
+		for range k {
+			s.head = (s.head + 1) % len(s.gens)
+			s.gens[s.head] = hashGen{}
+		}
+		s.gens[s.head] = newHashGen(n)
+		s.since = now
 	}
-	if s.cur.n < s.max {
-		s.cur.put(key, flag)
+	if cur := s.cur(); cur.n < s.max/genParts {
+		cur.put(key, flag)
 	}
 }
 
@@ -153,18 +201,15 @@ func (s *genSet) get(key uint64, now time.Time) (flag, ok bool) {
 	return s.lookupLocked(key, now)
 }
 
-// lookupLocked is get with s.mu held.
+// lookupLocked is get with s.mu held: the generations a put now would
+// keep, youngest first.
 func (s *genSet) lookupLocked(key uint64, now time.Time) (flag, ok bool) {
-	switch age := now.Sub(s.since); {
-	case age >= 2*s.span: // nothing put for a while: both generations are old
-		return false, false
-	case age >= s.span: // cur is as old as prev would be after a put
-		return s.cur.get(key)
+	for d := 0; d <= genParts-s.turns(now); d++ {
+		if flag, ok = s.gens[(s.head-d+len(s.gens))%len(s.gens)].get(key); ok {
+			return flag, true
+		}
 	}
-	if flag, ok = s.cur.get(key); ok {
-		return flag, true
-	}
-	return s.prev.get(key)
+	return false, false
 }
 
 // update sets key's flag where it is held, without making it younger; a key
@@ -172,8 +217,10 @@ func (s *genSet) lookupLocked(key uint64, now time.Time) (flag, ok bool) {
 func (s *genSet) update(key uint64, flag bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.cur.set(key, flag) {
-		s.prev.set(key, flag)
+	for d := range len(s.gens) {
+		if s.gens[(s.head-d+len(s.gens))%len(s.gens)].set(key, flag) {
+			return
+		}
 	}
 }
 
@@ -181,7 +228,16 @@ func (s *genSet) update(key uint64, flag bool) {
 func (s *genSet) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur.n + s.prev.n
+	return s.lenLocked()
+}
+
+// lenLocked is len with s.mu held.
+func (s *genSet) lenLocked() int {
+	n := 0
+	for i := range s.gens {
+		n += s.gens[i].n
+	}
+	return n
 }
 
 // hashGen is one generation of a genSet: an open-addressing table with

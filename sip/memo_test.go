@@ -136,27 +136,29 @@ func TestMemosHoldNoPointers(t *testing.T) {
 	if n := len(a.invites.shed.cur) + len(a.invites.shed.prev); n != 0 {
 		t.Errorf("%d shed INVITEs held, none shed", n)
 	}
-	for name, v := range map[string]any{"inviteMemo": a.invites.passed.cur.slots, "accepted": a.accepted.set.cur.slots,
-		"ended": a.dialogs.ended.cur.slots, "inviteMemo shed": a.invites.shed.cur} {
+	for name, v := range map[string]any{"inviteMemo": a.invites.passed.gens, "accepted": a.accepted.set.gens,
+		"ended": a.dialogs.ended.gens, "inviteMemo shed": a.invites.shed.cur} {
 		typ := reflect.TypeOf(v)
-		if typ.Kind() == reflect.Map && hasPointers(typ.Key()) || hasPointers(typ.Elem()) {
+		if typ.Kind() == reflect.Map && hasPointers(typ.Key()) || typ.Kind() != reflect.Array && hasPointers(typ.Elem()) ||
+			typ.Kind() == reflect.Array && hasSlicePointers(typ.Elem()) {
 			t.Errorf("%s is a %v: the garbage collector scans it", name, typ)
 		}
 	}
 }
 
-// TestGenSet: a key is found with its flag for one span at least and two
-// at most, a generation grows as it fills and is bounded, and a new
-// generation is sized from the one before.
+// TestGenSet: a key is found with its flag for one span at least and
+// 1+1/genParts spans at most, a generation grows as it fills and is
+// bounded, and a new generation is sized from the one before.
 func TestGenSet(t *testing.T) {
 	s := genSet{span: 10 * time.Second, max: 5000}
+	lim := s.max / genParts // keys a generation takes
 	t0 := time.Unix(1000, 0)
 	key := func(i int) uint64 { return memoHash(strconv.Itoa(i)) }
 	s.put(key(0), false, t0)
 	for _, c := range []struct {
 		at   time.Duration
 		want bool
-	}{{0, true}, {9 * time.Second, true}, {15 * time.Second, true}, {20 * time.Second, false}} {
+	}{{0, true}, {9 * time.Second, true}, {12 * time.Second, true}, {13 * time.Second, false}, {20 * time.Second, false}} {
 		if _, ok := s.get(key(0), t0.Add(c.at)); ok != c.want {
 			t.Errorf("get at +%v: found %v, want %v", c.at, ok, c.want)
 		}
@@ -172,12 +174,12 @@ func TestGenSet(t *testing.T) {
 	for i := 1; i < 6000; i++ { // grows past hashGenMin, up to max
 		s.put(key(i), i%2 == 1, t0)
 	}
-	if s.cur.n != s.max || s.cur.n*4 > len(s.cur.slots)*3 {
-		t.Fatalf("%d keys in %d slots, want %d in at least %d", s.cur.n, len(s.cur.slots), s.max, s.max*4/3)
+	if s.cur().n != lim || s.cur().n*4 > len(s.cur().slots)*3 {
+		t.Fatalf("%d keys in %d slots, want %d in at least %d", s.cur().n, len(s.cur().slots), lim, lim*4/3)
 	}
 	for i := range 6000 {
 		flag, ok := s.get(key(i), t0)
-		if want := i < s.max; ok != want || ok && i > 0 && flag != (i%2 == 1) {
+		if want := i < lim; ok != want || ok && i > 0 && flag != (i%2 == 1) {
 			t.Fatalf("key %d: found %v flag %v, want found %v flag %v", i, ok, flag, want, i%2 == 1)
 		}
 	}
@@ -185,11 +187,36 @@ func TestGenSet(t *testing.T) {
 	if _, ok := s.get(key(7), t0.Add(13*time.Second)); !ok {
 		t.Error("a key lost at the turn")
 	}
-	if len(s.cur.slots) < s.max*4/3 {
-		t.Errorf("new generation of %d slots after one of %d keys", len(s.cur.slots), s.max)
+	if len(s.cur().slots) < lim*4/3 {
+		t.Errorf("new generation of %d slots after one of %d keys", len(s.cur().slots), lim)
 	}
 	if _, ok := s.get(key(7), t0.Add(22*time.Second)); ok {
 		t.Error("a key found two spans after its generation started")
+	}
+	// Puts at a steady rate: every key is found for a span and gone a
+	// generation after, and the set holds at most 1+1/genParts spans of them.
+	var r genSet
+	r.span, r.max = 10*time.Second, 1<<20
+	step := 10 * time.Millisecond
+	for i := range 5000 { // 50 s
+		now := t0.Add(time.Duration(i) * step)
+		r.put(key(i), false, now)
+		if i%97 != 0 {
+			continue
+		}
+		for j := i; j >= 0 && j > i-1500; j -= 13 { // the last 15 s
+			age := time.Duration(i-j) * step
+			_, ok := r.get(key(j), now)
+			switch {
+			case age < r.span && !ok:
+				t.Fatalf("key put %v ago lost (span %v)", age, r.span)
+			case age > r.span+2*r.slice() && ok:
+				t.Fatalf("key put %v ago still held (span %v, generation %v)", age, r.span, r.slice())
+			}
+		}
+	}
+	if n, most := r.len(), int((r.span+r.slice()+step)/step)+1; n > most {
+		t.Errorf("steady puts: %d keys held, at most %d (1+1/%d spans)", n, most, genParts)
 	}
 	var g hashGen // a zero generation takes keys too
 	g.put(key(1), true)
@@ -202,6 +229,17 @@ func TestGenSet(t *testing.T) {
 	if flag, ok := s.get(0, t0.Add(13*time.Second)); !ok || flag {
 		t.Errorf("key 0: found %v flag %v, want found, flag false (1 and 0 are one key)", ok, flag)
 	}
+}
+
+// hasSlicePointers reports whether t, a struct of slices (a hashGen),
+// holds slices of pointers.
+func hasSlicePointers(t reflect.Type) bool {
+	for i := range t.NumField() {
+		if f := t.Field(i).Type; f.Kind() == reflect.Slice && hasPointers(f.Elem()) || f.Kind() != reflect.Slice && hasPointers(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasPointers reports whether values of t hold pointers.

@@ -21,11 +21,11 @@ import (
 
 // Bounds of the memo of initial INVITEs.
 const (
-	inviteMemoSpan = 16 * time.Second // one generation; an entry lives 16-32 s (Timer B is 32 s)
-	inviteMemoMax  = 1 << 17          // Call-IDs per generation (about 130 k: 8,000 INVITEs/s)
+	inviteMemoSpan = 16 * time.Second // an entry lives 16-20 s, a shed one 16-32 s (Timer B is 32 s)
+	inviteMemoMax  = 1 << 17          // Call-IDs per span (about 130 k: 8,000 INVITEs/s)
 )
 
-// inviteMemo remembers, for 16-32 s in two generations, the Call-ID of
+// inviteMemo remembers, for 16-20 s (a shed one 16-32 s), the Call-ID of
 // every initial INVITE the UDP reader saw and what it did with it: passed
 // to sipgo (0), or answered with a stateless 503 (the 503's To tag number).
 // A retransmission gets the same fate: sipgo's transaction repeats its
@@ -39,7 +39,7 @@ const (
 // had ended the call on the 503, never ACKed our 200 (1,211 of 20,485
 // answered calls at 3,000/s for 20 s; docs/PERFORMANCE.md).
 //
-// It is bounded: beyond inviteMemoMax in one generation new Call-IDs are
+// It is bounded: beyond inviteMemoMax in one span new Call-IDs are
 // not remembered (their retransmissions are then treated as new INVITEs).
 // Safe for concurrent use.
 //
@@ -128,7 +128,7 @@ func (m *inviteMemo) lookupLocked(key uint64, now time.Time) (inviteFate, bool) 
 func (m *inviteMemo) len() int {
 	m.passed.mu.Lock()
 	defer m.passed.mu.Unlock()
-	return m.passed.cur.n + m.passed.prev.n + len(m.shed.cur) + len(m.shed.prev)
+	return m.passed.lenLocked() + len(m.shed.cur) + len(m.shed.prev)
 }
 
 // ready gives the zero value its span and bound; m.passed.mu is held.

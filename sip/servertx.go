@@ -34,6 +34,18 @@ import (
 // timerl.go argues (T2 and 1 s: retransmissions beyond them are answered
 // by the TU, acceptedMemo and dialogTable.ended). TCP, TLS and WebSocket
 // keep sipgo's transactions, and so does REGISTER.
+//
+// Once its final response is out a transaction keeps only what its state
+// still needs, not the parsed request and response: a BYE's lives Timer J
+// (4 s) after its 200, four times as long as the call's own hold in a
+// steady SIP → browser load, and the INVITE's Timer L (1 s) after the
+// 2xx. Completed (a non-2xx answer to an INVITE, any final answer to
+// another request) keeps its key and the bytes of that answer, which
+// Timer G and the retransmissions of the request get; Accepted (a 2xx to
+// an INVITE) keeps its key only, as it absorbs retransmissions and the TU
+// sends its 2xx again itself. The request (which only Proceeding uses: 100
+// Trying, 487 for a CANCEL), the last provisional response and the CANCEL
+// callbacks (which only Proceeding calls) go at the final response.
 
 // srvTxState is where a server transaction is in RFC 3261 §17.2.
 type srvTxState uint8
@@ -57,22 +69,26 @@ type srvTx struct {
 	key    string
 	origin *sip.Request
 	invite bool
-	conn   *udpReply
+	conn   udpReply
 	table  *srvTxTable
 
-	done chan struct{}
 	acks chan *sip.Request // cap 1: the ACK of a non-2xx final answer
 
 	mu       sync.Mutex
 	state    srvTxState
-	last     *sip.Response // last response sent
+	last     *sip.Response // the last provisional response sent, until the final one
+	wire     []byte        // Completed: the final response as sent, for Timer G and retransmissions
 	err      error
 	clockSeq uint32        // the one pending timer's sequence (txClock)
 	gNext    time.Duration // Timer G's next interval
 	hAt      time.Time     // Timer H's deadline while Completed
 	onTerm   []sip.FnTxTerminate
 	onCancel []sip.FnTxCancel
+	done     chan struct{} // made by the first Done (few transactions are asked), closed at the end
 }
+
+// closedDone is the Done of a transaction that ended before anyone asked.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 var _ sip.ServerTransaction = (*srvTx)(nil)
 
@@ -98,9 +114,8 @@ func (t *srvTxTable) get(key string) *srvTx {
 // add starts a transaction for req, a new request with key, answered
 // through conn; nil if one with that key exists (a retransmission that
 // raced its first copy to another reader).
-func (t *srvTxTable) add(key string, req *sip.Request, conn *udpReply) *srvTx {
-	tx := &srvTx{key: key, origin: req, invite: req.IsInvite(), conn: conn, table: t,
-		done: make(chan struct{})}
+func (t *srvTxTable) add(key string, req *sip.Request, conn udpReply) *srvTx {
+	tx := &srvTx{key: key, origin: req, invite: req.IsInvite(), conn: conn, table: t}
 	if tx.invite {
 		tx.state = srvProceeding
 		tx.acks = make(chan *sip.Request, 1)
@@ -174,7 +189,7 @@ func (tx *srvTx) fire(seq uint32, now time.Time) {
 		tx.mu.Unlock()
 	case srvCompleted:
 		if tx.invite && now.Before(tx.hAt) { // Timer G
-			tx.write(tx.last)
+			_ = tx.conn.writeBytes(tx.wire)
 			tx.schedule(minTime(now.Add(tx.gNext), tx.hAt))
 			tx.gNext = min(2*tx.gNext, sip.T2)
 			tx.mu.Unlock()
@@ -199,10 +214,27 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// send writes res as the transaction's latest response; tx.mu is held.
+// send writes res, a provisional response, as the transaction's latest;
+// tx.mu is held.
 func (tx *srvTx) send(res *sip.Response) error {
 	tx.last = res
 	return tx.write(res)
+}
+
+// sendFinal writes res, the final response, and lets go of what only
+// Proceeding needs (the request, the last provisional response, the
+// CANCEL callbacks); keep keeps res's bytes for Completed. tx.mu is held,
+// tx.state is the state after res.
+func (tx *srvTx) sendFinal(res *sip.Response, keep bool) error {
+	tx.origin, tx.last, tx.onCancel = nil, nil, nil
+	if !keep {
+		return tx.write(res)
+	}
+	tx.wire = wireBytes(res)
+	if err := tx.conn.writeBytes(tx.wire); err != nil {
+		return fmt.Errorf("sip: send %d: %w", res.StatusCode, err)
+	}
+	return nil
 }
 
 func (tx *srvTx) write(res *sip.Response) error {
@@ -228,7 +260,7 @@ func (tx *srvTx) Respond(res *sip.Response) error {
 	}
 	tx.state = srvCompleted
 	tx.schedule(time.Now().Add(timerJ))
-	return tx.send(res)
+	return tx.sendFinal(res, true)
 }
 
 // respondInvite is Respond for an INVITE; it unlocks tx.mu.
@@ -247,7 +279,7 @@ func (tx *srvTx) respondInvite(res *sip.Response) error {
 	case res.IsSuccess():
 		tx.state = srvAccepted
 		tx.schedule(time.Now().Add(timerL))
-		err := tx.send(res)
+		err := tx.sendFinal(res, false)
 		tx.mu.Unlock()
 		return err
 	}
@@ -264,7 +296,7 @@ func (tx *srvTx) complete(res *sip.Response) {
 	tx.hAt = now.Add(64 * sip.T1)
 	tx.gNext = min(2*sip.T1, sip.T2)
 	tx.schedule(now.Add(sip.T1))
-	_ = tx.send(res) // a lost write is what Timer G is for
+	_ = tx.sendFinal(res, true) // a lost write is what Timer G is for
 }
 
 // retransmission handles a retransmitted request (the reader's goroutine).
@@ -281,7 +313,7 @@ func (tx *srvTx) retransmission() {
 			_ = tx.write(tx.last)
 		}
 	case srvCompleted:
-		_ = tx.write(tx.last)
+		_ = tx.conn.writeBytes(tx.wire)
 	}
 	// Trying (non-INVITE, nothing to repeat), Accepted (the TU retransmits
 	// its 2xx, RFC 6026 §7.1), Confirmed, Terminated: absorbed.
@@ -321,9 +353,9 @@ func (tx *srvTx) cancel(req *sip.Request) {
 	if tag, to := toTagOf(tx.last), res.To(); tag != "" && to != nil { // one To tag for every response to a request (RFC 3261 §8.2.6.2)
 		to.Params.Add("tag", tag)
 	}
-	tx.complete(res)
-	fns := tx.onCancel
+	fns := tx.onCancel // before complete, which lets go of them
 	tx.onCancel = nil
+	tx.complete(res)
 	tx.mu.Unlock()
 	for _, f := range fns {
 		f(req)
@@ -352,11 +384,14 @@ func (tx *srvTx) end(err error) {
 		tx.err = err
 	}
 	err = tx.err
-	fns := tx.onTerm
+	fns, done := tx.onTerm, tx.done
 	tx.onTerm, tx.onCancel = nil, nil
-	close(tx.done)
+	tx.origin, tx.last, tx.wire = nil, nil, nil
 	tx.mu.Unlock()
 	tx.table.drop(tx)
+	if done != nil {
+		close(done) // once out of the table: Done means gone (only the first end gets here)
+	}
 	for _, f := range fns {
 		f(tx.key, err)
 	}
@@ -366,7 +401,7 @@ func (tx *srvTx) end(err error) {
 // final response.
 func (tx *srvTx) handlerDone() {
 	tx.mu.Lock()
-	final := tx.last != nil && !tx.last.IsProvisional()
+	final := tx.state >= srvAccepted // Terminated too: Terminate is then a no-op
 	tx.mu.Unlock()
 	if !final {
 		tx.Terminate()
@@ -398,7 +433,19 @@ func (tx *srvTx) OnCancel(f sip.FnTxCancel) bool {
 	return true
 }
 
-func (tx *srvTx) Done() <-chan struct{} { return tx.done }
+// Done is closed when the transaction has ended (and left the table).
+func (tx *srvTx) Done() <-chan struct{} {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	switch {
+	case tx.done != nil:
+	case tx.state == srvTerminated:
+		return closedDone
+	default:
+		tx.done = make(chan struct{})
+	}
+	return tx.done
+}
 
 func (tx *srvTx) Err() error {
 	tx.mu.Lock()
@@ -412,7 +459,7 @@ func (tx *srvTx) Acks() <-chan *sip.Request { return tx.acks }
 
 // Connection is where the transaction answers (inLeg.waitAck retransmits
 // its 2xx there after the transaction ended).
-func (tx *srvTx) Connection() sip.Connection { return tx.conn }
+func (tx *srvTx) Connection() sip.Connection { return &tx.conn }
 
 // udpReply is the sip.Connection of a server transaction over UDP:
 // responses go from the listening socket to the request's source (as
@@ -436,9 +483,23 @@ func (c *udpReply) WriteMsg(msg sip.Message) error {
 	defer ackBufs.Put(buf)
 	buf.Reset()
 	msg.StringWrite(buf)
-	if buf.Len() > sip.UDPMTUSize-200 {
+	return c.writeBytes(buf.Bytes())
+}
+
+// writeBytes sends a serialised message.
+func (c *udpReply) writeBytes(b []byte) error {
+	if len(b) > sip.UDPMTUSize-200 {
 		return sip.ErrUDPMTUCongestion
 	}
-	_, err := c.uc.WriteToUDPAddrPort(buf.Bytes(), c.dest)
+	_, err := c.uc.WriteToUDPAddrPort(b, c.dest)
 	return err
+}
+
+// wireBytes is msg serialised, in a slice of its own length.
+func wireBytes(msg sip.Message) []byte {
+	buf := ackBufs.Get().(*bytes.Buffer)
+	defer ackBufs.Put(buf)
+	buf.Reset()
+	msg.StringWrite(buf)
+	return bytes.Clone(buf.Bytes())
 }

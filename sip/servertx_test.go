@@ -195,7 +195,7 @@ func TestTxClockSurvivesPanic(t *testing.T) {
 	defer table.terminateAll()
 	panics := make(chan any, 2)
 	table.clock.onPanic = func(r any) { panics <- r }
-	reply := &udpReply{uc: uc, dest: uc.LocalAddr().(*net.UDPAddr).AddrPort()}
+	reply := udpReply{uc: uc, dest: uc.LocalAddr().(*net.UDPAddr).AddrPort()}
 	var txs []*srvTx
 	for i := range 2 {
 		raw := fmt.Sprintf("OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKclock%d\r\n"+

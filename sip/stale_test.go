@@ -232,8 +232,8 @@ func TestInviteMemo(t *testing.T) {
 	for i := range inviteMemoMax + 10 {
 		m.put(strconv.Itoa(i), inviteFate{}, now)
 	}
-	if m.passed.cur.n > inviteMemoMax {
-		t.Fatalf("a generation holds %d Call-IDs, at most %d", m.passed.cur.n, inviteMemoMax)
+	if n := m.passed.cur().n; n > inviteMemoMax/genParts {
+		t.Fatalf("a generation holds %d Call-IDs, at most %d", n, inviteMemoMax/genParts)
 	}
 }
 

@@ -31,7 +31,7 @@ import (
 //     makes that the TU's job), so the end of the transaction ends no ACK
 //     wait. A retransmitted INVITE that finds no transaction is recognised
 //     by its Call-ID, From tag and CSeq (Adapter.accepted, an
-//     acceptedMemo, remembered for 32-64 s from the INVITE, longer than
+//     acceptedMemo, remembered for 32-40 s from the INVITE, longer than
 //     the caller's Timer B): while the
 //     leg waits for the ACK it gets the same 2xx again, after that it is
 //     absorbed as the transaction would have, and it never becomes a second
@@ -44,7 +44,7 @@ import (
 //     unless our answers to the request and to two or three of its
 //     retransmissions were all lost. For BYE, the one non-INVITE request of
 //     every call, even that case is covered: a BYE in a dialog that ended
-//     in the last 32-64 s gets 200 again (dialogTable.ended), never 481. Others
+//     in the last 32-40 s gets 200 again (dialogTable.ended), never 481. Others
 //     are answered anew: OPTIONS and an empty UPDATE the same way, an INFO
 //     with a digit relays the digit again, a REGISTER is refused as out of
 //     order (its binding was stored by the first).
@@ -73,12 +73,12 @@ func ackWait() time.Duration { return 64 * sip.T1 }
 
 // Bounds of the memo of accepted initial INVITEs.
 const (
-	acceptedSpan = 32 * time.Second // one generation; an entry lives 32-64 s (Timer B is 32 s)
-	acceptedMax  = 1 << 17          // INVITEs per generation (about 130 k: 4,000 calls/s)
+	acceptedSpan = 32 * time.Second // an entry lives 32-40 s (Timer B is 32 s)
+	acceptedMax  = 1 << 17          // INVITEs per span (about 130 k: 4,000 calls/s)
 )
 
 // acceptedMemo remembers the initial INVITEs of inbound legs for their
-// retransmissions, from the INVITE for acceptedSpan to 2*acceptedSpan,
+// retransmissions, from the INVITE for acceptedSpan to 1.25*acceptedSpan (genSet),
 // and the 2xx of each leg that waits for its ACK. Safe for concurrent use.
 //
 // An INVITE is held as the memoHash of its Call-ID, From tag and CSeq

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
 
@@ -72,7 +71,7 @@ func (a *Adapter) inbound(req *sip.Request, tx sip.ServerTransaction) {
 		a.refuse(req, tx, a.unavailable("not started"))
 		return
 	}
-	sess, err := dua.ReadInvite(req, tx)
+	sess, err := readInvite(dua, req, tx)
 	if err != nil {
 		ic.release()
 		a.refuse(req, tx, &rejection{code: 400, reason: "Bad Request"})
@@ -188,7 +187,7 @@ func (a *Adapter) refuse(req *sip.Request, tx sip.ServerTransaction, rej *reject
 }
 
 // place starts the call through the gateway and runs the leg.
-func (a *Adapter) place(req *sip.Request, tx sip.ServerTransaction, sess *sipgo.DialogServerSession, ic inCall) {
+func (a *Adapter) place(req *sip.Request, tx sip.ServerTransaction, sess *uasInvite, ic inCall) {
 	leg := newInLeg(a, sess, req, tx, ic.release)
 	leg.noteRemote(ic.offer)
 	offer := ic.offer
@@ -210,17 +209,17 @@ func (a *Adapter) place(req *sip.Request, tx sip.ServerTransaction, sess *sipgo.
 // inLeg is the leg of a SIP caller (we are the UAS).
 type inLeg struct {
 	*legCore
-	sess        *sipgo.DialogServerSession // until the ACK
-	tx          sip.ServerTransaction      // the INVITE's, until the ACK
-	acc         *acceptedInvite            // what a retransmitted INVITE finds (timerl.go)
-	acked       chan bool                  // the ACK of our 2xx or a BYE standing for it (true), the flow's end (false)
-	awaitingAck atomic.Bool                // our 2xx is out, its ACK not in
+	sess        *uasInvite            // until the ACK
+	tx          sip.ServerTransaction // the INVITE's, until the ACK
+	acc         *acceptedInvite       // what a retransmitted INVITE finds (timerl.go)
+	acked       chan bool             // the ACK of our 2xx or a BYE standing for it (true), the flow's end (false)
+	awaitingAck atomic.Bool           // our 2xx is out, its ACK not in
 	inviteCSeq  uint32
 	rang        bool
 	finalCode   int
 }
 
-func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, tx sip.ServerTransaction, release func()) *inLeg {
+func newInLeg(a *Adapter, sess *uasInvite, req *sip.Request, tx sip.ServerTransaction, release func()) *inLeg {
 	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, tx: tx, inviteCSeq: req.CSeq().SeqNo,
 		acked: make(chan bool, 1)}
 	l.self = l
@@ -231,8 +230,7 @@ func newInLeg(a *Adapter, sess *sipgo.DialogServerSession, req *sip.Request, tx 
 		l.remoteTarget = *c.Address.Clone()
 	}
 	l.log = lazylog.With(l.log, "callid", req.CallID().Value())
-	tag, _ := sess.InviteRequest.To().Params.Get("tag")
-	l.bindFlow(req.CallID().Value(), tag, requestFlow(req))
+	l.bindFlow(req.CallID().Value(), sess.tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
 }
@@ -315,9 +313,10 @@ func (l *inLeg) run() {
 
 // dropInvite lets go of the INVITE, its transaction and the session once
 // the dialog is confirmed: the offer was parsed at admission and the
-// dialog keeps its dialogState. sipgo keeps the transaction (with the
-// INVITE, our 2xx and, through its callbacks, the session) only until
-// Timer L, one second after our 2xx (timerl.go), no longer 32 s.
+// dialog keeps its dialogState. The transaction lives on until Timer L,
+// one second after our 2xx (timerl.go), no longer 32 s: ours on UDP keeps
+// neither the INVITE nor our 2xx by then (servertx.go), and the session's
+// callbacks on it hold a channel (uasInvite).
 func (l *inLeg) dropInvite() {
 	l.sess, l.tx = nil, nil
 }
@@ -325,7 +324,7 @@ func (l *inLeg) dropInvite() {
 // alerting runs until the call is answered (true) or over (false).
 func (l *inLeg) alerting() bool {
 	for !l.ended {
-		x, ok := l.next(l.sess.Context().Done())
+		x, ok := l.next(l.sess.done())
 		if !ok {
 			l.cancelled()
 			return false
@@ -368,7 +367,8 @@ func (l *inLeg) ring() {
 }
 
 // cancelled: the INVITE transaction ended before an answer (CANCEL, which
-// sipgo already answered with 200 and 487, or a transport failure), or the
+// the transaction already answered with 200 and 487, or a transport
+// failure), or the
 // adapter is closing.
 func (l *inLeg) cancelled() {
 	if l.a.ctx.Err() != nil {
@@ -425,7 +425,7 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 		sd = plain
 	}
 	body := sdpBytes(sd)
-	res := sip.NewSDPResponseFromRequest(l.sess.InviteRequest, body)
+	res := sip.NewSDPResponseFromRequest(l.sess.req, body)
 	res.AppendHeader(l.contactHeader())
 	l.register()
 	l.finalCode = 200
@@ -440,7 +440,7 @@ func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 		return false
 	}
 	l.localSDP = body
-	l.dlg = l.a.uasDialog(l.sess.InviteRequest)
+	l.dlg = l.a.uasDialog(l.sess.req)
 	if err != nil {
 		l.log.Info("no ACK for our 200; ending the call", "err", err)
 		l.sendBye(gateway.Reason{Condition: gateway.CondConnectivityError, Code: 408, Text: "no ACK"})
@@ -529,9 +529,7 @@ var testOKSent func(*sip.Response)
 
 // register puts the dialog in the table so in-dialog requests reach us.
 func (l *inLeg) register() {
-	to, from := l.sess.InviteRequest.To(), l.sess.InviteRequest.From()
-	local, _ := to.Params.Get("tag")
-	remote, _ := from.Params.Get("tag")
-	l.key = dialogKey(l.sess.InviteRequest.CallID().Value(), local, remote)
+	remote, _ := l.sess.req.From().Params.Get("tag")
+	l.key = dialogKey(l.sess.req.CallID().Value(), l.sess.tag, remote)
 	l.a.dialogs.add(l.key, l)
 }

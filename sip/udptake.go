@@ -141,7 +141,7 @@ func (a *Adapter) takeRequest(req *sip.Request, src *udpSource) bool {
 			return true
 		}
 	}
-	if tx = a.serverTxs.add(key, req, &udpReply{uc: a.udpConn, dest: src.ap}); tx == nil {
+	if tx = a.serverTxs.add(key, req, udpReply{uc: a.udpConn, dest: src.ap}); tx == nil {
 		return true // its first copy, read by another reader a moment ago, is being handled
 	}
 	if !a.byeInline(req, tx) {
@@ -176,7 +176,7 @@ func (a *Adapter) takeCancel(req *sip.Request, key string, src *udpSource) bool 
 	}
 	a.m.transaction("in", "CANCEL")
 	a.gm.Message("sip", "in", "CANCEL")
-	if tx := a.serverTxs.add(key, req, &udpReply{uc: a.udpConn, dest: src.ap}); tx != nil {
+	if tx := a.serverTxs.add(key, req, udpReply{uc: a.udpConn, dest: src.ap}); tx != nil {
 		if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
 			a.log.Debug("200 to CANCEL not sent", "err", err)
 		}
