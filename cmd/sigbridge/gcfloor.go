@@ -50,6 +50,7 @@ type gcFloor struct {
 	// the last adjustment, for the rate (under mu).
 	prevAllocs uint64
 	prevAt     time.Time
+	rateFloor  uint64 // the rate part of the floor (floorNow), under mu
 }
 
 // gcFloorConfig is what startGCFloor keeps the goal at: the fixed floor
@@ -114,20 +115,24 @@ func (f *gcFloor) adjust() bool {
 // interval the live heap plus one interval's allocation at the rate since
 // the last adjustment (allocs: the bytes allocated so far), if that is
 // higher, but not above maxHeap (nor lowered under the fixed floor by
-// it). The first adjustment has no rate yet. Called under mu.
+// it). The rate part rises at once and falls only once it would be a
+// quarter lower: under a steady load the goal then stays where the
+// busiest cycle put it instead of following each cycle's rate, so the
+// heap's peaks (and the RSS they leave) do not move with that noise. The
+// first adjustment has no rate yet, and one without a rate (no time
+// passed) keeps the last. Called under mu.
 func (f *gcFloor) floorNow(live, allocs uint64, now time.Time) uint64 {
-	floor := f.floor
 	if f.interval > 0 && !f.prevAt.IsZero() && allocs >= f.prevAllocs {
 		if dt := now.Sub(f.prevAt); dt > 0 {
 			perInterval := float64(allocs-f.prevAllocs) * float64(f.interval) / float64(dt)
-			want := min(float64(live)+perInterval, float64(f.maxHeap))
-			if want > float64(floor) {
-				floor = uint64(want)
+			want := uint64(min(float64(live)+perInterval, float64(f.maxHeap)))
+			if want > f.rateFloor || want < f.rateFloor/4*3 {
+				f.rateFloor = want
 			}
 		}
 	}
 	f.prevAllocs, f.prevAt = allocs, now
-	return floor
+	return max(f.floor, f.rateFloor)
 }
 
 // Stop ends the adjustments and restores the base percentage. A nil

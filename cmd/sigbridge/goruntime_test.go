@@ -174,8 +174,10 @@ func TestFloorNow(t *testing.T) {
 		{25 * mib, 1600 * mib, 2 * time.Second, 256 * mib},         // 800 MiB/s: capped
 		{25 * mib, 1601 * mib, 12 * time.Second, 64 * mib},         // idle: the fixed floor
 		{200 * mib, 1621 * mib, 13 * time.Second, 220 * mib},       // large live heap: live + 20
-		{25 * mib, 10 * mib, 14 * time.Second, 64 * mib},           // counter went back: no rate
-		{25 * mib, 20 * mib, 14 * time.Second, 64 * mib},           // no time passed: no rate
+		{25 * mib, 10 * mib, 14 * time.Second, 220 * mib},          // counter went back: no rate, the last kept
+		{25 * mib, 20 * mib, 14 * time.Second, 220 * mib},          // no time passed: the same
+		{25 * mib, 195 * mib, 15 * time.Second, 220 * mib},         // 25 + 175: less than a quarter lower, kept
+		{25 * mib, 325 * mib, 16 * time.Second, 155 * mib},         // 25 + 130: over a quarter lower, follows
 	} {
 		if got := f.floorNow(c.live, c.allocs, t0.Add(c.at)); got != c.want {
 			t.Errorf("step %d: floorNow(live %d MiB, allocs %d MiB, +%v) = %.1f MiB, want %d MiB",
