@@ -63,7 +63,22 @@ fi
 LOAD_BIN=${LOAD_BIN:-$SIGBRIDGE}
 
 PIDS=()
-cleanup() { local pid; for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+# cleanup stops what the script started: SIGTERM, then SIGKILL for what is
+# still there 10 s later (a SIPp UAS holding 10,000 calls once ignored
+# SIGTERM and the script waited for it for good).
+cleanup() {
+	local pid _ alive
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for _ in $(seq 100); do
+		alive=0
+		for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	PIDS=()
+}
 trap cleanup EXIT INT TERM
 
 gateway_config() {
