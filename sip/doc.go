@@ -108,7 +108,9 @@
 // but REGISTER into our server transactions), inlinebye.go (the peer's BYE
 // of a parked leg, run on the reader),
 // uacwait.go (the INVITE's wait for its final response, our CANCEL),
-// late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go, dialog.go (confirmed phase), dialogstate.go (what a confirmed
+// late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go and
+// uasinvite.go (the inbound INVITE's responses, without sipgo's copy of
+// the INVITE), dialog.go (confirmed phase), dialogstate.go (what a confirmed
 // dialog keeps), ackwrite.go (the ACK of a 2xx on UDP, written to the
 // listener without sipgo's transport layer), register.go and registration.go
 // (accounts and the REGISTER loop), flow.go (RFC 5626 flows: in-dialog
