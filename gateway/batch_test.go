@@ -54,10 +54,11 @@ func (l *batchLeg) Deliver(ev Event) error {
 	return l.testLeg.Deliver(ev)
 }
 
-// TestAnswerAndEndOfCandidatesBatched: a complete SIP answer reaches a
-// browser leg as the answer and end-of-candidates inside one batch, which
-// ends before the bridge goes on; ringing is not batched.
-func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
+// placeToSIPLeg places a call from a batching browser-like leg to a SIP-like
+// test leg, the caller's candidates complete, and returns once the callee
+// has the offer.
+func placeToSIPLeg(t *testing.T) (*Call, *batchLeg, *testLeg) {
+	t.Helper()
 	r := NewRouter()
 	callee := newTestLeg("callee", sipCaps)
 	r.Handle(SchemeUser, fixedDialer(callee))
@@ -71,6 +72,14 @@ func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
 	t.Cleanup(func() { call.Hangup(ReasonShutdown); <-call.Done() })
 	_ = call.Post(caller, EndOfCandidates{})
 	nextAs[Offer](t, callee)
+	return call, caller, callee
+}
+
+// TestAnswerAndEndOfCandidatesBatched: a complete SIP answer reaches a
+// browser leg as the answer and end-of-candidates inside one batch, which
+// ends before the bridge goes on; ringing is not batched.
+func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
+	call, caller, callee := placeToSIPLeg(t)
 	_ = call.Post(callee, Ringing{})
 	nextAs[Ringing](t, caller.testLeg)
 	_ = call.Post(callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_gathered.sdp")})
@@ -94,19 +103,7 @@ func TestAnswerAndEndOfCandidatesBatched(t *testing.T) {
 // ringing and the answer queued behind it) reach a browser leg inside one
 // batch, in order, and every batch opened is ended.
 func TestPostInlineAllBatched(t *testing.T) {
-	r := NewRouter()
-	callee := newTestLeg("callee", sipCaps)
-	r.Handle(SchemeUser, fixedDialer(callee))
-	gw := New(Config{GatherQuiet: time.Hour, GatherMax: time.Hour}, r, nil, NewMetrics(nil))
-	caller := newBatchLeg("caller")
-	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice", Target: "bob",
-		Offer: loadSDP(t, "chrome156_offer_av_dc_initial.sdp")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { call.Hangup(ReasonShutdown); <-call.Done() })
-	_ = call.Post(caller, EndOfCandidates{})
-	nextAs[Offer](t, callee)
+	call, caller, callee := placeToSIPLeg(t)
 	if err := call.PostInlineAll(callee, Ringing{}, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_gathered.sdp")}); err != nil {
 		t.Fatal(err)
 	}

@@ -38,12 +38,7 @@ func newCompactTxEnv(t *testing.T) *compactTxEnv {
 // start makes the transaction of raw, a request as received.
 func (e *compactTxEnv) start(t *testing.T, raw string) (*srvTx, *sip.Request) {
 	t.Helper()
-	msg, err := sip.NewParser().ParseSIP([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := msg.(*sip.Request)
-	req.SetSource("127.0.0.1:5070")
+	req := parseInvite(t, raw) // any method: parsed as received over UDP
 	key, ok := srvTxKey(req, "")
 	if !ok {
 		t.Fatal("no transaction key")

@@ -39,6 +39,7 @@ func (c *callbackTx) OnTerminate(f sip.FnTxTerminate) bool {
 
 func (c *callbackTx) Acks() <-chan *sip.Request { return c.acks }
 
+// parseInvite parses raw as a request received over UDP from 127.0.0.1:5070.
 func parseInvite(t *testing.T, raw string) *sip.Request {
 	t.Helper()
 	msg, err := sip.NewParser().ParseSIP([]byte(raw))
