@@ -1,8 +1,6 @@
 package sip
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -54,7 +52,7 @@ func (e *txEnded) end() { e.once.Do(func() { close(e.ch) }) }
 var errInviteNoContact = errors.New("sip: INVITE has no Contact")
 
 // readInvite makes the uasInvite of req, an initial INVITE received in tx,
-// with a new To tag; ua is the dialog user agent (its Contact).
+// with a new To tag (as our From tags: sip.GenerateTagN); ua is the dialog user agent (its Contact).
 func readInvite(ua *sipgo.DialogUA, req *sip.Request, tx sip.ServerTransaction) (*uasInvite, error) {
 	if req.Contact() == nil {
 		return nil, errInviteNoContact
@@ -63,7 +61,7 @@ func readInvite(ua *sipgo.DialogUA, req *sip.Request, tx sip.ServerTransaction) 
 	if req.CSeq() == nil || to == nil || req.CallID() == nil {
 		return nil, errors.New("sip: INVITE without CSeq, To or Call-ID")
 	}
-	s := &uasInvite{tag: newToTag(), tx: tx, contact: &ua.ContactHDR, ended: &txEnded{ch: make(chan struct{})}}
+	s := &uasInvite{tag: sip.GenerateTagN(16), tx: tx, contact: &ua.ContactHDR, ended: &txEnded{ch: make(chan struct{})}}
 	s.req = taggedView(req, s.tag)
 	ended := s.ended // the callbacks hold this, not s (nor the INVITE)
 	if !tx.OnCancel(func(*sip.Request) { ended.end() }) || !tx.OnTerminate(func(string, error) { ended.end() }) {
@@ -73,13 +71,6 @@ func readInvite(ua *sipgo.DialogUA, req *sip.Request, tx sip.ServerTransaction) 
 		return nil, errors.New("sip: INVITE transaction already ended")
 	}
 	return s, nil
-}
-
-// newToTag is a To tag of ours: 128 random bits, as the UUIDs sipgo made.
-func newToTag() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // taggedView is req with a To of its own carrying tag; every other header
@@ -104,16 +95,11 @@ func taggedView(req *sip.Request, tag string) *sip.Request {
 // done is closed when the INVITE's transaction ended or was cancelled.
 func (s *uasInvite) done() <-chan struct{} { return s.ended.ch }
 
-// response builds a response to the INVITE (our To tag in it).
-func (s *uasInvite) response(code int, reason string, body []byte) *sip.Response {
-	return sip.NewResponseFromRequest(s.req, code, reason, body)
-}
-
 // Respond answers the INVITE with code, as sipgo's session did: a
 // provisional or 2xx goes out, a non-2xx final one then waits for its ACK
 // or the transaction's end.
 func (s *uasInvite) Respond(code int, reason string, body []byte, hdrs ...sip.Header) error {
-	res := s.response(code, reason, body)
+	res := sip.NewResponseFromRequest(s.req, code, reason, body) // our To tag in it
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}

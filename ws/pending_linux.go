@@ -26,16 +26,14 @@ var probes = sync.Pool{New: func() any {
 }}
 
 // inputPending reports whether bytes of the client's next message are
-// already in the connection's read buffer (readbuf.go; no system call) or
-// else in the socket's receive queue, so the reader can read them on the
-// goroutine whose stack handling has grown instead of handing on to a
+// already in the socket's receive queue, so the reader can read them on
+// the goroutine whose stack handling has grown instead of handing on to a
 // fresh one (a browser sends its offer, candidates and end-of-candidates
-// back to back). False when it cannot tell (the buffer is empty and TLS is
-// terminated here, an error): reading is then handed on as always.
+// back to back). The reader asks its own read buffer first (readbuf.go,
+// no system call); this asks the kernel once that is empty. False when it
+// cannot tell (TLS terminated here, an error): reading is then handed on
+// as always.
 func (c *conn) inputPending() bool {
-	if c.buffered() {
-		return true
-	}
 	raw := c.sock.raw
 	if raw == nil {
 		return false

@@ -2,7 +2,7 @@
 
 package ws
 
-// inputPending reports whether bytes of the client's next message are in
-// the connection's read buffer already; elsewhere than on Linux the
-// kernel's queue is not asked (pending_linux.go).
-func (c *conn) inputPending() bool { return c.buffered() }
+// inputPending: only Linux can tell what waits in the socket
+// (pending_linux.go); elsewhere the reader goes on only when its own read
+// buffer holds the next message (readbuf.go).
+func (c *conn) inputPending() bool { return false }
