@@ -88,6 +88,13 @@ func (s *socketShed) note(now time.Time) bool {
 	return true
 }
 
+// mark sheds new calls at once for socketShedWindow (a receive queue
+// over half full, queuefill_linux.go: no sustain).
+func (s *socketShed) mark(now time.Time) {
+	s.lastLate.Store(now.UnixNano())
+	s.until.Store(now.Add(socketShedWindow).UnixNano())
+}
+
 // onTime records a datagram that did not wait long: lateness starts again.
 func (s *socketShed) onTime() { s.lateSince.Store(0) }
 
@@ -168,6 +175,20 @@ func (f *staleFilter) late(age time.Duration, now time.Time) {
 	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
 		f.log.Warn("SIP UDP receive queue is late: new calls get 503 until it is short again",
 			"age", age.Round(time.Millisecond), "shed_above", f.shedAge)
+	}
+}
+
+// full notes a receive queue over half its buffer, or one that dropped
+// datagrams (queuefill_linux.go): new calls are shed at once for
+// socketShedWindow; warned at most every 10 s.
+func (f *staleFilter) full(now time.Time) {
+	if f.shed == nil {
+		return
+	}
+	f.shed.mark(now)
+	last := f.lastShedW.Load()
+	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
+		f.log.Warn("SIP UDP receive queue is over half full: new calls get 503 until it is shorter")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // stampedConn is a UDP listener whose reads know when the kernel received
@@ -18,6 +20,7 @@ type stampedConn struct {
 	filter  *staleFilter
 	oob     []byte
 	sources udpSources // udpsource.go
+	fill    queueFill  // queuefill_linux.go
 }
 
 func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
@@ -38,7 +41,14 @@ func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
 	if serr != nil {
 		return nil, fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
 	}
-	return &stampedConn{UDPConn: uc, filter: f, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}, nil
+	c := &stampedConn{UDPConn: uc, filter: f, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}
+	if f.shed != nil {
+		c.fill.raw = raw
+		if info, ok := sockMeminfo(raw); ok {
+			c.fill.drops = info[unix.SK_MEMINFO_DROPS]
+		}
+	}
+	return c, nil
 }
 
 // ReadFrom returns the next datagram that is not a stale INVITE; new
@@ -55,6 +65,9 @@ func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, c.sources.get(ap), err
 		}
 		now := time.Now()
+		if c.fill.over(now) {
+			c.filter.full(now)
+		}
 		if c.filter.stale(b[:n], receiveTime(c.oob[:oobn]), now) {
 			continue
 		}

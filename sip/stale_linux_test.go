@@ -1,9 +1,16 @@
 package sip
 
 import (
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
+
+	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // waitKernelStamps waits until datagrams to pc (a socket with
@@ -40,5 +47,93 @@ func waitKernelStamps(t *testing.T, pc net.PacketConn) {
 		if time.Now().After(deadline) {
 			t.Fatal("the kernel never stamped a datagram when it was queued")
 		}
+	}
+}
+
+// TestStampedConnShedsFullQueue: once the socket's receive queue holds more
+// than half its buffer, the reader sheds new INVITEs at once (503 with
+// Retry-After from the reader itself, counted under socket_delay) though
+// no datagram waited the shedding age; the other datagrams are read as
+// ever. With the queue short again, an INVITE goes to sipgo.
+func TestStampedConnShedsFullQueue(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	if err := pc.(*net.UDPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	f := &staleFilter{max: time.Minute, log: slog.New(slog.DiscardHandler), m: gateway.NewMetrics(nil),
+		shed: &socketShed{}, shedAge: 30 * time.Second, retryAfter: "5"}
+	sc, err := stampPackets(pc, f)
+	if err != nil {
+		t.Fatalf("stampPackets: %v", err)
+	}
+	raw, err := pc.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	send := func(s string) {
+		if _, err := out.WriteTo([]byte(s), pc.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	invite := func(id string) string {
+		return "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + out.LocalAddr().String() + ";branch=z9hG4bK" + id +
+			"\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: " + id +
+			"\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+	}
+	options := "OPTIONS sip:x SIP/2.0\r\n" + strings.Repeat("X-Pad: 0123456789\r\n", 20) + "\r\n"
+	queued := 0
+	for ; queued < 1000; queued++ { // fill the queue past half its buffer, one datagram at a time
+		if info, ok := sockMeminfo(raw); !ok {
+			t.Fatal("SO_MEMINFO failed")
+		} else if uint64(info[unix.SK_MEMINFO_RMEM_ALLOC])*2 > uint64(info[unix.SK_MEMINFO_RCVBUF]) {
+			break
+		}
+		send(options)
+	}
+	send(invite("full-1"))
+	buf := make([]byte, 4096)
+	for i := range queued {
+		_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := sc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", i, queued, err)
+		}
+		if !strings.HasPrefix(string(buf[:n]), "OPTIONS ") {
+			t.Fatalf("read %q, want the queued OPTIONS", buf[:min(n, 40)])
+		}
+	}
+	_ = out.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// The INVITE behind them is answered by the reader: the next read
+	// waits for it to be shed, then times out on an empty queue.
+	_ = sc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _, err := sc.ReadFrom(buf); err == nil {
+		t.Fatalf("read %q, want the INVITE shed by the reader", buf[:min(n, 40)])
+	}
+	n, _, err := out.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no answer to the INVITE behind a full queue: %v", err)
+	}
+	if res := string(buf[:n]); !strings.HasPrefix(res, "SIP/2.0 503 ") || !strings.Contains(res, "\r\nRetry-After: 5\r\n") {
+		t.Fatalf("answer %q, want 503 with Retry-After", res)
+	}
+	if v := testutil.ToFloat64(f.m.CallsShed.WithLabelValues("sip", signalSocketDelay)); v != 1 {
+		t.Errorf("sigbridge_calls_shed_total{sip,socket_delay} = %v, want 1", v)
+	}
+	for f.shed.active(time.Now()) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	send(invite("short-1"))
+	_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := sc.ReadFrom(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "INVITE ") {
+		t.Fatalf("INVITE with the queue short: read %q, %v; want it passed on", buf[:min(n, 40)], err)
 	}
 }

@@ -26,8 +26,9 @@ const defaultHeapMinimum = 4 << 20
 //
 // With an interval (runtime.gc_min_interval) the floor also follows the
 // allocation rate: after each collection it is at least the live heap
-// plus what the process allocated in one interval at the rate since the
-// collection before, up to maxHeap (runtime.gc_max_heap). Under load the
+// plus what the process allocated in one interval at the rate over the
+// last few collections, with an eighth of headroom, up to maxHeap
+// (runtime.gc_max_heap; floorNow). Under load the
 // collector then runs about once per interval whatever the rate, instead
 // of several times a second (a browser → SIP call allocates about 40 KB,
 // so at 3,000 calls/s a 64 MiB goal over a 25 MB live heap collected 3.4
@@ -42,15 +43,12 @@ type gcFloor struct {
 	// adjusted counts the adjustments (one at start, one per collection).
 	adjusted atomic.Uint64
 
-	mu      sync.Mutex
-	stopped bool
-	last    int              // the percentage last set
-	samples []metrics.Sample // runtime/metrics buffer, under mu
-	// prevAllocs and prevAt: the bytes allocated so far and the time at
-	// the last adjustment, for the rate (under mu).
-	prevAllocs uint64
-	prevAt     time.Time
-	rateFloor  uint64 // the rate part of the floor (floorNow), under mu
+	mu        sync.Mutex
+	stopped   bool
+	last      int              // the percentage last set
+	samples   []metrics.Sample // runtime/metrics buffer, under mu
+	marks     allocMarks       // the allocation counter at the last adjustments, for the rate (under mu)
+	rateFloor uint64           // the rate part of the floor (floorNow), under mu
 }
 
 // gcFloorConfig is what startGCFloor keeps the goal at: the fixed floor
@@ -111,27 +109,35 @@ func (f *gcFloor) adjust() bool {
 	return true
 }
 
+// rateHeadroom: the rate part of the floor is set this fraction (1/8)
+// above the figure it is computed from, and moves again only when that
+// figure leaves the band it allows: above the floor, or under two thirds of
+// it (a quarter under the figure it was set from).
+const rateHeadroom = 8
+
 // floorNow is the floor for the next cycle: the fixed one, or with an
-// interval the live heap plus one interval's allocation at the rate since
-// the last adjustment (allocs: the bytes allocated so far), if that is
+// interval the live heap plus one interval's allocation at the rate over
+// the last adjustments (allocMarks, up to rateWindow cycles), if that is
 // higher, but not above maxHeap (nor lowered under the fixed floor by
-// it). The rate part rises at once and falls only once it would be a
-// quarter lower: under a steady load the goal then stays where the
-// busiest cycle put it instead of following each cycle's rate, so the
-// heap's peaks (and the RSS they leave) do not move with that noise. The
-// first adjustment has no rate yet, and one without a rate (no time
-// passed) keeps the last. Called under mu.
+// it). The rate part moves only when that figure leaves a band around
+// it: it is set an eighth above the figure (rateHeadroom), is raised once
+// the figure exceeds it and lowered once the figure is under two thirds of
+// it. Under a steady load the goal then stays where the first seconds put
+// it instead of rising with each new maximum of the cycles' noise (the
+// live heap and rate of one cycle vary by a few percent, and a floor that
+// followed every new maximum crept up for about a minute, and RSS with
+// it). The first adjustment has no rate yet, and one without a rate (no
+// time passed, or the counter went back) keeps the last. Called under mu.
 func (f *gcFloor) floorNow(live, allocs uint64, now time.Time) uint64 {
-	if f.interval > 0 && !f.prevAt.IsZero() && allocs >= f.prevAllocs {
-		if dt := now.Sub(f.prevAt); dt > 0 {
-			perInterval := float64(allocs-f.prevAllocs) * float64(f.interval) / float64(dt)
-			want := uint64(min(float64(live)+perInterval, float64(f.maxHeap)))
-			if want > f.rateFloor || want < f.rateFloor/4*3 {
-				f.rateFloor = want
+	if f.interval > 0 {
+		if perInterval, ok := f.marks.rate(allocs, now, f.interval); ok {
+			want := min(float64(live)+perInterval, float64(f.maxHeap))
+			if rf := float64(f.rateFloor); want > rf || want < rf*2/3 {
+				f.rateFloor = uint64(min(want+want/rateHeadroom, float64(f.maxHeap)))
 			}
 		}
+		f.marks.add(allocs, now)
 	}
-	f.prevAllocs, f.prevAt = allocs, now
 	return max(f.floor, f.rateFloor)
 }
 

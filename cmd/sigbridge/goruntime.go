@@ -28,8 +28,9 @@ type RuntimeConfig struct {
 	GCMinHeap int64 `yaml:"gc_min_heap"`
 	// GCMinInterval raises that floor with the allocation rate: after each
 	// collection the goal is at least the live heap plus what the process
-	// allocated in this interval at the rate since the collection before,
-	// so under load the collector runs about once per interval (gcfloor.go).
+	// allocated in this interval at the rate over the last few
+	// collections (an eighth of headroom, moved only when the load
+	// leaves that band), so under load the collector runs about once per interval (gcfloor.go).
 	// 0: off. Default DefaultGCMinInterval.
 	GCMinInterval time.Duration `yaml:"gc_min_interval"`
 	// GCMaxHeap caps what GCMinInterval raises the goal to, in bytes (the

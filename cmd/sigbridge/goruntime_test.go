@@ -156,9 +156,11 @@ func TestFloorPercent(t *testing.T) {
 }
 
 // TestFloorNow: with runtime.gc_min_interval the floor for the next cycle
-// is the live heap plus one interval's allocation at the rate since the
-// last adjustment, between the fixed floor and gc_max_heap; without an
-// interval, or before a rate is known, it is the fixed floor.
+// is the live heap plus one interval's allocation at the rate over the
+// last rateWindow adjustments, an eighth above that, between the fixed
+// floor and gc_max_heap, and it moves only when that figure leaves the
+// band (above the floor, or under two thirds of it); without an interval,
+// or before a rate is known, it is the fixed floor.
 func TestFloorNow(t *testing.T) {
 	const mib = 1 << 20
 	t0 := time.Unix(1000, 0)
@@ -168,16 +170,19 @@ func TestFloorNow(t *testing.T) {
 		at           time.Duration
 		want         uint64
 	}{
-		{25 * mib, 1000 * mib, 0, 64 * mib},                        // no rate yet
-		{25 * mib, 1100 * mib, time.Second, 125 * mib},             // 100 MiB/s: 25 + 100
-		{25 * mib, 1200 * mib, 1500 * time.Millisecond, 225 * mib}, // 200 MiB/s
-		{25 * mib, 1600 * mib, 2 * time.Second, 256 * mib},         // 800 MiB/s: capped
-		{25 * mib, 1601 * mib, 12 * time.Second, 64 * mib},         // idle: the fixed floor
-		{200 * mib, 1621 * mib, 13 * time.Second, 220 * mib},       // large live heap: live + 20
-		{25 * mib, 10 * mib, 14 * time.Second, 220 * mib},          // counter went back: no rate, the last kept
-		{25 * mib, 20 * mib, 14 * time.Second, 220 * mib},          // no time passed: the same
-		{25 * mib, 195 * mib, 15 * time.Second, 220 * mib},         // 25 + 175: less than a quarter lower, kept
-		{25 * mib, 325 * mib, 16 * time.Second, 155 * mib},         // 25 + 130: over a quarter lower, follows
+		{24 * mib, 1000 * mib, 0, 64 * mib},                    // no rate yet
+		{24 * mib, 1040 * mib, time.Second, 72 * mib},          // 40 MiB/s: 24 + 40, and an eighth
+		{24 * mib, 1084 * mib, 2 * time.Second, 72 * mib},      // 42 MiB/s over two cycles: 66, in the band
+		{28 * mib, 1120 * mib, 3 * time.Second, 72 * mib},      // 40 over three: 68, in the band
+		{24 * mib, 1164 * mib, 4 * time.Second, 72 * mib},      // 41 over four: 65
+		{24 * mib, 1224 * mib, 5 * time.Second, 72 * mib},      // one cycle of 60 (84 alone): 46 over the window, 70
+		{24 * mib, 1340 * mib, 6 * time.Second, 99 * mib},      // 64 over the window: 88 > 72, raised to 88 + 11
+		{24 * mib, 3740 * mib, 7 * time.Second, 256 * mib},     // 655 MiB/s: capped
+		{24 * mib, 3741 * mib, 1004 * time.Second, 64 * mib},   // idle: 2.6 MiB/s, 26.6 < 2/3 · 256, the fixed floor
+		{200 * mib, 9224 * mib, 1005 * time.Second, 234 * mib}, // large live heap: 200 + 8, and an eighth
+		{24 * mib, 10 * mib, 1006 * time.Second, 234 * mib},    // counter went back: no rate, the last kept
+		{24 * mib, 20 * mib, 1006 * time.Second, 234 * mib},    // no time passed: the same
+		{24 * mib, 50 * mib, 1007 * time.Second, 72 * mib},     // 40 since the counter went back: 64 < 156, lowered
 	} {
 		if got := f.floorNow(c.live, c.allocs, t0.Add(c.at)); got != c.want {
 			t.Errorf("step %d: floorNow(live %d MiB, allocs %d MiB, +%v) = %.1f MiB, want %d MiB",
