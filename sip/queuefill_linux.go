@@ -22,18 +22,19 @@ const queueFillEvery = time.Millisecond
 // shed age, so shedding on delay alone came too late. At 2× capacity SIP
 // → browser (10,000 INVITEs/s) the gateway's 4 MiB queue sat full and the
 // kernel dropped 320,000 datagrams in 30 s while no datagram ever waited
-// 250 ms. So a queue over half its buffer, or one that dropped datagrams
-// since the last check, sheds new calls at once too (no sustain: unlike a
-// single stall, a full queue is already losing what it cannot hold).
+// 250 ms. So a queue over half its buffer sheds new calls at once too (no
+// sustain: unlike a single stall, a queue that full is about to lose what
+// it cannot hold). The socket's drop counter is not a signal: datagrams
+// with a bad checksum count there too, and a stranger could send a few a
+// second to keep us shedding; an overflow leaves the queue full, which is.
 type queueFill struct {
-	raw   syscall.RawConn
-	next  int64  // unix nanos of the next check
-	drops uint32 // the socket's drop counter at the last check
+	raw  syscall.RawConn
+	next int64 // unix nanos of the next check
 }
 
-// over reports, at most once per queueFillEvery, whether the queue is over
-// half full or dropped datagrams since the last check. A failed check
-// (never seen on Linux 4.6 and later) reports false.
+// over reports, at most once per queueFillEvery, whether the queue holds
+// more than half its buffer. A failed check (never seen on Linux 4.6 and
+// later) reports false.
 func (q *queueFill) over(now time.Time) bool {
 	if q.raw == nil || now.UnixNano() < q.next {
 		return false
@@ -43,13 +44,11 @@ func (q *queueFill) over(now time.Time) bool {
 	if !ok {
 		return false
 	}
-	dropped := info[unix.SK_MEMINFO_DROPS] != q.drops
-	q.drops = info[unix.SK_MEMINFO_DROPS]
-	return dropped || uint64(info[unix.SK_MEMINFO_RMEM_ALLOC])*2 > uint64(info[unix.SK_MEMINFO_RCVBUF])
+	return uint64(info[unix.SK_MEMINFO_RMEM_ALLOC])*2 > uint64(info[unix.SK_MEMINFO_RCVBUF])
 }
 
-// sockMeminfo reads SO_MEMINFO: the bytes queued for reading, the receive
-// buffer's size and the drop counter among others.
+// sockMeminfo reads SO_MEMINFO: the bytes queued for reading and the
+// receive buffer's size among others.
 func sockMeminfo(raw syscall.RawConn) (info [unix.SK_MEMINFO_VARS]uint32, ok bool) {
 	var errno syscall.Errno
 	err := raw.Control(func(fd uintptr) {

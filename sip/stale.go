@@ -178,8 +178,7 @@ func (f *staleFilter) late(age time.Duration, now time.Time) {
 	}
 }
 
-// full notes a receive queue over half its buffer, or one that dropped
-// datagrams (queuefill_linux.go): new calls are shed at once for
+// full notes a receive queue over half its buffer (queuefill_linux.go): new calls are shed at once for
 // socketShedWindow; warned at most every 10 s.
 func (f *staleFilter) full(now time.Time) {
 	if f.shed == nil {

@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // stampedConn is a UDP listener whose reads know when the kernel received
@@ -44,9 +42,6 @@ func stampPackets(pc net.PacketConn, f *staleFilter) (net.PacketConn, error) {
 	c := &stampedConn{UDPConn: uc, filter: f, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}
 	if f.shed != nil {
 		c.fill.raw = raw
-		if info, ok := sockMeminfo(raw); ok {
-			c.fill.drops = info[unix.SK_MEMINFO_DROPS]
-		}
 	}
 	return c, nil
 }
