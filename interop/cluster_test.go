@@ -177,12 +177,25 @@ func startNodes(t *testing.T, o LocalOptions, within time.Duration) (*natstest.S
 				t.Logf("node%d log (warnings, errors, cluster and XMPP stream events):\n%s", i+1,
 					daemon.MatchingLines(l.LogFile, notableNodeLine, 300))
 			}
+			if p := nodes[0].prosody; p != nil {
+				t.Logf("prosody log (warnings, errors, the component's connections):\n%s",
+					daemon.MatchingLines(p.path("prosody.log"), notableProsodyLine(p.Component), 300))
+			}
 		}
 		for _, l := range nodes {
 			_ = l.Close()
 		}
 	})
 	return ns, nodes
+}
+
+// notableProsodyLine picks the lines of Prosody's log that explain a
+// stalled component: warnings, errors and whatever names the component.
+func notableProsodyLine(component string) func(string) bool {
+	return func(line string) bool {
+		return strings.Contains(line, "\twarn\t") || strings.Contains(line, "\terror\t") ||
+			strings.Contains(line, component)
+	}
 }
 
 // notableNodeLine picks the lines of a node's log that explain a failed
