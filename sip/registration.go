@@ -141,7 +141,7 @@ func (r *registration) request(expires time.Duration) *sip.Request {
 	req.SetTransport(tr)
 	aor := sip.Uri{Scheme: "sip", User: r.acc.user, Host: r.acc.domain}
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", newTag())
 	callID := sip.CallIDHeader(r.callID)
 	r.cseq++
 	req.AppendHeader(from)

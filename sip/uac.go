@@ -311,7 +311,7 @@ func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
 	req.SetTransport(l.transport)
 	from := &sip.FromHeader{DisplayName: displayName(l.from),
 		Address: sip.Uri{Scheme: "sip", User: escapeUser(l.from), Host: l.a.cfg.Host}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", newTag())
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: l.plan.ruri.Scheme, User: l.plan.ruri.User, Host: l.plan.ruri.Host,
 		Port: l.plan.ruri.Port}, Params: sip.NewParams()}
 	if l.plan.aor != nil {

@@ -52,7 +52,7 @@ func (e *txEnded) end() { e.once.Do(func() { close(e.ch) }) }
 var errInviteNoContact = errors.New("sip: INVITE has no Contact")
 
 // readInvite makes the uasInvite of req, an initial INVITE received in tx,
-// with a new To tag (as our From tags: sip.GenerateTagN); ua is the dialog user agent (its Contact).
+// with a new To tag (newTag, as our From tags); ua is the dialog user agent (its Contact).
 func readInvite(ua *sipgo.DialogUA, req *sip.Request, tx sip.ServerTransaction) (*uasInvite, error) {
 	if req.Contact() == nil {
 		return nil, errInviteNoContact
@@ -61,7 +61,7 @@ func readInvite(ua *sipgo.DialogUA, req *sip.Request, tx sip.ServerTransaction) 
 	if req.CSeq() == nil || to == nil || req.CallID() == nil {
 		return nil, errors.New("sip: INVITE without CSeq, To or Call-ID")
 	}
-	s := &uasInvite{tag: sip.GenerateTagN(16), tx: tx, contact: &ua.ContactHDR, ended: &txEnded{ch: make(chan struct{})}}
+	s := &uasInvite{tag: newTag(), tx: tx, contact: &ua.ContactHDR, ended: &txEnded{ch: make(chan struct{})}}
 	s.req = taggedView(req, s.tag)
 	ended := s.ended // the callbacks hold this, not s (nor the INVITE)
 	if !tx.OnCancel(func(*sip.Request) { ended.end() }) || !tx.OnTerminate(func(string, error) { ended.end() }) {
