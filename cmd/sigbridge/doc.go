@@ -27,8 +27,10 @@
 // runtime.gc_min_heap keeps the collector's heap goal at or above a floor
 // by raising GOGC after each collection while the live heap is small
 // (gcfloor.go); runtime.gc_min_interval raises that floor under load to the
-// live heap plus one interval's allocation, up to runtime.gc_max_heap, so
-// that the collector runs about once per interval whatever the call rate.
+// live heap plus one interval's allocation at the rate over the last four
+// collections (allocmarks.go), an eighth above and moved only when the load
+// leaves that band, up to runtime.gc_max_heap, so that the collector runs
+// about once per interval whatever the call rate.
 // `sigbridge load` can keep a fixed floor for itself (--gc-min-heap; none
 // by default: with 64 MiB the gateway beside it did worse).
 //
