@@ -41,9 +41,12 @@ func (q *queueFill) over(now time.Time) bool {
 	}
 	q.next = now.UnixNano() + int64(queueFillEvery)
 	info, ok := sockMeminfo(q.raw)
-	if !ok {
-		return false
-	}
+	return ok && halfFull(info)
+}
+
+// halfFull reports whether SO_MEMINFO's figures show more bytes queued
+// than half the receive buffer.
+func halfFull(info [unix.SK_MEMINFO_VARS]uint32) bool {
 	return uint64(info[unix.SK_MEMINFO_RMEM_ALLOC])*2 > uint64(info[unix.SK_MEMINFO_RCVBUF])
 }
 

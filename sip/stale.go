@@ -157,8 +157,7 @@ func (a *Adapter) watchUDP(pc net.PacketConn) net.PacketConn {
 // dropped counts one dropped INVITE and warns at most every 10 s.
 func (f *staleFilter) dropped(age time.Duration, now time.Time) {
 	f.m.CallShed("sip", signalSocketDelay)
-	last := f.lastWarn.Load()
-	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastWarn.CompareAndSwap(last, now.UnixNano()) {
+	if warnDue(&f.lastWarn, now) {
 		f.log.Warn("SIP UDP receive queue is long: dropping INVITEs that waited too long",
 			"age", age.Round(time.Millisecond), "max_invite_age", f.max)
 	}
@@ -168,27 +167,27 @@ func (f *staleFilter) dropped(age time.Duration, now time.Time) {
 // socketShedSustain it starts (or prolongs) shedding, and warns at most
 // every 10 s.
 func (f *staleFilter) late(age time.Duration, now time.Time) {
-	if !f.shed.note(now) {
-		return
-	}
-	last := f.lastShedW.Load()
-	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
+	if f.shed.note(now) && warnDue(&f.lastShedW, now) {
 		f.log.Warn("SIP UDP receive queue is late: new calls get 503 until it is short again",
 			"age", age.Round(time.Millisecond), "shed_above", f.shedAge)
 	}
 }
 
-// full notes a receive queue over half its buffer (queuefill_linux.go): new calls are shed at once for
+// full notes a receive queue over half its buffer (queuefill_linux.go, which
+// checks only while f.shed is set): new calls are shed at once for
 // socketShedWindow; warned at most every 10 s.
 func (f *staleFilter) full(now time.Time) {
-	if f.shed == nil {
-		return
-	}
 	f.shed.mark(now)
-	last := f.lastShedW.Load()
-	if now.UnixNano()-last >= int64(staleWarnEvery) && f.lastShedW.CompareAndSwap(last, now.UnixNano()) {
+	if warnDue(&f.lastShedW, now) {
 		f.log.Warn("SIP UDP receive queue is over half full: new calls get 503 until it is shorter")
 	}
+}
+
+// warnDue reports whether a warning last given at *last (unix nanos) may be
+// given again at now (staleWarnEvery later), and claims it if so.
+func warnDue(last *atomic.Int64, now time.Time) bool {
+	l := last.Load()
+	return now.UnixNano()-l >= int64(staleWarnEvery) && last.CompareAndSwap(l, now.UnixNano())
 }
 
 // statelessShed answers an initial INVITE with 503 and Retry-After straight

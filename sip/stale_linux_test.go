@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"golang.org/x/sys/unix"
 
 	"github.com/sigbridge/sigbridge/gateway"
 )
@@ -94,7 +93,7 @@ func TestStampedConnShedsFullQueue(t *testing.T) {
 	for ; queued < 1000; queued++ { // fill the queue past half its buffer, one datagram at a time
 		if info, ok := sockMeminfo(raw); !ok {
 			t.Fatal("SO_MEMINFO failed")
-		} else if uint64(info[unix.SK_MEMINFO_RMEM_ALLOC])*2 > uint64(info[unix.SK_MEMINFO_RCVBUF]) {
+		} else if halfFull(info) {
 			break
 		}
 		send(options)
