@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sigbridge/sigbridge/internal/xmppwrite"
 	"github.com/sigbridge/sigbridge/xmpp/jingle"
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
@@ -28,7 +29,8 @@ import (
 // summarised into the transcript.
 type xmppClient struct {
 	s     *xmpp.Session
-	jid   jid.JID // our full JID
+	w     *xmppwrite.Writer // every write (see package xmppwrite)
+	jid   jid.JID           // our full JID
 	tr    *Transcript
 	party string
 	in    chan xmppStanza
@@ -111,15 +113,17 @@ func xmppLogin(ctx context.Context, server string, acc XMPPAccount, tr *Transcri
 		features = append([]xmpp.StreamFeature{xmpp.StartTLS(&tls.Config{ServerName: bare.Domainpart(),
 			MinVersion: tls.VersionTLS12})}, features...)
 	}
-	s, err := xmpp.NewSession(ctx, bare.Domain(), origin, conn, state,
-		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: features}
-		}))
+	s, err := xmppwrite.Negotiate(ctx, conn, func(ctx context.Context) (*xmpp.Session, error) {
+		return xmpp.NewSession(ctx, bare.Domain(), origin, conn, state,
+			xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+				return xmpp.StreamConfig{Features: features}
+			}))
+	})
 	if err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("interop: xmpp login %s: %w", acc.JID, err)
 	}
-	c := &xmppClient{s: s, jid: s.LocalAddr(), tr: tr, party: party, in: make(chan xmppStanza, 256),
+	c := &xmppClient{s: s, w: xmppwrite.New(s, conn, sendTimeout), jid: s.LocalAddr(), tr: tr, party: party, in: make(chan xmppStanza, 256),
 		results: map[string]chan xmppStanza{}, served: make(chan struct{}), online: make(chan struct{})}
 	go c.serve()
 	if err := c.send(ctx, stanza.Presence{}.Wrap(nil), "presence (available)"); err != nil {
@@ -290,7 +294,7 @@ func jingleSummary(j *jingle.Jingle) string {
 
 // send writes a stanza and notes it in the transcript.
 func (c *xmppClient) send(ctx context.Context, r xml.TokenReader, what string) error {
-	if err := c.s.Send(ctx, r); err != nil {
+	if err := c.w.Send(ctx, r); err != nil {
 		return fmt.Errorf("interop: xmpp send %s: %w", what, err)
 	}
 	c.tr.Add(c.party, "sent", what)

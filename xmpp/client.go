@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/sigbridge/sigbridge/internal/xmppwrite"
 	"mellium.im/sasl"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
@@ -34,14 +35,17 @@ func (a *Adapter) dialClient(ctx context.Context) (*stream, error) {
 	st := a.newStream(origin)
 	st.conn = newFramedConn(nc, a.cfg.MaxStanzaBytes, st.onReject)
 	state, features := a.clientFeatures(st, loopback)
-	st.s, err = xmpp.NewSession(ctx, origin.Domain(), origin, st.conn, state,
-		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: features}
-		}))
+	st.s, err = xmppwrite.Negotiate(ctx, st.conn, func(ctx context.Context) (*xmpp.Session, error) {
+		return xmpp.NewSession(ctx, origin.Domain(), origin, st.conn, state,
+			xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+				return xmpp.StreamConfig{Features: features}
+			}))
+	})
 	if err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("xmpp: log in as %s: %w", origin.String(), err)
 	}
+	st.w = xmppwrite.New(st.s, st.conn, sendTimeout)
 	st.local = st.s.LocalAddr()
 	if err := st.send(ctx, a.available(st.local, jid.JID{}), "presence"); err != nil {
 		_ = nc.Close()

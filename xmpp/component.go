@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/sigbridge/sigbridge/internal/xmppwrite"
+	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
 )
 
@@ -29,11 +31,14 @@ func (a *Adapter) dialComponent(ctx context.Context) (*stream, error) {
 	domain := a.addr.Domain()
 	st := a.newStream(domain)
 	st.conn = newFramedConn(nc, a.cfg.MaxStanzaBytes, st.onReject)
-	st.s, err = component.NewSession(ctx, domain, []byte(a.secret), st.conn)
+	st.s, err = xmppwrite.Negotiate(ctx, st.conn, func(ctx context.Context) (*xmpp.Session, error) {
+		return component.NewSession(ctx, domain, []byte(a.secret), st.conn)
+	})
 	if err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("xmpp: component handshake as %s: %w", domain.String(), err)
 	}
+	st.w = xmppwrite.New(st.s, st.conn, sendTimeout)
 	return st, nil
 }
 

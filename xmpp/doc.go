@@ -50,7 +50,10 @@
 // gateway.Hangup reasons (Jingle condition names are the gateway's
 // vocabulary). When the stream to the server is lost, every call on it ends
 // on its other leg with connectivity-error, and Run reconnects with
-// exponential backoff.
+// exponential backoff. Writes go through internal/xmppwrite, one at a time,
+// each under a deadline of its own (mellium's per-write context handling
+// could fail another sender's write); a write that fails closes the stream,
+// which then reconnects.
 //
 // A peer that vanishes without session-terminate is noticed by the session
 // ping (ping.go): while a session is pending or active, an empty

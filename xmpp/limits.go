@@ -47,6 +47,8 @@ const (
 	// stableAfter: a stream that lived this long resets the backoff.
 	stableAfter = 30 * time.Second
 	sendTimeout = 10 * time.Second
+	// closeTimeout bounds the closing tag of a stream we end (stream.close).
+	closeTimeout = time.Second
 )
 
 // Errors for refused stanzas. Each refused IQ get/set is answered with an IQ

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/sigbridge/sigbridge/internal/xmppwrite"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -20,6 +22,7 @@ import (
 type stream struct {
 	a     *Adapter
 	s     *xmpp.Session
+	w     *xmppwrite.Writer // all our writes to s
 	conn  *framedConn
 	local jid.JID // the component domain or our full client JID
 	iqs   *iqTracker
@@ -44,11 +47,14 @@ func (st *stream) serve(ctx context.Context) error {
 	return err
 }
 
-// close ends the stream (once): closing tag, then the connection.
+// close ends the stream (once): closing tag, then the connection. A server
+// that stopped reading gets closeTimeout for the closing tag.
 func (st *stream) close() {
 	st.once.Do(func() {
 		close(st.done)
+		t := time.AfterFunc(closeTimeout, func() { _ = st.conn.Close() })
 		_ = st.s.Close()
+		t.Stop()
 		_ = st.conn.Close()
 	})
 }
@@ -72,15 +78,23 @@ func (st *stream) writeAsync() {
 }
 
 // send writes one stanza. It is safe for concurrent use but must not be
-// called from the stream's reading goroutine (HandleXMPP).
+// called from the stream's reading goroutine (HandleXMPP). Waiting for the
+// stream's turn ends with ctx or sendTimeout (nothing written); a write
+// that fails closes the stream, since it may have left part of a stanza on
+// the wire and mellium refuses every later write: Run then reconnects and
+// the calls on the stream end.
 func (st *stream) send(ctx context.Context, r xml.TokenReader, kind string) error {
-	if st.s == nil {
+	if st.w == nil {
 		return errNotConnected
 	}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	if err := st.s.Send(ctx, r); err != nil {
-		return err
+	if err := st.w.Send(ctx, r); err != nil {
+		if errors.Is(err, xmppwrite.ErrWrite) {
+			st.log.Warn("xmpp write failed; closing the stream", "kind", kind, "err", err)
+			st.close()
+		}
+		return fmt.Errorf("xmpp: send %s: %w", kind, err)
 	}
 	st.a.metrics.Message(dialect, "out", kind)
 	return nil

@@ -157,7 +157,7 @@ func (c *Client) sendJMI(ctx context.Context, to jid.JID, name, id, reason, targ
 		return err
 	}
 	msg := stanza.Message{ID: randomID(), To: to, Type: stanza.ChatMessage}
-	return c.S.Send(ctx, msg.Wrap(xmlstream.MultiReader(xml.NewDecoder(bytes.NewReader(b)),
+	return c.w.Send(ctx, msg.Wrap(xmlstream.MultiReader(xml.NewDecoder(bytes.NewReader(b)),
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: "urn:xmpp:hints", Local: "store"}}))))
 }
 

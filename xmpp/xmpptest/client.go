@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
+	"github.com/sigbridge/sigbridge/internal/xmppwrite"
 	"github.com/sigbridge/sigbridge/xmpp/jingle"
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
@@ -27,6 +29,7 @@ import (
 type Client struct {
 	JID jid.JID
 	S   *xmpp.Session
+	w   *xmppwrite.Writer // every write but SendRaw's (see package xmppwrite)
 
 	mu      sync.Mutex
 	queue   []Event
@@ -92,15 +95,17 @@ func LoginWith(ctx context.Context, addr, bareJID, password string, opts LoginOp
 		return nil, err
 	}
 	features := []xmpp.StreamFeature{xmpp.SASL("", password, sasl.ScramSha1, sasl.Plain), xmpp.BindResource()}
-	s, err := xmpp.NewSession(ctx, origin.Domain(), origin, conn, xmpp.Secure,
-		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: features}
-		}))
+	s, err := xmppwrite.Negotiate(ctx, conn, func(ctx context.Context) (*xmpp.Session, error) {
+		return xmpp.NewSession(ctx, origin.Domain(), origin, conn, xmpp.Secure,
+			xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+				return xmpp.StreamConfig{Features: features}
+			}))
+	})
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("xmpptest: login %s: %w", bareJID, err)
 	}
-	c := &Client{JID: s.LocalAddr(), S: s, changed: make(chan struct{}), results: map[string]chan Event{},
+	c := &Client{JID: s.LocalAddr(), S: s, w: xmppwrite.New(s, conn, sendTimeout), changed: make(chan struct{}), results: map[string]chan Event{},
 		served: make(chan struct{}), opts: opts}
 	go c.serve()
 	if opts.ApproveSubscriptions {
@@ -114,12 +119,15 @@ func LoginWith(ctx context.Context, addr, bareJID, password string, opts LoginOp
 			return nil, err
 		}
 	}
-	if err := s.Send(ctx, c.presence(jid.JID{})); err != nil {
+	if err := c.w.Send(ctx, c.presence(jid.JID{})); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
+
+// sendTimeout bounds one write of a test client.
+const sendTimeout = 10 * time.Second
 
 func randomID() string {
 	var b [16]byte
@@ -299,7 +307,7 @@ func (c *Client) Expect(ctx context.Context, match func(Event) bool) (Event, err
 }
 
 // Send writes a stanza given as tokens.
-func (c *Client) Send(ctx context.Context, r xml.TokenReader) error { return c.S.Send(ctx, r) }
+func (c *Client) Send(ctx context.Context, r xml.TokenReader) error { return c.w.Send(ctx, r) }
 
 // SendRaw writes raw bytes on the stream (for malformed input tests).
 func (c *Client) SendRaw(_ context.Context, raw string) error {
@@ -336,7 +344,7 @@ func (c *Client) SendRawIQ(ctx context.Context, id, raw string) (Event, error) {
 
 func (c *Client) sendAndWait(ctx context.Context, id string, r xml.TokenReader) (Event, error) {
 	ch := c.await(id)
-	if err := c.S.Send(ctx, r); err != nil {
+	if err := c.w.Send(ctx, r); err != nil {
 		return Event{}, err
 	}
 	return c.wait(ctx, id, ch)

@@ -78,12 +78,12 @@ func (c *Client) presence(to jid.JID) xml.TokenReader {
 // SendPresence sends an available presence (with caps when the client has
 // features) to to: directed presence.
 func (c *Client) SendPresence(ctx context.Context, to jid.JID) error {
-	return c.S.Send(ctx, c.presence(to))
+	return c.w.Send(ctx, c.presence(to))
 }
 
 // Subscribe asks for to's presence (a presence subscription).
 func (c *Client) Subscribe(ctx context.Context, to jid.JID) error {
-	return c.S.Send(ctx, stanza.Presence{To: to.Bare(), Type: stanza.SubscribePresence}.Wrap(nil))
+	return c.w.Send(ctx, stanza.Presence{To: to.Bare(), Type: stanza.SubscribePresence}.Wrap(nil))
 }
 
 // discoAnswer is the disco#info result of a device.
