@@ -31,7 +31,7 @@
 # (b2s, b2b: and in brackets the load tool's own, user+sys over its whole run, also in OUT/<step>.txt), setup p50/p99
 # (ms; SIPp rows: INVITE sent → 200 received, by SIPp), gateway RSS at the end (MiB),
 # RSS Δ: the gateway's RSS at the end of placing minus at its middle
-# (DURATION/2; MiB; b2s b2b s2b: is RSS flat over the second half of a
+# (DURATION/2, AFTER_DURATION/2 for a browser "+10s" row; MiB; b2s b2b s2b: is RSS flat over the second half of a
 # steady step?) and in brackets the same change by a line fitted through
 # one sample a second over that half (rss_delta), SIP retransmissions seen by SIPp, and the gateway's Go
 # allocation per answered call (KB and allocations, from /metrics: robust on
@@ -193,7 +193,7 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 rss_delta() { # $1 = file
 	wait "$RSS_SAMPLER" 2>/dev/null || true # (in $(...), not our child: then the loop below waits)
 	local _
-	for _ in $(seq 100); do [ "$(wc -l <"$1" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+	for _ in $(seq 100); do [ -f "$1" ] && [ "$(wc -l <"$1")" = 2 ] && break; sleep 0.1; done
 	awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%+.1f", (b - a) / 1024; else printf "-"}' \
 		"$1" 2>/dev/null || printf -
 	awk '$2 ~ /^[0-9]+$/ {n++; x += $1; y += $2; xx += $1 * $1; xy += $1 * $2; last = $1}
@@ -269,7 +269,7 @@ load_run() {
 	[ "$1" = b2b ] && target='callee-%d' && extra=(--answer)
 	local c0 a0 r0=0 st="$OUT/${3%.after}.uas.csv"; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	[ "$1" = b2s ] && [ -f "$st" ] && r0=$(sipp_col "$st" "Retransmissions(C)")
-	rss_sampler "$GW_PID" "$OUT/$3.rss" "$OUT/$3.progress"
+	DURATION=$4 rss_sampler "$GW_PID" "$OUT/$3.rss" "$OUT/$3.progress" # halves of this run (the after-run's too)
 	( # a subshell of its own: `times` then gives the load tool's CPU (its only child)
 		"$SIGBRIDGE" load --ws "ws://$HTTP/ws" --users "$USERS" --rate "$2" --duration "${4}s" \
 			--hold "${HOLD}s" --target "$target" "${extra[@]}" --max-calls-per-user "$CAP" --ws-rate "$WSRATE" \
@@ -279,7 +279,7 @@ load_run() {
 	local cpu rss a1 drss tool; cpu=$(($(cpu_ticks "$GW_PID") - c0)); rss=$(rss_mib "$GW_PID") a1=$(allocs)
 	tool=$(tool_ms "$OUT/$3.times" "$(jq -r .answered "$OUT/$3.json" 2>/dev/null || echo 0)")
 	echo "load tool CPU (user+sys, whole run with logins and drain): $tool ms per answered call" >>"$OUT/$3.txt"
-	drss=$(rss_delta "$OUT/$3.rss")
+	drss=$(DURATION=$4 rss_delta "$OUT/$3.rss")
 	curl -fs "http://$HTTP/metrics" >"$OUT/$3.metrics" || true # sigbridge_call_setup_seconds: the gateway's view
 	local retrans=-
 	if [ "$1" = b2s ]; then # SIPp's cumulative count, minus the step's for the recovery run
