@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -88,6 +89,28 @@ func TestUASPortTaken(t *testing.T) {
 		Log: slog.New(slog.NewTextHandler(&log, nil))})
 	if err == nil {
 		t.Fatal("a UAS on a taken port started")
+	}
+	if n := strings.Count(log.String(), "starting it on others"); n != startAttempts-1 {
+		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, startAttempts-1, log.String(), err)
+	}
+}
+
+// TestUACPortTaken: a UAC, too, is seen to fail on a port taken before
+// it bound it (its SIP port here, fixed by the test, so every attempt
+// fails) and is started again, instead of returning at once and failing
+// its calls.
+func TestUACPortTaken(t *testing.T) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var log bytes.Buffer
+	_, err = Start(context.Background(), Options{Scenario: scenario(t, "uac_options.xml"), Dir: t.TempDir(),
+		Host: "127.0.0.1", Port: c.LocalAddr().(*net.UDPAddr).Port, Remote: "127.0.0.1:9", Timeout: 2 * time.Second,
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err == nil {
+		t.Fatal("a UAC on a taken port started")
 	}
 	if n := strings.Count(log.String(), "starting it on others"); n != startAttempts-1 {
 		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, startAttempts-1, log.String(), err)
