@@ -1,9 +1,6 @@
 package sip
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-)
+import "encoding/hex"
 
 // newTag is a From or To tag of ours: 128 random bits as 32 lowercase hex
 // digits. The alphabet has no capital letters on purpose: sipgo's
@@ -14,7 +11,5 @@ import (
 // 180,000-360,000 at 3,000-6,000 calls/s). No header name is lowercase
 // hex, so no tag of ours spells one for a peer that scans a message so.
 func newTag() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24 and later)
-	return hex.EncodeToString(b[:])
+	return hex.EncodeToString(randomBytes(16))
 }

@@ -25,11 +25,12 @@ func Negotiate(ctx context.Context, conn net.Conn,
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(longAgo) })
 	s, err := newSession(context.Background())
-	if !stop() && err == nil {
-		return nil, ctx.Err()
-	}
+	stopped := stop()
 	if err != nil {
 		return nil, err
+	}
+	if !stopped {
+		return nil, ctx.Err()
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return s, nil

@@ -46,6 +46,3 @@ func (w *Writer) Send(ctx context.Context, r xml.TokenReader) error {
 	}
 	return nil
 }
-
-// Session returns the session w writes to.
-func (w *Writer) Session() *xmpp.Session { return w.s }
