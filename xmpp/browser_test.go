@@ -86,6 +86,7 @@ type browserLeg struct {
 	reanswers chan *sdp.SessionDescription              // answers to our re-offers
 	failures  chan gateway.Failure                      // refusals of our re-offers
 	applyNext atomic.Pointer[webrtc.SessionDescription] // our re-offer was applied locally: apply its answer
+	holdNext  atomic.Pointer[chan struct{}]             // answer the next re-offer once this channel is closed
 }
 
 func newBrowserLeg(t *testing.T, name string) (*browserLeg, error) {
@@ -178,6 +179,9 @@ func (l *browserLeg) handle(ev gateway.Event) error {
 // real renegotiation: hold, ICE restart).
 func (l *browserLeg) answerReoffer(offer *sdp.SessionDescription) error {
 	l.reoffers <- offer
+	if release := l.holdNext.Swap(nil); release != nil {
+		<-*release
+	}
 	answer, err := l.peer.Answer(gateway.MarshalSDP(offer))
 	if err != nil {
 		return err

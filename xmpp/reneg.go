@@ -602,7 +602,10 @@ func (s *session) onPeerInfo(kind string) {
 }
 
 // onPeerContentModify applies the senders the peer asks for. A content
-// whose senders equal those in force (an echo of ours) changes nothing.
+// whose senders the peer already asked for changes nothing, nor does one
+// whose senders equal those in force (an echo of ours), unless a change
+// of the peer is on its way to the other leg: the senders in force are
+// then about to be replaced, and asking for them again is a change.
 func (s *session) onPeerContentModify(j *jingle.Jingle) {
 	if s.peerSDP == nil {
 		return
@@ -616,10 +619,12 @@ func (s *session) onPeerContentModify(j *jingle.Jingle) {
 		if want == "" {
 			want = jingle.SendersBoth
 		}
-		if want == s.senders[i] || want == jingle.SendersRejected {
+		dir := jingle.DirectionFromSenders(want, s.role.Other())
+		if want == jingle.SendersRejected || dir == s.peerBase[i] ||
+			(want == s.senders[i] && s.rn.kind != rnIn) {
 			continue
 		}
-		s.peerBase[i] = jingle.DirectionFromSenders(want, s.role.Other())
+		s.peerBase[i] = dir
 		s.log.Info("peer content-modify", "content", c.Name, "senders", string(want))
 	}
 	s.sync()

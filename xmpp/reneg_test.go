@@ -564,3 +564,36 @@ func TestJingleContentModify(t *testing.T) {
 	leg.hangup()
 	<-call.Ended()
 }
+
+// A content-modify that asks again for the senders in force while the
+// re-offer of an earlier one is still unanswered is a change: once the
+// other leg answered, it is re-offered too (seen in CI: the second request
+// used to be taken for an echo and lost).
+func TestJingleContentModifyWhileReofferPending(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxFor(t, 40*time.Second)
+	call, leg := answeredCall(t, ctx, e, topologies[0]) // the peer is the initiator
+	release := make(chan struct{})
+	leg.holdNext.Store(&release)
+	if err := call.ContentModify(ctx, jingle.SendersInitiator); err != nil {
+		t.Fatal(err)
+	}
+	if o := leg.nextReoffer(t, ctx); !allDirs(o, "sendonly") { // its answer is held
+		t.Errorf("content-modify senders=initiator: re-offer %v, want sendonly", dirsOf(o))
+	}
+	if err := call.ContentModify(ctx, jingle.SendersBoth); err != nil {
+		t.Fatal(err)
+	}
+	// The adapter reads stanzas in order and hands each to the session
+	// before it reads the next: once this one is acknowledged, the
+	// content-modify above is queued ahead of the held answer.
+	if err := call.SendSessionInfo(ctx, jingle.InfoActive); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if o := leg.nextReoffer(t, ctx); !allDirs(o, "sendrecv") {
+		t.Errorf("content-modify senders=both: re-offer %v, want sendrecv", dirsOf(o))
+	}
+	leg.hangup()
+	<-call.Ended()
+}
