@@ -35,7 +35,8 @@ const schedLatencies = "/sched/latencies:seconds"
 // admission decides whether a new call may start. It watches two measured
 // signals (see docs/ARCHITECTURE.md, "Overload control"):
 //
-//   - calls in setup: placed, neither answered nor ended. Under overload every
+//   - calls in setup: placed, the callee has neither rung nor answered, not
+//     ended (a ringing callee is a person deciding). Under overload every
 //     step of a setup queues somewhere (sockets, goroutines, peers), so setups
 //     take longer and, by Little's law, their number grows with the delay;
 //   - queue delay: how long runnable goroutines (every call, connection and
@@ -255,6 +256,6 @@ func (g *Gateway) AddOverloadSignal(signal string, active func(now time.Time) bo
 	g.adm.add(adapterSignal{name: signal, active: active})
 }
 
-// CallsInSetup returns the number of calls placed and neither answered nor
-// ended: the admission signal bounded by Config.MaxCallsInSetup.
+// CallsInSetup returns the number of calls placed whose callee has neither
+// rung nor answered and that have not ended: the admission signal bounded by Config.MaxCallsInSetup.
 func (g *Gateway) CallsInSetup() int { return int(g.adm.inSetup.Load()) }

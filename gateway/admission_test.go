@@ -129,6 +129,46 @@ func TestAdmissionCallsInSetup(t *testing.T) {
 	}
 }
 
+// TestAdmissionRingingEndsSetup: a callee that rings gives the call's slot
+// back (what remains is a person deciding), so calls ringing for long do
+// not shed new ones; a callee that neither rings nor answers keeps it.
+func TestAdmissionRingingEndsSetup(t *testing.T) {
+	gw, d := admissionGateway(t, Config{MaxCallsInSetup: 1, MaxQueueDelay: -1})
+	c1, caller1, err := placeFrom(t, gw, "a1", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callee1 := <-d.legs
+	nextAs[Offer](t, callee1)
+	if _, _, err := placeFrom(t, gw, "a2", "carol"); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("second call while the first is in setup: %v, want ErrOverloaded", err)
+	}
+	if err := c1.Post(callee1, Ringing{Code: 180}); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextAs[Ringing](t, caller1); r.Code != 180 {
+		t.Errorf("caller got ringing %d, want 180", r.Code)
+	}
+	waitInSetup(t, gw, 0)
+	if _, _, err := placeFrom(t, gw, "a3", "dave"); err != nil {
+		t.Fatalf("call while the first one rings: %v", err)
+	}
+	callee3 := <-d.legs
+	nextAs[Offer](t, callee3)
+	waitInSetup(t, gw, 1)
+	if _, _, err := placeFrom(t, gw, "a4", "erin"); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("call while a callee neither rang nor answered: %v, want ErrOverloaded", err)
+	}
+	// The ringing call is still answered as before.
+	if err := c1.Post(callee1, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}); err != nil {
+		t.Fatal(err)
+	}
+	nextAs[Answer](t, caller1)
+	if n := gw.CallsInSetup(); n != 1 {
+		t.Errorf("calls in setup %d after the ringing call's answer, want 1", n)
+	}
+}
+
 func mustCallOf(t *testing.T, gw *Gateway, from string) *Call {
 	t.Helper()
 	for _, c := range gw.snapshot() {

@@ -361,8 +361,14 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 	c.forwardSDP(s, sd, false)
 }
 
+// onRinging relays the callee's ringing to the caller. It ends the call's
+// setup for admission control: what remains is a person deciding to
+// answer, not work of the gateway or its peers, and counting it would shed
+// calls because callees ring long (1,000 calls ringing for 10 s are 100
+// calls a second).
 func (c *Call) onRinging(s int, e Ringing) {
 	if s == callee && !c.st.answered {
+		c.endSetup()
 		c.send(caller, e)
 	}
 }

@@ -26,8 +26,8 @@ type Call struct {
 	once   sync.Once
 	start  time.Time
 	st     bridgeState // owned by the run goroutine
-	// inSetup: the call holds an admission slot until its first answer or
-	// its end (endSetup).
+	// inSetup: the call holds an admission slot until the callee rings or
+	// answers, or the call ends (endSetup).
 	inSetup atomic.Bool
 	// relay is set on a relay call (relay.go): no bridge here, events go
 	// to another node.

@@ -21,9 +21,9 @@ type Config struct {
 	MaxTrickled int `yaml:"max_trickled"`
 	// InboxSize is the per-call event queue length.
 	InboxSize int `yaml:"inbox_size"`
-	// MaxCallsInSetup bounds the calls placed and neither answered nor
-	// ended; beyond it new calls are shed (ErrOverloaded, 503). Negative:
-	// no bound.
+	// MaxCallsInSetup bounds the calls placed whose callee has neither
+	// rung nor answered and that have not ended; beyond it new calls are
+	// shed (ErrOverloaded, 503). Negative: no bound.
 	MaxCallsInSetup int `yaml:"max_calls_in_setup"`
 	// MaxQueueDelay sheds new calls while the 0.9 quantile of the time
 	// runnable goroutines waited for a CPU, over the last 100 ms or more,

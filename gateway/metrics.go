@@ -53,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "New calls refused with 503 because the gateway is overloaded, by caller dialect and signal."},
 			[]string{"dialect", "signal"}),
 		CallsInSetup: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_calls_in_setup",
-			Help: "Calls placed and neither answered nor ended (the admission signal)."}),
+			Help: "Calls placed whose callee has neither rung nor answered, not ended (the admission signal)."}),
 		QueueDelay: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sigbridge_queue_delay_seconds",
 			Help: "The 0.9 quantile of goroutine scheduling delay over the last admission window."}),
 		Setup: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sigbridge_call_setup_seconds",

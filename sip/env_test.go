@@ -164,7 +164,8 @@ func (u *testUsers) Dial(_ context.Context, req gateway.DialRequest) (gateway.Le
 	switch {
 	case name == "offline":
 		return nil, gateway.ErrOffline
-	case strings.HasPrefix(name, "answer"), strings.HasPrefix(name, "ring"), name == "busy", name == "decline":
+	case strings.HasPrefix(name, "answer"), strings.HasPrefix(name, "ring"), strings.HasPrefix(name, "silent"),
+		name == "busy", name == "decline":
 	default:
 		return nil, fmt.Errorf("%w: %s", gateway.ErrNotFound, name)
 	}
@@ -227,6 +228,8 @@ func (u *testUsers) behave(l *testLeg, from string) {
 		u.answerReoffers(l)
 	case strings.HasPrefix(l.name, "ring"):
 		_ = l.call.Post(l, gateway.Ringing{Code: 180})
+	case strings.HasPrefix(l.name, "silent"):
+		// neither rings nor answers: the call stays in setup (admission)
 	case l.name == "busy":
 		_ = l.call.Post(l, gateway.Hangup{Reason: gateway.Reason{Condition: gateway.CondBusy, Code: 486}})
 	case l.name == "decline":

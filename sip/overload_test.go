@@ -100,20 +100,20 @@ func (c *rawClient) ack2xx(t *testing.T, res *sip.Response) {
 }
 
 // TestSIPpShedWhileOverloaded: SIPp sends 20 INVITEs while the gateway has
-// its 2 calls in setup (two callers ringing a user who never answers): all
-// 20 get 503 with Retry-After. Once the ringing calls end, 10 SIPp calls,
-// one at a time, all succeed.
+// its 2 calls in setup (two callers calling a user who neither rings nor
+// answers): all 20 get 503 with Retry-After. Once those calls end, 10 SIPp
+// calls, one at a time, all succeed.
 func TestSIPpShedWhileOverloaded(t *testing.T) {
 	env := newEnvGW(t, gateway.Config{GatherQuiet: 50 * time.Millisecond, GatherMax: 300 * time.Millisecond,
 		RingTimeout: 20 * time.Second, MaxCallsInSetup: 2, MaxQueueDelay: -1, ShedRetryAfter: 3 * time.Second,
 		MaxCallsPerUser: 100},
 		Config{TrustedSources: []string{"127.0.0.1"}, MaxCallsPerUser: 100, CallsPerSecond: 1000, CallsBurst: 1000})
 	c := dialRaw(t, env.a.Addr())
-	var ringing []*testLeg
+	var pending []*testLeg
 	for i := range 2 {
-		c.send(t, c.rawRequest("INVITE", "sip:ring@"+env.a.Addr(), []string{"Content-Type: application/sdp",
-			fmt.Sprintf("!From: <sip:ringer%d@127.0.0.1>;tag=r%d", i, i)}, webrtcSDP("actpass", "rawc", 30000)))
-		ringing = append(ringing, env.users.leg(t, "ring"))
+		c.send(t, c.rawRequest("INVITE", "sip:silent@"+env.a.Addr(), []string{"Content-Type: application/sdp",
+			fmt.Sprintf("!From: <sip:caller%d@127.0.0.1>;tag=r%d", i, i)}, webrtcSDP("actpass", "rawc", 30000)))
+		pending = append(pending, env.users.leg(t, "silent"))
 	}
 
 	shed := startSIPp(t, "uac_unavailable.xml", env.a.Addr(), "-s", "answer", "-m", "20", "-r", "50")
@@ -126,7 +126,7 @@ func TestSIPpShedWhileOverloaded(t *testing.T) {
 		t.Errorf("sigbridge_calls_shed_total{sip,calls_in_setup} = %v, want 20", v)
 	}
 
-	for _, l := range ringing {
+	for _, l := range pending {
 		l.call.Hangup(gateway.ReasonShutdown)
 		<-l.call.Done()
 	}
@@ -202,7 +202,7 @@ func TestLateReceiveQueueSheds(t *testing.T) {
 }
 
 // TestBrowserToSIPOverloadAdmittedSucceed: browser → SIP beyond capacity,
-// with a real SIPp UAS. With 3 calls in setup allowed and SIPp ringing 5 s
+// with a real SIPp UAS. With 3 calls in setup allowed and SIPp taking 5 s
 // before it answers, 3 callers' offers are admitted and 5 more are refused
 // at once (ErrOverloaded, 503, counted as shed); the 3 admitted calls all
 // get answered and SIPp completes each of them (it exits 0 only when every
@@ -308,7 +308,7 @@ func TestLateResponsesShedOffers(t *testing.T) {
 // TestSIPToBrowserOverloadAdmittedSucceed: SIP → browser beyond capacity,
 // with a real SIPp UAC. With 3 calls in setup allowed and callees that
 // answer only when the test says so, SIPp places 20 calls at 100/s: 3 are
-// admitted (they ring) and the 17 others get 503 with Retry-After before
+// admitted (not ringing: in setup) and the 17 others get 503 with Retry-After before
 // any admitted call is answered, i.e. at once. Then the 3 are answered;
 // SIPp ACKs, holds and hangs up each, every admitted call ends on the
 // browser leg too, and SIPp exits 0 (every call took its scenario's path:
@@ -323,15 +323,15 @@ func TestSIPToBrowserOverloadAdmittedSucceed(t *testing.T) {
 		MaxCallsPerUser: 100},
 		Config{TrustedSources: []string{"127.0.0.1"}, MaxCallsPerUser: 100, CallsPerSecond: 1000, CallsBurst: 1000})
 	const calls, admittedN = 20, 3
-	uac := startSIPp(t, "uac_call_or_503.xml", env.a.Addr(), "-s", "ring", "-m", strconv.Itoa(calls), "-r", "100")
+	uac := startSIPp(t, "uac_call_or_503.xml", env.a.Addr(), "-s", "silent", "-m", strconv.Itoa(calls), "-r", "100")
 	var admitted []*testLeg
 	for range admittedN {
-		admitted = append(admitted, env.users.leg(t, "ring"))
+		admitted = append(admitted, env.users.leg(t, "silent"))
 	}
 	shedMetric := env.gm.CallsShed.WithLabelValues("sip", gateway.SignalCallsInSetup)
 	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(shedMetric) < calls-admittedN; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%v of the %d excess INVITEs shed while 3 calls ring\n%s", testutil.ToFloat64(shedMetric),
+			t.Fatalf("%v of the %d excess INVITEs shed while 3 calls are in setup\n%s", testutil.ToFloat64(shedMetric),
 				calls-admittedN, uac.Logs())
 		}
 		time.Sleep(20 * time.Millisecond)
