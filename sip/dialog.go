@@ -415,6 +415,8 @@ func (l *legCore) sendByeHeaderWithin(h sip.Header, d time.Duration) {
 	bye.AppendHeader(h)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	l.bye.start(cancel)
+	defer l.bye.done()
 	res, err := l.doInDialog(ctx, bye)
 	if err != nil {
 		l.log.Debug("BYE failed", "err", err)

@@ -181,6 +181,32 @@ func TestFlowClosedEndsDialogs(t *testing.T) {
 	})
 }
 
+// TestFlowClosedEndsByeWait: a UA that closes its connection while our
+// BYE waits for its answer ends that wait: the leg and its dialog go at
+// once, not after the BYE's own timeout (byeTimeout; waitFlowsForgotten waits
+// at most half of it).
+func TestFlowClosedEndsByeWait(t *testing.T) {
+	for _, tr := range []string{"WS", "TCP"} {
+		t.Run(tr, func(t *testing.T) {
+			env := registrarEnv(t)
+			ua := dialUA(t, env, tr, "bob")
+			uaAnswers(ua)
+			ua.Ignore = func(req *sip.Request) bool { return req.Method == sip.BYE }
+			mustRegister(t, env, ua)
+			caller, call := placeToSIP(t, env, "sip:bob@"+env.a.cfg.Host)
+			expectAnswer(t, caller)
+			_ = call.Post(caller, gateway.Hangup{})
+			expectInDialog(t, ua, "BYE")
+			waitDone(t, call)
+			if n := env.a.flows.count(); n != 1 {
+				t.Fatalf("%d dialogs in the flow table while the BYE waits, want 1", n)
+			}
+			_ = ua.Close()
+			waitFlowsForgotten(t, env)
+		})
+	}
+}
+
 func expectFlowClosed(t *testing.T, l *testLeg) {
 	t.Helper()
 	h := l.expect(t, "hangup").(gateway.Hangup)

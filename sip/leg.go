@@ -68,6 +68,7 @@ type legCore struct {
 	flow         flow    // the connection of the dialog (flow.go)
 	flowKey      string  // flow table key, once bound
 	anchor       *anchor // media through rtpengine (anchor.go), else nil
+	bye          byeWait // a closed connection ends the wait for our BYE's answer (byewait.go)
 	wake         func()  // serve, for the queue to start when parked
 	onFinish     func()  // the outer leg's own clean-up, last in finish
 }
@@ -248,7 +249,10 @@ func (l *legCore) bindFlow(callID, localTag string, f flow) {
 type flowClosed struct{}
 
 // flowGone implements flowLeg.
-func (l *legCore) flowGone() { _ = l.push(flowClosed{}) }
+func (l *legCore) flowGone() {
+	l.bye.flowGone()
+	_ = l.push(flowClosed{})
+}
 
 // panicked reports a panic in the leg's goroutine and ends the call; the
 // caller finishes the leg.

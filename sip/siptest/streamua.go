@@ -41,6 +41,9 @@ type StreamUA struct {
 	// Cancel, when set, takes a CANCEL and the ringing INVITE it cancels
 	// (nil if none) instead of the UA's own 200 and 487 (see Reply).
 	Cancel func(cancel, invite *sip.Request)
+	// Ignore, when set and true for a request, leaves it unanswered (it is
+	// still recorded): a UA that went away in the middle of a transaction.
+	Ignore func(req *sip.Request) bool
 
 	ws     *websocket.Conn
 	conn   net.Conn
@@ -187,6 +190,9 @@ func (u *StreamUA) onRequest(req *sip.Request) {
 	select {
 	case u.Requests <- req:
 	default:
+	}
+	if u.Ignore != nil && u.Ignore(req) {
+		return
 	}
 	switch req.Method {
 	case sip.OPTIONS, sip.BYE, sip.UPDATE, sip.INFO:
