@@ -138,6 +138,12 @@ func TestProbes(t *testing.T) {
 	if ListeningTCP(up)() == nil {
 		t.Fatal("a UDP socket counts as a TCP listener")
 	}
+	if err := All(ListeningUDP(up), Listening(up))(); err != nil {
+		t.Fatalf("All of two passing probes: %v", err)
+	}
+	if All(ListeningUDP(up), ListeningTCP(up))() == nil {
+		t.Fatal("All passes with a failing probe")
+	}
 	if ListeningUDP(port)() == nil {
 		t.Fatal("a closed TCP port counts as a bound UDP port")
 	}

@@ -8,6 +8,19 @@ import (
 	"time"
 )
 
+// All is a Ready probe that passes once every one of probes passes (the
+// first failure is its error).
+func All(probes ...func() error) func() error {
+	return func() error {
+		for _, p := range probes {
+			if err := p(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // DialTCP is a Ready probe: every addr accepts a TCP connection.
 func DialTCP(addrs ...string) func() error {
 	return func() error {

@@ -137,7 +137,7 @@ func start(ctx context.Context, o Options) (*SIPp, error) {
 		}
 		ready = append(ready, sipReady)
 	}
-	spec.Ready = allReady(ready)
+	spec.Ready = daemon.All(ready...)
 	if o.Log != nil {
 		o.Log.Debug("starting sipp", "args", args)
 	}
@@ -159,18 +159,6 @@ func (s *SIPp) exited() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// allReady passes once every probe passes.
-func allReady(probes []func() error) func() error {
-	return func() error {
-		for _, p := range probes {
-			if err := p(); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 }
 
