@@ -33,6 +33,9 @@
 // about once per interval whatever the call rate.
 // `sigbridge load` can keep a fixed floor for itself (--gc-min-heap; none
 // by default: with 64 MiB the gateway beside it did worse).
+// runtime.huge_heap (and load's --huge-heap) readies that much heap
+// address space for transparent huge pages at start (internal/hugeheap),
+// where the kernel gives them only on request.
 //
 // /metrics has sigbridge_sched_latency_seconds (schedhist.go): Go's
 // scheduling latency in buckets fine enough for the 5 ms setup target.

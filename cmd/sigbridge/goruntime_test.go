@@ -61,7 +61,7 @@ func TestRuntimeConfig(t *testing.T) {
 		t.Errorf("runtime %+v, want gc_percent 300, memory_limit 512 MiB", cfg.Runtime)
 	}
 	if d := defaultConfig().Runtime; d.GCPercent != DefaultGCPercent || d.MemoryLimit != 0 || d.GCMinHeap != DefaultGCMinHeap ||
-		d.GCMinInterval != DefaultGCMinInterval || d.GCMaxHeap != DefaultGCMaxHeap {
+		d.GCMinInterval != DefaultGCMinInterval || d.GCMaxHeap != DefaultGCMaxHeap || d.HugeHeap != DefaultHugeHeap {
 		t.Errorf("default runtime %+v", d)
 	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_interval: 2s\n  gc_max_heap: 134217728\n"); err != nil ||
@@ -71,12 +71,16 @@ func TestRuntimeConfig(t *testing.T) {
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_interval: 0s\n  gc_max_heap: 0\n"); err != nil || cfg.Runtime.GCMinInterval != 0 {
 		t.Errorf("gc_min_interval off: %+v, %v", cfg.Runtime, err)
 	}
+	if cfg, err := loadYAML(t, "runtime:\n  huge_heap: 0\n"); err != nil || cfg.Runtime.HugeHeap != 0 {
+		t.Errorf("huge_heap off: %+v, %v", cfg.Runtime, err)
+	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
 		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)
 	}
 	for _, bad := range []string{"runtime:\n  gc_percent: -1\n", "runtime:\n  memory_limit: -5\n", "runtime:\n  gc: 1\n",
 		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n",
 		"runtime:\n  gc_min_interval: -1s\n", "runtime:\n  gc_min_interval: 2h\n", "runtime:\n  gc_max_heap: -1\n",
+		"runtime:\n  huge_heap: -2097152\n", "runtime:\n  huge_heap: 1000000\n", "runtime:\n  huge_heap: 137438953472\n",
 		"runtime:\n  gc_max_heap: 0\n"} { // the default interval with no ceiling
 		if _, err := loadYAML(t, bad); err == nil {
 			t.Errorf("%q: no error", bad)
@@ -100,7 +104,8 @@ func TestApplyRuntime(t *testing.T) {
 	if pct, limit := gcSettings(); pct != 250 || limit != 3<<30 {
 		t.Errorf("gc_percent %d, memory_limit %d; want 250, %d", pct, limit, int64(3<<30))
 	}
-	if s := buf.String(); !strings.Contains(s, "gc_percent=250") || !strings.Contains(s, "memory_limit=3221225472") {
+	if s := buf.String(); !strings.Contains(s, "gc_percent=250") || !strings.Contains(s, "memory_limit=3221225472") ||
+		!strings.Contains(s, "huge_heap=none") {
 		t.Errorf("log %q does not name the settings", s)
 	}
 

@@ -37,6 +37,8 @@ type loadFlags struct {
 	// 2026-12-06 13:42-14:10 UTC"): the tool's larger heap costs the shared
 	// cores more than its collections do.
 	gcMinHeap int64
+	// hugeHeap is the tool's runtime.huge_heap, as serve's.
+	hugeHeap int64
 }
 
 func parseLoadFlags(args []string, errOut io.Writer) (load.Options, loadFlags, error) {
@@ -70,6 +72,7 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, loadFlags, e
 	fs.StringVar(&o.Origin, "origin", "", "Origin header to send (default none, as non-browser clients)")
 	fs.StringVar(&lf.json, "json", "", "write the report as JSON to this file")
 	fs.Int64Var(&lf.gcMinHeap, "gc-min-heap", 0, "the tool's own floor under its GC heap goal in bytes, as serve's runtime.gc_min_heap (0: none, the default; GOGC in the environment still wins)")
+	fs.Int64Var(&lf.hugeHeap, "huge-heap", DefaultHugeHeap, "bytes of the tool's heap readied for transparent huge pages at start, as serve's runtime.huge_heap (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return o, lf, err
 	}
@@ -77,8 +80,8 @@ func parseLoadFlags(args []string, errOut io.Writer) (load.Options, loadFlags, e
 		fmt.Fprintf(errOut, "sigbridge load: unexpected argument %q\n", fs.Arg(0))
 		return o, lf, errors.New("unexpected argument")
 	}
-	if err := (RuntimeConfig{GCMinHeap: lf.gcMinHeap}).Validate(); err != nil {
-		fmt.Fprintf(errOut, "sigbridge load: --gc-min-heap: %v\n", err)
+	if err := (RuntimeConfig{GCMinHeap: lf.gcMinHeap, HugeHeap: lf.hugeHeap}).Validate(); err != nil {
+		fmt.Fprintf(errOut, "sigbridge load: --gc-min-heap, --huge-heap: %v\n", err)
 		return o, lf, err
 	}
 	if err := o.Validate(); err != nil {
@@ -99,7 +102,7 @@ func runLoad(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(errOut, nil))
 	startPprof(log) // SIGBRIDGE_PPROF: profile the tool itself
-	defer applyRuntime(RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: lf.gcMinHeap}, log).Stop()
+	defer applyRuntime(RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: lf.gcMinHeap, HugeHeap: lf.hugeHeap}, log).Stop()
 	rep, err := load.Run(ctx, o, errOut)
 	if err != nil {
 		fmt.Fprintf(errOut, "sigbridge load: %v\n", err)

@@ -21,6 +21,8 @@ func TestLoadFlags(t *testing.T) {
 		"extra arg":     {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "oops"}, "unexpected"},
 		"negative heap floor": {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "--gc-min-heap", "-1"},
 			"--gc-min-heap"},
+		"huge heap not in 2 MiB pages": {[]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "--huge-heap", "1000"},
+			"--huge-heap"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), tc.args, nil, &out, &errOut); code != 2 {
@@ -34,7 +36,8 @@ func TestLoadFlags(t *testing.T) {
 
 // A gateway that is not there: the run fails (status 1) with the reason.
 // The tool logs its collector settings first: no heap floor by default,
-// the floor asked for with --gc-min-heap.
+// the floor asked for with --gc-min-heap (and no heap readied for huge
+// pages with --huge-heap 0).
 func TestLoadNoGateway(t *testing.T) {
 	floor := "gc_min_heap=67108864"
 	if _, ok := os.LookupEnv("GOGC"); ok {
@@ -43,7 +46,7 @@ func TestLoadNoGateway(t *testing.T) {
 	for _, tc := range []struct {
 		extra []string
 		want  string
-	}{{nil, "gc_min_heap=none"}, {[]string{"--gc-min-heap", "67108864"}, floor}} {
+	}{{nil, "gc_min_heap=none"}, {[]string{"--gc-min-heap", "67108864"}, floor}, {[]string{"--huge-heap", "0"}, "huge_heap=none"}} {
 		var out, errOut bytes.Buffer
 		args := append([]string{"load", "--ws", "ws://127.0.0.1:1/ws", "--target", "x", "--users", "1"}, tc.extra...)
 		code := run(context.Background(), args, nil, &out, &errOut)

@@ -1,0 +1,56 @@
+package hugeheap
+
+import (
+	"errors"
+	"runtime"
+	"runtime/debug"
+)
+
+// Result says what Prepare did.
+type Result struct {
+	// Mode is the kernel's setting, from
+	// /sys/kernel/mm/transparent_hugepage/enabled: "always", "madvise",
+	// "never", or "" when there is none (not Linux, no THP).
+	Mode string
+	// Advised is how many bytes of heap address space were marked for huge
+	// pages (0 when Mode is not "madvise": with "always" the heap has them
+	// anyway, with "never" or none it cannot).
+	Advised int64
+}
+
+// ErrSize: a size Prepare refuses.
+var ErrSize = errors.New("hugeheap: size must be a positive multiple of 2 MiB, at most 64 GiB")
+
+// HugePage is the size of one transparent huge page on the platforms
+// this package acts on.
+const HugePage = 2 << 20
+
+const maxSize = 64 << 30
+
+// Prepare readies size bytes of heap for huge pages (see the package
+// comment). It runs a garbage collection and returns the memory it
+// borrowed to the operating system (debug.FreeOSMemory): call it once, at
+// start, before load.
+func Prepare(size int64) (Result, error) {
+	if size <= 0 || size%HugePage != 0 || size > maxSize {
+		return Result{}, ErrSize
+	}
+	mode := kernelMode()
+	r := Result{Mode: mode}
+	if mode != "madvise" {
+		return r, nil
+	}
+	// A large object comes straight from fresh heap pages that the runtime
+	// knows are zero: make does not touch them.
+	buf := make([]byte, size+HugePage)
+	n, err := advise(buf)
+	runtime.KeepAlive(buf)
+	buf = nil
+	if err != nil {
+		return r, err
+	}
+	r.Advised = n
+	runtime.GC()
+	debug.FreeOSMemory()
+	return r, nil
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package hugeheap
+
+func kernelMode() string { return "" }
+
+func advise([]byte) (int64, error) { return 0, nil }
