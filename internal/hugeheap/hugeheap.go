@@ -2,8 +2,10 @@ package hugeheap
 
 import (
 	"errors"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Result says what Prepare did.
@@ -28,7 +30,8 @@ const HugePage = 2 << 20
 const maxSize = 64 << 30
 
 // Prepare readies size bytes of heap for huge pages (see the package
-// comment). It runs a garbage collection and returns the memory it
+// comment). It does nothing unless the kernel's mode is madvise, nor when
+// GODEBUG has disablethp=1. It runs a garbage collection and returns the memory it
 // borrowed to the operating system (debug.FreeOSMemory): call it once, at
 // start, before load.
 func Prepare(size int64) (Result, error) {
@@ -37,7 +40,7 @@ func Prepare(size int64) (Result, error) {
 	}
 	mode := kernelMode()
 	r := Result{Mode: mode}
-	if mode != "madvise" {
+	if mode != "madvise" || thpDisabled(os.Getenv("GODEBUG")) {
 		return r, nil
 	}
 	// A large object comes straight from fresh heap pages that the runtime
@@ -53,4 +56,16 @@ func Prepare(size int64) (Result, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	return r, nil
+}
+
+// thpDisabled reports whether GODEBUG asks the runtime to keep its heap
+// off huge pages (disablethp=1): Prepare then leaves it so.
+func thpDisabled(godebug string) bool {
+	disabled := false
+	for _, kv := range strings.Split(godebug, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "disablethp="); ok {
+			disabled = v != "0" // the last setting wins, as in the runtime
+		}
+	}
+	return disabled
 }
