@@ -24,6 +24,8 @@ type Metrics struct {
 	// Setup is the time from a call's first offer reaching the gateway to
 	// its first answer reaching it, by caller and callee leg type.
 	Setup *prometheus.HistogramVec
+
+	msgs msgCounters // Messages' counters by label set (msgcounter.go)
 }
 
 // SetupBuckets are the bounds of sigbridge_call_setup_seconds: 1 ms to 10 s
@@ -128,7 +130,7 @@ func (m *Metrics) Panic() {
 // Message counts one signaling message.
 func (m *Metrics) Message(dialect, direction, typ string) {
 	if m != nil {
-		m.Messages.WithLabelValues(dialect, direction, typ).Inc()
+		m.msgs.get(m.Messages, msgKey{dialect, direction, typ}).Inc()
 	}
 }
 
