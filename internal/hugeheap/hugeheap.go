@@ -2,6 +2,7 @@ package hugeheap
 
 import (
 	"errors"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -21,10 +22,11 @@ type Result struct {
 }
 
 // ErrSize: a size Prepare refuses.
-var ErrSize = errors.New("hugeheap: size must be a positive multiple of 2 MiB, at most 64 GiB")
+var ErrSize = errors.New("hugeheap: size must be a positive multiple of 2 MiB, at most 64 GiB (and half the address space)")
 
-// HugePage is the size of one transparent huge page on the platforms
-// this package acts on.
+// HugePage is the unit of Prepare's size: one transparent huge page on
+// x86-64 and on arm64 with 4 KiB pages (advise aligns to the kernel's own
+// size, hpage_pmd_size).
 const HugePage = 2 << 20
 
 const maxSize = 64 << 30
@@ -35,7 +37,7 @@ const maxSize = 64 << 30
 // borrowed to the operating system (debug.FreeOSMemory): call it once, at
 // start, before load.
 func Prepare(size int64) (Result, error) {
-	if size <= 0 || size%HugePage != 0 || size > maxSize {
+	if size <= 0 || size%HugePage != 0 || size > maxSize || uint64(size) > uint64(math.MaxInt)/2 {
 		return Result{}, ErrSize
 	}
 	mode := kernelMode()
@@ -68,4 +70,14 @@ func thpDisabled(godebug string) bool {
 		}
 	}
 	return disabled
+}
+
+// parseMode picks the bracketed word of "always [madvise] never".
+func parseMode(s string) string {
+	i := strings.IndexByte(s, '[')
+	j := strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		return ""
+	}
+	return s[i+1 : j]
 }

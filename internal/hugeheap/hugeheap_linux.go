@@ -3,6 +3,7 @@ package hugeheap
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -10,6 +11,9 @@ import (
 
 // thpEnabled is where Linux tells which mode of transparent huge pages is on.
 const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// pmdSize is where Linux tells the size of one transparent huge page.
+const pmdSize = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
 
 // madvHugePage is MADV_HUGEPAGE.
 const madvHugePage = 14
@@ -23,22 +27,27 @@ func kernelMode() string {
 	return parseMode(string(b))
 }
 
-// parseMode picks the bracketed word of "always [madvise] never".
-func parseMode(s string) string {
-	i := strings.IndexByte(s, '[')
-	j := strings.IndexByte(s, ']')
-	if i < 0 || j < i {
-		return ""
+// pageSize is the kernel's huge page size, HugePage when it does not say
+// (it is 2 MiB on x86-64 and on arm64 with 4 KiB pages).
+func pageSize() uintptr {
+	b, err := os.ReadFile(pmdSize)
+	if err != nil {
+		return HugePage
 	}
-	return s[i+1 : j]
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n == 0 || n&(n-1) != 0 {
+		return HugePage
+	}
+	return uintptr(n)
 }
 
-// advise marks the huge-page-aligned part of buf MADV_HUGEPAGE and returns
-// how many bytes that is.
+// advise marks the part of buf aligned to the kernel's huge pages
+// MADV_HUGEPAGE and returns how many bytes that is.
 func advise(buf []byte) (int64, error) {
+	hp := pageSize()
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	start := (p + HugePage - 1) &^ (HugePage - 1)
-	end := (p + uintptr(len(buf))) &^ (HugePage - 1)
+	start := (p + hp - 1) &^ (hp - 1)
+	end := (p + uintptr(len(buf))) &^ (hp - 1)
 	if end <= start {
 		return 0, nil
 	}
