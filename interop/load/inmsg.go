@@ -92,6 +92,10 @@ func scanInMsg(b []byte, m *inMsg) error {
 	}
 }
 
+// keyCallID is the one key of inMsg with an upper-case letter: its
+// lower-case spelling passes isLowerASCII, and encoding/json matches it.
+var keyCallID = []byte("callId")
+
 // setField stores the value v of key in m if inMsg has such a field.
 func (m *inMsg) setField(key, v []byte) error {
 	var dst *string
@@ -123,8 +127,8 @@ func (m *inMsg) setField(key, v []byte) error {
 		m.Users = users
 		return nil
 	default:
-		if bytes.IndexByte(key, '\\') >= 0 || !isLowerASCII(key) {
-			return errScan // an escaped or differently cased key: encoding/json matches those too
+		if bytes.IndexByte(key, '\\') >= 0 || !isLowerASCII(key) || bytes.EqualFold(key, keyCallID) {
+			return errScan // an escaped or differently cased key ("callid"): encoding/json matches those too
 		}
 		return nil
 	}
