@@ -72,23 +72,47 @@ type SIPp struct {
 // startAttempts bounds the starts of a SIPp whose ports were taken.
 const startAttempts = 3
 
+// fixedPortAttempts bounds the starts of a SIPp whose SIP port was given
+// (Options.Port) and taken: that port cannot be swapped for another, so
+// each start waits first, fixedPortPause and then twice as long each time
+// (3.1 s in all), for whoever holds it now (another test's port probe or
+// media port, a SIPp that had it before, exiting) to let it go.
+const fixedPortAttempts = 6
+
+// fixedPortPause is the first wait before starting again on a given port.
+const fixedPortPause = 100 * time.Millisecond
+
 // Start runs SIPp with o. It returns once SIPp has bound its media ports
 // and, for a UAS, its SIP port (or SIPp exits, or ctx ends, or 20 s pass).
 // The caller ends it with Wait, Stop or Kill. A SIPp, UAS or UAC, that
 // could not bind one of the ports picked for it (free when picked, taken
 // before SIPp bound it) is started again on other ports, up to
-// startAttempts times.
+// startAttempts times; one whose given SIP port (Options.Port) was taken
+// is started again on it after a pause, up to fixedPortAttempts times.
 func Start(ctx context.Context, o Options) (*SIPp, error) {
+	attempts, pause := startAttempts, time.Duration(0)
+	if o.Port != 0 {
+		attempts, pause = fixedPortAttempts, fixedPortPause
+	}
 	for attempt := 1; ; attempt++ {
 		s, err := start(ctx, o)
 		if err == nil {
 			return s, nil
 		}
-		if attempt == startAttempts || s == nil || !s.bindFailed() {
+		if attempt == attempts || s == nil || !s.bindFailed() {
 			return nil, err
 		}
 		if o.Log != nil {
-			o.Log.Info("sipp could not bind a port; starting it on others", "attempt", attempt, "err", err)
+			o.Log.Info("sipp could not bind a port; starting it again", "attempt", attempt,
+				"same_sip_port", o.Port != 0, "pause", pause.String(), "err", err)
+		}
+		if pause > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("sipptest: %w (after: %w)", ctx.Err(), err)
+			case <-time.After(pause):
+			}
+			pause *= 2
 		}
 	}
 }

@@ -67,7 +67,7 @@ func TestUACFails(t *testing.T) {
 
 // TestUASPortTaken: a UAS whose SIP port is taken before SIPp binds it is
 // seen to fail on the bind and started again (here on the same port,
-// since the test fixes it, so every attempt fails and Start says so). The
+// since the test fixes it: every attempt, each after a pause, fails and Start says so). The
 // port is taken by a TCP socket bound but not listening, which the
 // readiness probe does not mistake for SIPp's listener.
 func TestUASPortTaken(t *testing.T) {
@@ -90,8 +90,8 @@ func TestUASPortTaken(t *testing.T) {
 	if err == nil {
 		t.Fatal("a UAS on a taken port started")
 	}
-	if n := strings.Count(log.String(), "starting it on others"); n != startAttempts-1 {
-		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, startAttempts-1, log.String(), err)
+	if n := strings.Count(log.String(), "starting it again"); n != fixedPortAttempts-1 {
+		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, fixedPortAttempts-1, log.String(), err)
 	}
 }
 
@@ -112,7 +112,44 @@ func TestUACPortTaken(t *testing.T) {
 	if err == nil {
 		t.Fatal("a UAC on a taken port started")
 	}
-	if n := strings.Count(log.String(), "starting it on others"); n != startAttempts-1 {
-		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, startAttempts-1, log.String(), err)
+	if n := strings.Count(log.String(), "starting it again"); n != fixedPortAttempts-1 {
+		t.Errorf("%d restarts, want %d; log:\n%s\nerr: %v", n, fixedPortAttempts-1, log.String(), err)
+	}
+}
+
+// TestUASFixedPortFreedLater: a UAS whose given port is held when it starts
+// and let go a moment later (the SIPp that had it, exiting; another test's
+// probe) starts on it after a pause instead of failing.
+func TestUASFixedPortFreedLater(t *testing.T) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(fixedPortPause + fixedPortPause/2) // after the first start failed
+		syscall.Close(fd)
+	}()
+	var log bytes.Buffer
+	s, err := Start(context.Background(), Options{Scenario: scenario(t, "uas_options.xml"), Dir: t.TempDir(),
+		Host: "127.0.0.1", Port: sa.(*syscall.SockaddrInet4).Port, Transport: "t1", Timeout: 20 * time.Second,
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	<-released
+	if err != nil {
+		t.Fatalf("a UAS on a port let go a moment later did not start: %v; log:\n%s", err, log.String())
+	}
+	defer s.Stop()
+	if !strings.Contains(log.String(), "same_sip_port=true") {
+		t.Errorf("no restart on the same port logged:\n%s", log.String())
 	}
 }
