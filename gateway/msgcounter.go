@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -31,27 +32,18 @@ func (c *msgCounters) get(vec *prometheus.CounterVec, k msgKey) prometheus.Count
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.m.Load()
+	old := c.m.Load() // added while this one waited?
 	if old != nil {
 		if ctr, ok := (*old)[k]; ok {
 			return ctr
 		}
 	}
-	ctr := vec.WithLabelValues(k.dialect, k.direction, k.typ)
-	next := make(map[msgKey]prometheus.Counter, 1+lenOf(old))
+	next := map[msgKey]prometheus.Counter{}
 	if old != nil {
-		for kk, v := range *old {
-			next[kk] = v
-		}
+		next = maps.Clone(*old)
 	}
+	ctr := vec.WithLabelValues(k.dialect, k.direction, k.typ)
 	next[k] = ctr
 	c.m.Store(&next)
 	return ctr
-}
-
-func lenOf(p *map[msgKey]prometheus.Counter) int {
-	if p == nil {
-		return 0
-	}
-	return len(*p)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -103,8 +104,10 @@ func (c RuntimeConfig) Validate() error {
 	if c.GCMinInterval > 0 && c.GCMaxHeap == 0 {
 		return errors.New("runtime.gc_min_interval is set but runtime.gc_max_heap is 0: set a ceiling for it")
 	}
-	if c.HugeHeap != 0 && (c.HugeHeap < 0 || c.HugeHeap%hugeheap.HugePage != 0 || c.HugeHeap > maxHugeHeap) {
-		return errors.New("runtime.huge_heap must be a multiple of 2 MiB between 0 and 64 GiB")
+	if c.HugeHeap != 0 {
+		if err := hugeheap.CheckSize(c.HugeHeap); err != nil {
+			return fmt.Errorf("runtime.huge_heap (0: off): %w", err)
+		}
 	}
 	if c.GCPercent < 0 && c.MemoryLimit == 0 {
 		return errors.New("runtime.gc_percent is negative (collector off) but runtime.memory_limit is not set: memory would grow without bound")
@@ -114,9 +117,6 @@ func (c RuntimeConfig) Validate() error {
 
 // maxGCMinHeap bounds runtime.gc_min_heap and gc_max_heap (1 TiB).
 const maxGCMinHeap = 1 << 40
-
-// maxHugeHeap bounds runtime.huge_heap (64 GiB).
-const maxHugeHeap = 64 << 30
 
 // maxGCMinInterval bounds runtime.gc_min_interval.
 const maxGCMinInterval = time.Minute

@@ -37,8 +37,8 @@ const maxSize = 64 << 30
 // borrowed to the operating system (debug.FreeOSMemory): call it once, at
 // start, before load.
 func Prepare(size int64) (Result, error) {
-	if size <= 0 || size%HugePage != 0 || size > maxSize || uint64(size) > uint64(math.MaxInt)/2 {
-		return Result{}, ErrSize
+	if err := CheckSize(size); err != nil {
+		return Result{}, err
 	}
 	mode := kernelMode()
 	r := Result{Mode: mode}
@@ -49,8 +49,7 @@ func Prepare(size int64) (Result, error) {
 	// knows are zero: make does not touch them.
 	buf := make([]byte, size+HugePage)
 	n, err := advise(buf)
-	runtime.KeepAlive(buf)
-	buf = nil
+	runtime.KeepAlive(buf) // garbage from here: the collection below frees it
 	if err != nil {
 		return r, err
 	}
@@ -58,6 +57,14 @@ func Prepare(size int64) (Result, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	return r, nil
+}
+
+// CheckSize returns ErrSize unless size is one Prepare takes.
+func CheckSize(size int64) error {
+	if size <= 0 || size%HugePage != 0 || size > maxSize || uint64(size) > uint64(math.MaxInt)/2 {
+		return ErrSize
+	}
+	return nil
 }
 
 // thpDisabled reports whether GODEBUG asks the runtime to keep its heap
