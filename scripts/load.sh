@@ -20,6 +20,13 @@
 #   AFTER_RATE [unset]  b2s/b2b/s2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
 #     for AFTER_DURATION [10] s more (row "b2s+10s"): do calls succeed again after an overload?
 #     s2b steps end with a line checking that every call ended on both legs (s2b_ended).
+#   SIP_SPLIT [0]  1 (b2s, s2b): tcpdump captures the gateway's SIP (b2s: and WebSocket) traffic during
+#     the step (OUT/<step>.pcap, about 7 KB a b2s call) and scripts/sipsplit.py splits each call's setup at
+#     the wire, in OUT/<step>.sip.txt: INVITE → 2xx (b2s: SIPp answering) and 2xx → ACK (b2s: the
+#     gateway's reaction to the answer); b2s: offer → end-of-candidates (the tool), → INVITE (the
+#     gateway), → 2xx (SIPp), → video-answer (the gateway). The gateway runs with GODEBUG=gctrace=1
+#     and the slow 2xx → ACK times are binned by the time since its last GC start. Needs tcpdump and
+#     python3.
 # Needs: go, sipp (sip-tester), curl, jq.
 #
 # Paths: b2s browser → SIP (load tool callers, SIPp UAS), b2b browser →
@@ -121,9 +128,31 @@ YAML
 	} >"$file"
 }
 
-start_gateway() { # $1 = step name
-	start_sigbridge "$OUT/gateway.yaml" "$HTTP" "$OUT/$1.gateway.log"
+start_gateway() { # $1 = step name, [$2 = 1: capture its WebSocket side too (SIP_SPLIT)]
+	if [ "${SIP_SPLIT:-0}" = 1 ]; then
+		GW_START=$(date +%s.%N) # gctrace's @ offsets count from here (within a few ms)
+		GODEBUG=${GODEBUG:+$GODEBUG,}gctrace=1 start_sigbridge "$OUT/gateway.yaml" "$HTTP" "$OUT/$1.gateway.log"
+		sip_capture "$1" "udp port $GW_SIP${2:+ or tcp port $BASE_PORT}"
+	else
+		start_sigbridge "$OUT/gateway.yaml" "$HTTP" "$OUT/$1.gateway.log"
+	fi
 	GW_PID=$STARTED
+}
+
+# sip_capture starts tcpdump on the gateway's SIP port for step $1
+# (SIP_SPLIT=1); sip_split stops it and splits the setups (sipsplit.py).
+sip_capture() { # $1 = step name, $2 = capture filter
+	tcpdump -i lo -s 1000 -B 262144 -w "$OUT/$1.pcap" "$2" >"$OUT/$1.tcpdump.log" 2>&1 &
+	CAPTURE_PID=$!
+	PIDS+=("$CAPTURE_PID")
+	for _ in $(seq 50); do grep -q listening "$OUT/$1.tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+}
+
+sip_split() { # $1 = step name, [$2 = 1: the WebSocket side was captured]
+	[ "${SIP_SPLIT:-0}" = 1 ] || return 0
+	kill "$CAPTURE_PID" 2>/dev/null || true
+	wait "$CAPTURE_PID" 2>/dev/null || true
+	python3 "$ROOT/scripts/sipsplit.py" "$OUT/$1.pcap" ${2:+--ws-port "$BASE_PORT"} --gctrace "$OUT/$1.gateway.log" --start "$GW_START" >"$OUT/$1.sip.txt" 2>&1 || true
 }
 
 # start_sigbridge starts `sigbridge serve` and waits until /readyz (with a
@@ -251,14 +280,16 @@ row() {
 }
 
 load_step() { # $1 = path, $2 = rate; browser callers through the load tool
-	local name="$1-$2"
-	start_gateway "$name"
+	local name="$1-$2" ws=
+	[ "$1" = b2s ] && ws=1
+	start_gateway "$name" "$ws"
 	[ "$1" = b2s ] && sipp_uas "$name"
 	load_run "$1" "$2" "$name" "$DURATION" "$1"
 	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
 		sleep 10
 		load_run "$1" "$AFTER_RATE" "$name.after" "${AFTER_DURATION:-10}" "$1+10s"
 	fi
+	[ "$1" = b2s ] && sip_split "$name" 1
 	cleanup
 }
 
@@ -335,6 +366,7 @@ s2b_step() { # SIPp UAC → gateway → load tool callees
 		s2b_after "$name.after" "$csv"
 	fi
 	s2b_ended "$name"
+	sip_split "$name"
 	cleanup
 }
 
