@@ -128,18 +128,18 @@ YAML
 	} >"$file"
 }
 
-start_gateway() { # $1 = step name, [$2 = 1: capture its WebSocket side too (SIP_SPLIT)]
-	if [ "${SIP_SPLIT:-0}" = 1 ]; then
+start_gateway() { # $1 = step name, [$2 = what SIP_SPLIT captures: a tcpdump filter]
+	if [ "${SIP_SPLIT:-0}" = 1 ] && [ -n "${2:-}" ]; then
 		GW_START=$(date +%s.%N) # gctrace's @ offsets count from here (within a few ms)
 		GODEBUG=${GODEBUG:+$GODEBUG,}gctrace=1 start_sigbridge "$OUT/gateway.yaml" "$HTTP" "$OUT/$1.gateway.log"
-		sip_capture "$1" "udp port $GW_SIP${2:+ or tcp port $BASE_PORT}"
+		sip_capture "$1" "$2"
 	else
 		start_sigbridge "$OUT/gateway.yaml" "$HTTP" "$OUT/$1.gateway.log"
 	fi
 	GW_PID=$STARTED
 }
 
-# sip_capture starts tcpdump on the gateway's SIP port for step $1
+# sip_capture starts tcpdump with filter $2 on loopback for step $1
 # (SIP_SPLIT=1); sip_split stops it and splits the setups (sipsplit.py).
 sip_capture() { # $1 = step name, $2 = capture filter
 	tcpdump -i lo -s 1000 -B 262144 -w "$OUT/$1.pcap" "$2" >"$OUT/$1.tcpdump.log" 2>&1 &
@@ -280,16 +280,16 @@ row() {
 }
 
 load_step() { # $1 = path, $2 = rate; browser callers through the load tool
-	local name="$1-$2" ws=
-	[ "$1" = b2s ] && ws=1
-	start_gateway "$name" "$ws"
+	local name="$1-$2" capture=
+	[ "$1" = b2s ] && capture="udp port $GW_SIP or tcp port $BASE_PORT" # SIP_SPLIT: both sides
+	start_gateway "$name" "$capture"
 	[ "$1" = b2s ] && sipp_uas "$name"
 	load_run "$1" "$2" "$name" "$DURATION" "$1"
 	if [ -n "${AFTER_RATE:-}" ]; then # the recovery check: normal rate 10 s after the step
 		sleep 10
 		load_run "$1" "$AFTER_RATE" "$name.after" "${AFTER_DURATION:-10}" "$1+10s"
 	fi
-	[ "$1" = b2s ] && sip_split "$name" 1
+	[ -n "$capture" ] && sip_split "$name" 1
 	cleanup
 }
 
@@ -354,7 +354,7 @@ tail_split() { # $1 = step name
 s2b_step() { # SIPp UAC → gateway → load tool callees
 	local name="s2b-$1" csv="$OUT/s2b.csv"
 	{ echo SEQUENTIAL; for i in $(seq 0 $((USERS - 1))); do echo "callee-$i;sipp-$i"; done; } >"$csv"
-	start_gateway "$name"
+	start_gateway "$name" "udp port $GW_SIP"
 	start_callees "$name" "ws://$HTTP/ws"
 	local c0 a0; c0=$(cpu_ticks "$GW_PID") a0=$(allocs)
 	rss_sampler "$GW_PID" "$OUT/$name.rss"

@@ -46,6 +46,7 @@ Only the Python standard library; scripts/load.sh runs it for SIP_SPLIT=1.
 """
 
 import argparse
+import bisect
 import collections
 import re
 import struct
@@ -184,7 +185,6 @@ def gc_starts(path, start):
 
 def by_gc(acks, starts, slow):
     """Prints slow 2xx -> ACK times by where their 2xx fell after a GC start."""
-    import bisect
     slow_bins, all_bins = collections.Counter(), collections.Counter()
     for at, d in acks:
         i = bisect.bisect_right(starts, at) - 1
@@ -279,15 +279,10 @@ def main():
             calls.add_sip(t, payload)
         elif a.ws_port and a.ws_port in (sport, dport):
             calls.add_ws(t, sport, payload, dport == a.ws_port)
-    answer, react, acks = [], [], []
-    for ev in calls.sip.values():
-        if "INVITE" in ev and "2xx" in ev:
-            answer.append(ev["2xx"] - ev["INVITE"])
-        if "2xx" in ev and "ACK" in ev:
-            react.append(ev["ACK"] - ev["2xx"])
-            acks.append((ev["2xx"], ev["ACK"] - ev["2xx"]))
+    answer = [ev["2xx"] - ev["INVITE"] for ev in calls.sip.values() if "INVITE" in ev and "2xx" in ev]
+    acks = [(ev["2xx"], ev["ACK"] - ev["2xx"]) for ev in calls.sip.values() if "2xx" in ev and "ACK" in ev]
     describe("INVITE -> 2xx", answer, slow)
-    describe("2xx -> ACK", react, slow)
+    describe("2xx -> ACK", [d for _, d in acks], slow)
     if a.ws_port:
         hops = calls.hops()
         n = len(hops["offer -> video-answer"])
