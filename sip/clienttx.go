@@ -124,6 +124,15 @@ func (t *clientTxTable) dispatch(res *sip.Response) bool {
 	return true
 }
 
+// find returns the live transaction of key (branch, TxSeperator, method),
+// nil if none.
+func (t *clientTxTable) find(key []byte) *clientTx {
+	t.mu.Lock()
+	tx := t.txs[string(key)]
+	t.mu.Unlock()
+	return tx
+}
+
 func (t *clientTxTable) drop(tx *clientTx) {
 	t.mu.Lock()
 	if t.txs[tx.key] == tx {

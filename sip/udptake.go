@@ -54,6 +54,9 @@ func (a *Adapter) takeUDP(data []byte, src *udpSource) (taken bool) {
 	if !isResponse && (a.udpConn == nil || bytes.HasPrefix(data, registerPrefix)) && !bytes.HasPrefix(data, ackPrefix) {
 		return false
 	}
+	if isResponse && a.takeLight(data) {
+		return true
+	}
 	msg, err := a.parser.ParseSIP(data)
 	if err != nil {
 		return false
