@@ -69,6 +69,13 @@ type clientTx struct {
 	ack       *sip.Request  // the ACK of a non-2xx final answer
 	onTerm    []sip.FnTxTerminate
 	onRetrans sip.FnTxResponse
+
+	// An INVITE's 100 Trying carries nothing for its user but that a
+	// provisional response came, which lets a hung-up caller CANCEL (RFC
+	// 3261 §9.1). It is kept here (trying) instead of waking the user,
+	// until the user asks (provisionalSeen): from then on every
+	// provisional response reaches it (all1xx).
+	trying, all1xx bool
 }
 
 var _ sip.ClientTransaction = (*clientTx)(nil)
@@ -219,6 +226,10 @@ func (tx *clientTx) receive(res *sip.Response) {
 			if tx.invite {
 				tx.stopTimers(false) // Timer A and B; the transaction user bounds the wait
 			}
+			if tx.invite && res.StatusCode == 100 && !tx.all1xx {
+				tx.trying = true
+				break
+			}
 			if len(tx.responses) < cap(tx.responses)-1 {
 				tx.responses <- res
 			}
@@ -262,6 +273,15 @@ func (tx *clientTx) receive(res *sip.Response) {
 		}
 		tx.mu.Unlock()
 	}
+}
+
+// provisionalSeen reports whether a 100 Trying came that the user was
+// not given; from now on the user gets every provisional response.
+func (tx *clientTx) provisionalSeen() bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	tx.all1xx = true
+	return tx.trying
 }
 
 // wait is Timer D or K: d over UDP, none over reliable transports.

@@ -113,7 +113,7 @@ func TestClientTxNonSuccessACK(t *testing.T) {
 	peer.respond(t, inv, 100, "Trying")
 	peer.respond(t, inv, 180, "Ringing")
 	peer.respond(t, inv, 486, "Busy Here")
-	for _, want := range []int{100, 180, 486} {
+	for _, want := range []int{180, 486} { // the 100 is kept from the user (provisionalSeen)
 		if r := nextResponse(t, tx); r.StatusCode != want {
 			t.Fatalf("got %d, want %d", r.StatusCode, want)
 		}

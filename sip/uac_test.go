@@ -153,6 +153,53 @@ func TestOutboundCancelWhileRinging(t *testing.T) {
 	}
 }
 
+// A callee that sends 100 Trying and nothing more is CANCELled at once
+// when the caller hangs up (RFC 3261 §9.1), though the 100 never woke the
+// leg (clientTx keeps it: provisionalSeen).
+func TestOutboundCancelAfterTrying(t *testing.T) {
+	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
+	uas := startSIPp(t, "uas_trying.xml", "")
+	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
+	waitInviteProceeding(t, env)
+	if err := call.Post(caller, gateway.Hangup{}); err != nil {
+		t.Fatal(err)
+	}
+	uas.wait(t) // it saw CANCEL, sent 200 and 487, got the ACK
+	waitDone(t, call)
+	deadline := time.Now().Add(5 * time.Second)
+	for callsMetric(env, "out", "487") != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := callsMetric(env, "out", "487"); got != 1 {
+		t.Errorf("calls{out,487} = %v", got)
+	}
+}
+
+// waitInviteProceeding waits until an INVITE client transaction of env's
+// adapter has had a provisional response.
+func waitInviteProceeding(t *testing.T, env *testEnv) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		env.a.clientTxs.mu.Lock()
+		txs := make([]*clientTx, 0, len(env.a.clientTxs.txs))
+		for _, tx := range env.a.clientTxs.txs {
+			txs = append(txs, tx)
+		}
+		env.a.clientTxs.mu.Unlock()
+		for _, tx := range txs {
+			tx.mu.Lock()
+			st := tx.state
+			tx.mu.Unlock()
+			if tx.invite && st == txProceeding {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no INVITE transaction got a provisional response")
+}
+
 func TestOutboundDeniedWithoutRoute(t *testing.T) {
 	env := newEnv(t, Config{})
 	caller := newTestLeg("alice")

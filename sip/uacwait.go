@@ -93,7 +93,7 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 			t := time.NewTimer(l.a.cancelWait)
 			defer t.Stop()
 			deadline = t.C
-			if provisional {
+			if provisional || tryingSeen(tx) {
 				l.sendCancel(sess.InviteRequest)
 				cancelled = true
 			}
@@ -111,6 +111,14 @@ func (l *outLeg) awaitAnswer(ctx context.Context, sess *sipgo.DialogClientSessio
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// tryingSeen reports whether tx had a 100 Trying that it kept from its
+// user (clientTx.provisionalSeen); false for sipgo's transactions, which
+// hand every response on.
+func tryingSeen(tx sip.ClientTransaction) bool {
+	t, ok := tx.(interface{ provisionalSeen() bool })
+	return ok && t.provisionalSeen()
 }
 
 // retryDigest answers a first 401/407 with the route's credentials (a new
