@@ -105,7 +105,8 @@
 // over UDP, in place of sipgo's; txclock.go runs their timers on one
 // goroutine), udptake.go (what the UDP readers handle themselves: responses
 // to our transactions, retransmitted 2xx, the ACK of our 2xx, every request
-// but REGISTER into our server transactions), inlinebye.go (the peer's BYE
+// but REGISTER into our server transactions), lightres.go (1xx to an INVITE
+// and 2xx to a BYE read without sipgo's parser), inlinebye.go (the peer's BYE
 // of a parked leg, run on the reader),
 // uacwait.go (the INVITE's wait for its final response, our CANCEL),
 // late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go and

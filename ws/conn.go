@@ -53,6 +53,7 @@ type conn struct {
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
 
 	br         *bufio.Reader // gorilla's read buffer, ours (readbuf.go); nil in tests that build a conn by hand
+	stage      *stagedReader // what br reads the socket through (stage_unix.go); nil if none
 	out        *outQueue
 	sock       socket        // writes frames (socket.go); holding wmu
 	wmu        sync.Mutex    // held by whoever writes a frame (writer.go)

@@ -65,7 +65,9 @@
 // to a fresh goroutine (whose stack is only what a blocked read needs: an
 // idle connection costs about 10 KiB), unless the next message is already
 // in the connection's own read buffer (readbuf.go: gorilla reads through a
-// bufio.Reader of ours) or the socket. A reader grows its stack in one
+// bufio.Reader of ours, which reads the socket 16 KiB at a time into a
+// pooled buffer, taken only once data is there: stage_unix.go) or the
+// socket. A reader grows its stack in one
 // step, while it is shallow (growStack), when its first message arrives. Anybody else (call goroutines, userlist
 // flushes, Dial) queues with conn.enqueue, which never blocks: a client
 // whose queue overflows is dropped. The queue has one writer at a time

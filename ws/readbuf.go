@@ -21,7 +21,8 @@ const readBufferSize = 1024
 // alone, reports nothing. The buffer is as large as gorilla's own was.
 type ownReader struct {
 	http.ResponseWriter
-	br *bufio.Reader // after a successful Hijack
+	br    *bufio.Reader // after a successful Hijack
+	stage *stagedReader // what br reads from, when it is one
 }
 
 // errNoHijack: the ResponseWriter cannot hand over its connection.
@@ -39,10 +40,15 @@ func (o *ownReader) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil || brw.Reader.Buffered() > 0 {
 		return nc, brw, err
 	}
-	o.br = bufio.NewReaderSize(nc, readBufferSize)
+	src := stagedConn(nc)
+	o.stage, _ = src.(*stagedReader)
+	o.br = bufio.NewReaderSize(src, readBufferSize)
 	return nc, bufio.NewReadWriter(o.br, brw.Writer), nil
 }
 
-// buffered reports whether the connection's read buffer holds bytes not
-// read yet (part of the next frame at least).
-func (c *conn) buffered() bool { return c.br != nil && c.br.Buffered() > 0 }
+// buffered reports whether the connection's read buffers (its own and the
+// pooled one it reads the socket into, stage_unix.go) hold bytes not read
+// yet (part of the next frame at least).
+func (c *conn) buffered() bool {
+	return c.br != nil && c.br.Buffered() > 0 || c.stage != nil && c.stage.pending()
+}

@@ -138,7 +138,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, identity string
 	// its 4 KiB read and write buffers and a deep stack for the
 	// connection's life (about 12 KiB of an idle connection's memory).
 	c := newConn(s, ws, identity, r.RemoteAddr)
-	c.br = own.br
+	c.br, c.stage = own.br, own.stage
 	c.serve()
 }
 

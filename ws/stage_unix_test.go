@@ -1,0 +1,98 @@
+//go:build unix
+
+package ws
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// tcpPair is a connected TCP pair on loopback: the server's end, the
+// client's end.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
+	return server, client
+}
+
+// Bytes read through a staged reader and a 1 KiB buffer are the bytes
+// written, in order, whatever the sizes of the writes; the pooled buffer is
+// let go once drained; the peer's close is io.EOF.
+func TestStagedReaderDelivers(t *testing.T) {
+	server, client := tcpPair(t)
+	src := stagedConn(server)
+	st, ok := src.(*stagedReader)
+	if !ok {
+		t.Fatalf("a TCP connection is read through %T", src)
+	}
+	br := bufio.NewReaderSize(src, readBufferSize)
+	var want bytes.Buffer
+	for i, size := range []int{1, 300, 1500, 1024, 5000, stageSize + 100, 3} {
+		chunk := bytes.Repeat([]byte{byte('a' + i)}, size)
+		want.Write(chunk)
+		if _, err := client.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatal("bytes read differ from those written")
+	}
+	if st.pending() || br.Buffered() != 0 {
+		t.Errorf("drained, yet pending %v, buffered %d", st.pending(), br.Buffered())
+	}
+	_ = client.Close()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the peer closed: %v, want io.EOF", err)
+	}
+}
+
+// A read deadline ends a read that waits for data with a timeout, as a
+// plain read of the connection would (gorilla's read deadline).
+func TestStagedReaderDeadline(t *testing.T) {
+	server, client := tcpPair(t)
+	br := bufio.NewReaderSize(stagedConn(server), readBufferSize)
+	if err := server.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := br.ReadByte()
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("got %v, want a timeout", err)
+	}
+	_ = server.SetReadDeadline(time.Time{})
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	br = bufio.NewReaderSize(stagedConn(server), readBufferSize) // bufio keeps its error
+	if b, err := br.ReadByte(); err != nil || b != 'x' {
+		t.Fatalf("after the deadline: %q, %v", b, err)
+	}
+}
