@@ -40,9 +40,8 @@ func (o *ownReader) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil || brw.Reader.Buffered() > 0 {
 		return nc, brw, err
 	}
-	src := stagedConn(nc)
-	o.stage, _ = src.(*stagedReader)
-	o.br = bufio.NewReaderSize(src, readBufferSize)
+	nc, o.stage = stagedConn(nc)
+	o.br = bufio.NewReaderSize(nc, readBufferSize)
 	return nc, bufio.NewReadWriter(o.br, brw.Writer), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -37,19 +38,34 @@ type stagedReader struct {
 	r, w int     // unread bytes of buf: [r, w)
 	n    int     // the last read's result (read)
 	err  error
-	read func(fd uintptr) bool // RawConn.Read's callback, made once
+	// fills counts the socket's reads that brought data (tests).
+	fills atomic.Uint32
+	read  func(fd uintptr) bool // RawConn.Read's callback, made once
 }
 
-// stagedConn wraps nc for reading when it is a socket of ours (TCP; not
-// TLS terminated here); nc is returned as is otherwise.
-func stagedConn(nc net.Conn) io.Reader {
+// stagedNetConn is a connection whose reads are staged. gorilla resets the
+// read buffer the hijack hands it onto the connection (bufioReaderSize), so
+// the staging is done by the connection itself. SyscallConn stays
+// available for the writer (socket.go) and the reader's probe.
+type stagedNetConn struct {
+	net.Conn
+	sc    syscall.Conn
+	stage *stagedReader
+}
+
+func (c *stagedNetConn) Read(p []byte) (int, error)            { return c.stage.Read(p) }
+func (c *stagedNetConn) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
+
+// stagedConn wraps nc when it is a socket of ours (TCP; not TLS terminated
+// here), with its stagedReader; nc and nil otherwise.
+func stagedConn(nc net.Conn) (net.Conn, *stagedReader) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return nc
+		return nc, nil
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return nc
+		return nc, nil
 	}
 	s := &stagedReader{raw: raw}
 	s.read = func(fd uintptr) bool {
@@ -61,7 +77,7 @@ func stagedConn(nc net.Conn) io.Reader {
 		}
 		return s.err != syscall.EAGAIN
 	}
-	return s
+	return &stagedNetConn{Conn: nc, sc: sc, stage: s}, s
 }
 
 // Read implements io.Reader.
@@ -100,6 +116,7 @@ func (s *stagedReader) fill() error {
 		return err
 	}
 	s.r, s.w = 0, s.n
+	s.fills.Add(1)
 	return nil
 }
 

@@ -9,8 +9,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // tcpPair is a connected TCP pair on loopback: the server's end, the
@@ -44,10 +47,9 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 // let go once drained; the peer's close is io.EOF.
 func TestStagedReaderDelivers(t *testing.T) {
 	server, client := tcpPair(t)
-	src := stagedConn(server)
-	st, ok := src.(*stagedReader)
-	if !ok {
-		t.Fatalf("a TCP connection is read through %T", src)
+	src, st := stagedConn(server)
+	if st == nil {
+		t.Fatalf("a TCP connection is not staged (%T)", src)
 	}
 	br := bufio.NewReaderSize(src, readBufferSize)
 	var want bytes.Buffer
@@ -78,7 +80,8 @@ func TestStagedReaderDelivers(t *testing.T) {
 // plain read of the connection would (gorilla's read deadline).
 func TestStagedReaderDeadline(t *testing.T) {
 	server, client := tcpPair(t)
-	br := bufio.NewReaderSize(stagedConn(server), readBufferSize)
+	nc, _ := stagedConn(server)
+	br := bufio.NewReaderSize(nc, readBufferSize)
 	if err := server.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +94,52 @@ func TestStagedReaderDeadline(t *testing.T) {
 	if _, err := client.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	br = bufio.NewReaderSize(stagedConn(server), readBufferSize) // bufio keeps its error
+	br = bufio.NewReaderSize(nc, readBufferSize) // bufio keeps its error
 	if b, err := br.ReadByte(); err != nil || b != 'x' {
 		t.Fatalf("after the deadline: %q, %v", b, err)
+	}
+}
+
+// Through gorilla's upgrade (which resets the hijacked read buffer onto
+// the connection it is given), the socket is still read through the
+// stage: a burst of messages over the 1 KiB buffer, written at once, comes
+// in with one read of the socket, and the reader handles all of it before
+// it hands on.
+func TestStagedThroughUpgrade(t *testing.T) {
+	handOns := make(chan int, 16)
+	h := newHarness(t, Config{onHandOn: func(n int) { handOns <- n }}, gateway.Config{})
+	c := h.dial(nil)
+	if _, err := c.WaitID(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.dir.mu.Lock()
+	var sc *conn
+	for k := range h.srv.dir.conns {
+		sc = k
+	}
+	h.srv.dir.mu.Unlock()
+	if sc == nil || sc.stage == nil {
+		t.Fatal("the connection reads the socket without a stage")
+	}
+	before := sc.stage.fills.Load()
+	const n = 12
+	var burst []byte
+	for range n {
+		burst = append(burst, maskedFrame(`{"type":"message","text":"`+strings.Repeat("x", 80)+`"}`)...)
+	}
+	if len(burst) <= readBufferSize {
+		t.Fatalf("burst of %d bytes fits the read buffer", len(burst))
+	}
+	if _, err := c.Conn.NetConn().Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		expectError(t, c, 401, "message")
+	}
+	if got := <-handOns; got != n {
+		t.Errorf("the reader handed on after %d messages of %d", got, n)
+	}
+	if got := sc.stage.fills.Load() - before; got != 1 {
+		t.Errorf("the burst took %d reads of the socket, want 1", got)
 	}
 }
