@@ -239,7 +239,13 @@ func isToken(b []byte) bool {
 // isName reports whether name is long or short (a compact form; "" for
 // none), in any case.
 func isName(name []byte, long, short string) bool {
-	return bytes.EqualFold(name, []byte(long)) || (short != "" && bytes.EqualFold(name, []byte(short)))
+	switch len(name) {
+	case len(long):
+		return bytes.EqualFold(name, []byte(long))
+	case len(short):
+		return short != "" && bytes.EqualFold(name, []byte(short))
+	}
+	return false
 }
 
 // takeLight hands a light response to its client transaction; false: the
