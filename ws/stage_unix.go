@@ -22,6 +22,20 @@ var stages = sync.Pool{New: func() any {
 	return &b
 }}
 
+// stagesHeld counts the pooled buffers taken and not given back: a reader
+// holds one only while bytes read from its socket wait in it.
+var stagesHeld atomic.Int64
+
+func takeStage() *[]byte {
+	stagesHeld.Add(1)
+	return stages.Get().(*[]byte)
+}
+
+func giveStage(b *[]byte) {
+	stagesHeld.Add(-1)
+	stages.Put(b)
+}
+
 // stagedReader is the socket as the connection's read buffer (readbuf.go)
 // sees it. The connection keeps a 1 KiB buffer for the 12 KiB an idle
 // connection may cost; reading the socket through it took 5.6 reads a
@@ -69,13 +83,21 @@ func stagedConn(nc net.Conn) (net.Conn, *stagedReader) {
 	}
 	s := &stagedReader{raw: raw}
 	s.read = func(fd uintptr) bool {
+		if s.buf == nil {
+			s.buf = takeStage()
+		}
 		for {
 			s.n, s.err = syscall.Read(int(fd), *s.buf)
 			if s.err != syscall.EINTR {
 				break
 			}
 		}
-		return s.err != syscall.EAGAIN
+		if s.err == syscall.EAGAIN { // nothing yet: wait without the buffer
+			giveStage(s.buf)
+			s.buf = nil
+			return false
+		}
+		return true
 	}
 	return &stagedNetConn{Conn: nc, sc: sc, stage: s}, s
 }
@@ -93,15 +115,16 @@ func (s *stagedReader) Read(p []byte) (int, error) {
 	n := copy(p, (*s.buf)[s.r:s.w])
 	s.r += n
 	if s.r == s.w {
-		stages.Put(s.buf)
+		giveStage(s.buf)
 		s.buf = nil
 	}
 	return n, nil
 }
 
-// fill reads the socket into a pooled buffer once it has data.
+// fill reads the socket into a pooled buffer once it has data: the
+// callback takes a buffer for each attempt and gives it back when the
+// socket has nothing (EAGAIN), before RawConn.Read waits.
 func (s *stagedReader) fill() error {
-	s.buf = stages.Get().(*[]byte)
 	s.n, s.err = 0, nil
 	err := s.raw.Read(s.read)
 	switch {
@@ -111,8 +134,10 @@ func (s *stagedReader) fill() error {
 		err = io.EOF
 	}
 	if err != nil {
-		stages.Put(s.buf)
-		s.buf = nil
+		if s.buf != nil {
+			giveStage(s.buf)
+			s.buf = nil
+		}
 		return err
 	}
 	s.r, s.w = 0, s.n

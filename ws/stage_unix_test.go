@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -86,6 +87,9 @@ func TestStagedReaderDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := br.ReadByte()
+	if st := nc.(*stagedNetConn).stage; st.pending() {
+		t.Error("a read waiting for data holds a pooled buffer")
+	}
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("got %v, want a timeout", err)
@@ -141,5 +145,21 @@ func TestStagedThroughUpgrade(t *testing.T) {
 	}
 	if got := sc.stage.fills.Load() - before; got != 1 {
 		t.Errorf("the burst took %d reads of the socket, want 1", got)
+	}
+}
+
+// Idle connections hold no pooled buffer: their readers wait for data
+// without one (the buffer is given back when the socket has nothing).
+func TestStagedIdleHoldsNoBuffer(t *testing.T) {
+	h := newHarness(t, Config{}, gateway.Config{})
+	for i := range 20 {
+		h.login(fmt.Sprintf("idle%d", i), nil)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stagesHeld.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := stagesHeld.Load(); n != 0 {
+		t.Fatalf("20 idle connections hold %d pooled buffers", n)
 	}
 }
