@@ -186,30 +186,44 @@ func TestClientTxRetransmitsUntilAnswered(t *testing.T) {
 	}
 }
 
-// A non-INVITE request over UDP gets its final answer; provisional ones
-// come first.
-func TestClientTxNonInvite(t *testing.T) {
+// doResult is what Client.Do returned.
+type doResult struct {
+	res *sip.Response
+	err error
+}
+
+// doAsync sends a request of method from a fresh adapter to a fresh raw
+// peer over UDP (Client.Do, on its own goroutine) and returns Do's outcome
+// through the channel.
+func doAsync(t *testing.T, method sip.RequestMethod) (*testEnv, *txPeer, <-chan doResult) {
+	t.Helper()
 	env := newEnv(t, Config{})
 	peer := newTxPeer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	var got *sip.Response
+	t.Cleanup(cancel)
+	done := make(chan doResult, 1)
 	go func() {
-		var err error
-		got, err = env.a.cli.Do(ctx, peerRequest(env, peer, sip.OPTIONS))
-		done <- err
+		res, err := env.a.cli.Do(ctx, peerRequest(env, peer, method))
+		done <- doResult{res, err}
 	}()
+	return env, peer, done
+}
+
+// A non-INVITE request over UDP gets its final answer; provisional ones
+// come first.
+func TestClientTxNonInvite(t *testing.T) {
+	env, peer, done := doAsync(t, sip.OPTIONS)
 	req := peer.request(t)
 	if req.Method != sip.OPTIONS {
 		t.Fatalf("got %s", req.Method)
 	}
 	peer.respond(t, req, 100, "Trying")
 	peer.respond(t, req, 200, "OK")
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	if got.StatusCode != 200 || !strings.HasPrefix(got.Source(), "127.0.0.1:") {
+	if got := r.res; got.StatusCode != 200 || !strings.HasPrefix(got.Source(), "127.0.0.1:") {
 		t.Fatalf("got %d from %q", got.StatusCode, got.Source())
 	}
 	if n := env.a.clientTxs.len(); n != 0 {

@@ -2,10 +2,8 @@ package sip
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -115,21 +113,11 @@ func TestLightProvisionalsReachInvite(t *testing.T) {
 
 // The 200 to a BYE takes the light path; the BYE's user gets its status.
 func TestLightByeAnswer(t *testing.T) {
-	env := newEnv(t, Config{})
-	peer := newTxPeer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan *sip.Response, 1)
-	go func() {
-		res, err := env.a.cli.Do(ctx, peerRequest(env, peer, sip.BYE))
-		if err != nil {
-			t.Error(err)
-		}
-		done <- res
-	}()
+	_, peer, done := doAsync(t, sip.BYE)
 	peer.respond(t, peer.request(t), 200, "OK")
-	if res := <-done; res == nil || res.StatusCode != 200 || res.Reason != "OK" || res.CSeq() != nil {
-		t.Fatalf("got %v, want a light 200 OK", res)
+	r := <-done
+	if r.err != nil || r.res.StatusCode != 200 || r.res.Reason != "OK" || r.res.CSeq() != nil {
+		t.Fatalf("got %v (%v), want a light 200 OK", r.res, r.err)
 	}
 }
 

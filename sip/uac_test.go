@@ -144,13 +144,7 @@ func TestOutboundCancelWhileRinging(t *testing.T) {
 	}
 	uas.wait(t) // it saw CANCEL, sent 200 and 487, got the ACK
 	waitDone(t, call)
-	deadline := time.Now().Add(5 * time.Second)
-	for callsMetric(env, "out", "487") != 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := callsMetric(env, "out", "487"); got != 1 {
-		t.Errorf("calls{out,487} = %v", got)
-	}
+	wantCancelled(t, env)
 }
 
 // A callee that sends 100 Trying and nothing more is CANCELled at once
@@ -166,6 +160,13 @@ func TestOutboundCancelAfterTrying(t *testing.T) {
 	}
 	uas.wait(t) // it saw CANCEL, sent 200 and 487, got the ACK
 	waitDone(t, call)
+	wantCancelled(t, env)
+}
+
+// wantCancelled checks, within 5 s, that one outbound call ended 487
+// (cancelled).
+func wantCancelled(t *testing.T, env *testEnv) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for callsMetric(env, "out", "487") != 1 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
