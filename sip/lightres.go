@@ -33,19 +33,26 @@ type lightResponse struct {
 }
 
 var (
-	crlf          = []byte("\r\n")
-	methodInvite  = []byte(sip.INVITE)
-	methodBye     = []byte(sip.BYE)
-	branchMagic   = []byte(sip.RFC3261BranchMagicCookie)
-	txKeySep      = sip.TxSeperator
-	maxLightTxKey = 256
+	crlf         = []byte("\r\n")
+	endOfHeaders = []byte("\r\n\r\n")
+	methodInvite = []byte(sip.INVITE)
+	methodBye    = []byte(sip.BYE)
+	branchMagic  = []byte(sip.RFC3261BranchMagicCookie)
+	txKeySep     = sip.TxSeperator
 )
+
+// maxLightTxKey bounds a light response's transaction key (branch,
+// separator, method), built on the stack.
+const maxLightTxKey = 256
 
 // scanLight reads data, a whole UDP datagram starting "SIP/2.0 ", as a
 // light response; false: the full parser must read it.
 func scanLight(data []byte) (r lightResponse, ok bool) {
+	if !bytes.HasSuffix(data, endOfHeaders) {
+		return r, false // a body (the answer's 200 and its SDP), or cut short
+	}
 	line, rest, ok := cutLine(data)
-	if !ok || !r.startLine(line) {
+	if !ok || !r.startLine(line) || r.code >= 300 {
 		return r, false
 	}
 	var seenVia, seenCSeq bool
@@ -202,13 +209,8 @@ func isIPv6Byte(c byte) bool {
 // more in the method, and so would match no transaction).
 func (r *lightResponse) cseq(value []byte) bool {
 	num, method, ok := bytes.Cut(value, []byte{' '})
-	if !ok || len(num) == 0 || len(num) > 10 {
+	if !ok || len(num) > 10 || !every(num, isDigit) {
 		return false
-	}
-	for _, c := range num {
-		if c < '0' || c > '9' {
-			return false
-		}
 	}
 	if len(method) == 0 || bytes.ContainsAny(method, " \t") {
 		return false
@@ -256,7 +258,7 @@ func (a *Adapter) takeLight(data []byte) bool {
 	if !ok || len(r.branch)+len(txKeySep)+len(r.method) > maxLightTxKey {
 		return false
 	}
-	var buf [256]byte
+	var buf [maxLightTxKey]byte
 	key := append(append(append(buf[:0], r.branch...), txKeySep...), r.method...)
 	tx := a.clientTxs.find(key)
 	if tx == nil {
