@@ -45,6 +45,11 @@ type RuntimeConfig struct {
 	// request (internal/hugeheap); nothing is made resident. 0: none.
 	// Default DefaultHugeHeap.
 	HugeHeap int64 `yaml:"huge_heap"`
+	// Procs is how many Ps (GOMAXPROCS) the gateway runs with. 0, the
+	// default: elastic, from one up to Go's own count (the CPU count or
+	// the cgroup's limit) as the load needs (procs.go). N: always N. The
+	// environment variable GOMAXPROCS, when set, wins.
+	Procs int `yaml:"procs"`
 }
 
 // DefaultGCMinInterval is runtime.gc_min_interval's default: collections at
@@ -109,6 +114,9 @@ func (c RuntimeConfig) Validate() error {
 			return fmt.Errorf("runtime.huge_heap (0: off): %w", err)
 		}
 	}
+	if c.Procs < 0 || c.Procs > maxProcs {
+		return fmt.Errorf("runtime.procs must be between 0 (elastic) and %d", maxProcs)
+	}
 	if c.GCPercent < 0 && c.MemoryLimit == 0 {
 		return errors.New("runtime.gc_percent is negative (collector off) but runtime.memory_limit is not set: memory would grow without bound")
 	}
@@ -117,6 +125,9 @@ func (c RuntimeConfig) Validate() error {
 
 // maxGCMinHeap bounds runtime.gc_min_heap and gc_max_heap (1 TiB).
 const maxGCMinHeap = 1 << 40
+
+// maxProcs bounds runtime.procs.
+const maxProcs = 1024
 
 // maxGCMinInterval bounds runtime.gc_min_interval.
 const maxGCMinInterval = time.Minute

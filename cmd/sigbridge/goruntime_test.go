@@ -74,6 +74,9 @@ func TestRuntimeConfig(t *testing.T) {
 	if cfg, err := loadYAML(t, "runtime:\n  huge_heap: 0\n"); err != nil || cfg.Runtime.HugeHeap != 0 {
 		t.Errorf("huge_heap off: %+v, %v", cfg.Runtime, err)
 	}
+	if cfg, err := loadYAML(t, "runtime:\n  procs: 2\n"); err != nil || cfg.Runtime.Procs != 2 || defaultConfig().Runtime.Procs != 0 {
+		t.Errorf("procs 2 (default 0, elastic): %+v, %v", cfg.Runtime, err)
+	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
 		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)
 	}
@@ -81,6 +84,7 @@ func TestRuntimeConfig(t *testing.T) {
 		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n",
 		"runtime:\n  gc_min_interval: -1s\n", "runtime:\n  gc_min_interval: 2h\n", "runtime:\n  gc_max_heap: -1\n",
 		"runtime:\n  huge_heap: -2097152\n", "runtime:\n  huge_heap: 1000000\n", "runtime:\n  huge_heap: 137438953472\n",
+		"runtime:\n  procs: -1\n", "runtime:\n  procs: 1025\n",
 		"runtime:\n  gc_max_heap: 0\n"} { // the default interval with no ceiling
 		if _, err := loadYAML(t, bad); err == nil {
 			t.Errorf("%q: no error", bad)

@@ -75,6 +75,7 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) int {
 	log := newLogger(logOut, cfg.LogLevel)
 	sip.RouteLibraryLogs(log) // sipgo's package-wide logger, once per process
 	applyRuntime(cfg.Runtime, log)
+	startProcs(ctx, cfg.Runtime.Procs, log)
 	startPprof(log)
 	if err := serve(ctx, cfg, log, nil); err != nil {
 		log.Error("sigbridge stopped", "err", err)
@@ -142,7 +143,7 @@ var goroutinesCreated = collectors.WithGoCollectorRuntimeMetrics(collectors.GoRu
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(goroutinesCreated), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newSchedLatency())
+		newSchedLatency(), procsChangesMetric())
 	registerer := nodeRegisterer(reg, cfg.Cluster)
 	metrics := gateway.NewMetrics(registerer)
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// procsRun drives a procsPolicy with a synthetic load: cores(t) cores used
+// at each procsTick over d, and returns the P count after each tick.
+type procsRun struct {
+	p   *procsPolicy
+	now time.Time
+	cpu time.Duration
+}
+
+func newProcsRun(least, most int) *procsRun {
+	now := time.Unix(1000, 0)
+	return &procsRun{p: newProcsPolicy(least, most, least, now, 0), now: now}
+}
+
+// run feeds cores used per tick for d and returns the counts seen.
+func (r *procsRun) run(d time.Duration, cores func(n int) float64) []int {
+	var seen []int
+	for t := time.Duration(0); t < d; t += procsTick {
+		r.now = r.now.Add(procsTick)
+		r.cpu += time.Duration(cores(r.p.n) * float64(procsTick))
+		seen = append(seen, r.p.step(r.now, r.cpu))
+	}
+	return seen
+}
+
+func last(s []int) int { return s[len(s)-1] }
+
+func constant(c float64) func(int) float64 { return func(int) float64 { return c } }
+
+func TestProcsStaysAtOneBelowSaturation(t *testing.T) {
+	r := newProcsRun(1, 2)
+	// 0.8 of a core with a collection-like burst of 300 ms at a full core
+	// every second: the one P is busy, not saturated.
+	i := 0
+	seen := r.run(20*time.Second, func(int) float64 {
+		i++
+		if i%10 < 3 {
+			return 1.0
+		}
+		return 0.8
+	})
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("tick %d: %d Ps, want 1 throughout", k, n)
+		}
+	}
+}
+
+func TestProcsGrowsWhenSaturated(t *testing.T) {
+	r := newProcsRun(1, 2)
+	r.run(5*time.Second, constant(0.7))
+	// Saturated: the one P runs all the time.
+	seen := r.run(2*time.Second, func(n int) float64 { return float64(n) })
+	if got := last(seen); got != 2 {
+		t.Fatalf("after 2 s saturated at one P: %d Ps, want 2", got)
+	}
+}
+
+func TestProcsGrowsByHalfOnManyCores(t *testing.T) {
+	r := newProcsRun(1, 16)
+	seen := r.run(30*time.Second, func(n int) float64 { return float64(n) })
+	var steps []int
+	for _, n := range seen {
+		if len(steps) == 0 || steps[len(steps)-1] != n {
+			steps = append(steps, n)
+		}
+	}
+	want := []int{1, 2, 3, 5, 8, 12, 16}
+	if len(steps) != len(want) {
+		t.Fatalf("counts %v, want %v", steps, want)
+	}
+	for i := range want {
+		if steps[i] != want[i] {
+			t.Fatalf("counts %v, want %v", steps, want)
+		}
+	}
+}
+
+func TestProcsKeepsCountAtBusyLoad(t *testing.T) {
+	r := newProcsRun(1, 2)
+	r.run(2*time.Second, func(n int) float64 { return float64(n) })
+	if r.p.n != 2 {
+		t.Fatalf("%d Ps after saturation, want 2", r.p.n)
+	}
+	// 1.0 core at two Ps: the same load would fit one P only barely (it
+	// costs more at two), so it stays at two: no flapping.
+	for k, n := range r.run(30*time.Second, constant(1.0)) {
+		if n != 2 {
+			t.Fatalf("tick %d: %d Ps at 1.0 cores, want 2", k, n)
+		}
+	}
+}
+
+func TestProcsShrinksWhenLoadFalls(t *testing.T) {
+	r := newProcsRun(1, 8)
+	r.run(10*time.Second, func(n int) float64 { return float64(n) })
+	if r.p.n != 8 {
+		t.Fatalf("%d Ps after saturation, want 8", r.p.n)
+	}
+	// 2.5 cores: fits in 4 Ps at 0.75 (ceil(2.5/0.75) = 4), once a whole
+	// shrink window (3 s, which may have begun before the load fell) saw
+	// it: after 3 s at the soonest, 6 s at the latest.
+	seen := r.run(6*time.Second+procsTick, constant(2.5))
+	first := -1
+	for k, n := range seen {
+		if n != 8 {
+			first = k
+			break
+		}
+	}
+	if first < 0 || seen[first] != 4 || last(seen) != 4 {
+		t.Fatalf("at 2.5 cores: counts %v, want 8 then 4", seen)
+	}
+	if at := time.Duration(first+1) * procsTick; at < procsShrinkWindow {
+		t.Fatalf("shrank after %v, before a whole window (%v)", at, procsShrinkWindow)
+	}
+	if got := last(r.run(10*time.Second, constant(0.2))); got != 1 {
+		t.Fatalf("idle: %d Ps, want 1", got)
+	}
+}
+
+func TestProcsHoldsBounds(t *testing.T) {
+	r := newProcsRun(2, 2)
+	for _, n := range r.run(5*time.Second, func(n int) float64 { return float64(n) }) {
+		if n != 2 {
+			t.Fatalf("min = max = 2: got %d", n)
+		}
+	}
+	for _, n := range r.run(5*time.Second, constant(0)) {
+		if n != 2 {
+			t.Fatalf("min = max = 2, idle: got %d", n)
+		}
+	}
+}
+
+// TestRunProcs runs the controller on this process: it starts at one P,
+// gives a second one to goroutines that keep two cores busy, and puts
+// Go's count back when it stops.
+func TestRunProcs(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Fatal("needs two CPUs")
+	}
+	was := runtime.GOMAXPROCS(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runProcs(ctx, 1, 2, newLogger(io.Discard, "error")); close(done) }()
+	waitProcs(t, 1)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				spin()
+			}
+		}()
+	}
+	waitProcs(t, 2)
+	stop.Store(true)
+	wg.Wait()
+	cancel()
+	<-done
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Fatalf("after stop: GOMAXPROCS %d, want 2", got)
+	}
+	runtime.GOMAXPROCS(was)
+}
+
+// waitProcs waits for GOMAXPROCS to be n (the controller ticks every
+// 100 ms; a minute bounds a stuck test).
+func waitProcs(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for runtime.GOMAXPROCS(0) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOMAXPROCS stayed %d, want %d", runtime.GOMAXPROCS(0), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+//go:noinline
+func spin() {
+	x := 0
+	for i := range 1 << 16 {
+		x += i
+	}
+	sink.Store(int64(x))
+}
+
+var sink atomic.Int64
