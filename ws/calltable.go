@@ -17,6 +17,7 @@ type callTable struct {
 	mu     sync.Mutex
 	closed bool
 	legs   []*leg
+	ids    map[string]*leg // legs with a callId, by it (made at the first)
 }
 
 // add registers l. onePerPeer refuses a second call with the same peer
@@ -27,13 +28,21 @@ func (t *callTable) add(l *leg, onePerPeer bool) error {
 	if t.closed {
 		return fmt.Errorf("%w: connection closing", gateway.ErrOffline)
 	}
-	for _, x := range t.legs {
-		if onePerPeer && x.peerKey == l.peerKey {
-			return fmt.Errorf("%w: already in a call with %s", gateway.ErrBusy, l.peerKey)
+	if onePerPeer {
+		for _, x := range t.legs {
+			if x.peerKey == l.peerKey {
+				return fmt.Errorf("%w: already in a call with %s", gateway.ErrBusy, l.peerKey)
+			}
 		}
-		if l.callID != "" && x.callID == l.callID {
+	}
+	if l.callID != "" {
+		if _, dup := t.ids[l.callID]; dup {
 			return ErrCallIDInUse
 		}
+		if t.ids == nil {
+			t.ids = make(map[string]*leg)
+		}
+		t.ids[l.callID] = l
 	}
 	t.legs = append(t.legs, l)
 	return nil
@@ -46,6 +55,9 @@ func (t *callTable) remove(l *leg) bool {
 	for i, x := range t.legs {
 		if x == l {
 			t.legs = append(t.legs[:i], t.legs[i+1:]...)
+			if l.callID != "" {
+				delete(t.ids, l.callID)
+			}
 			return true
 		}
 	}
@@ -91,16 +103,14 @@ func (t *callTable) only() (*leg, error) {
 }
 
 func (t *callTable) byCallID(callID, peerKey string) (*leg, error) {
-	for _, x := range t.legs {
-		if x.callID != callID {
-			continue
-		}
-		if peerKey != "" && x.peerKey != peerKey {
-			return nil, errorf(ErrMalformed, "target does not match the call")
-		}
-		return x, nil
+	x, ok := t.ids[callID]
+	if !ok {
+		return nil, ErrNoSuchCall
 	}
-	return nil, ErrNoSuchCall
+	if peerKey != "" && x.peerKey != peerKey {
+		return nil, errorf(ErrMalformed, "target does not match the call")
+	}
+	return x, nil
 }
 
 // count returns the number of calls.
@@ -116,6 +126,6 @@ func (t *callTable) close() []*leg {
 	defer t.mu.Unlock()
 	t.closed = true
 	legs := t.legs
-	t.legs = nil
+	t.legs, t.ids = nil, nil
 	return legs
 }
