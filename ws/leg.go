@@ -110,7 +110,7 @@ func (l *leg) shownCallID() string {
 
 func (l *leg) renderSDP(typ, sdpType string, sd *sdp.SessionDescription) []byte {
 	l.remoteMids = mids(sd)
-	return encode(sdpMsg{Type: typ, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
+	return encodeSDPMsg(sdpMsg{Type: typ, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
 		SDP: sdpJSON{Type: sdpType, SDP: gateway.MarshalSDP(sd)}})
 }
 
@@ -126,7 +126,7 @@ func (l *leg) renderCandidate(e gateway.Candidate) []byte {
 			ufrag = p.Ufrag
 		}
 	}
-	return encode(candidateMsg{Type: typeNewICECandidate, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
+	return encodeCandidateMsg(candidateMsg{Type: typeNewICECandidate, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
 		Candidate: candidateJSON{Candidate: line, SDPMid: mid, SDPMLineIndex: index, UsernameFragment: ufrag}})
 }
 
@@ -171,7 +171,7 @@ func (l *leg) renderRinging(e gateway.Ringing) []byte {
 	if code == 0 {
 		code = 180
 	}
-	return encode(ringingMsg{Type: typeRinging, Name: l.peer, Target: l.self, CallID: l.callID, Code: code})
+	return encodeRingingMsg(ringingMsg{Type: typeRinging, Name: l.peer, Target: l.self, CallID: l.callID, Code: code})
 }
 
 func (l *leg) renderHangup(r gateway.Reason) []byte {

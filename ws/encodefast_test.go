@@ -1,0 +1,57 @@
+package ws
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// tricky strings for the encoder: escapes, HTML characters, control
+// bytes, invalid UTF-8, line and paragraph separators, multi-byte runes.
+var trickyStrings = []string{"", "plain", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n", `"quoted" \back\slash`,
+	"<script>&amp;</script>", "\x00\x01\x08\x0c\x1f\x7f", "bad \xff\xfe utf8 \xc3", "line\u2028para\u2029",
+	"ünïcödé ☎ 📞", "tab\there", "\xed\xa0\x80 surrogate"}
+
+// TestFastEncodeMatchesJSON: the hand-rendered call messages are the
+// bytes encoding/json makes of them.
+func TestFastEncodeMatchesJSON(t *testing.T) {
+	mid := "0"
+	for _, s := range trickyStrings {
+		for _, callID := range []string{"", "c-" + s} {
+			check(t, encodeSDPMsg, sdpMsg{Type: typeVideoAnswer, Name: s, Target: "bob" + s, CallID: callID,
+				SDP: sdpJSON{Type: "answer", SDP: s}})
+			check(t, encodeRingingMsg, ringingMsg{Type: typeRinging, Name: s, Target: s, CallID: callID, Code: 183})
+			check(t, encodeCandidateMsg, candidateMsg{Type: typeNewICECandidate, Name: s, Target: s, CallID: callID,
+				Candidate: candidateJSON{Candidate: "candidate:" + s, SDPMid: &mid, SDPMLineIndex: 2, UsernameFragment: s}})
+			check(t, encodeCandidateMsg, candidateMsg{Type: typeNewICECandidate, Name: s, Target: s, CallID: callID,
+				Candidate: candidateJSON{Candidate: s, SDPMid: nil, SDPMLineIndex: 0}})
+		}
+	}
+}
+
+func check[M any](t *testing.T, fast func(M) []byte, m M) {
+	t.Helper()
+	want, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fast(m); !bytes.Equal(got, want) {
+		t.Errorf("%T:\n got %s\nwant %s", m, got, want)
+	}
+}
+
+// FuzzAppendJSONString: any string quotes to encoding/json's bytes.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range trickyStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	})
+}
