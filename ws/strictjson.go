@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"unicode/utf16"
@@ -385,6 +386,11 @@ func unquote(inner []byte) (string, bool) {
 // appendUnquoted is unquote appending to b.
 func appendUnquoted(b, inner []byte) ([]byte, bool) {
 	for i := 0; i < len(inner); {
+		if n := plainRun(inner[i:]); n > 0 { // copied as a whole: an SDP's lines between its \r\n
+			b = append(b, inner[i:i+n]...)
+			i += n
+			continue
+		}
 		switch c := inner[i]; {
 		case c == '\\':
 			n := unescape(&b, inner[i:])
@@ -404,6 +410,28 @@ func appendUnquoted(b, inner []byte) ([]byte, bool) {
 		}
 	}
 	return b, true
+}
+
+// plainRun is how many bytes at the start of s stand for themselves:
+// printable ASCII other than the backslash. It looks at eight bytes at a
+// time while none of them is a byte to stop at.
+func plainRun(s []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		below := (w - 0x20*ones) &^ w             // a byte under 0x20 (or at 0x80 and over: caught below)
+		bs := w ^ '\\'*ones                       // a zero byte where a backslash was
+		if (below|w|((bs-ones)&^bs))&highs != 0 { // under 0x20, not ASCII, or a backslash
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
 }
 
 // unescape appends the character of the escape at the start of s and
