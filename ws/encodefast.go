@@ -2,6 +2,7 @@ package ws
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -12,7 +13,7 @@ import (
 
 // encodeSDPMsg renders m as encode(m) would.
 func encodeSDPMsg(m sdpMsg) []byte {
-	b := make([]byte, 0, 96+len(m.Name)+len(m.Target)+len(m.CallID)+len(m.SDP.SDP)*21/20)
+	b := make([]byte, 0, 96+len(m.Name)+len(m.Target)+len(m.CallID)+quotedLen(m.SDP.SDP))
 	b = appendHead(b, m.Type, m.Name, m.Target, m.CallID)
 	b = append(b, `,"sdp":{"type":`...)
 	b = appendJSONString(b, m.SDP.Type)
@@ -66,6 +67,12 @@ func appendHead(b []byte, typ, name, target, callID string) []byte {
 		b = appendJSONString(b, callID)
 	}
 	return b
+}
+
+// quotedLen is about the length of s quoted: exact for an SDP, whose only
+// characters to escape are its line ends (\r and \n, a byte more each).
+func quotedLen(s string) int {
+	return len(s) + 2 + strings.Count(s, "\r") + strings.Count(s, "\n")
 }
 
 const hexDigits = "0123456789abcdef"

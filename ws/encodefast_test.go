@@ -3,6 +3,8 @@ package ws
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -54,4 +56,21 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
 		}
 	})
+}
+
+// TestEncodeSDPMsgSizedOnce: an SDP message is rendered into one buffer
+// sized for its escaped line ends, not grown on the way.
+func TestEncodeSDPMsgSizedOnce(t *testing.T) {
+	var sdp strings.Builder
+	for i := range 120 {
+		fmt.Fprintf(&sdp, "a=candidate:%d 1 udp 2122260223 192.0.2.%d 5%04d typ host generation 0\r\n", i, i, i)
+	}
+	m := sdpMsg{Type: typeVideoOffer, Name: "alice", Target: "bob", CallID: "c-1", SDP: sdpJSON{Type: "offer", SDP: sdp.String()}}
+	var out []byte
+	if n := testing.AllocsPerRun(20, func() { out = encodeSDPMsg(m) }); n != 1 {
+		t.Fatalf("%v allocations, want 1", n)
+	}
+	if len(out) > cap(out) || cap(out)-len(out) > 64 {
+		t.Fatalf("length %d, capacity %d: sized far from what it holds", len(out), cap(out))
+	}
 }
