@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -25,29 +26,44 @@ import (
 // CPU by about a quarter at 1,500 and at 3,000 calls/s.
 //
 // How: every procsTick the controller reads the process's CPU time
-// (user and system, all threads) and keeps two measures of the cores it
-// used: a moving average over about procsFastTau and the mean since the
-// shrink window began. It adds Ps (half as many again, at least one) when
-// the average passes procsGrowAt of the Ps it has, and gives Ps back when
-// the mean over procsShrinkWindow, all of it at the current count, stayed
-// under procsShrinkAt of fewer Ps. The CPU a load costs with more Ps is
-// higher than with fewer, so a count that was grown is given back only
-// when even that higher cost fits in fewer Ps: no flapping.
+// (user and system, all threads) and the runtime's histogram of how long
+// runnable goroutines waited for a P (/sched/latencies, a sample of
+// wake-ups). It adds Ps (half as many again, at least one) when either
+// says the Ps it has are not enough:
+//   - busy: the cores used, averaged over about procsFastTau, pass
+//     procsGrowAt of the Ps;
+//   - waiting: of the sampled wake-ups over about procsWaitTau, more than
+//     procsWaitShare waited procsWaitLong or longer. This is the signal on
+//     a box whose cores the gateway shares: its one thread then gets less
+//     than a core, so it is never "busy", while its goroutines queue.
 //
-// procsGrowAt is close to one on purpose: a saturated P runs all the
-// time, so its process uses a whole core or more (threads in system calls
-// count too), while one P that keeps up with 3,000 browser → SIP calls/s
-// on that box averaged 0.75-0.90 of a core over a second, and its
-// collections and bursts reach 0.95 now and then. Growing at those would
-// give the CPU back to the second P's wake-ups for as long as the load
-// stays.
+// It gives Ps back when the mean of the cores used over procsShrinkWindow,
+// all of it at the current count, stayed under procsShrinkAt of fewer Ps.
+// The CPU a load costs with more Ps is higher than with fewer, so a count
+// that was grown is given back only when even that higher cost fits in
+// fewer Ps: no flapping.
+//
+// The thresholds are from the 2-core box of docs/PERFORMANCE.md. One P
+// that keeps up with 3,000 browser → SIP calls/s averaged 0.75-0.90 of a
+// core over a second and touched 0.95 in bursts, so procsGrowAt is close
+// to one: a saturated P runs all the time, and its process uses a whole
+// core or more. Of its wake-ups, 0.8-1.9 % waited 10 ms or more (6 % at
+// the worst two seconds); one P behind 4,000 browser → browser calls/s,
+// whose setups took 22 ms at the median, had 9 % (17 % at the worst).
 const (
 	procsTick         = 100 * time.Millisecond
 	procsFastTau      = time.Second
 	procsGrowAt       = 0.97
+	procsWaitTau      = 2 * time.Second
+	procsWaitLong     = 10 * time.Millisecond
+	procsWaitShare    = 0.12
 	procsShrinkAt     = 0.75
 	procsShrinkWindow = 3 * time.Second
 )
+
+// procsWaitMin: fewer sampled wake-ups a tick than this (on average over
+// procsWaitTau) say nothing about waiting (a nearly idle process).
+const procsWaitMin = 20
 
 // procsChanges counts the controller's changes of GOMAXPROCS, for
 // sigbridge_procs_changes_total.
@@ -69,19 +85,24 @@ type procsPolicy struct {
 
 	lastAt  time.Time
 	lastCPU time.Duration
-	fast    float64 // moving average of the cores used
+	fast    float64   // moving average of the cores used
+	woken   float64   // moving average of the sampled wake-ups a tick
+	late    float64   // ... of those that waited procsWaitLong or longer
+	since   time.Time // the first step: the wait averages count from procsWaitTau after it
 
 	winAt  time.Time     // start of the shrink window (at the current count)
 	winCPU time.Duration // CPU time then
 }
 
 func newProcsPolicy(least, most, n int, now time.Time, cpu time.Duration) *procsPolicy {
-	return &procsPolicy{min: least, max: most, n: n, lastAt: now, lastCPU: cpu, winAt: now, winCPU: cpu}
+	return &procsPolicy{min: least, max: most, n: n, lastAt: now, lastCPU: cpu, winAt: now, winCPU: cpu, since: now}
 }
 
-// step takes the time and the process's CPU time at it and returns the
-// P count to run with (p.n when unchanged).
-func (p *procsPolicy) step(now time.Time, cpu time.Duration) int {
+// step takes the time, the process's CPU time at it and the sampled
+// goroutine wake-ups since the last step (woken, of which late waited
+// procsWaitLong or longer) and returns the P count to run with (p.n when
+// unchanged).
+func (p *procsPolicy) step(now time.Time, cpu time.Duration, woken, late uint64) int {
 	dt := now.Sub(p.lastAt)
 	if dt <= 0 {
 		return p.n
@@ -90,8 +111,11 @@ func (p *procsPolicy) step(now time.Time, cpu time.Duration) int {
 	p.lastAt, p.lastCPU = now, cpu
 	a := 1 - math.Exp(-float64(dt)/float64(procsFastTau))
 	p.fast += a * (used - p.fast)
+	w := 1 - math.Exp(-float64(dt)/float64(procsWaitTau))
+	p.woken += w * (float64(woken) - p.woken)
+	p.late += w * (float64(late) - p.late)
 
-	if p.n < p.max && p.fast > procsGrowAt*float64(p.n) {
+	if p.n < p.max && (p.fast > procsGrowAt*float64(p.n) || p.waiting(now)) {
 		return p.change(now, cpu, max(p.n+1, int(math.Ceil(float64(p.n)*1.5))))
 	}
 	win := now.Sub(p.winAt)
@@ -106,6 +130,13 @@ func (p *procsPolicy) step(now time.Time, cpu time.Duration) int {
 	return p.n
 }
 
+// waiting: more than procsWaitShare of the recent wake-ups waited long,
+// once the averages hold procsWaitTau of them (before, a burst in the
+// first moments would weigh as much as seconds).
+func (p *procsPolicy) waiting(now time.Time) bool {
+	return now.Sub(p.since) >= procsWaitTau && p.woken >= procsWaitMin && p.late > procsWaitShare*p.woken
+}
+
 // change moves to n Ps (bounded by min and max) and starts a new shrink
 // window: what was measured at the old count says little about the new.
 func (p *procsPolicy) change(now time.Time, cpu time.Duration, n int) int {
@@ -118,8 +149,8 @@ func (p *procsPolicy) change(now time.Time, cpu time.Duration, n int) int {
 // runProcs runs the controller until ctx ends, starting at least Ps; it
 // puts Go's count (most) back when it returns.
 func runProcs(ctx context.Context, least, most int, log *slog.Logger) {
-	now, cpu := time.Now(), processCPU()
-	p := newProcsPolicy(least, most, least, now, cpu)
+	waits := newWaitCounter()
+	p := newProcsPolicy(least, most, least, time.Now(), processCPU())
 	runtime.GOMAXPROCS(least)
 	defer runtime.GOMAXPROCS(most)
 	t := time.NewTicker(procsTick)
@@ -130,13 +161,50 @@ func runProcs(ctx context.Context, least, most int, log *slog.Logger) {
 			return
 		case now := <-t.C:
 			was := p.n
-			if n := p.step(now, processCPU()); n != was {
+			woken, late := waits.since()
+			if n := p.step(now, processCPU(), woken, late); n != was {
 				runtime.GOMAXPROCS(n)
 				procsChanges.Add(1)
-				log.Debug("go runtime: processors", "procs", n, "was", was, "cores_used", math.Round(p.fast*100)/100)
+				log.Debug("go runtime: processors", "procs", n, "was", was, "cores_used", math.Round(p.fast*100)/100,
+					"waited_long", math.Round(p.late/max(p.woken, 1)*1000)/1000)
 			}
 		}
 	}
+}
+
+// waitCounter counts, from the runtime's /sched/latencies histogram, the
+// sampled goroutine wake-ups and those that waited procsWaitLong or longer.
+type waitCounter struct {
+	s    []metrics.Sample
+	prev []uint64
+}
+
+func newWaitCounter() *waitCounter {
+	c := &waitCounter{s: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	c.since()
+	return c
+}
+
+// since returns the wake-ups since the last call (none when the runtime
+// has no such histogram).
+func (c *waitCounter) since() (woken, late uint64) {
+	metrics.Read(c.s)
+	if c.s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0, 0
+	}
+	h := c.s[0].Value.Float64Histogram()
+	if len(c.prev) != len(h.Counts) {
+		c.prev = make([]uint64, len(h.Counts))
+	}
+	for i, n := range h.Counts {
+		d := n - c.prev[i]
+		woken += d
+		if h.Buckets[i] >= procsWaitLong.Seconds() {
+			late += d
+		}
+	}
+	copy(c.prev, h.Counts)
+	return woken, late
 }
 
 // startProcs sets the P count from runtime.procs (procs; 0: elastic) and

@@ -16,6 +16,10 @@ type procsRun struct {
 	p   *procsPolicy
 	now time.Time
 	cpu time.Duration
+	// waits gives the sampled wake-ups of tick k and how many of them
+	// waited long (nil: 100 a tick, none long).
+	waits func(k int) (woken, late uint64)
+	k     int
 }
 
 func newProcsRun(least, most int) *procsRun {
@@ -29,7 +33,12 @@ func (r *procsRun) run(d time.Duration, cores func(n int) float64) []int {
 	for t := time.Duration(0); t < d; t += procsTick {
 		r.now = r.now.Add(procsTick)
 		r.cpu += time.Duration(cores(r.p.n) * float64(procsTick))
-		seen = append(seen, r.p.step(r.now, r.cpu))
+		woken, late := uint64(100), uint64(0)
+		if r.waits != nil {
+			woken, late = r.waits(r.k)
+		}
+		r.k++
+		seen = append(seen, r.p.step(r.now, r.cpu, woken, late))
 	}
 	return seen
 }
@@ -64,6 +73,42 @@ func TestProcsGrowsWhenSaturated(t *testing.T) {
 	seen := r.run(4*time.Second, func(n int) float64 { return float64(n) })
 	if got := last(seen); got != 2 {
 		t.Fatalf("after 4 s saturated at one P: %d Ps, want 2", got)
+	}
+}
+
+// TestProcsGrowsWhenGoroutinesWait: a gateway that shares its cores gets
+// less than a core for its one P, so it never looks busy; its goroutines
+// queue instead, and that grows it.
+func TestProcsGrowsWhenGoroutinesWait(t *testing.T) {
+	r := newProcsRun(1, 2)
+	// Healthy, as one P at 3,000 browser → SIP calls/s measured: 1 % of
+	// wake-ups wait long, with a burst of 30 % for 200 ms every 2 s (a
+	// collection); 6 % over the worst 2 s.
+	r.waits = func(k int) (uint64, uint64) {
+		if k%20 >= 10 && k%20 < 12 {
+			return 100, 30
+		}
+		return 100, 1
+	}
+	for k, n := range r.run(20*time.Second, constant(0.8)) {
+		if n != 1 {
+			t.Fatalf("tick %d: %d Ps with 1 %% late and bursts, want 1", k, n)
+		}
+	}
+	// Queued: a third wait long, at 0.8 of a core (the rest of the core
+	// goes to other processes).
+	r.waits = func(int) (uint64, uint64) { return 100, 33 }
+	seen := r.run(2*time.Second, constant(0.8))
+	if got := last(seen); got != 2 {
+		t.Fatalf("a third waiting long for 2 s: %d Ps, want 2", got)
+	}
+	// An idle process's few wake-ups say nothing, late or not.
+	r = newProcsRun(1, 2)
+	r.waits = func(int) (uint64, uint64) { return 5, 5 }
+	for k, n := range r.run(10*time.Second, constant(0.01)) {
+		if n != 1 {
+			t.Fatalf("tick %d: %d Ps for 5 wake-ups a tick, want 1", k, n)
+		}
 	}
 }
 
