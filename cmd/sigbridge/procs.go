@@ -41,7 +41,9 @@ import (
 // all of it at the current count, stayed under procsShrinkAt of fewer Ps.
 // The CPU a load costs with more Ps is higher than with fewer, so a count
 // that was grown is given back only when even that higher cost fits in
-// fewer Ps: no flapping.
+// fewer Ps. A grow holds for procsHold at least, twice as long as the
+// last one when it follows a shrink within procsFlap (up to
+// procsHoldMax), so a load at the boundary changes the count rarely.
 //
 // The thresholds are from the 2-core box of docs/PERFORMANCE.md. One P
 // that keeps up with 3,000 browser → SIP calls/s averaged 0.75-0.90 of a
@@ -59,6 +61,12 @@ const (
 	procsWaitShare    = 0.12
 	procsShrinkAt     = 0.75
 	procsShrinkWindow = 3 * time.Second
+	// After growing, the count is held at least procsHold; growing again
+	// within procsFlap of a shrink doubles the hold, up to procsHoldMax:
+	// a load that sits at the boundary changes the count rarely.
+	procsHold    = 10 * time.Second
+	procsFlap    = time.Minute
+	procsHoldMax = 5 * time.Minute
 )
 
 // procsWaitMin: fewer sampled wake-ups a tick than this (on average over
@@ -90,6 +98,10 @@ type procsPolicy struct {
 	late    float64   // ... of those that waited procsWaitLong or longer
 	since   time.Time // the first step: the wait averages count from procsWaitTau after it
 
+	hold      time.Duration // the current hold after a grow
+	heldUntil time.Time     // no shrink before
+	shrunkAt  time.Time     // the last shrink
+
 	winAt  time.Time     // start of the shrink window (at the current count)
 	winCPU time.Duration // CPU time then
 }
@@ -116,18 +128,31 @@ func (p *procsPolicy) step(now time.Time, cpu time.Duration, woken, late uint64)
 	p.late += w * (float64(late) - p.late)
 
 	if p.n < p.max && (p.fast > procsGrowAt*float64(p.n) || p.waiting(now)) {
+		p.holdAfterGrow(now)
 		return p.change(now, cpu, max(p.n+1, int(math.Ceil(float64(p.n)*1.5))))
 	}
 	win := now.Sub(p.winAt)
-	if p.n > p.min && win >= procsShrinkWindow {
+	if p.n > p.min && win >= procsShrinkWindow && !now.Before(p.heldUntil) {
 		mean := float64(cpu-p.winCPU) / float64(win)
 		if mean < procsShrinkAt*float64(p.n-1) {
+			p.shrunkAt = now
 			return p.change(now, cpu, int(math.Ceil(mean/procsShrinkAt)))
 		}
 		// slide: the window keeps its length
 		p.winAt, p.winCPU = now, cpu
 	}
 	return p.n
+}
+
+// holdAfterGrow sets how long a grow now holds: procsHold, doubled (up
+// to procsHoldMax) for each grow within procsFlap of a shrink.
+func (p *procsPolicy) holdAfterGrow(now time.Time) {
+	if !p.shrunkAt.IsZero() && now.Sub(p.shrunkAt) < procsFlap {
+		p.hold = min(max(2*p.hold, procsHold), procsHoldMax)
+	} else {
+		p.hold = procsHold
+	}
+	p.heldUntil = now.Add(p.hold)
 }
 
 // waiting: more than procsWaitShare of the recent wake-ups waited long,

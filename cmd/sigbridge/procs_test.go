@@ -246,3 +246,32 @@ func spin() {
 }
 
 var sink atomic.Int64
+
+// TestProcsHoldsAfterFlapping: a load at the boundary (one P saturated,
+// two Ps lightly busy) changes the count rarely: each grow soon after a
+// shrink holds twice as long as the one before.
+func TestProcsHoldsAfterFlapping(t *testing.T) {
+	r := newProcsRun(1, 2)
+	seen := r.run(10*time.Minute, func(n int) float64 {
+		if n == 1 {
+			return 1.0 // saturated
+		}
+		return 0.6 // fits in one at 0.75
+	})
+	changes := 0
+	var at []time.Duration
+	for k := 1; k < len(seen); k++ {
+		if seen[k] != seen[k-1] {
+			changes++
+			at = append(at, time.Duration(k)*procsTick)
+		}
+	}
+	// holds of 10, 20, 40, 80, 160, 300 s ...: about a dozen changes in
+	// ten minutes, not one every few seconds.
+	if changes > 14 {
+		t.Fatalf("%d changes in 10 min (at %v): flapping", changes, at)
+	}
+	if changes < 4 {
+		t.Fatalf("%d changes in 10 min (at %v): want it to keep trying fewer Ps", changes, at)
+	}
+}
