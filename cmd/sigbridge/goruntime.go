@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/sigbridge/sigbridge/internal/hugeheap"
@@ -45,11 +46,12 @@ type RuntimeConfig struct {
 	// request (internal/hugeheap); nothing is made resident. 0: none.
 	// Default DefaultHugeHeap.
 	HugeHeap int64 `yaml:"huge_heap"`
-	// Procs is how many Ps (GOMAXPROCS) the gateway runs with. 0, the
-	// default: elastic, from one up to Go's own count (the CPU count or
-	// the cgroup's limit) as the load needs (procs.go). N: always N. The
-	// environment variable GOMAXPROCS, when set, wins.
-	Procs int `yaml:"procs"`
+	// Procs is how many Ps (GOMAXPROCS) the gateway runs with: "" or
+	// "go", the default, Go's own count (the CPU count or the cgroup's
+	// limit); "elastic", as few as the load needs, from one up to Go's
+	// count (procs.go); a number N: always N. The environment variable
+	// GOMAXPROCS, when set, wins.
+	Procs string `yaml:"procs"`
 }
 
 // DefaultGCMinInterval is runtime.gc_min_interval's default: collections at
@@ -89,7 +91,7 @@ const DefaultHugeHeap = 256 << 20
 
 func defaultRuntimeConfig() RuntimeConfig {
 	return RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: DefaultGCMinHeap,
-		GCMinInterval: DefaultGCMinInterval, GCMaxHeap: DefaultGCMaxHeap, HugeHeap: DefaultHugeHeap}
+		GCMinInterval: DefaultGCMinInterval, GCMaxHeap: DefaultGCMaxHeap, HugeHeap: DefaultHugeHeap, Procs: "go"}
 }
 
 // Validate refuses a configuration that would never collect.
@@ -114,8 +116,8 @@ func (c RuntimeConfig) Validate() error {
 			return fmt.Errorf("runtime.huge_heap (0: off): %w", err)
 		}
 	}
-	if c.Procs < 0 || c.Procs > maxProcs {
-		return fmt.Errorf("runtime.procs must be between 0 (elastic) and %d", maxProcs)
+	if _, err := parseProcs(c.Procs); err != nil {
+		return err
 	}
 	if c.GCPercent < 0 && c.MemoryLimit == 0 {
 		return errors.New("runtime.gc_percent is negative (collector off) but runtime.memory_limit is not set: memory would grow without bound")
@@ -128,6 +130,25 @@ const maxGCMinHeap = 1 << 40
 
 // maxProcs bounds runtime.procs.
 const maxProcs = 1024
+
+// procsElasticMode is runtime.procs' value for the elastic controller.
+const procsElasticMode = "elastic"
+
+// parseProcs reads runtime.procs: 0 for Go's own count, -1 for elastic,
+// else the fixed count.
+func parseProcs(v string) (int, error) {
+	switch v {
+	case "", "go":
+		return 0, nil
+	case procsElasticMode:
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxProcs {
+		return 0, fmt.Errorf("runtime.procs %q: want go, elastic or a count from 1 to %d", v, maxProcs)
+	}
+	return n, nil
+}
 
 // maxGCMinInterval bounds runtime.gc_min_interval.
 const maxGCMinInterval = time.Minute

@@ -74,8 +74,14 @@ func TestRuntimeConfig(t *testing.T) {
 	if cfg, err := loadYAML(t, "runtime:\n  huge_heap: 0\n"); err != nil || cfg.Runtime.HugeHeap != 0 {
 		t.Errorf("huge_heap off: %+v, %v", cfg.Runtime, err)
 	}
-	if cfg, err := loadYAML(t, "runtime:\n  procs: 2\n"); err != nil || cfg.Runtime.Procs != 2 || defaultConfig().Runtime.Procs != 0 {
-		t.Errorf("procs 2 (default 0, elastic): %+v, %v", cfg.Runtime, err)
+	for v, want := range map[string]int{"2": 2, "elastic": -1, "go": 0} {
+		cfg, err := loadYAML(t, "runtime:\n  procs: "+v+"\n")
+		if n, perr := parseProcs(cfg.Runtime.Procs); err != nil || perr != nil || n != want {
+			t.Errorf("procs %s: %+v, %v, %v", v, cfg.Runtime, err, perr)
+		}
+	}
+	if n, _ := parseProcs(defaultConfig().Runtime.Procs); n != 0 {
+		t.Errorf("default procs: %q, want Go's count", defaultConfig().Runtime.Procs)
 	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
 		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)
@@ -84,7 +90,7 @@ func TestRuntimeConfig(t *testing.T) {
 		"runtime:\n  gc_min_heap: -1\n", "runtime:\n  gc_min_heap: 2199023255552\n",
 		"runtime:\n  gc_min_interval: -1s\n", "runtime:\n  gc_min_interval: 2h\n", "runtime:\n  gc_max_heap: -1\n",
 		"runtime:\n  huge_heap: -2097152\n", "runtime:\n  huge_heap: 1000000\n", "runtime:\n  huge_heap: 137438953472\n",
-		"runtime:\n  procs: -1\n", "runtime:\n  procs: 1025\n",
+		"runtime:\n  procs: -1\n", "runtime:\n  procs: 1025\n", "runtime:\n  procs: 0\n", "runtime:\n  procs: some\n",
 		"runtime:\n  gc_max_heap: 0\n"} { // the default interval with no ceiling
 		if _, err := loadYAML(t, bad); err == nil {
 			t.Errorf("%q: no error", bad)

@@ -13,7 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Elastic processors (runtime.procs: 0, the default): the gateway runs
+// Elastic processors (runtime.procs: elastic; the default is Go's own
+// count, see docs/PERFORMANCE.md "Elastic processors" for why): the gateway runs
 // with as few Ps (GOMAXPROCS) as its load needs, from one up to what Go
 // would use (the CPU count or the cgroup's limit), and changes the number
 // as the load moves.
@@ -81,7 +82,7 @@ var procsChanges atomic.Uint64
 // collector's go_sched_gomaxprocs_threads.
 func procsChangesMetric() prometheus.Collector {
 	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sigbridge_procs_changes_total",
-		Help: "Changes of the Go runtime's processor count (GOMAXPROCS) by the elastic controller (runtime.procs 0)."},
+		Help: "Changes of the Go runtime's processor count (GOMAXPROCS) by the elastic controller (runtime.procs: elastic)."},
 		func() float64 { return float64(procsChanges.Load()) })
 }
 
@@ -132,7 +133,7 @@ func (p *procsPolicy) step(now time.Time, cpu time.Duration, woken, late uint64)
 		return p.change(now, cpu, max(p.n+1, int(math.Ceil(float64(p.n)*1.5))))
 	}
 	win := now.Sub(p.winAt)
-	if p.n > p.min && win >= procsShrinkWindow && !now.Before(p.heldUntil) {
+	if p.n > p.min && win >= procsShrinkWindow && !now.Before(p.heldUntil) && !p.queued() {
 		mean := float64(cpu-p.winCPU) / float64(win)
 		if mean < procsShrinkAt*float64(p.n-1) {
 			p.shrunkAt = now
@@ -160,6 +161,13 @@ func (p *procsPolicy) holdAfterGrow(now time.Time) {
 // first moments would weigh as much as seconds).
 func (p *procsPolicy) waiting(now time.Time) bool {
 	return now.Sub(p.since) >= procsWaitTau && p.woken >= procsWaitMin && p.late > procsWaitShare*p.woken
+}
+
+// queued: goroutines wait for the Ps there are (a share of late wake-ups
+// over a third of the grow threshold). A process starved by the rest of
+// the box uses little CPU while its work queues: it must not shrink then.
+func (p *procsPolicy) queued() bool {
+	return p.woken >= procsWaitMin && p.late > procsWaitShare/3*p.woken
 }
 
 // change moves to n Ps (bounded by min and max) and starts a new shrink
@@ -232,21 +240,22 @@ func (c *waitCounter) since() (woken, late uint64) {
 	return woken, late
 }
 
-// startProcs sets the P count from runtime.procs (procs; 0: elastic) and
-// logs it; the elastic controller runs until ctx ends. GOMAXPROCS in the
+// startProcs sets the P count from runtime.procs (validated) and logs
+// it; the elastic controller runs until ctx ends. GOMAXPROCS in the
 // environment wins, as GOGC does over gc_percent.
-func startProcs(ctx context.Context, procs int, log *slog.Logger) {
+func startProcs(ctx context.Context, procs string, log *slog.Logger) {
 	goCount := runtime.GOMAXPROCS(0)
+	n, _ := parseProcs(procs)
 	switch {
 	case os.Getenv("GOMAXPROCS") != "":
 		log.Info("go runtime: processors", "procs", goCount, "procs_from", "GOMAXPROCS")
-	case procs > 0:
-		runtime.GOMAXPROCS(procs)
-		log.Info("go runtime: processors", "procs", procs, "procs_from", "config")
-	case !procsElastic || goCount == 1:
+	case n > 0:
+		runtime.GOMAXPROCS(n)
+		log.Info("go runtime: processors", "procs", n, "procs_from", "config")
+	case n == 0 || !procsElastic || goCount == 1:
 		log.Info("go runtime: processors", "procs", goCount, "procs_from", "go")
 	default:
-		log.Info("go runtime: processors", "procs", "elastic", "procs_min", 1, "procs_max", goCount)
+		log.Info("go runtime: processors", "procs", procsElasticMode, "procs_min", 1, "procs_max", goCount)
 		go runProcs(ctx, 1, goCount, log)
 	}
 }

@@ -275,3 +275,23 @@ func TestProcsHoldsAfterFlapping(t *testing.T) {
 		t.Fatalf("%d changes in 10 min (at %v): want it to keep trying fewer Ps", changes, at)
 	}
 }
+
+// TestProcsKeepsCountWhileQueued: a gateway starved by the rest of the box
+// uses little CPU at two Ps while its goroutines queue: it keeps its Ps.
+func TestProcsKeepsCountWhileQueued(t *testing.T) {
+	r := newProcsRun(1, 2)
+	r.waits = func(int) (uint64, uint64) { return 100, 30 }
+	r.run(5*time.Second, constant(0.6))
+	if r.p.n != 2 {
+		t.Fatalf("%d Ps with a third of wake-ups late, want 2", r.p.n)
+	}
+	for k, n := range r.run(time.Minute, constant(0.5)) {
+		if n != 2 {
+			t.Fatalf("tick %d: shrank to %d at 0.5 cores while goroutines queue", k, n)
+		}
+	}
+	r.waits = nil // the queue drains: 100 a tick, none late
+	if got := last(r.run(time.Minute, constant(0.5))); got != 1 {
+		t.Fatalf("queue drained at 0.5 cores: %d Ps, want 1", got)
+	}
+}
