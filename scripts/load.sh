@@ -16,6 +16,7 @@
 #   SIGBRIDGE [built from this checkout]  SIPP [sipp on PATH]  SIGBRIDGE_ROOT [this checkout]
 #   UAS_ERRORS [0]  1: the SIPp UAS logs every unexpected message to OUT/<step>.uas.err
 #   UAC_ERRORS [0]  1: the SIPp UAC (s2b, ref) does the same to OUT/<step>.uac.err
+#   PROCS [unset: the gateway's default]  the gateway's runtime.procs (go, elastic or a count)
 #   LOG_LEVEL [info]  the gateway's log_level (debug: every message's fate, in OUT/<step>.gateway.log)
 #   AFTER_RATE [unset]  b2s/b2b/s2b: 10 s after each step, the same gateway gets AFTER_RATE calls/s
 #     for AFTER_DURATION [10] s more (row "b2s+10s"): do calls succeed again after an overload?
@@ -125,6 +126,7 @@ ws:
   directory: none
 YAML
 		[ -z "${4:-}" ] || printf 'cluster:\n  nats: [nats://127.0.0.1:%s]\n  node: %s\n' "$NATS_PORT" "$4"
+		[ -z "${PROCS:-}" ] || printf 'runtime:\n  procs: %s\n' "$PROCS"
 	} >"$file"
 }
 
