@@ -35,7 +35,9 @@
 // by default: with 64 MiB the gateway beside it did worse).
 // runtime.huge_heap (and load's --huge-heap) readies that much heap
 // address space for transparent huge pages at start (internal/hugeheap),
-// where the kernel gives them only on request.
+// where the kernel gives them only on request. runtime.procs sets the
+// processor count: Go's own (the default), a fixed one, or "elastic",
+// as few as the load needs (procs.go); GOMAXPROCS, when set, wins.
 //
 // /metrics has sigbridge_sched_latency_seconds (schedhist.go): Go's
 // scheduling latency in buckets fine enough for the 5 ms setup target.

@@ -24,7 +24,7 @@ import (
 // nothing, spins and sleeps again; system calls, futex wake-ups and cache
 // misses that do no work. On the 2-core box of docs/PERFORMANCE.md
 // ("Elastic processors") one P instead of two cut a browser → SIP call's
-// CPU by about a quarter at 1,500 and at 3,000 calls/s.
+// CPU by a fifth to a quarter at 1,500 and at 3,000 calls/s.
 //
 // How: every procsTick the controller reads the process's CPU time
 // (user and system, all threads) and the runtime's histogram of how long
