@@ -45,6 +45,15 @@ func (r *procsRun) run(d time.Duration, cores func(n int) float64) []int {
 
 func last(s []int) int { return s[len(s)-1] }
 
+// saturate runs d with every P busy and wants the count then to be want.
+func (r *procsRun) saturate(t *testing.T, d time.Duration, want int) {
+	t.Helper()
+	r.run(d, func(n int) float64 { return float64(n) })
+	if r.p.n != want {
+		t.Fatalf("%d Ps after %v saturated, want %d", r.p.n, d, want)
+	}
+}
+
 func constant(c float64) func(int) float64 { return func(int) float64 { return c } }
 
 func TestProcsStaysAtOneBelowSaturation(t *testing.T) {
@@ -134,10 +143,7 @@ func TestProcsGrowsByHalfOnManyCores(t *testing.T) {
 
 func TestProcsKeepsCountAtBusyLoad(t *testing.T) {
 	r := newProcsRun(1, 2)
-	r.run(5*time.Second, func(n int) float64 { return float64(n) })
-	if r.p.n != 2 {
-		t.Fatalf("%d Ps after saturation, want 2", r.p.n)
-	}
+	r.saturate(t, 5*time.Second, 2)
 	// 1.0 core at two Ps: the same load would fit one P only barely (it
 	// costs more at two), so it stays at two: no flapping.
 	for k, n := range r.run(30*time.Second, constant(1.0)) {
@@ -149,10 +155,7 @@ func TestProcsKeepsCountAtBusyLoad(t *testing.T) {
 
 func TestProcsShrinksWhenLoadFalls(t *testing.T) {
 	r := newProcsRun(1, 8)
-	r.run(20*time.Second, func(n int) float64 { return float64(n) })
-	if r.p.n != 8 {
-		t.Fatalf("%d Ps after saturation, want 8", r.p.n)
-	}
+	r.saturate(t, 20*time.Second, 8)
 	// 2.5 cores: fits in 4 Ps at 0.75 (ceil(2.5/0.75) = 4), once a whole
 	// shrink window (3 s, which may have begun before the load fell) saw
 	// it: after 3 s at the soonest, 6 s at the latest.
