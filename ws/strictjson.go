@@ -400,10 +400,7 @@ func appendUnquoted(b, inner []byte) ([]byte, bool) {
 			i += n
 		case c < 0x20:
 			return nil, false
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
-		default:
+		default: // not ASCII (plainRun took the rest)
 			r, size := utf8.DecodeRune(inner[i:])
 			b = utf8.AppendRune(b, r) // RuneError for a bad byte, as encoding/json
 			i += size
