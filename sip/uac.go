@@ -188,17 +188,19 @@ func (l *outLeg) setInviteTx(tx sip.ClientTransaction) {
 // waitOffer returns the first offer; a Hangup or the timeout end the leg.
 func (l *outLeg) waitOffer() (*sdp.SessionDescription, bool) {
 	var timeout *time.Timer // made only when the offer is not queued yet (it usually is)
+	defer func() {
+		if timeout != nil {
+			timeout.Stop()
+		}
+	}()
 	for {
 		for x, ok := l.q.pop(); ok; x, ok = l.q.pop() {
 			switch e := x.(type) {
 			case gateway.Offer:
-				stopTimer(timeout)
 				return e.SDP, true
 			case gateway.Hangup:
-				stopTimer(timeout)
 				return nil, false
 			case flowClosed:
-				stopTimer(timeout)
 				l.hangup(ReasonFlowClosed)
 				return nil, false
 			}
@@ -212,16 +214,8 @@ func (l *outLeg) waitOffer() (*sdp.SessionDescription, bool) {
 			l.hangup(gateway.ReasonInternal)
 			return nil, false
 		case <-l.ctx.Done():
-			timeout.Stop()
 			return nil, false
 		}
-	}
-}
-
-// stopTimer stops t unless it is nil.
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
 	}
 }
 
