@@ -213,7 +213,7 @@ type waitCounter struct {
 }
 
 func newWaitCounter() *waitCounter {
-	c := &waitCounter{s: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+	c := &waitCounter{s: []metrics.Sample{{Name: schedLatencies}}}
 	c.since()
 	return c
 }

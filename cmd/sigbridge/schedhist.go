@@ -14,6 +14,10 @@ import (
 // steps (0.92, 10.5, 117 ms), too coarse to tell a 2 ms wait from an 8 ms one.
 var schedLatencyBounds = []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3, 250e-3, 1}
 
+// schedLatencies is the runtime's histogram of how long runnable
+// goroutines waited for a P (sampled wake-ups).
+const schedLatencies = "/sched/latencies:seconds"
+
 // schedLatency exports runtime/metrics' /sched/latencies:seconds (how long
 // goroutines waited runnable before they ran, for the wake-ups the runtime
 // samples) as sigbridge_sched_latency_seconds with schedLatencyBounds.
@@ -28,7 +32,7 @@ func newSchedLatency() *schedLatency {
 		desc: prometheus.NewDesc("sigbridge_sched_latency_seconds",
 			"How long goroutines waited runnable for a CPU (runtime/metrics /sched/latencies, the runtime's sample of wake-ups), in fine buckets.",
 			nil, nil),
-		s: []metrics.Sample{{Name: "/sched/latencies:seconds"}},
+		s: []metrics.Sample{{Name: schedLatencies}},
 	}
 }
 
