@@ -58,6 +58,7 @@ type admission struct {
 	// the queue-delay probe
 	next    atomic.Int64 // unix nanos of the next refresh
 	delayed atomic.Bool  // the last window was over maxDelay
+	pressed atomic.Bool  // ... over maxDelay / capacityShare
 	mu      sync.Mutex   // guards sample and prev (TryLock: one refresher)
 	sample  []metrics.Sample
 	prev    []uint64
@@ -68,7 +69,26 @@ type admission struct {
 	// signals of the adapters (AddOverloadSignal), copied on write
 	signals atomic.Pointer[[]adapterSignal]
 	sigMu   sync.Mutex
+
+	// spare capacity (AddCapacity): asked before a delay signal sheds
+	spare      atomic.Pointer[func(now time.Time) bool]
+	graceUntil atomic.Int64 // unix nanos: delay signals do not shed before
 }
+
+// capacityGrace is how long, after a capacity hook added capacity, the
+// delay signals (queue delay, the adapters') do not shed: they measure
+// queues built before, which the added capacity needs a few of their
+// 100 ms windows to work off.
+const capacityGrace = 500 * time.Millisecond
+
+// capacityShare: a signal past 1/capacityShare of its bound (calls in
+// setup, queue delay) asks the capacity hook for more before it sheds
+// anything. Half: on the 2-core box of docs/PERFORMANCE.md a quarter (250
+// calls in setup) was reached by short stalls of the box that one P rode
+// out at 3,000 browser → SIP calls/s, and cost that load its cheaper
+// count; when one P falls behind for good (4,000 browser → browser
+// calls/s), the calls in setup pass 500 on their way to the bound.
+const capacityShare = 2
 
 // adapterSignal is a measured signal an adapter adds to admission: a queue
 // the Go runtime cannot see, such as the SIP UDP socket's receive queue.
@@ -98,10 +118,13 @@ func (a *admission) check(now time.Time) string {
 	if a.maxSetup > 0 && a.inSetup.Load() >= a.maxSetup {
 		return SignalCallsInSetup
 	}
-	if a.queueDelayed(now) {
+	if a.queueDelayed(now) && !a.absorbed(now, SignalQueueDelay) {
 		return SignalQueueDelay
 	}
-	return a.adapterShed(now)
+	if s := a.adapterShed(now); s != "" && !a.absorbed(now, s) {
+		return s
+	}
+	return ""
 }
 
 // adapterShed names the first adapter signal active at now ("" when none).
@@ -132,19 +155,50 @@ func (a *admission) add(s adapterSignal) {
 // A refused call is counted as shed for dialect.
 func (a *admission) acquire(dialect string) error {
 	now := time.Now()
-	if a.queueDelayed(now) {
+	if a.queueDelayed(now) && !a.absorbed(now, SignalQueueDelay) {
 		return a.shed(dialect, SignalQueueDelay, now)
 	}
-	if s := a.adapterShed(now); s != "" {
+	if s := a.adapterShed(now); s != "" && !a.absorbed(now, s) {
 		return a.shed(dialect, s, now)
 	}
-	if n := a.inSetup.Add(1); a.maxSetup > 0 && n > a.maxSetup {
+	n := a.inSetup.Add(1)
+	if a.maxSetup > 0 && n > a.maxSetup {
 		a.inSetup.Add(-1)
+		a.absorbed(now, SignalCallsInSetup) // more capacity for the next calls; this one is over the bound
 		return a.shed(dialect, SignalCallsInSetup, now)
 	}
+	a.press(now, n)
 	a.metrics.setupStarted()
 	a.calm(now)
 	return nil
+}
+
+// press asks for capacity early, while no signal sheds yet: when the
+// calls in setup (n) or the last window's queue delay passed
+// 1/capacityShare of their bounds.
+func (a *admission) press(now time.Time, n int64) {
+	switch {
+	case a.maxSetup > 0 && n*capacityShare >= a.maxSetup:
+		a.absorbed(now, SignalCallsInSetup)
+	case a.pressed.Load():
+		a.absorbed(now, SignalQueueDelay)
+	}
+}
+
+// absorbed reports whether the delay signal that would shed a call now is
+// taken care of by capacity added instead: within capacityGrace of a
+// capacity hook's success, or because the hook adds some now.
+func (a *admission) absorbed(now time.Time, signal string) bool {
+	if now.UnixNano() < a.graceUntil.Load() {
+		return true
+	}
+	hook := a.spare.Load()
+	if hook == nil || !(*hook)(now) {
+		return false
+	}
+	a.graceUntil.Store(now.Add(capacityGrace).UnixNano())
+	a.log.Info("load: added capacity", "signal", signal, "calls_in_setup", a.inSetup.Load())
+	return true
 }
 
 // release ends the setup of one call admitted by acquire.
@@ -196,6 +250,7 @@ func (a *admission) refresh(now time.Time) {
 	a.prev = append(a.prev[:0], h.Counts...)
 	a.metrics.queueDelay(d)
 	a.delayed.Store(ok && d > a.maxDelay)
+	a.pressed.Store(ok && d*capacityShare > a.maxDelay)
 }
 
 // delayQuantileOf returns the q quantile of the delays counted in h since
@@ -254,6 +309,21 @@ func (g *Gateway) Shed(dialect string) error {
 // use.
 func (g *Gateway) AddOverloadSignal(signal string, active func(now time.Time) bool) {
 	g.adm.add(adapterSignal{name: signal, active: active})
+}
+
+// AddCapacity registers a hook that adds capacity, such as more processors
+// (cmd/sigbridge's elastic runtime.procs). The gateway calls more early,
+// when the calls in setup or the queue delay pass half of their
+// bounds, and when a delay signal (the queue delay, an adapter's signal)
+// would shed a call: then, when more reports that it added capacity, the
+// call is admitted. For capacityGrace after capacity was added the delay
+// signals shed nothing, since they still measure the queues built before,
+// and more is not called. Calls in setup stay a bound: over it a call is
+// shed, after more was called. more must be cheap and safe for concurrent
+// use, and report false once it has nothing to add. The last hook
+// registered is the one called.
+func (g *Gateway) AddCapacity(more func(now time.Time) bool) {
+	g.adm.spare.Store(&more)
 }
 
 // CallsInSetup returns the number of calls placed whose callee has neither

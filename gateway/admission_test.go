@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -207,6 +208,88 @@ func TestAdmissionAdapterSignal(t *testing.T) {
 		t.Fatalf("call once the signal is off: %v", err)
 	}
 	<-d.legs
+}
+
+// TestAdmissionAddsCapacity: a delay signal that would shed a call first
+// asks the capacity hook; when it adds capacity the call is admitted and
+// the signal sheds nothing for capacityGrace without asking again; once
+// the hook has nothing to add, calls are shed. Calls in setup stay a
+// bound whatever the hook says.
+func TestAdmissionAddsCapacity(t *testing.T) {
+	gw, d := admissionGateway(t, Config{MaxCallsInSetup: 2, MaxQueueDelay: -1, MaxCallsPerUser: 10})
+	var late atomic.Bool
+	gw.AddOverloadSignal("socket_delay", func(time.Time) bool { return late.Load() })
+	var asked, spare atomic.Int32
+	spare.Store(1)
+	gw.AddCapacity(func(time.Time) bool {
+		asked.Add(1)
+		return spare.Add(-1) >= 0
+	})
+	late.Store(true)
+	_, caller0, err := placeFrom(t, gw, "u0", "bob")
+	if err != nil {
+		t.Fatalf("call with capacity added: %v", err)
+	}
+	<-d.legs
+	if err := gw.Shed("sip"); err != nil {
+		t.Errorf("Shed within the grace: %v", err)
+	}
+	if _, _, err := placeFrom(t, gw, "u1", "bob"); err != nil {
+		t.Fatalf("second call within the grace: %v", err)
+	}
+	<-d.legs
+	if n := asked.Load(); n != 1 {
+		t.Errorf("capacity hook asked %d times within the grace, want 1", n)
+	}
+	if _, _, err := placeFrom(t, gw, "u2", "bob"); !errors.Is(err, ErrOverloaded) || !strings.Contains(err.Error(), SignalCallsInSetup) {
+		t.Fatalf("third call over max_calls_in_setup 2: %v, want ErrOverloaded (%s)", err, SignalCallsInSetup)
+	}
+	if err := mustCallOf(t, gw, "u0").Post(caller0, Hangup{}); err != nil {
+		t.Fatal(err)
+	}
+	waitInSetup(t, gw, 1)
+	gw.adm.graceUntil.Store(0) // the grace is over
+	if err := gw.Shed("sip"); !errors.Is(err, ErrOverloaded) || !strings.Contains(err.Error(), "socket_delay") {
+		t.Fatalf("Shed with nothing to add: %v, want ErrOverloaded (socket_delay)", err)
+	}
+	if n := asked.Load(); n != 2 {
+		t.Errorf("capacity hook asked %d times, want 2 (the first signal, after the grace)", n)
+	}
+	if v := testutil.ToFloat64(gw.Metrics().CallsShed.WithLabelValues("sip", "socket_delay")); v != 1 {
+		t.Errorf("sigbridge_calls_shed_total{sip,socket_delay} = %v, want 1", v)
+	}
+}
+
+// TestAdmissionAsksEarly: calls in setup past 1/capacityShare of their
+// bound ask the capacity hook for more, while no signal sheds; within the
+// grace of capacity added, they do not ask again.
+func TestAdmissionAsksEarly(t *testing.T) {
+	const bound = 8
+	gw, d := admissionGateway(t, Config{MaxCallsInSetup: bound, MaxQueueDelay: -1, MaxCallsPerUser: 10})
+	var asked atomic.Int32
+	gw.AddCapacity(func(time.Time) bool { return asked.Add(1) == 1 })
+	first := bound / capacityShare // the call that makes this many in setup asks
+	for i := 1; i <= first+1; i++ {
+		if _, _, err := placeFrom(t, gw, fmt.Sprintf("u%d", i), "bob"); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		<-d.legs
+		want := int32(0)
+		if i >= first {
+			want = 1
+		}
+		if n := asked.Load(); n != want {
+			t.Fatalf("after call %d (%d in setup of %d): hook asked %d times, want %d", i, i, bound, n, want)
+		}
+	}
+	gw.adm.graceUntil.Store(0)
+	if _, _, err := placeFrom(t, gw, "last", "bob"); err != nil {
+		t.Fatalf("a call with nothing to add: %v", err)
+	}
+	<-d.legs
+	if n := asked.Load(); n != 2 {
+		t.Fatalf("after the grace: hook asked %d times, want 2", n)
+	}
 }
 
 // TestAdmissionUnbounded: a negative MaxCallsInSetup admits any number.
