@@ -36,8 +36,10 @@
 // runtime.huge_heap (and load's --huge-heap) readies that much heap
 // address space for transparent huge pages at start (internal/hugeheap),
 // where the kernel gives them only on request. runtime.procs sets the
-// processor count: Go's own (the default), a fixed one, or "elastic",
-// as few as the load needs (procs.go); GOMAXPROCS, when set, wins.
+// processor count: "elastic" (the default), as few as the load needs and
+// all of Go's count before the gateway's admission sheds a call
+// (procs.go, gateway.Gateway.AddCapacity), Go's own count, or a fixed
+// one; GOMAXPROCS, when set, wins.
 //
 // /metrics has sigbridge_sched_latency_seconds (schedhist.go): Go's
 // scheduling latency in buckets fine enough for the 5 ms setup target.

@@ -46,11 +46,11 @@ type RuntimeConfig struct {
 	// request (internal/hugeheap); nothing is made resident. 0: none.
 	// Default DefaultHugeHeap.
 	HugeHeap int64 `yaml:"huge_heap"`
-	// Procs is how many Ps (GOMAXPROCS) the gateway runs with: "" or
-	// "go", the default, Go's own count (the CPU count or the cgroup's
-	// limit); "elastic", as few as the load needs, from one up to Go's
-	// count (procs.go); a number N: always N. The environment variable
-	// GOMAXPROCS, when set, wins.
+	// Procs is how many Ps (GOMAXPROCS) the gateway runs with: "elastic",
+	// the default, as few as the load needs, from one up to Go's count
+	// (procs.go); "" or "go", Go's own count (the CPU count or the cgroup's
+	// limit); a number N: always N. The environment variable GOMAXPROCS,
+	// when set, wins.
 	Procs string `yaml:"procs"`
 }
 
@@ -91,7 +91,7 @@ const DefaultHugeHeap = 256 << 20
 
 func defaultRuntimeConfig() RuntimeConfig {
 	return RuntimeConfig{GCPercent: DefaultGCPercent, GCMinHeap: DefaultGCMinHeap,
-		GCMinInterval: DefaultGCMinInterval, GCMaxHeap: DefaultGCMaxHeap, HugeHeap: DefaultHugeHeap, Procs: "go"}
+		GCMinInterval: DefaultGCMinInterval, GCMaxHeap: DefaultGCMaxHeap, HugeHeap: DefaultHugeHeap, Procs: procsElasticMode}
 }
 
 // Validate refuses a configuration that would never collect.

@@ -80,8 +80,8 @@ func TestRuntimeConfig(t *testing.T) {
 			t.Errorf("procs %s: %+v, %v, %v", v, cfg.Runtime, err, perr)
 		}
 	}
-	if n, _ := parseProcs(defaultConfig().Runtime.Procs); n != 0 {
-		t.Errorf("default procs: %q, want Go's count", defaultConfig().Runtime.Procs)
+	if n, _ := parseProcs(defaultConfig().Runtime.Procs); n != -1 {
+		t.Errorf("default procs: %q, want elastic", defaultConfig().Runtime.Procs)
 	}
 	if cfg, err := loadYAML(t, "runtime:\n  gc_min_heap: 67108864\n"); err != nil || cfg.Runtime.GCMinHeap != 64<<20 {
 		t.Errorf("gc_min_heap 64 MiB: %+v, %v", cfg.Runtime, err)

@@ -7,17 +7,18 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Elastic processors (runtime.procs: elastic; the default is Go's own
-// count, see docs/PERFORMANCE.md "Elastic processors" for why): the gateway runs
-// with as few Ps (GOMAXPROCS) as its load needs, from one up to what Go
-// would use (the CPU count or the cgroup's limit), and changes the number
-// as the load moves.
+// Elastic processors (runtime.procs: elastic, the default; see
+// docs/PERFORMANCE.md "Elastic processors"): the gateway runs with as few
+// Ps (GOMAXPROCS) as its load needs, from one up to what Go would use (the
+// CPU count or the cgroup's limit), and changes the number as the load
+// moves.
 //
 // Why: with a P more than the work needs, a goroutine made ready on one P
 // wakes the other P's thread, which runs it on the other core or finds
@@ -45,6 +46,14 @@ import (
 // fewer Ps. A grow holds for procsHold at least, twice as long as the
 // last one when it follows a shrink within procsFlap (up to
 // procsHoldMax), so a load at the boundary changes the count rarely.
+//
+// Overload: the gateway's admission asks for capacity (moreProcs, through
+// gateway.Gateway.AddCapacity) when calls in setup or the goroutine queue
+// delay pass half of their bounds, and before a delay signal sheds a
+// call. The controller then takes all of Go's count at once (a grow, held
+// as any other): on a box whose cores the gateway shares, its own signals
+// above see the need a second or two late, and a call shed for want of a
+// P it could have had is the one outcome worse than the CPU a P costs.
 //
 // The thresholds are from the 2-core box of docs/PERFORMANCE.md. One P
 // that keeps up with 3,000 browser → SIP calls/s averaged 0.75-0.90 of a
@@ -74,17 +83,47 @@ const (
 // procsWaitTau) say nothing about waiting (a nearly idle process).
 const procsWaitMin = 20
 
-// procsChanges counts the controller's changes of GOMAXPROCS, for
-// sigbridge_procs_changes_total.
-var procsChanges atomic.Uint64
+// Why the controller changed the count (the reason label of
+// sigbridge_procs_changes_total).
+const (
+	procsBusy     = "busy"     // the Ps it had were busy
+	procsWaiting  = "waiting"  // goroutines waited long for them
+	procsOverload = "overload" // the gateway's admission asked (moreProcs)
+	procsFewer    = "fewer"    // the load fit in fewer
+)
 
-// procsChangesMetric exports procsChanges; the P count itself is the Go
-// collector's go_sched_gomaxprocs_threads.
-func procsChangesMetric() prometheus.Collector {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sigbridge_procs_changes_total",
-		Help: "Changes of the Go runtime's processor count (GOMAXPROCS) by the elastic controller (runtime.procs: elastic)."},
-		func() float64 { return float64(procsChanges.Load()) })
+var procsReasons = [...]string{procsBusy, procsWaiting, procsOverload, procsFewer}
+
+// procsChanges counts the controller's changes of GOMAXPROCS by reason
+// (procsReasons' order), for sigbridge_procs_changes_total.
+var procsChanges [len(procsReasons)]atomic.Uint64
+
+func countProcsChange(reason string) {
+	for i, r := range procsReasons {
+		if r == reason {
+			procsChanges[i].Add(1)
+		}
+	}
 }
+
+// procsChangesDesc describes sigbridge_procs_changes_total; the P count
+// itself is the Go collector's go_sched_gomaxprocs_threads.
+var procsChangesDesc = prometheus.NewDesc("sigbridge_procs_changes_total",
+	"Changes of the Go runtime's processor count (GOMAXPROCS) by the elastic controller (runtime.procs: elastic), by reason: busy, waiting, overload (asked by admission), fewer.",
+	[]string{"reason"}, nil)
+
+type procsChangesCollector struct{}
+
+func (procsChangesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- procsChangesDesc }
+
+func (procsChangesCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, r := range procsReasons {
+		ch <- prometheus.MustNewConstMetric(procsChangesDesc, prometheus.CounterValue, float64(procsChanges[i].Load()), r)
+	}
+}
+
+// procsChangesMetric exports procsChanges.
+func procsChangesMetric() prometheus.Collector { return procsChangesCollector{} }
 
 // procsPolicy decides the P count from the process's CPU time. It holds
 // no clock and no runtime: step takes both, so tests drive it.
@@ -98,6 +137,8 @@ type procsPolicy struct {
 	woken   float64   // moving average of the sampled wake-ups a tick
 	late    float64   // ... of those that waited procsWaitLong or longer
 	since   time.Time // the first step: the wait averages count from procsWaitTau after it
+
+	why string // the reason of the last change (procsReasons)
 
 	hold      time.Duration // the current hold after a grow
 	heldUntil time.Time     // no shrink before
@@ -128,7 +169,11 @@ func (p *procsPolicy) step(now time.Time, cpu time.Duration, woken, late uint64)
 	p.woken += w * (float64(woken) - p.woken)
 	p.late += w * (float64(late) - p.late)
 
-	if p.n < p.max && (p.fast > procsGrowAt*float64(p.n) || p.waiting(now)) {
+	if busy := p.fast > procsGrowAt*float64(p.n); p.n < p.max && (busy || p.waiting(now)) {
+		p.why = procsWaiting
+		if busy {
+			p.why = procsBusy
+		}
 		p.holdAfterGrow(now)
 		return p.change(now, cpu, max(p.n+1, int(math.Ceil(float64(p.n)*1.5))))
 	}
@@ -137,12 +182,24 @@ func (p *procsPolicy) step(now time.Time, cpu time.Duration, woken, late uint64)
 		mean := float64(cpu-p.winCPU) / float64(win)
 		if mean < procsShrinkAt*float64(p.n-1) {
 			p.shrunkAt = now
+			p.why = procsFewer
 			return p.change(now, cpu, int(math.Ceil(mean/procsShrinkAt)))
 		}
 		// slide: the window keeps its length
 		p.winAt, p.winCPU = now, cpu
 	}
 	return p.n
+}
+
+// growAll moves to the most Ps, holding them as any grow does (for an
+// overload the gateway's admission saw); p.n when already there.
+func (p *procsPolicy) growAll(now time.Time, cpu time.Duration) int {
+	if p.n >= p.max {
+		return p.n
+	}
+	p.holdAfterGrow(now)
+	p.why = procsOverload
+	return p.change(now, cpu, p.max)
 }
 
 // holdAfterGrow sets how long a grow now holds: procsHold, doubled (up
@@ -179,13 +236,72 @@ func (p *procsPolicy) change(now time.Time, cpu time.Duration, n int) int {
 	return n
 }
 
-// runProcs runs the controller until ctx ends, starting at least Ps; it
-// puts Go's count (most) back when it returns.
-func runProcs(ctx context.Context, least, most int, log *slog.Logger) {
-	waits := newWaitCounter()
-	p := newProcsPolicy(least, most, least, time.Now(), processCPU())
-	runtime.GOMAXPROCS(least)
-	defer runtime.GOMAXPROCS(most)
+// procsController is the elastic controller running: the policy, stepped
+// every procsTick, and grown at once when the gateway's admission would
+// shed a call (overload), both under mu.
+type procsController struct {
+	mu    sync.Mutex
+	p     *procsPolicy
+	waits *waitCounter
+	log   *slog.Logger
+	full  atomic.Bool // at the most Ps: overload has nothing to take
+}
+
+func newProcsController(least, most int, log *slog.Logger) *procsController {
+	c := &procsController{waits: newWaitCounter(), log: log,
+		p: newProcsPolicy(least, most, least, time.Now(), processCPU())}
+	c.full.Store(least >= most)
+	return c
+}
+
+// tick steps the policy.
+func (c *procsController) tick(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.p.n
+	woken, late := c.waits.since()
+	if n := c.p.step(now, processCPU(), woken, late); n != was {
+		c.set(n)
+		c.log.Debug("go runtime: processors", "procs", n, "was", was, "reason", c.p.why, "cores_used", math.Round(c.p.fast*100)/100,
+			"waited_long", math.Round(c.p.late/max(c.p.woken, 1)*1000)/1000)
+	}
+}
+
+// overload takes the most Ps at once, for the gateway's admission
+// (gateway.Gateway.AddCapacity): a delay signal there means calls are
+// about to be shed, which more Ps may avoid. It reports whether it added
+// any. Cheap when there are none to add.
+func (c *procsController) overload(now time.Time) bool {
+	if c.full.Load() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.p.n
+	n := c.p.growAll(now, processCPU())
+	if n == was {
+		return false
+	}
+	c.set(n)
+	c.log.Info("go runtime: processors raised for an overload", "procs", n, "was", was)
+	return true
+}
+
+// set puts n Ps in effect. Called with mu held.
+func (c *procsController) set(n int) {
+	runtime.GOMAXPROCS(n)
+	countProcsChange(c.p.why)
+	c.full.Store(n >= c.p.max)
+}
+
+// run steps the controller until ctx ends and puts Go's count (most) back.
+func (c *procsController) run(ctx context.Context, most int) {
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		runtime.GOMAXPROCS(most)
+		c.full.Store(true)
+	}()
 	t := time.NewTicker(procsTick)
 	defer t.Stop()
 	for {
@@ -193,16 +309,32 @@ func runProcs(ctx context.Context, least, most int, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			was := p.n
-			woken, late := waits.since()
-			if n := p.step(now, processCPU(), woken, late); n != was {
-				runtime.GOMAXPROCS(n)
-				procsChanges.Add(1)
-				log.Debug("go runtime: processors", "procs", n, "was", was, "cores_used", math.Round(p.fast*100)/100,
-					"waited_long", math.Round(p.late/max(p.woken, 1)*1000)/1000)
-			}
+			c.tick(now)
 		}
 	}
+}
+
+// elasticProcs is the controller of runtime.procs: elastic once started
+// (startProcs), for the gateway's admission (newServer); nil otherwise.
+var elasticProcs atomic.Pointer[procsController]
+
+// runProcs runs the controller until ctx ends, starting at least Ps; it
+// puts Go's count (most) back when it returns.
+func runProcs(ctx context.Context, least, most int, log *slog.Logger) {
+	c := newProcsController(least, most, log)
+	runtime.GOMAXPROCS(least)
+	elasticProcs.Store(c)
+	defer elasticProcs.CompareAndSwap(c, nil)
+	c.run(ctx, most)
+}
+
+// moreProcs is the gateway's capacity hook (gateway.Gateway.AddCapacity):
+// the elastic controller's overload, or nothing to add.
+func moreProcs(now time.Time) bool {
+	if c := elasticProcs.Load(); c != nil {
+		return c.overload(now)
+	}
+	return false
 }
 
 // waitCounter counts, from the runtime's /sched/latencies histogram, the

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // procsRun drives a procsPolicy with a synthetic load: cores(t) cores used
@@ -296,5 +298,103 @@ func TestProcsKeepsCountWhileQueued(t *testing.T) {
 	r.waits = nil // the queue drains: 100 a tick, none late
 	if got := last(r.run(time.Minute, constant(0.5))); got != 1 {
 		t.Fatalf("queue drained at 0.5 cores: %d Ps, want 1", got)
+	}
+}
+
+// TestProcsGrowAll: an overload takes the most Ps at once and holds them
+// as a grow does: an idle load gives them back only after procsHold.
+func TestProcsGrowAll(t *testing.T) {
+	r := newProcsRun(1, 4)
+	if n := r.p.growAll(r.now, r.cpu); n != 4 || r.p.why != procsOverload {
+		t.Fatalf("growAll from 1 of 4: %d (%s)", n, r.p.why)
+	}
+	if n := r.p.growAll(r.now, r.cpu); n != 4 {
+		t.Fatalf("growAll at 4 of 4: %d", n)
+	}
+	for k, n := range r.run(procsHold-procsTick, constant(0.1)) {
+		if n != 4 {
+			t.Fatalf("tick %d: %d Ps within the hold, want 4", k, n)
+		}
+	}
+	if got := last(r.run(procsShrinkWindow+time.Second, constant(0.1))); got != 1 || r.p.why != procsFewer {
+		t.Fatalf("idle after the hold: %d Ps (%s), want 1 (%s)", got, r.p.why, procsFewer)
+	}
+	r.saturate(t, 5*time.Second, 2)
+	if r.p.why != procsBusy {
+		t.Fatalf("saturated: grew for %q, want %q", r.p.why, procsBusy)
+	}
+}
+
+// TestProcsChangesMetric: sigbridge_procs_changes_total has one series
+// per reason, each counting its own changes.
+func TestProcsChangesMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(procsChangesMetric())
+	before := procsChangesByReason(t, reg)
+	countProcsChange(procsWaiting)
+	countProcsChange(procsWaiting)
+	countProcsChange(procsOverload)
+	after := procsChangesByReason(t, reg)
+	for _, r := range procsReasons {
+		want := before[r]
+		switch r {
+		case procsWaiting:
+			want += 2
+		case procsOverload:
+			want++
+		}
+		if after[r] != want {
+			t.Errorf("reason %s: %v, want %v", r, after[r], want)
+		}
+	}
+}
+
+func procsChangesByReason(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if len(got) != len(procsReasons) {
+		t.Fatalf("series %v, want one per reason %v", got, procsReasons)
+	}
+	return got
+}
+
+// TestRunProcsOverload: the gateway's capacity hook (moreProcs) takes
+// every P at once while the controller runs, reports nothing to add once
+// there, and does nothing when no controller runs.
+func TestRunProcsOverload(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Fatal("needs two CPUs")
+	}
+	was := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(was)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runProcs(ctx, 1, 2, newLogger(io.Discard, "error")); close(done) }()
+	waitProcs(t, 1)
+	for elasticProcs.Load() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	if !moreProcs(time.Now()) {
+		t.Fatal("moreProcs at one P of two: nothing added")
+	}
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Fatalf("GOMAXPROCS %d right after moreProcs, want 2", n)
+	}
+	if moreProcs(time.Now()) {
+		t.Error("moreProcs at two Ps of two: reported more")
+	}
+	cancel()
+	<-done
+	if elasticProcs.Load() != nil || moreProcs(time.Now()) {
+		t.Error("moreProcs after the controller stopped: still a controller")
 	}
 }

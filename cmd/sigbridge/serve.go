@@ -147,6 +147,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	registerer := nodeRegisterer(reg, cfg.Cluster)
 	metrics := gateway.NewMetrics(registerer)
 	gw := gateway.New(cfg.Gateway, gateway.NewRouter(), log, metrics)
+	gw.AddCapacity(moreProcs) // runtime.procs: elastic takes more Ps before calls are shed
 	s := &server{cfg: cfg, log: log, gw: gw, reg: reg, registerer: registerer, stopXMPP: func() {}}
 	s.ws = ws.NewServer(cfg.WS, gw, log.With("adapter", "ws"), metrics)
 	if err := s.joinCluster(); err != nil {
