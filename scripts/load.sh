@@ -335,10 +335,11 @@ load_run() {
 # gateway's own histogram (offer in → answer in), the gateway's GC cycles
 # and goroutine scheduling latency (the p99 bucket of
 # sigbridge_sched_latency_seconds) and the tool's GC cycles and scheduling latency, and the box's
-# load average. Its own line in OUT/<step>.txt (docs/PERFORMANCE.md, "The
+# load average, and the gateway's Ps at the end with the elastic
+# controller's changes by reason. Its own line in OUT/<step>.txt (docs/PERFORMANCE.md, "The
 # setup tail at half the maximum rate").
 tail_split() { # $1 = step name
-	local gw
+	local gw procs
 	gw=$(awk '/^sigbridge_call_setup_seconds_bucket/ && /le="0.005"/ {w += $2} /^sigbridge_call_setup_seconds_count/ {n += $2}
 		/^go_gc_duration_seconds_count/ {gc = $2}
 		/^sigbridge_sched_latency_seconds_bucket/ {match($0, /le="[^"]+"/); b[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2}
@@ -346,10 +347,13 @@ tail_split() { # $1 = step name
 		END {p = "-"; for (i = 1; i <= k; i++) if (t > 0 && c[i] >= 0.99 * t) {p = (b[i] == "+Inf" ? b[i] : sprintf("%.3g", b[i] * 1000)); break}
 			printf "%s %s %s", (n > 0 ? sprintf("%.1f %%", w * 100 / n) : "-"), gc + 0, p}' "$OUT/$1.metrics" 2>/dev/null)
 	read -r gw5 gwpct gwgc gwp99 <<<"$gw"
-	jq -r --arg gw5 "$gw5 $gwpct" --arg gwgc "$gwgc" --arg gwp99 "$gwp99" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '
+	# the Ps at the step's end and the elastic controller's changes by reason (runtime.procs)
+	procs=$(awk '/^go_sched_gomaxprocs_threads / {n = $2} /^sigbridge_procs_changes_total\{/ && $2 > 0 {match($0, /reason="[^"]+"/); c = c " " substr($0, RSTART + 8, RLENGTH - 9) "=" $2}
+		END {printf "processors at the end %s, changes by reason:%s", (n == "" ? "-" : n), (c == "" ? " none" : c)}' "$OUT/$1.metrics" 2>/dev/null)
+	jq -r --arg gw5 "$gw5 $gwpct" --arg gwgc "$gwgc" --arg gwp99 "$gwp99" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg procs "$procs" '
 		"tail: setup within 5 ms: tool \((.setup_ms.within // [] | map(select(.le_ms == 5)) | .[0].share // 0) * 1000 | round / 10) %, " +
 		"gateway \($gw5); gateway GC cycles \($gwgc), its goroutines waiting for a CPU p99 <= \($gwp99) ms; " +
-		"tool GC cycles \(.tool_runtime.gc_cycles // "-"), its goroutines waiting p99 \(.tool_runtime.sched_latency_ms.p99 // "-" | if type == "number" then . * 100 | round / 100 else . end) ms; load average \($load)"' \
+		"tool GC cycles \(.tool_runtime.gc_cycles // "-"), its goroutines waiting p99 \(.tool_runtime.sched_latency_ms.p99 // "-" | if type == "number" then . * 100 | round / 100 else . end) ms; load average \($load); \($procs)"' \
 		"$OUT/$1.json" 2>/dev/null || true
 }
 
