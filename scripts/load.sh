@@ -183,32 +183,57 @@ per_call() {
 		if (n > 0) printf "%.1f/%.0f", (y[1] - x[1]) / n / 1000, (y[2] - x[2]) / n; else print "-"}'
 }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -; }
+
+# rss_now sets RSS_NOW to process $1's RSS in KiB ("-" when gone) with
+# shell builtins only: the sampler below runs beside the gateway during
+# the step, and a process started once a second (awk, date, sleep: about
+# seven) took CPU from the box in a burst each second, where the setup
+# tail showed it (docs/PERFORMANCE.md, "Elastic by default").
+rss_now() {
+	local k v _
+	RSS_NOW=-
+	while read -r k v _; do
+		[ "$k" = VmRSS: ] && RSS_NOW=$v && return
+	done <"/proc/$1/status" 2>/dev/null || true
+}
+
+# nap sleeps $1 microseconds without starting a process: a read with a
+# timeout on a pipe nobody writes to (the descriptor NAP_FD, opened once).
+nap() {
+	local us=$1 t
+	((us > 0)) || return 0
+	printf -v t '%d.%06d' $((us / 1000000)) $((us % 1000000))
+	read -r -t "$t" -u "$NAP_FD" _ || true
+}
 
 # rss_sampler samples process $1's RSS (KiB) into file $2 at DURATION/2
 # and at DURATION after placing began: at once, or (with $3) once file $3
 # says the load tool's users "logged in"; and once a second over the second
-# half into $2.all ("seconds KiB" lines). RSS_SAMPLER is its PID.
+# half into $2.all ("seconds KiB" lines), with builtins only (rss_now, nap).
+# RSS_SAMPLER is its PID.
 rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
-	local half
-	half=$(awk -v d="$DURATION" 'BEGIN {printf "%.3f", d / 2}')
 	rm -f "$2" "$2.all"
 	(
+		exec {NAP_FD}<> <(:)
 		if [ -n "${3:-}" ]; then
-			for _ in $(seq 600); do grep -q "logged in" "$3" 2>/dev/null && break; sleep 0.1; done
+			for _ in $(seq 600); do grep -q "logged in" "$3" 2>/dev/null && break; nap 100000; done
 		fi
-		sleep "$half"
-		rss_kib "$1" >"$2"
-		local t0 now
-		t0=$(date +%s.%N)
+		local half=$((DURATION * 500000)) t0 now el
+		nap "$half"
+		rss_now "$1" && echo "$RSS_NOW" >"$2"
+		t0=${EPOCHREALTIME/./}
 		while :; do # one sample a second, by the clock, until the half is over
-			now=$(date +%s.%N)
-			awk -v a="$t0" -v b="$now" -v h="$half" 'BEGIN {exit !(b - a < h - 0.5)}' || break
-			echo "$(awk -v a="$t0" -v b="$now" 'BEGIN {printf "%.2f", b - a}') $(rss_kib "$1")" >>"$2.all"
-			sleep "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {d = 1 - (b - a) % 1; printf "%.3f", d}')"
+			now=${EPOCHREALTIME/./}
+			el=$((now - t0))
+			((el < half - 500000)) || break
+			rss_now "$1"
+			printf '%d.%02d %s\n' $((el / 1000000)) $((el % 1000000 / 10000)) "$RSS_NOW" >>"$2.all"
+			now=${EPOCHREALTIME/./}
+			nap $((1000000 - (now - t0) % 1000000))
 		done
-		sleep "$(awk -v a="$t0" -v b="$(date +%s.%N)" -v h="$half" 'BEGIN {d = h - (b - a); printf "%.3f", (d > 0 ? d : 0)}')"
-		rss_kib "$1" >>"$2"
+		now=${EPOCHREALTIME/./}
+		nap $((half - (now - t0)))
+		rss_now "$1" && echo "$RSS_NOW" >>"$2"
 	) &
 	RSS_SAMPLER=$!
 	PIDS+=("$RSS_SAMPLER")
