@@ -118,6 +118,13 @@ func (a *admission) check(now time.Time) string {
 	if a.maxSetup > 0 && a.inSetup.Load() >= a.maxSetup {
 		return SignalCallsInSetup
 	}
+	return a.delayShed(now)
+}
+
+// delayShed names the delay signal (the queue delay, then the adapters')
+// that sheds a call now: "" when none is active or capacity added instead
+// absorbs it (absorbed).
+func (a *admission) delayShed(now time.Time) string {
 	if a.queueDelayed(now) && !a.absorbed(now, SignalQueueDelay) {
 		return SignalQueueDelay
 	}
@@ -155,10 +162,7 @@ func (a *admission) add(s adapterSignal) {
 // A refused call is counted as shed for dialect.
 func (a *admission) acquire(dialect string) error {
 	now := time.Now()
-	if a.queueDelayed(now) && !a.absorbed(now, SignalQueueDelay) {
-		return a.shed(dialect, SignalQueueDelay, now)
-	}
-	if s := a.adapterShed(now); s != "" && !a.absorbed(now, s) {
+	if s := a.delayShed(now); s != "" {
 		return a.shed(dialect, s, now)
 	}
 	n := a.inSetup.Add(1)
