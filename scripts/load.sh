@@ -220,7 +220,8 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 		fi
 		local half=$((DURATION * 500000)) t0 now el
 		nap "$half"
-		rss_now "$1" && echo "$RSS_NOW" >"$2"
+		rss_now "$1"
+		echo "$RSS_NOW" >"$2"
 		t0=${EPOCHREALTIME/./}
 		while :; do # one sample a second, by the clock, until the half is over
 			now=${EPOCHREALTIME/./}
@@ -233,7 +234,8 @@ rss_sampler() { # $1 = pid, $2 = file, [$3 = progress file to wait for]
 		done
 		now=${EPOCHREALTIME/./}
 		nap $((half - (now - t0)))
-		rss_now "$1" && echo "$RSS_NOW" >>"$2"
+		rss_now "$1"
+		echo "$RSS_NOW" >>"$2"
 	) &
 	RSS_SAMPLER=$!
 	PIDS+=("$RSS_SAMPLER")
