@@ -58,7 +58,7 @@ func (a *Adapter) writeAckUDP(req *sip.Request, transport string) (sent bool, er
 	buf := ackBufs.Get().(*bytes.Buffer)
 	defer ackBufs.Put(buf)
 	buf.Reset()
-	req.StringWrite(buf)
+	writeRequest(buf, req)
 	if _, err := uc.WriteToUDPAddrPort(buf.Bytes(), dest); err != nil {
 		return true, fmt.Errorf("ACK to %s: %w", dest, err)
 	}

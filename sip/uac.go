@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"syscall"
@@ -236,7 +237,7 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 		}
 	}
 	req := l.buildInvite(sd)
-	if l.plan.route.transport == "" && wireSize(req) > udpMaxRequest {
+	if l.plan.route.transport == "" && inviteTooBig(req) {
 		l.transport = "TCP"
 		req = l.buildInvite(sd)
 	}
@@ -291,7 +292,7 @@ var testInviteSent func(*sip.Request)
 // wireSize is the size of req on the wire, counted without building it.
 func wireSize(req *sip.Request) int {
 	var n byteCount
-	req.StringWrite(&n)
+	writeRequest(&n, req)
 	return int(n)
 }
 
@@ -301,6 +302,11 @@ type byteCount int
 func (c *byteCount) WriteString(s string) (int, error) {
 	*c += byteCount(len(s))
 	return len(s), nil
+}
+
+func (c *byteCount) Write(b []byte) (int, error) {
+	*c += byteCount(len(b))
+	return len(b), nil
 }
 
 // udpFallback reports whether a failed INVITE should be retried over UDP:
@@ -313,9 +319,23 @@ func (l *outLeg) udpFallback(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// buildInvite builds the INVITE with every header it goes out with, in
+// the order sipgo's client would give them (Via, CSeq and Max-Forwards
+// first, as its request builder prepends them; the rest in order, the
+// Content-Length last). sipgo looks its mandatory headers up by name (Via,
+// CSeq, Max-Forwards, Content-Length) before adding any that is missing,
+// and a lookup of a missing header lowercases the name of every header it
+// walks past: an allocation for each name sipgo does not know (the loop
+// header, User-Agent, Allow), five such walks an INVITE. Here each is
+// added before the headers with those names, so no lookup walks past
+// them, and sipgo finds them all present.
 func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, l.plan.ruri)
 	req.SetTransport(l.transport)
+	_ = sipgo.ClientRequestAddVia(l.a.cli, req) // never fails; on an empty request its Via lookup walks nothing
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inviteCSeq(), MethodName: sip.INVITE})
+	req.AppendHeader(&maxFwd)
 	from := &sip.FromHeader{DisplayName: displayName(l.from),
 		Address: sip.Uri{Scheme: "sip", User: escapeUser(l.from), Host: l.a.cfg.Host}, Params: sip.NewParams()}
 	from.Params.Add("tag", newTag())
@@ -336,9 +356,34 @@ func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
 	req.AppendHeader(sip.NewHeader("User-Agent", l.a.cfg.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	req.AppendHeader(contentTypeSDP())
-	req.SetBody(sdpBytes(sd))
+	body := sdpBytes(sd)
+	length := sip.ContentLengthHeader(len(body))
+	req.AppendHeader(&length) // SetBody finds it: no lookup walks the headers above
+	req.SetBody(body)
 	l.a.fromListener(req, l.transport)
 	return req
+}
+
+// inviteCSeq is the CSeq number of a new INVITE: random in 0-32767, as
+// sipgo's client picks it for a request without one.
+func inviteCSeq() uint32 { return rand.Uint32() & 0x7FFF }
+
+// inviteTooBig reports whether the INVITE is over udpMaxRequest as the
+// choice of transport counts it: without the Via, CSeq and Max-Forwards,
+// which sipgo's client added after that choice before buildInvite added
+// them itself. Under the limit with them, it is under without them: only
+// then are their sizes (allocating) taken off.
+func inviteTooBig(req *sip.Request) bool {
+	n := wireSize(req)
+	if n <= udpMaxRequest {
+		return false
+	}
+	for _, h := range [...]sip.Header{req.Via(), req.CSeq(), req.MaxForwards()} {
+		var c byteCount
+		h.StringWrite(&c) // "Name: value"
+		n -= int(c) + len("\r\n")
+	}
+	return n > udpMaxRequest
 }
 
 // routeValue is a loose-routing Route header value for a proxy URI.

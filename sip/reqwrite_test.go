@@ -1,0 +1,79 @@
+package sip
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// TestWriteRequestAsSipgo: writeRequest's bytes are sipgo's String() for
+// the same request, whatever its Request-URI, headers and body.
+func TestWriteRequestAsSipgo(t *testing.T) {
+	for name, raw := range map[string]string{
+		"invite": "INVITE sip:bob@192.0.2.7:5070;transport=udp;lr SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK.abc;rport\r\n" +
+			"Via: SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bK.def;received=192.0.2.1\r\n" +
+			"Route: <sip:[2001:db8::2]:5080;lr>\r\nRoute: <sip:proxy.example;lr;transport=tcp>\r\n" +
+			"Record-Route: <sip:rr.example;lr>\r\nMax-Forwards: 70\r\n" +
+			"From: \"Alice\" <sip:alice@gw.example>;tag=abc\r\nTo: <sip:bob@pbx.example>\r\n" +
+			"Call-ID: c1\r\nCSeq: 12 INVITE\r\nContact: <sip:gw@[2001:db8::1]:5062;transport=udp>\r\n" +
+			"X-Sigbridge-Loop: tok\r\nUser-Agent: sigbridge\r\nContent-Type: application/sdp\r\n" +
+			"Content-Length: 5\r\n\r\nv=0\r\n",
+		"ipv6 ruri, no body": "BYE sip:bob@[2001:db8::7]:5070;ob?subject=x SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK.x\r\nFrom: <sip:a@b>;tag=1\r\n" +
+			"To: <sip:c@d>;tag=2\r\nCall-ID: c2\r\nCSeq: 3 BYE\r\nReason: Q.850;cause=16\r\n" +
+			"Content-Length: 0\r\n\r\n",
+		"tel uri": "ACK tel:+15551234;phone-context=example.com SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK.y\r\nFrom: <sip:a@b>;tag=1\r\n" +
+			"To: <tel:+15551234>;tag=2\r\nCall-ID: c3\r\nCSeq: 3 ACK\r\nContent-Length: 0\r\n\r\n",
+	} {
+		msg, err := sip.ParseMessage([]byte(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		req := msg.(*sip.Request)
+		for _, compact := range []bool{false, true} {
+			req.CompactHeaders = compact
+			var buf bytes.Buffer
+			writeRequest(&buf, req)
+			if got, want := buf.String(), req.String(); got != want {
+				t.Errorf("%s (compact %v):\n got %q\nwant %q", name, compact, got, want)
+			}
+			if got, want := wireSize(req), len(req.String()); got != want {
+				t.Errorf("%s (compact %v): wireSize %d, want %d", name, compact, got, want)
+			}
+		}
+	}
+	req := sip.NewRequest(sip.OPTIONS, sip.Uri{Host: "192.0.2.9"}) // no body, no scheme
+	req.AppendHeader(sip.NewHeader("Call-ID", "c4"))
+	var buf bytes.Buffer
+	writeRequest(&buf, req)
+	if got, want := buf.String(), req.String(); got != want {
+		t.Errorf("no body:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestInviteTooBig: the INVITE's size is counted without its Via, CSeq and
+// Max-Forwards, as when sipgo added them after the choice of transport.
+func TestInviteTooBig(t *testing.T) {
+	build := func(body int) (*sip.Request, int) {
+		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "bob", Host: "192.0.2.7"})
+		req.AppendHeader(sip.NewHeader("Call-ID", "c1"))
+		req.SetBody([]byte(strings.Repeat("a", body)))
+		without := len(req.String())
+		via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "10.0.0.1",
+			Port: 5060, Params: sip.NewParams()}
+		via.Params.Add("branch", "z9hG4bK.0123456789abcdef")
+		mf := sip.MaxForwardsHeader(70)
+		req.PrependHeader(via, &sip.CSeqHeader{SeqNo: 31000, MethodName: sip.INVITE}, &mf)
+		return req, without
+	}
+	for body := 1100; body < 1400; body++ {
+		req, without := build(body)
+		if got, want := inviteTooBig(req), without > udpMaxRequest; got != want {
+			t.Fatalf("body %d (%d bytes without the three): too big %v, want %v", body, without, got, want)
+		}
+	}
+}
