@@ -221,18 +221,8 @@ func (tx *clientTx) receive(res *sip.Response) {
 	switch {
 	case tx.state == txTerminated:
 	case res.IsProvisional():
-		if tx.state == txCalling || tx.state == txProceeding {
-			tx.state = txProceeding
-			if tx.invite {
-				tx.stopTimers(false) // Timer A and B; the transaction user bounds the wait
-			}
-			if tx.invite && res.StatusCode == 100 && !tx.all1xx {
-				tx.trying = true
-				break
-			}
-			if len(tx.responses) < cap(tx.responses)-1 {
-				tx.responses <- res
-			}
+		if tx.proceed(res.StatusCode) {
+			tx.responses <- res
 		}
 	case tx.state == txCalling || tx.state == txProceeding:
 		tx.stopTimers(false)
@@ -273,6 +263,50 @@ func (tx *clientTx) receive(res *sip.Response) {
 		}
 		tx.mu.Unlock()
 	}
+}
+
+// proceed runs the state machine for a provisional response with code;
+// true: the user gets it, and there is room for it in tx.responses (not
+// for a 100 Trying to an INVITE, which tx.trying keeps; not past
+// Proceeding). tx.mu is held.
+func (tx *clientTx) proceed(code int) bool {
+	if tx.state != txCalling && tx.state != txProceeding {
+		return false
+	}
+	tx.state = txProceeding
+	if tx.invite {
+		tx.stopTimers(false) // Timer A and B; the transaction user bounds the wait
+	}
+	if tx.invite && code == 100 && !tx.all1xx {
+		tx.trying = true
+		return false
+	}
+	return len(tx.responses) < cap(tx.responses)-1
+}
+
+// receiveStatus is receive for a response of which the user needs no more
+// than its status code and reason phrase (lightres.go): the response the
+// user gets has no headers, and is built only if the user gets it (not
+// for the 100 Trying an INVITE keeps).
+func (tx *clientTx) receiveStatus(code int, reason string) {
+	if code >= 200 {
+		tx.receive(statusResponse(code, reason))
+		return
+	}
+	tx.mu.Lock()
+	if tx.proceed(code) {
+		tx.responses <- statusResponse(code, reason)
+	}
+	tx.mu.Unlock()
+}
+
+// statusResponse is sip.NewResponse(code, reason) without its header
+// slice, made on the first header appended (one allocation instead of
+// two): the user of a light response reads its status code alone.
+func statusResponse(code int, reason string) *sip.Response {
+	res := &sip.Response{StatusCode: code, Reason: reason}
+	res.SipVersion = "SIP/2.0"
+	return res
 }
 
 // provisionalSeen reports whether a 100 Trying came that the user was

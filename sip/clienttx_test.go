@@ -356,3 +356,43 @@ func TestClientTxWaitsForUnreadFinal(t *testing.T) {
 		t.Errorf("Err: %v", tx.Err())
 	}
 }
+
+// TestClientTxReceiveStatus: a light response reaches the user as
+// receive would give it: a 100 to an INVITE is kept (tx.trying), not
+// queued, until the user asks; a 180 and the final answer are queued with
+// their status code and reason phrase.
+func TestClientTxReceiveStatus(t *testing.T) {
+	conn := &ackGateConn{writing: make(chan struct{}), release: make(chan struct{})}
+	table := newClientTxTable()
+	tx, err := table.request(testInvite(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	tx.receiveStatus(100, "Trying")
+	if n := len(tx.responses); n != 0 || !tx.trying || tx.state != txProceeding || tx.timerA != nil || tx.timerB != nil {
+		t.Fatalf("after a 100: %d queued, trying %v, state %d, timers %v %v", n, tx.trying, tx.state,
+			tx.timerA != nil, tx.timerB != nil)
+	}
+	if !tx.provisionalSeen() {
+		t.Fatal("the 100 was not seen")
+	}
+	tx.receiveStatus(100, "Trying")
+	tx.receiveStatus(180, "Ringing")
+	tx.receiveStatus(200, "OK")
+	for _, want := range []struct {
+		code   int
+		reason string
+	}{{100, "Trying"}, {180, "Ringing"}, {200, "OK"}} {
+		r := nextResponse(t, tx)
+		if r.StatusCode != want.code || r.Reason != want.reason || r.SipVersion != "SIP/2.0" {
+			t.Fatalf("got %d %q %q, want %d %q", r.StatusCode, r.Reason, r.SipVersion, want.code, want.reason)
+		}
+		if got, wantStr := r.String(), sip.NewResponse(r.StatusCode, r.Reason).String(); got != wantStr {
+			t.Errorf("got %q, want %q", got, wantStr)
+		}
+	}
+	if tx.state != txAccepted {
+		t.Errorf("state %d after a 200, want Accepted", tx.state)
+	}
+}

@@ -264,7 +264,7 @@ func (a *Adapter) takeLight(data []byte) bool {
 	if tx == nil {
 		return false
 	}
-	tx.receive(sip.NewResponse(r.code, reasonPhrase(r.code, r.reason)))
+	tx.receiveStatus(r.code, reasonPhrase(r.code, r.reason))
 	return true
 }
 
