@@ -46,12 +46,7 @@ func (a *Adapter) writeAckUDP(req *sip.Request, transport string) (sent bool, er
 	}
 	via := req.Via()
 	via.Transport = "UDP"
-	if via.Host == "" { // as sipgo's transport does: the socket's own address
-		via.Host = a.udpAddr.Addr().String()
-	}
-	if via.Port == 0 {
-		via.Port = int(a.udpAddr.Port())
-	}
+	a.fillSentBy(via) // as sipgo's transport does: the socket's own address
 	if req.Body() == nil {
 		req.SetBody(nil) // Content-Length: 0
 	}
@@ -78,37 +73,7 @@ func (a *Adapter) ackDest(req *sip.Request) (netip.AddrPort, bool) {
 		ap, err := netip.ParseAddrPort(e.f.remote)
 		return ap, err == nil
 	}
-	if d := req.MessageData.Destination(); d != "" {
-		ap, err := netip.ParseAddrPort(d)
-		return ap, err == nil
-	}
-	uri := &req.Recipient
-	if rh := req.Route(); rh != nil {
-		uri = &rh.Address
-	}
-	if uri.UriParams != nil {
-		if t, ok := uri.UriParams.Get("transport"); ok && !strings.EqualFold(t, "udp") {
-			return netip.AddrPort{}, false
-		}
-		if _, ok := uri.UriParams.Get("maddr"); ok {
-			return netip.AddrPort{}, false
-		}
-	}
-	if uri.Scheme == "sips" {
-		return netip.AddrPort{}, false
-	}
-	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(uri.Host, "["), "]"))
-	if err != nil {
-		return netip.AddrPort{}, false // a name: sipgo resolves it
-	}
-	port := uri.Port
-	if port == 0 {
-		port = sip.DefaultUdpPort
-	}
-	if port < 0 || port > 65535 {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+	return a.requestDest(req)
 }
 
 // listenerUDP is the *net.UDPConn of a UDP listener, nil for anything else.

@@ -474,11 +474,18 @@ func nonSuccessACK(inv *sip.Request, res *sip.Response) *sip.Request {
 }
 
 // requestUDP starts one of our client transactions for a request leaving
-// over UDP.
+// over UDP: written to the listener directly when it leaves from it to an
+// IP address (txwrite.go), else over the connection sipgo picks.
 func (a *Adapter) requestUDP(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
-	conn, err := a.ua.TransportLayer().ClientRequestConnection(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("sip: connection for %s: %w", req.Method, err)
+	var conn sip.Connection
+	if c, ok := a.listenerConn(req); ok {
+		conn = c
+	} else {
+		c, err := a.ua.TransportLayer().ClientRequestConnection(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("sip: connection for %s: %w", req.Method, err)
+		}
+		conn = c
 	}
 	tx, err := a.clientTxs.request(req, conn)
 	if err != nil {
