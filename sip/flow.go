@@ -113,9 +113,13 @@ func (t *flowTable) lookup(req *sip.Request) (flowEntry, bool) {
 		return flowEntry{}, false
 	}
 	tag, _ := from.Params.Get("tag")
+	// flowKey's concatenation, on the stack: every request we send is
+	// looked up, and a map index by string(bytes) does not allocate.
+	var buf [128]byte
+	key := append(append(append(buf[:0], cid.Value()...), 0), tag...)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e, ok := t.entries[flowKey(cid.Value(), tag)]
+	e, ok := t.entries[string(key)]
 	return e, ok
 }
 

@@ -124,8 +124,10 @@ func (a *Adapter) requestDest(req *sip.Request) (netip.AddrPort, bool) {
 		return ap, err == nil
 	}
 	uri := &req.Recipient
-	if rh := req.Route(); rh != nil {
-		uri = &rh.Address
+	if hasRoute(req) {
+		if rh := req.Route(); rh != nil {
+			uri = &rh.Address
+		}
 	}
 	if uri.UriParams != nil {
 		if t, ok := uri.UriParams.Get("transport"); ok && !strings.EqualFold(t, "udp") {
@@ -150,4 +152,17 @@ func (a *Adapter) requestDest(req *sip.Request) (netip.AddrPort, bool) {
 		return netip.AddrPort{}, false
 	}
 	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+}
+
+// hasRoute reports whether req has a Route header, as sipgo's lookup by
+// name finds it ("route" in any case; it has no compact form), without
+// that lookup's lowercasing of every name it walks past: an allocation
+// for each name it does not know (User-Agent, Allow, the loop header).
+func hasRoute(req *sip.Request) bool {
+	for _, h := range req.Headers() {
+		if strings.EqualFold(h.Name(), "route") { // no non-ASCII letter folds to one of "route"
+			return true
+		}
+	}
+	return false
 }

@@ -115,3 +115,20 @@ func TestListenerConnSizeLimit(t *testing.T) {
 		t.Errorf("LocalAddr %s, want %s", got, env.a.Addr())
 	}
 }
+
+// TestHasRoute: hasRoute finds a Route header as sipgo's lookup does.
+func TestHasRoute(t *testing.T) {
+	for _, name := range []string{"Route", "route", "ROUTE", "rOuTe"} {
+		req := sip.NewRequest(sip.BYE, sip.Uri{Host: "192.0.2.1"})
+		req.AppendHeader(sip.NewHeader("User-Agent", "x"))
+		req.AppendHeader(sip.NewHeader(name, "<sip:192.0.2.2;lr>"))
+		if !hasRoute(req) || (req.Route() != nil) != hasRoute(req) {
+			t.Errorf("%s: hasRoute %v, sipgo's Route %v", name, hasRoute(req), req.Route())
+		}
+	}
+	req := sip.NewRequest(sip.BYE, sip.Uri{Host: "192.0.2.1"})
+	req.AppendHeader(sip.NewHeader("Record-Route", "<sip:192.0.2.2;lr>"))
+	if hasRoute(req) || req.Route() != nil {
+		t.Error("a Record-Route is no Route")
+	}
+}
