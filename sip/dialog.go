@@ -412,12 +412,11 @@ func (l *legCore) sendByeHeaderWithin(h sip.Header, d time.Duration) {
 		return
 	}
 	bye := sip.NewRequest(sip.BYE, l.remoteTarget)
-	bye.AppendHeader(h)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	l.bye.start(cancel)
 	defer l.bye.done()
-	res, err := l.doInDialog(ctx, bye)
+	res, err := l.doInDialog(ctx, bye, h)
 	if err != nil {
 		l.log.Debug("BYE failed", "err", err)
 		return
@@ -426,9 +425,10 @@ func (l *legCore) sendByeHeaderWithin(h sip.Header, d time.Duration) {
 }
 
 // doInDialog sends req in the dialog and waits for its final response,
-// answering one digest challenge when the route has credentials.
-func (l *legCore) doInDialog(ctx context.Context, req *sip.Request) (*sip.Response, error) {
-	res, err := l.transact(ctx, req)
+// answering one digest challenge when the route has credentials. The
+// headers in tail go last (dialogState.transaction).
+func (l *legCore) doInDialog(ctx context.Context, req *sip.Request, tail ...sip.Header) (*sip.Response, error) {
+	res, err := l.transact(ctx, req, tail...)
 	if err != nil || (res.StatusCode != 401 && res.StatusCode != 407) {
 		return res, err
 	}
@@ -442,10 +442,10 @@ func (l *legCore) doInDialog(ctx context.Context, req *sip.Request) (*sip.Respon
 	return l.transact(ctx, req)
 }
 
-func (l *legCore) transact(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+func (l *legCore) transact(ctx context.Context, req *sip.Request, tail ...sip.Header) (*sip.Response, error) {
 	l.a.m.transaction("out", string(req.Method))
 	l.a.gm.Message("sip", "out", methodLabel(string(req.Method)))
-	tx, err := l.dlg.transaction(ctx, req)
+	tx, err := l.dlg.transaction(ctx, req, tail...)
 	if err != nil {
 		return nil, err
 	}

@@ -89,9 +89,21 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 }
 
 // transaction sends req in the dialog with our next CSeq and returns its
-// client transaction.
-func (d *dialogState) transaction(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+// client transaction. The headers in tail (the BYE's Reason) are appended
+// after the dialog's, the Via and the Content-Length: sipgo looks those up
+// by name before adding any that is missing, and a lookup of a missing
+// header lowercases the name of every header it walks past, an
+// allocation for each name it does not know (Reason).
+func (d *dialogState) transaction(ctx context.Context, req *sip.Request, tail ...sip.Header) (sip.ClientTransaction, error) {
 	d.build(req, d.cseq.Add(1))
+	if len(tail) > 0 {
+		if err := addVia(d.a.cli, req); err != nil {
+			return nil, err
+		}
+		for _, h := range tail {
+			req.AppendHeader(h)
+		}
+	}
 	return d.a.cli.TransactionRequest(ctx, req, addVia)
 }
 
