@@ -73,7 +73,7 @@ func (a *Adapter) ackDest(req *sip.Request) (netip.AddrPort, bool) {
 		ap, err := netip.ParseAddrPort(e.f.remote)
 		return ap, err == nil
 	}
-	return a.requestDest(req)
+	return requestDest(req)
 }
 
 // listenerUDP is the *net.UDPConn of a UDP listener, nil for anything else.

@@ -475,7 +475,7 @@ func nonSuccessACK(inv *sip.Request, res *sip.Response) *sip.Request {
 
 // requestUDP starts one of our client transactions for a request leaving
 // over UDP: written to the listener directly when it leaves from it to an
-// IP address (txwrite.go), else over the connection sipgo picks.
+// IP address, else over the connection sipgo picks (txwrite.go).
 func (a *Adapter) requestUDP(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
 	var conn sip.Connection
 	if c, ok := a.listenerConn(req); ok {
@@ -485,7 +485,7 @@ func (a *Adapter) requestUDP(ctx context.Context, req *sip.Request) (sip.ClientT
 		if err != nil {
 			return nil, fmt.Errorf("sip: connection for %s: %w", req.Method, err)
 		}
-		conn = c
+		conn = sipgoConn(req, c)
 	}
 	tx, err := a.clientTxs.request(req, conn)
 	if err != nil {

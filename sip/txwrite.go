@@ -27,11 +27,34 @@ import (
 // refuses it) goes through sipgo as before.
 
 // udpTxConn is the sip.Connection of a client transaction whose requests
-// leave from the UDP listener to dest. It holds no reference: the listener
-// is the adapter's, closed by it.
+// leave from uc to dest. From the listener it holds no reference (the
+// listener is the adapter's, closed by it); over a socket of sipgo's
+// (sipgoConn) it holds sipgo's connection, whose reference it releases.
 type udpTxConn struct {
-	uc   *net.UDPConn
-	dest netip.AddrPort
+	uc    *net.UDPConn
+	dest  netip.AddrPort
+	sipgo sip.Connection // nil from the listener
+}
+
+// sipgoConn is c, the connection sipgo's transport layer gave for req,
+// writing req as udpTxConn does when c is a plain UDP socket and req goes
+// to an IP address (the BYE, which sipgo sends from a socket of its own):
+// sipgo's write serialises the Request-URI through a strings.Builder grown
+// several times. Anything else is c as it is.
+func sipgoConn(req *sip.Request, c sip.Connection) sip.Connection {
+	sc, ok := c.(*sip.UDPConnection)
+	if !ok {
+		return c
+	}
+	uc, ok := sc.PacketConn.(*net.UDPConn)
+	if !ok {
+		return c
+	}
+	dest, ok := requestDest(req)
+	if !ok {
+		return c
+	}
+	return &udpTxConn{uc: uc, dest: dest, sipgo: c}
 }
 
 var _ sip.Connection = (*udpTxConn)(nil)
@@ -48,7 +71,7 @@ func (a *Adapter) listenerConn(req *sip.Request) (*udpTxConn, bool) {
 	if via == nil {
 		return nil, false
 	}
-	dest, ok := a.requestDest(req)
+	dest, ok := requestDest(req)
 	if !ok {
 		return nil, false
 	}
@@ -78,7 +101,7 @@ func (a *Adapter) fillSentBy(via *sip.ViaHeader) {
 	}
 }
 
-// LocalAddr is the listener's address.
+// LocalAddr is the socket's address.
 func (c *udpTxConn) LocalAddr() net.Addr { return c.uc.LocalAddr() }
 
 // WriteMsg writes msg to dest in one datagram, with sipgo's size limit and
@@ -108,17 +131,35 @@ func (c *udpTxConn) WriteMsg(msg sip.Message) error {
 	return nil
 }
 
-// Ref, TryClose and Close leave the listener open: it is not counted.
-func (c *udpTxConn) Ref(int) int            { return 1 }
-func (c *udpTxConn) TryClose() (int, error) { return 1, nil }
-func (c *udpTxConn) Close() error           { return nil }
+// Ref, TryClose and Close are sipgo's connection's; they leave the
+// listener open: it is not counted.
+func (c *udpTxConn) Ref(i int) int {
+	if c.sipgo != nil {
+		return c.sipgo.Ref(i)
+	}
+	return 1
+}
+
+func (c *udpTxConn) TryClose() (int, error) {
+	if c.sipgo != nil {
+		return c.sipgo.TryClose()
+	}
+	return 1, nil
+}
+
+func (c *udpTxConn) Close() error {
+	if c.sipgo != nil {
+		return c.sipgo.Close()
+	}
+	return nil
+}
 
 // requestDest is where sipgo's transport layer sends req over UDP: to the
 // destination set on it (a flow's, routeOverFlow), else to the first
 // Route's URI, else to the Request-URI (port 5060 when none). ok is false
 // for anything that needs sipgo: a host name, a bad address, a URI that
 // asks for another transport, an maddr or TLS.
-func (a *Adapter) requestDest(req *sip.Request) (netip.AddrPort, bool) {
+func requestDest(req *sip.Request) (netip.AddrPort, bool) {
 	if d := req.MessageData.Destination(); d != "" {
 		ap, err := netip.ParseAddrPort(d)
 		return ap, err == nil

@@ -132,3 +132,53 @@ func TestHasRoute(t *testing.T) {
 		t.Error("a Record-Route is no Route")
 	}
 }
+
+// TestSipgoConn: over a UDP socket of sipgo's, a request to an IP address
+// is written as sipgo writes it, from that socket; the reference is
+// sipgo's connection's. Anything else keeps sipgo's connection.
+func TestSipgoConn(t *testing.T) {
+	peer, peerAddr := udpPeer(t)
+	own, _ := udpPeer(t) // the socket sipgo made for the request
+	sc := &sip.UDPConnection{PacketConn: own}
+	sc.Ref(2)
+	req := testInvite()
+	req.RemoveHeader("Route")
+	req.SetDestination(peerAddr.String())
+	c := sipgoConn(req, sc)
+	if _, ok := c.(*udpTxConn); !ok {
+		t.Fatalf("got %T, want the connection of ours", c)
+	}
+	if err := c.WriteMsg(req); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 65535)
+	n, from, err := peer.ReadFromUDPAddrPort(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := netip.MustParseAddrPort(own.LocalAddr().String()); from != want {
+		t.Errorf("request came from %s, want sipgo's socket %s", from, want)
+	}
+	if got, want := string(b[:n]), req.String(); got != want {
+		t.Errorf("wrote\n%q\nsipgo writes\n%q", got, want)
+	}
+	if ref, err := c.TryClose(); ref != 1 || err != nil {
+		t.Errorf("TryClose %d %v, want sipgo's reference count 1", ref, err)
+	}
+	if got := c.Ref(0); got != 1 {
+		t.Errorf("Ref %d, want 1", got)
+	}
+
+	named := testInvite() // Route to proxy.example.com
+	named.SetDestination("")
+	if got := sipgoConn(named, sc); got != sip.Connection(sc) {
+		t.Errorf("a host name: got %T, want sipgo's connection", got)
+	}
+	other := &ackGateConn{}
+	if got := sipgoConn(req, other); got != sip.Connection(other) {
+		t.Errorf("not a UDP connection: got %T", got)
+	}
+}
