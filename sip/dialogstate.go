@@ -65,9 +65,11 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 	if cseq := req.CSeq(); cseq != nil { // a request sent again (digest): new CSeq only
 		cseq.SeqNo = seq
 	} else {
-		callID, maxFwd := d.callID, sip.MaxForwardsHeader(70)
-		req.PrependHeader(sip.HeaderClone(&d.from), sip.HeaderClone(&d.to), &callID,
-			&sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd)
+		// The dialog's From, To and Call-ID are shared by its requests,
+		// not cloned for each: they are never changed, neither by us
+		// once the dialog is made nor by sipgo in a request it sends.
+		maxFwd := sip.MaxForwardsHeader(70)
+		req.PrependHeader(&d.from, &d.to, &d.callID, &sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd)
 	}
 	for _, r := range d.routes {
 		req.AppendHeader(sip.NewHeader("Route", r))
