@@ -77,3 +77,37 @@ func TestInviteTooBig(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteURIAsSipgo: writeURI's bytes are sipgo's Uri.String().
+func TestWriteURIAsSipgo(t *testing.T) {
+	long := strings.Repeat("a", 50) + ".example"
+	for _, raw := range []string{
+		"sip:bob@192.0.2.7", "sip:bob@192.0.2.7:5070", "sips:bob:secret@pbx.example:5061;transport=tcp",
+		"sip:[2001:db8::1]:5062;lr", "sip:alice@[2001:db8::1]", "sip:[::ffff:192.0.2.1]:5060",
+		"sip:bob@pbx.example;lr;maddr=192.0.2.9;ob", "sip:bob@pbx.example?subject=hi&priority=urgent",
+		"sip:+1555@gw.example;user=phone", "tel:+15551234;phone-context=example.com", "sip:" + long + ":5060",
+		"sip:bob@host;p=\"a b\"", "sip:9", "sip:bob@1.2.3.4:65535", "sip:bob@1.2.3.4:1", "sip:bob@1.2.3.4:10",
+	} {
+		var u sip.Uri
+		if err := sip.ParseUri(raw, &u); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var b bytes.Buffer
+		writeURI(&b, &u)
+		if got, want := b.String(), u.String(); got != want {
+			t.Errorf("%s: got %q, want %q", raw, got, want)
+		}
+	}
+	for _, u := range []sip.Uri{
+		{Host: "2001:db8::1", Port: 5060}, {Host: "fe80::1%eth0"}, {Host: "192.0.2.1"}, {Host: "::ffff:192.0.2.1"},
+		{Scheme: "sip", Host: strings.Repeat("x", 46) + ":1::"}, {Scheme: "sip", Host: "é" + strings.Repeat("x", 45) + "::1"},
+		{Scheme: "sip", Host: "h", HierarhicalSlashes: true, User: "u", Password: "p"},
+		{Scheme: "sip", Host: "h", UriParams: sip.HeaderParams{{K: "a", V: ""}, {K: "b", V: "x;y"}}, Headers: sip.HeaderParams{}},
+	} {
+		var b bytes.Buffer
+		writeURI(&b, &u)
+		if got, want := b.String(), u.String(); got != want {
+			t.Errorf("%+v: got %q, want %q", u, got, want)
+		}
+	}
+}
