@@ -57,14 +57,19 @@ type clientTx struct {
 	responses chan *sip.Response
 	done      chan struct{}
 
-	mu        sync.Mutex
-	state     clientTxState
-	err       error
+	mu    sync.Mutex
+	state clientTxState
+	err   error
+	// One timer runs the transaction's timers (fire): A or E and B or F
+	// together (it is due at the earlier), then D, K or M. One per
+	// transaction instead of three: each was a timer and a closure.
+	timer     *time.Timer
+	due       time.Time     // when timer is due: a run before is a stale one
 	retrans   time.Duration // current interval of Timer A/E
-	timerA    *time.Timer   // A or E
-	timerB    *time.Timer   // B or F
-	timerEnd  *time.Timer   // D, K or M
-	endWait   time.Duration // timerEnd's duration
+	nextA     time.Time     // when Timer A/E is due; zero when stopped
+	deadB     time.Time     // when Timer B/F is due; zero when stopped
+	ending    bool          // timer is D, K or M
+	endWait   time.Duration // its duration
 	endDelays int           // times expire waited for the user (maxEndDelays)
 	ack       *sip.Request  // the ACK of a non-2xx final answer
 	onTerm    []sip.FnTxTerminate
@@ -172,20 +177,63 @@ func (t *clientTxTable) len() int {
 func (tx *clientTx) start() {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
+	now := time.Now()
 	if !sip.IsReliable(tx.origin.Transport()) {
 		tx.retrans = sip.Timer_A
-		tx.timerA = time.AfterFunc(tx.retrans, tx.retransmit)
+		tx.nextA = now.Add(tx.retrans)
 	}
-	tx.timerB = time.AfterFunc(sip.Timer_B, func() {
+	tx.deadB = now.Add(sip.Timer_B)
+	tx.armRetransmit()
+}
+
+// arm makes the timer due at t; tx.mu is held.
+func (tx *clientTx) arm(t time.Time) {
+	tx.due = t
+	d := time.Until(t)
+	if tx.timer == nil {
+		tx.timer = time.AfterFunc(d, tx.fire)
+		return
+	}
+	tx.timer.Reset(d)
+}
+
+// armRetransmit arms the timer for the earlier of Timer A/E and B/F;
+// tx.mu is held.
+func (tx *clientTx) armRetransmit() {
+	next := tx.deadB
+	if !tx.nextA.IsZero() && tx.nextA.Before(next) {
+		next = tx.nextA
+	}
+	tx.arm(next)
+}
+
+// fire runs the timer that is due: Timer B/F, A/E, or D/K/M (expire).
+// A run that is not due is one of a time the timer was set to before
+// (Reset does not stop a run already started): it does nothing.
+func (tx *clientTx) fire() {
+	tx.mu.Lock()
+	now := time.Now()
+	switch {
+	case tx.state == txTerminated || now.Before(tx.due):
+		tx.mu.Unlock()
+	case tx.ending:
+		tx.mu.Unlock()
+		tx.expire()
+	case !tx.deadB.IsZero() && !now.Before(tx.deadB):
+		tx.mu.Unlock()
 		tx.end(fmt.Errorf("Timer_B timed out. %w", sip.ErrTransactionTimeout))
-	})
+	case !tx.nextA.IsZero() && !now.Before(tx.nextA):
+		tx.retransmit(now)
+	default:
+		tx.mu.Unlock()
+	}
 }
 
 // retransmit is Timer A (INVITE: while Calling, doubling) or Timer E
-// (non-INVITE: doubling up to T2, T2 once Proceeding).
-func (tx *clientTx) retransmit() {
-	tx.mu.Lock()
-	if tx.timerA == nil || (tx.state != txCalling && (tx.invite || tx.state != txProceeding)) {
+// (non-INVITE: doubling up to T2, T2 once Proceeding); tx.mu is held, and
+// released.
+func (tx *clientTx) retransmit(now time.Time) {
+	if tx.state != txCalling && (tx.invite || tx.state != txProceeding) {
 		tx.mu.Unlock()
 		return
 	}
@@ -197,7 +245,8 @@ func (tx *clientTx) retransmit() {
 	default:
 		tx.retrans = min(2*tx.retrans, sip.T2)
 	}
-	tx.timerA.Reset(tx.retrans)
+	tx.nextA = now.Add(tx.retrans)
+	tx.armRetransmit()
 	tx.mu.Unlock()
 	if err := tx.conn.WriteMsg(tx.origin); err != nil {
 		tx.end(fmt.Errorf("sip: resend %s: %w: %w", tx.origin.Method, err, sip.ErrTransactionTransport))
@@ -258,7 +307,7 @@ func (tx *clientTx) receive(res *sip.Response) {
 	if final != nil {
 		tx.responses <- final
 		tx.mu.Lock()
-		if tx.state == txCompleted && tx.timerEnd == nil {
+		if tx.state == txCompleted && !tx.ending {
 			tx.endAfter(tx.wait(sip.Timer_D))
 		}
 		tx.mu.Unlock()
@@ -338,9 +387,9 @@ const maxEndDelays = 64
 // the timer runs again, at most maxEndDelays times.
 func (tx *clientTx) expire() {
 	tx.mu.Lock()
-	if tx.state != txTerminated && len(tx.responses) > 0 && tx.endDelays < maxEndDelays && tx.timerEnd != nil {
+	if tx.state != txTerminated && len(tx.responses) > 0 && tx.endDelays < maxEndDelays && tx.ending {
 		tx.endDelays++
-		tx.timerEnd.Reset(max(tx.endWait, sip.T1))
+		tx.arm(time.Now().Add(max(tx.endWait, sip.T1)))
 		tx.mu.Unlock()
 		return
 	}
@@ -348,23 +397,20 @@ func (tx *clientTx) expire() {
 	tx.end(sip.ErrTransactionTerminated)
 }
 
-// endAfter arms Timer D, K or M (d); tx.mu is held.
+// endAfter arms Timer D, K or M (d) in place of A and B; tx.mu is held.
 func (tx *clientTx) endAfter(d time.Duration) {
-	tx.endWait = d
-	tx.timerEnd = time.AfterFunc(d, tx.expire)
+	tx.endWait, tx.ending = d, true
+	tx.arm(time.Now().Add(d))
 }
 
 // stopTimers stops Timer A and B (and D/K/M with all); tx.mu is held.
 func (tx *clientTx) stopTimers(all bool) {
-	for _, t := range []**time.Timer{&tx.timerA, &tx.timerB} {
-		if *t != nil {
-			(*t).Stop()
-			*t = nil
-		}
+	tx.nextA, tx.deadB = time.Time{}, time.Time{}
+	if tx.timer != nil && (all || !tx.ending) {
+		tx.timer.Stop()
 	}
-	if all && tx.timerEnd != nil {
-		tx.timerEnd.Stop()
-		tx.timerEnd = nil
+	if all {
+		tx.ending = false
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,9 +371,11 @@ func TestClientTxReceiveStatus(t *testing.T) {
 	}
 	defer tx.Terminate()
 	tx.receiveStatus(100, "Trying")
-	if n := len(tx.responses); n != 0 || !tx.trying || tx.state != txProceeding || tx.timerA != nil || tx.timerB != nil {
-		t.Fatalf("after a 100: %d queued, trying %v, state %d, timers %v %v", n, tx.trying, tx.state,
-			tx.timerA != nil, tx.timerB != nil)
+	tx.mu.Lock()
+	n, trying, state, timerA, timerB := len(tx.responses), tx.trying, tx.state, !tx.nextA.IsZero(), !tx.deadB.IsZero()
+	tx.mu.Unlock()
+	if n != 0 || !trying || state != txProceeding || timerA || timerB {
+		t.Fatalf("after a 100: %d queued, trying %v, state %d, timers %v %v", n, trying, state, timerA, timerB)
 	}
 	if !tx.provisionalSeen() {
 		t.Fatal("the 100 was not seen")
@@ -394,5 +397,72 @@ func TestClientTxReceiveStatus(t *testing.T) {
 	}
 	if tx.state != txAccepted {
 		t.Errorf("state %d after a 200, want Accepted", tx.state)
+	}
+}
+
+// countConn is a sip.Connection that counts the messages written.
+type countConn struct {
+	ackGateConn
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countConn) WriteMsg(sip.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return nil
+}
+
+func (c *countConn) written() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// TestClientTxOneTimer: one timer runs Timer A and B: a run before it is
+// due does nothing (a run of a time it was set to before), Timer A
+// retransmits and doubles, Timer B ends the transaction; the timer is the
+// same throughout.
+func TestClientTxOneTimer(t *testing.T) {
+	conn := &countConn{}
+	table := newClientTxTable()
+	tx, err := table.request(testInvite(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	tx.mu.Lock()
+	timer, due := tx.timer, tx.due
+	tx.mu.Unlock()
+	if timer == nil || time.Until(due) > sip.Timer_A || conn.written() != 1 {
+		t.Fatalf("after start: timer %v due in %v, %d written", timer != nil, time.Until(due), conn.written())
+	}
+	tx.fire() // stale: not due yet
+	if conn.written() != 1 || tx.Err() != nil {
+		t.Fatalf("a run before the timer is due: %d written, err %v", conn.written(), tx.Err())
+	}
+	past := time.Now().Add(-time.Millisecond)
+	tx.mu.Lock()
+	tx.due, tx.nextA = past, past
+	tx.mu.Unlock()
+	tx.fire() // Timer A
+	tx.mu.Lock()
+	retrans, next, sameTimer := tx.retrans, time.Until(tx.due), tx.timer == timer
+	tx.mu.Unlock()
+	if conn.written() != 2 || retrans != 2*sip.Timer_A || next > retrans || next < retrans/2 || !sameTimer {
+		t.Fatalf("after Timer A: %d written, interval %v, due in %v, same timer %v", conn.written(), retrans, next, sameTimer)
+	}
+	tx.mu.Lock()
+	tx.due, tx.deadB = past, past
+	tx.mu.Unlock()
+	tx.fire() // Timer B
+	select {
+	case <-tx.Done():
+	default:
+		t.Fatal("Timer B did not end the transaction")
+	}
+	if !errors.Is(tx.Err(), sip.ErrTransactionTimeout) || conn.written() != 2 {
+		t.Errorf("Err %v, %d written", tx.Err(), conn.written())
 	}
 }
