@@ -2,6 +2,7 @@ package ws
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/sigbridge/sigbridge/gateway"
@@ -70,6 +71,10 @@ func (c *candidateInit) setMid(prefix string, raw json.RawMessage) error {
 	if isNull(raw) {
 		return nil
 	}
+	if p := knownMid(raw); p != nil {
+		c.Mid = p
+		return nil
+	}
 	s, ok := jsonString(raw)
 	if !ok || len(s) > maxMidLen {
 		return badType(prefix+"sdpMid", "a string of at most 64 bytes or null")
@@ -77,6 +82,42 @@ func (c *candidateInit) setMid(prefix string, raw json.RawMessage) error {
 	c.Mid = &s
 	return nil
 }
+
+// midWords are the sdpMid values browsers send (Chromium and Firefox
+// number their m-lines, older ones name them): setMid points at one of
+// them instead of a new string and its pointer per candidate. Nothing
+// writes through a candidateInit's Mid.
+var midWords = func() (w [gateway.MaxMediaSections + 3]string) {
+	for i := range gateway.MaxMediaSections {
+		w[i] = strconv.Itoa(i)
+	}
+	w[gateway.MaxMediaSections], w[gateway.MaxMediaSections+1], w[gateway.MaxMediaSections+2] = "audio", "video", "data"
+	return w
+}()
+
+// knownMid returns the midWords entry raw (a JSON value) spells without
+// escapes, or nil.
+func knownMid(raw json.RawMessage) *string {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil
+	}
+	inner := raw[1 : len(raw)-1]
+	for i := range midWords {
+		if string(inner) == midWords[i] {
+			return &midWords[i]
+		}
+	}
+	return nil
+}
+
+// mlineIndexes are the values of sdpMLineIndex, for setMLine to point at
+// instead of a new int per candidate. Nothing writes through MLine.
+var mlineIndexes = func() (n [gateway.MaxMediaSections]int) {
+	for i := range n {
+		n[i] = i
+	}
+	return n
+}()
 
 func (c *candidateInit) setMLine(prefix string, raw json.RawMessage) error {
 	if isNull(raw) {
@@ -86,7 +127,7 @@ func (c *candidateInit) setMLine(prefix string, raw json.RawMessage) error {
 	if !ok {
 		return badType(prefix+"sdpMLineIndex", "an integer from 0 to 31 or null")
 	}
-	c.MLine = &n
+	c.MLine = &mlineIndexes[n] // jsonInt kept n in range
 	return nil
 }
 
