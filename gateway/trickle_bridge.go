@@ -46,7 +46,7 @@ func (c *Call) ownSDP(o int, from, to Caps, sd *sdp.SessionDescription) bool {
 
 func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 	o := 1 - s
-	defer c.batch(o)() // the SDP, held candidates and end-of-candidates: one write
+	defer endBatch(c.beginBatch(o)) // the SDP, held candidates and end-of-candidates: one write
 	if !c.legs[o].Caps().Trickle {
 		StripTrickleOption(sd)
 	}
@@ -129,9 +129,11 @@ func (c *Call) onCandidate(s int, cand Candidate) {
 
 func (c *Call) gatherCandidate(s int, cand Candidate) {
 	err := c.st.gather[s].add(cand)
-	var dropped errDropped
+	// errors.AsType, not errors.As: As's target escapes, an allocation per
+	// gathered candidate, dropped or not.
+	dropped, isDropped := errors.AsType[errDropped](err)
 	switch {
-	case errors.As(err, &dropped):
+	case isDropped:
 		c.g.metrics.candidateDropped(dropped.why)
 	case err != nil:
 		c.refuse(s, "candidate", err)
@@ -167,13 +169,21 @@ func (c *Call) onEndOfCandidates(s int, e EndOfCandidates) {
 	}
 }
 
-// batch calls BeginBatch on leg s if it is a Batcher, and returns the
-// matching EndBatch (or a no-op).
-func (c *Call) batch(s int) func() {
+// beginBatch calls BeginBatch on leg s if it is a Batcher and returns it
+// for endBatch (nil if it is none). It returns the leg, not its EndBatch:
+// a method value of an interface is a closure allocated per call.
+func (c *Call) beginBatch(s int) Batcher {
 	b, ok := c.legs[s].(Batcher)
 	if !ok {
-		return func() {}
+		return nil
 	}
 	b.BeginBatch()
-	return b.EndBatch
+	return b
+}
+
+// endBatch ends the batch beginBatch opened on b, if any.
+func endBatch(b Batcher) {
+	if b != nil {
+		b.EndBatch()
+	}
 }
