@@ -258,7 +258,7 @@ func (c *Call) onEvent(s int, ev Event) {
 	case Answer:
 		c.onAnswer(s, e.SDP)
 	case Candidate:
-		c.onCandidate(s, e)
+		c.onCandidate(s, e, ev)
 	case EndOfCandidates:
 		c.onEndOfCandidates(s, e)
 	case Ringing:

@@ -424,3 +424,17 @@ func TestDTMFRelayedOnceAnswered(t *testing.T) {
 		t.Fatalf("caller got %+v, want %+v", got, back)
 	}
 }
+
+// TestForwardedCandidateLine: a candidate forwarded as it came is the
+// event the leg posted; one with an "a=" prefix goes on without it.
+func TestForwardedCandidateLine(t *testing.T) {
+	f := startCall(t, Config{}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	const line = "candidate:1 1 udp 1 127.0.0.1 9 typ host"
+	for _, in := range []string{line, "a=" + line} {
+		_ = f.call.Post(f.caller, Candidate{Mid: "0", Line: in, Ufrag: "u"})
+		if got := nextAs[Candidate](t, f.callee); got != (Candidate{Mid: "0", Line: line, Ufrag: "u"}) {
+			t.Fatalf("%q forwarded as %+v", in, got)
+		}
+	}
+}

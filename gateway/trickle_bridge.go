@@ -111,7 +111,10 @@ func (c *Call) flushGather(s int) {
 	c.deliverSDP(s, g.finish(), g.isOffer)
 }
 
-func (c *Call) onCandidate(s int, cand Candidate) {
+// onCandidate handles cand, which ev holds: held or forwarded unchanged,
+// ev goes on as it is instead of cand in a new interface value (an
+// allocation per candidate).
+func (c *Call) onCandidate(s int, cand Candidate, ev Event) {
 	if c.st.trickled[s] >= c.g.cfg.MaxTrickled {
 		c.refuse(s, "candidate", ErrTooManyCands)
 		return
@@ -121,9 +124,9 @@ func (c *Call) onCandidate(s int, cand Candidate) {
 	case c.st.gather[s] != nil:
 		c.gatherCandidate(s, cand)
 	case !c.st.sdpOut[s]:
-		c.st.held[s] = append(c.st.held[s], cand)
+		c.st.held[s] = append(c.st.held[s], ev)
 	default:
-		c.forwardCandidate(s, cand)
+		c.forwardCandidate(s, cand, ev)
 	}
 }
 
@@ -142,13 +145,15 @@ func (c *Call) gatherCandidate(s int, cand Candidate) {
 	}
 }
 
-func (c *Call) forwardCandidate(s int, cand Candidate) {
+func (c *Call) forwardCandidate(s int, cand Candidate, ev Event) {
 	to := c.legs[1-s].Caps()
 	switch {
 	case !to.Trickle:
 		c.g.metrics.candidateDropped("late")
 	case !to.MDNS && IsMDNSCandidate(cand.Line):
 		c.g.metrics.candidateDropped("mdns")
+	case trimCandidate(cand.Line) == cand.Line:
+		c.send(1-s, ev)
 	default:
 		cand.Line = trimCandidate(cand.Line)
 		c.send(1-s, cand)
