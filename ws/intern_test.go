@@ -44,3 +44,21 @@ func TestSetMLineShared(t *testing.T) {
 		t.Fatalf("setMLine(32) accepted: %v", *c.MLine)
 	}
 }
+
+// TestEncodeCandidateMsgOneAllocation: the buffer's estimate holds a
+// candidate message whole (no second allocation to grow it).
+func TestEncodeCandidateMsgOneAllocation(t *testing.T) {
+	mid := "0"
+	m := candidateMsg{Type: typeNewICECandidate, Name: "sip:bob@pbx.example.org", Target: "alice", CallID: "c1",
+		Candidate: candidateJSON{Candidate: candLine, SDPMid: &mid, SDPMLineIndex: 31, UsernameFragment: "4oUU"}}
+	for _, mp := range []*string{&mid, nil} {
+		m.Candidate.SDPMid = mp
+		want, _ := json.Marshal(m)
+		if got := encodeCandidateMsg(m); string(got) != string(want) || cap(got) < len(got) {
+			t.Fatalf("encodeCandidateMsg = %s, want %s", got, want)
+		}
+		if n := testing.AllocsPerRun(20, func() { encodeCandidateMsg(m) }); n != 1 {
+			t.Fatalf("encodeCandidateMsg: %v allocations, want 1", n)
+		}
+	}
+}
