@@ -356,7 +356,9 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		c.stopRingTimer() // a held call keeps no timer
 		c.endSetup()
 		c.g.metrics.callAnswered(c.legs[caller].Kind(), c.legs[callee].Kind(), c.st.answeredAt.Sub(c.start))
-		c.debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		if c.debugging() {
+			c.debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		}
 	}
 	c.forwardSDP(s, sd, false)
 }
