@@ -273,6 +273,14 @@ func (c *conn) readMessage() (int, *bytes.Buffer, error) {
 	return typ, buf, nil
 }
 
+// debugging reports whether c.log writes debug records. The records of
+// every call check it first: their arguments (the variadic slice, each
+// value made an interface, a target's String) cost allocations even when
+// the level is off.
+func (c *conn) debugging() bool {
+	return c.log.Enabled(context.Background(), slog.LevelDebug)
+}
+
 func putReadBuf(b *bytes.Buffer) {
 	if b.Cap() <= maxPooledReadBuf {
 		readBufs.Put(b)

@@ -177,7 +177,9 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 		return nil
 	}
 	l.call.Store(call)
-	c.log.Debug("call placed", "call", call.ID(), "to", call.Target().String())
+	if c.debugging() {
+		c.log.Debug("call placed", "call", call.ID(), "to", call.Target().String())
+	}
 	return nil
 }
 
