@@ -38,7 +38,7 @@ func (m *clientMessage) setCandidateObject(raw json.RawMessage) error {
 	c := &m.Candidate
 	c.object = true
 	for _, f := range fields {
-		if err := c.set("candidate.", f); err != nil {
+		if err := c.set("candidate.", f, m.recent); err != nil {
 			return err
 		}
 	}
@@ -46,8 +46,9 @@ func (m *clientMessage) setCandidateObject(raw json.RawMessage) error {
 }
 
 // set decodes one member of an RTCIceCandidateInit (prefix names it in
-// errors: "candidate." inside the object, "" for siblings).
-func (c *candidateInit) set(prefix string, f field) error {
+// errors: "candidate." inside the object, "" for siblings; recent is the
+// message's).
+func (c *candidateInit) set(prefix string, f field, recent *recentWords) error {
 	switch f.key {
 	case "candidate":
 		s, ok := jsonString(f.raw)
@@ -60,7 +61,7 @@ func (c *candidateInit) set(prefix string, f field) error {
 	case "sdpMLineIndex":
 		return c.setMLine(prefix, f.raw)
 	case "usernameFragment":
-		return c.setUfrag(prefix, f.raw)
+		return c.setUfrag(prefix, f.raw, recent)
 	default:
 		return errorf(ErrMalformed, "unknown field "+prefix+token(f.key))
 	}
@@ -131,11 +132,11 @@ func (c *candidateInit) setMLine(prefix string, raw json.RawMessage) error {
 	return nil
 }
 
-func (c *candidateInit) setUfrag(prefix string, raw json.RawMessage) error {
+func (c *candidateInit) setUfrag(prefix string, raw json.RawMessage, recent *recentWords) error {
 	if isNull(raw) {
 		return nil
 	}
-	s, ok := jsonString(raw)
+	s, ok := recent.word(raw)
 	if !ok || len(s) > maxUfragLen {
 		return badType(prefix+"usernameFragment", "a string or null")
 	}
@@ -159,7 +160,7 @@ func setSiblingUfrag(m *clientMessage, raw json.RawMessage) error {
 // string candidate (or on end-of-candidates).
 func (m *clientMessage) sibling(f field) error {
 	m.Candidate.siblings = true
-	return m.Candidate.set("", f)
+	return m.Candidate.set("", f, m.recent)
 }
 
 // normalizeLine strips an "a=" prefix and checks a non-empty candidate line.

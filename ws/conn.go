@@ -48,6 +48,7 @@ type conn struct {
 	ext      atomic.Bool // the client speaks the extensions (features or callId)
 	renames  *bucket     // read goroutine only: the rename budget
 	refused  *refusedIDs // read goroutine only: callIds of offers just refused (made on demand)
+	recent   recentWords // read goroutine only: values its messages repeat (clientMessage.recent)
 	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)

@@ -16,6 +16,7 @@ import (
 func (c *conn) handle(data []byte) (last bool) {
 	m := getMessage()
 	defer putMessage(m)
+	m.recent = &c.recent
 	err := m.parse(data)
 	c.s.metrics.Message("ws", "in", metricType(m.Type, err))
 	if err == nil {

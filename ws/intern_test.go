@@ -2,7 +2,10 @@ package ws
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestKnownMid checks that an interned sdpMid is the string the JSON
@@ -59,6 +62,63 @@ func TestEncodeCandidateMsgOneAllocation(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(20, func() { encodeCandidateMsg(m) }); n != 1 {
 			t.Fatalf("encodeCandidateMsg: %v allocations, want 1", n)
+		}
+	}
+}
+
+// TestRecentWords: a value spelled like a recent string is that string;
+// escaped values are decoded, never matched by their bytes; long ones are
+// not kept.
+func TestRecentWords(t *testing.T) {
+	var r recentWords
+	s1, _ := r.word(json.RawMessage(`"bob"`))
+	s2, ok := r.word(json.RawMessage(`"bob"`))
+	if !ok || s2 != "bob" || unsafe.StringData(s1) != unsafe.StringData(s2) {
+		t.Fatalf("second bob: %q %v, not the recent string", s2, ok)
+	}
+	r.word(json.RawMessage(`"a\\\"b"`)) // decodes to a\"b
+	if s, _ := r.word(json.RawMessage(`"a\"b"`)); s != `a"b` {
+		t.Fatalf(`"a\"b" decoded as %q`, s)
+	}
+	if s, _ := r.word(json.RawMessage(`"b\u006fb"`)); s != "bob" {
+		t.Fatalf(`"b\u006fb" decoded as %q`, s)
+	}
+	long := strings.Repeat("x", maxRecentWord+1)
+	r.word(json.RawMessage(`"` + long + `"`))
+	for _, w := range r.w {
+		if w == long {
+			t.Fatal("a value over maxRecentWord was kept")
+		}
+	}
+	for _, raw := range []string{`null`, `5`, `{}`} {
+		if _, ok := r.word(json.RawMessage(raw)); ok {
+			t.Fatalf("word(%s) accepted", raw)
+		}
+	}
+}
+
+// TestParseWithRecentWords: a connection's messages parse the same with
+// its recent strings as without, whatever came before.
+func TestParseWithRecentWords(t *testing.T) {
+	const cand = `candidate:1 1 udp 2113937151 192.0.2.1 5000 typ host`
+	msgs := []string{
+		`{"type":"video-offer","target":"bob","callId":"c1","sdp":"v=0"}`,
+		`{"type":"new-ice-candidate","target":"bob","callId":"c1","candidate":{"candidate":"` + cand + `","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"4oUU"}}`,
+		`{"type":"new-ice-candidate","target":"b\u006fb","callId":"c1","candidate":"` + cand + `","usernameFragment":"4o\u0055U"}`,
+		`{"type":"new-ice-candidate","target":"bob","callId":"c1","candidate":"` + cand + `","usernameFragment":"4oUU"}`,
+		`{"type":"hang-up","target":"bo\\b","callId":"c1"}`,
+		`{"type":"hang-up","target":"bo\b","callId":"c1"}`,
+		`{"type":"hang-up","target":"c1","callId":"bob"}`,
+		`{"type":"end-of-candidates","target":"bob","callId":"c2"}`,
+	}
+	var r recentWords
+	for _, in := range msgs {
+		want, wantErr := parseClientMessage([]byte(in))
+		got := &clientMessage{recent: &r}
+		err := got.parse([]byte(in))
+		got.recent = nil
+		if (err == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: %+v, %v; without recent strings %+v, %v", in, got, err, want, wantErr)
 		}
 	}
 }

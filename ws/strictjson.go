@@ -532,6 +532,45 @@ var knownWords = func() map[string]string {
 	return m
 }()
 
+// recentWords are the last strings a connection's messages carried in
+// members whose values repeat from one message of a call to the next
+// (target, callId, usernameFragment): a value spelled like one of them is
+// that string again instead of a new copy per message. Only the
+// connection's reader uses it.
+type recentWords struct {
+	w    [4]string
+	next int
+}
+
+// maxRecentWord bounds what recentWords keeps for the connection's life.
+const maxRecentWord = 256
+
+// word is jsonString, sharing a recent string equal to the value. Only a
+// value without escapes is compared: bytes equal to a recent string are
+// valid UTF-8 as it is, so they are the value's text, whereas an escaped
+// value's bytes could spell another recent string.
+func (r *recentWords) word(raw json.RawMessage) (string, bool) {
+	if r == nil {
+		return jsonString(raw)
+	}
+	if len(raw) >= 2 && raw[0] == '"' {
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			for _, w := range r.w {
+				if w != "" && string(inner) == w {
+					return w, true
+				}
+			}
+		}
+	}
+	s, ok := jsonString(raw)
+	if ok && s != "" && len(s) <= maxRecentWord {
+		r.w[r.next] = s
+		r.next = (r.next + 1) % len(r.w)
+	}
+	return s, ok
+}
+
 // jsonInt decodes raw, which must be an integral JSON number in [min, max]
 // (what json.Unmarshal into an int accepts: no fraction, no exponent). The
 // document is valid JSON, so raw is a well-formed number.
