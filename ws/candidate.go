@@ -111,6 +111,16 @@ func knownMid(raw json.RawMessage) *string {
 	return nil
 }
 
+// sharedMid is mid as a midWords string, or a copy of it.
+func sharedMid(mid string) string {
+	for _, w := range midWords {
+		if w == mid {
+			return w
+		}
+	}
+	return strings.Clone(mid)
+}
+
 // mlineIndexes are the values of sdpMLineIndex, for setMLine to point at
 // instead of a new int per candidate. Nothing writes through MLine.
 var mlineIndexes = func() (n [gateway.MaxMediaSections]int) {

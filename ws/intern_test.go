@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/sigbridge/sigbridge/gateway"
 )
 
 // TestKnownMid checks that an interned sdpMid is the string the JSON
@@ -120,5 +122,19 @@ func TestParseWithRecentWords(t *testing.T) {
 		if (err == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: %+v, %v; without recent strings %+v, %v", in, got, err, want, wantErr)
 		}
+	}
+}
+
+// TestSharedMid: a known mid is its midWords string, another one a copy.
+func TestSharedMid(t *testing.T) {
+	buf := []byte("video sdparta_0")
+	if s := sharedMid(string(buf[:5])); s != "video" || unsafe.StringData(s) != unsafe.StringData(midWords[gateway.MaxMediaSections+1]) {
+		t.Fatalf("sharedMid(video) = %q, not the shared string", s)
+	}
+	if s := sharedMid(string(buf[6:])); s != "sdparta_0" {
+		t.Fatalf("sharedMid(sdparta_0) = %q", s)
+	}
+	if s := sharedMid(""); s != "" {
+		t.Fatalf("sharedMid(\"\") = %q", s)
 	}
 }

@@ -218,8 +218,9 @@ func mids(sd *sdp.SessionDescription) []string {
 		mid, _ := m.Attribute("mid")
 		// A copy: pion/sdp's parser puts every string of an SDP in one
 		// buffer the size of the SDP, which a kept substring keeps alive
-		// for the whole call (1-2 KiB per held call and direction).
-		out[i] = strings.Clone(mid)
+		// for the whole call (1-2 KiB per held call and direction). The
+		// mids browsers write are shared strings instead (midWords).
+		out[i] = sharedMid(mid)
 	}
 	return out
 }
