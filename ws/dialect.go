@@ -187,7 +187,7 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 func (c *conn) refuseCall(l *leg, err error) {
 	c.sendError(err, typeVideoOffer, l.callID)
 	code, reason := status(err)
-	c.enqueue(encode(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.callID,
+	c.enqueue(encodeHangupMsg(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.callID,
 		Reason: reason, Code: code, Text: publicText(err)}), typeHangUp)
 }
 

@@ -57,6 +57,43 @@ func encodeCandidateMsg(m candidateMsg) []byte {
 	return append(b, "}}"...)
 }
 
+// encodeEndOfCandidatesMsg renders m as encode(m) would.
+func encodeEndOfCandidatesMsg(m endOfCandidatesMsg) []byte {
+	b := make([]byte, 0, 96+len(m.Type)+len(m.Name)+len(m.Target)+len(m.CallID)+midLen(m.SDPMid))
+	b = appendHead(b, m.Type, m.Name, m.Target, m.CallID)
+	if m.SDPMid != nil {
+		b = append(b, `,"sdpMid":`...)
+		b = appendJSONString(b, *m.SDPMid)
+	}
+	return append(b, '}')
+}
+
+func midLen(mid *string) int {
+	if mid == nil {
+		return 0
+	}
+	return len(*mid)
+}
+
+// encodeHangupMsg renders m as encode(m) would.
+func encodeHangupMsg(m hangupMsg) []byte {
+	b := make([]byte, 0, 128+len(m.Type)+len(m.Name)+len(m.Target)+len(m.CallID)+len(m.Reason)+len(m.Text))
+	b = appendHead(b, m.Type, m.Name, m.Target, m.CallID)
+	if m.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, m.Reason)
+	}
+	if m.Code != 0 {
+		b = append(b, `,"code":`...)
+		b = strconv.AppendInt(b, int64(m.Code), 10)
+	}
+	if m.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, m.Text)
+	}
+	return append(b, '}')
+}
+
 // candidateMsgFixed is the length of a candidate message without its
 // strings' contents: the member names and punctuation, six strings' quotes,
 // "null" for a missing sdpMid and up to two digits of sdpMLineIndex. A

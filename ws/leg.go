@@ -159,7 +159,7 @@ func (l *leg) renderEndOfCandidates(e gateway.EndOfCandidates) []byte {
 	if e.Mid != "" {
 		m.SDPMid = &e.Mid
 	}
-	return encode(m)
+	return encodeEndOfCandidatesMsg(m)
 }
 
 // renderRinging: only extension clients get ringing.
@@ -175,7 +175,7 @@ func (l *leg) renderRinging(e gateway.Ringing) []byte {
 }
 
 func (l *leg) renderHangup(r gateway.Reason) []byte {
-	return encode(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
+	return encodeHangupMsg(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
 		Reason: r.Condition, Code: r.Code, Text: safeText(r.Text, maxHangupText)})
 }
 
