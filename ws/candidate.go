@@ -28,7 +28,7 @@ func setCandidate(m *clientMessage, raw json.RawMessage) error {
 
 func (m *clientMessage) setCandidateObject(raw json.RawMessage) error {
 	var buf [4]field
-	fields, err := splitObject(buf[:0], raw)
+	fields, err := splitMember(buf[:0], raw)
 	if err != nil {
 		return err
 	}

@@ -138,3 +138,24 @@ func TestSharedMid(t *testing.T) {
 		t.Fatalf("sharedMid(\"\") = %q", s)
 	}
 }
+
+// TestSkipCheckedString: on valid JSON strings, with what may follow
+// them, the search for the closing quote ends where the checking scan
+// does.
+func TestSkipCheckedString(t *testing.T) {
+	strs := append([]string{`\`, `\\`, `"`, `\"`, `\\"`, `a\\\"b"\`, "v=0\r\nm=audio\r\n"}, trickyStrings...)
+	for _, s := range strs {
+		q, _ := json.Marshal(s)
+		for _, after := range []string{"", `,"x":"\\"}`, `"`, `}`} {
+			data := append(append([]byte{}, q...), after...)
+			want := objectReader{data: data}
+			got := objectReader{data: data, checked: true}
+			if !want.skipString() || !got.skipString() || got.pos != want.pos || got.pos != len(q) {
+				t.Fatalf("%s then %s: ends at %d, want %d", q, after, got.pos, want.pos)
+			}
+		}
+	}
+	if r := (objectReader{data: []byte(`"abc\"`), checked: true}); r.skipString() {
+		t.Fatal("an unclosed string ended")
+	}
+}

@@ -337,7 +337,7 @@ func setSDP(m *clientMessage, raw json.RawMessage) error {
 
 func (m *clientMessage) setSDPObject(raw json.RawMessage) error {
 	var buf [2]field
-	fields, err := splitObject(buf[:0], raw)
+	fields, err := splitMember(buf[:0], raw)
 	if err != nil {
 		return err
 	}
