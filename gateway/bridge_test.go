@@ -438,3 +438,27 @@ func TestForwardedCandidateLine(t *testing.T) {
 		}
 	}
 }
+
+// TestGathererDropReasons: the candidates the gatherer drops come back as
+// errDropped with the reason the metric is labelled with.
+func TestGathererDropReasons(t *testing.T) {
+	sd := loadSDP(t, "chrome156_offer_audio_only.sdp")
+	g := newGatherer(sd, true, true)
+	ufrag := MediaUfrag(sd, 0)
+	for _, tc := range []struct {
+		c   Candidate
+		why string
+	}{
+		{Candidate{Mid: "nope", MLineIndex: 7, Line: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}, "unknown m-line"},
+		{Candidate{MLineIndex: 0, Line: "candidate:1 1 udp 1 x.local 9 typ host", Ufrag: ufrag}, "mdns"},
+		{Candidate{MLineIndex: 0, Line: "candidate:1 1 udp 1 127.0.0.1 9 typ host", Ufrag: ufrag + "x"}, "stale-ufrag"},
+	} {
+		d, ok := errors.AsType[errDropped](g.add(tc.c))
+		if !ok || d.why != tc.why {
+			t.Errorf("%+v: %v, want dropped for %s", tc.c, d, tc.why)
+		}
+	}
+	if err := g.add(Candidate{MLineIndex: 0, Line: "candidate:1 1 udp 1 127.0.0.1 9 typ host", Ufrag: ufrag}); err != nil {
+		t.Fatalf("a good candidate: %v", err)
+	}
+}
