@@ -409,8 +409,9 @@ func (c *Call) outcomeFor(r Reason) string {
 func (c *Call) endBoth(r Reason) {
 	c.st.outcome = c.outcomeFor(r)
 	c.st.ended = true
+	hangup := Event(Hangup{Reason: r}) // made an interface once for both legs
 	for s := range c.legs {
-		if err := c.deliver(s, Hangup{Reason: r}); err != nil {
+		if err := c.deliver(s, hangup); err != nil {
 			c.debug("hangup not delivered", "side", s, "err", err)
 		}
 	}
