@@ -258,7 +258,7 @@ func (c *Call) onEvent(s int, ev Event) {
 	case Answer:
 		c.onAnswer(s, e.SDP)
 	case Candidate:
-		c.onCandidate(s, e)
+		c.onCandidate(s, e, ev)
 	case EndOfCandidates:
 		c.onEndOfCandidates(s, e)
 	case Ringing:
@@ -356,7 +356,9 @@ func (c *Call) onAnswer(s int, sd *sdp.SessionDescription) {
 		c.stopRingTimer() // a held call keeps no timer
 		c.endSetup()
 		c.g.metrics.callAnswered(c.legs[caller].Kind(), c.legs[callee].Kind(), c.st.answeredAt.Sub(c.start))
-		c.debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		if c.debugging() {
+			c.debug("call answered", "after", c.st.answeredAt.Sub(c.start).Round(time.Millisecond))
+		}
 	}
 	c.forwardSDP(s, sd, false)
 }
@@ -407,8 +409,9 @@ func (c *Call) outcomeFor(r Reason) string {
 func (c *Call) endBoth(r Reason) {
 	c.st.outcome = c.outcomeFor(r)
 	c.st.ended = true
+	hangup := Event(Hangup{Reason: r}) // made an interface once for both legs
 	for s := range c.legs {
-		if err := c.deliver(s, Hangup{Reason: r}); err != nil {
+		if err := c.deliver(s, hangup); err != nil {
 			c.debug("hangup not delivered", "side", s, "err", err)
 		}
 	}

@@ -424,3 +424,41 @@ func TestDTMFRelayedOnceAnswered(t *testing.T) {
 		t.Fatalf("caller got %+v, want %+v", got, back)
 	}
 }
+
+// TestForwardedCandidateLine: a candidate forwarded as it came is the
+// event the leg posted; one with an "a=" prefix goes on without it.
+func TestForwardedCandidateLine(t *testing.T) {
+	f := startCall(t, Config{}, browserCaps, browserCaps, "chrome156_offer_audio_only.sdp")
+	nextAs[Offer](t, f.callee)
+	const line = "candidate:1 1 udp 1 127.0.0.1 9 typ host"
+	for _, in := range []string{line, "a=" + line} {
+		_ = f.call.Post(f.caller, Candidate{Mid: "0", Line: in, Ufrag: "u"})
+		if got := nextAs[Candidate](t, f.callee); got != (Candidate{Mid: "0", Line: line, Ufrag: "u"}) {
+			t.Fatalf("%q forwarded as %+v", in, got)
+		}
+	}
+}
+
+// TestGathererDropReasons: the candidates the gatherer drops come back as
+// errDropped with the reason the metric is labelled with.
+func TestGathererDropReasons(t *testing.T) {
+	sd := loadSDP(t, "chrome156_offer_audio_only.sdp")
+	g := newGatherer(sd, true, true)
+	ufrag := MediaUfrag(sd, 0)
+	for _, tc := range []struct {
+		c   Candidate
+		why string
+	}{
+		{Candidate{Mid: "nope", MLineIndex: 7, Line: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}, "unknown m-line"},
+		{Candidate{MLineIndex: 0, Line: "candidate:1 1 udp 1 x.local 9 typ host", Ufrag: ufrag}, "mdns"},
+		{Candidate{MLineIndex: 0, Line: "candidate:1 1 udp 1 127.0.0.1 9 typ host", Ufrag: ufrag + "x"}, "stale-ufrag"},
+	} {
+		d, ok := errors.AsType[errDropped](g.add(tc.c))
+		if !ok || d.why != tc.why {
+			t.Errorf("%+v: %v, want dropped for %s", tc.c, d, tc.why)
+		}
+	}
+	if err := g.add(Candidate{MLineIndex: 0, Line: "candidate:1 1 udp 1 127.0.0.1 9 typ host", Ufrag: ufrag}); err != nil {
+		t.Fatalf("a good candidate: %v", err)
+	}
+}

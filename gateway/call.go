@@ -90,6 +90,16 @@ func (c *Call) debug(msg string, args ...any) {
 	}
 }
 
+// debugging reports whether debug would write. A record of every call
+// checks it first: its arguments (the variadic slice, each value made an
+// interface) cost allocations even when the level is off.
+func (c *Call) debugging() bool {
+	if l := c.lg.Load(); l != nil {
+		return l.Enabled(context.Background(), slog.LevelDebug)
+	}
+	return c.g.log.Enabled(context.Background(), slog.LevelDebug)
+}
+
 // endSetup gives the call's admission slot back, once, and lets a
 // goroutine waiting for the call's next event (serve) end.
 func (c *Call) endSetup() {

@@ -100,7 +100,9 @@ func (g *Gateway) place(ctx context.Context, req PlaceRequest) (*Call, error) {
 	}
 	c.legs[callee] = leg
 	g.register(c)
-	c.debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
+	if c.debugging() {
+		c.debug("call placed", "caller", req.Caller.Kind(), "callee", leg.Kind())
+	}
 	if req.Inline {
 		c.run(req.Offer, true)
 	} else {

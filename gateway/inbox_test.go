@@ -124,3 +124,33 @@ func TestInboxWait(t *testing.T) {
 		t.Fatal("wait claimed a closed inbox")
 	}
 }
+
+// TestInboxOneSlot: a lone event is queued in the inbox's own array, which
+// is not written again while the claimant's batch is in it, and a push
+// of one event to an idle inbox allocates nothing.
+func TestInboxOneSlot(t *testing.T) {
+	b := &inbox{max: 4}
+	b.push(envelope{ev: offerTimeout{gen: 1}}, true)
+	batch := b.take()
+	b.push(envelope{ev: offerTimeout{gen: 2}}, false) // while batch is handled
+	if len(batch) != 1 || batch[0].ev != (offerTimeout{gen: 1}) {
+		t.Fatalf("the taken batch changed: %v", batch)
+	}
+	if q := b.take(); len(q) != 1 || q[0].ev != (offerTimeout{gen: 2}) {
+		t.Fatalf("take: %v", q)
+	}
+	if !b.release() || b.one[0] != (envelope{}) {
+		t.Fatalf("release kept the claim or the handled event: %v", b.one[0])
+	}
+	ev := Event(offerTimeout{gen: 3})
+	allocs := testing.AllocsPerRun(100, func() {
+		b.push(envelope{ev: ev}, true)
+		if q := b.take(); len(q) != 1 || q[0].ev != ev {
+			t.Fatalf("take: %v", q)
+		}
+		b.release()
+	})
+	if allocs != 0 {
+		t.Fatalf("push, take, release: %v allocations, want 0", allocs)
+	}
+}

@@ -27,6 +27,16 @@ type errDropped struct{ why string }
 
 func (e errDropped) Error() string { return "candidate dropped: " + e.why }
 
+// The reasons add drops a candidate for, each made an error once: an
+// errDropped made an error where it happens is an allocation per dropped
+// candidate (a browser's mDNS candidates toward a SIP leg, all of them).
+var (
+	errDroppedMLine error = errDropped{"unknown m-line"}
+	errDroppedMDNS  error = errDropped{"mdns"}
+	errDroppedUfrag error = errDropped{"stale-ufrag"}
+	errDroppedLimit error = errDropped{"limit"}
+)
+
 // add appends c to its m-line. It returns errDropped for candidates that must
 // not reach the far leg (mDNS toward a leg that cannot resolve it, a stale
 // ufrag, an unknown m-line, over the per-m-line limit) and ErrBadSDP for lines
@@ -34,34 +44,34 @@ func (e errDropped) Error() string { return "candidate dropped: " + e.why }
 func (g *gatherer) add(c Candidate) error {
 	i := MediaIndex(g.sd, c.Mid, c.MLineIndex)
 	if i < 0 {
-		return errDropped{"unknown m-line"}
+		return errDroppedMLine
 	}
 	parsed, err := ParseCandidate(c.Line)
 	if err != nil {
 		return err
 	}
-	if why := g.refuse(i, c, parsed); why != "" {
-		return errDropped{why}
+	if err := g.refuse(i, c, parsed); err != nil {
+		return err
 	}
 	m := g.sd.MediaDescriptions[i]
 	m.Attributes = append(m.Attributes, sdp.NewAttribute("candidate", candidateValue(c.Line)))
 	return nil
 }
 
-func (g *gatherer) refuse(i int, c Candidate, parsed ICECandidate) string {
+func (g *gatherer) refuse(i int, c Candidate, parsed ICECandidate) error {
 	ufrag := c.Ufrag
 	if ufrag == "" {
 		ufrag = parsed.Ufrag
 	}
 	switch {
 	case g.dropMDNS && parsed.IsMDNS():
-		return "mdns"
+		return errDroppedMDNS
 	case ufrag != "" && ufrag != MediaUfrag(g.sd, i):
-		return "stale-ufrag"
+		return errDroppedUfrag
 	case countAttr(g.sd.MediaDescriptions[i].Attributes, "candidate") >= MaxCandidatesPerMLine:
-		return "limit"
+		return errDroppedLimit
 	}
-	return ""
+	return nil
 }
 
 // end marks one m-line (mid) or all of them (mid "") as done gathering.

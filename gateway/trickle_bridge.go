@@ -46,7 +46,7 @@ func (c *Call) ownSDP(o int, from, to Caps, sd *sdp.SessionDescription) bool {
 
 func (c *Call) deliverSDP(s int, sd *sdp.SessionDescription, isOffer bool) {
 	o := 1 - s
-	defer c.batch(o)() // the SDP, held candidates and end-of-candidates: one write
+	defer endBatch(c.beginBatch(o)) // the SDP, held candidates and end-of-candidates: one write
 	if !c.legs[o].Caps().Trickle {
 		StripTrickleOption(sd)
 	}
@@ -111,7 +111,10 @@ func (c *Call) flushGather(s int) {
 	c.deliverSDP(s, g.finish(), g.isOffer)
 }
 
-func (c *Call) onCandidate(s int, cand Candidate) {
+// onCandidate handles cand, which ev holds: held or forwarded unchanged,
+// ev goes on as it is instead of cand in a new interface value (an
+// allocation per candidate).
+func (c *Call) onCandidate(s int, cand Candidate, ev Event) {
 	if c.st.trickled[s] >= c.g.cfg.MaxTrickled {
 		c.refuse(s, "candidate", ErrTooManyCands)
 		return
@@ -121,17 +124,19 @@ func (c *Call) onCandidate(s int, cand Candidate) {
 	case c.st.gather[s] != nil:
 		c.gatherCandidate(s, cand)
 	case !c.st.sdpOut[s]:
-		c.st.held[s] = append(c.st.held[s], cand)
+		c.st.held[s] = append(c.st.held[s], ev)
 	default:
-		c.forwardCandidate(s, cand)
+		c.forwardCandidate(s, cand, ev)
 	}
 }
 
 func (c *Call) gatherCandidate(s int, cand Candidate) {
 	err := c.st.gather[s].add(cand)
-	var dropped errDropped
+	// errors.AsType, not errors.As: As's target escapes, an allocation per
+	// gathered candidate, dropped or not.
+	dropped, isDropped := errors.AsType[errDropped](err)
 	switch {
-	case errors.As(err, &dropped):
+	case isDropped:
 		c.g.metrics.candidateDropped(dropped.why)
 	case err != nil:
 		c.refuse(s, "candidate", err)
@@ -140,13 +145,15 @@ func (c *Call) gatherCandidate(s int, cand Candidate) {
 	}
 }
 
-func (c *Call) forwardCandidate(s int, cand Candidate) {
+func (c *Call) forwardCandidate(s int, cand Candidate, ev Event) {
 	to := c.legs[1-s].Caps()
 	switch {
 	case !to.Trickle:
 		c.g.metrics.candidateDropped("late")
 	case !to.MDNS && IsMDNSCandidate(cand.Line):
 		c.g.metrics.candidateDropped("mdns")
+	case trimCandidate(cand.Line) == cand.Line:
+		c.send(1-s, ev)
 	default:
 		cand.Line = trimCandidate(cand.Line)
 		c.send(1-s, cand)
@@ -167,13 +174,21 @@ func (c *Call) onEndOfCandidates(s int, e EndOfCandidates) {
 	}
 }
 
-// batch calls BeginBatch on leg s if it is a Batcher, and returns the
-// matching EndBatch (or a no-op).
-func (c *Call) batch(s int) func() {
+// beginBatch calls BeginBatch on leg s if it is a Batcher and returns it
+// for endBatch (nil if it is none). It returns the leg, not its EndBatch:
+// a method value of an interface is a closure allocated per call.
+func (c *Call) beginBatch(s int) Batcher {
 	b, ok := c.legs[s].(Batcher)
 	if !ok {
-		return func() {}
+		return nil
 	}
 	b.BeginBatch()
-	return b.EndBatch
+	return b
+}
+
+// endBatch ends the batch beginBatch opened on b, if any.
+func endBatch(b Batcher) {
+	if b != nil {
+		b.EndBatch()
+	}
 }

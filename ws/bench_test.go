@@ -237,3 +237,29 @@ func BenchmarkJSONStringSDP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseClientMessage parses and checks a video-offer and a
+// new-ice-candidate (clientMessage.parse: the split, the schema, the
+// members' decoding), on one connection's reader.
+func BenchmarkParseClientMessage(b *testing.B) {
+	offer, _, cand := benchMessages(b)
+	for _, msg := range []struct {
+		name string
+		data []byte
+	}{{"video-offer", offer}, {"new-ice-candidate", cand}} {
+		b.Run(msg.name, func(b *testing.B) {
+			var recent recentWords
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg.data)))
+			for b.Loop() {
+				m := getMessage()
+				m.recent = &recent
+				if err := m.parse(msg.data); err != nil {
+					b.Fatal(err)
+				}
+				m.releaseSDP()
+				putMessage(m)
+			}
+		})
+	}
+}

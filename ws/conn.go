@@ -48,6 +48,7 @@ type conn struct {
 	ext      atomic.Bool // the client speaks the extensions (features or callId)
 	renames  *bucket     // read goroutine only: the rename budget
 	refused  *refusedIDs // read goroutine only: callIds of offers just refused (made on demand)
+	recent   recentWords // read goroutine only: values its messages repeat (clientMessage.recent)
 	presence presence    // what it has been told about who is online; guarded by directory.mu
 
 	turnRefresh turnRefresh // fresh TURN credentials before expiry (turn.go)
@@ -271,6 +272,14 @@ func (c *conn) readMessage() (int, *bytes.Buffer, error) {
 		return 0, nil, err
 	}
 	return typ, buf, nil
+}
+
+// debugging reports whether c.log writes debug records. The records of
+// every call check it first: their arguments (the variadic slice, each
+// value made an interface, a target's String) cost allocations even when
+// the level is off.
+func (c *conn) debugging() bool {
+	return c.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
 func putReadBuf(b *bytes.Buffer) {

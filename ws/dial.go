@@ -34,7 +34,9 @@ func (c *conn) incoming(req gateway.DialRequest) (*leg, error) {
 	if err := c.calls.add(l, !c.ext.Load()); err != nil {
 		return nil, err
 	}
-	c.log.Debug("incoming call", "call", req.Call.ID(), "from", req.From)
+	if c.debugging() {
+		c.log.Debug("incoming call", "call", req.Call.ID(), "from", req.From)
+	}
 	return l, nil
 }
 

@@ -16,6 +16,7 @@ import (
 func (c *conn) handle(data []byte) (last bool) {
 	m := getMessage()
 	defer putMessage(m)
+	m.recent = &c.recent
 	err := m.parse(data)
 	c.s.metrics.Message("ws", "in", metricType(m.Type, err))
 	if err == nil {
@@ -177,14 +178,16 @@ func (c *conn) place(m *clientMessage, name string, sd *sdp.SessionDescription) 
 		return nil
 	}
 	l.call.Store(call)
-	c.log.Debug("call placed", "call", call.ID(), "to", call.Target().String())
+	if c.debugging() {
+		c.log.Debug("call placed", "call", call.ID(), "to", call.Target().String())
+	}
 	return nil
 }
 
 func (c *conn) refuseCall(l *leg, err error) {
 	c.sendError(err, typeVideoOffer, l.callID)
 	code, reason := status(err)
-	c.enqueue(encode(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.callID,
+	c.enqueue(encodeHangupMsg(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.callID,
 		Reason: reason, Code: code, Text: publicText(err)}), typeHangUp)
 }
 

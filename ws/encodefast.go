@@ -34,7 +34,11 @@ func encodeRingingMsg(m ringingMsg) []byte {
 // encodeCandidateMsg renders m as encode(m) would.
 func encodeCandidateMsg(m candidateMsg) []byte {
 	c := m.Candidate
-	b := make([]byte, 0, 128+len(m.Name)+len(m.Target)+len(m.CallID)+len(c.Candidate)+len(c.UsernameFragment))
+	n := candidateMsgFixed + len(m.Type) + len(m.Name) + len(m.Target) + len(m.CallID) + len(c.Candidate) + len(c.UsernameFragment)
+	if c.SDPMid != nil {
+		n += len(*c.SDPMid)
+	}
+	b := make([]byte, 0, n)
 	b = appendHead(b, m.Type, m.Name, m.Target, m.CallID)
 	b = append(b, `,"candidate":{"candidate":`...)
 	b = appendJSONString(b, c.Candidate)
@@ -52,6 +56,50 @@ func encodeCandidateMsg(m candidateMsg) []byte {
 	}
 	return append(b, "}}"...)
 }
+
+// encodeEndOfCandidatesMsg renders m as encode(m) would.
+func encodeEndOfCandidatesMsg(m endOfCandidatesMsg) []byte {
+	b := make([]byte, 0, 96+len(m.Type)+len(m.Name)+len(m.Target)+len(m.CallID)+midLen(m.SDPMid))
+	b = appendHead(b, m.Type, m.Name, m.Target, m.CallID)
+	if m.SDPMid != nil {
+		b = append(b, `,"sdpMid":`...)
+		b = appendJSONString(b, *m.SDPMid)
+	}
+	return append(b, '}')
+}
+
+func midLen(mid *string) int {
+	if mid == nil {
+		return 0
+	}
+	return len(*mid)
+}
+
+// encodeHangupMsg renders m as encode(m) would.
+func encodeHangupMsg(m hangupMsg) []byte {
+	b := make([]byte, 0, 128+len(m.Type)+len(m.Name)+len(m.Target)+len(m.CallID)+len(m.Reason)+len(m.Text))
+	b = appendHead(b, m.Type, m.Name, m.Target, m.CallID)
+	if m.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, m.Reason)
+	}
+	if m.Code != 0 {
+		b = append(b, `,"code":`...)
+		b = strconv.AppendInt(b, int64(m.Code), 10)
+	}
+	if m.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, m.Text)
+	}
+	return append(b, '}')
+}
+
+// candidateMsgFixed is the length of a candidate message without its
+// strings' contents: the member names and punctuation, six strings' quotes,
+// "null" for a missing sdpMid and up to two digits of sdpMLineIndex. A
+// smaller estimate (it was 128) made the buffer grow, a second allocation
+// per candidate; escapes in the strings still may.
+const candidateMsgFixed = len(`{"type":,"name":,"target":,"callId":,"candidate":{"candidate":,"sdpMid":null,"sdpMLineIndex":99,"usernameFragment":}}`) + 6*2
 
 // appendHead opens a message with the fields every call message starts
 // with: type, name, target and, when set, callId.

@@ -27,6 +27,13 @@ func TestFastEncodeMatchesJSON(t *testing.T) {
 				Candidate: candidateJSON{Candidate: "candidate:" + s, SDPMid: &mid, SDPMLineIndex: 2, UsernameFragment: s}})
 			check(t, encodeCandidateMsg, candidateMsg{Type: typeNewICECandidate, Name: s, Target: s, CallID: callID,
 				Candidate: candidateJSON{Candidate: s, SDPMid: nil, SDPMLineIndex: 0}})
+			check(t, encodeEndOfCandidatesMsg, endOfCandidatesMsg{Type: typeEndOfCandidates, Name: s, Target: s, CallID: callID})
+			check(t, encodeEndOfCandidatesMsg, endOfCandidatesMsg{Type: typeEndOfCandidates, Name: s, Target: s, CallID: callID,
+				SDPMid: &s})
+			check(t, encodeHangupMsg, hangupMsg{Type: typeHangUp, Name: s, Target: s, CallID: callID})
+			check(t, encodeHangupMsg, hangupMsg{Type: typeHangUp, Name: s, Target: s, CallID: callID, Reason: "busy" + s,
+				Code: 486, Text: s})
+			check(t, encodeHangupMsg, hangupMsg{Type: typeHangUp, Name: s, Target: s, Code: -1, Text: s})
 		}
 	}
 }
@@ -72,5 +79,21 @@ func TestEncodeSDPMsgSizedOnce(t *testing.T) {
 	}
 	if len(out) > cap(out) || cap(out)-len(out) > 64 {
 		t.Fatalf("length %d, capacity %d: sized far from what it holds", len(out), cap(out))
+	}
+}
+
+// TestEncodeHangupAndEndOfCandidatesSizedOnce: each is rendered into one
+// buffer.
+func TestEncodeHangupAndEndOfCandidatesSizedOnce(t *testing.T) {
+	mid := "video"
+	h := hangupMsg{Type: typeHangUp, Name: "sip:bob@pbx.example.org", Target: "alice", CallID: "c-1", Reason: "busy",
+		Code: -1 << 62, Text: "Busy Here"}
+	e := endOfCandidatesMsg{Type: typeEndOfCandidates, Name: "sip:bob@pbx.example.org", Target: "alice", CallID: "c-1",
+		SDPMid: &mid}
+	if n := testing.AllocsPerRun(20, func() { encodeHangupMsg(h) }); n != 1 {
+		t.Fatalf("hang-up: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(20, func() { encodeEndOfCandidatesMsg(e) }); n != 1 {
+		t.Fatalf("end-of-candidates: %v allocations, want 1", n)
 	}
 }

@@ -159,7 +159,7 @@ func (l *leg) renderEndOfCandidates(e gateway.EndOfCandidates) []byte {
 	if e.Mid != "" {
 		m.SDPMid = &e.Mid
 	}
-	return encode(m)
+	return encodeEndOfCandidatesMsg(m)
 }
 
 // renderRinging: only extension clients get ringing.
@@ -175,7 +175,7 @@ func (l *leg) renderRinging(e gateway.Ringing) []byte {
 }
 
 func (l *leg) renderHangup(r gateway.Reason) []byte {
-	return encode(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
+	return encodeHangupMsg(hangupMsg{Type: typeHangUp, Name: l.peer, Target: l.self, CallID: l.shownCallID(),
 		Reason: r.Condition, Code: r.Code, Text: safeText(r.Text, maxHangupText)})
 }
 
@@ -218,8 +218,9 @@ func mids(sd *sdp.SessionDescription) []string {
 		mid, _ := m.Attribute("mid")
 		// A copy: pion/sdp's parser puts every string of an SDP in one
 		// buffer the size of the SDP, which a kept substring keeps alive
-		// for the whole call (1-2 KiB per held call and direction).
-		out[i] = strings.Clone(mid)
+		// for the whole call (1-2 KiB per held call and direction). The
+		// mids browsers write are shared strings instead (midWords).
+		out[i] = sharedMid(mid)
 	}
 	return out
 }

@@ -64,6 +64,8 @@ type clientMessage struct {
 	Code        int    // hang-up: a SIP status; ringing: 180 or 183
 	Digits      string // dtmf: 0-9 * # A-D
 	Duration    int    // dtmf: milliseconds, 0 for the default
+
+	recent *recentWords // the connection's, for target, callId and usernameFragment (nil: none)
 }
 
 // candidateInit is the RTCIceCandidateInit of new-ice-candidate (object or
@@ -138,7 +140,7 @@ func parseClientMessage(data []byte) (*clientMessage, error) {
 	return m, m.parse(data)
 }
 
-// parse is parseClientMessage into m, which must be zero.
+// parse is parseClientMessage into m, which must be zero but for recent.
 func (m *clientMessage) parse(data []byte) error {
 	var buf [8]field // the members of every message type fit: no allocation
 	fields, err := readObject(buf[:0], data)
@@ -267,7 +269,7 @@ func setText(m *clientMessage, raw json.RawMessage) error {
 }
 
 func setTarget(m *clientMessage, raw json.RawMessage) error {
-	s, ok := jsonString(raw)
+	s, ok := m.recent.word(raw)
 	if !ok || s == "" || len(s) > gateway.MaxTargetLen {
 		return badType("target", "a non-empty string of at most 256 bytes")
 	}
@@ -295,7 +297,7 @@ func isCallID(s string) bool {
 }
 
 func setCallID(m *clientMessage, raw json.RawMessage) error {
-	s, ok := jsonString(raw)
+	s, ok := m.recent.word(raw)
 	if !ok || !isCallID(s) {
 		return badType("callId", "1-64 of [A-Za-z0-9._~-]")
 	}
@@ -335,7 +337,7 @@ func setSDP(m *clientMessage, raw json.RawMessage) error {
 
 func (m *clientMessage) setSDPObject(raw json.RawMessage) error {
 	var buf [2]field
-	fields, err := splitObject(buf[:0], raw)
+	fields, err := splitMember(buf[:0], raw)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,13 @@ type outQueue struct {
 	// one is owed, and the last uncork asks for it.
 	corked int32
 	held   bool
+	// one is the array of a queue of one message, the common case (a
+	// message to an idle connection): an array of its own would be an
+	// allocation per message. oneTaken says the writer's batch is in it:
+	// it is not reused until the writer is done with that batch (at its
+	// next next, take or settle; its frame encoder writes to the array).
+	one      [1][]byte
+	oneTaken bool
 }
 
 func newOutQueue(max int) *outQueue {
@@ -33,6 +40,9 @@ func (q *outQueue) push(b []byte) (ok, start bool) {
 	defer q.mu.Unlock()
 	if len(q.msgs) >= q.max {
 		return false, false
+	}
+	if cap(q.msgs) == 0 && !q.oneTaken {
+		q.msgs = q.one[:0]
 	}
 	q.msgs = append(q.msgs, b)
 	start = !q.busy
@@ -85,10 +95,12 @@ func (q *outQueue) wake() bool {
 func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.freeOne()
 	if closing() {
 		return nil, true
 	}
 	msgs, q.msgs = q.msgs, nil
+	q.oneTaken = q.inOne(msgs)
 	if len(msgs) == 0 {
 		q.busy = false
 	}
@@ -101,6 +113,7 @@ func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
 func (q *outQueue) settle(closing func() bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.freeOne() // the batch is written
 	if closing() || len(q.msgs) > 0 {
 		return true
 	}
@@ -113,9 +126,26 @@ func (q *outQueue) settle(closing func() bool) bool {
 func (q *outQueue) take() [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.freeOne()
 	msgs := q.msgs
 	q.msgs = nil
+	q.oneTaken = q.inOne(msgs)
 	return msgs
+}
+
+// freeOne is the writer's, with the lock held, once it is done with its
+// last batch: one may queue again. Its message is dropped, not kept alive
+// while the connection is idle.
+func (q *outQueue) freeOne() {
+	if q.oneTaken {
+		q.one[0] = nil
+		q.oneTaken = false
+	}
+}
+
+// inOne reports whether msgs's array is one.
+func (q *outQueue) inOne(msgs [][]byte) bool {
+	return cap(msgs) > 0 && &msgs[:1][0] == &q.one[0]
 }
 
 // len returns the number of queued messages.

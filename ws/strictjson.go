@@ -38,10 +38,21 @@ func readObject(buf []field, data []byte) ([]field, error) {
 	return fields, err
 }
 
-// splitObject is readObject without the precedence of "invalid JSON", for
-// a member of a checked document.
+// splitObject is readObject without the precedence of "invalid JSON".
 func splitObject(buf []field, data []byte) ([]field, error) {
-	r := objectReader{data: data}
+	return split(objectReader{data: data}, buf)
+}
+
+// splitMember is splitObject for a member of a document readObject
+// accepted: its syntax is checked already, so its strings are skipped
+// with a search for their closing quote (the SDP of a video-offer, some
+// 5 KB, was checked byte by byte a second time).
+func splitMember(buf []field, data []byte) ([]field, error) {
+	return split(objectReader{data: data, checked: true}, buf)
+}
+
+func split(r objectReader, buf []field) ([]field, error) {
+	data := r.data
 	fields, err := r.object(buf)
 	if err != nil {
 		return nil, err
@@ -59,9 +70,10 @@ var errInvalidJSON = errorf(ErrMalformed, "invalid JSON")
 const maxNestingDepth = 10000
 
 type objectReader struct {
-	data  []byte
-	pos   int
-	depth int // arrays and objects open around pos
+	data    []byte
+	pos     int
+	depth   int  // arrays and objects open around pos
+	checked bool // data is valid JSON (splitMember)
 }
 
 func (r *objectReader) object(fields []field) ([]field, error) {
@@ -156,6 +168,9 @@ var strPlain = func() (t [256]bool) {
 // skipString moves past the string at pos and reports whether it is one:
 // closed, no control characters, only the escapes of RFC 8259.
 func (r *objectReader) skipString() bool {
+	if r.checked {
+		return r.skipCheckedString()
+	}
 	d := r.data
 	for i := r.pos + 1; i < len(d); i++ {
 		if strPlain[d[i]] {
@@ -173,6 +188,30 @@ func (r *objectReader) skipString() bool {
 			i += n - 1
 		default:
 			return false // a control character
+		}
+	}
+	return false
+}
+
+// skipCheckedString is skipString for a string of valid JSON: it ends at
+// the first quote that an odd run of backslashes does not escape (in a
+// valid string, backslashes before a quote pair up as \\ escapes; an odd
+// one out escapes the quote), found with bytes.IndexByte.
+func (r *objectReader) skipCheckedString() bool {
+	d, start := r.data, r.pos+1
+	for i := start; i < len(d); i++ {
+		j := bytes.IndexByte(d[i:], '"')
+		if j < 0 {
+			return false
+		}
+		i += j
+		n := 0
+		for i-n-1 >= start && d[i-n-1] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			r.pos = i + 1
+			return true
 		}
 	}
 	return false
@@ -531,6 +570,45 @@ var knownWords = func() map[string]string {
 	}
 	return m
 }()
+
+// recentWords are the last strings a connection's messages carried in
+// members whose values repeat from one message of a call to the next
+// (target, callId, usernameFragment): a value spelled like one of them is
+// that string again instead of a new copy per message. Only the
+// connection's reader uses it.
+type recentWords struct {
+	w    [4]string
+	next int
+}
+
+// maxRecentWord bounds what recentWords keeps for the connection's life.
+const maxRecentWord = 256
+
+// word is jsonString, sharing a recent string equal to the value. Only a
+// value without escapes is compared: bytes equal to a recent string are
+// valid UTF-8 as it is, so they are the value's text, whereas an escaped
+// value's bytes could spell another recent string.
+func (r *recentWords) word(raw json.RawMessage) (string, bool) {
+	if r == nil {
+		return jsonString(raw)
+	}
+	if len(raw) >= 2 && raw[0] == '"' {
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			for _, w := range r.w {
+				if w != "" && string(inner) == w {
+					return w, true
+				}
+			}
+		}
+	}
+	s, ok := jsonString(raw)
+	if ok && s != "" && len(s) <= maxRecentWord {
+		r.w[r.next] = s
+		r.next = (r.next + 1) % len(r.w)
+	}
+	return s, ok
+}
 
 // jsonInt decodes raw, which must be an integral JSON number in [min, max]
 // (what json.Unmarshal into an int accepts: no fraction, no exponent). The
