@@ -254,3 +254,42 @@ func TestWireSize(t *testing.T) {
 		t.Errorf("wireSize allocates %v times, building the message %v", counted, built)
 	}
 }
+
+// TestInDialogRequestFromUDPListener: a request in a UDP dialog (the BYE)
+// leaves from the listening socket, with the listener as its Via's
+// sent-by, as the INVITE and the ACK do, and its response, sent back to
+// where it came from, completes its transaction. sipgo used to send it
+// from a socket of its own, on another port.
+func TestInDialogRequestFromUDPListener(t *testing.T) {
+	env := newEnv(t, Config{})
+	peer, peerAddr := udpPeer(t)
+	d := testDialog(env.a, "UDP")
+	target := sip.Uri{Scheme: "sip", User: "bob", Host: "127.0.0.1", Port: int(peerAddr.Port())}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tx, err := d.transaction(ctx, sip.NewRequest(sip.BYE, target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	bye, from := readRequest(t, peer)
+	listener := netip.MustParseAddrPort(env.a.Addr())
+	if from != listener {
+		t.Errorf("BYE came from %s, want the listener %s", from, listener)
+	}
+	if via := bye.Via(); via == nil || via.Port != int(listener.Port()) {
+		t.Errorf("BYE's Via %v, want the listener's port %d as sent-by", via, listener.Port())
+	}
+	res := sip.NewResponseFromRequest(bye, 200, "OK", nil)
+	if _, err := peer.WriteToUDPAddrPort([]byte(res.String()), from); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-tx.Responses():
+		if r.StatusCode != 200 {
+			t.Fatalf("BYE's response %d, want 200", r.StatusCode)
+		}
+	case <-ctx.Done():
+		t.Fatal("the 200 sent back to the BYE's source did not reach its transaction")
+	}
+}

@@ -95,9 +95,14 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 // after the dialog's, the Via and the Content-Length: sipgo looks those up
 // by name before adding any that is missing, and a lookup of a missing
 // header lowercases the name of every header it walks past, an
-// allocation for each name it does not know (Reason).
+// allocation for each name it does not know (Reason). Over UDP the
+// request leaves from our listener, as the INVITE and the ACK do: the
+// address our Contact and Via give, where the peer expects our requests
+// (without it sipgo sent them from a socket of its own, on a port of its
+// choosing, and read their responses there).
 func (d *dialogState) transaction(ctx context.Context, req *sip.Request, tail ...sip.Header) (sip.ClientTransaction, error) {
 	d.build(req, d.cseq.Add(1))
+	d.a.fromListener(req, d.transport)
 	if len(tail) > 0 {
 		if err := addVia(d.a.cli, req); err != nil {
 			return nil, err
