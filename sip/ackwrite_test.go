@@ -35,8 +35,8 @@ func udpPeer(t *testing.T) (*net.UDPConn, netip.AddrPort) {
 	return uc, netip.MustParseAddrPort(uc.LocalAddr().String())
 }
 
-// readRequest reads one datagram and parses it as a request.
-func readRequest(t *testing.T, uc *net.UDPConn) (*sip.Request, netip.AddrPort) {
+// readDatagram reads one datagram, waiting up to 5 s.
+func readDatagram(t *testing.T, uc *net.UDPConn) ([]byte, netip.AddrPort) {
 	t.Helper()
 	if err := uc.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
@@ -46,9 +46,16 @@ func readRequest(t *testing.T, uc *net.UDPConn) (*sip.Request, netip.AddrPort) {
 	if err != nil {
 		t.Fatalf("no datagram: %v", err)
 	}
-	msg, err := sip.ParseMessage(b[:n])
+	return b[:n], from
+}
+
+// readRequest reads one datagram and parses it as a request.
+func readRequest(t *testing.T, uc *net.UDPConn) (*sip.Request, netip.AddrPort) {
+	t.Helper()
+	b, from := readDatagram(t, uc)
+	msg, err := sip.ParseMessage(b)
 	if err != nil {
-		t.Fatalf("unparsable datagram %q: %v", b[:n], err)
+		t.Fatalf("unparsable datagram %q: %v", b, err)
 	}
 	req, ok := msg.(*sip.Request)
 	if !ok {

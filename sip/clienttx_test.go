@@ -260,13 +260,7 @@ func (c *ackGateConn) WriteMsg(m sip.Message) error {
 // the peer ahead of the ACK: SIPp's uas_auth.xml aborted the call
 // (TestOutboundDigestWrongPassword, about 1 run in 30 on a busy box).
 func TestClientTxACKBeforeFinal(t *testing.T) {
-	conn := &ackGateConn{writing: make(chan struct{}), release: make(chan struct{})}
-	table := newClientTxTable()
-	tx, err := table.request(testInvite(), conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Terminate()
+	tx, conn := gatedInviteTx(t)
 	res := sip.NewResponseFromRequest(tx.origin, 401, "Unauthorized", nil)
 	res.To().Params.Add("tag", "t1")
 	go tx.receive(res)
@@ -281,6 +275,19 @@ func TestClientTxACKBeforeFinal(t *testing.T) {
 }
 
 // testInvite is an INVITE as the outbound leg sends it, with a Route.
+// gatedInviteTx is a client transaction of testInvite over an ackGateConn,
+// terminated at the test's end.
+func gatedInviteTx(t *testing.T) (*clientTx, *ackGateConn) {
+	t.Helper()
+	conn := &ackGateConn{writing: make(chan struct{}), release: make(chan struct{})}
+	tx, err := newClientTxTable().request(testInvite(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tx.Terminate)
+	return tx, conn
+}
+
 func testInvite() *sip.Request {
 	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "b", Host: "example.com"})
 	inv.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc"))
@@ -363,13 +370,7 @@ func TestClientTxWaitsForUnreadFinal(t *testing.T) {
 // queued, until the user asks; a 180 and the final answer are queued with
 // their status code and reason phrase.
 func TestClientTxReceiveStatus(t *testing.T) {
-	conn := &ackGateConn{writing: make(chan struct{}), release: make(chan struct{})}
-	table := newClientTxTable()
-	tx, err := table.request(testInvite(), conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Terminate()
+	tx, _ := gatedInviteTx(t)
 	tx.receiveStatus(100, "Trying")
 	tx.mu.Lock()
 	n, trying, state, timerA, timerB := len(tx.responses), tx.trying, tx.state, !tx.nextA.IsZero(), !tx.deadB.IsZero()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -38,18 +37,11 @@ func TestListenerConnWrites(t *testing.T) {
 	if err := c.WriteMsg(req); err != nil {
 		t.Fatal(err)
 	}
-	if err := peer.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 65535)
-	n, from, err := peer.ReadFromUDPAddrPort(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrote, from := readDatagram(t, peer)
 	if want := netip.MustParseAddrPort(env.a.Addr()); from != want {
 		t.Errorf("request came from %s, want the listener %s", from, want)
 	}
-	if got, want := string(b[:n]), req.String(); got != want {
+	if got, want := string(wrote), req.String(); got != want {
 		t.Errorf("wrote\n%q\nsipgo writes\n%q", got, want)
 	}
 	if n, err := c.TryClose(); n != 1 || err != nil {
@@ -151,18 +143,11 @@ func TestSipgoConn(t *testing.T) {
 	if err := c.WriteMsg(req); err != nil {
 		t.Fatal(err)
 	}
-	if err := peer.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 65535)
-	n, from, err := peer.ReadFromUDPAddrPort(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrote, from := readDatagram(t, peer)
 	if want := netip.MustParseAddrPort(own.LocalAddr().String()); from != want {
 		t.Errorf("request came from %s, want sipgo's socket %s", from, want)
 	}
-	if got, want := string(b[:n]), req.String(); got != want {
+	if got, want := string(wrote), req.String(); got != want {
 		t.Errorf("wrote\n%q\nsipgo writes\n%q", got, want)
 	}
 	if ref, err := c.TryClose(); ref != 1 || err != nil {
