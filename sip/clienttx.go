@@ -527,11 +527,10 @@ func (a *Adapter) requestUDP(ctx context.Context, req *sip.Request) (sip.ClientT
 	if c, ok := a.listenerConn(req); ok {
 		conn = c
 	} else {
-		c, err := a.ua.TransportLayer().ClientRequestConnection(ctx, req)
-		if err != nil {
+		var err error
+		if conn, err = a.ua.TransportLayer().ClientRequestConnection(ctx, req); err != nil {
 			return nil, fmt.Errorf("sip: connection for %s: %w", req.Method, err)
 		}
-		conn = sipgoConn(req, c)
 	}
 	tx, err := a.clientTxs.request(req, conn)
 	if err != nil {

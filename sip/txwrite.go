@@ -11,7 +11,7 @@ import (
 )
 
 // A request of ours leaving over UDP from the listening socket (the INVITE,
-// fromListener) went through sipgo's transport layer for its connection:
+// a dialog's requests: fromListener) went through sipgo's transport layer for its connection:
 // the destination as a string (fmt.Sprintf) parsed back into host and
 // port, the listener looked up in the connection pool by its local address
 // as a string (net.JoinHostPort, net.IP.String, strconv), its reference
@@ -27,34 +27,11 @@ import (
 // refuses it) goes through sipgo as before.
 
 // udpTxConn is the sip.Connection of a client transaction whose requests
-// leave from uc to dest. From the listener it holds no reference (the
-// listener is the adapter's, closed by it); over a socket of sipgo's
-// (sipgoConn) it holds sipgo's connection, whose reference it releases.
+// leave from the listener uc to dest. It holds no reference: the listener
+// is the adapter's, closed by it.
 type udpTxConn struct {
-	uc    *net.UDPConn
-	dest  netip.AddrPort
-	sipgo sip.Connection // nil from the listener
-}
-
-// sipgoConn is c, the connection sipgo's transport layer gave for req,
-// writing req as udpTxConn does when c is a plain UDP socket and req goes
-// to an IP address (the BYE, which sipgo sends from a socket of its own):
-// sipgo's write serialises the Request-URI through a strings.Builder grown
-// several times. Anything else is c as it is.
-func sipgoConn(req *sip.Request, c sip.Connection) sip.Connection {
-	sc, ok := c.(*sip.UDPConnection)
-	if !ok {
-		return c
-	}
-	uc, ok := sc.PacketConn.(*net.UDPConn)
-	if !ok {
-		return c
-	}
-	dest, ok := requestDest(req)
-	if !ok {
-		return c
-	}
-	return &udpTxConn{uc: uc, dest: dest, sipgo: c}
+	uc   *net.UDPConn
+	dest netip.AddrPort
 }
 
 var _ sip.Connection = (*udpTxConn)(nil)
@@ -131,28 +108,12 @@ func (c *udpTxConn) WriteMsg(msg sip.Message) error {
 	return nil
 }
 
-// Ref, TryClose and Close are sipgo's connection's; they leave the
-// listener open: it is not counted.
-func (c *udpTxConn) Ref(i int) int {
-	if c.sipgo != nil {
-		return c.sipgo.Ref(i)
-	}
-	return 1
-}
+// Ref, TryClose and Close leave the listener open: it is not counted.
+func (c *udpTxConn) Ref(int) int { return 1 }
 
-func (c *udpTxConn) TryClose() (int, error) {
-	if c.sipgo != nil {
-		return c.sipgo.TryClose()
-	}
-	return 1, nil
-}
+func (c *udpTxConn) TryClose() (int, error) { return 1, nil }
 
-func (c *udpTxConn) Close() error {
-	if c.sipgo != nil {
-		return c.sipgo.Close()
-	}
-	return nil
-}
+func (c *udpTxConn) Close() error { return nil }
 
 // requestDest is where sipgo's transport layer sends req over UDP: to the
 // destination set on it (a flow's, routeOverFlow), else to the first
