@@ -1,6 +1,10 @@
 package gateway
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/sigbridge/sigbridge/internal/oneslot"
+)
 
 // inbox is a call's queue of events. It takes memory only while it holds
 // events (a channel of inbox_size slots would cost every call 8 KiB for its
@@ -26,13 +30,9 @@ type inbox struct {
 	closed  bool          // the call ended: pushes fail
 	notFull chan struct{} // closed when a full inbox is emptied or closed (made on demand)
 	wake    chan struct{} // signalled by push, poke and close while wait waits (made on demand)
-	// one is the array of a queue of one event, the common case (a
-	// message or a timer into an idle call): an array of its own would
-	// be an allocation per event. oneTaken says the claimant's batch is
-	// in it: it is not reused until the claimant takes again or gives up
-	// the claim, by which time that batch is handled.
-	one      [1]envelope
-	oneTaken bool
+	// one holds a queue of one event, the common case (a message or a
+	// timer into an idle call), without an array of its own per event.
+	one oneslot.Slot[envelope]
 }
 
 // claim says what a push asks of its caller.
@@ -60,8 +60,8 @@ func (b *inbox) pushAll(envs []envelope, inline bool) (claim, error) {
 			return claimNone, ErrCallEnded
 		}
 		if len(b.q)+len(envs) <= b.max || len(b.q) == 0 {
-			if cap(b.q) == 0 && len(envs) == 1 && !b.oneTaken {
-				b.q = b.one[:0]
+			if len(envs) == 1 {
+				b.q = b.one.Use(b.q)
 			}
 			b.q = append(b.q, envs...)
 			c := b.claimLocked(inline)
@@ -98,10 +98,10 @@ func (b *inbox) claimLocked(inline bool) claim {
 func (b *inbox) take() []envelope {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.freeOne()
+	b.one.Free()
 	q := b.q
 	b.q = nil
-	b.oneTaken = b.inOne(q)
+	b.one.Took(q)
 	if len(q) == 0 {
 		b.running = false
 	}
@@ -121,23 +121,8 @@ func (b *inbox) release() bool {
 		return false
 	}
 	b.running = false
-	b.freeOne()
+	b.one.Free()
 	return true
-}
-
-// freeOne is for the claimant, with the lock held, once its last batch is
-// handled: one may queue again. Its event is dropped, not kept alive
-// while the call is idle.
-func (b *inbox) freeOne() {
-	if b.oneTaken {
-		b.one[0] = envelope{}
-		b.oneTaken = false
-	}
-}
-
-// inOne reports whether q's array is one.
-func (b *inbox) inOne(q []envelope) bool {
-	return cap(q) > 0 && &q[:1][0] == &b.one[0]
 }
 
 // wait is for a goroutine that holds no claim: it waits until it can claim

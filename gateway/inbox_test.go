@@ -139,8 +139,8 @@ func TestInboxOneSlot(t *testing.T) {
 	if q := b.take(); len(q) != 1 || q[0].ev != (offerTimeout{gen: 2}) {
 		t.Fatalf("take: %v", q)
 	}
-	if !b.release() || b.one[0] != (envelope{}) {
-		t.Fatalf("release kept the claim or the handled event: %v", b.one[0])
+	if !b.release() || b.one.Elem() != (envelope{}) {
+		t.Fatalf("release kept the claim or the handled event: %v", b.one.Elem())
 	}
 	ev := Event(offerTimeout{gen: 3})
 	allocs := testing.AllocsPerRun(100, func() {

@@ -1,6 +1,10 @@
 package ws
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/sigbridge/sigbridge/internal/oneslot"
+)
 
 // outQueue is a connection's queue of outgoing messages. It holds at most
 // max messages and takes memory only while it holds some: an idle
@@ -20,13 +24,10 @@ type outQueue struct {
 	// one is owed, and the last uncork asks for it.
 	corked int32
 	held   bool
-	// one is the array of a queue of one message, the common case (a
-	// message to an idle connection): an array of its own would be an
-	// allocation per message. oneTaken says the writer's batch is in it:
-	// it is not reused until the writer is done with that batch (at its
-	// next next, take or settle; its frame encoder writes to the array).
-	one      [1][]byte
-	oneTaken bool
+	// one holds a queue of one message, the common case (a message to an
+	// idle connection), without an array of its own per message; the
+	// writer's frame encoder writes to it.
+	one oneslot.Slot[[]byte]
 }
 
 func newOutQueue(max int) *outQueue {
@@ -41,9 +42,7 @@ func (q *outQueue) push(b []byte) (ok, start bool) {
 	if len(q.msgs) >= q.max {
 		return false, false
 	}
-	if cap(q.msgs) == 0 && !q.oneTaken {
-		q.msgs = q.one[:0]
-	}
+	q.msgs = q.one.Use(q.msgs)
 	q.msgs = append(q.msgs, b)
 	start = !q.busy
 	q.busy = true
@@ -95,12 +94,12 @@ func (q *outQueue) wake() bool {
 func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.freeOne()
+	q.one.Free()
 	if closing() {
 		return nil, true
 	}
 	msgs, q.msgs = q.msgs, nil
-	q.oneTaken = q.inOne(msgs)
+	q.one.Took(msgs)
 	if len(msgs) == 0 {
 		q.busy = false
 	}
@@ -113,7 +112,7 @@ func (q *outQueue) next(closing func() bool) (msgs [][]byte, isClosing bool) {
 func (q *outQueue) settle(closing func() bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.freeOne() // the batch is written
+	q.one.Free() // the batch is written
 	if closing() || len(q.msgs) > 0 {
 		return true
 	}
@@ -126,26 +125,11 @@ func (q *outQueue) settle(closing func() bool) bool {
 func (q *outQueue) take() [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.freeOne()
+	q.one.Free()
 	msgs := q.msgs
 	q.msgs = nil
-	q.oneTaken = q.inOne(msgs)
+	q.one.Took(msgs)
 	return msgs
-}
-
-// freeOne is the writer's, with the lock held, once it is done with its
-// last batch: one may queue again. Its message is dropped, not kept alive
-// while the connection is idle.
-func (q *outQueue) freeOne() {
-	if q.oneTaken {
-		q.one[0] = nil
-		q.oneTaken = false
-	}
-}
-
-// inOne reports whether msgs's array is one.
-func (q *outQueue) inOne(msgs [][]byte) bool {
-	return cap(msgs) > 0 && &msgs[:1][0] == &q.one[0]
 }
 
 // len returns the number of queued messages.

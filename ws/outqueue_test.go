@@ -21,8 +21,8 @@ func TestOutQueueOneSlot(t *testing.T) {
 	if msgs, _ := q.next(open); len(msgs) != 1 || string(msgs[0]) != "b" {
 		t.Fatalf("next: %q", msgs)
 	}
-	if q.settle(open) || q.one[0] != nil {
-		t.Fatalf("settle of an empty queue: not idle, or the written message kept: %q", q.one[0])
+	if q.settle(open) || q.one.Elem() != nil {
+		t.Fatalf("settle of an empty queue: not idle, or the written message kept: %q", q.one.Elem())
 	}
 	allocs := testing.AllocsPerRun(100, func() {
 		if ok, start := q.push(a); !ok || !start {
