@@ -61,3 +61,89 @@ func TestOneInfoRecordPerCall(t *testing.T) {
 		}
 	}
 }
+
+// recordHandler keeps the records it is given.
+type recordHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler                { return h }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r.Clone())
+	return nil
+}
+
+// endedCall places a browser → SIP call on a gateway logging to h, answers
+// it and hangs it up.
+func endedCall(t *testing.T, h slog.Handler) {
+	t.Helper()
+	r := NewRouter()
+	callee := newTestLeg("callee", browserCaps)
+	r.Handle(SchemeSIP, fixedDialer(callee))
+	gw := New(Config{}, r, slog.New(h), nil)
+	caller := newTestLeg("caller", browserCaps)
+	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice",
+		Target: "sip:bob@pbx.example.org", Offer: loadSDP(t, "chrome156_offer_audio_only.sdp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextAs[Offer](t, callee)
+	if err := call.Post(callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}); err != nil {
+		t.Fatal(err)
+	}
+	nextAs[Answer](t, caller)
+	if err := call.Post(caller, Hangup{}); err != nil {
+		t.Fatal(err)
+	}
+	<-call.Done()
+}
+
+// TestEndRecordWithoutPC: the end record is built without the caller's PC
+// (runtime.Callers, which Logger.LogAttrs calls for every record).
+func TestEndRecordWithoutPC(t *testing.T) {
+	var h recordHandler
+	endedCall(t, &h)
+	if len(h.records) != 1 {
+		t.Fatalf("%d records, want 1", len(h.records))
+	}
+	r := h.records[0]
+	if r.PC != 0 {
+		t.Errorf("end record has PC %#x, want 0", r.PC)
+	}
+	if r.Level != slog.LevelInfo || r.Message != "call ended" || r.Time.IsZero() {
+		t.Errorf("end record: level %v, message %q, time %v", r.Level, r.Message, r.Time)
+	}
+}
+
+// TestEndRecordText: the end record's text line, field for field, as
+// Logger.LogAttrs wrote it (the time and the durations replaced).
+func TestEndRecordText(t *testing.T) {
+	var logs lockedBuffer
+	var id string
+	h := slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		switch a.Key {
+		case slog.TimeKey:
+			return slog.String(a.Key, "T")
+		case "duration", "setup":
+			return slog.String(a.Key, "D")
+		case "call":
+			id = a.Value.String()
+			return slog.String(a.Key, "ID")
+		}
+		return a
+	}})
+	endedCall(t, h)
+	want := `time=T level=INFO msg="call ended" call=ID from=alice to=sip:bob@pbx.example.org outcome=answered` +
+		` caller=caller callee=callee duration=D setup=D` + "\n"
+	if got := logs.String(); got != want {
+		t.Errorf("end record:\n got %q\nwant %q", got, want)
+	}
+	if len(id) != 16 {
+		t.Errorf("call id %q", id)
+	}
+}

@@ -80,13 +80,26 @@ func CanonicalTarget(s string) string {
 	return t.String()
 }
 
+// canonical is t.String(), without building it when t.Raw is already
+// in canonical form (what callers send): a call names its target in its
+// end record, one allocation per call otherwise.
+func (t Target) canonical() string {
+	if t.Raw != "" && t.isString(t.Raw) {
+		return t.Raw
+	}
+	return t.String()
+}
+
 // isString reports whether t.String() == s, for the forms that
-// canonicalize most often (user names, sip: and sips: URIs), without
-// building t.String(); it reports false for the others.
+// canonicalize most often (user names, sip: and sips: URIs, tel: numbers),
+// without building t.String(); it reports false for the others.
 func (t Target) isString(s string) bool {
 	switch t.Scheme {
 	case SchemeUser:
 		return s == t.User
+	case SchemeTel:
+		rest, ok := strings.CutPrefix(s, "tel:")
+		return ok && rest == t.User
 	case SchemeSIP:
 		prefix := "sip:"
 		if t.Secure {

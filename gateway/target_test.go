@@ -181,3 +181,24 @@ func TestIsUserNameMatchesRegexp(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetCanonical: canonical is String, and builds nothing for a
+// target sent in canonical form (the end record of every call names it).
+func TestTargetCanonical(t *testing.T) {
+	for _, s := range []string{"alice", "sip:bob@pbx.example.org", "sips:pbx.example.org", "SIP:bob@pbx",
+		"tel:+15551234", "+15551234", "xmpp:juliet@example.org/phone"} {
+		tg, err := ParseTarget(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := tg.canonical(), tg.String(); got != want {
+			t.Errorf("%q: canonical %q, String %q", s, got, want)
+		}
+	}
+	for _, s := range []string{"sip:bob@pbx.example.org", "tel:+15551234"} {
+		tg, _ := ParseTarget(s)
+		if n := testing.AllocsPerRun(100, func() { _ = tg.canonical() }); n != 0 {
+			t.Errorf("%q: canonical allocates %v times", s, n)
+		}
+	}
+}
