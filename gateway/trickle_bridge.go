@@ -102,11 +102,15 @@ func (c *Call) onGatherTimeout(e gatherTimeout) {
 	}
 }
 
+// flushGather sends side s's gathered SDP. Its timer is stopped and
+// dropped: finish would stop it a second time at the call's end, and only
+// a re-offer toward a non-trickling leg gathers again (with a new timer).
 func (c *Call) flushGather(s int) {
 	g := c.st.gather[s]
 	c.st.gather[s] = nil
 	if c.st.gatherTmr[s] != nil {
 		c.st.gatherTmr[s].Stop()
+		c.st.gatherTmr[s] = nil
 	}
 	c.deliverSDP(s, g.finish(), g.isOffer)
 }
