@@ -1,0 +1,205 @@
+package fastsdp
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pion/sdp/v3"
+)
+
+// sipSDPs are SDPs of the shapes SIP gear sends (the sip package's tests,
+// rtpengine's answers, PBXs): plain RTP, session-level c=, b= lines,
+// several t= lines, media-level c=, rejected m-lines.
+var sipSDPs = []string{
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n",
+	"v=0\r\no=root 1928374650 1928374651 IN IP4 192.0.2.10\r\ns=Asterisk PBX 20.5.0\r\nc=IN IP4 192.0.2.10\r\n" +
+		"b=CT:384\r\nt=0 0\r\nm=audio 13370 RTP/AVP 0 8 101\r\nb=AS:64\r\nb=X-YZ:12\r\na=rtpmap:0 PCMU/8000\r\n" +
+		"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n" +
+		"a=maxptime:150\r\na=sendrecv\r\nm=video 0 RTP/AVP 96\r\nc=IN IP6 ::1\r\n",
+	"v=0\r\no=FreeSWITCH 1700000000 1700000001 IN IP6 2001:db8::1\r\ns=FreeSWITCH\r\ni=a session\r\n" +
+		"c=IN IP6 2001:db8::1\r\nt=0 0\r\nt=3034423619 3042462419\r\na=tool:x\r\na=:odd\r\na=\r\n" +
+		"m=audio 5004 RTP/SAVP 9\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n" +
+		"m=application 5000 TCP/MSRP *\r\nc=IN IP4 224.2.1.1/127/3\r\na=accept-types:text/plain\r\n",
+	"v=0\r\no=- 18446744073709551615 18446744073709551616 IN IP4 0.0.0.0\r\ns=\r\nt=0 0\r\n",
+}
+
+// fixtures returns every SDP fixture of the repository (its *.sdp files,
+// LF line ends made CRLF as ParseSDP's normalisation makes them) and
+// sipSDPs.
+func fixtures(t testing.TB) map[string]string {
+	t.Helper()
+	all := map[string]string{}
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".sdp") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		all[path] = strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n", "\r\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 20 {
+		t.Fatalf("%d SDP fixtures in the repository, want 20 or more", len(all))
+	}
+	for i, s := range sipSDPs {
+		all["sip"+string(rune('0'+i))] = s
+	}
+	return all
+}
+
+// pion is what Parse must match.
+func pion(s string) (*sdp.SessionDescription, error) {
+	sd := &sdp.SessionDescription{}
+	if err := sd.UnmarshalString(s); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// TestParseFixtures: Parse takes every fixture and makes of it what pion
+// makes, field for field.
+func TestParseFixtures(t *testing.T) {
+	for name, s := range fixtures(t) {
+		want, err := pion(s)
+		if err != nil {
+			t.Fatalf("%s: pion: %v", name, err)
+		}
+		got, ok := Parse(s)
+		if !ok {
+			t.Errorf("%s: declined", name)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: differs from pion:\n got %+v\nwant %+v", name, got, want)
+		}
+	}
+}
+
+// TestParseSlicesCapped: each slice of the result is capped at its length,
+// as pion's are: appending to one m-line's attributes (the gatherer does)
+// never writes into the next one's.
+func TestParseSlicesCapped(t *testing.T) {
+	sd, ok := Parse(sipSDPs[2])
+	if !ok {
+		t.Fatal("declined")
+	}
+	if cap(sd.Attributes) != len(sd.Attributes) {
+		t.Errorf("session attributes: cap %d, len %d", cap(sd.Attributes), len(sd.Attributes))
+	}
+	for i, m := range sd.MediaDescriptions {
+		if cap(m.Attributes) != len(m.Attributes) || cap(m.MediaName.Formats) != len(m.MediaName.Formats) ||
+			cap(m.MediaName.Protos) != len(m.MediaName.Protos) {
+			t.Errorf("m-line %d: a slice has room beyond its length", i)
+		}
+	}
+}
+
+// TestParseCopies: the result shares no memory with its input, which may
+// be a view of a buffer that is reused (a SIP message's body).
+func TestParseCopies(t *testing.T) {
+	b := []byte(sipSDPs[0])
+	sd, ok := Parse(string(b))
+	if !ok {
+		t.Fatal("declined")
+	}
+	want, _ := pion(sipSDPs[0])
+	for i := range b {
+		b[i] = 'x'
+	}
+	if !reflect.DeepEqual(sd, want) {
+		t.Errorf("changed with its input: %+v", sd)
+	}
+}
+
+// TestParseDeclines: what Parse does not know, pion decides.
+func TestParseDeclines(t *testing.T) {
+	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+	for name, s := range map[string]string{
+		"LF line ends":        strings.ReplaceAll(head+"t=0 0\r\n", "\r\n", "\n"),
+		"no final CRLF":       head + "t=0 0",
+		"empty line":          head + "\r\nt=0 0\r\n",
+		"CR in a line":        head + "t=0 0\r\na=x\ry\r\n",
+		"no t=":               head,
+		"cut short":           "v=0\r\n",
+		"two spaces":          "v=0\r\no=-  1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+		"tab":                 head + "t=0\t0\r\n",
+		"u=":                  head + "u=http://x\r\nt=0 0\r\n",
+		"r=":                  head + "t=0 0\r\nr=7d 1h 0 25h\r\n",
+		"k= in media":         head + "t=0 0\r\nm=audio 9 RTP/AVP 0\r\nk=prompt\r\n",
+		"port range":          head + "t=0 0\r\nm=audio 9/2 RTP/AVP 0\r\n",
+		"bad proto":           head + "t=0 0\r\nm=audio 9 RTP/XYZ 0\r\n",
+		"bad media":           head + "t=0 0\r\nm=game 9 RTP/AVP 0\r\n",
+		"port too big":        head + "t=0 0\r\nm=audio 65536 RTP/AVP 0\r\n",
+		"c= without address":  head + "c=IN IP4\r\nt=0 0\r\n",
+		"c= after b=":         head + "b=AS:1\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n",
+		"t= after a=":         head + "t=0 0\r\na=x\r\nt=0 0\r\n",
+		"bad bandwidth":       head + "b=XX:1\r\nt=0 0\r\n",
+		"bandwidth not a num": head + "b=AS:+1\r\nt=0 0\r\n",
+		"v=1":                 "v=1\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+		"o= IP5":              "v=0\r\no=- 1 1 IN IP5 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+		"o= short":            "v=0\r\no=- 1 1 IN IP4\r\ns=-\r\nt=0 0\r\n",
+		"o= letters":          "v=0\r\no=- 1x 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+	} {
+		if _, ok := Parse(s); ok {
+			t.Errorf("%s: taken, want declined", name)
+		}
+	}
+}
+
+// FuzzParse: whatever Parse takes, pion takes too and makes the same of
+// it; what Parse declines is pion's to decide, so the two never disagree
+// on whether an SDP parses.
+func FuzzParse(f *testing.F) {
+	for _, s := range fixtures(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := Parse(s)
+		if !ok {
+			return
+		}
+		want, err := pion(s)
+		if err != nil {
+			t.Fatalf("taken, but pion refuses it: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("differs from pion:\n got %+v\nwant %+v", got, want)
+		}
+	})
+}
+
+// BenchmarkParse parses the largest browser offer with Parse and with
+// pion/sdp.
+func BenchmarkParse(b *testing.B) {
+	raw, err := os.ReadFile("../../gateway/testdata/chrome156_offer_av_dc_gathered.sdp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(raw)
+	b.Run("fastsdp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := Parse(s); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("pion", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := pion(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
