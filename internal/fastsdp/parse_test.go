@@ -26,6 +26,10 @@ var sipSDPs = []string{
 		"m=audio 5004 RTP/SAVP 9\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n" +
 		"m=application 5000 TCP/MSRP *\r\nc=IN IP4 224.2.1.1/127/3\r\na=accept-types:text/plain\r\n",
 	"v=0\r\no=- 18446744073709551615 18446744073709551616 IN IP4 0.0.0.0\r\ns=\r\nt=0 0\r\n",
+	// pion's odd corners: an empty experimental bandwidth type, a= with
+	// an empty value, media lines in any order, c= twice (the last wins).
+	"v=0\r\no=user 0 0 IN IP4 h\r\ns= a b \r\nb=X-:5\r\nb=TIAS:0\r\nt=1 2\r\nm=text 00080 RTP/AVP\r\n" +
+		"a=x:\r\nc=IN IP4 1.1.1.1\r\nb=RR:1\r\na=y\tz:w\r\nc=IN IP6 ::\r\nm=audio 65535 UDP 0\r\n",
 }
 
 // fixtures returns every SDP fixture of the repository (its *.sdp files,
