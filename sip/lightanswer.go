@@ -231,10 +231,11 @@ func (s *answerScan) echoes(inv *sip.Request) bool {
 }
 
 // writes reports whether h's value, as sipgo writes it, is value.
+// writeHeader writes what h.StringWrite does, without its allocations.
 func writes(h sip.Header, value []byte) bool {
 	m := valueMatches.Get().(*valueMatch) // an io.StringWriter escapes: pooled, not made per answer
 	*m = valueMatch{skip: len(h.Name()) + len(": "), want: value, ok: true}
-	h.StringWrite(m) // "Name: value"
+	writeHeader(m, h) // "Name: value"
 	ok := m.ok && m.skip == 0 && len(m.want) == 0
 	*m = valueMatch{}
 	valueMatches.Put(m)

@@ -354,3 +354,17 @@ func BenchmarkAnswerRead(b *testing.B) {
 		}
 	})
 }
+
+// Checking that an answer echoes its INVITE's From and Call-ID allocates
+// nothing (sipgo's From writer made a string for its parameters'
+// separator).
+func TestEchoAllocs(t *testing.T) {
+	s, ok := scanAnswer(answerDatagram("SIP/2.0 200 OK", answerLines()...))
+	inv := answerInvite()
+	if !ok || !s.echoes(inv) {
+		t.Fatal("the answer does not echo its INVITE")
+	}
+	if n := testing.AllocsPerRun(100, func() { s.echoes(inv) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
