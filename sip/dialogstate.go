@@ -69,7 +69,17 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 		// not cloned for each: they are never changed, neither by us
 		// once the dialog is made nor by sipgo in a request it sends.
 		maxFwd := sip.MaxForwardsHeader(70)
-		req.PrependHeader(&d.from, &d.to, &d.callID, &sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd)
+		hs := [...]sip.Header{&d.from, &d.to, &d.callID, &sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd}
+		if len(req.Headers()) > 0 {
+			req.PrependHeader(hs[:]...)
+		} else {
+			// A new request (an ACK, a BYE): the same order, appended into
+			// the slice NewRequest made, where PrependHeader makes a new
+			// one, which the next header appended outgrows.
+			for _, h := range hs {
+				req.AppendHeader(h)
+			}
+		}
 	}
 	for _, r := range d.routes {
 		req.AppendHeader(sip.NewHeader("Route", r))
