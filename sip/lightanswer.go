@@ -16,8 +16,8 @@ import (
 // half of its 30 allocations a response.
 //
 // scanAnswer reads the common shape of that response and nothing else:
-// one Via, CSeq INVITE, one From, Call-ID, To, Content-Type and at most
-// one Contact line, any Record-Routes, a Content-Length equal to the
+// one Via, CSeq INVITE, one From, Call-ID (printable ASCII), To,
+// Content-Type and at most one Contact line, any Record-Routes, a Content-Length equal to the
 // non-empty body, no folded lines, no control bytes. The headers the leg
 // reads are parsed by the very header parsers of the full parser
 // (headerParsers), so they are what it would have made; the others are
@@ -120,7 +120,7 @@ func (s *answerScan) header(line []byte, seen *answerSeen, clen *int) bool {
 		return once(&seen.from)
 	case isName(name, "call-id", "i"):
 		s.callID = value
-		return once(&seen.callID)
+		return once(&seen.callID) && isWord(value)
 	case isName(name, "to", "t"):
 		return once(&seen.to) && s.keep(line)
 	case isName(name, "contact", "m"):
@@ -156,6 +156,13 @@ func hasParser(name []byte) bool {
 	}
 	_, ok := headerParsers[string(lower[:len(name)])]
 	return ok
+}
+
+// isWord reports whether a Call-ID is printable ASCII without white space
+// (RFC 3261's word, loosely): sipgo's parser refuses one that is empty
+// once it has trimmed white space, Unicode's included.
+func isWord(b []byte) bool {
+	return every(b, func(c byte) bool { return '!' <= c && c <= '~' })
 }
 
 // once marks a header seen; false if it was already.

@@ -178,6 +178,7 @@ func TestAnswerFallsBack(t *testing.T) {
 		"From longer":            answerDatagram("SIP/2.0 200 OK", withLine(1, lines[1]+"x")...),
 		"Call-ID other":          answerDatagram("SIP/2.0 200 OK", withLine(3, "Call-ID: other")...),
 		"Call-ID empty":          answerDatagram("SIP/2.0 200 OK", withLine(3, "Call-ID:")...),
+		"Call-ID not ASCII":      answerDatagram("SIP/2.0 200 OK", withLine(3, "Call-ID: \u00a0")...),
 		"two Froms":              answerDatagram("SIP/2.0 200 OK", append(lines, lines[1])...),
 		"two Call-IDs":           answerDatagram("SIP/2.0 200 OK", append(lines, lines[3])...),
 		"two Tos":                answerDatagram("SIP/2.0 200 OK", append(lines, "t: <sip:x@y>;tag=2")...),
