@@ -34,7 +34,7 @@ var ackBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // then req is unchanged.
 func (a *Adapter) writeAckUDP(req *sip.Request, transport string) (sent bool, err error) {
 	uc := a.udpConn
-	if uc == nil || !strings.EqualFold(transport, "UDP") || req.Via() != nil {
+	if uc == nil || !strings.EqualFold(transport, "UDP") || has(req, "via", "v") && req.Via() != nil {
 		return false, nil
 	}
 	dest, ok := a.ackDest(req)

@@ -62,19 +62,29 @@ func (a *Adapter) uasDialog(inv *sip.Request) *dialogState {
 // target): From, To, Call-ID, CSeq seq, Max-Forwards, Route, a Contact if
 // it has none, and the transport.
 func (d *dialogState) build(req *sip.Request, seq uint32) {
-	if cseq := req.CSeq(); cseq != nil { // a request sent again (digest): new CSeq only
+	if cseq := cseqOf(req); cseq != nil { // a request sent again (digest): new CSeq only
 		cseq.SeqNo = seq
 	} else {
 		// The dialog's From, To and Call-ID are shared by its requests,
 		// not cloned for each: they are never changed, neither by us
 		// once the dialog is made nor by sipgo in a request it sends.
 		maxFwd := sip.MaxForwardsHeader(70)
-		req.PrependHeader(&d.from, &d.to, &d.callID, &sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd)
+		hs := [...]sip.Header{&d.from, &d.to, &d.callID, &sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd}
+		if len(req.Headers()) > 0 {
+			req.PrependHeader(hs[:]...)
+		} else {
+			// A new request (an ACK, a BYE): the same order, appended into
+			// the slice NewRequest made, where PrependHeader makes a new
+			// one, which the next header appended outgrows.
+			for _, h := range hs {
+				req.AppendHeader(h)
+			}
+		}
 	}
 	for _, r := range d.routes {
 		req.AppendHeader(sip.NewHeader("Route", r))
 	}
-	if rh := req.Route(); rh != nil {
+	if rh := routeOf(req); rh != nil {
 		switch {
 		case d.routeDest:
 			req.SetDestination(rh.Address.HostPort())
@@ -82,7 +92,7 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 			req.Recipient = rh.Address // strict routing, as sipgo does
 		}
 	}
-	if req.Contact() == nil {
+	if !has(req, "contact", "m") || req.Contact() == nil {
 		if ua := d.a.dialogUA(); ua != nil {
 			req.AppendHeader(ua.ContactHDR.Clone()) // as sipgo's dialogs did
 		}
@@ -137,7 +147,7 @@ func (d *dialogState) localTag() string {
 // addVia is the client option of in-dialog requests: a Via (with a new
 // branch) and a Content-Length; everything else is the dialog's.
 func addVia(c *sipgo.Client, req *sip.Request) error {
-	if req.Via() == nil {
+	if !has(req, "via", "v") || req.Via() == nil {
 		if err := sipgo.ClientRequestAddVia(c, req); err != nil {
 			return err
 		}
@@ -146,4 +156,20 @@ func addVia(c *sipgo.Client, req *sip.Request) error {
 		req.SetBody(nil)
 	}
 	return nil
+}
+
+// cseqOf is req.CSeq(), without its allocation when req has none (has).
+func cseqOf(req *sip.Request) *sip.CSeqHeader {
+	if !has(req, "cseq", "") {
+		return nil
+	}
+	return req.CSeq()
+}
+
+// routeOf is req.Route(), without its allocation when req has none (has).
+func routeOf(req *sip.Request) *sip.RouteHeader {
+	if !has(req, "route", "") {
+		return nil
+	}
+	return req.Route()
 }

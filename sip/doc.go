@@ -106,7 +106,9 @@
 // goroutine), udptake.go (what the UDP readers handle themselves: responses
 // to our transactions, retransmitted 2xx, the ACK of our 2xx, every request
 // but REGISTER into our server transactions), lightres.go (1xx to an INVITE
-// and 2xx to a BYE read without sipgo's parser), inlinebye.go (the peer's BYE
+// and 2xx to a BYE read without sipgo's parser), lightanswer.go (the 2xx
+// with the answer to our INVITE read without sipgo's full parser: only the
+// headers the leg reads), inlinebye.go (the peer's BYE
 // of a parked leg, run on the reader),
 // uacwait.go (the INVITE's wait for its final response, our CANCEL),
 // late2xx.go (2xx to INVITEs we gave up: ACK and BYE), uas.go and
@@ -126,7 +128,8 @@
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread, new ones shed with a stateless 503),
 // queuefill_linux.go (new calls shed while that queue is over half full),
-// tag.go (our From and To tags: lowercase hex),
+// tag.go (our From and To tags: lowercase hex), lookup.go (questions
+// about headers a request has not got, without sipgo's allocation),
 // udpsource.go (each datagram's source address, its string made once per
 // peer), retrans.go
 // (the Call-IDs of INVITEs passed to sipgo or shed: retransmissions of the

@@ -10,7 +10,8 @@ import (
 // are read without sipgo's parser. A browser → SIP call gets four
 // responses over UDP: 100 and 180 to its INVITE, the 200 with the answer,
 // and the 200 to its BYE. Only the answer's headers and body are used
-// (the dialog's To tag, Contact, Record-Route, the SDP); for the others
+// (the dialog's To tag, Contact, Record-Route, the SDP: lightanswer.go
+// reads those); for the others
 // the INVITE's wait (awaitAnswer, outLeg.progress) and the BYE's
 // (waitFinal, doInDialog) look at the status code alone, yet sipgo's
 // parser built every header of them, about 25 allocations a response.

@@ -19,6 +19,17 @@ import (
 
 // newParser is sipgo's parser with the LWS-tolerant header parsers.
 func newParser() *sip.Parser {
+	return sip.NewParser(sip.WithHeadersParsers(headerParsers))
+}
+
+// headerParsers are the header parsers of newParser, also used alone for
+// the headers of an answer read without the full parser (lightanswer.go).
+// Read only once made.
+var headerParsers = lwsHeaderParsers()
+
+// lwsHeaderParsers is sipgo's map of header parsers with the LWS-tolerant
+// ones in place of its From, To, Contact and Via parsers.
+func lwsHeaderParsers() sip.HeadersParser {
 	base := sip.DefaultHeadersParser()
 	m := make(map[string]sip.HeaderParser, len(base))
 	for name, p := range base {
@@ -30,7 +41,7 @@ func newParser() *sip.Parser {
 	for _, name := range []string{"via", "v"} {
 		m[name] = lwsTolerant(base[name], ";=,/:")
 	}
-	return sip.NewParser(sip.WithHeadersParsers(m))
+	return m
 }
 
 // lwsTolerant runs parse on the value with the LWS around seps removed.

@@ -3,6 +3,7 @@ package sip
 import (
 	"io"
 	"net/netip"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -18,8 +19,8 @@ type wireWriter interface {
 // (start line, headers, empty line, body) with fewer allocations: its
 // start line goes through Uri.String, a strings.Builder grown several
 // times, where the Request-URI is written to w here directly (writeURI);
-// its body is converted to a string (a copy) where it is written as is
-// here.
+// its headers are written as writeHeaders does; its body is converted to
+// a string (a copy) where it is written as is here.
 func writeRequest(w wireWriter, req *sip.Request) {
 	_, _ = w.WriteString(string(req.Method))
 	_, _ = w.WriteString(" ")
@@ -27,7 +28,7 @@ func writeRequest(w wireWriter, req *sip.Request) {
 	_, _ = w.WriteString(" ")
 	_, _ = w.WriteString(req.SipVersion)
 	_, _ = w.WriteString("\r\n")
-	req.MessageData.StringWrite(w) // the headers, each line ended with CRLF, compact or not
+	writeHeaders(w, req) // each line ended with CRLF
 	_, _ = w.WriteString("\r\n")
 	if b := req.Body(); b != nil {
 		_, _ = w.Write(b)
@@ -36,8 +37,8 @@ func writeRequest(w wireWriter, req *sip.Request) {
 
 // writeURI writes u as sipgo's Uri.StringWrite does, without its
 // allocations for the port (strconv.Itoa) and the parameters and headers
-// (HeaderParams.ToString, a strings.Builder; ToStringWrite writes the
-// same to w).
+// (HeaderParams.ToString, a strings.Builder; writeParams and
+// ToStringWrite write the same to w).
 func writeURI(w io.StringWriter, u *sip.Uri) {
 	scheme := u.Scheme
 	if scheme == "" {
@@ -73,7 +74,7 @@ func writeURI(w io.StringWriter, u *sip.Uri) {
 	}
 	if u.UriParams != nil && u.UriParams.Length() > 0 {
 		_, _ = w.WriteString(";")
-		u.UriParams.ToStringWrite(';', w)
+		writeParams(w, u.UriParams)
 	}
 	if u.Headers != nil && u.Headers.Length() > 0 {
 		_, _ = w.WriteString("?")
@@ -87,6 +88,9 @@ func writeURI(w io.StringWriter, u *sip.Uri) {
 // runes (not the runes) with '.' and ':': one with a rune at offset 46
 // before any at 58 is never bracketed, which this keeps.
 func bracketsHost(host string) bool {
+	if strings.IndexByte(host, ':') < 0 {
+		return false // not IPv6; a host name would cost ParseAddr an error (allocated)
+	}
 	for i := range host {
 		if i == '.' {
 			return false
@@ -110,4 +114,122 @@ func writeDecimal(w io.StringWriter, n int) {
 	}
 	d := n % 10
 	_, _ = w.WriteString(decimalDigits[d : d+1])
+}
+
+// writeHeaders writes req's headers as sipgo's headers.StringWrite does,
+// each line ended with CRLF, without the allocations of its Via, From, To,
+// Contact, CSeq and Content-Length writers: a string for each number
+// (strconv.Itoa: ports, CSeq, length) and for each parameter list (its
+// separator, string(';')), and the Uri writer's (writeURI). Every request
+// we send over UDP is written by it, some twice (wireSize). Other headers,
+// and every header in compact form, are sipgo's own writers.
+func writeHeaders(w io.StringWriter, req *sip.Request) {
+	if req.CompactHeaders {
+		req.MessageData.StringWrite(w)
+		return
+	}
+	for i, h := range req.Headers() {
+		if i > 0 {
+			_, _ = w.WriteString("\r\n")
+		}
+		writeHeader(w, h)
+	}
+	_, _ = w.WriteString("\r\n")
+}
+
+// writeHeader writes "Name: value" as h.StringWrite does.
+func writeHeader(w io.StringWriter, h sip.Header) {
+	switch h := h.(type) {
+	case *sip.ViaHeader:
+		_, _ = w.WriteString("Via: ")
+		writeVia(w, h)
+	case *sip.FromHeader:
+		_, _ = w.WriteString("From: ")
+		writeNameAddr(w, h.DisplayName, &h.Address, h.Params)
+	case *sip.ToHeader:
+		_, _ = w.WriteString("To: ")
+		writeNameAddr(w, h.DisplayName, &h.Address, h.Params)
+	case *sip.ContactHeader:
+		_, _ = w.WriteString("Contact: ")
+		if h.Address.Wildcard {
+			_, _ = w.WriteString("*")
+			return
+		}
+		writeNameAddr(w, h.DisplayName, &h.Address, h.Params)
+	case *sip.CSeqHeader:
+		_, _ = w.WriteString("CSeq: ")
+		writeDecimal(w, int(h.SeqNo))
+		_, _ = w.WriteString(" ")
+		_, _ = w.WriteString(string(h.MethodName))
+	case *sip.ContentLengthHeader:
+		_, _ = w.WriteString("Content-Length: ")
+		writeDecimal(w, int(*h))
+	default:
+		h.StringWrite(w)
+	}
+}
+
+// writeVia writes a Via value as sipgo's ViaHeader does.
+func writeVia(w io.StringWriter, h *sip.ViaHeader) {
+	_, _ = w.WriteString(h.ProtocolName)
+	_, _ = w.WriteString("/")
+	_, _ = w.WriteString(h.ProtocolVersion)
+	_, _ = w.WriteString("/")
+	_, _ = w.WriteString(h.Transport)
+	_, _ = w.WriteString(" ")
+	if bracketsHost(h.Host) { // sipgo's uriIP: the same reading of an IPv6 host
+		_, _ = w.WriteString("[")
+		_, _ = w.WriteString(h.Host)
+		_, _ = w.WriteString("]")
+	} else {
+		_, _ = w.WriteString(h.Host)
+	}
+	if h.Port > 0 {
+		_, _ = w.WriteString(":")
+		writeDecimal(w, h.Port)
+	}
+	if len(h.Params) > 0 {
+		_, _ = w.WriteString(";")
+		writeParams(w, h.Params)
+	}
+}
+
+// writeNameAddr writes a From, To or Contact value as sipgo does: the
+// display name always quoted, the URI in angle brackets, the parameters.
+func writeNameAddr(w io.StringWriter, display string, u *sip.Uri, params sip.HeaderParams) {
+	if display != "" {
+		_, _ = w.WriteString("\"")
+		_, _ = w.WriteString(display)
+		_, _ = w.WriteString("\" ")
+	}
+	_, _ = w.WriteString("<")
+	writeURI(w, u)
+	_, _ = w.WriteString(">")
+	if len(params) > 0 {
+		_, _ = w.WriteString(";")
+		writeParams(w, params)
+	}
+}
+
+// writeParams writes header parameters as sipgo's
+// HeaderParams.ToStringWrite(';', w) does: a value with white space is
+// quoted.
+func writeParams(w io.StringWriter, params sip.HeaderParams) {
+	for i, kv := range params {
+		if i > 0 {
+			_, _ = w.WriteString(";")
+		}
+		_, _ = w.WriteString(kv.K)
+		if kv.V == "" {
+			continue
+		}
+		if strings.ContainsAny(kv.V, " \t") {
+			_, _ = w.WriteString("=\"")
+			_, _ = w.WriteString(kv.V)
+			_, _ = w.WriteString("\"")
+		} else {
+			_, _ = w.WriteString("=")
+			_, _ = w.WriteString(kv.V)
+		}
+	}
 }

@@ -111,3 +111,91 @@ func TestWriteURIAsSipgo(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteHeadersAsSipgo: writeHeaders writes every value of the headers
+// it writes itself (Via, From, To, Contact, CSeq, Content-Length) as
+// sipgo's writers do: display names, quoted parameter values, IPv6 hosts,
+// a wildcard Contact, numbers of every width.
+func TestWriteHeadersAsSipgo(t *testing.T) {
+	hosts := []string{"192.0.2.7", "2001:db8::1", "pbx.example", "::ffff:192.0.2.1", "fe80::1%eth0",
+		strings.Repeat("x", 46) + ":1::"}
+	params := []sip.HeaderParams{nil, {}, {{K: "tag", V: "abc"}}, {{K: "branch", V: "z9hG4bK.1"}, {K: "rport", V: ""},
+		{K: "received", V: "a b"}, {K: "x", V: "t\tab"}, {K: "", V: "v"}}}
+	for i, host := range hosts {
+		for j, ps := range params {
+			port := []int{0, 1, 9, 10, 5060, 65535}[(i+j)%6]
+			req := sip.NewRequest(sip.BYE, sip.Uri{Scheme: "sip", User: "bob", Host: host, Port: port})
+			req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP",
+				Host: host, Port: port, Params: ps})
+			uri := sip.Uri{Scheme: "sip", User: "u", Host: host, Port: port, UriParams: ps}
+			display := []string{"", "Alice", `A \"q\" b`, "Bö b"}[(i+j)%4]
+			req.AppendHeader(&sip.FromHeader{DisplayName: display, Address: uri, Params: ps})
+			req.AppendHeader(&sip.ToHeader{DisplayName: display, Address: sip.Uri{Scheme: "tel", Host: "+1555"}, Params: ps})
+			req.AppendHeader(&sip.ContactHeader{DisplayName: display, Address: uri, Params: ps})
+			req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Wildcard: true}, Params: ps})
+			req.AppendHeader(&sip.CSeqHeader{SeqNo: []uint32{0, 7, 99, 100, 32767, 1<<31 - 1}[(i+j)%6], MethodName: sip.BYE})
+			req.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
+			maxFwd := sip.MaxForwardsHeader(70)
+			req.AppendHeader(&maxFwd)
+			req.SetBody([]byte(strings.Repeat("x", []int{0, 5, 99, 100, 1234}[(i+j)%5])))
+			var buf bytes.Buffer
+			writeRequest(&buf, req)
+			if got, want := buf.String(), req.String(); got != want {
+				t.Errorf("host %q, params %v:\n got %q\nwant %q", host, ps, got, want)
+			}
+		}
+	}
+}
+
+// A BYE as a dialog sends it (a Reason last) is written without an
+// allocation: sipgo's writers made a string for each number and for each
+// parameter list's separator.
+func TestWriteRequestAllocs(t *testing.T) {
+	req := dialogBye()
+	var buf bytes.Buffer
+	writeRequest(&buf, req)
+	if got, want := buf.String(), req.String(); got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		buf.Reset()
+		writeRequest(&buf, req)
+	}); n != 0 {
+		t.Errorf("%v allocations a request, want 0", n)
+	}
+}
+
+// BenchmarkWriteRequest writes a BYE as a dialog sends it.
+func BenchmarkWriteRequest(b *testing.B) {
+	req := dialogBye()
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf.Reset()
+		writeRequest(&buf, req)
+	}
+}
+
+// dialogBye is a BYE as dialogState.transaction sends it.
+func dialogBye() *sip.Request {
+	req := sip.NewRequest(sip.BYE, sip.Uri{Scheme: "sip", User: "callee", Host: "192.0.2.7", Port: 5070,
+		UriParams: sip.HeaderParams{{K: "transport", V: "UDP"}}})
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "192.0.2.1", Port: 5060,
+		Params: sip.HeaderParams{{K: "branch", V: "z9hG4bK.0123456789abcdef"}, {K: "rport", V: ""}}}
+	from := &sip.FromHeader{DisplayName: "alice", Address: sip.Uri{Scheme: "sip", User: "alice", Host: "gw.example"},
+		Params: sip.HeaderParams{{K: "tag", V: "0123456789abcdef"}}}
+	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "bob", Host: "192.0.2.7", Port: 5070},
+		Params: sip.HeaderParams{{K: "tag", V: "123SIPpTag011"}}}
+	callID := sip.CallIDHeader("0123456789abcdef0123456789abcdef")
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(via)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 12345, MethodName: sip.BYE})
+	req.AppendHeader(&maxFwd)
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "gw", Host: "192.0.2.1", Port: 5060}})
+	req.SetBody(nil)
+	req.AppendHeader(sip.NewHeader("Reason", "Q.850;cause=16"))
+	return req
+}

@@ -31,6 +31,10 @@ import (
 //     here; a new request gets its transaction and its handler's goroutine
 //     (Adapter.serveTx), the one goroutine sipgo would have started.
 //
+// Bodiless responses to our transactions that need only their status
+// (lightres.go) and the 2xx with the answer to our INVITE (lightanswer.go)
+// are read without sipgo's full parser.
+//
 // Anything else, or anything the reader cannot parse, goes to sipgo as
 // before, which parses it again (rare: stray responses, late 2xx,
 // REGISTER, requests without an RFC 3261 branch).
@@ -54,7 +58,7 @@ func (a *Adapter) takeUDP(data []byte, src *udpSource) (taken bool) {
 	if !isResponse && (a.udpConn == nil || bytes.HasPrefix(data, registerPrefix)) && !bytes.HasPrefix(data, ackPrefix) {
 		return false
 	}
-	if isResponse && a.takeLight(data) {
+	if isResponse && (a.takeLight(data) || a.takeAnswer(data, src)) {
 		return true
 	}
 	msg, err := a.parser.ParseSIP(data)
