@@ -31,25 +31,7 @@ func (l *lockedBuffer) String() string {
 func TestOneInfoRecordPerCall(t *testing.T) {
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	r := NewRouter()
-	callee := newTestLeg("callee", browserCaps)
-	r.Handle(SchemeUser, fixedDialer(callee))
-	gw := New(Config{}, r, log, nil)
-	caller := newTestLeg("caller", browserCaps)
-	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice", Target: "bob",
-		Offer: loadSDP(t, "chrome156_offer_audio_only.sdp")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextAs[Offer](t, callee)
-	if err := call.Post(callee, Answer{SDP: loadSDP(t, "chrome156_answer_recvonly_initial.sdp")}); err != nil {
-		t.Fatal(err)
-	}
-	nextAs[Answer](t, caller)
-	if err := call.Post(caller, Hangup{}); err != nil {
-		t.Fatal(err)
-	}
-	<-call.Done()
+	endedCall(t, log.Handler(), SchemeUser, "bob")
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("%d INFO records for one call, want 1:\n%s", len(lines), logs.String())
@@ -78,17 +60,17 @@ func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// endedCall places a browser → SIP call on a gateway logging to h, answers
-// it and hangs it up.
-func endedCall(t *testing.T, h slog.Handler) {
+// endedCall places a call from a browser leg to target (a leg of scheme's
+// dialer) on a gateway logging to h, answers it and hangs it up.
+func endedCall(t *testing.T, h slog.Handler, scheme, target string) {
 	t.Helper()
 	r := NewRouter()
 	callee := newTestLeg("callee", browserCaps)
-	r.Handle(SchemeSIP, fixedDialer(callee))
+	r.Handle(scheme, fixedDialer(callee))
 	gw := New(Config{}, r, slog.New(h), nil)
 	caller := newTestLeg("caller", browserCaps)
 	call, err := gw.Place(context.Background(), PlaceRequest{Caller: caller, From: "alice",
-		Target: "sip:bob@pbx.example.org", Offer: loadSDP(t, "chrome156_offer_audio_only.sdp")})
+		Target: target, Offer: loadSDP(t, "chrome156_offer_audio_only.sdp")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +89,7 @@ func endedCall(t *testing.T, h slog.Handler) {
 // (runtime.Callers, which Logger.LogAttrs calls for every record).
 func TestEndRecordWithoutPC(t *testing.T) {
 	var h recordHandler
-	endedCall(t, &h)
+	endedCall(t, &h, SchemeSIP, "sip:bob@pbx.example.org")
 	if len(h.records) != 1 {
 		t.Fatalf("%d records, want 1", len(h.records))
 	}
@@ -137,7 +119,7 @@ func TestEndRecordText(t *testing.T) {
 		}
 		return a
 	}})
-	endedCall(t, h)
+	endedCall(t, h, SchemeSIP, "sip:bob@pbx.example.org")
 	want := `time=T level=INFO msg="call ended" call=ID from=alice to=sip:bob@pbx.example.org outcome=answered` +
 		` caller=caller callee=callee duration=D setup=D` + "\n"
 	if got := logs.String(); got != want {

@@ -61,17 +61,7 @@ func writeURI(w io.StringWriter, u *sip.Uri) {
 		}
 		_, _ = w.WriteString("@")
 	}
-	if bracketsHost(u.Host) {
-		_, _ = w.WriteString("[")
-		_, _ = w.WriteString(u.Host)
-		_, _ = w.WriteString("]")
-	} else {
-		_, _ = w.WriteString(u.Host)
-	}
-	if u.Port > 0 {
-		_, _ = w.WriteString(":")
-		writeDecimal(w, u.Port)
-	}
+	writeHostPort(w, u.Host, u.Port)
 	if u.UriParams != nil && u.UriParams.Length() > 0 {
 		_, _ = w.WriteString(";")
 		writeParams(w, u.UriParams)
@@ -105,6 +95,23 @@ func bracketsHost(host string) bool {
 
 // decimalDigits are the digits writeDecimal writes, one substring each.
 const decimalDigits = "0123456789"
+
+// writeHostPort writes host, in brackets when sipgo would bracket it (an
+// IPv6 address: bracketsHost), and ":port" when port is set, as sipgo's
+// URI and Via writers do.
+func writeHostPort(w io.StringWriter, host string, port int) {
+	if bracketsHost(host) {
+		_, _ = w.WriteString("[")
+		_, _ = w.WriteString(host)
+		_, _ = w.WriteString("]")
+	} else {
+		_, _ = w.WriteString(host)
+	}
+	if port > 0 {
+		_, _ = w.WriteString(":")
+		writeDecimal(w, port)
+	}
+}
 
 // writeDecimal writes n (>= 0) in decimal, as strconv.Itoa would, without
 // building a string.
@@ -177,17 +184,7 @@ func writeVia(w io.StringWriter, h *sip.ViaHeader) {
 	_, _ = w.WriteString("/")
 	_, _ = w.WriteString(h.Transport)
 	_, _ = w.WriteString(" ")
-	if bracketsHost(h.Host) { // sipgo's uriIP: the same reading of an IPv6 host
-		_, _ = w.WriteString("[")
-		_, _ = w.WriteString(h.Host)
-		_, _ = w.WriteString("]")
-	} else {
-		_, _ = w.WriteString(h.Host)
-	}
-	if h.Port > 0 {
-		_, _ = w.WriteString(":")
-		writeDecimal(w, h.Port)
-	}
+	writeHostPort(w, h.Host, h.Port)
 	if len(h.Params) > 0 {
 		_, _ = w.WriteString(";")
 		writeParams(w, h.Params)
