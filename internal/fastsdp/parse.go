@@ -51,6 +51,9 @@ func Parse(s string) (*sdp.SessionDescription, bool) {
 	}
 	s = strings.Clone(s)
 	na, nm, nc := countLines(s)
+	if nm > maxMedia || na > maxAttributes || nc > maxMedia+1 {
+		return nil, false // not a shape browsers or SIP gear send: pion, and the caller's limits, decide
+	}
 	p := parser{
 		sd:    &sdp.SessionDescription{},
 		attrs: make([]sdp.Attribute, 0, na),
@@ -80,6 +83,16 @@ func Parse(s string) (*sdp.SessionDescription, bool) {
 	}
 	return p.finish()
 }
+
+// The arrays Parse makes are sized by the lines it counts before it reads
+// them: an SDP with more m=, a= or c= lines than these is declined first,
+// so that a message of four-byte lines ("m=\r\n") cannot make it allocate a
+// hundred times its size. Browsers send a few media sections with a few
+// dozen attributes each; the gateway refuses more than 32 sections anyway.
+const (
+	maxMedia      = 64
+	maxAttributes = 4096
+)
 
 // countLines counts the a=, m= and c= lines of s, for the arrays the
 // parser fills: each is made once, at its size.

@@ -126,6 +126,29 @@ func TestParseCopies(t *testing.T) {
 }
 
 // TestParseDeclines: what Parse does not know, pion decides.
+// TestParseDeclinesManyLines: an SDP with more media sections or
+// attributes than Parse sizes its arrays for is left to pion, before
+// anything is allocated for its lines.
+func TestParseDeclinesManyLines(t *testing.T) {
+	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	media := head + strings.Repeat("m=audio 9 RTP/AVP 0\r\n", maxMedia+1)
+	attrs := head + strings.Repeat("a=x\r\n", maxAttributes+1)
+	for name, s := range map[string]string{"media": media, "attributes": attrs} {
+		if _, ok := Parse(s); ok {
+			t.Errorf("%s: taken, want declined", name)
+		}
+		if err := new(sdp.SessionDescription).UnmarshalString(s); err != nil {
+			t.Errorf("%s: pion refuses it (%v): the test would not show a decline", name, err)
+		}
+		if n := testing.AllocsPerRun(10, func() { Parse(s) }); n > 1 {
+			t.Errorf("%s: %v allocations to decline, want at most the input's copy", name, n)
+		}
+	}
+	if _, ok := Parse(head + strings.Repeat("m=audio 9 RTP/AVP 0\r\n", maxMedia)); !ok {
+		t.Error("maxMedia sections declined")
+	}
+}
+
 func TestParseDeclines(t *testing.T) {
 	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
 	for name, s := range map[string]string{
