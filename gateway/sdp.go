@@ -23,6 +23,11 @@ const (
 // line ends and a session-level c= or b= after t= (common in SIP gear, refused
 // by pion/sdp), and enforces the size limits.
 func ParseSDP(s string) (*sdp.SessionDescription, error) {
+	return parseSDPWith(s, unmarshalSDP)
+}
+
+// parseSDPWith is ParseSDP with unmarshal parsing the normalised text.
+func parseSDPWith(s string, unmarshal func(string) (*sdp.SessionDescription, error)) (*sdp.SessionDescription, error) {
 	if len(s) > MaxSDPBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrSDPLimit, len(s))
 	}
@@ -30,7 +35,7 @@ func ParseSDP(s string) (*sdp.SessionDescription, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd, err := unmarshalSDP(norm)
+	sd, err := unmarshal(norm)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +53,11 @@ func unmarshalSDP(s string) (*sdp.SessionDescription, error) {
 	if sd, ok := fastsdp.Parse(s); ok {
 		return sd, nil
 	}
+	return unmarshalPion(s)
+}
+
+// unmarshalPion parses a normalised SDP with pion/sdp.
+func unmarshalPion(s string) (*sdp.SessionDescription, error) {
 	sd := &sdp.SessionDescription{}
 	if err := sd.UnmarshalString(s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)

@@ -52,21 +52,7 @@ func TestParseSDPFast(t *testing.T) {
 
 // parseSDPPion is ParseSDP as it was before fastsdp: pion/sdp alone.
 func parseSDPPion(s string) (*sdp.SessionDescription, error) {
-	if len(s) > MaxSDPBytes {
-		return nil, fmt.Errorf("%w: %d bytes", ErrSDPLimit, len(s))
-	}
-	norm, err := normalizeSDP(s)
-	if err != nil {
-		return nil, err
-	}
-	sd := &sdp.SessionDescription{}
-	if err := sd.UnmarshalString(norm); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
-	}
-	if err := checkSDPLimits(sd); err != nil {
-		return nil, err
-	}
-	return sd, nil
+	return parseSDPWith(s, unmarshalPion)
 }
 
 // FuzzParseSDPAsPion: ParseSDP returns what it returned with pion/sdp alone,
