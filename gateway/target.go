@@ -74,10 +74,7 @@ func CanonicalTarget(s string) string {
 	if err != nil {
 		return s
 	}
-	if t.isString(s) {
-		return s
-	}
-	return t.String()
+	return t.canonical()
 }
 
 // canonical is t.String(), without building it when t.Raw is already
