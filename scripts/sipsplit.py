@@ -40,7 +40,11 @@ With --gctrace, the gateway's log holding its GODEBUG=gctrace=1 lines
 ("gc N @T s ..."), and --start, the gateway's start time in seconds since
 the epoch (the @T offsets are from it), it also prints how the slow 2xx ->
 ACK times fall relative to the start of the gateway's last GC cycle: in
-10 ms bins up to 300 ms after it, and after that.
+10 ms bins up to 300 ms after it, and after that; with --ws-port also the
+whole setups (offer -> video-answer) by where their offer fell, in 25 ms
+bins, and the slow share in the first 125 ms after a GC start against the
+rest (docs/PERFORMANCE.md, "The setup tail at 1,500/s and the collector's
+mark phase").
 
 Only the Python standard library; scripts/load.sh runs it for SIP_SPLIT=1.
 """
@@ -183,6 +187,30 @@ def gc_starts(path, start):
     return out
 
 
+def by_gc_setups(setups, starts, slow):
+    """Prints how many whole setups (offer -> video-answer) were slow by
+    where their offer fell after a GC start, in 25 ms bins, and the share in
+    the first 125 ms after a start against the rest."""
+    slow_bins, all_bins = collections.Counter(), collections.Counter()
+    for at, d in setups:
+        i = bisect.bisect_right(starts, at) - 1
+        if i < 0:
+            continue
+        after = at - starts[i]
+        b = int(after * 40) * 25 if after < 0.3 else 300
+        all_bins[b] += 1
+        if d > slow:
+            slow_bins[b] += 1
+    print("slow offer -> video-answer by the time since the gateway's last GC start (%d GC cycles):" % len(starts))
+    for b in sorted(all_bins):
+        label = "%3d-%3d ms" % (b, b + 25) if b < 300 else "  >= 300 ms"
+        print("  %s: %5d slow of %6d" % (label, slow_bins[b], all_bins[b]))
+    for name, inside in (("first 125 ms", True), ("the rest", False)):
+        n = sum(v for b, v in all_bins.items() if (b < 125) == inside)
+        k = sum(v for b, v in slow_bins.items() if (b < 125) == inside)
+        print("  %s after a GC start: %d slow of %d (%.2f %%)" % (name, k, n, 100.0 * k / max(n, 1)))
+
+
 def by_gc(acks, starts, slow):
     """Prints slow 2xx -> ACK times by where their 2xx fell after a GC start."""
     slow_bins, all_bins = collections.Counter(), collections.Counter()
@@ -210,6 +238,7 @@ class Calls:
         self.invites = collections.defaultdict(list)  # From user -> Call-IDs in INVITE order
         self.ws = collections.defaultdict(dict)  # browser callId -> offer/eoc/answer times, user
         self.names = {}  # caller's source port -> its login name
+        self.setups = []  # (offer time, offer -> video-answer) of each matched call (hops)
 
     def add_sip(self, t, payload):
         call_id, kind, user = sip_event(payload)
@@ -261,6 +290,7 @@ class Calls:
                 out["INVITE -> 2xx"].append(s["2xx"] - s["INVITE"])
                 out["2xx -> video-answer"].append(call["answer"] - s["2xx"])
                 out["offer -> video-answer"].append(call["answer"] - call["offer"])
+                self.setups.append((call["offer"], call["answer"] - call["offer"]))
         return out
 
 
@@ -292,7 +322,10 @@ def main():
     if a.gctrace:
         if a.start is None:
             sys.exit("sipsplit: --gctrace needs --start")
-        by_gc(acks, gc_starts(a.gctrace, a.start), slow)
+        starts = gc_starts(a.gctrace, a.start)
+        by_gc(acks, starts, slow)
+        if a.ws_port:
+            by_gc_setups(calls.setups, starts, slow)
 
 
 if __name__ == "__main__":
