@@ -73,7 +73,8 @@ func (c *Call) logger() *slog.Logger {
 	if l := c.lg.Load(); l != nil {
 		return l
 	}
-	l := lazylog.With(c.g.log, "call", c.id, "from", c.from, "to", c.target.canonical())
+	l := lazylog.WithAttrs(c.g.log, slog.String("call", c.id), slog.String("from", c.from),
+		slog.String("to", c.target.canonical()))
 	c.lg.CompareAndSwap(nil, l)
 	return c.lg.Load()
 }

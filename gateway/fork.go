@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -60,8 +61,8 @@ func Fork(ctx context.Context, req DialRequest, branches []Branch) (Leg, error) 
 	f := &forkLeg{call: req.Call}
 	for _, b := range branches {
 		br := &forkBranch{f: f, name: b.Name}
-		br.rc = NewRelayCall(req.Call.ID(), req.From, req.Target, lazylog.With(base, "branch", b.Name),
-			Relay{Post: br.post, Hangup: br.hangup})
+		br.rc = NewRelayCall(req.Call.ID(), req.From, req.Target,
+			lazylog.WithAttrs(base, slog.String("branch", b.Name)), Relay{Post: br.post, Hangup: br.hangup})
 		f.branches = append(f.branches, br)
 	}
 	errs := make([]error, len(branches))

@@ -31,7 +31,8 @@ func NewRelayCall(id, from string, t Target, log *slog.Logger, r Relay) *Call {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Call{id: id, from: from, target: t, relay: &r, start: time.Now(), done: make(chan struct{})}
-	c.lg.Store(lazylog.With(log, "call", id, "from", from, "to", t.String()))
+	c.lg.Store(lazylog.WithAttrs(log, slog.String("call", id), slog.String("from", from),
+		slog.String("to", t.String())))
 	return c
 }
 

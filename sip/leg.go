@@ -77,7 +77,7 @@ func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *leg
 	ctx, cancel := context.WithCancel(a.ctx)
 	return &legCore{a: a, dir: dir, call: call, q: newQueue(), done: make(chan struct{}),
 		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel,
-		log: lazylog.With(a.log, "leg", "sip-"+dir), creds: func() (string, string) { return "", "" }}
+		log: lazylog.WithAttrs(a.log, slog.String("leg", "sip-"+dir)), creds: func() (string, string) { return "", "" }}
 }
 
 // Kind implements gateway.Leg.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -101,7 +102,7 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 	}
 	l.remoteTarget = plan.ruri
 	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
-	l.log = lazylog.With(l.log, "call", req.Call.ID(), "callid", l.callID)
+	l.log = lazylog.WithAttrs(l.log, slog.String("call", req.Call.ID()), slog.String("callid", l.callID))
 	l.onFinish = func() {
 		a.dialogs.removeOut(l.callID)
 		a.wg.Done()
@@ -542,7 +543,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 // media: rtpengine; nil (the leg hung up with 503) when rtpengine fails.
 func (l *outLeg) anchorOffer(ctx context.Context, sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
-	l.log = lazylog.With(l.log, "rtpengine-call", l.anchor.callID)
+	l.log = lazylog.WithAttrs(l.log, slog.String("rtpengine-call", l.anchor.callID))
 	plain, err := l.anchor.toSIP(ctx, sd, true)
 	if err != nil {
 		l.log.Warn("outbound call needs rtpengine, which failed", "err", err)

@@ -3,6 +3,7 @@ package sip
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -202,7 +203,7 @@ func (a *Adapter) place(req *sip.Request, tx sip.ServerTransaction, sess *uasInv
 		return
 	}
 	leg.call = call
-	leg.log = lazylog.With(leg.log, "call", call.ID())
+	leg.log = lazylog.WithAttrs(leg.log, slog.String("call", call.ID()))
 	leg.run()
 }
 
@@ -229,7 +230,7 @@ func newInLeg(a *Adapter, sess *uasInvite, req *sip.Request, tx sip.ServerTransa
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
-	l.log = lazylog.With(l.log, "callid", req.CallID().Value())
+	l.log = lazylog.WithAttrs(l.log, slog.String("callid", req.CallID().Value()))
 	l.bindFlow(req.CallID().Value(), sess.tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
@@ -398,7 +399,7 @@ func (l *inLeg) earlyRequest(r *inRequest) {
 // refused with 503, the leg finished) when rtpengine fails.
 func (l *inLeg) anchorOffer(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
-	l.log = lazylog.With(l.log, "rtpengine-call", l.anchor.callID)
+	l.log = lazylog.WithAttrs(l.log, slog.String("rtpengine-call", l.anchor.callID))
 	web, err := l.anchor.toWeb(l.ctx, sd, true)
 	if err == nil {
 		return web

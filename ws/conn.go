@@ -88,7 +88,7 @@ func newConn(s *Server, ws *websocket.Conn, identity, remote string) *conn {
 		renames: newRenameBudget(time.Now()),
 		out:     newOutQueue(s.cfg.SendQueue), sock: newSocket(ws), done: make(chan struct{}), writerDone: make(chan struct{})}
 	c.id = s.dir.add(c)
-	c.log = lazylog.With(s.log, "conn", c.id, "remote", remote)
+	c.log = lazylog.WithAttrs(s.log, slog.Int64("conn", c.id), slog.String("remote", remote))
 	return c
 }
 
