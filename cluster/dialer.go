@@ -214,7 +214,7 @@ func (n *Node) serveDial(data []byte) (r dialReply) {
 	}
 	var offer *sdp.SessionDescription
 	if m.Offer != "" {
-		if offer, err = gateway.ParseSDP(m.Offer); err != nil {
+		if offer, err = gateway.ParseSDPString(m.Offer); err != nil { // encoding/json's string
 			return fail(err)
 		}
 	}

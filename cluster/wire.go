@@ -99,11 +99,12 @@ func encodeEvent(m *callMsg, ev gateway.Event) error {
 }
 
 // decodeEvent turns a call message back into its event. SDPs go through
-// gateway.ParseSDP and its limits.
+// gateway.ParseSDP's checks and limits: ParseSDPString's, as m's strings
+// are encoding/json's, new and never written.
 func decodeEvent(m *callMsg) (gateway.Event, error) {
 	switch m.Type {
 	case "offer", "answer":
-		sd, err := gateway.ParseSDP(m.SDP)
+		sd, err := gateway.ParseSDPString(m.SDP)
 		if err != nil {
 			return nil, err
 		}

@@ -71,6 +71,18 @@ func BenchmarkParseSDP(b *testing.B) {
 	}
 }
 
+// BenchmarkParseSDPString parses it with ParseSDPString, which does not
+// copy it.
+func BenchmarkParseSDPString(b *testing.B) {
+	text := MarshalSDP(loadSDP(b, "chrome156_offer_av_dc_gathered.sdp"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseSDPString(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkBrowserToSIPSDP is the SDP work of one browser → SIP call in the
 // bridge, from SDP text to SDP text: the browser's offer is parsed, cloned
 // for the SIP leg, its three trickled candidates and end-of-candidates are

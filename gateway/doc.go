@@ -65,7 +65,10 @@
 // docs/PERFORMANCE.md has the figures. ParseSDP parses what browsers and
 // SIP gear send with internal/fastsdp, which makes of it exactly what
 // pion/sdp would, in one pass over its lines; pion parses the rest and
-// decides what is refused.
+// decides what is refused. ParseSDP copies its text once (it may be a view
+// of a reused buffer), unless it rewrote it (LF line ends, a late c=):
+// the rewritten text is its own. ParseSDPString takes a string its caller
+// owns and never writes again, and parses it without the copy.
 //
 // # Teardown
 //

@@ -21,21 +21,39 @@ const (
 
 // ParseSDP parses and checks an SDP from a remote peer. It accepts LF or CRLF
 // line ends and a session-level c= or b= after t= (common in SIP gear, refused
-// by pion/sdp), and enforces the size limits.
+// by pion/sdp), and enforces the size limits. The result shares no memory
+// with s: s may be a view of a buffer that is written again once ParseSDP
+// returns (a received SIP body, a pooled or read buffer).
 func ParseSDP(s string) (*sdp.SessionDescription, error) {
-	return parseSDPWith(s, unmarshalSDP)
+	return parseSDPWith(s, false, unmarshalSDP)
 }
 
-// parseSDPWith is ParseSDP with unmarshal parsing the normalised text.
-func parseSDPWith(s string, unmarshal func(string) (*sdp.SessionDescription, error)) (*sdp.SessionDescription, error) {
+// ParseSDPString is ParseSDP for an s that is its caller's and never
+// written again, for as long as the result is used: a string Go made (a
+// conversion, a concatenation, a JSON decoder's), not an unsafe.String
+// view of a buffer that is reused. Its result's strings may be substrings
+// of s, which then stays in memory as long as they do: it saves ParseSDP's
+// copy of the SDP (fastsdp.ParseOwned).
+func ParseSDPString(s string) (*sdp.SessionDescription, error) {
+	return parseSDPWith(s, true, unmarshalSDP)
+}
+
+// unmarshalFunc parses a normalised SDP; owned: s is the parser's to keep
+// (fastsdp.ParseOwned), not only to read.
+type unmarshalFunc func(s string, owned bool) (*sdp.SessionDescription, error)
+
+// parseSDPWith is ParseSDP (owned: ParseSDPString) with unmarshal parsing
+// the normalised text.
+func parseSDPWith(s string, owned bool, unmarshal unmarshalFunc) (*sdp.SessionDescription, error) {
 	if len(s) > MaxSDPBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrSDPLimit, len(s))
 	}
-	norm, err := normalizeSDP(s)
+	norm, rewritten, err := normalizeSDP(s)
 	if err != nil {
 		return nil, err
 	}
-	sd, err := unmarshal(norm)
+	// A rewritten SDP is a new string, the parser's alone, whoever s is.
+	sd, err := unmarshal(norm, owned || rewritten)
 	if err != nil {
 		return nil, err
 	}
@@ -48,16 +66,22 @@ func parseSDPWith(s string, unmarshal func(string) (*sdp.SessionDescription, err
 // unmarshalSDP parses a normalised SDP: with fastsdp, which makes of the
 // SDPs browsers and SIP gear send what pion/sdp makes of them in a
 // fraction of its time (two SDPs a call), else with pion, which decides
-// what fastsdp does not know, errors included.
-func unmarshalSDP(s string) (*sdp.SessionDescription, error) {
-	if sd, ok := fastsdp.Parse(s); ok {
+// what fastsdp does not know, errors included. fastsdp copies s unless it
+// is owned; pion copies each field it keeps.
+func unmarshalSDP(s string, owned bool) (*sdp.SessionDescription, error) {
+	parse := fastsdp.Parse
+	if owned {
+		parse = fastsdp.ParseOwned
+	}
+	if sd, ok := parse(s); ok {
 		return sd, nil
 	}
-	return unmarshalPion(s)
+	return unmarshalPion(s, owned)
 }
 
-// unmarshalPion parses a normalised SDP with pion/sdp.
-func unmarshalPion(s string) (*sdp.SessionDescription, error) {
+// unmarshalPion parses a normalised SDP with pion/sdp, which copies what
+// it keeps: owned or not, s is only read.
+func unmarshalPion(s string, _ bool) (*sdp.SessionDescription, error) {
 	sd := &sdp.SessionDescription{}
 	if err := sd.UnmarshalString(s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
@@ -79,13 +103,15 @@ func MarshalSDP(sd *sdp.SessionDescription) string {
 // normalizeSDP splits s into lines, checks line lengths and moves session-level
 // c=/b= lines that follow t= to before it. An SDP that needs none of it
 // (CRLF line ends, nothing to move: what browsers and most SIP gear send)
-// is returned as is, without allocating.
-func normalizeSDP(s string) (string, error) {
+// is returned as is, without allocating; else rewritten is true, and the
+// text returned is a new string (or a constant), shared with nothing.
+func normalizeSDP(s string) (norm string, rewritten bool, err error) {
 	ok, err := sdpNormal(s)
 	if ok || err != nil {
-		return s, err
+		return s, false, err
 	}
-	return rewriteSDP(s)
+	norm, err = rewriteSDP(s)
+	return norm, true, err
 }
 
 // sdpNormal checks the line lengths of s and reports whether s is already
@@ -117,7 +143,10 @@ func sdpNormal(s string) (bool, error) {
 	return normal, nil
 }
 
-// rewriteSDP is normalizeSDP's slow path.
+// rewriteSDP is normalizeSDP's slow path. Its result is a new string,
+// never s or a part of it (strings.Join of one line returns that line,
+// then made a new string by the concatenation with the last CRLF), or the
+// constant "\r\n".
 func rewriteSDP(s string) (string, error) {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	if lines[len(lines)-1] == "" {

@@ -5,9 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/sigbridge/sigbridge/internal/fastsdp"
 )
 
 // TestParseSDPAsPion: ParseSDP makes of every fixture, and of an SDP in
@@ -25,7 +29,11 @@ func TestParseSDPAsPion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		norm, _ := normalizeSDP(s)
+		owned, err := ParseSDPString(s)
+		if err != nil {
+			t.Fatalf("%s: ParseSDPString: %v", name, err)
+		}
+		norm, _, _ := normalizeSDP(s)
 		want := &sdp.SessionDescription{}
 		if err := want.UnmarshalString(norm); err != nil {
 			t.Fatalf("%s: pion: %v", name, err)
@@ -33,30 +41,71 @@ func TestParseSDPAsPion(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: ParseSDP differs from pion:\n got %+v\nwant %+v", name, got, want)
 		}
+		if !reflect.DeepEqual(owned, want) {
+			t.Errorf("%s: ParseSDPString differs from pion:\n got %+v\nwant %+v", name, owned, want)
+		}
+	}
+}
+
+// TestParseSDPCopies: ParseSDP's result stays what it was when the buffer
+// its input is a view of is written again (a SIP body, a pooled buffer),
+// whether its text was rewritten (LF line ends) or not.
+func TestParseSDPCopies(t *testing.T) {
+	b, err := os.ReadFile("testdata/chrome156_offer_audio_only.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlf := strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n", "\r\n")
+	for name, s := range map[string]string{"crlf": crlf, "lf": strings.ReplaceAll(crlf, "\r\n", "\n")} {
+		buf := []byte(s)
+		got, err := ParseSDP(unsafe.String(unsafe.SliceData(buf), len(buf)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, _ := parseSDPPion(s)
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: changed with its input's buffer:\n got %+v\nwant %+v", name, got, want)
+		}
 	}
 }
 
 // TestParseSDPFast: a browser's SDP takes fastsdp's path, a fixed handful
 // of allocations (pion's lexer takes one per m-line's attributes and one
-// per 4 KiB of copied fields, 44 for this offer).
+// per 4 KiB of copied fields, 44 for this offer): fastsdp's five, four
+// for ParseSDPString, which does not copy the text. An SDP in SIP order
+// with LF line ends is rewritten, and the new text is not copied again.
 func TestParseSDPFast(t *testing.T) {
 	b, err := os.ReadFile("testdata/chrome156_offer_av_dc_gathered.sdp")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	if n := testing.AllocsPerRun(20, func() { _, _ = ParseSDP(s) }); n > 16 {
-		t.Errorf("ParseSDP: %v allocations, want 16 at most", n)
+	if n := testing.AllocsPerRun(20, func() { _, _ = ParseSDP(s) }); n != 5 {
+		t.Errorf("ParseSDP: %v allocations, want 5", n)
+	}
+	if n := testing.AllocsPerRun(20, func() { _, _ = ParseSDPString(s) }); n != 4 {
+		t.Errorf("ParseSDPString: %v allocations, want 4", n)
+	}
+	lf := "v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nt=0 0\nc=IN IP4 10.0.0.1\nm=audio 4000 RTP/AVP 0\n"
+	norm, _, _ := normalizeSDP(lf)
+	want := testing.AllocsPerRun(20, func() { _, _, _ = normalizeSDP(lf) }) +
+		testing.AllocsPerRun(20, func() { _, _ = fastsdp.ParseOwned(norm) })
+	if n := testing.AllocsPerRun(20, func() { _, _ = ParseSDP(lf) }); n != want {
+		t.Errorf("ParseSDP of a rewritten SDP: %v allocations, want %v (the rewrite's and ParseOwned's)", n, want)
 	}
 }
 
 // parseSDPPion is ParseSDP as it was before fastsdp: pion/sdp alone.
 func parseSDPPion(s string) (*sdp.SessionDescription, error) {
-	return parseSDPWith(s, unmarshalPion)
+	return parseSDPWith(s, false, unmarshalPion)
 }
 
-// FuzzParseSDPAsPion: ParseSDP returns what it returned with pion/sdp alone,
-// the same description or the same error, for any input.
+// FuzzParseSDPAsPion: ParseSDP and ParseSDPString return what ParseSDP
+// returned with pion/sdp alone, the same description or the same error, for
+// any input.
 func FuzzParseSDPAsPion(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.sdp")
 	for _, name := range files {
@@ -72,6 +121,10 @@ func FuzzParseSDPAsPion(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("differs from pion:\n got %+v\nwant %+v", got, want)
+		}
+		owned, err := ParseSDPString(s)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(owned, want) {
+			t.Fatalf("ParseSDPString: %+v, %v; with pion alone %+v, %v", owned, err, want, wantErr)
 		}
 	})
 }

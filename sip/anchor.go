@@ -226,7 +226,7 @@ func (x *anchor) do(ctx context.Context, cmd, from, to string, sd *sdp.SessionDe
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", errAnchor, cmd, err)
 	}
-	res, err := gateway.ParseSDP(string(out))
+	res, err := gateway.ParseSDPString(string(out)) // a new string: parsed without another copy
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: rtpengine's SDP: %w", errAnchor, cmd, err)
 	}

@@ -133,6 +133,8 @@ func (c *conn) onChat(m *clientMessage) error {
 
 // onOffer starts a call, or re-offers on the call it belongs to.
 func (c *conn) onOffer(m *clientMessage, name string) error {
+	// ParseSDP, not ParseSDPString: m.SDP is a view of a pooled buffer
+	// (setSDPText) that releaseSDP gives back for the next message.
 	sd, err := gateway.ParseSDP(m.SDP)
 	if err != nil {
 		return err
@@ -235,7 +237,7 @@ func (c *conn) post(l *leg, ev gateway.Event) error {
 func (l *leg) event(m *clientMessage) (gateway.Event, error) {
 	switch m.Type {
 	case typeVideoAnswer:
-		sd, err := gateway.ParseSDP(m.SDP)
+		sd, err := gateway.ParseSDP(m.SDP) // a pooled buffer's view: copied (onOffer)
 		if err != nil {
 			return nil, err
 		}

@@ -10,8 +10,10 @@ import (
 // setSDPText sets SDP from raw, which must be a JSON string. An SDP in
 // JSON has escapes (every line end is \r\n): its text is decoded into a
 // pooled buffer, which releaseSDP returns once the SDP is parsed
-// (pion/sdp copies what it keeps), instead of a new string of the SDP's
-// size per message.
+// (gateway.ParseSDP copies what it keeps: fastsdp the whole text once,
+// pion/sdp each field), instead of a new string of the SDP's size per
+// message. Such an SDP must not go to gateway.ParseSDPString, whose result
+// would share the buffer.
 func (m *clientMessage) setSDPText(raw json.RawMessage) bool {
 	if len(raw) < 2 || raw[0] != '"' || bytes.IndexByte(raw, '\\') < 0 {
 		s, ok := jsonString(raw)

@@ -10,7 +10,18 @@
 // pion refuses, is declined (Parse reports false) and left to pion, so
 // errors and odd input behave as pion makes them behave.
 //
-// The strings of the result share one copy of the input (the input may be
-// a view of a reused buffer, as a SIP body is), as pion's share the copies
-// it makes of its fields.
+// What is copied: Parse copies its input once, after the checks that need
+// no allocation, and the strings of the result are substrings of that one
+// copy (as pion's share the copies it makes of its fields), so the input
+// may be a view of a buffer that is reused (a SIP body, a pooled
+// buffer). ParseOwned skips the copy: the strings of its result are
+// substrings of the input itself, which must be its caller's and never
+// written again (a string Go made, not an unsafe view of a buffer).
+//
+// Allocations: besides that copy, a result is a handful of arrays made
+// once each at the size counted before parsing (attributes; protos and
+// formats; media sections; more than four media pointers or three c=
+// lines, rare) and one block for the parts there is one, or a few, of.
+// Each slice of the result is cut with its capacity at its length, as
+// pion's are, so that an append to one never writes into another.
 package fastsdp

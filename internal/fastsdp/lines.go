@@ -77,10 +77,10 @@ func (p *parser) connection(v string) (*sdp.ConnectionInformation, bool) {
 	if !ok || f[0] != "IN" || f[1] != "IP4" && f[1] != "IP6" {
 		return nil, false
 	}
-	p.addrs = append(p.addrs, sdp.Address{Address: f[2]})
-	p.conns = append(p.conns, sdp.ConnectionInformation{NetworkType: f[0], AddressType: f[1],
-		Address: &p.addrs[len(p.addrs)-1]})
-	return &p.conns[len(p.conns)-1], true
+	p.conns = append(p.conns, connAddr{addr: sdp.Address{Address: f[2]}})
+	c := &p.conns[len(p.conns)-1]
+	c.ci = sdp.ConnectionInformation{NetworkType: f[0], AddressType: f[1], Address: &c.addr}
+	return &c.ci, true
 }
 
 // bandwidth is pion's unmarshalBandwidth of b=<type>:<bandwidth>.
@@ -114,8 +114,13 @@ func (p *parser) timing(v string) bool {
 	}
 	start, ok1 := number(f[0])
 	stop, ok2 := number(f[1])
-	p.sd.TimeDescriptions = append(p.sd.TimeDescriptions,
-		sdp.TimeDescription{Timing: sdp.Timing{StartTime: start, StopTime: stop}})
+	td := sdp.TimeDescription{Timing: sdp.Timing{StartTime: start, StopTime: stop}}
+	if p.sd.TimeDescriptions == nil {
+		p.res.td[0] = td
+		p.sd.TimeDescriptions = p.res.td[:1:1] // as pion's append to nil makes it
+	} else {
+		p.sd.TimeDescriptions = append(p.sd.TimeDescriptions, td)
+	}
 	return ok1 && ok2
 }
 
@@ -140,20 +145,20 @@ func (p *parser) media(v string) bool {
 	if !ok {
 		return false
 	}
-	p.closeMedia()
-	sp := span{attrs: len(p.attrs), protos: len(p.strs)}
+	p.closeSection()
+	// The protos and formats are cut from strs at once: an append that
+	// moves strs (more than counted) leaves them their old array.
+	i := len(p.strs)
 	for proto := range strings.SplitSeq(f[2], "/") {
 		if !slices.Contains(protos, proto) {
 			return false
 		}
 		p.strs = append(p.strs, proto)
 	}
-	sp.formats = len(p.strs)
+	j := len(p.strs)
 	p.strs = append(p.strs, f[3:]...)
-	sp.formatsEnd = len(p.strs)
-	p.spans = append(p.spans, sp)
 	p.mds = append(p.mds, sdp.MediaDescription{MediaName: sdp.MediaName{Media: f[0],
-		Port: sdp.RangedPort{Value: port}}})
+		Port: sdp.RangedPort{Value: port}, Protos: cut(p.strs, i, j), Formats: cut(p.strs, j, len(p.strs))}})
 	return true
 }
 

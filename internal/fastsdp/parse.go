@@ -22,48 +22,89 @@ const (
 	inMedia                  // s12, s14, s15, s16: each takes a b c m
 )
 
-// span is a media section's attributes and protos and formats in the
-// parser's shared arrays, sliced out at the end, once they stop growing.
-type span struct {
-	attrs, protos, formats int // first index of each
-	attrsEnd, formatsEnd   int
+// result holds the parts of a result there is one of, or at most one, or
+// a few of in the SDPs browsers and SIP gear send, in one allocation: the
+// description, its first t= line's timing (pion's slice of one; later t=
+// lines make a new array when appended), its i= line, the pointers to up
+// to four media sections, and up to three c= lines (a browser's audio,
+// video and data channel sections, a SIP SDP's session and media lines).
+// More media sections or c= lines get arrays of their own. With pion/sdp
+// v3.0.20 it is 576 bytes, a size class of Go's allocator.
+type result struct {
+	sd    sdp.SessionDescription
+	td    [1]sdp.TimeDescription
+	info  sdp.Information
+	ptrs  [4]*sdp.MediaDescription
+	conns [3]connAddr
+}
+
+// connAddr is a c= line's connection information and the address it
+// points to, allocated together.
+type connAddr struct {
+	ci   sdp.ConnectionInformation
+	addr sdp.Address
 }
 
 type parser struct {
-	sd    *sdp.SessionDescription
+	res   *result
+	sd    *sdp.SessionDescription // &res.sd
 	st    state
 	attrs []sdp.Attribute
+	from  int      // first index in attrs of the current section's attributes
 	strs  []string // each m-line's protos, then its formats
 	mds   []sdp.MediaDescription
-	spans []span
 	// each c= line's, allocated at once: a pointer to an element stays
 	// good even if an append (more c= lines than counted) moves the rest
-	conns []sdp.ConnectionInformation
-	addrs []sdp.Address
+	conns []connAddr
 }
 
 // Parse parses s as pion/sdp's UnmarshalString would, and reports false
 // when s is not in the subset it knows (see the package comment): the
-// caller then asks pion.
+// caller then asks pion. The result shares no memory with s: its strings
+// share one copy of s, made once s passed the checks that need no
+// allocation, so s may be a view of a buffer that is written again once
+// Parse returns (a SIP message's body).
 func Parse(s string) (*sdp.SessionDescription, bool) {
+	return parse(s, false)
+}
+
+// ParseOwned is Parse without the copy: the strings of the result are
+// substrings of s, and keep all of s alive as long as any is used. s must
+// be its caller's and never written again: a string Go made (a
+// conversion, a concatenation, a strings.Builder's, a JSON decoder's), or
+// an unsafe.String view of bytes nothing writes to, ever after. A view of
+// a buffer that is reused (a read buffer, a pooled buffer) must go to
+// Parse, which copies it: the result would change under its holder.
+func ParseOwned(s string) (*sdp.SessionDescription, bool) {
+	return parse(s, true)
+}
+
+// parse is Parse, which copies s first unless owned.
+func parse(s string, owned bool) (*sdp.SessionDescription, bool) {
 	if !strings.HasSuffix(s, "\r\n") {
 		return nil, false
 	}
-	s = strings.Clone(s)
 	na, nm, nc := countLines(s)
 	if nm > maxMedia || na > maxAttributes || nc > maxMedia+1 {
 		return nil, false // not a shape browsers or SIP gear send: pion, and the caller's limits, decide
 	}
-	p := parser{
-		sd:    &sdp.SessionDescription{},
-		attrs: make([]sdp.Attribute, 0, na),
-		strs:  make([]string, 0, 16*nm),
-		mds:   make([]sdp.MediaDescription, 0, nm),
-		spans: make([]span, 0, nm),
+	if !owned {
+		s = strings.Clone(s)
 	}
-	if nc > 0 {
-		p.conns = make([]sdp.ConnectionInformation, 0, nc)
-		p.addrs = make([]sdp.Address, 0, nc)
+	res := &result{}
+	p := parser{
+		res:   res,
+		sd:    &res.sd,
+		attrs: make([]sdp.Attribute, 0, na),
+	}
+	if nm > 0 {
+		p.strs = make([]string, 0, 16*nm)
+		p.mds = make([]sdp.MediaDescription, 0, nm)
+	}
+	if nc > len(res.conns) {
+		p.conns = make([]connAddr, 0, nc)
+	} else {
+		p.conns = res.conns[:0:nc]
 	}
 	lines := 0
 	for rest := s; rest != ""; lines++ {
@@ -132,8 +173,8 @@ func (p *parser) line(key byte, v string) bool {
 		return true
 	case p.st == afterS && key == 'i':
 		p.st = afterI
-		info := sdp.Information(v)
-		p.sd.SessionInformation = &info
+		p.res.info = sdp.Information(v)
+		p.sd.SessionInformation = &p.res.info
 		return true
 	case (p.st == afterS || p.st == afterI) && key == 'c':
 		p.st = afterCB
@@ -184,31 +225,32 @@ func (p *parser) finish() (*sdp.SessionDescription, bool) {
 	if p.st < afterT {
 		return nil, false
 	}
-	p.closeMedia()
+	p.closeSection()
 	sd := p.sd
-	nSess := len(p.attrs)
-	if len(p.spans) > 0 {
-		nSess = p.spans[0].attrs
-	}
-	sd.Attributes = cut(p.attrs, 0, nSess)
-	if len(p.mds) > 0 {
-		sd.MediaDescriptions = make([]*sdp.MediaDescription, len(p.mds))
+	switch n := len(p.mds); {
+	case n > len(p.res.ptrs):
+		sd.MediaDescriptions = make([]*sdp.MediaDescription, n)
+	case n > 0:
+		sd.MediaDescriptions = p.res.ptrs[:n:n]
 	}
 	for i := range p.mds {
-		m, sp := &p.mds[i], p.spans[i]
-		m.Attributes = cut(p.attrs, sp.attrs, sp.attrsEnd)
-		m.MediaName.Protos = cut(p.strs, sp.protos, sp.formats)
-		m.MediaName.Formats = cut(p.strs, sp.formats, sp.formatsEnd)
-		sd.MediaDescriptions[i] = m
+		sd.MediaDescriptions[i] = &p.mds[i]
 	}
 	return sd, true
 }
 
-// closeMedia notes where the last media section's attributes end.
-func (p *parser) closeMedia() {
-	if n := len(p.spans); n > 0 {
-		p.spans[n-1].attrsEnd = len(p.attrs)
+// closeSection gives the session, or the last media section, the
+// attributes read since it began, once there are no more: attrs is sized
+// for all of them, and were it not (a miscount), a slice cut before an
+// append moved attrs still holds its elements.
+func (p *parser) closeSection() {
+	a := cut(p.attrs, p.from, len(p.attrs))
+	if n := len(p.mds); n > 0 {
+		p.mds[n-1].Attributes = a
+	} else {
+		p.sd.Attributes = a
 	}
+	p.from = len(p.attrs)
 }
 
 // cut is s[i:j] capped at its length, as pion's slices are (each its own

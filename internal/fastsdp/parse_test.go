@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/pion/sdp/v3"
 )
@@ -30,6 +31,14 @@ var sipSDPs = []string{
 	// an empty value, media lines in any order, c= twice (the last wins).
 	"v=0\r\no=user 0 0 IN IP4 h\r\ns= a b \r\nb=X-:5\r\nb=TIAS:0\r\nt=1 2\r\nm=text 00080 RTP/AVP\r\n" +
 		"a=x:\r\nc=IN IP4 1.1.1.1\r\nb=RR:1\r\na=y\tz:w\r\nc=IN IP6 ::\r\nm=audio 65535 UDP 0\r\n",
+	// more media sections and c= lines than Parse keeps in its result's
+	// own arrays (4 and 3), and more than 16 formats an m-line on average
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=group:BUNDLE 0 1 2 3 4\r\n" +
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n" +
+		"m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119 120\r\n" +
+		"c=IN IP4 0.0.0.0\r\na=mid:1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\n" +
+		"m=audio 0 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\n" +
+		"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:4\r\na=sctp-port:5000\r\n",
 }
 
 // fixtures returns every SDP fixture of the repository (its *.sdp files,
@@ -89,9 +98,71 @@ func TestParseFixtures(t *testing.T) {
 	}
 }
 
+// TestParseOwned: ParseOwned makes of every fixture what Parse and pion
+// make of it, and its strings are the input's own, not a copy's.
+func TestParseOwned(t *testing.T) {
+	for name, s := range fixtures(t) {
+		want, err := pion(s)
+		if err != nil {
+			t.Fatalf("%s: pion: %v", name, err)
+		}
+		copied, ok1 := Parse(s)
+		got, ok2 := ParseOwned(s)
+		if !ok1 || !ok2 {
+			t.Errorf("%s: declined (Parse %v, ParseOwned %v)", name, !ok1, !ok2)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(got, copied) {
+			t.Errorf("%s: ParseOwned differs from pion or Parse:\n got %+v\nwant %+v", name, got, want)
+		}
+		if o := got.Origin.Username; !within(o, s) {
+			t.Errorf("%s: ParseOwned copied its input", name)
+		}
+		if o := copied.Origin.Username; within(o, s) {
+			t.Errorf("%s: Parse did not copy its input", name)
+		}
+	}
+}
+
+// within reports whether sub's bytes are part of s's.
+func within(sub, s string) bool {
+	p, b := uintptr(unsafe.Pointer(unsafe.StringData(sub))), uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return p >= b && p+uintptr(len(sub)) <= b+uintptr(len(s))
+}
+
+// TestParseAllocs: a Chromium offer (three media sections, each with its
+// c= line) takes a fixed number of allocations: the input's copy (Parse
+// only), the result with its one-of parts, media pointers and c= lines,
+// the attributes, the protos and formats, the media sections.
+func TestParseAllocs(t *testing.T) {
+	raw, err := os.ReadFile("../../gateway/testdata/chrome156_offer_av_dc_gathered.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	for _, tt := range []struct {
+		name  string
+		parse func(string) (*sdp.SessionDescription, bool)
+		want  float64
+	}{
+		{"Parse", Parse, 5},
+		{"ParseOwned", ParseOwned, 4},
+	} {
+		n := testing.AllocsPerRun(20, func() {
+			if _, ok := tt.parse(s); !ok {
+				t.Fatal("declined")
+			}
+		})
+		if n != tt.want {
+			t.Errorf("%s: %v allocations, want %v", tt.name, n, tt.want)
+		}
+	}
+}
+
 // TestParseSlicesCapped: each slice of the result is capped at its length,
 // as pion's are: appending to one m-line's attributes (the gatherer does)
-// never writes into the next one's.
+// never writes into the next one's, nor appending a media section or a
+// t= line into the arrays the result keeps other parts in.
 func TestParseSlicesCapped(t *testing.T) {
 	sd, ok := Parse(sipSDPs[2])
 	if !ok {
@@ -100,10 +171,45 @@ func TestParseSlicesCapped(t *testing.T) {
 	if cap(sd.Attributes) != len(sd.Attributes) {
 		t.Errorf("session attributes: cap %d, len %d", cap(sd.Attributes), len(sd.Attributes))
 	}
+	if cap(sd.MediaDescriptions) != len(sd.MediaDescriptions) || cap(sd.TimeDescriptions) != len(sd.TimeDescriptions) {
+		t.Errorf("media or time descriptions: a slice has room beyond its length")
+	}
 	for i, m := range sd.MediaDescriptions {
 		if cap(m.Attributes) != len(m.Attributes) || cap(m.MediaName.Formats) != len(m.MediaName.Formats) ||
 			cap(m.MediaName.Protos) != len(m.MediaName.Protos) {
 			t.Errorf("m-line %d: a slice has room beyond its length", i)
+		}
+	}
+}
+
+// TestParseAppendKeepsSiblings: appending to each slice of a result
+// leaves the rest of it as it was.
+func TestParseAppendKeepsSiblings(t *testing.T) {
+	for _, s := range sipSDPs {
+		sd, ok := ParseOwned(s)
+		if !ok {
+			t.Fatal("declined")
+		}
+		want, _ := pion(s)
+		extra := sdp.Attribute{Key: "x", Value: "y"}
+		sd.Attributes = append(sd.Attributes, extra)
+		sd.TimeDescriptions = append(sd.TimeDescriptions, sdp.TimeDescription{})
+		sd.MediaDescriptions = append(sd.MediaDescriptions, &sdp.MediaDescription{})
+		for _, m := range sd.MediaDescriptions {
+			m.Attributes = append(m.Attributes, extra)
+			m.MediaName.Protos = append(m.MediaName.Protos, "X")
+			m.MediaName.Formats = append(m.MediaName.Formats, "X")
+		}
+		want.Attributes = append(want.Attributes, extra)
+		want.TimeDescriptions = append(want.TimeDescriptions, sdp.TimeDescription{})
+		want.MediaDescriptions = append(want.MediaDescriptions, &sdp.MediaDescription{})
+		for _, m := range want.MediaDescriptions {
+			m.Attributes = append(m.Attributes, extra)
+			m.MediaName.Protos = append(m.MediaName.Protos, "X")
+			m.MediaName.Formats = append(m.MediaName.Formats, "X")
+		}
+		if !reflect.DeepEqual(sd, want) {
+			t.Errorf("appends changed siblings:\n got %+v\nwant %+v", sd, want)
 		}
 	}
 }
@@ -125,10 +231,9 @@ func TestParseCopies(t *testing.T) {
 	}
 }
 
-// TestParseDeclines: what Parse does not know, pion decides.
 // TestParseDeclinesManyLines: an SDP with more media sections or
 // attributes than Parse sizes its arrays for is left to pion, before
-// anything is allocated for its lines.
+// anything is allocated, the input's copy included.
 func TestParseDeclinesManyLines(t *testing.T) {
 	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 	media := head + strings.Repeat("m=audio 9 RTP/AVP 0\r\n", maxMedia+1)
@@ -140,8 +245,8 @@ func TestParseDeclinesManyLines(t *testing.T) {
 		if err := new(sdp.SessionDescription).UnmarshalString(s); err != nil {
 			t.Errorf("%s: pion refuses it (%v): the test would not show a decline", name, err)
 		}
-		if n := testing.AllocsPerRun(10, func() { Parse(s) }); n > 1 {
-			t.Errorf("%s: %v allocations to decline, want at most the input's copy", name, n)
+		if n := testing.AllocsPerRun(10, func() { Parse(s) }); n != 0 {
+			t.Errorf("%s: %v allocations to decline, want none", name, n)
 		}
 	}
 	if _, ok := Parse(head + strings.Repeat("m=audio 9 RTP/AVP 0\r\n", maxMedia)); !ok {
@@ -149,6 +254,7 @@ func TestParseDeclinesManyLines(t *testing.T) {
 	}
 }
 
+// TestParseDeclines: what Parse does not know, pion decides.
 func TestParseDeclines(t *testing.T) {
 	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
 	for name, s := range map[string]string{
@@ -180,18 +286,25 @@ func TestParseDeclines(t *testing.T) {
 		if _, ok := Parse(s); ok {
 			t.Errorf("%s: taken, want declined", name)
 		}
+		if _, ok := ParseOwned(s); ok {
+			t.Errorf("%s: taken by ParseOwned, want declined", name)
+		}
 	}
 }
 
 // FuzzParse: whatever Parse takes, pion takes too and makes the same of
 // it; what Parse declines is pion's to decide, so the two never disagree
-// on whether an SDP parses.
+// on whether an SDP parses. ParseOwned takes and makes the same as Parse.
 func FuzzParse(f *testing.F) {
 	for _, s := range fixtures(f) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, ok := Parse(s)
+		owned, ownedOK := ParseOwned(s)
+		if ownedOK != ok || !reflect.DeepEqual(owned, got) {
+			t.Fatalf("ParseOwned (taken %v) differs from Parse (taken %v):\n got %+v\nwant %+v", ownedOK, ok, owned, got)
+		}
 		if !ok {
 			return
 		}
@@ -205,8 +318,8 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// BenchmarkParse parses the largest browser offer with Parse and with
-// pion/sdp.
+// BenchmarkParse parses the largest browser offer with Parse, ParseOwned
+// and pion/sdp.
 func BenchmarkParse(b *testing.B) {
 	raw, err := os.ReadFile("../../gateway/testdata/chrome156_offer_av_dc_gathered.sdp")
 	if err != nil {
@@ -217,6 +330,14 @@ func BenchmarkParse(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, ok := Parse(s); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("owned", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := ParseOwned(s); !ok {
 				b.Fatal("declined")
 			}
 		}
