@@ -207,7 +207,7 @@ func countAttr(attrs []sdp.Attribute, key string) int {
 // cloneAttrRoom is the spare capacity of each cloned m-line's attributes:
 // a trickling caller's candidates and end-of-candidates are appended to
 // them (gatherer) without growing the slice again.
-const cloneAttrRoom = 8
+const cloneAttrRoom = fastsdp.AttrRoom
 
 // CloneSDP returns a copy of sd whose media sections and attribute slices can
 // be changed without touching sd. The copy takes a fixed number of
@@ -249,7 +249,8 @@ func CloneSDP(sd *sdp.SessionDescription) *sdp.SessionDescription {
 // makeAttrRoom gives each m-line of sd room for cloneAttrRoom more
 // attributes (the gatherer appends candidates and a=end-of-candidates),
 // all in one backing array as CloneSDP does, unless each has room for one
-// already (a CloneSDP copy). An SDP as pion/sdp parsed it has none: an
+// already (a CloneSDP copy, or what fastsdp parsed: AttrRoom). An SDP as
+// pion/sdp parsed it has none: an
 // append per m-line would each copy that m-line's attributes into an array
 // twice their size.
 func makeAttrRoom(sd *sdp.SessionDescription) {

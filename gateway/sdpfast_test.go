@@ -98,6 +98,32 @@ func TestParseSDPFast(t *testing.T) {
 	}
 }
 
+// TestParsedOfferHasGatherRoom: a browser's offer as ParseSDP returns it
+// has room in each m-line for the candidates the gatherer appends, so
+// startGather's makeAttrRoom copies none of its attributes.
+func TestParsedOfferHasGatherRoom(t *testing.T) {
+	b, err := os.ReadFile("testdata/chrome156_offer_audio_only.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	n := testing.AllocsPerRun(20, func() {
+		sd, err := ParseSDP(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := &sd.MediaDescriptions[0].Attributes[0]
+		makeAttrRoom(sd)
+		if &sd.MediaDescriptions[0].Attributes[0] != first {
+			t.Fatal("makeAttrRoom copied the parsed attributes")
+		}
+	})
+	parse := testing.AllocsPerRun(20, func() { _, _ = ParseSDP(s) })
+	if n != parse {
+		t.Errorf("ParseSDP and makeAttrRoom: %v allocations, want ParseSDP's %v alone", n, parse)
+	}
+}
+
 // parseSDPPion is ParseSDP as it was before fastsdp: pion/sdp alone.
 func parseSDPPion(s string) (*sdp.SessionDescription, error) {
 	return parseSDPWith(s, false, unmarshalPion)

@@ -23,5 +23,9 @@
 // formats; media sections; more than four media pointers or three c=
 // lines, rare) and one block for the parts there is one, or a few, of.
 // Each slice of the result is cut with its capacity at its length, as
-// pion's are, so that an append to one never writes into another.
+// pion's are, so that an append to one never writes into another; but a
+// media section's attributes (when it has any) have AttrRoom more, in the
+// same array before the next section's, for the candidates a trickling
+// browser adds to its offer (capacity is not part of what pion makes:
+// reflect.DeepEqual ignores it).
 package fastsdp

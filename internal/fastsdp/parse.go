@@ -95,7 +95,7 @@ func parse(s string, owned bool) (*sdp.SessionDescription, bool) {
 	p := parser{
 		res:   res,
 		sd:    &res.sd,
-		attrs: make([]sdp.Attribute, 0, na),
+		attrs: make([]sdp.Attribute, 0, na+AttrRoom*nm),
 	}
 	if nm > 0 {
 		p.strs = make([]string, 0, 16*nm)
@@ -239,13 +239,28 @@ func (p *parser) finish() (*sdp.SessionDescription, bool) {
 	return sd, true
 }
 
+// AttrRoom is the spare capacity of each media section's attributes in a
+// result: a trickling browser's candidates and end-of-candidates are
+// appended to its offer's m-lines (gateway's gatherer), into this room
+// instead of a copy of all of them. Capacity is not part of what pion
+// makes (reflect.DeepEqual ignores it), and the room lies between one
+// section's attributes and the next's, so an append fills its own.
+const AttrRoom = 8
+
 // closeSection gives the session, or the last media section, the
-// attributes read since it began, once there are no more: attrs is sized
-// for all of them, and were it not (a miscount), a slice cut before an
-// append moved attrs still holds its elements.
+// attributes read since it began, once there are no more, and a media
+// section AttrRoom more capacity: attrs is sized for all of them, and were
+// it not (a miscount), a slice cut before an append moved attrs still
+// holds its elements.
 func (p *parser) closeSection() {
+	n := len(p.mds)
 	a := cut(p.attrs, p.from, len(p.attrs))
-	if n := len(p.mds); n > 0 {
+	if n > 0 && a != nil && cap(p.attrs)-len(p.attrs) >= AttrRoom {
+		end := len(p.attrs)
+		a = p.attrs[p.from : end : end+AttrRoom]
+		p.attrs = p.attrs[:end+AttrRoom]
+	}
+	if n > 0 {
 		p.mds[n-1].Attributes = a
 	} else {
 		p.sd.Attributes = a

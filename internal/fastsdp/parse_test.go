@@ -1,6 +1,7 @@
 package fastsdp
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -135,11 +136,7 @@ func within(sub, s string) bool {
 // only), the result with its one-of parts, media pointers and c= lines,
 // the attributes, the protos and formats, the media sections.
 func TestParseAllocs(t *testing.T) {
-	raw, err := os.ReadFile("../../gateway/testdata/chrome156_offer_av_dc_gathered.sdp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
+	s := chromiumOffer(t)
 	for _, tt := range []struct {
 		name  string
 		parse func(string) (*sdp.SessionDescription, bool)
@@ -159,10 +156,20 @@ func TestParseAllocs(t *testing.T) {
 	}
 }
 
+// chromiumOffer is a Chromium offer (audio, video, data channel, its
+// candidates gathered) from gateway's fixtures.
+func chromiumOffer(t testing.TB) string {
+	raw, err := os.ReadFile("../../gateway/testdata/chrome156_offer_av_dc_gathered.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
 // TestParseSlicesCapped: each slice of the result is capped at its length,
-// as pion's are: appending to one m-line's attributes (the gatherer does)
-// never writes into the next one's, nor appending a media section or a
-// t= line into the arrays the result keeps other parts in.
+// as pion's are, but for a media section's attributes (TestParseAttrRoom):
+// appending a media section or a t= line never writes into the arrays the
+// result keeps other parts in.
 func TestParseSlicesCapped(t *testing.T) {
 	sd, ok := Parse(sipSDPs[2])
 	if !ok {
@@ -175,7 +182,7 @@ func TestParseSlicesCapped(t *testing.T) {
 		t.Errorf("media or time descriptions: a slice has room beyond its length")
 	}
 	for i, m := range sd.MediaDescriptions {
-		if cap(m.Attributes) != len(m.Attributes) || cap(m.MediaName.Formats) != len(m.MediaName.Formats) ||
+		if cap(m.MediaName.Formats) != len(m.MediaName.Formats) ||
 			cap(m.MediaName.Protos) != len(m.MediaName.Protos) {
 			t.Errorf("m-line %d: a slice has room beyond its length", i)
 		}
@@ -210,6 +217,39 @@ func TestParseAppendKeepsSiblings(t *testing.T) {
 		}
 		if !reflect.DeepEqual(sd, want) {
 			t.Errorf("appends changed siblings:\n got %+v\nwant %+v", sd, want)
+		}
+	}
+}
+
+// TestParseAttrRoom: each media section with attributes has AttrRoom
+// spare capacity, and filling one section's room leaves the others (and
+// the session's attributes) as they were.
+func TestParseAttrRoom(t *testing.T) {
+	for _, s := range append([]string{chromiumOffer(t)}, sipSDPs...) {
+		sd, ok := Parse(s)
+		if !ok {
+			t.Fatal("declined")
+		}
+		want, _ := pion(s)
+		for i, m := range sd.MediaDescriptions {
+			if len(m.Attributes) > 0 && cap(m.Attributes)-len(m.Attributes) != AttrRoom {
+				t.Errorf("m-line %d: %d attributes, capacity %d, want %d spare", i, len(m.Attributes), cap(m.Attributes), AttrRoom)
+			}
+		}
+		for i, m := range sd.MediaDescriptions {
+			had := len(m.Attributes) > 0 // none: nil, as pion leaves it, without room
+			for k := range AttrRoom {
+				extra := sdp.Attribute{Key: "candidate", Value: fmt.Sprintf("%d %d", i, k)}
+				before := cap(m.Attributes)
+				m.Attributes = append(m.Attributes, extra)
+				if had && cap(m.Attributes) != before {
+					t.Errorf("m-line %d: append %d grew the slice", i, k)
+				}
+				want.MediaDescriptions[i].Attributes = append(want.MediaDescriptions[i].Attributes, extra)
+			}
+		}
+		if !reflect.DeepEqual(sd, want) {
+			t.Errorf("filling the room changed other sections:\n got %+v\nwant %+v", sd, want)
 		}
 	}
 }
@@ -321,11 +361,7 @@ func FuzzParse(f *testing.F) {
 // BenchmarkParse parses the largest browser offer with Parse, ParseOwned
 // and pion/sdp.
 func BenchmarkParse(b *testing.B) {
-	raw, err := os.ReadFile("../../gateway/testdata/chrome156_offer_av_dc_gathered.sdp")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := string(raw)
+	s := chromiumOffer(b)
 	b.Run("fastsdp", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
