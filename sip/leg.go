@@ -64,20 +64,50 @@ type legCore struct {
 	probing      bool                         // our OPTIONS probe is in flight
 	probeTimer   *time.Timer
 	dtmf         dtmfOut // digits going out as INFO (dtmf.go)
-	creds        func() (string, string)
+	credRoute    *route  // whose credentials answer a digest challenge (creds), else nil
 	flow         flow    // the connection of the dialog (flow.go)
 	flowKey      string  // flow table key, once bound
 	anchor       *anchor // media through rtpengine (anchor.go), else nil
 	bye          byeWait // a closed connection ends the wait for our BYE's answer (byewait.go)
 	wake         func()  // serve, for the queue to start when parked
-	onFinish     func()  // the outer leg's own clean-up, last in finish
 }
 
-func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
+// legFinisher is an outer leg with clean-up of its own, which finish runs
+// last (a method rather than a closure made for every leg).
+type legFinisher interface{ finishLeg() }
+
+// newLegCore makes the core of a leg in direction dir ("in" or "out"),
+// logging to log (legLog).
+func newLegCore(a *Adapter, dir string, call *gateway.Call, release func(), log *slog.Logger) *legCore {
 	ctx, cancel := context.WithCancel(a.ctx)
 	return &legCore{a: a, dir: dir, call: call, q: newQueue(), done: make(chan struct{}),
-		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel,
-		log: lazylog.With(a.log, "leg", "sip-"+dir), creds: func() (string, string) { return "", "" }}
+		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel, log: log}
+}
+
+// legLog is the adapter's logger with a leg's attributes: "leg" (sip-in
+// or sip-out) first, then args. One lazylog.With for them all: each
+// makes a logger, a handler and an attribute list.
+func legLog(a *Adapter, dir string, args ...any) *slog.Logger {
+	name := "sip-in"
+	if dir == "out" {
+		name = "sip-out"
+	}
+	switch len(args) { // the callers' counts, without a list made by append
+	case 2:
+		return lazylog.With(a.log, "leg", name, args[0], args[1])
+	case 4:
+		return lazylog.With(a.log, "leg", name, args[0], args[1], args[2], args[3])
+	}
+	return lazylog.With(a.log, append([]any{"leg", name}, args...)...)
+}
+
+// creds are the user name and password of the leg's route, for a digest
+// challenge; empty for an inbound leg.
+func (l *legCore) creds() (string, string) {
+	if l.credRoute == nil {
+		return "", ""
+	}
+	return l.credRoute.username, l.credRoute.password
 }
 
 // Kind implements gateway.Leg.
@@ -191,8 +221,8 @@ func (l *legCore) finish() {
 	l.release()
 	close(l.done)
 	l.a.removeLeg(l)
-	if l.onFinish != nil {
-		l.onFinish()
+	if f, ok := l.self.(legFinisher); ok {
+		f.finishLeg()
 	}
 }
 

@@ -89,8 +89,10 @@ type outLeg struct {
 }
 
 func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release func()) *outLeg {
-	l := &outLeg{legCore: newLegCore(a, "out", req.Call, release), plan: plan, from: req.From,
-		callID: hex.EncodeToString(randomBytes(16)), hang: make(chan struct{})}
+	callID := hex.EncodeToString(randomBytes(16))
+	log := legLog(a, "out", "call", req.Call.ID(), "callid", callID)
+	l := &outLeg{legCore: newLegCore(a, "out", req.Call, release, log), plan: plan, from: req.From,
+		callID: callID, hang: make(chan struct{})}
 	l.self = l
 	l.transport = plan.route.transport
 	if plan.flow.valid() {
@@ -100,14 +102,16 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 		l.transport = "UDP"
 	}
 	l.remoteTarget = plan.ruri
-	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
-	l.log = lazylog.With(l.log, "call", req.Call.ID(), "callid", l.callID)
-	l.onFinish = func() {
-		a.dialogs.removeOut(l.callID)
-		a.wg.Done()
-	}
+	l.credRoute = plan.route
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
+}
+
+// finishLeg implements legFinisher: the leg leaves the outbound table and
+// the adapter's wait group, last in legCore.finish.
+func (l *outLeg) finishLeg() {
+	l.a.dialogs.removeOut(l.callID)
+	l.a.wg.Done()
 }
 
 // start runs the leg: its goroutine until the dialog is confirmed, then on
