@@ -112,3 +112,18 @@ func TestEscapeUserAsBefore(t *testing.T) {
 		t.Fatalf("escapeUser of a safe user part allocates %v times", n)
 	}
 }
+
+// TestDisplayNameAsQuoted checks displayName against quoteDisplayName
+// with its quotes trimmed, as it was written before, and that a name
+// with nothing to escape is not copied.
+func TestDisplayNameAsQuoted(t *testing.T) {
+	for _, s := range []string{"", "alice", `"`, `""`, `\`, `a"b\c`, `"alice"`, "xmpp:juliet@example.org/balcony"} {
+		want := strings.TrimSuffix(strings.TrimPrefix(quoteDisplayName(s), `"`), `"`)
+		if got := displayName(s); got != want {
+			t.Errorf("displayName(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = displayName("alice") }); n != 0 {
+		t.Fatalf("displayName allocates %v times", n)
+	}
+}

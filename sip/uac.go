@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -417,11 +416,10 @@ func routeValue(p *sip.Uri) string {
 	return "<" + u.String() + ">"
 }
 
-// displayName escapes s for sipgo's quoted display name.
-func displayName(s string) string {
-	q := quoteDisplayName(s)
-	return strings.TrimSuffix(strings.TrimPrefix(q, `"`), `"`)
-}
+// displayName escapes s for sipgo's quoted display name: quoteDisplayName
+// without the quotes, which sipgo adds (s itself when there is nothing to
+// escape, without a copy).
+func displayName(s string) string { return displayNameEscaper.Replace(s) }
 
 // progress takes a provisional response: 180 and 183 ring the call once
 // (a 183's SDP is kept, never forwarded). It runs on the leg's goroutine
