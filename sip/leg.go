@@ -41,7 +41,7 @@ type legCore struct {
 	dir     string      // "in" or "out"
 	log     *slog.Logger
 	call    *gateway.Call
-	q       *queue
+	q       queue // part of the leg, not allocated apart (queue.init)
 	done    chan struct{}
 	acks    chan uint32 // CSeq numbers of ACKs to our re-INVITE 2xx
 	release func()
@@ -80,8 +80,10 @@ type legFinisher interface{ finishLeg() }
 // logging to log (legLog).
 func newLegCore(a *Adapter, dir string, call *gateway.Call, release func(), log *slog.Logger) *legCore {
 	ctx, cancel := context.WithCancel(a.ctx)
-	return &legCore{a: a, dir: dir, call: call, q: newQueue(), done: make(chan struct{}),
+	l := &legCore{a: a, dir: dir, call: call, done: make(chan struct{}),
 		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel, log: log}
+	l.q.init()
+	return l
 }
 
 // legLog is the adapter's logger with a leg's attributes: "leg" (sip-in

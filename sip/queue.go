@@ -29,7 +29,9 @@ type queue struct {
 	ready  chan struct{}
 }
 
-func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+// init makes a new queue ready for use (a queue is a field of its leg's
+// core, not allocated on its own).
+func (q *queue) init() { q.ready = make(chan struct{}, 1) }
 
 func (q *queue) push(x any) error {
 	q.mu.Lock()
