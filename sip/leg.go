@@ -69,7 +69,6 @@ type legCore struct {
 	flowKey      string  // flow table key, once bound
 	anchor       *anchor // media through rtpengine (anchor.go), else nil
 	bye          byeWait // a closed connection ends the wait for our BYE's answer (byewait.go)
-	wake         func()  // serve, for the queue to start when parked
 }
 
 // legFinisher is an outer leg with clean-up of its own, which finish runs
@@ -140,7 +139,7 @@ func (l *legCore) push(x any) error { return l.q.push(x) }
 func (l *legCore) pushHere(x any) error {
 	wake, err := l.q.pushHere(x)
 	if wake != nil {
-		wake()
+		wake.serveWoken()
 	}
 	return err
 }
@@ -258,7 +257,7 @@ func (l *legCore) serve() {
 	for !l.ended {
 		x, ok := l.q.pop()
 		if !ok {
-			if l.q.park(l.wake) {
+			if l.q.park(l) {
 				return
 			}
 			continue
