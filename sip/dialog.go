@@ -34,7 +34,6 @@ type retryReinvite struct{ sd *sdp.SessionDescription }
 // confirmed starts the confirmed phase on the leg's goroutine: the probe
 // timer, then the queued work until the queue is empty (serve).
 func (l *legCore) confirmed() {
-	l.wake = l.serveWoken
 	l.armProbe()
 	l.serve()
 }

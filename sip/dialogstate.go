@@ -33,14 +33,34 @@ type dialogState struct {
 func (a *Adapter) uacDialog(inv *sip.Request, res *sip.Response) *dialogState {
 	d := &dialogState{a: a, transport: inv.Transport()}
 	d.callID = *inv.CallID()
-	d.from = *sip.HeaderClone(inv.From()).(*sip.FromHeader)
-	d.to = *sip.HeaderClone(res.To()).(*sip.ToHeader)
+	d.from = cloneFrom(inv.From())
+	d.to = cloneTo(res.To())
 	d.cseq.Store(inv.CSeq().SeqNo)
 	rr := res.GetHeaders("Record-Route")
 	for i := len(rr) - 1; i >= 0; i-- {
 		d.routes = append(d.routes, rr[i].Value())
 	}
 	return d
+}
+
+// cloneFrom is *sip.HeaderClone(h) without the header HeaderClone
+// allocates only for it to be copied: the same deep copy (address,
+// parameters), as a value.
+func cloneFrom(h *sip.FromHeader) sip.FromHeader {
+	c := sip.FromHeader{DisplayName: h.DisplayName, Address: *h.Address.Clone()}
+	if h.Params != nil {
+		c.Params = h.Params.Clone()
+	}
+	return c
+}
+
+// cloneTo is cloneFrom for a To header.
+func cloneTo(h *sip.ToHeader) sip.ToHeader {
+	c := sip.ToHeader{DisplayName: h.DisplayName, Address: *h.Address.Clone()}
+	if h.Params != nil {
+		c.Params = h.Params.Clone()
+	}
+	return c
 }
 
 // uasDialog is the dialog of an INVITE we answered (inv carries our To
@@ -68,8 +88,8 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 		// The dialog's From, To and Call-ID are shared by its requests,
 		// not cloned for each: they are never changed, neither by us
 		// once the dialog is made nor by sipgo in a request it sends.
-		maxFwd := sip.MaxForwardsHeader(70)
-		hs := [...]sip.Header{&d.from, &d.to, &d.callID, &sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, &maxFwd}
+		own := &requestHeaders{cseq: sip.CSeqHeader{SeqNo: seq, MethodName: req.Method}, maxFwd: 70}
+		hs := [...]sip.Header{&d.from, &d.to, &d.callID, &own.cseq, &own.maxFwd}
 		if len(req.Headers()) > 0 {
 			req.PrependHeader(hs[:]...)
 		} else {
@@ -98,6 +118,13 @@ func (d *dialogState) build(req *sip.Request, seq uint32) {
 		}
 	}
 	req.SetTransport(d.transport)
+}
+
+// requestHeaders are the headers build makes for each request, allocated
+// together.
+type requestHeaders struct {
+	cseq   sip.CSeqHeader
+	maxFwd sip.MaxForwardsHeader
 }
 
 // transaction sends req in the dialog with our next CSeq and returns its

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,9 +49,8 @@ func (a *Adapter) localUser(t gateway.Target) (string, bool) {
 }
 
 func (a *Adapter) isOurPort(port int) bool {
-	ps := strconv.Itoa(port)
 	for _, hp := range a.selfAddrs() {
-		if _, p, err := net.SplitHostPort(hp); err == nil && p == ps {
+		if _, p, err := net.SplitHostPort(hp); err == nil && portIs(p, port) {
 			return true
 		}
 	}

@@ -25,7 +25,7 @@ func (a *Adapter) byeInline(req *sip.Request, tx *srvTx) bool {
 		return false
 	}
 	leg, ok := a.dialogs.find(req).(interface {
-		pushIfParked(any) (func(), bool)
+		pushIfParked(any) (waker, bool)
 		anchored() bool
 	})
 	if !ok {
@@ -46,20 +46,20 @@ func (a *Adapter) byeInline(req *sip.Request, tx *srvTx) bool {
 		go func() {
 			defer tx.handlerDone()
 			defer a.recoverRequest(req, tx)
-			wake()
+			wake.serveWoken()
 		}()
 		return true
 	}
 	defer tx.handlerDone()
 	defer a.recoverRequest(req, tx)
-	wake()
+	wake.serveWoken()
 	return true
 }
 
 // pushIfParked queues x only when the leg's goroutine is parked, and then
-// returns the function that runs the leg (queue.park's wake) for the
-// caller to run; false: x was not queued.
-func (l *legCore) pushIfParked(x any) (func(), bool) { return l.q.pushIfParked(x) }
+// returns what runs the leg (queue.park's wake) for the caller to run;
+// false: x was not queued.
+func (l *legCore) pushIfParked(x any) (waker, bool) { return l.q.pushIfParked(x) }
 
 // anchored reports whether the leg's media goes through rtpengine. Only
 // the leg's goroutine, or a caller that got the leg from pushIfParked,

@@ -41,7 +41,7 @@ type legCore struct {
 	dir     string      // "in" or "out"
 	log     *slog.Logger
 	call    *gateway.Call
-	q       *queue
+	q       queue // part of the leg, not allocated apart (queue.init)
 	done    chan struct{}
 	acks    chan uint32 // CSeq numbers of ACKs to our re-INVITE 2xx
 	release func()
@@ -64,20 +64,46 @@ type legCore struct {
 	probing      bool                         // our OPTIONS probe is in flight
 	probeTimer   *time.Timer
 	dtmf         dtmfOut // digits going out as INFO (dtmf.go)
-	creds        func() (string, string)
+	credRoute    *route  // whose credentials answer a digest challenge (creds), else nil
 	flow         flow    // the connection of the dialog (flow.go)
 	flowKey      string  // flow table key, once bound
 	anchor       *anchor // media through rtpengine (anchor.go), else nil
 	bye          byeWait // a closed connection ends the wait for our BYE's answer (byewait.go)
-	wake         func()  // serve, for the queue to start when parked
-	onFinish     func()  // the outer leg's own clean-up, last in finish
 }
 
-func newLegCore(a *Adapter, dir string, call *gateway.Call, release func()) *legCore {
+// legFinisher is an outer leg with clean-up of its own, which finish runs
+// last (a method rather than a closure made for every leg).
+type legFinisher interface{ finishLeg() }
+
+// newLegCore makes the core of a leg in direction dir ("in" or "out"),
+// logging to log (legLog).
+func newLegCore(a *Adapter, dir string, call *gateway.Call, release func(), log *slog.Logger) *legCore {
 	ctx, cancel := context.WithCancel(a.ctx)
-	return &legCore{a: a, dir: dir, call: call, q: newQueue(), done: make(chan struct{}),
-		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel,
-		log: lazylog.WithAttrs(a.log, slog.String("leg", "sip-"+dir)), creds: func() (string, string) { return "", "" }}
+	l := &legCore{a: a, dir: dir, call: call, done: make(chan struct{}),
+		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel, log: log}
+	l.q.init()
+	return l
+}
+
+// legLog is the adapter's logger with a leg's attributes: "leg" (sip-in
+// or sip-out) first, then attrs, in one lazylog.WithAttrs (one
+// allocation for up to four attributes with the adapter's own).
+func legLog(a *Adapter, dir string, attrs ...slog.Attr) *slog.Logger {
+	name := "sip-in"
+	if dir == "out" {
+		name = "sip-out"
+	}
+	var buf [4]slog.Attr
+	return lazylog.WithAttrs(a.log, append(append(buf[:0], slog.String("leg", name)), attrs...)...)
+}
+
+// creds are the user name and password of the leg's route, for a digest
+// challenge; empty for an inbound leg.
+func (l *legCore) creds() (string, string) {
+	if l.credRoute == nil {
+		return "", ""
+	}
+	return l.credRoute.username, l.credRoute.password
 }
 
 // Kind implements gateway.Leg.
@@ -108,7 +134,7 @@ func (l *legCore) push(x any) error { return l.q.push(x) }
 func (l *legCore) pushHere(x any) error {
 	wake, err := l.q.pushHere(x)
 	if wake != nil {
-		wake()
+		wake.serveWoken()
 	}
 	return err
 }
@@ -191,8 +217,8 @@ func (l *legCore) finish() {
 	l.release()
 	close(l.done)
 	l.a.removeLeg(l)
-	if l.onFinish != nil {
-		l.onFinish()
+	if f, ok := l.self.(legFinisher); ok {
+		f.finishLeg()
 	}
 }
 
@@ -226,7 +252,7 @@ func (l *legCore) serve() {
 	for !l.ended {
 		x, ok := l.q.pop()
 		if !ok {
-			if l.q.park(l.wake) {
+			if l.q.park(l) {
 				return
 			}
 			continue

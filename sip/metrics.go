@@ -42,7 +42,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 func (m *metrics) call(direction string, code int) {
-	m.calls.WithLabelValues(direction, strconv.Itoa(code)).Inc()
+	m.calls.WithLabelValues(direction, statusLabel(code)).Inc()
+}
+
+// statusLabels are the decimal strings of the status codes 100-699.
+var statusLabels = func() (s [600]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(100 + i)
+	}
+	return s
+}()
+
+// statusLabel is strconv.Itoa(code), without a new string for a status
+// code (100-699): a metric label, a Reason header's cause.
+func statusLabel(code int) string {
+	if code >= 100 && code < 700 {
+		return statusLabels[code-100]
+	}
+	return strconv.Itoa(code)
 }
 
 func (m *metrics) transaction(direction, method string) {

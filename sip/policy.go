@@ -312,12 +312,18 @@ func (a *Adapter) isSelf(host string, port int) bool {
 	if port == 0 {
 		port = 5060
 	}
-	ps := strconv.Itoa(port)
 	for _, hp := range a.selfAddrs() {
 		h, p, err := net.SplitHostPort(hp)
-		if err == nil && strings.EqualFold(h, host) && p == ps {
+		if err == nil && strings.EqualFold(h, host) && portIs(p, port) {
 			return true
 		}
 	}
 	return false
+}
+
+// portIs reports whether p is strconv.Itoa(port), without making that
+// string.
+func portIs(p string, port int) bool {
+	var b [20]byte
+	return p == string(strconv.AppendInt(b[:0], int64(port), 10))
 }

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,5 +119,19 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := New(cfg, nil, nil, nil, nil); !errors.Is(err, ErrConfig) {
 			t.Errorf("config %d: err %v, want ErrConfig", i, err)
 		}
+	}
+}
+
+// TestPortIs checks portIs against strconv.Itoa, without allocating.
+func TestPortIs(t *testing.T) {
+	for _, port := range []int{-1, 0, 9, 5060, 65535, 1 << 40} {
+		for _, p := range []string{strconv.Itoa(port), "0" + strconv.Itoa(port), "", "5060"} {
+			if got, want := portIs(p, port), p == strconv.Itoa(port); got != want {
+				t.Errorf("portIs(%q, %d) = %v", p, port, got)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { portIs("25060", 25060) }); n != 0 {
+		t.Fatalf("portIs allocates %v times", n)
 	}
 }

@@ -24,12 +24,18 @@ type queue struct {
 	mu     sync.Mutex
 	items  []any
 	closed bool
-	parked bool   // no goroutine takes items: push starts wake on a new one
-	wake   func() // set by park
+	parked bool  // no goroutine takes items: push starts wake on a new one
+	wake   waker // set by park
 	ready  chan struct{}
 }
 
-func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+// waker runs a parked queue's owner (legCore.serveWoken): an interface
+// rather than a func, so that parking needs no method value made per leg.
+type waker interface{ serveWoken() }
+
+// init makes a new queue ready for use (a queue is a field of its leg's
+// core, not allocated on its own).
+func (q *queue) init() { q.ready = make(chan struct{}, 1) }
 
 func (q *queue) push(x any) error {
 	q.mu.Lock()
@@ -42,7 +48,7 @@ func (q *queue) push(x any) error {
 		return errQueueFull
 	}
 	q.items = append(q.items, x)
-	var wake func()
+	var wake waker
 	if q.parked {
 		q.parked, wake = false, q.wake
 	} else {
@@ -53,7 +59,7 @@ func (q *queue) push(x any) error {
 	}
 	q.mu.Unlock()
 	if wake != nil {
-		go wake()
+		go wake.serveWoken()
 	}
 	return nil
 }
@@ -61,7 +67,7 @@ func (q *queue) push(x any) error {
 // pushHere is push for a caller that would wait for x anyway: when the
 // queue is parked it returns wake for the caller to run on its own
 // goroutine instead of starting a new one.
-func (q *queue) pushHere(x any) (wake func(), err error) {
+func (q *queue) pushHere(x any) (wake waker, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -85,7 +91,7 @@ func (q *queue) pushHere(x any) (wake func(), err error) {
 // pushIfParked queues x only when the queue is parked (no goroutine takes
 // items, none are queued) and returns wake for the caller to run; false:
 // x was not queued.
-func (q *queue) pushIfParked(x any) (wake func(), ok bool) {
+func (q *queue) pushIfParked(x any) (wake waker, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || !q.parked {
@@ -114,7 +120,7 @@ func (q *queue) pop() (any, bool) {
 // park lets the calling goroutine end: true when the queue is empty, and
 // then the next push runs wake on a new goroutine (or closed: nothing
 // more comes). False: there is work, the caller keeps going.
-func (q *queue) park(wake func()) bool {
+func (q *queue) park(wake waker) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {

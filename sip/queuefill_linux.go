@@ -30,6 +30,9 @@ const queueFillEvery = time.Millisecond
 type queueFill struct {
 	raw  syscall.RawConn
 	next int64 // unix nanos of the next check
+
+	m    meminfo       // the last reading
+	read func(uintptr) // m.read, made once: a closure and its captures per check allocated three times
 }
 
 // over reports, at most once per queueFillEvery, whether the queue holds
@@ -40,8 +43,12 @@ func (q *queueFill) over(now time.Time) bool {
 		return false
 	}
 	q.next = now.UnixNano() + int64(queueFillEvery)
-	info, ok := sockMeminfo(q.raw)
-	return ok && halfFull(info)
+	if q.read == nil {
+		q.read = q.m.read
+	}
+	q.m.errno = 0
+	err := q.raw.Control(q.read)
+	return err == nil && q.m.errno == 0 && halfFull(q.m.info)
 }
 
 // halfFull reports whether SO_MEMINFO's figures show more bytes queued
@@ -50,14 +57,24 @@ func halfFull(info [unix.SK_MEMINFO_VARS]uint32) bool {
 	return uint64(info[unix.SK_MEMINFO_RMEM_ALLOC])*2 > uint64(info[unix.SK_MEMINFO_RCVBUF])
 }
 
-// sockMeminfo reads SO_MEMINFO: the bytes queued for reading and the
-// receive buffer's size among others.
+// meminfo is one SO_MEMINFO reading: the bytes queued for reading and
+// the receive buffer's size among others, and the getsockopt's errno.
+type meminfo struct {
+	info  [unix.SK_MEMINFO_VARS]uint32
+	errno syscall.Errno
+}
+
+// read reads SO_MEMINFO of fd into m; a syscall.RawConn's Control
+// callback.
+func (m *meminfo) read(fd uintptr) {
+	l := uint32(unsafe.Sizeof(m.info))
+	_, _, m.errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&m.info[0])), uintptr(unsafe.Pointer(&l)), 0)
+}
+
+// sockMeminfo reads SO_MEMINFO once (tests; queueFill reuses its own).
 func sockMeminfo(raw syscall.RawConn) (info [unix.SK_MEMINFO_VARS]uint32, ok bool) {
-	var errno syscall.Errno
-	err := raw.Control(func(fd uintptr) {
-		l := uint32(unsafe.Sizeof(info))
-		_, _, errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
-			uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&l)), 0)
-	})
-	return info, err == nil && errno == 0
+	var m meminfo
+	err := raw.Control(m.read)
+	return m.info, err == nil && m.errno == 0
 }

@@ -12,19 +12,25 @@ import (
 // reasonHeader renders r as an RFC 3326 Reason header for BYE and CANCEL:
 // "Q.850;cause=16" for a normal end, "SIP;cause=<code>" otherwise, with the
 // condition (and text, when safe) as text.
+//
+// The value is one concatenation (statusLabel, displayName: no string of
+// their own for the usual codes and texts).
 func reasonHeader(r gateway.Reason) sip.Header {
-	v := "Q.850;cause=16"
+	proto, cause := "Q.850", "16"
 	if r.Code >= 300 && r.Code < 700 {
-		v = "SIP;cause=" + strconv.Itoa(r.Code)
+		proto, cause = "SIP", statusLabel(r.Code)
 	}
 	text := r.Condition
 	if r.Text != "" {
 		text = r.Text
 	}
 	if text != "" && checkHeaderValue(text) == nil {
-		v += ";text=" + quoteDisplayName(text)
+		return sip.NewHeader("Reason", proto+";cause="+cause+`;text="`+displayName(text)+`"`)
 	}
-	return sip.NewHeader("Reason", v)
+	if proto == "Q.850" {
+		return sip.NewHeader("Reason", "Q.850;cause=16")
+	}
+	return sip.NewHeader("Reason", "SIP;cause="+cause)
 }
 
 // reasonFromBye maps the Reason header of a received BYE (protocols.md

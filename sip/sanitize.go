@@ -53,10 +53,18 @@ const userSafe = "-_.!~*'()=+$,/"
 // escapeUser percent-encodes everything but alphanumerics and userSafe, so
 // any caller address ("xmpp:juliet@example.org") fits in a SIP user part.
 func escapeUser(s string) string {
+	i := 0
+	for i < len(s) && userByteSafe(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s // nothing to escape ("alice"): no copy
+	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
 		c := s[i]
-		if isAlnum(c) || strings.IndexByte(userSafe, c) >= 0 {
+		if userByteSafe(c) {
 			b.WriteByte(c)
 			continue
 		}
@@ -64,6 +72,9 @@ func escapeUser(s string) string {
 	}
 	return b.String()
 }
+
+// userByteSafe reports whether escapeUser keeps c as it is.
+func userByteSafe(c byte) bool { return isAlnum(c) || strings.IndexByte(userSafe, c) >= 0 }
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'

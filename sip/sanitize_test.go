@@ -3,7 +3,9 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -82,5 +84,46 @@ func TestTrustedSourcesUnmapped(t *testing.T) {
 	}
 	if p := unmapPrefix(netip.MustParsePrefix("::ffff:10.0.0.0/104")); p.String() != "10.0.0.0/8" {
 		t.Errorf("unmap: %s", p)
+	}
+}
+
+// TestEscapeUserAsBefore checks escapeUser against the escaping written
+// out byte by byte, and that a user part without anything to escape is
+// returned without a copy.
+func TestEscapeUserAsBefore(t *testing.T) {
+	ref := func(s string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; isAlnum(c) || strings.IndexByte(userSafe, c) >= 0 {
+				b.WriteByte(c)
+			} else {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+		return b.String()
+	}
+	for _, s := range []string{"", "alice", "+4930123", "xmpp:juliet@example.org", "a b;c?d&e", "é", "x\x00",
+		"-_.!~*'()=+$,/", "alice%"} {
+		if got, want := escapeUser(s), ref(s); got != want {
+			t.Errorf("escapeUser(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = escapeUser("alice.smith") }); n != 0 {
+		t.Fatalf("escapeUser of a safe user part allocates %v times", n)
+	}
+}
+
+// TestDisplayNameAsQuoted checks displayName against quoteDisplayName
+// with its quotes trimmed, as it was written before, and that a name
+// with nothing to escape is not copied.
+func TestDisplayNameAsQuoted(t *testing.T) {
+	for _, s := range []string{"", "alice", `"`, `""`, `\`, `a"b\c`, `"alice"`, "xmpp:juliet@example.org/balcony"} {
+		want := strings.TrimSuffix(strings.TrimPrefix(quoteDisplayName(s), `"`), `"`)
+		if got := displayName(s); got != want {
+			t.Errorf("displayName(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = displayName("alice") }); n != 0 {
+		t.Fatalf("displayName allocates %v times", n)
 	}
 }

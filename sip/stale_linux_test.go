@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
 
 	"github.com/sigbridge/sigbridge/gateway"
 )
@@ -134,5 +135,30 @@ func TestStampedConnShedsFullQueue(t *testing.T) {
 	_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, _, err := sc.ReadFrom(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "INVITE ") {
 		t.Fatalf("INVITE with the queue short: read %q, %v; want it passed on", buf[:min(n, 40)], err)
+	}
+}
+
+// TestQueueFillAllocs checks that a check of the receive queue's fill
+// allocates nothing: its getsockopt callback was a closure made, with its
+// captured results, at every check.
+func TestQueueFillAllocs(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	raw, err := pc.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &queueFill{raw: raw}
+	if q.over(time.Now()) {
+		t.Fatal("an empty queue is over half full")
+	}
+	if q.m.info[unix.SK_MEMINFO_RCVBUF] == 0 {
+		t.Fatal("no SO_MEMINFO reading")
+	}
+	if n := testing.AllocsPerRun(100, func() { q.over(time.Unix(0, q.next)) }); n != 0 {
+		t.Fatalf("queueFill.over allocates %v times", n)
 	}
 }

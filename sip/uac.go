@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -90,8 +89,10 @@ type outLeg struct {
 }
 
 func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release func()) *outLeg {
-	l := &outLeg{legCore: newLegCore(a, "out", req.Call, release), plan: plan, from: req.From,
-		callID: hex.EncodeToString(randomBytes(16)), hang: make(chan struct{})}
+	callID := hex.EncodeToString(randomBytes(16))
+	log := legLog(a, "out", slog.String("call", req.Call.ID()), slog.String("callid", callID))
+	l := &outLeg{legCore: newLegCore(a, "out", req.Call, release, log), plan: plan, from: req.From,
+		callID: callID, hang: make(chan struct{})}
 	l.self = l
 	l.transport = plan.route.transport
 	if plan.flow.valid() {
@@ -101,14 +102,16 @@ func newOutLeg(a *Adapter, req gateway.DialRequest, plan egressPlan, release fun
 		l.transport = "UDP"
 	}
 	l.remoteTarget = plan.ruri
-	l.creds = func() (string, string) { return plan.route.username, plan.route.password }
-	l.log = lazylog.WithAttrs(l.log, slog.String("call", req.Call.ID()), slog.String("callid", l.callID))
-	l.onFinish = func() {
-		a.dialogs.removeOut(l.callID)
-		a.wg.Done()
-	}
+	l.credRoute = plan.route
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
+}
+
+// finishLeg implements legFinisher: the leg leaves the outbound table and
+// the adapter's wait group, last in legCore.finish.
+func (l *outLeg) finishLeg() {
+	l.a.dialogs.removeOut(l.callID)
+	l.a.wg.Done()
 }
 
 // start runs the leg: its goroutine until the dialog is confirmed, then on
@@ -330,39 +333,54 @@ func (l *outLeg) udpFallback(err error) bool {
 // header, User-Agent, Allow), five such walks an INVITE. Here each is
 // added before the headers with those names, so no lookup walks past
 // them, and sipgo finds them all present.
+//
+// The headers of sipgo's own types live in one inviteHeaders, and all go
+// into the request with one PrependHeader (one header slice of the exact
+// length): appended one by one after sipgo's Via, which PrependHeader puts
+// in a slice of its own, the slice grew four times.
 func (l *outLeg) buildInvite(sd *sdp.SessionDescription) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, l.plan.ruri)
 	req.SetTransport(l.transport)
 	_ = sipgo.ClientRequestAddVia(l.a.cli, req) // never fails; on an empty request its Via lookup walks nothing
-	maxFwd := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: inviteCSeq(), MethodName: sip.INVITE})
-	req.AppendHeader(&maxFwd)
-	from := &sip.FromHeader{DisplayName: displayName(l.from),
-		Address: sip.Uri{Scheme: "sip", User: escapeUser(l.from), Host: l.a.cfg.Host}, Params: sip.NewParams()}
-	from.Params.Add("tag", newTag())
-	to := &sip.ToHeader{Address: sip.Uri{Scheme: l.plan.ruri.Scheme, User: l.plan.ruri.User, Host: l.plan.ruri.Host,
-		Port: l.plan.ruri.Port}, Params: sip.NewParams()}
+	via := req.Via()
+	req.RemoveHeader("Via") // the only header: put back first below
+	h := &inviteHeaders{cseq: sip.CSeqHeader{SeqNo: inviteCSeq(), MethodName: sip.INVITE}, maxFwd: 70,
+		callID: sip.CallIDHeader(l.callID), contact: l.a.contact(l.transport)}
+	h.from = sip.FromHeader{DisplayName: displayName(l.from),
+		Address: sip.Uri{Scheme: "sip", User: escapeUser(l.from), Host: l.a.cfg.Host}, Params: h.fromParams[:0]}
+	h.from.Params.Add("tag", newTag())
+	h.to = sip.ToHeader{Address: sip.Uri{Scheme: l.plan.ruri.Scheme, User: l.plan.ruri.User, Host: l.plan.ruri.Host,
+		Port: l.plan.ruri.Port}, Params: h.toParams[:0]}
 	if l.plan.aor != nil {
-		to.Address = *l.plan.aor
+		h.to.Address = *l.plan.aor
 	}
-	callID := sip.CallIDHeader(l.callID)
-	req.AppendHeader(from)
-	req.AppendHeader(to)
-	req.AppendHeader(&callID)
-	req.AppendHeader(l.contactHeader())
-	if p := l.plan.route.proxy; p != nil {
-		req.AppendHeader(sip.NewHeader("Route", routeValue(p)))
-	}
-	req.AppendHeader(sip.NewHeader(loopHeader, l.a.loopTok))
-	req.AppendHeader(sip.NewHeader("User-Agent", l.a.cfg.UserAgent))
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
-	req.AppendHeader(contentTypeSDP())
 	body := sdpBytes(sd)
-	length := sip.ContentLengthHeader(len(body))
-	req.AppendHeader(&length) // SetBody finds it: no lookup walks the headers above
-	req.SetBody(body)
+	h.length = sip.ContentLengthHeader(len(body))
+	list := append(make([]sip.Header, 0, 13), via, &h.cseq, &h.maxFwd, &h.from, &h.to, &h.callID, &h.contact)
+	if p := l.plan.route.proxy; p != nil {
+		list = append(list, sip.NewHeader("Route", routeValue(p)))
+	}
+	list = append(list, sip.NewHeader(loopHeader, l.a.loopTok), sip.NewHeader("User-Agent", l.a.cfg.UserAgent),
+		sip.NewHeader("Allow", allowed), contentTypeSDP(), &h.length)
+	req.PrependHeader(list...)
+	req.SetBody(body) // finds the Content-Length: no lookup walks the headers above
 	l.a.fromListener(req, l.transport)
 	return req
+}
+
+// inviteHeaders are the headers of sipgo's types that buildInvite puts in
+// an INVITE, allocated together, with room for the From and To
+// parameters as sip.NewParams makes it.
+type inviteHeaders struct {
+	cseq       sip.CSeqHeader
+	maxFwd     sip.MaxForwardsHeader
+	from       sip.FromHeader
+	to         sip.ToHeader
+	callID     sip.CallIDHeader
+	contact    sip.ContactHeader
+	length     sip.ContentLengthHeader
+	fromParams [4]sip.HeaderKV
+	toParams   [4]sip.HeaderKV
 }
 
 // inviteCSeq is the CSeq number of a new INVITE: random in 0-32767, as
@@ -399,11 +417,10 @@ func routeValue(p *sip.Uri) string {
 	return "<" + u.String() + ">"
 }
 
-// displayName escapes s for sipgo's quoted display name.
-func displayName(s string) string {
-	q := quoteDisplayName(s)
-	return strings.TrimSuffix(strings.TrimPrefix(q, `"`), `"`)
-}
+// displayName escapes s for sipgo's quoted display name: quoteDisplayName
+// without the quotes, which sipgo adds (s itself when there is nothing to
+// escape, without a copy).
+func displayName(s string) string { return displayNameEscaper.Replace(s) }
 
 // progress takes a provisional response: 180 and 183 ring the call once
 // (a 183's SDP is kept, never forwarded). It runs on the leg's goroutine

@@ -221,7 +221,8 @@ type inLeg struct {
 }
 
 func newInLeg(a *Adapter, sess *uasInvite, req *sip.Request, tx sip.ServerTransaction, release func()) *inLeg {
-	l := &inLeg{legCore: newLegCore(a, "in", nil, release), sess: sess, tx: tx, inviteCSeq: req.CSeq().SeqNo,
+	log := legLog(a, "in", slog.String("callid", req.CallID().Value()))
+	l := &inLeg{legCore: newLegCore(a, "in", nil, release, log), sess: sess, tx: tx, inviteCSeq: req.CSeq().SeqNo,
 		acked: make(chan bool, 1)}
 	l.self = l
 	l.acc = a.rememberInvite(req)
@@ -230,7 +231,6 @@ func newInLeg(a *Adapter, sess *uasInvite, req *sip.Request, tx sip.ServerTransa
 	if c := req.Contact(); c != nil {
 		l.remoteTarget = *c.Address.Clone()
 	}
-	l.log = lazylog.WithAttrs(l.log, slog.String("callid", req.CallID().Value()))
 	l.bindFlow(req.CallID().Value(), sess.tag, requestFlow(req))
 	a.addLeg(l.legCore) // once built: Shutdown may Deliver to it from now on
 	return l
