@@ -187,24 +187,36 @@ def gc_starts(path, start):
     return out
 
 
-def by_gc_setups(setups, starts, slow):
-    """Prints how many whole setups (offer -> video-answer) were slow by
-    where their offer fell after a GC start, in 25 ms bins, and the share in
-    the first 125 ms after a start against the rest."""
+def bin_by_gc(events, starts, slow, width_ms):
+    """Counts (time, duration) events by where their time fell after the
+    last GC start, in bins of width_ms up to 300 ms (then one bin), all and
+    those slower than slow."""
     slow_bins, all_bins = collections.Counter(), collections.Counter()
-    for at, d in setups:
+    for at, d in events:
         i = bisect.bisect_right(starts, at) - 1
         if i < 0:
             continue
         after = at - starts[i]
-        b = int(after * 40) * 25 if after < 0.3 else 300
+        b = int(after * 1000 / width_ms) * width_ms if after < 0.3 else 300
         all_bins[b] += 1
         if d > slow:
             slow_bins[b] += 1
-    print("slow offer -> video-answer by the time since the gateway's last GC start (%d GC cycles):" % len(starts))
+    return slow_bins, all_bins
+
+
+def print_bins(slow_bins, all_bins, width_ms):
     for b in sorted(all_bins):
-        label = "%3d-%3d ms" % (b, b + 25) if b < 300 else "  >= 300 ms"
+        label = "%3d-%3d ms" % (b, b + width_ms) if b < 300 else "  >= 300 ms"
         print("  %s: %5d slow of %6d" % (label, slow_bins[b], all_bins[b]))
+
+
+def by_gc_setups(setups, starts, slow):
+    """Prints how many whole setups (offer -> video-answer) were slow by
+    where their offer fell after a GC start, in 25 ms bins, and the share in
+    the first 125 ms after a start against the rest."""
+    slow_bins, all_bins = bin_by_gc(setups, starts, slow, 25)
+    print("slow offer -> video-answer by the time since the gateway's last GC start (%d GC cycles):" % len(starts))
+    print_bins(slow_bins, all_bins, 25)
     for name, inside in (("first 125 ms", True), ("the rest", False)):
         n = sum(v for b, v in all_bins.items() if (b < 125) == inside)
         k = sum(v for b, v in slow_bins.items() if (b < 125) == inside)
@@ -213,21 +225,10 @@ def by_gc_setups(setups, starts, slow):
 
 def by_gc(acks, starts, slow):
     """Prints slow 2xx -> ACK times by where their 2xx fell after a GC start."""
-    slow_bins, all_bins = collections.Counter(), collections.Counter()
-    for at, d in acks:
-        i = bisect.bisect_right(starts, at) - 1
-        if i < 0:
-            continue
-        after = at - starts[i]
-        b = int(after * 100) * 10 if after < 0.3 else 300
-        all_bins[b] += 1
-        if d > slow:
-            slow_bins[b] += 1
+    slow_bins, all_bins = bin_by_gc(acks, starts, slow, 10)
     total = sum(slow_bins.values())
     print("slow 2xx -> ACK by the time since the gateway's last GC start (%d GC cycles, %d slow):" % (len(starts), total))
-    for b in sorted(all_bins):
-        label = "%3d-%3d ms" % (b, b + 10) if b < 300 else "  >= 300 ms"
-        print("  %s: %5d slow of %6d" % (label, slow_bins[b], all_bins[b]))
+    print_bins(slow_bins, all_bins, 10)
 
 
 class Calls:
