@@ -68,7 +68,7 @@ func newID() string {
 
 // logger is the call's logger, with its call, from and to attributes. It is
 // built on first use: most calls only write their end record (logEnd), which
-// names them itself, and building a logger with attributes formats them.
+// names them itself, so most never pay for building one.
 func (c *Call) logger() *slog.Logger {
 	if l := c.lg.Load(); l != nil {
 		return l
