@@ -128,9 +128,7 @@
 // and stale_linux.go (INVITEs that waited too long in the UDP receive
 // queue are dropped unread, new ones shed with a stateless 503),
 // queuefill_linux.go (new calls shed while that queue is over half full),
-// tag.go (our From and To tags: lowercase hex), sdpappend.go (an SDP
-// rendered as pion's Marshal writes it, into a buffer of the caller's,
-// for refresh.go's digests), lookup.go (questions
+// tag.go (our From and To tags: lowercase hex), lookup.go (questions
 // about headers a request has not got, without sipgo's allocation),
 // udpsource.go (each datagram's source address, its string made once per
 // peer), retrans.go

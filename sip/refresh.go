@@ -22,19 +22,12 @@ type sdpDigest struct {
 	set bool
 }
 
-// digestSDP hashes sd as pion's Marshal writes it (two SDPs get the same
-// digest when Marshal gives both the same bytes), rendered by appendSDP
-// into a pooled buffer rather than into a new copy of the whole SDP. It
-// never fails (neither does Marshal); the bool is kept for callers.
 func digestSDP(sd *sdp.SessionDescription) (sdpDigest, bool) {
-	bp := sdpBufPool.Get().(*[]byte)
-	b := appendSDP((*bp)[:0], sd)
-	d := sdpDigest{sum: sha256.Sum256(b), set: true}
-	if cap(b) <= maxPooledSDPBuf {
-		*bp = b
-		sdpBufPool.Put(bp)
+	b, err := sd.Marshal()
+	if err != nil {
+		return sdpDigest{}, false
 	}
-	return d, true
+	return sdpDigest{sum: sha256.Sum256(b), set: true}, true
 }
 
 // noteRemote records an SDP the peer sent (offer or answer).
