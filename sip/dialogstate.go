@@ -54,13 +54,10 @@ func cloneFrom(h *sip.FromHeader) sip.FromHeader {
 	return c
 }
 
-// cloneTo is cloneFrom for a To header.
+// cloneTo is cloneFrom for a To header (sipgo's From and To headers are
+// the same struct).
 func cloneTo(h *sip.ToHeader) sip.ToHeader {
-	c := sip.ToHeader{DisplayName: h.DisplayName, Address: *h.Address.Clone()}
-	if h.Params != nil {
-		c.Params = h.Params.Clone()
-	}
-	return c
+	return sip.ToHeader(cloneFrom((*sip.FromHeader)(h)))
 }
 
 // uasDialog is the dialog of an INVITE we answered (inv carries our To

@@ -27,10 +27,7 @@ func reasonHeader(r gateway.Reason) sip.Header {
 	if text != "" && checkHeaderValue(text) == nil {
 		return sip.NewHeader("Reason", proto+";cause="+cause+`;text="`+displayName(text)+`"`)
 	}
-	if proto == "Q.850" {
-		return sip.NewHeader("Reason", "Q.850;cause=16")
-	}
-	return sip.NewHeader("Reason", "SIP;cause="+cause)
+	return sip.NewHeader("Reason", proto+";cause="+cause)
 }
 
 // reasonFromBye maps the Reason header of a received BYE (protocols.md
