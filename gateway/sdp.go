@@ -76,12 +76,12 @@ func unmarshalSDP(s string, owned bool) (*sdp.SessionDescription, error) {
 	if sd, ok := parse(s); ok {
 		return sd, nil
 	}
-	return unmarshalPion(s, owned)
+	return unmarshalPion(s)
 }
 
 // unmarshalPion parses a normalised SDP with pion/sdp, which copies what
 // it keeps: owned or not, s is only read.
-func unmarshalPion(s string, _ bool) (*sdp.SessionDescription, error) {
+func unmarshalPion(s string) (*sdp.SessionDescription, error) {
 	sd := &sdp.SessionDescription{}
 	if err := sd.UnmarshalString(s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)

@@ -126,7 +126,8 @@ func TestParsedOfferHasGatherRoom(t *testing.T) {
 
 // parseSDPPion is ParseSDP as it was before fastsdp: pion/sdp alone.
 func parseSDPPion(s string) (*sdp.SessionDescription, error) {
-	return parseSDPWith(s, false, unmarshalPion)
+	pionOnly := func(s string, _ bool) (*sdp.SessionDescription, error) { return unmarshalPion(s) }
+	return parseSDPWith(s, false, pionOnly)
 }
 
 // FuzzParseSDPAsPion: ParseSDP and ParseSDPString return what ParseSDP
