@@ -153,7 +153,7 @@ func (l *legCore) onReinvite(r *inRequest) {
 	}
 	offer := sd
 	if l.anchor != nil {
-		if offer, err = l.anchor.toWeb(l.ctx, sd, true); err != nil {
+		if offer, err = l.anchor.toWeb(l.context(), sd, true); err != nil {
 			l.log.Warn("anchored re-offer failed", "err", err)
 			l.a.reply(r.req, r.tx, 503, "Service Unavailable", l.a.warning("media relay unavailable"))
 			r.finish()
@@ -220,7 +220,7 @@ func (l *legCore) answerReinvite(sd *sdp.SessionDescription) {
 	}
 	l.reinvIn = nil
 	if l.anchor != nil {
-		plain, err := l.anchor.toSIP(l.ctx, sd, false)
+		plain, err := l.anchor.toSIP(l.context(), sd, false)
 		if err != nil {
 			l.log.Warn("anchored re-answer failed", "err", err)
 			l.a.reply(r.req, r.tx, 503, "Service Unavailable", l.a.warning("media relay unavailable"))
@@ -317,7 +317,7 @@ func (l *legCore) startReinvite(sd *sdp.SessionDescription) {
 	sent := sd
 	if l.anchor != nil {
 		var err error
-		if sent, err = l.anchor.toSIP(l.ctx, sd, true); err != nil {
+		if sent, err = l.anchor.toSIP(l.context(), sd, true); err != nil {
 			l.log.Warn("anchored re-offer failed", "err", err)
 			l.post(gateway.Failure{Code: 503, Reason: gateway.CondConnectivityError, Text: "media relay unavailable", Ref: "offer"})
 			return
@@ -328,8 +328,9 @@ func (l *legCore) startReinvite(sd *sdp.SessionDescription) {
 	req.SetBody(sdpBytes(sent))
 	req.AppendHeader(contentTypeSDP())
 	req.AppendHeader(l.contactHeader())
+	lctx := l.context()
 	go func() {
-		ctx, cancel := context.WithTimeout(l.ctx, reinviteTimeout)
+		ctx, cancel := context.WithTimeout(lctx, reinviteTimeout)
 		defer cancel()
 		res, err := l.doInDialog(ctx, req)
 		_ = l.push(reinviteResult{sd: sd, req: req, res: res, err: err})
@@ -373,7 +374,7 @@ func (l *legCore) reinviteAnswered(e reinviteResult) {
 	l.localSDP = e.req.Body()
 	l.noteRemote(sd)
 	if l.anchor != nil {
-		web, err := l.anchor.toWeb(l.ctx, sd, false)
+		web, err := l.anchor.toWeb(l.context(), sd, false)
 		if err != nil {
 			l.log.Warn("anchored re-answer failed; ending the call", "err", err)
 			l.sendBye(reasonAnchor)

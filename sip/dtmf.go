@@ -190,9 +190,9 @@ func (l *legCore) nextDTMF() {
 // tone. When rtpengine refuses, this digit and every later one of the call
 // go as INFO instead.
 func (l *legCore) playDTMF(ev gateway.DTMF) {
-	x := l.anchor
+	x, lctx := l.anchor, l.context()
 	go func() {
-		ctx, cancel := context.WithTimeout(l.ctx, 2*x.timeout)
+		ctx, cancel := context.WithTimeout(lctx, 2*x.timeout)
 		defer cancel()
 		err := x.playDTMF(ctx, ev.Digits, ev.Duration)
 		_ = l.push(dtmfResult{digit: ev.Digits, ev: ev, played: true, err: err})
@@ -205,8 +205,9 @@ func (l *legCore) sendInfo(ev gateway.DTMF) {
 	req.SetBody(fmt.Appendf(nil, "Signal=%s\r\nDuration=%d\r\n", ev.Digits, ev.Duration.Milliseconds()))
 	req.AppendHeader(sip.NewHeader("Content-Type", ctDTMFRelay))
 	req.AppendHeader(l.contactHeader())
+	lctx := l.context()
 	go func() {
-		ctx, cancel := context.WithTimeout(l.ctx, dtmfInfoTimeout)
+		ctx, cancel := context.WithTimeout(lctx, dtmfInfoTimeout)
 		defer cancel()
 		res, err := l.doInDialog(ctx, req)
 		_ = l.push(dtmfResult{digit: ev.Digits, res: res, err: err})

@@ -100,15 +100,37 @@ func TestOutboundRetransmitted2xxAckedAgain(t *testing.T) {
 	}
 }
 
+// heldInviteContexts counts the outbound legs that still hold their
+// INVITE's cancel function, or made a context of their own (a held call
+// that sent nothing since its ACK needs none: legCore.context).
+func heldInviteContexts(a *Adapter) int {
+	a.liveMu.Lock()
+	defer a.liveMu.Unlock()
+	n := 0
+	for lc := range a.live {
+		if l, ok := lc.self.(*outLeg); ok {
+			l.mu.Lock()
+			if l.cancelInvite != nil || l.ctx != nil {
+				n++
+			}
+			l.mu.Unlock()
+		}
+	}
+	return n
+}
+
 // TestAnsweredInviteReleased: once an outbound call is answered and ACKed,
 // nothing keeps its INVITE (and so its transaction, 2xx and SDPs): sipgo's
 // Timer M, which Terminate does not stop, would pin them for 32 s
-// (timerM).
+// (timerM). Nor its headers, which buildInvite makes in one block: the
+// late-2xx record kept the From, and so all of them, for the whole call
+// (outLeg.forgetLate).
 func TestAnsweredInviteReleased(t *testing.T) {
-	released := make(chan struct{})
-	var once sync.Once
+	released, headers := make(chan struct{}), make(chan struct{})
+	var once, hOnce sync.Once
 	testInviteSent = func(r *sip.Request) {
 		runtime.AddCleanup(r, func(struct{}) { once.Do(func() { close(released) }) }, struct{}{})
+		runtime.AddCleanup(r.From(), func(struct{}) { hOnce.Do(func() { close(headers) }) }, struct{}{})
 	}
 	t.Cleanup(func() { testInviteSent = nil })
 	env := newEnv(t, Config{Routes: []Route{loopbackRoute()}})
@@ -118,6 +140,10 @@ func TestAnsweredInviteReleased(t *testing.T) {
 	waitNoLegGoroutine(t, env)
 	// Well under Timer M's 32 s default; the call is still up.
 	waitReleased(t, released, "the answered INVITE")
+	waitReleased(t, headers, "the answered INVITE's headers")
+	if n := heldInviteContexts(env.a); n != 0 {
+		t.Errorf("%d answered legs keep their INVITE's cancel function or a context of their own", n)
+	}
 	if n := env.gw.ActiveCalls(); n != 1 {
 		t.Fatalf("%d calls active, want the held one", n)
 	}

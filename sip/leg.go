@@ -45,7 +45,7 @@ type legCore struct {
 	done    chan struct{}
 	acks    chan uint32 // CSeq numbers of ACKs to our re-INVITE 2xx
 	release func()
-	ctx     context.Context // ends with the adapter
+	ctx     context.Context // the leg's own, made on first use (context); nil until then
 	cancel  context.CancelFunc
 
 	dlg          *dialogState // once answered
@@ -78,11 +78,26 @@ type legFinisher interface{ finishLeg() }
 // newLegCore makes the core of a leg in direction dir ("in" or "out"),
 // logging to log (legLog).
 func newLegCore(a *Adapter, dir string, call *gateway.Call, release func(), log *slog.Logger) *legCore {
-	ctx, cancel := context.WithCancel(a.ctx)
 	l := &legCore{a: a, dir: dir, call: call, done: make(chan struct{}),
-		acks: make(chan uint32, 4), release: release, ctx: ctx, cancel: cancel, log: log}
+		acks: make(chan uint32, 4), release: release, log: log}
 	l.q.init()
 	return l
+}
+
+// context is the leg's context: it ends with the adapter or when the leg
+// finishes, so the goroutines a leg starts for a request (a probe, a
+// re-INVITE, an INFO, a CANCEL) and its calls to rtpengine end with it.
+// It is made on first use, by the leg's goroutine, which owns it: most
+// calls never need one, and a context of their own (with the adapter's
+// table of children and its Done channel) was about a twentieth of a held
+// call's heap. What the leg waits for on its own goroutine needs none: the
+// leg's context ends only in finish, on that goroutine, so while it waits
+// the adapter's ends alike (next, outLeg.waitOffer).
+func (l *legCore) context() context.Context {
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancel(l.a.ctx)
+	}
+	return l.ctx
 }
 
 // legLog is the adapter's logger with a leg's attributes: "leg" (sip-in
@@ -208,7 +223,9 @@ func (l *legCore) finish() {
 		l.a.reply(l.reinvIn.req, l.reinvIn.tx, 487, "Request Terminated")
 		l.reinvIn.finish()
 	}
-	l.cancel()
+	if l.cancel != nil {
+		l.cancel()
+	}
 	if l.anchor != nil {
 		l.anchor.close(l.log)
 		l.anchor = nil
@@ -300,7 +317,7 @@ func (l *legCore) next(dialogDone <-chan struct{}) (any, bool) {
 		case <-l.q.ready:
 		case <-dialogDone:
 			return nil, false
-		case <-l.ctx.Done():
+		case <-l.a.ctx.Done(): // the leg's own ends only in finish (context)
 			return nil, false
 		}
 	}

@@ -59,8 +59,9 @@ func (l *legCore) startProbe() {
 	l.probing = true
 	req := sip.NewRequest(sip.OPTIONS, l.remoteTarget)
 	req.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	lctx := l.context()
 	go func() {
-		ctx, cancel := context.WithTimeout(l.ctx, l.a.cfg.DialogProbeTimeout)
+		ctx, cancel := context.WithTimeout(lctx, l.a.cfg.DialogProbeTimeout)
 		defer cancel()
 		res, err := l.doInDialog(ctx, req)
 		r := probeResult{err: err}
@@ -78,7 +79,7 @@ func (l *legCore) finishProbe(r probeResult) {
 	if l.ended {
 		return
 	}
-	if r.err != nil && l.ctx.Err() != nil {
+	if r.err != nil && l.a.ctx.Err() != nil {
 		return // the adapter is closing; Shutdown hangs the leg up
 	}
 	if !probeFailed(r) {

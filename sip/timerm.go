@@ -14,16 +14,20 @@ import (
 // instead: the transaction ends at our ACK (outLeg.dropInvite) and a
 // retransmitted 2xx, matching no transaction, is ACKed again from the
 // dialog (Adapter.onStrayResponse). But sipgo's Terminate does not stop the
-// timer, whose closure holds the transaction, the INVITE, its responses and
-// their SDPs until it fires: about 5.7 KB per answered call for 32 s, some
-// 180 MB at 1,000 calls/s, and the process's RSS grew for the first 32 s of
-// every steady run. The timer starts only once our leg has taken the 2xx
-// (sipgo's pass-up blocks until then), so a short timer loses nothing.
+// timer, whose closure holds the transaction, the INVITE and its responses
+// until it fires. With sipgo's 32 s that was about 5.7 KB per answered call
+// for 32 s, some 180 MB at 1,000 calls/s; with 1 s (until 2026-12-08) it
+// was still every INVITE of the last second, a third of the live heap the
+// collector marked at 3,000 calls/s. The timer starts only once our leg has
+// taken the 2xx (sipgo's pass-up blocks until then), and our leg ACKs and
+// ends the transaction right after, so a short timer loses nothing: should
+// it fire first, the transaction is gone a little earlier, and a
+// retransmitted 2xx goes to the dialog table as it would after the ACK.
 //
 // Like sip.UDPMTUSize (mtu.go) it is a sipgo package variable: set once,
 // before any transaction exists. sip.SetTimers would reset it; nothing in
 // sigbridge calls it.
-const timerM = time.Second
+const timerM = 50 * time.Millisecond
 
 func init() {
 	sip.Timer_M = timerM

@@ -218,16 +218,21 @@ func (l *outLeg) waitOffer() (*sdp.SessionDescription, bool) {
 		case <-timeout.C:
 			l.hangup(gateway.ReasonInternal)
 			return nil, false
-		case <-l.ctx.Done():
+		case <-l.a.ctx.Done(): // the leg's own ends only in finish (context)
 			return nil, false
 		}
 	}
 }
 
 // invite sends the INVITE and waits for its outcome; true once answered.
+//
+// Its context is the adapter's, not the leg's: the leg's ends only in
+// finish, on this goroutine after invite returns, so the two end alike,
+// and the leg's context keeps no table of children for the whole call.
+// The cancel function is let go of on return: it holds the context.
 func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
-	ctx, cancel := context.WithCancelCause(l.ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithCancelCause(l.a.ctx)
+	defer l.inviteOver(cancel)
 	l.mu.Lock()
 	if l.hungUp || l.flowLost {
 		l.mu.Unlock()
@@ -276,6 +281,14 @@ func (l *outLeg) invite(sd *sdp.SessionDescription) bool {
 	return l.inviteDone(res, err)
 }
 
+// inviteOver ends the INVITE's context and lets go of it.
+func (l *outLeg) inviteOver(cancel context.CancelCauseFunc) {
+	cancel(nil)
+	l.mu.Lock()
+	l.cancelInvite = nil
+	l.mu.Unlock()
+}
+
 // rememberInvite puts the INVITE in the adapter's late-2xx table before it
 // is sent: a 2xx that finds no transaction is ACKed and BYEd from there
 // until the leg is answered (late2xx.go).
@@ -288,6 +301,15 @@ func (l *outLeg) rememberInvite(req *sip.Request) {
 	l.lateKey = flowKey(l.callID, tag)
 	l.late = &lateInvite{from: from, transport: req.Transport(), flow: l.plan.flow}
 	l.a.late.put(l.lateKey, l.late, time.Now())
+}
+
+// forgetLate takes the INVITE out of the late-2xx table once it is
+// answered, and lets go of its record: the record's From is the INVITE's
+// own header, which would keep all of the INVITE's headers for as long as
+// the call lasts.
+func (l *outLeg) forgetLate() {
+	l.a.late.drop(l.lateKey)
+	l.late, l.lateKey = nil, ""
 }
 
 // testInviteSent, when set by a test, sees each INVITE sent.
@@ -466,7 +488,7 @@ func (l *outLeg) inviteDone(res *sip.Response, err error) bool {
 		return false
 	}
 	if err == nil && !hung {
-		l.a.late.drop(l.lateKey) // the dialog table answers from now on
+		l.forgetLate() // the dialog table answers from now on
 		return l.answered(res)
 	}
 	if err == nil {
@@ -534,7 +556,7 @@ func (l *outLeg) answered(res *sip.Response) bool {
 	}
 	l.noteRemote(sd)
 	if l.anchor != nil {
-		web, err := l.anchor.toWeb(l.ctx, sd, false)
+		web, err := l.anchor.toWeb(l.context(), sd, false)
 		if err != nil {
 			l.flushRinging()
 			l.log.Warn("anchored answer failed; ending the call", "err", err)

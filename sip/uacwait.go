@@ -178,11 +178,11 @@ func (l *outLeg) sendCancel(inv *sip.Request) {
 	}
 	l.a.m.transaction("out", "CANCEL")
 	l.a.gm.Message("sip", "out", "CANCEL")
-	go l.cancelTransaction(req)
+	go l.cancelTransaction(l.context(), req)
 }
 
-func (l *outLeg) cancelTransaction(req *sip.Request) {
-	ctx, cancel := context.WithTimeout(l.ctx, lateSpan)
+func (l *outLeg) cancelTransaction(lctx context.Context, req *sip.Request) {
+	ctx, cancel := context.WithTimeout(lctx, lateSpan)
 	defer cancel()
 	tx, err := l.a.cli.TransactionRequest(ctx, req, addVia)
 	if err != nil {

@@ -400,7 +400,7 @@ func (l *inLeg) earlyRequest(r *inRequest) {
 func (l *inLeg) anchorOffer(sd *sdp.SessionDescription) *sdp.SessionDescription {
 	l.anchor = l.a.anchors.newAnchor()
 	l.log = lazylog.WithAttrs(l.log, slog.String("rtpengine-call", l.anchor.callID))
-	web, err := l.anchor.toWeb(l.ctx, sd, true)
+	web, err := l.anchor.toWeb(l.context(), sd, true)
 	if err == nil {
 		return web
 	}
@@ -415,7 +415,7 @@ func (l *inLeg) anchorOffer(sd *sdp.SessionDescription) *sdp.SessionDescription 
 // answer sends the callee's answer in a 200 and waits for the ACK.
 func (l *inLeg) answer(sd *sdp.SessionDescription) bool {
 	if l.anchor != nil {
-		plain, err := l.anchor.toSIP(l.ctx, sd, false)
+		plain, err := l.anchor.toSIP(l.context(), sd, false)
 		if err != nil {
 			l.log.Warn("anchored answer failed; refusing the call", "err", err)
 			rej := l.a.unavailable("rtpengine")
