@@ -153,3 +153,30 @@ func TestAnsweredInviteReleased(t *testing.T) {
 	uas.wait(t)
 	waitDone(t, call)
 }
+
+// TestGivenUpInviteReleased: an INVITE that failed (486, over TCP, where
+// no Timer D keeps its transaction) stays in the late-2xx table for 32 to
+// 64 s, for a 2xx that may still come, but the record keeps a copy of our
+// From, not the INVITE's block of headers (lateTable.keep).
+func TestGivenUpInviteReleased(t *testing.T) {
+	headers := make(chan struct{})
+	var once sync.Once
+	testInviteSent = func(r *sip.Request) {
+		runtime.AddCleanup(r.From(), func(struct{}) { once.Do(func() { close(headers) }) }, struct{}{})
+	}
+	t.Cleanup(func() { testInviteSent = nil })
+	rt := loopbackRoute()
+	rt.Transport = "tcp"
+	env := newEnv(t, Config{Routes: []Route{rt}})
+	uas := startSIPp(t, "uas_busy.xml", "", "-t", "t1")
+	caller, call := placeToSIP(t, env, "sip:bob@"+uas.addr)
+	if h := caller.expect(t, "hangup").(gateway.Hangup); h.Reason.Code != 486 {
+		t.Fatalf("hangup %+v, want 486", h.Reason)
+	}
+	uas.wait(t)
+	waitDone(t, call)
+	waitReleased(t, headers, "a failed INVITE's headers")
+	if n := env.a.late.count(); n != 1 {
+		t.Fatalf("%d INVITEs in the late-2xx table, want the failed one", n)
+	}
+}

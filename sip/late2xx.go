@@ -43,8 +43,16 @@ const lateSpan = 32 * time.Second
 // (with our tag), the transport, the binding's flow (registered users'
 // INVITEs, flow.go), the Reason of the BYE, and the To tags of the
 // dialogs already BYEd (or answered by the leg itself).
+//
+// Until the leg gives up, from is the INVITE's own header, a pointer into
+// the block that holds all of the INVITE's headers (buildInvite): copying
+// it for every INVITE would cost allocations on every call, and an answered
+// call drops the record (outLeg.forgetLate). When the leg gives up, the
+// record stays lateSpan to 2*lateSpan more, and keep gives it a copy of its
+// own, so that the INVITE's headers are not kept that long for one header.
 type lateInvite struct {
-	from      *sip.FromHeader // ours, the INVITE's own (never modified after it is sent)
+	from      *sip.FromHeader // ours (never modified): the INVITE's own, then a copy (guarded by lateTable.mu once shared)
+	ownFrom   bool            // from is the record's own copy (guarded by lateTable.mu)
 	transport string
 	flow      flow
 	reason    sip.Header // set when the leg gives up (nil: ReasonCancel's)
@@ -80,23 +88,39 @@ func (t *lateTable) put(key string, rec *lateInvite, now time.Time) { t.memo.put
 // drop forgets key: the leg's dialog answers from now on.
 func (t *lateTable) drop(key string) { t.memo.delete(key) }
 
-// setReason sets the Reason of the BYE for rec.
-func (t *lateTable) setReason(rec *lateInvite, h sip.Header) {
+// keep sets the Reason of the BYE for rec, gives rec its own copy of the
+// From (lateInvite), and (re)places it under key for lateSpan more.
+func (t *lateTable) keep(key string, rec *lateInvite, h sip.Header, now time.Time) {
 	t.mu.Lock()
 	rec.reason = h
+	if !rec.ownFrom {
+		from := cloneFrom(rec.from)
+		rec.from, rec.ownFrom = &from, true
+	}
 	t.mu.Unlock()
+	t.put(key, rec, now)
 }
 
-// claim returns the INVITE of key at now, its Reason, and whether the
-// dialog with the peer's tag remote still needs a BYE (true once per tag).
-func (t *lateTable) claim(key, remote string, now time.Time) (rec *lateInvite, reason sip.Header, bye bool) {
+// lateClaim is what claim found: the INVITE's record, its From and Reason
+// as they were then, and whether the 2xx's dialog still needs a BYE.
+type lateClaim struct {
+	rec    *lateInvite
+	from   *sip.FromHeader
+	reason sip.Header
+	bye    bool
+}
+
+// claim returns the INVITE of key at now, its From and Reason, and whether
+// the dialog with the peer's tag remote still needs a BYE (true once per
+// tag); rec is nil when key is not in the table.
+func (t *lateTable) claim(key, remote string, now time.Time) lateClaim {
 	rec, ok := t.memo.get(key, now)
 	if !ok {
-		return nil, nil, false
+		return lateClaim{}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return rec, rec.reason, rec.markDone(remote)
+	return lateClaim{rec: rec, from: rec.from, reason: rec.reason, bye: rec.markDone(remote)}
 }
 
 // markDone records remote as needing no (further) BYE; true if it was new.
@@ -130,11 +154,11 @@ func (a *Adapter) onLate2xx(res *sip.Response) bool {
 	}
 	local, _ := from.Params.Get("tag")
 	remote, _ := to.Params.Get("tag")
-	rec, reason, bye := a.late.claim(flowKey(cid.Value(), local), remote, time.Now())
-	if rec == nil {
+	c := a.late.claim(flowKey(cid.Value(), local), remote, time.Now())
+	if c.rec == nil {
 		return false
 	}
-	ld, err := a.lateDialog(rec, res)
+	ld, err := a.lateDialog(c.rec, c.from, res)
 	if err != nil {
 		a.log.Info("2xx to an INVITE we gave up: not usable", "callid", cid.Value(), "err", err)
 		return true
@@ -142,14 +166,14 @@ func (a *Adapter) onLate2xx(res *sip.Response) bool {
 	if err := ld.ack(cseq.SeqNo); err != nil {
 		a.log.Info("2xx to an INVITE we gave up: ACK not sent", "callid", cid.Value(), "err", err)
 	}
-	if !bye {
+	if !c.bye {
 		a.log.Debug("retransmitted 2xx to an INVITE we gave up: ACKed again", "callid", cid.Value())
 		return true
 	}
 	a.m.lateAnswer()
 	a.log.Info("2xx to an INVITE we gave up (cancelled, failed or timed out): ACKed, sending BYE",
 		"callid", cid.Value(), "status", res.StatusCode, "remote_tag", remote)
-	go ld.bye(a.ctx, reason)
+	go ld.bye(a.ctx, c.reason)
 	return true
 }
 
@@ -165,10 +189,10 @@ type lateDialog struct {
 // errNoContact: a 2xx without a Contact, and no flow to send the ACK over.
 var errNoContact = errors.New("sip: 2xx without Contact")
 
-func (a *Adapter) lateDialog(rec *lateInvite, res *sip.Response) (*lateDialog, error) {
+func (a *Adapter) lateDialog(rec *lateInvite, from *sip.FromHeader, res *sip.Response) (*lateDialog, error) {
 	d := &dialogState{a: a, transport: rec.transport}
 	d.callID = *res.CallID()
-	d.from = *sip.HeaderClone(rec.from).(*sip.FromHeader)
+	d.from = cloneFrom(from)
 	d.to = *sip.HeaderClone(res.To()).(*sip.ToHeader)
 	d.cseq.Store(res.CSeq().SeqNo)
 	rr := res.GetHeaders("Record-Route")

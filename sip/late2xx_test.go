@@ -312,28 +312,28 @@ func TestLateTableGenerations(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	a, b := &lateInvite{}, &lateInvite{}
 	tab.put("a", a, t0)
-	if rec, _, bye := tab.claim("a", "x", t0); rec != a || !bye {
-		t.Fatalf("first claim: %v %v", rec, bye)
+	if c := tab.claim("a", "x", t0); c.rec != a || !c.bye {
+		t.Fatalf("first claim: %v %v", c.rec, c.bye)
 	}
-	if _, _, bye := tab.claim("a", "x", t0); bye {
+	if tab.claim("a", "x", t0).bye {
 		t.Error("second claim of the same tag wants a BYE again")
 	}
-	if _, _, bye := tab.claim("a", "y", t0); !bye {
+	if !tab.claim("a", "y", t0).bye {
 		t.Error("another tag (another dialog) wants no BYE")
 	}
 	tab.put("b", b, t0.Add(lateSpan)) // a new generation: a is in the previous one
-	if rec, _, _ := tab.claim("a", "x", t0.Add(lateSpan)); rec != a {
+	if tab.claim("a", "x", t0.Add(lateSpan)).rec != a {
 		t.Error("a forgotten after one generation")
 	}
 	tab.put("b", b, t0.Add(2*lateSpan)) // and another: a is gone, b moved on
-	if rec, _, _ := tab.claim("a", "x", t0.Add(2*lateSpan)); rec != nil {
+	if tab.claim("a", "x", t0.Add(2*lateSpan)).rec != nil {
 		t.Error("a kept beyond two generations")
 	}
-	if rec, _, _ := tab.claim("b", "x", t0.Add(2*lateSpan)); rec != b {
+	if tab.claim("b", "x", t0.Add(2*lateSpan)).rec != b {
 		t.Error("b, put again, was forgotten")
 	}
 	tab.drop("b")
-	if rec, _, _ := tab.claim("b", "z", t0.Add(2*lateSpan)); rec != nil || tab.count() != 0 {
+	if rec := tab.claim("b", "z", t0.Add(2*lateSpan)).rec; rec != nil || tab.count() != 0 {
 		t.Errorf("after drop: %v, %d left", rec, tab.count())
 	}
 }

@@ -230,8 +230,7 @@ func (l *outLeg) keepLate() {
 	if l.late == nil {
 		return
 	}
-	l.a.late.setReason(l.late, l.byeReason())
-	l.a.late.put(l.lateKey, l.late, time.Now())
+	l.a.late.keep(l.lateKey, l.late, l.byeReason(), time.Now())
 }
 
 // giveUp ends the INVITE's transaction; a 2xx after it is the stray
