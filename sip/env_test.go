@@ -153,7 +153,15 @@ type testUsers struct {
 	custom map[string]func(gateway.DialRequest) gateway.Leg
 }
 
-func (u *testUsers) Dial(_ context.Context, req gateway.DialRequest) (gateway.Leg, error) {
+func (u *testUsers) Dial(ctx context.Context, req gateway.DialRequest) (gateway.Leg, error) {
+	// Under a deadline from ctx, as the cluster's dialer asks another node:
+	// a SIP caller's Place must pass a live context (a nil one panicked
+	// there, not here, until this did the same).
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	name := req.Target.User
 	u.mu.Lock()
 	mk := u.custom[name]

@@ -197,7 +197,9 @@ func (a *Adapter) place(req *sip.Request, tx sip.ServerTransaction, sess *uasInv
 			return
 		}
 	}
-	call, err := a.gw.Place(leg.ctx, gateway.PlaceRequest{Caller: leg, From: ic.caller, Target: ic.target, Offer: offer})
+	// The adapter's context: the leg's own would end only in finish, on
+	// this goroutine after Place returns (legCore.context).
+	call, err := a.gw.Place(a.ctx, gateway.PlaceRequest{Caller: leg, From: ic.caller, Target: ic.target, Offer: offer})
 	if err != nil {
 		leg.placeFailed(err)
 		return
